@@ -1,0 +1,1 @@
+"""CDK app: stacks, constructs and stage settings of the order platform."""

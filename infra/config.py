@@ -1,0 +1,50 @@
+"""Stage settings. Only app.py reads context; everything below receives a StageConfig."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_logs as logs
+
+POWERTOOLS_VERSION = "3.37.0"  # the release requirements.txt pins; the layer must match it
+PYTHON_RUNTIME = "python3.12"
+
+
+@dataclass(frozen=True, kw_only=True)
+class StageConfig:
+    stage: str
+    retain_data: bool
+    point_in_time_recovery: bool
+    termination_protection: bool
+    log_retention: logs.RetentionDays
+    # Async delivery: EventBridge retries a target, then Lambda retries a failed invocation.
+    rule_retry_attempts: int = 4
+    rule_max_event_age: Duration = Duration.hours(2)
+    lambda_retry_attempts: int = 2
+    lambda_max_event_age: Duration = Duration.hours(1)
+    dlq_retention: Duration = Duration.days(14)
+
+    @property
+    def removal_policy(self) -> RemovalPolicy:
+        return RemovalPolicy.RETAIN if self.retain_data else RemovalPolicy.DESTROY
+
+    @classmethod
+    def for_stage(cls, stage: str) -> "StageConfig":
+        if stage == "prod":
+            return cls(
+                stage=stage,
+                retain_data=True,
+                point_in_time_recovery=True,
+                termination_protection=True,
+                log_retention=logs.RetentionDays.THREE_MONTHS,
+            )
+        if stage == "dev":
+            return cls(
+                stage=stage,
+                retain_data=False,
+                point_in_time_recovery=False,
+                termination_protection=False,
+                log_retention=logs.RetentionDays.ONE_WEEK,
+            )
+        raise ValueError(f"unknown stage {stage!r}: use -c stage=dev or -c stage=prod")

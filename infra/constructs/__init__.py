@@ -1,0 +1,1 @@
+"""Reusable constructs: one for each piece of wiring the stacks repeat."""

@@ -1,0 +1,149 @@
+"""The event catalog: every event type, the service that publishes it and its payload model.
+
+Infrastructure (rules), handlers, sample events and tests all import this module, so an
+event type is named in exactly one place.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from catalog import payloads
+from catalog.envelope import Envelope, Metadata, entry_size, new_event_id, utc_now
+
+
+class Source(StrEnum):
+    """EventBridge `source` of each producing service."""
+
+    USERS = "users.service"
+    ORDERS = "orders.service"
+    SAGA = "orders.saga"
+    PAYMENTS = "payments.service"
+    INVENTORY = "inventory.service"
+
+
+class EventType(StrEnum):
+    USER_REGISTERED = "USER_REGISTERED"
+    ORDER_CREATED = "ORDER_CREATED"
+    ORDER_UPDATED = "ORDER_UPDATED"
+    ORDER_CANCELLED = "ORDER_CANCELLED"
+    ORDER_COMPLETED = "ORDER_COMPLETED"
+    PAYMENT_REQUESTED = "PAYMENT_REQUESTED"
+    PAYMENT_PROCESSED = "PAYMENT_PROCESSED"
+    PAYMENT_FAILED = "PAYMENT_FAILED"
+    PAYMENT_REFUNDED = "PAYMENT_REFUNDED"
+    INVENTORY_ADJUSTED = "INVENTORY_ADJUSTED"
+    INVENTORY_UPDATED = "INVENTORY_UPDATED"
+    INVENTORY_INSUFFICIENT = "INVENTORY_INSUFFICIENT"
+    INVENTORY_RELEASED = "INVENTORY_RELEASED"
+
+
+@dataclass(frozen=True)
+class EventSpec:
+    type: EventType
+    source: Source
+    payload: type[payloads.Payload]
+    description: str
+
+
+CATALOG: dict[EventType, EventSpec] = {
+    spec.type: spec
+    for spec in (
+        EventSpec(EventType.USER_REGISTERED, Source.USERS, payloads.UserRegistered, "A user signed up."),
+        EventSpec(EventType.ORDER_CREATED, Source.ORDERS, payloads.OrderCreated, "A customer placed an order."),
+        EventSpec(EventType.ORDER_UPDATED, Source.ORDERS, payloads.OrderUpdated, "An open order's lines changed."),
+        EventSpec(EventType.ORDER_CANCELLED, Source.ORDERS, payloads.OrderCancelled, "An order was cancelled, with why."),
+        EventSpec(EventType.ORDER_COMPLETED, Source.ORDERS, payloads.OrderCompleted, "An order was paid and reserved."),
+        EventSpec(EventType.PAYMENT_REQUESTED, Source.SAGA, payloads.PaymentRequested, "The saga asks for a payment."),
+        EventSpec(EventType.PAYMENT_PROCESSED, Source.PAYMENTS, payloads.PaymentProcessed, "A payment was charged."),
+        EventSpec(EventType.PAYMENT_FAILED, Source.PAYMENTS, payloads.PaymentFailed, "A payment was declined."),
+        EventSpec(EventType.PAYMENT_REFUNDED, Source.PAYMENTS, payloads.PaymentRefunded, "A charge was refunded."),
+        EventSpec(EventType.INVENTORY_ADJUSTED, Source.INVENTORY, payloads.InventoryAdjusted, "Stock was set."),
+        EventSpec(EventType.INVENTORY_UPDATED, Source.INVENTORY, payloads.InventoryUpdated, "An order's lines were reserved."),
+        EventSpec(
+            EventType.INVENTORY_INSUFFICIENT, Source.INVENTORY, payloads.InventoryInsufficient, "Stock too low to reserve."
+        ),
+        EventSpec(EventType.INVENTORY_RELEASED, Source.INVENTORY, payloads.InventoryReleased, "A reservation was undone."),
+    )
+}
+
+ORDER_EVENTS = (
+    EventType.ORDER_CREATED,
+    EventType.ORDER_UPDATED,
+    EventType.ORDER_CANCELLED,
+    EventType.ORDER_COMPLETED,
+)
+
+
+class UnknownEventType(ValueError):
+    pass
+
+
+def spec_for(event_type: str) -> EventSpec:
+    try:
+        return CATALOG[EventType(event_type)]
+    except ValueError:
+        raise UnknownEventType(f"unknown event type {event_type!r}") from None
+
+
+def envelope_model(event_type: str) -> type[Envelope]:
+    return Envelope[spec_for(event_type).payload]  # type: ignore[index]
+
+
+def parse_event(detail: str | bytes | dict[str, Any]) -> Envelope:
+    """Validate an envelope (a dict, or JSON text) against its event type's payload model."""
+    data = json.loads(detail) if isinstance(detail, (str, bytes)) else detail
+    if not isinstance(data, dict):
+        raise ValueError("an event must be a JSON object")
+    event_type = data.get("eventType")
+    if not isinstance(event_type, str):
+        raise UnknownEventType("eventType is missing or not a string")
+    return envelope_model(event_type).model_validate(data)
+
+
+def new_event(
+    event_type: EventType,
+    *,
+    aggregate_id: str,
+    payload: payloads.Payload,
+    version: int,
+    user_id: str,
+    correlation_id: str,
+    causation_id: str | None = None,
+) -> Envelope:
+    spec = CATALOG[event_type]
+    if not isinstance(payload, spec.payload):
+        raise TypeError(f"{event_type} carries {spec.payload.__name__}, not {type(payload).__name__}")
+    return Envelope[spec.payload](  # type: ignore[index]
+        eventId=new_event_id(),
+        eventType=event_type.value,
+        timestamp=utc_now(),
+        aggregateId=aggregate_id,
+        payload=payload,
+        metadata=Metadata(
+            userId=user_id,
+            correlationId=correlation_id,
+            causationId=causation_id,
+            version=version,
+        ),
+    )
+
+
+__all__ = [
+    "CATALOG",
+    "ORDER_EVENTS",
+    "Envelope",
+    "EventSpec",
+    "EventType",
+    "Metadata",
+    "Source",
+    "UnknownEventType",
+    "entry_size",
+    "envelope_model",
+    "new_event",
+    "parse_event",
+    "spec_for",
+]

@@ -1,0 +1,70 @@
+"""The event envelope every event travels in, and how it maps to an EventBridge entry."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import datetime, timezone
+from typing import Any, Generic, TypeVar
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_serializer
+
+from catalog.payloads import Payload
+from catalog.types import Identifier
+
+P = TypeVar("P", bound=Payload)
+
+# EventBridge refuses an entry over 256 KB (Source + DetailType + Detail + Time, in UTF-8).
+MAX_ENTRY_BYTES = 256 * 1024
+
+
+class Metadata(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    userId: Identifier
+    correlationId: Identifier
+    causationId: Identifier | None = None
+    version: int = Field(ge=1, strict=True)
+    schemaVersion: int = Field(default=1, ge=1, strict=True)
+
+
+class Envelope(BaseModel, Generic[P]):
+    """One event: who it belongs to, what happened (payload) and why (metadata)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    eventId: uuid.UUID
+    eventType: str
+    timestamp: AwareDatetime
+    aggregateId: Identifier
+    payload: P
+    metadata: Metadata
+
+    @field_serializer("timestamp")
+    def _utc_iso(self, value: datetime) -> str:
+        return value.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+    @property
+    def version(self) -> int:
+        return self.metadata.version
+
+    def to_json(self) -> str:
+        return self.model_dump_json()
+
+    def to_detail(self) -> dict[str, Any]:
+        return json.loads(self.to_json())
+
+
+def new_event_id() -> uuid.UUID:
+    return uuid.uuid4()
+
+
+def utc_now() -> datetime:
+    """Now, to the millisecond: the precision the envelope carries, so events round-trip."""
+    now = datetime.now(timezone.utc)
+    return now.replace(microsecond=now.microsecond // 1000 * 1000)
+
+
+def entry_size(source: str, detail_type: str, detail: str) -> int:
+    """Size of a PutEvents entry as EventBridge counts it (Time counts as 14 bytes)."""
+    return len(source.encode()) + len(detail_type.encode()) + len(detail.encode()) + 14

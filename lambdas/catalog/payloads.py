@@ -1,0 +1,117 @@
+"""The payload model of every event type: what each event says, validated on both ends."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from catalog.types import Identifier, Money, Quantity
+
+
+class Payload(BaseModel):
+    """Base of every payload: immutable, and unknown fields are a producer bug, not noise."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class OrderItem(Payload):
+    productId: Identifier
+    quantity: Quantity
+    price: Money
+
+    @property
+    def line_total(self) -> Decimal:
+        return self.price * self.quantity
+
+
+def order_total(items: tuple[OrderItem, ...] | list[OrderItem]) -> Decimal:
+    return sum((item.line_total for item in items), Decimal("0.00"))
+
+
+class _PricedItems(Payload):
+    """Lines plus a total that must add up: the invariant every order event carries."""
+
+    items: tuple[OrderItem, ...] = Field(min_length=1, max_length=100)
+    totalAmount: Money
+
+    @model_validator(mode="after")
+    def _total_matches_lines(self) -> "_PricedItems":
+        expected = order_total(self.items)
+        if self.totalAmount != expected:
+            raise ValueError(f"totalAmount {self.totalAmount} does not equal the sum of the lines {expected}")
+        return self
+
+
+class OrderCreated(_PricedItems):
+    orderId: Identifier
+    customerId: Identifier
+
+
+class OrderUpdated(_PricedItems):
+    orderId: Identifier
+
+
+class OrderCancelled(Payload):
+    orderId: Identifier
+    reason: str = Field(min_length=1, max_length=500)
+
+
+class OrderCompleted(Payload):
+    orderId: Identifier
+
+
+class UserRegistered(Payload):
+    userId: Identifier
+    email: str = Field(min_length=3, max_length=254)
+    name: str = Field(min_length=1, max_length=200)
+
+
+class PaymentRequested(Payload):
+    orderId: Identifier
+    customerId: Identifier
+    amount: Money
+
+
+class PaymentProcessed(Payload):
+    orderId: Identifier
+    paymentId: Identifier
+    amount: Money
+
+
+class PaymentFailed(Payload):
+    orderId: Identifier
+    reason: str = Field(min_length=1, max_length=500)
+
+
+class PaymentRefunded(Payload):
+    orderId: Identifier
+    paymentId: Identifier
+    amount: Money
+
+
+class InventoryAdjusted(Payload):
+    productId: Identifier
+    quantity: int = Field(ge=0, strict=True)
+
+
+class ReservedLine(Payload):
+    productId: Identifier
+    quantity: Quantity
+
+
+class InventoryUpdated(Payload):
+    """Every line of an order reserved, all at once."""
+
+    orderId: Identifier
+    lines: tuple[ReservedLine, ...] = Field(min_length=1, max_length=100)
+
+
+class InventoryInsufficient(Payload):
+    orderId: Identifier
+    shortLines: tuple[ReservedLine, ...] = Field(min_length=1, max_length=100)
+
+
+class InventoryReleased(Payload):
+    orderId: Identifier
+    lines: tuple[ReservedLine, ...] = Field(min_length=1, max_length=100)

@@ -1,0 +1,23 @@
+"""Field types shared by every event and command: identifiers, money and quantities."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Annotated
+
+from pydantic import Field, PlainSerializer, StringConstraints
+
+# Identifiers travel in URLs, DynamoDB keys and log lines: a conservative alphabet keeps
+# injection strings, path tricks and control characters out at the edge.
+IDENTIFIER_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$"
+Identifier = Annotated[str, StringConstraints(pattern=IDENTIFIER_PATTERN)]
+
+# Money is exact: Decimal with at most two places, never a binary float. On the wire it is a
+# string ("19.99"), as payment APIs do, so no JSON reader turns it into a float.
+Money = Annotated[
+    Decimal,
+    Field(ge=0, max_digits=12, decimal_places=2, allow_inf_nan=False),
+    PlainSerializer(lambda amount: f"{amount:.2f}", return_type=str, when_used="json"),
+]
+
+Quantity = Annotated[int, Field(gt=0, le=10_000, strict=True)]

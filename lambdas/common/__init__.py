@@ -1,0 +1,1 @@
+"""Plumbing every function shares: settings, observability, HTTP errors."""

@@ -1,0 +1,1 @@
+"""The DynamoDB event store, the source of truth of every aggregate."""

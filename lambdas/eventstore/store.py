@@ -1,0 +1,129 @@
+"""The DynamoDB event store: append-only, one partition per aggregate, optimistic concurrency.
+
+Items are keyed by (aggregateId, version). An append is conditional on the key not existing,
+so two writers that both read version N cannot both write N+1: the loser gets a
+ConcurrencyError. The whole envelope is kept as JSON in `detail`, exactly as published.
+"""
+
+from __future__ import annotations
+
+from typing import Iterator, Sequence
+
+import boto3
+from botocore.exceptions import ClientError
+
+from catalog import CATALOG, Envelope, EventType, entry_size, parse_event
+from catalog.envelope import MAX_ENTRY_BYTES
+
+MAX_TRANSACTION_ACTIONS = 100  # TransactWriteItems limit
+
+
+class EventStoreError(Exception):
+    pass
+
+
+class ConcurrencyError(EventStoreError):
+    """Someone else appended to this aggregate since it was loaded."""
+
+    def __init__(self, aggregate_id: str, version: int):
+        super().__init__(f"aggregate {aggregate_id} already has version {version}: reload and retry")
+        self.aggregate_id = aggregate_id
+        self.version = version
+
+
+class EventTooLarge(EventStoreError):
+    """An event that the bus would refuse; refused here so it is never stored unpublishable."""
+
+
+class EventStore:
+    def __init__(self, table_name: str, *, client=None, page_size: int = 500):
+        self.table_name = table_name
+        self._client = client or boto3.client("dynamodb")
+        self._page_size = page_size
+
+    # ---- write ----------------------------------------------------------------------------
+
+    def append(self, events: Sequence[Envelope]) -> None:
+        """Append one command's events atomically. They must be one aggregate's, contiguous."""
+        if not events:
+            return
+        self._check_batch(events)
+        items = [self._to_item(event) for event in events]
+        condition = "attribute_not_exists(aggregateId)"
+        try:
+            if len(items) == 1:
+                self._client.put_item(TableName=self.table_name, Item=items[0], ConditionExpression=condition)
+            else:
+                self._client.transact_write_items(
+                    TransactItems=[
+                        {"Put": {"TableName": self.table_name, "Item": item, "ConditionExpression": condition}}
+                        for item in items
+                    ]
+                )
+        except ClientError as error:
+            if _is_conflict(error):
+                raise ConcurrencyError(events[0].aggregateId, events[0].version) from None
+            raise
+
+    @staticmethod
+    def _check_batch(events: Sequence[Envelope]) -> None:
+        if len(events) > MAX_TRANSACTION_ACTIONS:
+            raise EventStoreError(f"one command may append at most {MAX_TRANSACTION_ACTIONS} events, got {len(events)}")
+        first = events[0]
+        for offset, event in enumerate(events):
+            if event.aggregateId != first.aggregateId or event.version != first.version + offset:
+                raise EventStoreError("events of one append must belong to one aggregate with contiguous versions")
+
+    @staticmethod
+    def _to_item(event: Envelope) -> dict:
+        detail = event.to_json()
+        source = CATALOG[EventType(event.eventType)].source.value
+        size = entry_size(source, event.eventType, detail)
+        if size > MAX_ENTRY_BYTES:
+            raise EventTooLarge(f"{event.eventType} is {size} bytes; the bus takes at most {MAX_ENTRY_BYTES}")
+        return {
+            "aggregateId": {"S": event.aggregateId},
+            "version": {"N": str(event.version)},
+            "eventId": {"S": str(event.eventId)},
+            "eventType": {"S": event.eventType},
+            "source": {"S": source},
+            "timestamp": {"S": event.to_detail()["timestamp"]},
+            "correlationId": {"S": event.metadata.correlationId},
+            "detail": {"S": detail},
+        }
+
+    # ---- read -----------------------------------------------------------------------------
+
+    def load(self, aggregate_id: str, *, after_version: int = 0, up_to_version: int | None = None) -> list[Envelope]:
+        return list(self.iter_events(aggregate_id, after_version=after_version, up_to_version=up_to_version))
+
+    def iter_events(
+        self, aggregate_id: str, *, after_version: int = 0, up_to_version: int | None = None
+    ) -> Iterator[Envelope]:
+        """An aggregate's events in version order, read page by page (strongly consistent)."""
+        key_condition = "aggregateId = :id AND version > :after"
+        values: dict = {":id": {"S": aggregate_id}, ":after": {"N": str(after_version)}}
+        if up_to_version is not None:
+            key_condition = "aggregateId = :id AND version BETWEEN :first AND :last"
+            values = {":id": {"S": aggregate_id}, ":first": {"N": str(after_version + 1)}, ":last": {"N": str(up_to_version)}}
+        paginator = self._client.get_paginator("query")
+        pages = paginator.paginate(
+            TableName=self.table_name,
+            KeyConditionExpression=key_condition,
+            ExpressionAttributeValues=values,
+            ConsistentRead=True,
+            PaginationConfig={"PageSize": self._page_size},
+        )
+        for page in pages:
+            for item in page["Items"]:
+                yield parse_event(item["detail"]["S"])
+
+
+def _is_conflict(error: ClientError) -> bool:
+    code = error.response.get("Error", {}).get("Code")
+    if code == "ConditionalCheckFailedException":
+        return True
+    if code == "TransactionCanceledException":
+        reasons = error.response.get("CancellationReasons", [])
+        return any(reason.get("Code") == "ConditionalCheckFailed" for reason in reasons)
+    return False

@@ -1,0 +1,1 @@
+"""Order service: the Order aggregate, its commands and its HTTP API."""

@@ -1,0 +1,231 @@
+"""Lambda: the orders HTTP API. Commands append to the event store; queries read the read model.
+
+POST /orders                   place an order (Idempotency-Key header: same answer, one order)
+PUT  /orders/{id}              replace its lines, given expectedVersion (409 when stale)
+POST /orders/{id}/cancel       cancel it, with a reason
+GET  /orders/{id}              the read model (eventually consistent)
+GET  /orders/{id}/events       its history, from the event store
+"""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+from http import HTTPStatus
+from typing import Any
+
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.utilities.idempotency import (
+    DynamoDBPersistenceLayer,
+    IdempotencyConfig,
+    idempotent_function,
+)
+from aws_lambda_powertools.utilities.idempotency.exceptions import (
+    IdempotencyAlreadyInProgressError,
+    IdempotencyValidationError,
+)
+from pydantic import BaseModel, ConfigDict, Field
+
+from catalog.payloads import OrderItem
+from catalog.types import IDENTIFIER_PATTERN, Identifier
+from common.http import ApiError, bad_request, correlation_id_from, json_response, parse_body
+from common.observability import logger, tracer
+from common.settings import setting
+from eventstore.store import ConcurrencyError, EventStore, EventTooLarge
+from orders.aggregate import InvalidTransition
+from orders.service import Caller, OrderNotFound, OrderService
+from projection.read_model import OrdersReadModel
+
+IDEMPOTENCY_TTL_SECONDS = 24 * 3600
+_IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9_.:-]{8,128}$")
+_ORDER_ID = re.compile(IDENTIFIER_PATTERN)
+
+app = APIGatewayRestResolver()
+
+
+# ---- request bodies ----------------------------------------------------------------------
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class PlaceOrder(_Body):
+    customerId: Identifier
+    items: list[OrderItem] = Field(min_length=1, max_length=100)
+
+
+class UpdateOrder(_Body):
+    items: list[OrderItem] = Field(min_length=1, max_length=100)
+    expectedVersion: int = Field(ge=1, strict=True)
+
+
+class CancelOrder(_Body):
+    reason: str = Field(default="cancelled by the customer", min_length=1, max_length=500)
+    expectedVersion: int | None = Field(default=None, ge=1, strict=True)
+
+
+# ---- dependencies, built on first use ----------------------------------------------------
+
+
+@cache
+def store() -> EventStore:
+    return EventStore(setting("EVENT_STORE_TABLE_NAME"))
+
+
+@cache
+def orders() -> OrderService:
+    return OrderService(store())
+
+
+@cache
+def read_model() -> OrdersReadModel:
+    return OrdersReadModel(setting("ORDERS_TABLE_NAME"))
+
+
+@cache
+def idempotency_config() -> IdempotencyConfig:
+    return IdempotencyConfig(
+        event_key_jmespath="key",
+        payload_validation_jmespath="body",
+        expires_after_seconds=IDEMPOTENCY_TTL_SECONDS,
+    )
+
+
+@cache
+def place_once():
+    """place_order guarded by the Idempotency-Key: a repeat returns the first result."""
+    persistence = DynamoDBPersistenceLayer(table_name=setting("IDEMPOTENCY_TABLE_NAME"))
+    return idempotent_function(
+        _place_order, data_keyword_argument="request", config=idempotency_config(), persistence_store=persistence
+    )
+
+
+# ---- routes ------------------------------------------------------------------------------
+
+
+def _caller() -> Caller:
+    event = app.current_event
+    identity = event.request_context.identity
+    # An IAM or authorizer principal when the API has one, else the customer placing the order.
+    principal = (event.request_context.authorizer.principal_id if event.request_context.authorizer else None) or (
+        identity.user if identity else None
+    )
+    fallback = event.request_context.request_id or "local"
+    return Caller(user_id=_safe_id(principal) or "anonymous", correlation_id=correlation_id_from(event.headers, fallback))
+
+
+def _safe_id(value: str | None) -> str | None:
+    if not value:
+        return None
+    cleaned = "".join(ch if ch.isalnum() or ch in "_.:-" else "-" for ch in value)[:64].lstrip("_.:-")
+    return cleaned or None
+
+
+def _order_id(raw: str) -> str:
+    if not _ORDER_ID.match(raw):
+        raise bad_request("id", "an order id is 1-64 letters, digits, '_', '.', ':' or '-'")
+    return raw
+
+
+def _place_order(request: dict[str, Any]) -> dict[str, Any]:
+    body = PlaceOrder.model_validate(request["body"])
+    caller = Caller(**request["caller"])
+    event = orders().place(customer_id=body.customerId, items=body.items, caller=caller)
+    return {"orderId": event.aggregateId, "version": event.version, "eventId": str(event.eventId)}
+
+
+@app.post("/orders")
+def place() -> Response:
+    caller = _caller()
+    body = parse_body(app.current_event.body, PlaceOrder)
+    request = {"body": body.model_dump(mode="json"), "caller": caller.__dict__}
+    key = app.current_event.headers.get("Idempotency-Key")
+    if key is None:
+        result = _place_order(request)
+    elif not _IDEMPOTENCY_KEY.match(key):
+        raise bad_request("Idempotency-Key", "8-128 letters, digits, '_', '.', ':' or '-'")
+    else:
+        try:
+            result = place_once()(request={**request, "key": key})
+        except IdempotencyValidationError:
+            raise ApiError(HTTPStatus.UNPROCESSABLE_ENTITY, "this Idempotency-Key was used with a different body") from None
+        except IdempotencyAlreadyInProgressError:
+            raise ApiError(HTTPStatus.CONFLICT, "a request with this Idempotency-Key is in progress; retry shortly") from None
+    return json_response(
+        HTTPStatus.CREATED, result, caller.correlation_id, Location=f"/orders/{result['orderId']}"
+    )
+
+
+@app.put("/orders/<order_id>")
+def update(order_id: str) -> Response:
+    caller = _caller()
+    order_id = _order_id(order_id)
+    body = parse_body(app.current_event.body, UpdateOrder)
+    event = orders().update_items(order_id, items=body.items, expected_version=body.expectedVersion, caller=caller)
+    return json_response(HTTPStatus.OK, {"orderId": order_id, "version": event.version}, caller.correlation_id)
+
+
+@app.post("/orders/<order_id>/cancel")
+def cancel(order_id: str) -> Response:
+    caller = _caller()
+    order_id = _order_id(order_id)
+    raw = app.current_event.body
+    body = parse_body(raw, CancelOrder) if raw else CancelOrder()
+    event = orders().cancel(order_id, reason=body.reason, expected_version=body.expectedVersion, caller=caller)
+    return json_response(HTTPStatus.OK, {"orderId": order_id, "version": event.version}, caller.correlation_id)
+
+
+@app.get("/orders/<order_id>")
+def get_order(order_id: str) -> Response:
+    caller = _caller()
+    view = read_model().get(_order_id(order_id))
+    if view is None:
+        raise OrderNotFound(order_id)
+    return json_response(HTTPStatus.OK, view.to_api(), caller.correlation_id)
+
+
+@app.get("/orders/<order_id>/events")
+def get_events(order_id: str) -> Response:
+    caller = _caller()
+    events = store().load(_order_id(order_id))
+    if not events:
+        raise OrderNotFound(order_id)
+    return json_response(
+        HTTPStatus.OK, {"orderId": order_id, "events": [e.to_detail() for e in events]}, caller.correlation_id
+    )
+
+
+# ---- errors ------------------------------------------------------------------------------
+
+
+@app.exception_handler(ApiError)
+def _api_error(error: ApiError) -> Response:
+    return error.to_response(_caller().correlation_id)
+
+
+@app.exception_handler(OrderNotFound)
+def _not_found(error: OrderNotFound) -> Response:
+    return ApiError(HTTPStatus.NOT_FOUND, str(error)).to_response(_caller().correlation_id)
+
+
+@app.exception_handler(ConcurrencyError)
+def _conflict(error: ConcurrencyError) -> Response:
+    return ApiError(HTTPStatus.CONFLICT, str(error), currentVersion=error.version).to_response(_caller().correlation_id)
+
+
+@app.exception_handler(InvalidTransition)
+def _invalid_transition(error: InvalidTransition) -> Response:
+    return ApiError(HTTPStatus.CONFLICT, str(error)).to_response(_caller().correlation_id)
+
+
+@app.exception_handler(EventTooLarge)
+def _too_large(error: EventTooLarge) -> Response:
+    return ApiError(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, str(error)).to_response(_caller().correlation_id)
+
+
+@logger.inject_lambda_context(correlation_id_path='headers."X-Correlation-Id" || requestContext.requestId')
+@tracer.capture_lambda_handler
+def handler(event: dict, context) -> dict:
+    idempotency_config().register_lambda_context(context)
+    return app.resolve(event, context)

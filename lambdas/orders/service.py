@@ -1,0 +1,80 @@
+"""Order commands: load an order by replay, let the aggregate decide, append what it decided."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Iterable
+
+from catalog import Envelope, EventType, new_event
+from catalog.payloads import OrderItem
+from eventstore.store import ConcurrencyError, EventStore
+from orders.aggregate import Order
+
+
+class OrderNotFound(LookupError):
+    def __init__(self, order_id: str):
+        super().__init__(f"order {order_id} not found")
+        self.order_id = order_id
+
+
+class VersionMismatch(ConcurrencyError):
+    """The caller's expectedVersion is not the order's current version."""
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who issued a command and which conversation it belongs to."""
+
+    user_id: str
+    correlation_id: str
+    causation_id: str | None = None
+
+
+class OrderService:
+    def __init__(self, store: EventStore):
+        self._store = store
+
+    def load(self, order_id: str) -> Order:
+        order = Order.replay(self._store.iter_events(order_id))
+        if order is None:
+            raise OrderNotFound(order_id)
+        return order
+
+    def place(self, *, customer_id: str, items: Iterable[OrderItem], caller: Caller) -> Envelope:
+        order_id = str(uuid.uuid4())
+        payload = Order.create(order_id=order_id, customer_id=customer_id, items=items)
+        return self._append(EventType.ORDER_CREATED, order_id, payload, version=1, caller=caller)
+
+    def update_items(
+        self, order_id: str, *, items: Iterable[OrderItem], expected_version: int, caller: Caller
+    ) -> Envelope:
+        order = self._load_at(order_id, expected_version)
+        return self._append(EventType.ORDER_UPDATED, order_id, order.update_items(items), order.version + 1, caller)
+
+    def cancel(self, order_id: str, *, reason: str, expected_version: int | None, caller: Caller) -> Envelope:
+        order = self._load_at(order_id, expected_version)
+        return self._append(EventType.ORDER_CANCELLED, order_id, order.cancel(reason), order.version + 1, caller)
+
+    def complete(self, order_id: str, *, expected_version: int | None, caller: Caller) -> Envelope:
+        order = self._load_at(order_id, expected_version)
+        return self._append(EventType.ORDER_COMPLETED, order_id, order.complete(), order.version + 1, caller)
+
+    def _load_at(self, order_id: str, expected_version: int | None) -> Order:
+        order = self.load(order_id)
+        if expected_version is not None and order.version != expected_version:
+            raise VersionMismatch(order_id, order.version)
+        return order
+
+    def _append(self, event_type: EventType, order_id: str, payload, version: int, caller: Caller) -> Envelope:
+        event = new_event(
+            event_type,
+            aggregate_id=order_id,
+            payload=payload,
+            version=version,
+            user_id=caller.user_id,
+            correlation_id=caller.correlation_id,
+            causation_id=caller.causation_id,
+        )
+        self._store.append([event])
+        return event

@@ -1,0 +1,92 @@
+"""The orders read model: one item per order, the latest state the projection has applied.
+
+Writes are conditional on the version the projection read, so two projections racing on
+one order cannot interleave, and an older event can never overwrite a newer state.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+import boto3
+from botocore.exceptions import ClientError
+from pydantic import BaseModel, ConfigDict
+
+from orders.aggregate import Order
+
+
+class OrderView(BaseModel):
+    """What GET /orders/{id} returns: the order's state plus when it was created and changed."""
+
+    model_config = ConfigDict(frozen=True)
+
+    order: Order
+    createdAt: datetime
+    updatedAt: datetime
+
+    def to_api(self) -> dict[str, Any]:
+        body = self.order.model_dump(mode="json")
+        body["totalAmount"] = f"{self.order.totalAmount:.2f}"
+        body["createdAt"] = self.createdAt.isoformat().replace("+00:00", "Z")
+        body["updatedAt"] = self.updatedAt.isoformat().replace("+00:00", "Z")
+        return body
+
+
+class StaleWrite(Exception):
+    """The read model moved on since it was read; read again and re-apply."""
+
+
+class OrdersReadModel:
+    def __init__(self, table_name: str, *, resource=None):
+        self._table = (resource or boto3.resource("dynamodb")).Table(table_name)
+
+    def get(self, order_id: str, *, consistent: bool = False) -> OrderView | None:
+        item = self._table.get_item(Key={"orderId": order_id}, ConsistentRead=consistent).get("Item")
+        if item is None:
+            return None
+        return OrderView(
+            order=Order(
+                orderId=item["orderId"],
+                customerId=item["customerId"],
+                items=[{**line, "quantity": int(line["quantity"])} for line in item["items"]],
+                totalAmount=item["totalAmount"],
+                status=item["status"],
+                version=int(item["version"]),
+                cancelReason=item.get("cancelReason"),
+            ),
+            createdAt=item["createdAt"],
+            updatedAt=item["updatedAt"],
+        )
+
+    def save(self, view: OrderView, *, previous_version: int | None) -> None:
+        """Write the view if the stored one is still at previous_version (None: absent)."""
+        order = view.order
+        item: dict[str, Any] = {
+            "orderId": order.orderId,
+            "customerId": order.customerId,
+            "items": [
+                {"productId": i.productId, "quantity": i.quantity, "price": Decimal(i.price)} for i in order.items
+            ],
+            "totalAmount": Decimal(order.totalAmount),
+            "status": order.status.value,
+            "version": order.version,
+            "createdAt": view.createdAt.isoformat(),
+            "updatedAt": view.updatedAt.isoformat(),
+        }
+        if order.cancelReason:
+            item["cancelReason"] = order.cancelReason
+        if previous_version is None:
+            condition: dict[str, Any] = {"ConditionExpression": "attribute_not_exists(orderId)"}
+        else:
+            condition = {
+                "ConditionExpression": "version = :previous",
+                "ExpressionAttributeValues": {":previous": previous_version},
+            }
+        try:
+            self._table.put_item(Item=item, **condition)
+        except ClientError as error:
+            if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                raise StaleWrite(order.orderId) from None
+            raise

@@ -1,0 +1,1 @@
+"""Outbox publisher: DynamoDB stream of the event store to the EventBridge bus."""

@@ -1,0 +1,116 @@
+"""Publishes event-store stream records to the bus: batches of 10, failed entries resent.
+
+PutEvents accepts at most 10 entries a call and fails entries one by one (FailedEntryCount);
+only the failed entries are sent again. What still fails after the last attempt is reported
+back by sequence number (ReportBatchItemFailures), so Lambda retries it, bisects the batch
+and finally parks the record in the on-failure destination: nothing is dropped.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Iterable
+
+import boto3
+from botocore.exceptions import ClientError
+
+from catalog import entry_size
+from catalog.envelope import MAX_ENTRY_BYTES
+from common.observability import logger
+
+MAX_ENTRIES_PER_CALL = 10
+
+
+@dataclass
+class PendingEntry:
+    sequence_number: str
+    entry: dict
+    error: str = ""
+
+
+@dataclass
+class PublishReport:
+    published: int = 0
+    failed: list[PendingEntry] = field(default_factory=list)
+    ignored: int = 0
+
+    @property
+    def batch_item_failures(self) -> list[dict[str, str]]:
+        return [{"itemIdentifier": pending.sequence_number} for pending in self.failed]
+
+
+class OutboxPublisher:
+    def __init__(
+        self,
+        bus_name: str,
+        *,
+        client=None,
+        max_attempts: int = 3,
+        backoff_seconds: float = 0.1,
+        sleep: Callable[[float], None] = time.sleep,
+    ):
+        self.bus_name = bus_name
+        self._client = client or boto3.client("events")
+        self._max_attempts = max_attempts
+        self._backoff = backoff_seconds
+        self._sleep = sleep
+
+    def publish(self, records: Iterable[dict]) -> PublishReport:
+        report = PublishReport()
+        pending: list[PendingEntry] = []
+        for record in records:
+            if record.get("eventName") != "INSERT":
+                report.ignored += 1  # the store is append-only: only inserts are events
+                continue
+            entry = self._entry_for(record)
+            if entry.error:
+                report.failed.append(entry)
+            else:
+                pending.append(entry)
+
+        for attempt in range(1, self._max_attempts + 1):
+            if not pending:
+                break
+            if attempt > 1:
+                self._sleep(self._backoff * 2 ** (attempt - 2))
+            retry: list[PendingEntry] = []
+            for start in range(0, len(pending), MAX_ENTRIES_PER_CALL):
+                chunk = pending[start : start + MAX_ENTRIES_PER_CALL]
+                failed = self._put(chunk)
+                report.published += len(chunk) - len(failed)
+                retry.extend(failed)
+            pending = retry
+        report.failed.extend(pending)
+        for entry in report.failed:
+            logger.error("event not published", extra={"sequenceNumber": entry.sequence_number, "reason": entry.error})
+        return report
+
+    def _entry_for(self, record: dict) -> PendingEntry:
+        sequence_number = record["dynamodb"]["SequenceNumber"]
+        image = record["dynamodb"].get("NewImage", {})
+        try:
+            source, detail_type, detail = image["source"]["S"], image["eventType"]["S"], image["detail"]["S"]
+        except KeyError as missing:
+            return PendingEntry(sequence_number, {}, f"stream record lacks attribute {missing}: not an event-store item")
+        entry = {"EventBusName": self.bus_name, "Source": source, "DetailType": detail_type, "Detail": detail}
+        size = entry_size(source, detail_type, detail)
+        if size > MAX_ENTRY_BYTES:
+            return PendingEntry(sequence_number, entry, f"entry is {size} bytes; PutEvents takes at most {MAX_ENTRY_BYTES}")
+        return PendingEntry(sequence_number, entry)
+
+    def _put(self, chunk: list[PendingEntry]) -> list[PendingEntry]:
+        """Send one call's worth; return the entries that failed, with their error."""
+        try:
+            response = self._client.put_events(Entries=[pending.entry for pending in chunk])
+        except ClientError as error:
+            reason = f"PutEvents failed: {error.response['Error'].get('Code')}: {error.response['Error'].get('Message')}"
+            for pending in chunk:
+                pending.error = reason
+            return chunk
+        failed = []
+        for pending, result in zip(chunk, response["Entries"]):
+            if result.get("ErrorCode"):
+                pending.error = f"{result['ErrorCode']}: {result.get('ErrorMessage', '')}"
+                failed.append(pending)
+        return failed

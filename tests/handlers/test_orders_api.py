@@ -1,0 +1,179 @@
+"""The orders API as a client sees it: status codes, bodies, and what lands in the store."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.support import aws
+from tests.support.api import call
+
+ORDER = {
+    "customerId": "cust-1",
+    "items": [{"productId": "SKU-1", "quantity": 2, "price": "19.99"}, {"productId": "SKU-2", "quantity": 1, "price": 5}],
+}
+
+
+@pytest.fixture
+def api(tables, lambda_context):
+    from orders.api import handler
+
+    return lambda method, path, **kw: call(handler, lambda_context, method, path, **kw)
+
+
+@pytest.fixture
+def events_in_store(tables):
+    from eventstore.store import EventStore
+
+    def count(order_id: str) -> int:
+        return len(EventStore("test-event-store").load(order_id))
+
+    return count
+
+
+def test_post_creates_an_order_and_its_first_event(api):
+    response = api("POST", "/orders", body=ORDER)
+    assert response.status == 201
+    order_id = response.body["orderId"]
+    assert response.body["version"] == 1
+    assert response.headers["Location"] == f"/orders/{order_id}"
+
+    history = api("GET", f"/orders/{order_id}/events")
+    assert history.status == 200
+    [created] = history.body["events"]
+    assert created["eventType"] == "ORDER_CREATED"
+    assert created["payload"]["totalAmount"] == "44.98"
+    assert created["metadata"]["version"] == 1
+
+
+def test_the_correlation_id_of_the_caller_is_carried_into_the_event(api):
+    response = api("POST", "/orders", body=ORDER, headers={"X-Correlation-Id": "checkout-42"})
+    assert response.headers["X-Correlation-Id"] == "checkout-42"
+    [created] = api("GET", f"/orders/{response.body['orderId']}/events").body["events"]
+    assert created["metadata"]["correlationId"] == "checkout-42"
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({**ORDER, "customerId": ""}, "customerId"),
+        ({**ORDER, "items": []}, "items"),
+        ({**ORDER, "items": [{"productId": "SKU-1", "quantity": 0, "price": "1.00"}]}, "items.0.quantity"),
+        ({**ORDER, "items": [{"productId": "SKU-1", "quantity": 1, "price": "-1"}]}, "items.0.price"),
+        ({**ORDER, "items": [{"productId": "SKU-1", "quantity": "2", "price": "1.00"}]}, "items.0.quantity"),
+        ({**ORDER, "items": [{"productId": "SKU-1", "quantity": 1}]}, "items.0.price"),
+        ({**ORDER, "items": [{"productId": "<script>", "quantity": 1, "price": "1"}]}, "items.0.productId"),
+        ({**ORDER, "unexpected": True}, "unexpected"),
+        ({"items": ORDER["items"]}, "customerId"),
+    ],
+)
+def test_invalid_orders_get_400_naming_the_field_and_write_nothing(api, body, field):
+    response = api("POST", "/orders", body=body)
+    assert response.status == 400
+    assert field in [e["field"] for e in response.body["errors"]]
+    assert aws.item_count(aws.EVENT_STORE) == 0
+
+
+@pytest.mark.parametrize("raw", ["{not json", "[1, 2]", "", "null"])
+def test_a_body_that_is_not_a_json_object_is_a_400_on_body(api, raw):
+    response = api("POST", "/orders", raw_body=raw)
+    assert response.status == 400
+    assert response.body["errors"][0]["field"] == "body"
+
+
+def test_an_oversized_body_is_refused(api):
+    response = api("POST", "/orders", raw_body='{"customerId": "' + "x" * 70_000 + '"}')
+    assert response.status == 413
+
+
+def test_update_with_the_current_version_appends_the_next(api):
+    order_id = api("POST", "/orders", body=ORDER).body["orderId"]
+    response = api("PUT", f"/orders/{order_id}", body={"items": ORDER["items"][:1], "expectedVersion": 1})
+    assert response.status == 200
+    assert response.body["version"] == 2
+    events = api("GET", f"/orders/{order_id}/events").body["events"]
+    assert events[1]["eventType"] == "ORDER_UPDATED"
+    assert events[1]["payload"]["totalAmount"] == "39.98"
+
+
+def test_update_with_a_stale_version_is_a_409_and_writes_nothing(api, events_in_store):
+    order_id = api("POST", "/orders", body=ORDER).body["orderId"]
+    api("PUT", f"/orders/{order_id}", body={"items": ORDER["items"], "expectedVersion": 1})
+    response = api("PUT", f"/orders/{order_id}", body={"items": ORDER["items"][:1], "expectedVersion": 1})
+    assert response.status == 409
+    assert response.body["currentVersion"] == 2
+    assert events_in_store(order_id) == 2
+
+
+def test_cancel_records_the_reason_and_then_refuses_further_changes(api, events_in_store):
+    order_id = api("POST", "/orders", body=ORDER).body["orderId"]
+    cancelled = api("POST", f"/orders/{order_id}/cancel", body={"reason": "found it cheaper"})
+    assert cancelled.status == 200
+    assert cancelled.body["version"] == 2
+
+    again = api("POST", f"/orders/{order_id}/cancel")
+    assert again.status == 409
+    assert "cancelled" in again.body["message"]
+    update = api("PUT", f"/orders/{order_id}", body={"items": ORDER["items"], "expectedVersion": 2})
+    assert update.status == 409
+    assert events_in_store(order_id) == 2
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("GET", "/orders/no-such-order", None),
+        ("GET", "/orders/no-such-order/events", None),
+        ("PUT", "/orders/no-such-order", {"items": ORDER["items"], "expectedVersion": 1}),
+        ("POST", "/orders/no-such-order/cancel", None),
+    ],
+)
+def test_unknown_orders_are_404(api, method, path, body):
+    response = api(method, path, body=body)
+    assert response.status == 404
+    assert "no-such-order" in response.body["message"]
+
+
+def test_an_id_with_injection_characters_is_a_400_on_id(api):
+    response = api("GET", "/orders/a'OR'1'='1")
+    assert response.status == 400
+    assert response.body["errors"][0]["field"] == "id"
+
+
+def test_get_reads_the_read_model(api, tables):
+    from projection.projector import OrderProjector
+    from projection.read_model import OrdersReadModel
+    from eventstore.store import EventStore
+
+    store = EventStore("test-event-store")
+    order_id = api("POST", "/orders", body=ORDER).body["orderId"]
+    assert api("GET", f"/orders/{order_id}").status == 404  # not projected yet: eventually consistent
+
+    OrderProjector(OrdersReadModel("test-orders"), store).apply(store.load(order_id)[0])
+    response = api("GET", f"/orders/{order_id}")
+    assert response.status == 200
+    assert response.body["status"] == "PENDING"
+    assert response.body["totalAmount"] == "44.98"
+    assert response.body["items"][0] == {"productId": "SKU-1", "quantity": 2, "price": "19.99"}
+
+
+def test_the_same_idempotency_key_returns_the_first_answer_and_creates_one_order(api):
+    headers = {"Idempotency-Key": "checkout-7f3a9c"}
+    first = api("POST", "/orders", body=ORDER, headers=headers)
+    second = api("POST", "/orders", body=ORDER, headers=headers)
+    assert first.status == second.status == 201
+    assert second.body == first.body
+    other = api("POST", "/orders", body=ORDER, headers={"Idempotency-Key": "checkout-other1"})
+    assert other.body["orderId"] != first.body["orderId"]
+
+
+def test_reusing_an_idempotency_key_with_another_body_is_refused(api):
+    headers = {"Idempotency-Key": "checkout-7f3a9c"}
+    api("POST", "/orders", body=ORDER, headers=headers)
+    response = api("POST", "/orders", body={**ORDER, "customerId": "someone-else"}, headers=headers)
+    assert response.status == 422
+
+
+def test_a_malformed_idempotency_key_is_a_400(api):
+    response = api("POST", "/orders", body=ORDER, headers={"Idempotency-Key": "short"})
+    assert response.status == 400
+    assert response.body["errors"][0]["field"] == "Idempotency-Key"

@@ -1,0 +1,143 @@
+"""The outbox publisher: stream records onto the bus, 10 per call, failures resent or reported."""
+
+from __future__ import annotations
+
+import json
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+
+from publisher.outbox import OutboxPublisher
+from tests.support import aws, orders
+
+
+def insert_records(store, count: int) -> list[dict]:
+    for n in range(count):
+        store.append([orders.created(order_id=f"order-{n}")])
+    return aws.stream_records()
+
+
+@pytest.fixture
+def bus_to_queue(tables):
+    """A bus whose every event lands in a queue, so a test can read what was published."""
+    events, sqs = boto3.client("events"), boto3.client("sqs")
+    events.create_event_bus(Name="test-bus")
+    queue_url = sqs.create_queue(QueueName="published")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    events.put_rule(Name="all", EventBusName="test-bus", EventPattern=json.dumps({"source": [{"prefix": ""}]}))
+    events.put_targets(Rule="all", EventBusName="test-bus", Targets=[{"Id": "q", "Arn": queue_arn}])
+
+    def published() -> list[dict]:
+        messages = []
+        while batch := sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages"):
+            messages += [json.loads(m["Body"]) for m in batch]
+            sqs.delete_message_batch(
+                QueueUrl=queue_url, Entries=[{"Id": m["MessageId"], "ReceiptHandle": m["ReceiptHandle"]} for m in batch]
+            )
+        return messages
+
+    return published
+
+
+def test_each_stored_event_is_put_on_the_bus_as_its_envelope(store, bus_to_queue, lambda_context):
+    from publisher.handler import handler
+
+    event = orders.created()
+    store.append([event])
+    result = handler({"Records": aws.stream_records()}, lambda_context)
+
+    assert result == {"batchItemFailures": []}
+    [delivered] = bus_to_queue()
+    assert delivered["source"] == "orders.service"
+    assert delivered["detail-type"] == "ORDER_CREATED"
+    assert delivered["detail"] == event.to_detail()
+
+
+def test_entries_go_out_ten_per_call(store):
+    records = insert_records(store, 25)
+    client = boto3.client("events")
+    with Stubber(client) as stub:
+        for size in (10, 10, 5):
+            stub.add_response("put_events", {"FailedEntryCount": 0, "Entries": [{"EventId": "x"}] * size})
+        report = OutboxPublisher("test-bus", client=client).publish(records)
+        stub.assert_no_pending_responses()
+    assert report.published == 25
+    assert report.failed == []
+
+
+def test_only_failed_entries_are_resent(store):
+    records = insert_records(store, 4)
+    entries = [OutboxPublisher("test-bus")._entry_for(r).entry for r in records]
+    client = boto3.client("events")
+    with Stubber(client) as stub:
+        stub.add_response(
+            "put_events",
+            {"FailedEntryCount": 2, "Entries": [
+                {"EventId": "a"},
+                {"ErrorCode": "InternalFailure", "ErrorMessage": "try again"},
+                {"EventId": "c"},
+                {"ErrorCode": "ThrottlingException", "ErrorMessage": "slow down"},
+            ]},
+            {"Entries": entries},
+        )
+        # the second call must carry exactly the two entries that failed, nothing else
+        stub.add_response("put_events", {"FailedEntryCount": 0, "Entries": [{"EventId": "b"}, {"EventId": "d"}]},
+                          {"Entries": [entries[1], entries[3]]})
+        report = OutboxPublisher("test-bus", client=client, sleep=lambda s: None).publish(records)
+        stub.assert_no_pending_responses()
+    assert report.published == 4
+    assert report.batch_item_failures == []
+
+
+def test_entries_that_keep_failing_are_reported_as_batch_item_failures(store, lambda_context):
+    records = insert_records(store, 3)
+    client = boto3.client("events")
+    failing = {"FailedEntryCount": 1, "Entries": [{"EventId": "a"}, {"ErrorCode": "InternalFailure", "ErrorMessage": "no"},
+                                                  {"EventId": "c"}]}
+    with Stubber(client) as stub:
+        stub.add_response("put_events", failing)
+        for _ in range(2):
+            stub.add_response("put_events", {"FailedEntryCount": 1, "Entries": [
+                {"ErrorCode": "InternalFailure", "ErrorMessage": "no"}]})
+        report = OutboxPublisher("test-bus", client=client, sleep=lambda s: None).publish(records)
+    assert report.published == 2
+    assert report.batch_item_failures == [{"itemIdentifier": records[1]["dynamodb"]["SequenceNumber"]}]
+    assert "InternalFailure" in report.failed[0].error
+
+
+def test_a_whole_call_failing_is_retried_then_reported(store):
+    records = insert_records(store, 2)
+    client = boto3.client("events")
+    with Stubber(client) as stub:
+        for _ in range(3):
+            stub.add_client_error("put_events", service_error_code="ThrottlingException", http_status_code=400)
+        report = OutboxPublisher("test-bus", client=client, sleep=lambda s: None).publish(records)
+        stub.assert_no_pending_responses()
+    assert len(report.batch_item_failures) == 2
+    assert "ThrottlingException" in report.failed[0].error
+
+
+def test_an_entry_over_256_kb_is_reported_with_the_reason_and_the_rest_published(store, bus_to_queue):
+    records = insert_records(store, 2)
+    records[0]["dynamodb"]["NewImage"]["detail"]["S"] = json.dumps({"padding": "x" * 270_000})
+    report = OutboxPublisher("test-bus").publish(records)
+    assert report.published == 1
+    assert report.batch_item_failures == [{"itemIdentifier": records[0]["dynamodb"]["SequenceNumber"]}]
+    assert "at most 262144" in report.failed[0].error
+    assert len(bus_to_queue()) == 1
+
+
+def test_a_record_that_is_not_an_event_is_reported_not_dropped(store):
+    records = insert_records(store, 1)
+    del records[0]["dynamodb"]["NewImage"]["detail"]
+    report = OutboxPublisher("test-bus").publish(records)
+    assert report.batch_item_failures == [{"itemIdentifier": records[0]["dynamodb"]["SequenceNumber"]}]
+    assert "lacks attribute 'detail'" in report.failed[0].error
+
+
+def test_removals_and_modifications_are_not_events(store, bus_to_queue):
+    records = insert_records(store, 1)
+    records[0]["eventName"] = "REMOVE"
+    report = OutboxPublisher("test-bus").publish(records)
+    assert (report.published, report.ignored, report.failed) == (0, 1, [])

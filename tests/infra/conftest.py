@@ -1,0 +1,30 @@
+"""Synthesize the app once per stage for every infrastructure test."""
+
+from __future__ import annotations
+
+import aws_cdk as cdk
+import pytest
+from aws_cdk.assertions import Template
+
+from app import build
+
+
+class Synthesized:
+    def __init__(self, stage: str):
+        app = cdk.App(context={"stage": stage})
+        self.data_stack, self.services_stack = build(app)
+        self.data = Template.from_stack(self.data_stack)
+        self.services = Template.from_stack(self.services_stack)
+
+    def templates(self) -> list[Template]:
+        return [self.data, self.services]
+
+
+@pytest.fixture(scope="session")
+def dev() -> Synthesized:
+    return Synthesized("dev")
+
+
+@pytest.fixture(scope="session")
+def prod() -> Synthesized:
+    return Synthesized("prod")

@@ -1,0 +1,143 @@
+"""What the synthesized templates promise: safety nets on every hop, least privilege, pinned data."""
+
+from __future__ import annotations
+
+import pytest
+from aws_cdk.assertions import Match
+
+from catalog import CATALOG, ORDER_EVENTS
+from infra.consumers import CONSUMERS
+
+
+def resources(template, type_: str) -> dict:
+    return template.find_resources(type_)
+
+
+def test_every_rule_target_has_a_retry_policy_and_a_dead_letter_queue(dev):
+    rules = resources(dev.services, "AWS::Events::Rule")
+    assert len(rules) == len(CONSUMERS)
+    for rule in rules.values():
+        for target in rule["Properties"]["Targets"]:
+            assert target["RetryPolicy"]["MaximumRetryAttempts"] >= 1
+            assert target["RetryPolicy"]["MaximumEventAgeInSeconds"] > 0
+            assert "Arn" in target["DeadLetterConfig"]
+
+
+def test_every_async_function_has_retries_and_an_on_failure_destination(dev):
+    configs = resources(dev.services, "AWS::Lambda::EventInvokeConfig")
+    assert len(configs) == len(CONSUMERS)
+    for config in configs.values():
+        props = config["Properties"]
+        assert props["MaximumRetryAttempts"] == 2
+        assert "Destination" in props["DestinationConfig"]["OnFailure"]
+
+
+def test_the_stream_source_bisects_reports_item_failures_and_parks_failures(dev):
+    dev.services.has_resource_properties(
+        "AWS::Lambda::EventSourceMapping",
+        {
+            "BisectBatchOnFunctionError": True,
+            "FunctionResponseTypes": ["ReportBatchItemFailures"],
+            "MaximumRetryAttempts": Match.any_value(),
+            "DestinationConfig": {"OnFailure": {"Destination": Match.any_value()}},
+            "StartingPosition": "TRIM_HORIZON",
+        },
+    )
+
+
+def test_the_projection_rule_routes_exactly_the_order_events_from_the_order_service(dev):
+    dev.services.has_resource_properties(
+        "AWS::Events::Rule",
+        {
+            "EventPattern": {
+                "source": ["orders.service"],
+                "detail-type": [t.value for t in ORDER_EVENTS],
+            }
+        },
+    )
+    assert {CATALOG[t].source.value for t in ORDER_EVENTS} == {"orders.service"}
+
+
+def test_no_iam_statement_has_a_wildcard_action(dev, prod):
+    for synthesized in (dev, prod):
+        for template in synthesized.templates():
+            for policy in resources(template, "AWS::IAM::Policy").values():
+                for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+                    actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+                    assert all(action != "*" and not action.endswith(":*") for action in actions), statement
+
+
+def test_each_function_has_its_own_role(dev):
+    functions = resources(dev.services, "AWS::Lambda::Function")
+    roles = [fn["Properties"]["Role"]["Fn::GetAtt"][0] for fn in functions.values()]
+    assert len(set(roles)) == len(roles) == len(functions)
+
+
+def test_stateful_logical_ids_are_pinned(dev):
+    # Renaming any of these replaces the resource, and with it the data: never change them.
+    expected = {
+        "AWS::DynamoDB::Table": {"EventStore", "OrdersReadModel", "IdempotencyRecords"},
+        "AWS::Events::EventBus": {"EventBus"},
+        "AWS::Events::Archive": {"EventArchive"},
+        "AWS::SQS::Queue": {"PublisherDeadLetterQueue", *(f"{c.name}DeadLetterQueue" for c in CONSUMERS)},
+    }
+    for type_, ids in expected.items():
+        assert set(resources(dev.data, type_)) == ids
+
+
+def test_stateful_resources_live_only_in_the_data_stack(dev):
+    for type_ in ("AWS::DynamoDB::Table", "AWS::SQS::Queue", "AWS::Events::EventBus", "AWS::Events::Archive"):
+        assert resources(dev.services, type_) == {}
+
+
+def test_the_event_store_is_keyed_by_aggregate_and_version_and_streams_new_images(dev):
+    dev.data.has_resource_properties(
+        "AWS::DynamoDB::Table",
+        {
+            "KeySchema": [{"AttributeName": "aggregateId", "KeyType": "HASH"}, {"AttributeName": "version", "KeyType": "RANGE"}],
+            "StreamSpecification": {"StreamViewType": "NEW_IMAGE"},
+        },
+    )
+
+
+def test_the_bus_has_an_archive(dev):
+    dev.data.has_resource_properties(
+        "AWS::Events::Archive", {"SourceArn": {"Fn::GetAtt": ["EventBus", "Arn"]}, "RetentionDays": 30}
+    )
+
+
+def test_prod_retains_data_and_protects_it(prod):
+    assert prod.data_stack.termination_protection
+    for table in resources(prod.data, "AWS::DynamoDB::Table").values():
+        assert table["DeletionPolicy"] == "Retain"
+        assert table["Properties"]["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
+    assert resources(prod.data, "AWS::DynamoDB::Table")["EventStore"]["Properties"]["DeletionProtectionEnabled"] is True
+    for queue in resources(prod.data, "AWS::SQS::Queue").values():
+        assert queue["DeletionPolicy"] == "Retain"
+
+
+def test_dev_can_be_torn_down(dev):
+    assert not dev.data_stack.termination_protection
+    for table in resources(dev.data, "AWS::DynamoDB::Table").values():
+        assert table["DeletionPolicy"] == "Delete"
+
+
+def test_dead_letter_queues_accept_only_rules_of_this_bus(dev):
+    for policy in resources(dev.data, "AWS::SQS::QueuePolicy").values():
+        statements = policy["Properties"]["PolicyDocument"]["Statement"]
+        sends = [s for s in statements if s["Action"] == "sqs:SendMessage"]
+        assert sends and all(s["Principal"] == {"Service": "events.amazonaws.com"} for s in sends)
+        assert all("ArnLike" in s["Condition"] for s in sends)
+
+
+@pytest.mark.parametrize("name", ["ApiUrl", "PublisherFunctionName", "OrdersApiFunctionName"])
+def test_outputs_name_what_a_user_needs(dev, name):
+    assert name in dev.services.find_outputs("*")
+
+
+def test_functions_use_python_312_with_active_tracing_and_log_retention(dev):
+    for fn in resources(dev.services, "AWS::Lambda::Function").values():
+        assert fn["Properties"]["Runtime"] == "python3.12"
+        assert fn["Properties"]["TracingConfig"] == {"Mode": "Active"}
+    for group in resources(dev.services, "AWS::Logs::LogGroup").values():
+        assert group["Properties"]["RetentionInDays"] == 7

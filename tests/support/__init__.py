@@ -1,0 +1,1 @@
+"""Helpers the test suites share: fake Lambda context, moto tables, sample orders."""

@@ -1,0 +1,46 @@
+"""Build API Gateway (REST, proxy integration) events and call the orders API handler."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass
+class ApiResponse:
+    status: int
+    body: Any
+    headers: dict[str, str]
+
+
+def call(handler, context, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None,
+         raw_body: str | None = None) -> ApiResponse:
+    event = {
+        "resource": path,
+        "path": path,
+        "httpMethod": method,
+        "headers": {"Content-Type": "application/json", **(headers or {})},
+        "multiValueHeaders": {},
+        "queryStringParameters": None,
+        "multiValueQueryStringParameters": None,
+        "pathParameters": None,
+        "stageVariables": None,
+        "requestContext": {
+            "resourcePath": path,
+            "httpMethod": method,
+            "path": f"/dev{path}",
+            "stage": "dev",
+            "requestId": "req-0001",
+            "identity": {"sourceIp": "127.0.0.1", "user": None},
+            "accountId": "123456789012",
+            "apiId": "test",
+        },
+        "body": raw_body if raw_body is not None else (json.dumps(body) if body is not None else None),
+        "isBase64Encoded": False,
+    }
+    response = handler(event, context)
+    text = response.get("body") or "null"
+    headers = dict(response.get("headers") or {})
+    headers.update({name: values[-1] for name, values in (response.get("multiValueHeaders") or {}).items()})
+    return ApiResponse(response["statusCode"], json.loads(text), headers)

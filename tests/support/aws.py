@@ -1,0 +1,47 @@
+"""Tables as the stateful stack defines them, created in moto for handler tests."""
+
+from __future__ import annotations
+
+import boto3
+
+EVENT_STORE = "test-event-store"
+ORDERS = "test-orders"
+IDEMPOTENCY = "test-idempotency"
+
+
+def create_tables() -> None:
+    client = boto3.client("dynamodb")
+    client.create_table(
+        TableName=EVENT_STORE,
+        KeySchema=[{"AttributeName": "aggregateId", "KeyType": "HASH"}, {"AttributeName": "version", "KeyType": "RANGE"}],
+        AttributeDefinitions=[
+            {"AttributeName": "aggregateId", "AttributeType": "S"},
+            {"AttributeName": "version", "AttributeType": "N"},
+        ],
+        BillingMode="PAY_PER_REQUEST",
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"},
+    )
+    for name, key in ((ORDERS, "orderId"), (IDEMPOTENCY, "id")):
+        client.create_table(
+            TableName=name,
+            KeySchema=[{"AttributeName": key, "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": key, "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+
+
+def stream_records(table_name: str = EVENT_STORE) -> list[dict]:
+    """The table's stream as a Lambda event's Records, read from moto's DynamoDB Streams."""
+    streams = boto3.client("dynamodbstreams")
+    arn = boto3.client("dynamodb").describe_table(TableName=table_name)["Table"]["LatestStreamArn"]
+    records = []
+    for shard in streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"]:
+        iterator = streams.get_shard_iterator(StreamArn=arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON")[
+            "ShardIterator"
+        ]
+        records.extend(streams.get_records(ShardIterator=iterator)["Records"])
+    return records
+
+
+def item_count(table_name: str) -> int:
+    return boto3.client("dynamodb").scan(TableName=table_name, Select="COUNT")["Count"]
