@@ -7,9 +7,6 @@ from dataclasses import dataclass
 from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_logs as logs
 
-POWERTOOLS_VERSION = "3.37.0"  # the release requirements.txt pins; the layer must match it
-PYTHON_RUNTIME = "python3.12"
-
 
 @dataclass(frozen=True, kw_only=True)
 class StageConfig:

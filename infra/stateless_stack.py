@@ -25,7 +25,7 @@ class StatelessStack(Stack):
         self.layer = powertools_layer(self)
 
         self.publisher = self._publisher()
-        self.api_function, self.api = self._orders_api()
+        self.orders_api, self.api = self._orders_api()
         self.projection = self._consumer(
             ORDERS_PROJECTION,
             environment={
@@ -38,18 +38,19 @@ class StatelessStack(Stack):
 
         CfnOutput(self, "ApiUrl", value=self.api.url)
         for name, fn in self.functions().items():
-            CfnOutput(self, f"{name}FunctionName", value=fn.function_name)
+            CfnOutput(self, f"{name}FunctionName", value=fn.function.function_name)
+            CfnOutput(self, f"{name}LogGroupName", value=fn.log_group.log_group_name)
 
-    def functions(self) -> dict[str, lambda_.IFunction]:
+    def functions(self) -> dict[str, PlatformFunction]:
         """Every function by its construct name (what `make invoke FN=...` takes)."""
-        return {"Publisher": self.publisher, "OrdersApi": self.api_function, ORDERS_PROJECTION.name: self.projection.function}
+        return {"Publisher": self.publisher, "OrdersApi": self.orders_api, ORDERS_PROJECTION.name: self.projection.handler}
 
     def _dead_letter_queue(self, owner: str) -> sqs.IQueue:
         # Imported by ARN: the stateful stack owns the queue and its resource policy.
         return sqs.Queue.from_queue_arn(self, f"{owner}DeadLetters", self.data.dead_letter_queues[owner].queue_arn)
 
-    def _publisher(self) -> lambda_.Function:
-        fn = PlatformFunction(
+    def _publisher(self) -> PlatformFunction:
+        publisher = PlatformFunction(
             self,
             PUBLISHER,
             config=self.config,
@@ -58,8 +59,8 @@ class StatelessStack(Stack):
             description="Outbox: event-store stream -> EventBridge bus",
             layer=self.layer,
             environment={"EVENT_BUS_NAME": self.data.bus.event_bus_name},
-        ).function
-        fn.add_event_source(
+        )
+        publisher.function.add_event_source(
             sources.DynamoEventSource(
                 self.data.event_store,
                 starting_position=lambda_.StartingPosition.TRIM_HORIZON,
@@ -71,11 +72,11 @@ class StatelessStack(Stack):
                 on_failure=sources.SqsDlq(self._dead_letter_queue(PUBLISHER)),
             )
         )
-        self.data.bus.grant_put_events_to(fn)
-        return fn
+        self.data.bus.grant_put_events_to(publisher.function)
+        return publisher
 
-    def _orders_api(self) -> tuple[lambda_.Function, apigw.RestApi]:
-        fn = PlatformFunction(
+    def _orders_api(self) -> tuple[PlatformFunction, apigw.RestApi]:
+        orders_api = PlatformFunction(
             self,
             "OrdersApi",
             config=self.config,
@@ -88,7 +89,8 @@ class StatelessStack(Stack):
                 "ORDERS_TABLE_NAME": self.data.orders_table.table_name,
                 "IDEMPOTENCY_TABLE_NAME": self.data.idempotency_table.table_name,
             },
-        ).function
+        )
+        fn = orders_api.function
         self.data.event_store.grant_read_write_data(fn)
         self.data.orders_table.grant_read_data(fn)
         self.data.idempotency_table.grant_read_write_data(fn)
@@ -112,7 +114,7 @@ class StatelessStack(Stack):
         order.add_method("PUT", integration)
         order.add_resource("cancel").add_method("POST", integration)
         order.add_resource("events").add_method("GET", integration)
-        return fn, api
+        return orders_api, api
 
     def _consumer(self, spec: ConsumerSpec, *, environment: dict[str, str]) -> EventConsumer:
         return EventConsumer(

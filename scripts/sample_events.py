@@ -11,7 +11,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "lambdas"), str(ROOT)]
 
 from catalog import CATALOG, EventType  # noqa: E402
-from catalog.examples import EXAMPLES, malformed_examples, put_events_entries  # noqa: E402
+from catalog.examples import EXAMPLES, malformed_examples, put_events_entries, rule_target_event  # noqa: E402
 from infra.names import bus_name  # noqa: E402
 
 EVENTS_DIR = ROOT / "events"
@@ -24,7 +24,10 @@ def rendered() -> dict[Path, str]:
         event_type = EventType(detail["eventType"])
         files[name] = [{"EventBusName": BUS, "Source": CATALOG[event_type].source.value,
                         "DetailType": event_type.value, "Detail": json.dumps(detail, separators=(",", ":"))}]
-    return {EVENTS_DIR / f"{name}.json": json.dumps(entries, indent=2) + "\n" for name, entries in files.items()}
+    rendered = {EVENTS_DIR / f"{name}.json": entries for name, entries in files.items()}
+    # The same events as a Lambda rule target receives them, for `aws lambda invoke --payload`.
+    rendered |= {EVENTS_DIR / "lambda" / f"{name}.json": rule_target_event(entries[0]) for name, entries in files.items()}
+    return {path: json.dumps(content, indent=2) + "\n" for path, content in rendered.items()}
 
 
 def main(check: bool) -> int:
@@ -34,6 +37,7 @@ def main(check: bool) -> int:
             if not path.exists() or path.read_text() != text:
                 stale.append(path.name)
         else:
+            path.parent.mkdir(exist_ok=True)
             path.write_text(text)
             print(f"wrote {path.relative_to(ROOT)}")
     if stale:

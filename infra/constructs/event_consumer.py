@@ -50,7 +50,7 @@ class EventConsumer(Construct):
         super().__init__(scope, construct_id)
         event_types = tuple(event_types)
         self.dead_letter_queue = dead_letter_queue
-        self.function = PlatformFunction(
+        self.handler = PlatformFunction(
             self,
             "Handler",
             config=config,
@@ -63,7 +63,8 @@ class EventConsumer(Construct):
             max_event_age=config.lambda_max_event_age,
             on_failure=destinations.SqsDestination(dead_letter_queue),
             **function_props,
-        ).function
+        )
+        self.function = self.handler.function
         self.rule = events.Rule(
             self,
             "Rule",

@@ -12,10 +12,10 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
-from infra.config import POWERTOOLS_VERSION, PYTHON_RUNTIME, StageConfig
+from infra.config import StageConfig
+from infra.runtime import POWERTOOLS_LAYER_PARAMETER, PYTHON_RUNTIME
 
 LAMBDAS_DIR = Path(__file__).resolve().parents[2] / "lambdas"
-POWERTOOLS_LAYER_PARAMETER = f"/aws/service/powertools/python/x86_64/{PYTHON_RUNTIME}/{POWERTOOLS_VERSION}"
 
 
 def powertools_layer(scope: Construct) -> lambda_.ILayerVersion:

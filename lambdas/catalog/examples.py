@@ -3,6 +3,7 @@ events/ and of fixtures in tests. Change an example here, then run `make events`
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timezone
 from decimal import Decimal
 from uuid import UUID
@@ -66,3 +67,20 @@ def malformed_examples() -> dict[str, dict]:
     bad_total["aggregateId"] = bad_total["payload"]["orderId"] = "sample-order-bad-total"
     bad_total["payload"]["totalAmount"] = "99.99"
     return {"order-created-bad-total": bad_total}
+
+
+def rule_target_event(entry: dict, *, event_id: str = "00000000-0000-0000-0000-0000000000ee",
+                      account: str = "000000000000", region: str = "us-east-1") -> dict:
+    """A put-events entry as EventBridge hands it to a rule's Lambda target."""
+    detail = json.loads(entry["Detail"])
+    return {
+        "version": "0",
+        "id": event_id,
+        "detail-type": entry["DetailType"],
+        "source": entry["Source"],
+        "account": account,
+        "time": detail.get("timestamp", "1970-01-01T00:00:00Z")[:19] + "Z",
+        "region": region,
+        "resources": entry.get("Resources", []),
+        "detail": detail,
+    }

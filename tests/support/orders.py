@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from catalog import Envelope, EventType, new_event
+from catalog.examples import put_events_entries, rule_target_event
 from catalog.payloads import OrderCancelled, OrderCreated, OrderItem, OrderUpdated
 
 ITEMS = (
@@ -36,16 +37,4 @@ def _event(event_type: EventType, order_id: str, payload, version: int) -> Envel
 
 def bus_event(envelope: Envelope) -> dict:
     """The envelope as a Lambda target receives it from EventBridge."""
-    from catalog import CATALOG
-
-    return {
-        "version": "0",
-        "id": "7bf73129-1428-4cd3-a780-95db273d1602",
-        "detail-type": envelope.eventType,
-        "source": CATALOG[EventType(envelope.eventType)].source.value,
-        "account": "123456789012",
-        "time": envelope.to_detail()["timestamp"],
-        "region": "us-east-1",
-        "resources": [],
-        "detail": envelope.to_detail(),
-    }
+    return rule_target_event(put_events_entries(envelope, "test-bus")[0])

@@ -1,0 +1,6 @@
+"""Runtime versions the stacks and the local cloud share. Plain Python: no CDK import."""
+
+PYTHON_RUNTIME = "python3.12"
+POWERTOOLS_VERSION = "3.37.0"  # the release requirements.txt pins; the layer must match it
+# AWS publishes each Powertools layer's ARN under this public SSM parameter.
+POWERTOOLS_LAYER_PARAMETER = f"/aws/service/powertools/python/x86_64/{PYTHON_RUNTIME}/{POWERTOOLS_VERSION}"

@@ -1,0 +1,203 @@
+"""Start, deploy to and stop the local cloud. Used by `make up/down` and by the e2e tests."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+ACCOUNT = "000000000000"  # MiniStack's account
+REGION = "us-east-1"
+
+
+class LocalCloudError(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class Outputs:
+    """The deployed stacks' outputs, by output name (stack name dropped)."""
+
+    values: dict[str, str]
+    endpoint: str | None = None  # None on real AWS
+
+    def __getitem__(self, name: str) -> str:
+        try:
+            return self.values[name]
+        except KeyError:
+            raise LocalCloudError(f"no stack output {name!r}; outputs are: {', '.join(sorted(self.values))}") from None
+
+    @property
+    def api_url(self) -> str:
+        """The API's base URL (no trailing slash). On the local cloud, MiniStack's path form,
+        which needs no DNS for *.execute-api.localhost."""
+        url = self["ApiUrl"].rstrip("/")
+        if self.endpoint is None:
+            return url
+        api_id = url.split("//", 1)[1].split(".", 1)[0]
+        stage = url.rsplit("/", 1)[1]
+        return f"{self.endpoint}/restapis/{api_id}/{stage}/_user_request_"
+
+    def function_name(self, construct_name: str) -> str:
+        return self[f"{construct_name}FunctionName"]
+
+    def function_names(self) -> dict[str, str]:
+        suffix = "FunctionName"
+        return {k[: -len(suffix)]: v for k, v in self.values.items() if k.endswith(suffix)}
+
+    @classmethod
+    def from_file(cls, path: Path, endpoint: str | None) -> "Outputs":
+        stacks = json.loads(path.read_text())
+        return cls({k: v for outputs in stacks.values() for k, v in outputs.items()}, endpoint)
+
+
+class LocalCloud:
+    """MiniStack on 127.0.0.1:port, its state and logs under state_dir."""
+
+    def __init__(self, *, port: int, state_dir: Path, stage: str = "dev"):
+        self.port = port
+        self.state_dir = Path(state_dir)
+        self.stage = stage
+        self.endpoint = f"http://127.0.0.1:{port}"
+        self.pid_file = self.state_dir / "ministack.pid"
+        self.log_file = self.state_dir / "ministack.log"
+        self.outputs_file = self.state_dir / "outputs.json"
+
+    # ---- environment ------------------------------------------------------------------------
+
+    def aws_env(self) -> dict[str, str]:
+        """What an AWS SDK or the CDK CLI needs to talk to this cloud instead of AWS."""
+        return {
+            "AWS_ENDPOINT_URL": self.endpoint,
+            "AWS_ACCESS_KEY_ID": "test",
+            "AWS_SECRET_ACCESS_KEY": "test",
+            "AWS_DEFAULT_REGION": REGION,
+            "AWS_REGION": REGION,
+            "CDK_DEFAULT_ACCOUNT": ACCOUNT,
+            "CDK_DEFAULT_REGION": REGION,
+        }
+
+    def _server_env(self) -> dict[str, str]:
+        return {
+            **os.environ,
+            "GATEWAY_PORT": str(self.port),
+            "BIND_HOST": "127.0.0.1",
+            "PERSIST_STATE": "1",
+            "STATE_DIR": str(self.state_dir / "state"),
+            "IOT_MTLS_ENABLED": "0",
+            # Async retries of failing functions, seconds apart instead of minutes (AWS: ~1 min, ~2 min).
+            "LAMBDA_ASYNC_RETRY_BASE_SECONDS": os.environ.get("LAMBDA_ASYNC_RETRY_BASE_SECONDS", "1"),
+            "LAMBDA_ASYNC_RETRY_MAX_SECONDS": os.environ.get("LAMBDA_ASYNC_RETRY_MAX_SECONDS", "4"),
+            "LOG_LEVEL": os.environ.get("LOCAL_CLOUD_LOG_LEVEL", "INFO"),
+        }
+
+    # ---- lifecycle --------------------------------------------------------------------------
+
+    def is_running(self) -> bool:
+        try:
+            with urllib.request.urlopen(f"{self.endpoint}/_ministack/health", timeout=2) as response:
+                return response.status == 200
+        except OSError:
+            return False
+
+    def start(self, timeout: float = 60) -> None:
+        if self.is_running():
+            return
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        with open(self.log_file, "ab") as log:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "localcloud.server"],
+                cwd=ROOT,
+                env=self._server_env(),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,  # its own process group: stop() ends its Lambda workers too
+            )
+        self.pid_file.write_text(str(process.pid))
+        deadline = time.monotonic() + timeout
+        while not self.is_running():
+            if process.poll() is not None:
+                raise LocalCloudError(f"the local cloud exited with {process.returncode}; see {self.log_file}")
+            if time.monotonic() > deadline:
+                self.stop()
+                raise LocalCloudError(f"the local cloud did not answer within {timeout:.0f}s; see {self.log_file}")
+            time.sleep(0.2)
+
+    def stop(self, timeout: float = 20) -> bool:
+        """Stop the server and its workers (state is saved on the way out). False if none ran."""
+        if not self.pid_file.exists():
+            return False
+        pid = int(self.pid_file.read_text())
+        self.pid_file.unlink()
+        try:
+            os.killpg(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            return False
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                os.killpg(pid, 0)
+            except ProcessLookupError:
+                return True
+            time.sleep(0.2)
+        os.killpg(pid, signal.SIGKILL)
+        return True
+
+    # ---- deployment -------------------------------------------------------------------------
+
+    def cdk(self, *args: str, quiet: bool = False) -> None:
+        env = {
+            **os.environ,
+            **self.aws_env(),
+            "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
+            "JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION": "1",
+            "CDK_DISABLE_VERSION_CHECK": "1",
+            "NODE_NO_WARNINGS": "1",
+        }
+        command = ["npx", "--no-install", "cdk", *args, "-c", f"stage={self.stage}"]
+        result = subprocess.run(command, cwd=ROOT, env=env, capture_output=quiet, text=True)
+        if result.returncode != 0:
+            detail = (result.stdout or "")[-3000:] + (result.stderr or "")[-3000:] if quiet else ""
+            raise LocalCloudError(f"`cdk {' '.join(args)}` failed ({result.returncode})\n{detail}")
+
+    def deploy(self, *, quiet: bool = False) -> Outputs:
+        """Bootstrap once, then `cdk deploy --all`: unchanged stacks are left as they are."""
+        if not self._bootstrapped():
+            self.cdk("bootstrap", f"aws://{ACCOUNT}/{REGION}", quiet=quiet)
+        self.cdk(
+            "deploy", "--all", "--require-approval", "never", "--outputs-file", str(self.outputs_file), quiet=quiet
+        )
+        return self.outputs()
+
+    def _bootstrapped(self) -> bool:
+        import boto3
+
+        client = boto3.client("cloudformation", endpoint_url=self.endpoint, region_name=REGION,
+                              aws_access_key_id="test", aws_secret_access_key="test")
+        try:
+            stacks = client.describe_stacks(StackName="CDKToolkit")["Stacks"]
+        except client.exceptions.ClientError:
+            return False
+        return bool(stacks) and stacks[0]["StackStatus"].endswith("_COMPLETE")
+
+    def outputs(self) -> Outputs:
+        if not self.outputs_file.exists():
+            raise LocalCloudError("nothing deployed yet: run `make up`")
+        return Outputs.from_file(self.outputs_file, self.endpoint)
+
+
+def default_cloud() -> LocalCloud:
+    """The cloud `make up` manages: port from LOCAL_CLOUD_PORT (4566), state in .local-cloud/."""
+    return LocalCloud(
+        port=int(os.environ.get("LOCAL_CLOUD_PORT", "4566")),
+        state_dir=ROOT / ".local-cloud",
+        stage=os.environ.get("STAGE", "dev"),
+    )

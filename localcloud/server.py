@@ -1,0 +1,24 @@
+"""Runs MiniStack on 127.0.0.1 with the fixes in localcloud/ministack_fixes.py applied.
+
+Started by `make up` and by the end-to-end tests (localcloud.process), not by hand.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+
+def main() -> None:
+    os.environ.setdefault("BIND_HOST", "127.0.0.1")
+    os.environ.setdefault("IOT_MTLS_ENABLED", "0")  # no listener on 0.0.0.0:8883
+    from localcloud import ministack_fixes
+    from ministack import app
+
+    ministack_fixes.apply_all()
+    sys.argv = [sys.argv[0]]  # MiniStack parses its own flags; run in the foreground
+    app.main()
+
+
+if __name__ == "__main__":
+    main()

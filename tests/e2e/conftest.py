@@ -1,0 +1,153 @@
+"""End-to-end fixtures: a deployed platform to talk to, over HTTP and through the AWS CLI.
+
+By default the session starts its own local cloud on a free port (state in a temp folder),
+deploys both stacks with the real CDK CLI, and stops it at the end. With E2E_TARGET=aws the
+same tests run against stacks already deployed to the AWS account of the environment's
+credentials (STAGE picks which): nothing here assumes the emulator.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, TypeVar
+
+import boto3
+import pytest
+
+from localcloud.cloud import LocalCloud, Outputs
+
+T = TypeVar("T")
+ON_AWS = os.environ.get("E2E_TARGET") == "aws"
+STAGE = os.environ.get("STAGE", "dev")
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if "tests/e2e/" in str(item.fspath):
+            item.add_marker(pytest.mark.e2e)
+
+
+def aws_cli() -> str:
+    """The AWS CLI binary: AWS_CLI if set, else Debian's v2 (/usr/bin/aws), else `aws`."""
+    for candidate in (os.environ.get("AWS_CLI"), "/usr/bin/aws", shutil.which("aws")):
+        if candidate and Path(candidate).exists():
+            return candidate
+    pytest.fail("the AWS CLI is not installed: `make test` installs Debian's awscli (or set AWS_CLI)")
+
+
+@dataclass
+class HttpResponse:
+    status: int
+    body: Any
+    headers: dict[str, str]
+
+
+@dataclass
+class Deployment:
+    outputs: Outputs
+    endpoint: str | None  # None on AWS
+    env: dict[str, str] = field(default_factory=dict)
+
+    # ---- the AWS CLI, as a user types it --------------------------------------------------
+
+    def aws(self, *args: str) -> Any:
+        command = [aws_cli()]
+        if self.endpoint:
+            command += ["--endpoint-url", self.endpoint]
+        command += [*args, "--output", "json"]
+        result = subprocess.run(command, env={**os.environ, **self.env}, capture_output=True, text=True, timeout=60)
+        assert result.returncode == 0, f"{' '.join(command)}\n{result.stderr}"
+        return json.loads(result.stdout) if result.stdout.strip() else None
+
+    # ---- boto3, for what a test inspects --------------------------------------------------
+
+    def client(self, service: str):
+        kwargs = {"endpoint_url": self.endpoint} if self.endpoint else {}
+        if self.env:
+            kwargs |= {
+                "region_name": self.env["AWS_REGION"],
+                "aws_access_key_id": self.env["AWS_ACCESS_KEY_ID"],
+                "aws_secret_access_key": self.env["AWS_SECRET_ACCESS_KEY"],
+            }
+        return boto3.client(service, **kwargs)
+
+    # ---- the HTTP API -----------------------------------------------------------------------
+
+    def http(self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None) -> HttpResponse:
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(
+            self.outputs.api_url + path,
+            data=data,
+            method=method,
+            headers={"Content-Type": "application/json", **(headers or {})},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                status, raw, response_headers = response.status, response.read(), response.headers
+        except urllib.error.HTTPError as error:
+            status, raw, response_headers = error.code, error.read(), error.headers
+        return HttpResponse(status, json.loads(raw) if raw else None, dict(response_headers))
+
+
+def eventually(check: Callable[[], T], *, timeout: float = 30, interval: float = 0.5) -> T:
+    """Poll until check() returns without an AssertionError; the platform is eventually consistent."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return check()
+        except AssertionError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(interval)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _aws_outputs() -> Outputs:
+    cloudformation = boto3.client("cloudformation")
+    values: dict[str, str] = {}
+    for stack in (f"OrderPlatform-{STAGE}-Data", f"OrderPlatform-{STAGE}-Services"):
+        for output in cloudformation.describe_stacks(StackName=stack)["Stacks"][0].get("Outputs", []):
+            values[output["OutputKey"]] = output["OutputValue"]
+    return Outputs(values, endpoint=None)
+
+
+@pytest.fixture(scope="session")
+def deployment(tmp_path_factory) -> Deployment:
+    if ON_AWS:
+        yield Deployment(_aws_outputs(), endpoint=None)
+        return
+    cloud = LocalCloud(port=_free_port(), state_dir=tmp_path_factory.mktemp("local-cloud"), stage=STAGE)
+    cloud.start()
+    try:
+        outputs = cloud.deploy(quiet=True)
+        yield Deployment(outputs, endpoint=cloud.endpoint, env=cloud.aws_env())
+    finally:
+        cloud.stop()
+
+
+@pytest.fixture
+def put_events(deployment, tmp_path):
+    """Put entries on the bus with the AWS CLI, from a file, as the README shows."""
+
+    def put(entries: list[dict]) -> dict:
+        path = tmp_path / f"entries-{time.monotonic_ns()}.json"
+        path.write_text(json.dumps(entries))
+        result = deployment.aws("events", "put-events", "--entries", f"file://{path}")
+        assert result["FailedEntryCount"] == 0, result
+        return result
+
+    return put
