@@ -11,7 +11,12 @@ export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 export CDK_DISABLE_VERSION_CHECK := 1
 CDK := npx --no-install cdk
 
-.PHONY: help install test unit synth events clean
+LOCAL_CLOUD_PORT ?= 4566
+export LOCAL_CLOUD_PORT STAGE
+AWS_CLI := /usr/bin/aws
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+
+.PHONY: help install test unit e2e synth up down status invoke logs events clean
 
 help: ## list the commands
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -25,10 +30,33 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-install: $(VENV)/.installed node_modules/.installed ## create .venv and node_modules from the pinned lists
+# The AWS CLI v2 from Debian: pip's awscli v1 pins a botocore that clashes with MiniStack's.
+$(AWS_CLI):
+	$(SUDO) apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq awscli >/dev/null
 
-test: install ## run the whole test suite
+install: $(VENV)/.installed node_modules/.installed $(AWS_CLI) ## install everything: .venv, the CDK CLI, the AWS CLI
+
+up: install ## start the local cloud and deploy the platform in it (LOCAL_CLOUD_PORT=4566)
+	$(PY) -m localcloud up
+
+down: $(VENV)/.installed ## stop the local cloud (state stays in .local-cloud/)
+	$(PY) -m localcloud down
+
+status: $(VENV)/.installed ## is the local cloud up, and what is deployed
+	$(PY) -m localcloud status
+
+invoke: $(VENV)/.installed ## run a function locally against the cloud: make invoke FN=OrdersProjection EVENT=events/order-created.json
+	$(PY) -m localcloud invoke $(FN) $(EVENT)
+
+logs: $(VENV)/.installed ## print a function's logs and follow them: make logs FN=OrdersProjection
+	$(PY) -m localcloud logs $(FN) --follow
+
+test: install ## run the whole test suite, the end-to-end tests on a local cloud of their own included
 	$(PY) -m pytest
+
+e2e: install ## only the end-to-end tests (E2E_TARGET=aws runs them against the stacks deployed to AWS)
+	$(PY) -m pytest tests/e2e
 
 unit: $(VENV)/.installed ## only the fast tests (no CDK synth, no local cloud)
 	$(PY) -m pytest tests/unit tests/handlers
@@ -40,5 +68,5 @@ synth: install ## synthesize every stack offline into cdk.out/ (STAGE=dev|prod)
 events: $(VENV)/.installed ## regenerate events/*.json from the catalog's examples
 	$(PY) scripts/sample_events.py
 
-clean: ## remove build output (not the virtual environment)
-	rm -rf cdk.out .pytest_cache
+clean: ## remove build output and local-cloud state (not the virtual environment)
+	rm -rf cdk.out .pytest_cache .local-cloud

@@ -61,14 +61,17 @@ class Outputs:
 class LocalCloud:
     """MiniStack on 127.0.0.1:port, its state and logs under state_dir."""
 
-    def __init__(self, *, port: int, state_dir: Path, stage: str = "dev"):
+    def __init__(self, *, port: int, state_dir: Path, stage: str = "dev", with_fixes: bool = True):
         self.port = port
+        # Without the fixes it is plain MiniStack: the fidelity tests show each difference on it.
+        self.server_module = "localcloud.server" if with_fixes else "ministack"
         self.state_dir = Path(state_dir)
         self.stage = stage
         self.endpoint = f"http://127.0.0.1:{port}"
         self.pid_file = self.state_dir / "ministack.pid"
         self.log_file = self.state_dir / "ministack.log"
         self.outputs_file = self.state_dir / "outputs.json"
+        self._process: subprocess.Popen | None = None  # when this process started the server
 
     # ---- environment ------------------------------------------------------------------------
 
@@ -92,6 +95,7 @@ class LocalCloud:
             "PERSIST_STATE": "1",
             "STATE_DIR": str(self.state_dir / "state"),
             "IOT_MTLS_ENABLED": "0",
+            "TMPDIR": str(self.state_dir / "tmp"),  # Lambda workers unpack code here, not in /tmp
             # Async retries of failing functions, seconds apart instead of minutes (AWS: ~1 min, ~2 min).
             "LAMBDA_ASYNC_RETRY_BASE_SECONDS": os.environ.get("LAMBDA_ASYNC_RETRY_BASE_SECONDS", "1"),
             "LAMBDA_ASYNC_RETRY_MAX_SECONDS": os.environ.get("LAMBDA_ASYNC_RETRY_MAX_SECONDS", "4"),
@@ -110,10 +114,10 @@ class LocalCloud:
     def start(self, timeout: float = 60) -> None:
         if self.is_running():
             return
-        self.state_dir.mkdir(parents=True, exist_ok=True)
+        (self.state_dir / "tmp").mkdir(parents=True, exist_ok=True)
         with open(self.log_file, "ab") as log:
             process = subprocess.Popen(
-                [sys.executable, "-m", "localcloud.server"],
+                [sys.executable, "-m", self.server_module],
                 cwd=ROOT,
                 env=self._server_env(),
                 stdout=log,
@@ -121,6 +125,7 @@ class LocalCloud:
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,  # its own process group: stop() ends its Lambda workers too
             )
+        self._process = process
         self.pid_file.write_text(str(process.pid))
         deadline = time.monotonic() + timeout
         while not self.is_running():
@@ -141,10 +146,16 @@ class LocalCloud:
             os.killpg(pid, signal.SIGTERM)
         except ProcessLookupError:
             return False
+        if self._process is not None:
+            try:
+                self._process.wait(timeout)  # reap it, or it lingers as a zombie in its group
+            except subprocess.TimeoutExpired:
+                pass
+            self._process = None
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             try:
-                os.killpg(pid, 0)
+                os.killpg(pid, 0)  # any worker of the group still alive?
             except ProcessLookupError:
                 return True
             time.sleep(0.2)
