@@ -106,13 +106,15 @@ def logs(args) -> None:
     group = cloud.outputs()[f"{args.function}LogGroupName"]
     client = boto3.client("logs", **_client_args(cloud))
     start = int((time.time() - args.since * 60) * 1000)
-    seen: set[str] = set()
+    seen: set[tuple] = set()
     while True:
         events = client.get_paginator("filter_log_events").paginate(logGroupName=group, startTime=start)
         for page in events:
             for event in page["events"]:
-                if event["eventId"] not in seen:
-                    seen.add(event["eventId"])
+                # eventId is optional in MiniStack's answer: identify a line by where and when it was logged
+                key = (event.get("logStreamName"), event["timestamp"], event["message"])
+                if key not in seen:
+                    seen.add(key)
                     print(event["message"].rstrip(), flush=True)
         if not args.follow:
             return
@@ -148,7 +150,7 @@ def main(argv: list[str] | None = None) -> None:
         {"up": up, "down": down, "status": status, "invoke": invoke, "logs": logs}[args.command](args)
     except LocalCloudError as error:
         sys.exit(f"error: {error}")
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, BrokenPipeError):
         pass
 
 
