@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 from http import HTTPStatus
-from typing import Any, TypeVar
+from typing import Any, Mapping, TypeVar
 
 from aws_lambda_powertools.event_handler import Response, content_types
 from pydantic import BaseModel, ValidationError
@@ -66,9 +66,10 @@ def parse_body(raw: str | None, model: type[M]) -> M:
         raise field_errors(error) from None
 
 
-def correlation_id_from(headers: dict[str, str], fallback: str) -> str:
-    """The caller's correlation id when it is well-formed, else one of our own."""
-    supplied = headers.get(CORRELATION_HEADER)
+def correlation_id_from(headers: Mapping[str, str] | None, fallback: str) -> str:
+    """The caller's correlation id (header name in any case) when well-formed, else ours."""
+    wanted = CORRELATION_HEADER.lower()
+    supplied = next((value for name, value in (headers or {}).items() if name.lower() == wanted), None)
     return supplied if supplied and _CORRELATION_ID.match(supplied) else fallback
 
 

@@ -111,8 +111,7 @@ def _caller() -> Caller:
     principal = (event.request_context.authorizer.principal_id if event.request_context.authorizer else None) or (
         identity.user if identity else None
     )
-    fallback = event.request_context.request_id or "local"
-    return Caller(user_id=_safe_id(principal) or "anonymous", correlation_id=correlation_id_from(event.headers, fallback))
+    return Caller(user_id=_safe_id(principal) or "anonymous", correlation_id=logger.get_correlation_id() or "unknown")
 
 
 def _safe_id(value: str | None) -> str | None:
@@ -224,8 +223,10 @@ def _too_large(error: EventTooLarge) -> Response:
     return ApiError(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, str(error)).to_response(_caller().correlation_id)
 
 
-@logger.inject_lambda_context(correlation_id_path='headers."X-Correlation-Id" || requestContext.requestId')
+@logger.inject_lambda_context
 @tracer.capture_lambda_handler
 def handler(event: dict, context) -> dict:
+    request_id = (event.get("requestContext") or {}).get("requestId") or context.aws_request_id
+    logger.set_correlation_id(correlation_id_from(event.get("headers"), request_id))
     idempotency_config().register_lambda_context(context)
     return app.resolve(event, context)

@@ -27,6 +27,9 @@ from localcloud.cloud import LocalCloud, Outputs
 
 T = TypeVar("T")
 ON_AWS = os.environ.get("E2E_TARGET") == "aws"
+# How long an event may take to be retried and parked: seconds locally, minutes on AWS
+# (Lambda retries a failed async invoke after about 1 and then 2 more minutes).
+PARK_TIMEOUT = 600 if ON_AWS else 30
 STAGE = os.environ.get("STAGE", "dev")
 
 

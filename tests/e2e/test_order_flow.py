@@ -11,7 +11,7 @@ import pytest
 
 from catalog import CATALOG, EventType
 from catalog.examples import EXAMPLES, malformed_examples, put_events_entries
-from tests.e2e.conftest import eventually
+from tests.e2e.conftest import PARK_TIMEOUT, eventually
 
 ROOT = Path(__file__).resolve().parents[2]
 ORDER = {
@@ -142,7 +142,8 @@ def test_a_malformed_event_is_parked_with_its_reason_and_nothing_else_is_affecte
     good_id, good = example_entries(deployment, "order-created")
     put_events(bad + good)  # one call, two entries
 
-    message = eventually(lambda: parked(deployment, "OrdersProjectionDeadLetterQueueUrl", json.loads(bad[0]["Detail"])["eventId"]))
+    bad_event_id = json.loads(bad[0]["Detail"])["eventId"]
+    message = eventually(lambda: parked(deployment, "OrdersProjectionDeadLetterQueueUrl", bad_event_id), timeout=PARK_TIMEOUT)
     assert message["requestContext"]["condition"] == "RetriesExhausted"
     assert "does not equal the sum of the lines" in message["responsePayload"]["errorMessage"]
     assert read_model_item(deployment, bad_id) is None
@@ -160,7 +161,8 @@ def test_a_failing_consumers_event_ends_up_in_its_on_failure_destination(deploym
     # it, fails every attempt, and Lambda parks it with the error once retries are exhausted.
     order_id, entries = example_entries(deployment, "order-updated")
     put_events(entries)
-    message = eventually(lambda: parked(deployment, "OrdersProjectionDeadLetterQueueUrl", json.loads(entries[0]["Detail"])["eventId"]))
+    event_id = json.loads(entries[0]["Detail"])["eventId"]
+    message = eventually(lambda: parked(deployment, "OrdersProjectionDeadLetterQueueUrl", event_id), timeout=PARK_TIMEOUT)
     assert message["requestContext"]["approximateInvokeCount"] == 3  # the first try + 2 retries
     assert "arrived before v1..v1" in message["responsePayload"]["errorMessage"]
 

@@ -52,6 +52,17 @@ def test_the_correlation_id_of_the_caller_is_carried_into_the_event(api):
     assert created["metadata"]["correlationId"] == "checkout-42"
 
 
+def test_the_correlation_header_is_found_in_any_case(api):
+    response = api("POST", "/orders", body=ORDER, headers={"x-correlation-id": "lower-7"})
+    [created] = api("GET", f"/orders/{response.body['orderId']}/events").body["events"]
+    assert created["metadata"]["correlationId"] == "lower-7"
+
+
+def test_a_malformed_correlation_id_is_replaced_by_the_request_id(api):
+    response = api("POST", "/orders", body=ORDER, headers={"X-Correlation-Id": "<script>alert(1)</script>"})
+    assert response.headers["X-Correlation-Id"] == "req-0001"
+
+
 @pytest.mark.parametrize(
     ("body", "field"),
     [
