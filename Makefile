@@ -16,7 +16,15 @@ export LOCAL_CLOUD_PORT STAGE
 AWS_CLI := /usr/bin/aws
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: help install test unit e2e synth up down status invoke logs events clean
+# The operations tools talk to the local cloud, or with TARGET=aws to AWS with your credentials.
+ifeq ($(TARGET),aws)
+OPS := $(PY) -m
+else
+OPS := AWS_ENDPOINT_URL=http://127.0.0.1:$(LOCAL_CLOUD_PORT) AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test \
+	AWS_DEFAULT_REGION=us-east-1 $(PY) -m
+endif
+
+.PHONY: help install test unit e2e synth up down status invoke logs redrive replay rebuild trace events clean
 
 help: ## list the commands
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -51,6 +59,18 @@ invoke: $(VENV)/.installed ## run a function locally against the cloud: make inv
 
 logs: $(VENV)/.installed ## print a function's logs and follow them: make logs FN=OrdersProjection
 	$(PY) -m localcloud logs $(FN) --follow
+
+redrive: $(VENV)/.installed ## list a dead-letter queue (FROM=Analytics); APPLY=1 re-sends and deletes
+	$(OPS) ops.redrive $(FROM) $(if $(APPLY),--apply)
+
+replay: $(VENV)/.installed ## replay the bus archive: make replay SINCE=2026-11-26T09:00:00Z [UNTIL=...]
+	$(OPS) ops.replay --since $(SINCE) $(if $(UNTIL),--until $(UNTIL))
+
+rebuild: $(VENV)/.installed ## rebuild the orders read model from the event store (INTO=table for a fresh one)
+	$(OPS) ops.rebuild $(if $(INTO),--into $(INTO))
+
+trace: $(VENV)/.installed ## a correlation id's events as a timeline and a Mermaid diagram: make trace ID=...
+	$(OPS) ops.trace $(ID)
 
 test: install ## run the whole test suite, the end-to-end tests on a local cloud of their own included
 	$(PY) -m pytest

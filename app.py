@@ -16,7 +16,9 @@ from infra.stateless_stack import StatelessStack  # noqa: E402
 
 
 def build(app: cdk.App) -> tuple[StatefulStack, StatelessStack]:
-    config = StageConfig.for_stage(app.node.try_get_context("stage") or "dev")
+    config = StageConfig.for_stage(
+        app.node.try_get_context("stage") or "dev", email_sender=app.node.try_get_context("emailSender")
+    )
     prefix = f"OrderPlatform-{config.stage}"
     data = StatefulStack(app, f"{prefix}-Data", config=config, consumers=CONSUMERS)
     services = StatelessStack(app, f"{prefix}-Services", config=config, data=data)

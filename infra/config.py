@@ -15,6 +15,7 @@ class StageConfig:
     point_in_time_recovery: bool
     termination_protection: bool
     log_retention: logs.RetentionDays
+    email_sender: str
     # Async delivery: EventBridge retries a target, then Lambda retries a failed invocation.
     rule_retry_attempts: int = 4
     rule_max_event_age: Duration = Duration.hours(2)
@@ -27,10 +28,14 @@ class StageConfig:
         return RemovalPolicy.RETAIN if self.retain_data else RemovalPolicy.DESTROY
 
     @classmethod
-    def for_stage(cls, stage: str) -> "StageConfig":
+    def for_stage(cls, stage: str, *, email_sender: str | None = None) -> "StageConfig":
+        # SES sends only from a verified identity: deploying creates it, and AWS mails a
+        # verification link to the address (-c emailSender=you@yourdomain to use your own).
+        sender = email_sender or f"orders@{stage}.order-platform.example.com"
         if stage == "prod":
             return cls(
                 stage=stage,
+                email_sender=sender,
                 retain_data=True,
                 point_in_time_recovery=True,
                 termination_protection=True,
@@ -39,6 +44,7 @@ class StageConfig:
         if stage == "dev":
             return cls(
                 stage=stage,
+                email_sender=sender,
                 retain_data=False,
                 point_in_time_recovery=False,
                 termination_protection=False,

@@ -1,5 +1,6 @@
-"""Everything that holds data: the event store, read models, the bus and its archive, and the
-dead-letter queues. Kept apart from code so a redeploy of functions can never replace them."""
+"""Everything that holds data: the event store, read models and service tables, the bus and its
+archive, the dead-letter queues and the topic their alarms notify. Kept apart from code so a
+redeploy of functions can never replace them."""
 
 from __future__ import annotations
 
@@ -8,15 +9,20 @@ from typing import Iterable
 from aws_cdk import CfnOutput, Duration, Stack
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_events as events
-from aws_cdk import aws_iam as iam
-from aws_cdk import aws_sqs as sqs
+from aws_cdk import aws_ses as ses
+from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from infra.config import StageConfig
+from infra.constructs.dead_letter_queue import DeadLetterQueue
 from infra.consumers import ConsumerSpec
 from infra.names import bus_name
 
 PUBLISHER = "Publisher"
+
+
+def _key(name: str, type_: dynamodb.AttributeType = dynamodb.AttributeType.STRING) -> dynamodb.Attribute:
+    return dynamodb.Attribute(name=name, type=type_)
 
 
 class StatefulStack(Stack):
@@ -26,24 +32,25 @@ class StatefulStack(Stack):
         super().__init__(scope, construct_id, termination_protection=config.termination_protection, **kwargs)
         self.config = config
 
+        # Source of truth: every event of every aggregate, streamed to the publisher.
         self.event_store = self._table(
             "EventStore",
-            partition_key=dynamodb.Attribute(name="aggregateId", type=dynamodb.AttributeType.STRING),
-            sort_key=dynamodb.Attribute(name="version", type=dynamodb.AttributeType.NUMBER),
+            partition_key=_key("aggregateId"),
+            sort_key=_key("version", dynamodb.AttributeType.NUMBER),
             stream=dynamodb.StreamViewType.NEW_IMAGE,
             deletion_protection=config.retain_data,
         )
-        self.orders_table = self._table(
-            "OrdersReadModel",
-            partition_key=dynamodb.Attribute(name="orderId", type=dynamodb.AttributeType.STRING),
-        )
-        self.idempotency_table = self._table(
-            "IdempotencyRecords",
-            partition_key=dynamodb.Attribute(name="id", type=dynamodb.AttributeType.STRING),
-            time_to_live_attribute="expiration",
-        )
+        # Powertools idempotency records: POST /orders retries and every consumer's eventIds.
+        self.idempotency_table = self._table("IdempotencyRecords", partition_key=_key("id"),
+                                             time_to_live_attribute="expiration")
+        # Read models and service state, each owned by one service.
+        self.orders_table = self._table("OrdersReadModel", partition_key=_key("orderId"))
+        self.user_emails_table = self._table("UserEmails", partition_key=_key("email"))
+        self.inventory_table = self._table("Inventory", partition_key=_key("productId"))
+        self.email_log_table = self._table("EmailLog", partition_key=_key("id"))
+        self.analytics_table = self._table("AnalyticsDaily", partition_key=_key("pk"))
+        self.audit_table = self._table("AuditLog", partition_key=_key("correlationId"), sort_key=_key("at"))
 
-        # The one physical name we fix: producers and `aws events put-events` address the bus by it.
         self.bus = events.EventBus(
             self, "EventBus", event_bus_name=bus_name(config.stage), description=f"Order platform events ({config.stage})"
         )
@@ -58,9 +65,17 @@ class StatefulStack(Stack):
         )
         _pin(self.archive, "EventArchive")
 
-        self.dead_letter_queues: dict[str, sqs.Queue] = {
-            name: self._dead_letter_queue(name) for name in [PUBLISHER, *(c.name for c in consumers)]
-        }
+        self.sender_identity = ses.EmailIdentity(self, "SenderIdentity", identity=ses.Identity.email(config.email_sender))
+
+        self.alarm_topic = sns.Topic(self, "AlarmTopic", display_name=f"Order platform alarms ({config.stage})")
+        _pin(self.alarm_topic, "AlarmTopic")
+        rules_of_this_bus = f"arn:{self.partition}:events:{self.region}:{self.account}:rule/{self.bus.event_bus_name}/*"
+        self.dead_letter_queues: dict[str, DeadLetterQueue] = {}
+        for owner in [PUBLISHER, *(c.name for c in consumers)]:
+            dlq = DeadLetterQueue(self, f"{owner}DeadLetters", config=config, owner=owner,
+                                  alarm_topic=self.alarm_topic, rule_source_arn=rules_of_this_bus)
+            _pin(dlq.queue, f"{owner}DeadLetterQueue")
+            self.dead_letter_queues[owner] = dlq
 
         self._outputs()
 
@@ -79,41 +94,19 @@ class StatefulStack(Stack):
         _pin(table, logical_id)
         return table
 
-    def _dead_letter_queue(self, owner: str) -> sqs.Queue:
-        logical_id = f"{owner}DeadLetterQueue"
-        queue = sqs.Queue(
-            self,
-            logical_id,
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            retention_period=self.config.dlq_retention,
-            removal_policy=self.config.removal_policy,
-        )
-        # Rule targets in the stateless stack send here on delivery failure. Granting the
-        # rules of this bus (not each rule by ARN) keeps the dependency one-way: data never
-        # depends on code.
-        queue.add_to_resource_policy(
-            iam.PolicyStatement(
-                sid="AllowRulesOfThisBus",
-                principals=[iam.ServicePrincipal("events.amazonaws.com")],
-                actions=["sqs:SendMessage"],
-                resources=[queue.queue_arn],
-                conditions={
-                    "ArnLike": {
-                        "aws:SourceArn": f"arn:{self.partition}:events:{self.region}:{self.account}:rule/{self.bus.event_bus_name}/*"
-                    }
-                },
-            )
-        )
-        _pin(queue, logical_id)
-        return queue
-
     def _outputs(self) -> None:
         CfnOutput(self, "EventBusName", value=self.bus.event_bus_name)
-        CfnOutput(self, "EventStoreTableName", value=self.event_store.table_name)
-        CfnOutput(self, "OrdersTableName", value=self.orders_table.table_name)
-        for owner, queue in self.dead_letter_queues.items():
-            CfnOutput(self, f"{owner}DeadLetterQueueUrl", value=queue.queue_url)
+        CfnOutput(self, "EventBusArn", value=self.bus.event_bus_arn)
+        CfnOutput(self, "EventArchiveName", value=self.archive.archive_name)
+        CfnOutput(self, "AlarmTopicArn", value=self.alarm_topic.topic_arn)
+        tables = {
+            "EventStore": self.event_store, "Orders": self.orders_table, "Inventory": self.inventory_table,
+            "EmailLog": self.email_log_table, "Analytics": self.analytics_table, "Audit": self.audit_table,
+        }
+        for name, table in tables.items():
+            CfnOutput(self, f"{name}TableName", value=table.table_name)
+        for owner, dlq in self.dead_letter_queues.items():
+            CfnOutput(self, f"{owner}DeadLetterQueueUrl", value=dlq.queue.queue_url)
 
 
 def _pin(construct: Construct, logical_id: str) -> None:

@@ -1,10 +1,16 @@
-"""Everything that is code: the API, the outbox publisher and the consumers with their rules.
-It can be destroyed and redeployed at will; the data lives in the stateful stack."""
+"""Everything that is code: the HTTP APIs, the outbox publisher and the consumers with their
+rules, and the dashboard. It can be destroyed and redeployed at will; the data lives in the
+stateful stack."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Callable
+
 from aws_cdk import CfnOutput, Duration, Stack
 from aws_cdk import aws_apigateway as apigw
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as sources
 from aws_cdk import aws_sqs as sqs
@@ -13,8 +19,33 @@ from constructs import Construct
 from infra.config import StageConfig
 from infra.constructs.event_consumer import EventConsumer
 from infra.constructs.platform_function import PlatformFunction, powertools_layer
-from infra.consumers import ORDERS_PROJECTION, ConsumerSpec
+from infra.consumers import ANALYTICS, AUDIT, CONSUMERS, EMAIL, ORDERS_PROJECTION, ConsumerSpec
 from infra.stateful_stack import PUBLISHER, StatefulStack
+
+
+@dataclass(frozen=True)
+class HttpService:
+    """One API function and the routes it serves."""
+
+    name: str
+    handler: str
+    description: str
+    routes: tuple[tuple[str, str], ...]  # (method, path)
+
+
+HTTP_SERVICES = (
+    HttpService("OrdersApi", "orders.api.handler", "Orders: commands to the event store, queries to the read model",
+                (("POST", "/orders"), ("GET", "/orders/{id}"), ("PUT", "/orders/{id}"),
+                 ("POST", "/orders/{id}/cancel"), ("GET", "/orders/{id}/events"))),
+    HttpService("UsersApi", "users.api.handler", "Users: registration, one user per email address",
+                (("POST", "/users"), ("GET", "/users/{id}"))),
+    HttpService("InventoryApi", "inventory.api.handler", "Inventory: stock per product",
+                (("PUT", "/inventory/{productId}"), ("GET", "/inventory/{productId}"))),
+    HttpService("AnalyticsApi", "analytics.api.handler", "Analytics: per-day counters",
+                (("GET", "/analytics/daily"),)),
+    HttpService("AuditApi", "audit.api.handler", "Audit: the causal chain of a correlation id",
+                (("GET", "/audit/{correlationId}"),)),
+)
 
 
 class StatelessStack(Stack):
@@ -23,31 +54,85 @@ class StatelessStack(Stack):
         self.config = config
         self.data = data
         self.layer = powertools_layer(self)
+        self.functions: dict[str, PlatformFunction] = {}
 
-        self.publisher = self._publisher()
-        self.orders_api, self.api = self._orders_api()
-        self.projection = self._consumer(
-            ORDERS_PROJECTION,
-            environment={
-                "ORDERS_TABLE_NAME": data.orders_table.table_name,
-                "EVENT_STORE_TABLE_NAME": data.event_store.table_name,
-            },
+        self.functions[PUBLISHER] = self._publisher()
+        self.api = apigw.RestApi(
+            self,
+            "Api",
+            description="Order platform API",
+            deploy_options=apigw.StageOptions(
+                stage_name=config.stage, throttling_rate_limit=100, throttling_burst_limit=200, tracing_enabled=True
+            ),
         )
-        data.orders_table.grant_read_write_data(self.projection.function)
-        data.event_store.grant_read_data(self.projection.function)
+        for service in HTTP_SERVICES:
+            self.functions[service.name] = self._http_service(service)
+        self.consumers = {spec.name: self._consumer(spec) for spec in CONSUMERS}
+        self.functions |= {name: consumer.handler for name, consumer in self.consumers.items()}
+        self._dashboard()
 
         CfnOutput(self, "ApiUrl", value=self.api.url)
-        for name, fn in self.functions().items():
+        for name, fn in self.functions.items():
             CfnOutput(self, f"{name}FunctionName", value=fn.function.function_name)
             CfnOutput(self, f"{name}LogGroupName", value=fn.log_group.log_group_name)
 
-    def functions(self) -> dict[str, PlatformFunction]:
-        """Every function by its construct name (what `make invoke FN=...` takes)."""
-        return {"Publisher": self.publisher, "OrdersApi": self.orders_api, ORDERS_PROJECTION.name: self.projection.handler}
+    # ---- what each function may touch: its tables, and the environment naming them ----------
+
+    def _access(self, name: str) -> tuple[dict[str, str], Callable[[iam.IGrantable], None]]:
+        d = self.data
+        store, idempotency = d.event_store.table_name, d.idempotency_table.table_name
+        needs: dict[str, tuple[dict[str, str], list[Callable[[iam.IGrantable], object]]]] = {
+            "OrdersApi": (
+                {"EVENT_STORE_TABLE_NAME": store, "ORDERS_TABLE_NAME": d.orders_table.table_name,
+                 "IDEMPOTENCY_TABLE_NAME": idempotency},
+                [d.event_store.grant_read_write_data, d.orders_table.grant_read_data,
+                 d.idempotency_table.grant_read_write_data],
+            ),
+            "UsersApi": (
+                {"EVENT_STORE_TABLE_NAME": store, "USER_EMAILS_TABLE_NAME": d.user_emails_table.table_name},
+                [d.event_store.grant_read_write_data, d.user_emails_table.grant_write_data],
+            ),
+            "InventoryApi": (
+                {"EVENT_STORE_TABLE_NAME": store, "INVENTORY_TABLE_NAME": d.inventory_table.table_name},
+                [d.event_store.grant_read_write_data, d.inventory_table.grant_read_write_data],
+            ),
+            "AnalyticsApi": ({"ANALYTICS_TABLE_NAME": d.analytics_table.table_name}, [d.analytics_table.grant_read_data]),
+            "AuditApi": ({"AUDIT_TABLE_NAME": d.audit_table.table_name}, [d.audit_table.grant_read_data]),
+            ORDERS_PROJECTION.name: (
+                {"ORDERS_TABLE_NAME": d.orders_table.table_name, "EVENT_STORE_TABLE_NAME": store},
+                [d.orders_table.grant_read_write_data, d.event_store.grant_read_data],
+            ),
+            EMAIL.name: (
+                {"EMAIL_LOG_TABLE_NAME": d.email_log_table.table_name, "EMAIL_SENDER": self.config.email_sender},
+                [d.email_log_table.grant_read_write_data, self._grant_send_email],
+            ),
+            ANALYTICS.name: ({"ANALYTICS_TABLE_NAME": d.analytics_table.table_name}, [d.analytics_table.grant_read_write_data]),
+            AUDIT.name: ({"AUDIT_TABLE_NAME": d.audit_table.table_name}, [d.audit_table.grant_read_write_data]),
+        }
+        environment, grants = needs[name]
+        if name in self._consumer_names():  # every consumer records the eventIds it has handled
+            environment = {**environment, "IDEMPOTENCY_TABLE_NAME": idempotency}
+            grants = [*grants, d.idempotency_table.grant_read_write_data]
+
+        def grant_all(principal: iam.IGrantable) -> None:
+            for grant in grants:
+                grant(principal)
+
+        return environment, grant_all
+
+    @staticmethod
+    def _consumer_names() -> set[str]:
+        return {spec.name for spec in CONSUMERS}
+
+    def _grant_send_email(self, principal: iam.IGrantable) -> None:
+        """SES sending, from the stage's sender identity only."""
+        self.data.sender_identity.grant_send_email(principal)
+
+    # ---- functions --------------------------------------------------------------------------
 
     def _dead_letter_queue(self, owner: str) -> sqs.IQueue:
         # Imported by ARN: the stateful stack owns the queue and its resource policy.
-        return sqs.Queue.from_queue_arn(self, f"{owner}DeadLetters", self.data.dead_letter_queues[owner].queue_arn)
+        return sqs.Queue.from_queue_arn(self, f"{owner}DeadLetters", self.data.dead_letter_queues[owner].queue.queue_arn)
 
     def _publisher(self) -> PlatformFunction:
         publisher = PlatformFunction(
@@ -75,49 +160,27 @@ class StatelessStack(Stack):
         self.data.bus.grant_put_events_to(publisher.function)
         return publisher
 
-    def _orders_api(self) -> tuple[PlatformFunction, apigw.RestApi]:
-        orders_api = PlatformFunction(
+    def _http_service(self, service: HttpService) -> PlatformFunction:
+        environment, grant = self._access(service.name)
+        fn = PlatformFunction(
             self,
-            "OrdersApi",
+            service.name,
             config=self.config,
-            handler="orders.api.handler",
-            service="orders",
-            description="Orders HTTP API: commands to the event store, queries to the read model",
+            handler=service.handler,
+            service=service.name,
+            description=service.description,
             layer=self.layer,
-            environment={
-                "EVENT_STORE_TABLE_NAME": self.data.event_store.table_name,
-                "ORDERS_TABLE_NAME": self.data.orders_table.table_name,
-                "IDEMPOTENCY_TABLE_NAME": self.data.idempotency_table.table_name,
-            },
+            environment=environment,
         )
-        fn = orders_api.function
-        self.data.event_store.grant_read_write_data(fn)
-        self.data.orders_table.grant_read_data(fn)
-        self.data.idempotency_table.grant_read_write_data(fn)
+        grant(fn.function)
+        integration = apigw.LambdaIntegration(fn.function)
+        for method, path in service.routes:
+            self.api.root.resource_for_path(path).add_method(method, integration)
+        return fn
 
-        api = apigw.RestApi(
-            self,
-            "Api",
-            description="Order platform API",
-            deploy_options=apigw.StageOptions(
-                stage_name=self.config.stage,
-                throttling_rate_limit=100,
-                throttling_burst_limit=200,
-                tracing_enabled=True,
-            ),
-        )
-        integration = apigw.LambdaIntegration(fn)
-        orders = api.root.add_resource("orders")
-        orders.add_method("POST", integration)
-        order = orders.add_resource("{id}")
-        order.add_method("GET", integration)
-        order.add_method("PUT", integration)
-        order.add_resource("cancel").add_method("POST", integration)
-        order.add_resource("events").add_method("GET", integration)
-        return orders_api, api
-
-    def _consumer(self, spec: ConsumerSpec, *, environment: dict[str, str]) -> EventConsumer:
-        return EventConsumer(
+    def _consumer(self, spec: ConsumerSpec) -> EventConsumer:
+        environment, grant = self._access(spec.name)
+        consumer = EventConsumer(
             self,
             spec.name,
             config=self.config,
@@ -129,3 +192,24 @@ class StatelessStack(Stack):
             layer=self.layer,
             environment=environment,
         )
+        grant(consumer.function)
+        return consumer
+
+    # ---- what an operator looks at ------------------------------------------------------------
+
+    def _dashboard(self) -> None:
+        dashboard = cloudwatch.Dashboard(self, "Dashboard", default_interval=Duration.hours(3))
+        minute = Duration.minutes(1)
+        for name, consumer in self.consumers.items():
+            fn = consumer.function
+            depth = self.data.dead_letter_queues[name].queue.metric_approximate_number_of_messages_visible(period=minute)
+            event_age = cloudwatch.Metric(
+                namespace="AWS/Lambda", metric_name="AsyncEventAge", statistic="Maximum", period=minute,
+                dimensions_map={"FunctionName": fn.function_name},
+            )
+            dashboard.add_widgets(
+                cloudwatch.GraphWidget(title=f"{name}: invocations and errors", width=8,
+                                       left=[fn.metric_invocations(period=minute), fn.metric_errors(period=minute)]),
+                cloudwatch.GraphWidget(title=f"{name}: dead letters", width=8, left=[depth]),
+                cloudwatch.GraphWidget(title=f"{name}: event age (ms)", width=8, left=[event_age]),
+            )

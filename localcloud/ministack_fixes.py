@@ -7,8 +7,10 @@ each difference on an unpatched emulator and the fix on the patched one.
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
+import time
 
 from infra.runtime import POWERTOOLS_LAYER_PARAMETER
 
@@ -83,13 +85,163 @@ def provision_event_archives() -> None:
     provisioners._RESOURCE_HANDLERS["AWS::Events::Archive"] = {"create": create, "update": update, "delete": delete}
 
 
+def honour_stream_source_settings() -> None:
+    """AWS: a DynamoDB-stream event source checkpoints past the records a function reports as
+    succeeded (ReportBatchItemFailures), splits a failing batch (BisectBatchOnFunctionError),
+    and after MaximumRetryAttempts sends the failing records to the on-failure destination.
+    MiniStack 1.5.33 advances past the whole batch whatever the function reports (a reported
+    failure is dropped), and retries a failing batch until MaximumRecordAgeInSeconds, never
+    bisecting, never honouring MaximumRetryAttempts. This poller replaces its stream poll."""
+    from ministack.services import dynamodb as ddb
+    from ministack.services import lambda_svc as svc
+    from ministack.core.arn import ArnParseError, parse_arn
+
+    attempts: dict[str, int] = {}
+    batch_limits: dict[str, int] = {}
+    positions, lock = svc._dynamodb_stream_positions, svc._dynamodb_stream_positions_lock
+
+    def first_failure(result: dict, batch: list[dict], esm: dict) -> int | None:
+        """Index of the first record to retry; None when the whole batch succeeded."""
+        if result.get("error"):
+            return 0
+        if "ReportBatchItemFailures" not in esm.get("FunctionResponseTypes", []):
+            return None
+        body = result.get("body")
+        if isinstance(body, str):
+            try:
+                body = json.loads(body)
+            except json.JSONDecodeError:
+                return 0  # an unreadable response counts as a failed batch, as on AWS
+        failed = {f.get("itemIdentifier") for f in (body or {}).get("batchItemFailures", [])} if isinstance(body, dict) else set()
+        if not failed:
+            return None
+        sequence_numbers = [r["dynamodb"]["SequenceNumber"] for r in batch]
+        indexes = [i for i, number in enumerate(sequence_numbers) if number in failed]
+        return min(indexes) if indexes else 0  # an unknown identifier fails the batch
+
+    def poll_one(esm: dict) -> bool:
+        if not esm.get("Enabled", True):
+            return False
+        source_arn = esm.get("EventSourceArn", "")
+        try:
+            spec = parse_arn(source_arn)
+        except ArnParseError:
+            return False
+        if spec.service != "dynamodb" or spec.account_id != svc.get_account_id() or spec.region != svc.get_region():
+            return False
+        table_stream = svc._dynamodb_stream_table_from_arn_spec(spec)
+        func_rec, _ = svc._get_func_record_for_qualifier(esm["FunctionName"], esm.get("Qualifier"))
+        if table_stream is None or func_rec is None:
+            return False
+        table_name = table_stream[0]
+        table = ddb._tables.get(table_name)
+        if not table or table.get("LatestStreamArn") != source_arn:
+            return False
+        horizon, end = ddb.stream_start_position(table_name), ddb.stream_end_position(table_name)
+        esm_id = esm["UUID"]
+        if end == horizon or svc._esm_backoff_until.get(esm_id, 0) > time.time():
+            return False
+        with lock:
+            if esm_id not in positions:
+                positions[esm_id] = horizon if esm.get("StartingPosition") == "TRIM_HORIZON" else end
+            position = positions[esm_id] = max(positions[esm_id], horizon)
+        raw = ddb.stream_records_since(table_name, position, batch_limits.get(esm_id, esm.get("BatchSize", 100)))
+        if not raw:
+            return False
+
+        def advance(count: int) -> bool:
+            with lock:
+                positions[esm_id] = position + count
+            return True
+
+        batch = svc._apply_filter_criteria(raw, esm)
+        if not batch:
+            return advance(len(raw))
+        result = svc._execute_function(func_rec, {"Records": batch})
+        failed_at = first_failure(result, batch, esm)
+        if failed_at is None:
+            attempts.pop(esm_id, None)
+            batch_limits.pop(esm_id, None)
+            esm["LastProcessingResult"] = f"OK - {len(batch)} records"
+            return advance(len(raw))
+        if failed_at > 0:  # checkpoint up to the first failure; retry from there
+            attempts.pop(esm_id, None)
+            return advance(raw.index(batch[failed_at]))
+        esm["LastProcessingResult"] = "FAILED"
+        if esm.get("BisectBatchOnFunctionError") and len(raw) > 1:
+            batch_limits[esm_id] = max(1, len(raw) // 2)  # retry the halves, narrowing to the culprit
+            return True
+        attempts[esm_id] = attempts.get(esm_id, 0) + 1
+        max_retries = esm.get("MaximumRetryAttempts", -1)
+        if max_retries is not None and 0 <= int(max_retries) < attempts[esm_id]:
+            svc._send_ddb_stream_failure_record(esm, func_rec, raw, source_arn, result, "RetryAttemptsExhausted")
+            log.warning("stream records %s..%s of %s parked after %d attempts", raw[0]["dynamodb"]["SequenceNumber"],
+                        raw[-1]["dynamodb"]["SequenceNumber"], table_name, attempts[esm_id])
+            attempts.pop(esm_id, None)
+            batch_limits.pop(esm_id, None)
+            return advance(len(raw))
+        svc._esm_backoff_until[esm_id] = time.time() + svc._ESM_BACKOFF_SECONDS
+        return False
+
+    def poll_dynamodb_streams() -> bool:
+        if getattr(ddb, "_stream_records", None) is None:
+            return False
+        processed = False
+        for account_id, region, esm in svc._iter_all_esms():
+            account_token = svc._request_account_id.set(account_id)
+            region_token = svc._request_region.set(region)
+            try:
+                processed = poll_one(esm) or processed
+            finally:
+                svc._request_account_id.reset(account_token)
+                svc._request_region.reset(region_token)
+        return processed
+
+    svc._poll_dynamodb_streams = poll_dynamodb_streams
+
+
+def persist_stream_records() -> None:
+    """AWS keeps a table's stream records for 24 hours, whatever happens to its readers.
+    MiniStack 1.5.33 persists each stream reader's position across a restart but not the
+    records: after a restart the stream starts again at position 0 while the reader resumes
+    at its old position, so the first records written after the restart are never read.
+    Persist the records (and the sequence counter) with the tables."""
+    from ministack.services import dynamodb as ddb
+
+    get_state, load_persisted_state = ddb.get_state, ddb.load_persisted_state
+
+    def get_state_with_streams():
+        state = get_state()
+        state["stream_records"] = copy.deepcopy(ddb._stream_records)
+        state["stream_trimmed"] = copy.deepcopy(ddb._stream_trimmed)
+        state["stream_sequence_counter"] = ddb._stream_seq_counter
+        return state
+
+    def load_with_streams(data):
+        result = load_persisted_state(data)
+        if data:
+            ddb._stream_records.update(data.get("stream_records", {}))
+            ddb._stream_trimmed.update(data.get("stream_trimmed", {}))
+            ddb._stream_seq_counter = max(ddb._stream_seq_counter, int(data.get("stream_sequence_counter", 0)))
+        return result
+
+    ddb.get_state = get_state_with_streams
+    ddb.load_persisted_state = load_with_streams
+
+
 def _raise_on_error(response) -> None:
     status = response[0] if isinstance(response, tuple) else 200
     if status >= 400:
         raise ValueError(f"AWS::Events::Archive: {response[2]!r}")
 
 
-FIXES = (route_rule_targets_through_async_invoke, serve_powertools_layer_parameter, provision_event_archives)
+FIXES = (
+    route_rule_targets_through_async_invoke,
+    serve_powertools_layer_parameter,
+    provision_event_archives,
+    honour_stream_source_settings,
+    persist_stream_records,
+)
 
 
 def apply_all() -> None:

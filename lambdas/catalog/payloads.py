@@ -6,7 +6,7 @@ from decimal import Decimal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from catalog.types import Identifier, Money, Quantity
+from catalog.types import Email, Identifier, Money, Quantity
 
 
 class Payload(BaseModel):
@@ -63,7 +63,7 @@ class OrderCompleted(Payload):
 
 class UserRegistered(Payload):
     userId: Identifier
-    email: str = Field(min_length=3, max_length=254)
+    email: Email
     name: str = Field(min_length=1, max_length=200)
 
 

@@ -21,3 +21,7 @@ Money = Annotated[
 ]
 
 Quantity = Annotated[int, Field(gt=0, le=10_000, strict=True)]
+
+# Deliberately simple: one @, a dot in the domain, no spaces; the mail server has the last word.
+EMAIL_PATTERN = r"^[A-Za-z0-9._%+'-]{1,64}@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,63}$"
+Email = Annotated[str, StringConstraints(pattern=EMAIL_PATTERN, max_length=254)]

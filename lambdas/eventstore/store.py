@@ -31,6 +31,14 @@ class ConcurrencyError(EventStoreError):
         self.version = version
 
 
+class GuardFailed(EventStoreError):
+    """A guard appended with the events had its condition fail; nothing was written."""
+
+    def __init__(self, index: int):
+        super().__init__(f"guard {index} of the append failed its condition")
+        self.index = index
+
+
 class EventTooLarge(EventStoreError):
     """An event that the bus would refuse; refused here so it is never stored unpublishable."""
 
@@ -43,32 +51,39 @@ class EventStore:
 
     # ---- write ----------------------------------------------------------------------------
 
-    def append(self, events: Sequence[Envelope]) -> None:
-        """Append one command's events atomically. They must be one aggregate's, contiguous."""
+    def append(self, events: Sequence[Envelope], *, guards: Sequence[dict] = ()) -> None:
+        """Append one command's events atomically. They must be one aggregate's, contiguous.
+
+        guards are further TransactWriteItems actions (on other tables) that must succeed with
+        the events or not at all: a uniqueness claim, a stock update. A guard whose condition
+        fails raises GuardFailed with its index.
+        """
         if not events:
             return
-        self._check_batch(events)
+        self._check_batch(events, len(guards))
         items = [self._to_item(event) for event in events]
         condition = "attribute_not_exists(aggregateId)"
         try:
-            if len(items) == 1:
+            if len(items) == 1 and not guards:
                 self._client.put_item(TableName=self.table_name, Item=items[0], ConditionExpression=condition)
             else:
-                self._client.transact_write_items(
-                    TransactItems=[
-                        {"Put": {"TableName": self.table_name, "Item": item, "ConditionExpression": condition}}
-                        for item in items
-                    ]
-                )
+                puts = [{"Put": {"TableName": self.table_name, "Item": item, "ConditionExpression": condition}}
+                        for item in items]
+                self._client.transact_write_items(TransactItems=[*puts, *guards])
         except ClientError as error:
-            if _is_conflict(error):
+            failed = _failed_conditions(error)
+            if any(index >= len(items) for index in failed):
+                raise GuardFailed(min(i for i in failed if i >= len(items)) - len(items)) from None
+            if failed:
                 raise ConcurrencyError(events[0].aggregateId, events[0].version) from None
             raise
 
     @staticmethod
-    def _check_batch(events: Sequence[Envelope]) -> None:
-        if len(events) > MAX_TRANSACTION_ACTIONS:
-            raise EventStoreError(f"one command may append at most {MAX_TRANSACTION_ACTIONS} events, got {len(events)}")
+    def _check_batch(events: Sequence[Envelope], guards: int) -> None:
+        if len(events) + guards > MAX_TRANSACTION_ACTIONS:
+            raise EventStoreError(
+                f"one command may append at most {MAX_TRANSACTION_ACTIONS} events and guards, got {len(events) + guards}"
+            )
         first = events[0]
         for offset, event in enumerate(events):
             if event.aggregateId != first.aggregateId or event.version != first.version + offset:
@@ -118,12 +133,32 @@ class EventStore:
             for item in page["Items"]:
                 yield parse_event(item["detail"]["S"])
 
+    def scan(self, *, event_types: Sequence[str] | None = None) -> Iterator[tuple[int, list[Envelope]]]:
+        """Every stored event (of these types), page by page, with the items each page read."""
+        pages = self._client.get_paginator("scan").paginate(
+            TableName=self.table_name, ConsistentRead=True, PaginationConfig={"PageSize": self._page_size},
+            **_scan_filter(event_types),
+        )
+        for page in pages:
+            yield page["ScannedCount"], [parse_event(item["detail"]["S"]) for item in page["Items"]]
 
-def _is_conflict(error: ClientError) -> bool:
+    def approximate_count(self) -> int:
+        return self._client.describe_table(TableName=self.table_name)["Table"].get("ItemCount", 0)
+
+
+def _scan_filter(event_types: Sequence[str] | None) -> dict:
+    if not event_types:
+        return {}
+    names = {f":t{i}": {"S": t} for i, t in enumerate(event_types)}
+    return {"FilterExpression": f"eventType IN ({', '.join(names)})", "ExpressionAttributeValues": names}
+
+
+def _failed_conditions(error: ClientError) -> list[int]:
+    """Indexes of the actions whose condition failed (a single put is index 0)."""
     code = error.response.get("Error", {}).get("Code")
     if code == "ConditionalCheckFailedException":
-        return True
+        return [0]
     if code == "TransactionCanceledException":
         reasons = error.response.get("CancellationReasons", [])
-        return any(reason.get("Code") == "ConditionalCheckFailed" for reason in reasons)
-    return False
+        return [i for i, reason in enumerate(reasons) if reason.get("Code") == "ConditionalCheckFailed"]
+    return []

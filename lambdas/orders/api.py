@@ -14,7 +14,7 @@ from functools import cache
 from http import HTTPStatus
 from typing import Any
 
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.utilities.idempotency import (
     DynamoDBPersistenceLayer,
     IdempotencyConfig,
@@ -27,23 +27,26 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 from pydantic import BaseModel, ConfigDict, Field
 
 from catalog.payloads import OrderItem
-from catalog.types import IDENTIFIER_PATTERN, Identifier
-from common.http import ApiError, bad_request, correlation_id_from, json_response, parse_body
-from common.observability import logger, tracer
+from catalog.types import Identifier
+from common.api import Caller, api_handler, caller, path_id, resolver
+from common.http import ApiError, bad_request, json_response, parse_body
 from common.settings import setting
 from eventstore.store import ConcurrencyError, EventStore, EventTooLarge
 from orders.aggregate import InvalidTransition
-from orders.service import Caller, OrderNotFound, OrderService
+from orders.service import OrderNotFound, OrderService
 from projection.read_model import OrdersReadModel
 
 IDEMPOTENCY_TTL_SECONDS = 24 * 3600
 _IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9_.:-]{8,128}$")
-_ORDER_ID = re.compile(IDENTIFIER_PATTERN)
 
-app = APIGatewayRestResolver()
-
-
-# ---- request bodies ----------------------------------------------------------------------
+app = resolver(
+    {
+        OrderNotFound: HTTPStatus.NOT_FOUND,
+        ConcurrencyError: HTTPStatus.CONFLICT,
+        InvalidTransition: HTTPStatus.CONFLICT,
+        EventTooLarge: HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
+    }
+)
 
 
 class _Body(BaseModel):
@@ -86,15 +89,13 @@ def read_model() -> OrdersReadModel:
 @cache
 def idempotency_config() -> IdempotencyConfig:
     return IdempotencyConfig(
-        event_key_jmespath="key",
-        payload_validation_jmespath="body",
-        expires_after_seconds=IDEMPOTENCY_TTL_SECONDS,
+        event_key_jmespath="key", payload_validation_jmespath="body", expires_after_seconds=IDEMPOTENCY_TTL_SECONDS
     )
 
 
 @cache
 def place_once():
-    """place_order guarded by the Idempotency-Key: a repeat returns the first result."""
+    """_place_order guarded by the Idempotency-Key: a repeat returns the first result."""
     persistence = DynamoDBPersistenceLayer(table_name=setting("IDEMPOTENCY_TABLE_NAME"))
     return idempotent_function(
         _place_order, data_keyword_argument="request", config=idempotency_config(), persistence_store=persistence
@@ -104,41 +105,17 @@ def place_once():
 # ---- routes ------------------------------------------------------------------------------
 
 
-def _caller() -> Caller:
-    event = app.current_event
-    identity = event.request_context.identity
-    # An IAM or authorizer principal when the API has one, else the customer placing the order.
-    principal = (event.request_context.authorizer.principal_id if event.request_context.authorizer else None) or (
-        identity.user if identity else None
-    )
-    return Caller(user_id=_safe_id(principal) or "anonymous", correlation_id=logger.get_correlation_id() or "unknown")
-
-
-def _safe_id(value: str | None) -> str | None:
-    if not value:
-        return None
-    cleaned = "".join(ch if ch.isalnum() or ch in "_.:-" else "-" for ch in value)[:64].lstrip("_.:-")
-    return cleaned or None
-
-
-def _order_id(raw: str) -> str:
-    if not _ORDER_ID.match(raw):
-        raise bad_request("id", "an order id is 1-64 letters, digits, '_', '.', ':' or '-'")
-    return raw
-
-
 def _place_order(request: dict[str, Any]) -> dict[str, Any]:
     body = PlaceOrder.model_validate(request["body"])
-    caller = Caller(**request["caller"])
-    event = orders().place(customer_id=body.customerId, items=body.items, caller=caller)
+    event = orders().place(customer_id=body.customerId, items=body.items, caller=Caller(**request["caller"]))
     return {"orderId": event.aggregateId, "version": event.version, "eventId": str(event.eventId)}
 
 
 @app.post("/orders")
 def place() -> Response:
-    caller = _caller()
+    who = caller(app)
     body = parse_body(app.current_event.body, PlaceOrder)
-    request = {"body": body.model_dump(mode="json"), "caller": caller.__dict__}
+    request = {"body": body.model_dump(mode="json"), "caller": who.__dict__}
     key = app.current_event.headers.get("Idempotency-Key")
     if key is None:
         result = _place_order(request)
@@ -151,82 +128,43 @@ def place() -> Response:
             raise ApiError(HTTPStatus.UNPROCESSABLE_ENTITY, "this Idempotency-Key was used with a different body") from None
         except IdempotencyAlreadyInProgressError:
             raise ApiError(HTTPStatus.CONFLICT, "a request with this Idempotency-Key is in progress; retry shortly") from None
-    return json_response(
-        HTTPStatus.CREATED, result, caller.correlation_id, Location=f"/orders/{result['orderId']}"
-    )
+    return json_response(HTTPStatus.CREATED, result, who.correlation_id, Location=f"/orders/{result['orderId']}")
 
 
 @app.put("/orders/<order_id>")
 def update(order_id: str) -> Response:
-    caller = _caller()
-    order_id = _order_id(order_id)
+    who = caller(app)
+    order_id = path_id(order_id)
     body = parse_body(app.current_event.body, UpdateOrder)
-    event = orders().update_items(order_id, items=body.items, expected_version=body.expectedVersion, caller=caller)
-    return json_response(HTTPStatus.OK, {"orderId": order_id, "version": event.version}, caller.correlation_id)
+    event = orders().update_items(order_id, items=body.items, expected_version=body.expectedVersion, caller=who)
+    return json_response(HTTPStatus.OK, {"orderId": order_id, "version": event.version}, who.correlation_id)
 
 
 @app.post("/orders/<order_id>/cancel")
 def cancel(order_id: str) -> Response:
-    caller = _caller()
-    order_id = _order_id(order_id)
+    who = caller(app)
+    order_id = path_id(order_id)
     raw = app.current_event.body
     body = parse_body(raw, CancelOrder) if raw else CancelOrder()
-    event = orders().cancel(order_id, reason=body.reason, expected_version=body.expectedVersion, caller=caller)
-    return json_response(HTTPStatus.OK, {"orderId": order_id, "version": event.version}, caller.correlation_id)
+    event = orders().cancel(order_id, reason=body.reason, expected_version=body.expectedVersion, caller=who)
+    return json_response(HTTPStatus.OK, {"orderId": order_id, "version": event.version}, who.correlation_id)
 
 
 @app.get("/orders/<order_id>")
 def get_order(order_id: str) -> Response:
-    caller = _caller()
-    view = read_model().get(_order_id(order_id))
+    view = read_model().get(path_id(order_id))
     if view is None:
         raise OrderNotFound(order_id)
-    return json_response(HTTPStatus.OK, view.to_api(), caller.correlation_id)
+    return json_response(HTTPStatus.OK, view.to_api(), caller(app).correlation_id)
 
 
 @app.get("/orders/<order_id>/events")
 def get_events(order_id: str) -> Response:
-    caller = _caller()
-    events = store().load(_order_id(order_id))
+    events = store().load(path_id(order_id))
     if not events:
         raise OrderNotFound(order_id)
-    return json_response(
-        HTTPStatus.OK, {"orderId": order_id, "events": [e.to_detail() for e in events]}, caller.correlation_id
-    )
+    body = {"orderId": order_id, "events": [e.to_detail() for e in events]}
+    return json_response(HTTPStatus.OK, body, caller(app).correlation_id)
 
 
-# ---- errors ------------------------------------------------------------------------------
-
-
-@app.exception_handler(ApiError)
-def _api_error(error: ApiError) -> Response:
-    return error.to_response(_caller().correlation_id)
-
-
-@app.exception_handler(OrderNotFound)
-def _not_found(error: OrderNotFound) -> Response:
-    return ApiError(HTTPStatus.NOT_FOUND, str(error)).to_response(_caller().correlation_id)
-
-
-@app.exception_handler(ConcurrencyError)
-def _conflict(error: ConcurrencyError) -> Response:
-    return ApiError(HTTPStatus.CONFLICT, str(error), currentVersion=error.version).to_response(_caller().correlation_id)
-
-
-@app.exception_handler(InvalidTransition)
-def _invalid_transition(error: InvalidTransition) -> Response:
-    return ApiError(HTTPStatus.CONFLICT, str(error)).to_response(_caller().correlation_id)
-
-
-@app.exception_handler(EventTooLarge)
-def _too_large(error: EventTooLarge) -> Response:
-    return ApiError(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, str(error)).to_response(_caller().correlation_id)
-
-
-@logger.inject_lambda_context
-@tracer.capture_lambda_handler
-def handler(event: dict, context) -> dict:
-    request_id = (event.get("requestContext") or {}).get("requestId") or context.aws_request_id
-    logger.set_correlation_id(correlation_id_from(event.get("headers"), request_id))
-    idempotency_config().register_lambda_context(context)
-    return app.resolve(event, context)
+handler = api_handler(app, before=lambda context: idempotency_config().register_lambda_context(context))

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
 from typing import Iterable
 
 from catalog import Envelope, EventType, new_event
 from catalog.payloads import OrderItem
+from common.api import Caller
 from eventstore.store import ConcurrencyError, EventStore
 from orders.aggregate import Order
 
@@ -20,15 +20,6 @@ class OrderNotFound(LookupError):
 
 class VersionMismatch(ConcurrencyError):
     """The caller's expectedVersion is not the order's current version."""
-
-
-@dataclass(frozen=True)
-class Caller:
-    """Who issued a command and which conversation it belongs to."""
-
-    user_id: str
-    correlation_id: str
-    causation_id: str | None = None
 
 
 class OrderService:

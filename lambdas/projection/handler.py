@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from functools import cache
 
-from catalog import parse_event
-from common.observability import logger, tracer
+from catalog import Envelope
+from common.consumer import EventConsumer
 from common.settings import setting
 from eventstore.store import EventStore
 from projection.projector import OrderProjector
@@ -20,14 +20,9 @@ def projector() -> OrderProjector:
     )
 
 
-@logger.inject_lambda_context(correlation_id_path="detail.metadata.correlationId")
-@tracer.capture_lambda_handler
-def handler(event: dict, context) -> dict:
-    envelope = parse_event(event["detail"])
-    outcome = projector().apply(envelope)
-    logger.info(
-        "order projected",
-        extra={"eventId": str(envelope.eventId), "eventType": envelope.eventType, "orderId": envelope.aggregateId,
-               "version": envelope.version, "outcome": outcome.value},
-    )
-    return {"orderId": envelope.aggregateId, "version": envelope.version, "outcome": outcome.value}
+def project(event: Envelope) -> dict:
+    outcome = projector().apply(event)
+    return {"orderId": event.aggregateId, "version": event.version, "outcome": outcome.value}
+
+
+handler = EventConsumer(project).handler

@@ -29,9 +29,13 @@ class OrderView(BaseModel):
     def to_api(self) -> dict[str, Any]:
         body = self.order.model_dump(mode="json")
         body["totalAmount"] = f"{self.order.totalAmount:.2f}"
-        body["createdAt"] = self.createdAt.isoformat().replace("+00:00", "Z")
-        body["updatedAt"] = self.updatedAt.isoformat().replace("+00:00", "Z")
+        body["createdAt"] = _iso(self.createdAt)
+        body["updatedAt"] = _iso(self.updatedAt)
         return body
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 class StaleWrite(Exception):
@@ -62,6 +66,20 @@ class OrdersReadModel:
 
     def save(self, view: OrderView, *, previous_version: int | None) -> None:
         """Write the view if the stored one is still at previous_version (None: absent)."""
+        if previous_version is None:
+            self._put(view, "attribute_not_exists(orderId)", {})
+        else:
+            self._put(view, "version = :previous", {":previous": previous_version})
+
+    def save_if_newer(self, view: OrderView) -> bool:
+        """Write the view unless the stored one is as new or newer (a rebuild never regresses)."""
+        try:
+            self._put(view, "attribute_not_exists(orderId) OR version < :version", {":version": view.order.version})
+        except StaleWrite:
+            return False
+        return True
+
+    def _put(self, view: OrderView, condition: str, values: dict[str, Any]) -> None:
         order = view.order
         item: dict[str, Any] = {
             "orderId": order.orderId,
@@ -77,15 +95,9 @@ class OrdersReadModel:
         }
         if order.cancelReason:
             item["cancelReason"] = order.cancelReason
-        if previous_version is None:
-            condition: dict[str, Any] = {"ConditionExpression": "attribute_not_exists(orderId)"}
-        else:
-            condition = {
-                "ConditionExpression": "version = :previous",
-                "ExpressionAttributeValues": {":previous": previous_version},
-            }
+        extra = {"ExpressionAttributeValues": values} if values else {}
         try:
-            self._table.put_item(Item=item, **condition)
+            self._table.put_item(Item=item, ConditionExpression=condition, **extra)
         except ClientError as error:
             if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
                 raise StaleWrite(order.orderId) from None

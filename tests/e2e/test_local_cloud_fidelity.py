@@ -104,3 +104,100 @@ def test_cloudformation_provisions_an_event_archive(cloud):
     assert status == "CREATE_COMPLETE"
     archives = client("events").list_archives(EventSourceArn=bus_arn)["Archives"]
     assert len(archives) == 1 and archives[0]["RetentionDays"] == 1
+
+
+STREAM_CONSUMER = """
+import os, boto3
+table = boto3.resource("dynamodb").Table(os.environ["PROCESSED_TABLE"])
+
+def handler(event, context):
+    failures = []
+    for record in event["Records"]:
+        image = record["dynamodb"]["NewImage"]
+        if image.get("poison", {}).get("BOOL"):
+            failures.append({"itemIdentifier": record["dynamodb"]["SequenceNumber"]})
+        else:
+            table.put_item(Item={"id": image["id"]["S"]})
+    return {"batchItemFailures": failures}
+"""
+
+
+def stream_setup(client, name: str, **mapping) -> tuple[str, str]:
+    """A table with a stream read by STREAM_CONSUMER, which records processed ids in <name>-processed."""
+    dynamodb, lambda_ = client("dynamodb"), client("lambda")
+    stream_arn = dynamodb.create_table(
+        TableName=name, KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}], BillingMode="PAY_PER_REQUEST",
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"},
+    )["TableDescription"]["LatestStreamArn"]
+    dynamodb.create_table(
+        TableName=f"{name}-processed", KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}], BillingMode="PAY_PER_REQUEST",
+    )
+    code = io.BytesIO()
+    with zipfile.ZipFile(code, "w") as archive:
+        archive.writestr("fn.py", STREAM_CONSUMER)
+    lambda_.create_function(
+        FunctionName=f"{name}-consumer", Runtime="python3.12", Handler="fn.handler", Code={"ZipFile": code.getvalue()},
+        Role="arn:aws:iam::000000000000:role/consumer", Environment={"Variables": {"PROCESSED_TABLE": f"{name}-processed"}},
+    )
+    lambda_.create_event_source_mapping(
+        FunctionName=f"{name}-consumer", EventSourceArn=stream_arn, StartingPosition="TRIM_HORIZON", BatchSize=10,
+        FunctionResponseTypes=["ReportBatchItemFailures"], **mapping,
+    )
+    return stream_arn, f"{name}-processed"
+
+
+def processed_ids(client, table: str) -> set[str]:
+    return {item["id"]["S"] for item in client("dynamodb").scan(TableName=table)["Items"]}
+
+
+def wait_for(check, seconds: float):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.3)
+    return check()
+
+
+def test_a_stream_source_parks_a_reported_failure_and_goes_on(cloud):
+    variant, local = cloud
+    client = clients(local)
+    sqs = client("sqs")
+    queue_url = sqs.create_queue(QueueName="stream-failures")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    _, processed = stream_setup(client, "poisoned", BisectBatchOnFunctionError=True, MaximumRetryAttempts=1,
+                                DestinationConfig={"OnFailure": {"Destination": queue_arn}})
+    dynamodb = client("dynamodb")
+    for item_id, poison in (("a", False), ("b", True), ("c", False)):
+        dynamodb.put_item(TableName="poisoned", Item={"id": {"S": item_id}, "poison": {"BOOL": poison}})
+
+    assert wait_for(lambda: processed_ids(client, processed) == {"a", "c"}, 15)
+    parked = []
+    wait_for(lambda: parked.extend(sqs.receive_message(QueueUrl=queue_url, WaitTimeSeconds=1).get("Messages", [])) or parked, 8)
+    if variant == "unpatched":
+        assert parked == [], "MiniStack now parks reported stream failures: drop honour_stream_source_settings"
+    else:
+        [message] = parked
+        info = json.loads(message["Body"])["DDBStreamBatchInfo"]
+        assert info["batchSize"] == 1  # bisected down to the one poisoned record
+        assert json.loads(message["Body"])["requestContext"]["condition"] == "RetryAttemptsExhausted"
+
+
+def test_stream_records_written_after_a_restart_are_read(cloud):
+    variant, local = cloud
+    client = clients(local)
+    _, processed = stream_setup(client, "restarted")
+    client("dynamodb").put_item(TableName="restarted", Item={"id": {"S": "before"}})
+    assert wait_for(lambda: processed_ids(client, processed) == {"before"}, 15)
+
+    local.stop()
+    local.start()
+    client = clients(local)
+    client("dynamodb").put_item(TableName="restarted", Item={"id": {"S": "after"}})
+    seen = wait_for(lambda: "after" in processed_ids(client, processed), 8)
+    if variant == "unpatched":
+        assert not seen, "MiniStack now keeps stream records across restarts: drop persist_stream_records"
+    else:
+        assert seen

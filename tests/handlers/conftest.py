@@ -14,6 +14,12 @@ def tables(monkeypatch):
     monkeypatch.setenv("ORDERS_TABLE_NAME", aws.ORDERS)
     monkeypatch.setenv("IDEMPOTENCY_TABLE_NAME", aws.IDEMPOTENCY)
     monkeypatch.setenv("EVENT_BUS_NAME", "test-bus")
+    monkeypatch.setenv("USER_EMAILS_TABLE_NAME", aws.USER_EMAILS)
+    monkeypatch.setenv("INVENTORY_TABLE_NAME", aws.INVENTORY)
+    monkeypatch.setenv("EMAIL_LOG_TABLE_NAME", aws.EMAIL_LOG)
+    monkeypatch.setenv("EMAIL_SENDER", aws.SENDER)
+    monkeypatch.setenv("ANALYTICS_TABLE_NAME", aws.ANALYTICS)
+    monkeypatch.setenv("AUDIT_TABLE_NAME", aws.AUDIT)
     with mock_aws():
         aws.create_tables()
         yield
@@ -22,13 +28,26 @@ def tables(monkeypatch):
 
 def _forget_cached_clients() -> None:
     """Handlers build their clients once per container; each test is a new container."""
-    from orders import api
-    from projection import handler as projection
-    from publisher import handler as publisher
+    from functools import _lru_cache_wrapper
 
-    for cached in (api.store, api.orders, api.read_model, api.idempotency_config, api.place_once,
-                   projection.projector, publisher.publisher):
-        cached.cache_clear()
+    import analytics.api, analytics.consumer, audit.api, audit.consumer, inventory.api  # noqa: E401
+    import notifications.handler, orders.api, projection.handler, publisher.handler, users.api  # noqa: E401
+
+    modules = (analytics.api, analytics.consumer, audit.api, audit.consumer, inventory.api, notifications.handler,
+               orders.api, projection.handler, publisher.handler, users.api)
+    for module in modules:
+        for value in vars(module).values():
+            if isinstance(value, _lru_cache_wrapper):
+                value.cache_clear()
+    _forget_consumer_runtimes(modules)
+
+
+def _forget_consumer_runtimes(modules) -> None:
+    """EventConsumer builds its idempotency store on first use, against that test's moto."""
+    for module in modules:
+        runtime = getattr(getattr(module, "handler", None), "consumer", None)
+        if runtime is not None:
+            runtime.__dict__.pop("_once", None)
 
 
 @pytest.fixture

@@ -76,7 +76,9 @@ def test_each_function_has_its_own_role(dev):
 def test_stateful_logical_ids_are_pinned(dev):
     # Renaming any of these replaces the resource, and with it the data: never change them.
     expected = {
-        "AWS::DynamoDB::Table": {"EventStore", "OrdersReadModel", "IdempotencyRecords"},
+        "AWS::DynamoDB::Table": {"EventStore", "OrdersReadModel", "IdempotencyRecords", "UserEmails", "Inventory",
+                                 "EmailLog", "AnalyticsDaily", "AuditLog"},
+        "AWS::SNS::Topic": {"AlarmTopic"},
         "AWS::Events::EventBus": {"EventBus"},
         "AWS::Events::Archive": {"EventArchive"},
         "AWS::SQS::Queue": {"PublisherDeadLetterQueue", *(f"{c.name}DeadLetterQueue" for c in CONSUMERS)},
@@ -86,7 +88,8 @@ def test_stateful_logical_ids_are_pinned(dev):
 
 
 def test_stateful_resources_live_only_in_the_data_stack(dev):
-    for type_ in ("AWS::DynamoDB::Table", "AWS::SQS::Queue", "AWS::Events::EventBus", "AWS::Events::Archive"):
+    for type_ in ("AWS::DynamoDB::Table", "AWS::SQS::Queue", "AWS::Events::EventBus", "AWS::Events::Archive",
+                  "AWS::SNS::Topic"):
         assert resources(dev.services, type_) == {}
 
 
@@ -130,7 +133,8 @@ def test_dead_letter_queues_accept_only_rules_of_this_bus(dev):
         assert all("ArnLike" in s["Condition"] for s in sends)
 
 
-@pytest.mark.parametrize("name", ["ApiUrl", "PublisherFunctionName", "OrdersApiFunctionName"])
+@pytest.mark.parametrize("name", ["ApiUrl", "PublisherFunctionName", "OrdersApiFunctionName", "EmailFunctionName",
+                                  "AnalyticsLogGroupName", "AuditApiFunctionName"])
 def test_outputs_name_what_a_user_needs(dev, name):
     assert name in dev.services.find_outputs("*")
 
@@ -141,3 +145,64 @@ def test_functions_use_python_312_with_active_tracing_and_log_retention(dev):
         assert fn["Properties"]["TracingConfig"] == {"Mode": "Active"}
     for group in resources(dev.services, "AWS::Logs::LogGroup").values():
         assert group["Properties"]["RetentionInDays"] == 7
+
+
+def test_every_dead_letter_queue_has_an_alarm_that_notifies_the_topic(dev):
+    queues = resources(dev.data, "AWS::SQS::Queue")
+    alarms = resources(dev.data, "AWS::CloudWatch::Alarm")
+    watched = {alarm["Properties"]["Dimensions"][0]["Value"]["Fn::GetAtt"][0] for alarm in alarms.values()}
+    assert watched == set(queues)
+    for alarm in alarms.values():
+        props = alarm["Properties"]
+        assert props["MetricName"] == "ApproximateNumberOfMessagesVisible"
+        assert (props["Threshold"], props["ComparisonOperator"]) == (0, "GreaterThanThreshold")
+        assert props["AlarmActions"] == [{"Ref": "AlarmTopic"}]
+
+
+def test_the_consumers_rules_route_what_the_registry_says(dev):
+    patterns = [rule["Properties"]["EventPattern"] for rule in resources(dev.services, "AWS::Events::Rule").values()]
+    for spec in CONSUMERS:
+        expected = sorted(t.value for t in spec.event_types)
+        assert any(sorted(p["detail-type"]) == expected for p in patterns), spec.name
+
+
+def test_every_consumer_records_its_event_ids_for_idempotency(dev):
+    functions = resources(dev.services, "AWS::Lambda::Function").values()
+    consumers = [f for f in functions if f["Properties"]["Handler"] in {c.handler for c in CONSUMERS}]
+    assert len(consumers) == len(CONSUMERS)
+    for fn in consumers:
+        assert "IDEMPOTENCY_TABLE_NAME" in fn["Properties"]["Environment"]["Variables"]
+
+
+def test_no_function_is_given_the_fault_injection_switch(dev, prod):
+    for synthesized in (dev, prod):
+        for fn in resources(synthesized.services, "AWS::Lambda::Function").values():
+            assert "FAULT_INJECTION_EVENT_TYPES" not in fn["Properties"]["Environment"]["Variables"]
+
+
+def test_the_email_consumer_may_send_only_as_the_stage_sender(dev):
+    dev.services.has_resource_properties(
+        "AWS::Lambda::Function",
+        {"Handler": "notifications.handler.handler",
+         "Environment": {"Variables": Match.object_like({"EMAIL_SENDER": "orders@dev.order-platform.example.com"})}},
+    )
+    statements = [s for p in resources(dev.services, "AWS::IAM::Policy").values()
+                  for s in p["Properties"]["PolicyDocument"]["Statement"]]
+    sends = [s for s in statements if "ses:SendEmail" in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]])]
+    assert sends and all(s["Resource"] != "*" for s in sends)
+
+
+def test_the_dashboard_shows_every_consumer(dev):
+    [dashboard] = resources(dev.services, "AWS::CloudWatch::Dashboard").values()
+    body = json_text(dashboard["Properties"]["DashboardBody"])
+    for spec in CONSUMERS:
+        assert f"{spec.name}: dead letters" in body
+
+
+def json_text(value) -> str:
+    """A CloudFormation string that may be an Fn::Join of parts, as one text."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict) and "Fn::Join" in value:
+        return "".join(json_text(part) for part in value["Fn::Join"][1])
+    return ""

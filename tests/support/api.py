@@ -15,15 +15,15 @@ class ApiResponse:
 
 
 def call(handler, context, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None,
-         raw_body: str | None = None) -> ApiResponse:
+         raw_body: str | None = None, query: dict[str, str] | None = None) -> ApiResponse:
     event = {
         "resource": path,
         "path": path,
         "httpMethod": method,
         "headers": {"Content-Type": "application/json", **(headers or {})},
         "multiValueHeaders": {},
-        "queryStringParameters": None,
-        "multiValueQueryStringParameters": None,
+        "queryStringParameters": query,
+        "multiValueQueryStringParameters": {k: [v] for k, v in query.items()} if query else None,
         "pathParameters": None,
         "stageVariables": None,
         "requestContext": {

@@ -7,6 +7,12 @@ import boto3
 EVENT_STORE = "test-event-store"
 ORDERS = "test-orders"
 IDEMPOTENCY = "test-idempotency"
+USER_EMAILS = "test-user-emails"
+INVENTORY = "test-inventory"
+EMAIL_LOG = "test-email-log"
+ANALYTICS = "test-analytics"
+AUDIT = "test-audit"
+SENDER = "orders@test.example.com"
 
 
 def create_tables() -> None:
@@ -21,13 +27,23 @@ def create_tables() -> None:
         BillingMode="PAY_PER_REQUEST",
         StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"},
     )
-    for name, key in ((ORDERS, "orderId"), (IDEMPOTENCY, "id")):
+    simple = ((ORDERS, "orderId"), (IDEMPOTENCY, "id"), (USER_EMAILS, "email"), (INVENTORY, "productId"),
+              (EMAIL_LOG, "id"), (ANALYTICS, "pk"))
+    for name, key in simple:
         client.create_table(
             TableName=name,
             KeySchema=[{"AttributeName": key, "KeyType": "HASH"}],
             AttributeDefinitions=[{"AttributeName": key, "AttributeType": "S"}],
             BillingMode="PAY_PER_REQUEST",
         )
+    client.create_table(
+        TableName=AUDIT,
+        KeySchema=[{"AttributeName": "correlationId", "KeyType": "HASH"}, {"AttributeName": "at", "KeyType": "RANGE"}],
+        AttributeDefinitions=[{"AttributeName": "correlationId", "AttributeType": "S"},
+                              {"AttributeName": "at", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    boto3.client("ses").verify_email_identity(EmailAddress=SENDER)
 
 
 def stream_records(table_name: str = EVENT_STORE) -> list[dict]:

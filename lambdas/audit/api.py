@@ -1,0 +1,34 @@
+"""Lambda: GET /audit/{correlationId}, one conversation's events and who caused what."""
+
+from __future__ import annotations
+
+from functools import cache
+from http import HTTPStatus
+
+from aws_lambda_powertools.event_handler import Response
+
+from audit.log import AuditLog
+from common.api import api_handler, caller, path_id, resolver
+from common.http import ApiError, json_response
+from common.settings import setting
+
+app = resolver()
+
+
+@cache
+def audit_log() -> AuditLog:
+    return AuditLog(setting("AUDIT_TABLE_NAME"))
+
+
+@app.get("/audit/<correlation_id>")
+def chain(correlation_id: str) -> Response:
+    entries = audit_log().chain(path_id(correlation_id, "correlationId"))
+    if not entries:
+        raise ApiError(HTTPStatus.NOT_FOUND, f"no events with correlation id {correlation_id}")
+    ids = {e["eventId"] for e in entries}
+    edges = [{"from": e["causationId"], "to": e["eventId"]} for e in entries if e["causationId"] in ids]
+    body = {"correlationId": correlation_id, "events": entries, "causedBy": edges}
+    return json_response(HTTPStatus.OK, body, caller(app).correlation_id)
+
+
+handler = api_handler(app)

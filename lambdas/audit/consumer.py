@@ -1,0 +1,17 @@
+"""Lambda: every event into the append-only audit log."""
+
+from __future__ import annotations
+
+from functools import cache
+
+from audit.log import AuditLog
+from common.consumer import EventConsumer
+from common.settings import setting
+
+
+@cache
+def audit_log() -> AuditLog:
+    return AuditLog(setting("AUDIT_TABLE_NAME"))
+
+
+handler = EventConsumer(lambda event: audit_log().record(event)).handler

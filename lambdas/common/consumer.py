@@ -1,0 +1,93 @@
+"""What every bus consumer shares: parse the envelope, log under its correlation id, and do
+the work at most once per eventId (Powertools idempotency on DynamoDB).
+
+EventBridge delivers at least once, and Lambda retries failed invocations: the idempotency
+record makes a repeat delivery return the first result instead of repeating the effect. A
+failed attempt leaves no record, so its retry runs again.
+
+    consumer = EventConsumer(process)   # process(envelope) -> dict, the per-event work
+    handler = consumer.handler          # the Lambda entry point
+"""
+
+from __future__ import annotations
+
+import os
+from functools import cached_property
+from typing import Any, Callable
+
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.idempotency import (
+    DynamoDBPersistenceLayer,
+    IdempotencyConfig,
+    idempotent_function,
+)
+
+from catalog import Envelope, parse_event
+from common.observability import logger, metrics, tracer
+from common.settings import setting
+
+IDEMPOTENCY_TTL_SECONDS = 7 * 24 * 3600  # longer than any EventBridge or Lambda retry window
+
+Process = Callable[[Envelope], dict[str, Any]]
+
+
+class FaultInjected(RuntimeError):
+    """Raised on purpose (FAULT_INJECTION_EVENT_TYPES): the chaos and redrive tests' switch."""
+
+
+class EventConsumer:
+    def __init__(self, process: Process):
+        self._process = process
+
+    @cached_property
+    def _config(self) -> IdempotencyConfig:
+        return IdempotencyConfig(event_key_jmespath="eventId", expires_after_seconds=IDEMPOTENCY_TTL_SECONDS)
+
+    @cached_property
+    def _once(self) -> Callable[..., dict[str, Any]]:
+        persistence = DynamoDBPersistenceLayer(table_name=setting("IDEMPOTENCY_TABLE_NAME"))
+
+        def run(detail: dict[str, Any]) -> dict[str, Any]:
+            return self._process(parse_event(detail))
+
+        # The key prefix keeps each consumer's records apart in the shared table.
+        return idempotent_function(
+            run,
+            data_keyword_argument="detail",
+            config=self._config,
+            persistence_store=persistence,
+            key_prefix=os.environ.get("POWERTOOLS_SERVICE_NAME", self._process.__module__),
+        )
+
+    def handle(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
+        detail = event["detail"]
+        envelope = parse_event(detail)  # a malformed event fails here, before any record is taken
+        _inject_fault(envelope)
+        self._config.register_lambda_context(context)
+        result = self._once(detail=detail)
+        metrics.add_metric(name="EventsConsumed", unit=MetricUnit.Count, value=1)
+        logger.info(
+            "event consumed",
+            extra={"eventId": str(envelope.eventId), "eventType": envelope.eventType,
+                   "aggregateId": envelope.aggregateId, "result": result},
+        )
+        return result
+
+    @property
+    def handler(self) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
+        @logger.inject_lambda_context(correlation_id_path="detail.metadata.correlationId")
+        @metrics.log_metrics
+        @tracer.capture_lambda_handler
+        def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+            return self.handle(event, context)
+
+        lambda_handler.consumer = self  # type: ignore[attr-defined]
+        return lambda_handler
+
+
+def _inject_fault(envelope: Envelope) -> None:
+    """Fail on purpose for the listed event types. Never set by the stacks; tests and
+    operators set it on a deployed function to rehearse failures and redrives."""
+    types = os.environ.get("FAULT_INJECTION_EVENT_TYPES", "")
+    if envelope.eventType in {t.strip() for t in types.split(",") if t.strip()}:
+        raise FaultInjected(f"fault injected for {envelope.eventType} (FAULT_INJECTION_EVENT_TYPES)")

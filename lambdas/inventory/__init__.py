@@ -1,0 +1,1 @@
+"""Inventory service: stock per product, every change published as an event."""

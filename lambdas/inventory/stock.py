@@ -1,0 +1,85 @@
+"""Stock per product. Setting it writes the stock item and appends INVENTORY_ADJUSTED in one
+transaction: the change and its event exist together or not at all (no dual write)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import boto3
+
+from catalog import Envelope, EventType, new_event
+from catalog.payloads import InventoryAdjusted
+from common.api import Caller
+from eventstore.store import ConcurrencyError, EventStore, GuardFailed
+
+MAX_ATTEMPTS = 3
+
+
+class ProductNotFound(LookupError):
+    def __init__(self, product_id: str):
+        super().__init__(f"product {product_id} has no stock record")
+
+
+class StockContention(ConcurrencyError):
+    """The product kept changing while we tried to set it."""
+
+
+class Stock:
+    def __init__(self, store: EventStore, table_name: str, *, client=None):
+        self._store = store
+        self._table = table_name
+        self._client = client or boto3.client("dynamodb")
+
+    def get(self, product_id: str) -> dict:
+        item = self._client.get_item(TableName=self._table, Key={"productId": {"S": product_id}}, ConsistentRead=True).get("Item")
+        if item is None:
+            raise ProductNotFound(product_id)
+        return {
+            "productId": product_id,
+            "available": int(item["available"]["N"]),
+            "reserved": int(item.get("reserved", {"N": "0"})["N"]),
+            "version": int(item["version"]["N"]),
+            "updatedAt": item["updatedAt"]["S"],
+        }
+
+    def set(self, product_id: str, quantity: int, *, caller: Caller) -> Envelope:
+        """Set the available quantity; retried when another writer got there first (the
+        new value does not depend on the old one)."""
+        for _ in range(MAX_ATTEMPTS):
+            try:
+                current = self.get(product_id)["version"]
+            except ProductNotFound:
+                current = 0
+            event = new_event(
+                EventType.INVENTORY_ADJUSTED,
+                aggregate_id=product_id,
+                payload=InventoryAdjusted(productId=product_id, quantity=quantity),
+                version=current + 1,
+                user_id=caller.user_id,
+                correlation_id=caller.correlation_id,
+                causation_id=caller.causation_id,
+            )
+            try:
+                self._store.append([event], guards=[self._write(product_id, quantity, current)])
+                return event
+            except (ConcurrencyError, GuardFailed):
+                continue
+        raise StockContention(product_id, current + 1)
+
+    def _write(self, product_id: str, quantity: int, previous_version: int) -> dict:
+        return {
+            "Update": {
+                "TableName": self._table,
+                "Key": {"productId": {"S": product_id}},
+                "UpdateExpression": "SET available = :quantity, version = :version, updatedAt = :now, "
+                "reserved = if_not_exists(reserved, :zero)",
+                "ConditionExpression": "attribute_not_exists(productId) OR version = :previous",
+                "ExpressionAttributeValues": {
+                    ":quantity": {"N": str(quantity)},
+                    ":version": {"N": str(previous_version + 1)},
+                    ":previous": {"N": str(previous_version)},
+                    ":zero": {"N": "0"},
+                    ":now": {"S": datetime.now(timezone.utc).isoformat()},
+                },
+            }
+        }

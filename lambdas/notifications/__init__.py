@@ -1,0 +1,1 @@
+"""Email consumer: one email per event to the customer it concerns, through SES."""

@@ -1,0 +1,1 @@
+"""User service: registration, with each email address registered once."""

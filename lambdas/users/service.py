@@ -1,0 +1,65 @@
+"""Registering a user: the USER_REGISTERED event and the claim on its email address are
+written in one transaction, so an address can never belong to two users."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timezone
+
+from catalog import Envelope, EventType, new_event
+from catalog.payloads import UserRegistered
+from eventstore.store import EventStore, GuardFailed
+from common.api import Caller
+
+
+class EmailTaken(Exception):
+    def __init__(self, email: str):
+        super().__init__(f"a user with email {email} is already registered")
+        self.email = email
+
+
+class UserNotFound(LookupError):
+    def __init__(self, user_id: str):
+        super().__init__(f"user {user_id} not found")
+
+
+class UserService:
+    def __init__(self, store: EventStore, emails_table: str):
+        self._store = store
+        self._emails_table = emails_table
+
+    def register(self, *, email: str, name: str, caller: Caller) -> Envelope:
+        user_id = str(uuid.uuid4())
+        address = email.strip()
+        event = new_event(
+            EventType.USER_REGISTERED,
+            aggregate_id=user_id,
+            payload=UserRegistered(userId=user_id, email=address, name=name.strip()),
+            version=1,
+            user_id=caller.user_id,
+            correlation_id=caller.correlation_id,
+            causation_id=caller.causation_id,
+        )
+        # Addresses are unique regardless of case: Ada@x.com and ada@x.com are one mailbox.
+        claim = {
+            "Put": {
+                "TableName": self._emails_table,
+                "Item": {
+                    "email": {"S": address.lower()},
+                    "userId": {"S": user_id},
+                    "registeredAt": {"S": datetime.now(timezone.utc).isoformat()},
+                },
+                "ConditionExpression": "attribute_not_exists(email)",
+            }
+        }
+        try:
+            self._store.append([event], guards=[claim])
+        except GuardFailed:
+            raise EmailTaken(address) from None
+        return event
+
+    def get(self, user_id: str) -> UserRegistered:
+        events = self._store.load(user_id, up_to_version=1)
+        if not events or events[0].eventType != EventType.USER_REGISTERED:
+            raise UserNotFound(user_id)
+        return events[0].payload

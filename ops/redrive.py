@@ -1,0 +1,175 @@
+"""List what sits in a dead-letter queue and, with --apply, send each message back where it
+belongs, deleting it only once it has been re-sent.
+
+    python -m ops.redrive Analytics            # dry run: what is parked, and why
+    python -m ops.redrive Analytics --apply    # re-send, then delete
+
+Three kinds of message land in these queues, and each goes back its own way:
+  on-failure record (the function failed every attempt) -> the function, as an async invoke
+  rule-target dead letter (EventBridge could not deliver) -> the bus, as the same event
+  stream batch (the publisher failed every attempt)      -> the publisher, with the records
+                                                           read back from the stream
+Consumers are idempotent by eventId, so a message re-sent twice has one effect.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+import boto3
+
+from ops.deployment import stack_outputs
+
+ON_FAILURE, RULE_TARGET, STREAM_BATCH = "on-failure record", "rule dead letter", "stream batch"
+
+
+@dataclass
+class Parked:
+    message_id: str
+    receipt_handle: str
+    kind: str
+    event_type: str
+    event_id: str
+    error: str
+    sent_at: datetime
+    body: dict[str, Any]
+
+    @property
+    def age(self) -> str:
+        seconds = int((datetime.now(timezone.utc) - self.sent_at).total_seconds())
+        return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m" if seconds >= 3600 else f"{seconds // 60}m{seconds % 60:02d}s"
+
+
+def classify(message: dict[str, Any]) -> Parked:
+    body = json.loads(message["Body"])
+    attributes = message.get("MessageAttributes", {})
+    sent_at = datetime.fromtimestamp(int(message["Attributes"]["SentTimestamp"]) / 1000, timezone.utc)
+    if "requestPayload" in body:  # Lambda async invoke, after its retries
+        payload = body["requestPayload"]
+        detail = payload.get("detail", {}) if isinstance(payload, dict) else {}
+        error = (body.get("responsePayload") or {}).get("errorMessage") or body["requestContext"].get("condition", "")
+        return Parked(message["MessageId"], message["ReceiptHandle"], ON_FAILURE, detail.get("eventType", "?"),
+                      detail.get("eventId", "?"), error, sent_at, body)
+    if "DDBStreamBatchInfo" in body:  # the stream event source, after its retries
+        info = body["DDBStreamBatchInfo"]
+        error = body.get("responseContext", {}).get("functionError") or body.get("requestContext", {}).get("condition", "")
+        return Parked(message["MessageId"], message["ReceiptHandle"], STREAM_BATCH, f"{info.get('batchSize', '?')} records",
+                      info.get("startSequenceNumber", "?"), str(error), sent_at, body)
+    detail = body.get("detail", {})  # EventBridge could not deliver to the target
+    error = " ".join(attributes.get(name, {}).get("StringValue", "") for name in ("ERROR_CODE", "ERROR_MESSAGE")).strip()
+    return Parked(message["MessageId"], message["ReceiptHandle"], RULE_TARGET, body.get("detail-type", "?"),
+                  detail.get("eventId", "?"), error, sent_at, body)
+
+
+class Redrive:
+    def __init__(self, owner: str, outputs: dict[str, str], *, sqs=None, lambda_=None, events=None, streams=None):
+        self.owner = owner
+        self.outputs = outputs
+        self.queue_url = outputs[f"{owner}DeadLetterQueueUrl"]
+        self.function = outputs[f"{owner}FunctionName"]
+        self._sqs = sqs or boto3.client("sqs")
+        self._lambda = lambda_ or boto3.client("lambda")
+        self._events = events or boto3.client("events")
+        self._streams = streams or boto3.client("dynamodbstreams")
+
+    def parked(self, *, hold_seconds: int = 0) -> list[Parked]:
+        """Every message in the queue. hold_seconds > 0 hides them from others while we work."""
+        seen: dict[str, Parked] = {}
+        empty_rounds = 0
+        while empty_rounds < 2:
+            messages = self._sqs.receive_message(
+                QueueUrl=self.queue_url, MaxNumberOfMessages=10, VisibilityTimeout=hold_seconds, WaitTimeSeconds=1,
+                AttributeNames=["SentTimestamp"], MessageAttributeNames=["All"],
+            ).get("Messages", [])
+            new = [m for m in messages if m["MessageId"] not in seen]
+            empty_rounds = 0 if new else empty_rounds + 1
+            for message in new:
+                seen[message["MessageId"]] = classify(message)
+        return sorted(seen.values(), key=lambda p: p.sent_at)
+
+    def resend(self, parked: Parked) -> None:
+        """Send one message back where it belongs; raises if that did not succeed."""
+        if parked.kind == ON_FAILURE:
+            payload = json.dumps(parked.body["requestPayload"]).encode()
+            response = self._lambda.invoke(FunctionName=self.function, InvocationType="Event", Payload=payload)
+            if response["StatusCode"] != 202:
+                raise RuntimeError(f"async invoke answered {response['StatusCode']}")
+        elif parked.kind == RULE_TARGET:
+            event = parked.body
+            entry = {"EventBusName": self.outputs["EventBusName"], "Source": event["source"],
+                     "DetailType": event["detail-type"], "Detail": json.dumps(event["detail"])}
+            response = self._events.put_events(Entries=[entry])
+            if response["FailedEntryCount"]:
+                raise RuntimeError(response["Entries"][0].get("ErrorMessage", "PutEvents failed"))
+        else:
+            records = self._stream_records(parked.body["DDBStreamBatchInfo"])
+            response = self._lambda.invoke(FunctionName=self.function, Payload=json.dumps({"Records": records}).encode())
+            result = json.loads(response["Payload"].read() or b"{}")
+            if response.get("FunctionError") or result.get("batchItemFailures"):
+                raise RuntimeError(f"the publisher failed again: {result}")
+
+    def _stream_records(self, info: dict[str, Any]) -> list[dict[str, Any]]:
+        """The batch's records, read back from the stream (kept 24 hours on AWS)."""
+        iterator = self._streams.get_shard_iterator(
+            StreamArn=info["streamArn"], ShardId=info["shardId"], ShardIteratorType="AT_SEQUENCE_NUMBER",
+            SequenceNumber=info["startSequenceNumber"],
+        )["ShardIterator"]
+        end, records = int(info["endSequenceNumber"]), []
+        while iterator:
+            page = self._streams.get_records(ShardIterator=iterator, Limit=1000)
+            for record in page["Records"]:
+                if int(record["dynamodb"]["SequenceNumber"]) > end:
+                    return records
+                records.append(record)
+            if not page["Records"]:
+                break
+            iterator = page.get("NextShardIterator")
+        if not records:
+            raise RuntimeError("the records have left the stream (24 h): rebuild from the event store instead")
+        return records
+
+    def delete(self, parked: Parked) -> None:
+        self._sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=parked.receipt_handle)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m ops.redrive", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("owner", help="the consumer (e.g. Analytics) or Publisher whose dead letters to redrive")
+    parser.add_argument("--apply", action="store_true", help="re-send and delete (default: only list)")
+    parser.add_argument("--stage", default=None, help="dev or prod (default: $STAGE or dev)")
+    args = parser.parse_args(argv)
+
+    redrive = Redrive(args.owner, stack_outputs(args.stage))
+    parked = redrive.parked(hold_seconds=120 if args.apply else 0)
+    print(f"{len(parked)} message(s) in {args.owner}'s dead-letter queue")
+    if parked:
+        print(f"{'kind':18} {'event type':24} {'event id':38} {'age':>8}  error")
+    for item in parked:
+        print(f"{item.kind:18} {item.event_type:24} {item.event_id:38} {item.age:>8}  {item.error[:100]}")
+    if not args.apply:
+        if parked:
+            print("\ndry run: nothing sent. Fix the cause, then run again with --apply.")
+        return 0
+
+    resent = failed = 0
+    for item in parked:
+        try:
+            redrive.resend(item)
+        except Exception as error:  # noqa: BLE001 - report and keep the message
+            failed += 1
+            print(f"kept {item.event_id}: {error}", file=sys.stderr)
+            continue
+        redrive.delete(item)
+        resent += 1
+    print(f"\nre-sent and deleted {resent}; kept {failed}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,206 @@
+"""The email, analytics and audit consumers, each delivered the same event twice: one effect."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import boto3
+import pytest
+
+from catalog import EventType, new_event
+from catalog.payloads import OrderCompleted, UserRegistered
+from tests.support import aws, orders
+
+
+def registered(user_id: str = "cust-1", email: str = "ada@example.com"):
+    return new_event(EventType.USER_REGISTERED, aggregate_id=user_id,
+                     payload=UserRegistered(userId=user_id, email=email, name="Ada"), version=1,
+                     user_id=user_id, correlation_id="corr-1")
+
+
+def completed(order_id: str = "order-1"):
+    return new_event(EventType.ORDER_COMPLETED, aggregate_id=order_id, payload=OrderCompleted(orderId=order_id),
+                     version=2, user_id="saga", correlation_id="corr-1", causation_id="cause-1")
+
+
+def deliver(handler, event, context, times: int = 1):
+    return [handler(orders.bus_event(event), context) for _ in range(times)]
+
+
+def sent_emails() -> list[dict]:
+    from moto.ses.models import ses_backends
+
+    return ses_backends["123456789012"]["us-east-1"].sent_messages
+
+
+# ---- email ---------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def email(tables):
+    from notifications.handler import handler
+
+    return handler
+
+
+def test_a_registration_is_welcomed_once_even_when_delivered_twice(email, lambda_context):
+    first, second = deliver(email, registered(), lambda_context, times=2)
+    assert first == second
+    assert first["outcome"] == "sent"
+    [message] = sent_emails()
+    assert message.destinations["ToAddresses"] == ["ada@example.com"]
+    assert message.source == aws.SENDER
+    assert message.subject == "Welcome, Ada"
+
+
+def test_order_emails_go_to_the_registered_customer(email, lambda_context):
+    deliver(email, registered(), lambda_context)
+    deliver(email, orders.created(customer_id="cust-1"), lambda_context)
+    deliver(email, orders.cancelled(version=2, reason="too slow"), lambda_context)
+    subjects = [m.subject for m in sent_emails()]
+    assert subjects == ["Welcome, Ada", "We received your order order-1", "Your order order-1 was cancelled"]
+    assert "Total: 44.98" in sent_emails()[1].body
+    assert "too slow" in sent_emails()[2].body
+
+
+def test_a_customer_without_an_address_is_skipped_not_failed(email, lambda_context):
+    [result] = deliver(email, orders.created(customer_id="never-registered"), lambda_context)
+    assert result == {"outcome": "skipped", "reason": "no email address known for never-registered"}
+    assert sent_emails() == []
+
+
+def test_an_order_event_before_its_creation_fails_so_it_is_retried(email, lambda_context):
+    from notifications.mailer import OrderUnknown
+
+    with pytest.raises(OrderUnknown):
+        deliver(email, completed(), lambda_context)
+    deliver(email, registered(), lambda_context)
+    deliver(email, orders.created(customer_id="cust-1"), lambda_context)
+    deliver(email, completed(), lambda_context)  # the retry, now in order
+    assert sent_emails()[-1].subject == "Your order order-1 is confirmed"
+
+
+# ---- analytics -----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def analytics(tables):
+    from analytics.consumer import handler
+
+    return handler
+
+
+def daily(day: str) -> dict:
+    from analytics.counters import DailyCounters
+
+    return DailyCounters(aws.ANALYTICS).day(day)
+
+
+def test_counters_count_each_event_once(analytics, lambda_context):
+    created = orders.created()
+    deliver(analytics, created, lambda_context, times=3)
+    deliver(analytics, orders.cancelled(version=2), lambda_context)
+    deliver(analytics, registered(), lambda_context)
+    day = daily(created.timestamp.date().isoformat())
+    assert (day["events"], day["ordersPlaced"], day["ordersCancelled"], day["usersRegistered"]) == (3, 1, 1, 1)
+    assert day["bookedRevenue"] == "44.98"
+    assert day["byEventType"] == {"ORDER_CANCELLED": 1, "ORDER_CREATED": 1, "USER_REGISTERED": 1}
+
+
+def test_counters_are_exact_even_past_the_idempotency_record(tables):
+    # Powertools' record can expire or be lost; the marker written with the increment cannot.
+    from analytics.counters import DailyCounters
+
+    counters, created = DailyCounters(aws.ANALYTICS), orders.created()
+    assert counters.record(created)["outcome"] == "counted"
+    assert counters.record(created)["outcome"] == "already-counted"
+    assert daily(created.timestamp.date().isoformat())["ordersPlaced"] == 1
+
+
+def test_money_adds_up_exactly(tables):
+    from analytics.counters import DailyCounters
+
+    counters = DailyCounters(aws.ANALYTICS)
+    for n in range(10):
+        counters.record(orders.created(order_id=f"o-{n}"))  # 10 x 44.98, no binary drift
+    assert daily(orders.created().timestamp.date().isoformat())["bookedRevenue"] == str(Decimal("449.80"))
+
+
+def test_the_daily_api_answers_for_a_date_and_refuses_nonsense(tables, lambda_context, analytics):
+    from analytics.api import handler
+    from tests.support.api import call
+
+    created = orders.created()
+    deliver(analytics, created, lambda_context)
+    day = created.timestamp.date().isoformat()
+    response = call(handler, lambda_context, "GET", "/analytics/daily", query={"date": day})
+    assert response.status == 200
+    assert (response.body["date"], response.body["ordersPlaced"]) == (day, 1)
+    assert call(handler, lambda_context, "GET", "/analytics/daily", query={"date": "1999-01-01"}).body["events"] == 0
+    for bad in ({"date": "2026-13-45"}, {"date": "yesterday"}, None):
+        refused = call(handler, lambda_context, "GET", "/analytics/daily", query=bad)
+        assert refused.status == 400
+        assert refused.body["errors"][0]["field"] == "date"
+
+
+# ---- audit ---------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def audit(tables):
+    from audit.consumer import handler
+
+    return handler
+
+
+def test_the_audit_log_keeps_each_event_once_in_order(audit, lambda_context):
+    from audit.log import AuditLog
+
+    history = [orders.created(), orders.updated(), completed()]
+    for event in reversed(history):  # arrival order does not matter; time does
+        deliver(audit, event, lambda_context, times=2)
+    chain = AuditLog(aws.AUDIT).chain("corr-1")
+    assert [e["eventType"] for e in chain] == ["ORDER_CREATED", "ORDER_UPDATED", "ORDER_COMPLETED"]
+    assert chain[2]["causationId"] == "cause-1"
+    assert chain[0]["source"] == "orders.service"
+
+
+def test_the_audit_api_returns_the_chain_with_causation(audit, lambda_context):
+    from audit.api import handler
+    from tests.support.api import call
+
+    created = orders.created()
+    effect = new_event(EventType.ORDER_COMPLETED, aggregate_id="order-1", payload=OrderCompleted(orderId="order-1"),
+                       version=2, user_id="saga", correlation_id="corr-1", causation_id=str(created.eventId))
+    deliver(audit, created, lambda_context)
+    deliver(audit, effect, lambda_context)
+    response = call(handler, lambda_context, "GET", "/audit/corr-1")
+    assert response.status == 200
+    assert response.body["causedBy"] == [{"from": str(created.eventId), "to": str(effect.eventId)}]
+    assert call(handler, lambda_context, "GET", "/audit/unknown-corr").status == 404
+
+
+# ---- every consumer ----------------------------------------------------------------------
+
+
+def test_a_failed_attempt_leaves_no_record_so_the_retry_runs(audit, lambda_context, monkeypatch):
+    from common.consumer import FaultInjected
+    from audit.log import AuditLog
+
+    event = orders.created()
+    monkeypatch.setenv("FAULT_INJECTION_EVENT_TYPES", "ORDER_CREATED")
+    with pytest.raises(FaultInjected):
+        deliver(audit, event, lambda_context)
+    monkeypatch.delenv("FAULT_INJECTION_EVENT_TYPES")
+    deliver(audit, event, lambda_context)
+    assert len(AuditLog(aws.AUDIT).chain("corr-1")) == 1
+
+
+def test_a_malformed_event_fails_before_any_effect(audit, lambda_context):
+    from pydantic import ValidationError
+
+    event = orders.bus_event(orders.created())
+    event["detail"]["payload"]["items"] = []
+    with pytest.raises(ValidationError):
+        audit(event, lambda_context)
+    assert aws.item_count(aws.AUDIT) == aws.item_count(aws.IDEMPOTENCY) == 0
