@@ -17,7 +17,8 @@ class AuditLog:
         self._client = client or boto3.client("dynamodb")
 
     def record(self, event: Envelope) -> dict[str, Any]:
-        at = f"{event.to_detail()['timestamp']}#{event.eventId}"
+        # Time first; within one millisecond, an aggregate's versions keep their order.
+        at = f"{event.to_detail()['timestamp']}#{event.version:010d}#{event.eventId}"
         item = {
             "correlationId": {"S": event.metadata.correlationId},
             "at": {"S": at},
