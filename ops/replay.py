@@ -38,7 +38,7 @@ def replay(outputs: dict[str, str], since: datetime, until: datetime, *, events=
     while True:
         state = events.describe_replay(ReplayName=name)
         last = state.get("EventLastReplayedTime")
-        done = (last - since).total_seconds() if last else 0
+        done = window if state["State"] == "COMPLETED" else (last - since).total_seconds() if last else 0
         print(f"\r{state['State']:10} {progress(int(min(done, window)), int(window))} seconds of the window",
               end="", file=out, flush=True)
         if state["State"] in DONE or time.monotonic() > deadline:

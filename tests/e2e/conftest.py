@@ -13,7 +13,9 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import time
+import uuid
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
@@ -23,7 +25,9 @@ from typing import Any, Callable, TypeVar
 import boto3
 import pytest
 
-from localcloud.cloud import LocalCloud, Outputs
+from catalog import CATALOG, EventType
+from catalog.examples import EXAMPLES, malformed_examples
+from localcloud.cloud import ROOT, LocalCloud, Outputs
 
 T = TypeVar("T")
 ON_AWS = os.environ.get("E2E_TARGET") == "aws"
@@ -82,6 +86,13 @@ class Deployment:
                 "aws_secret_access_key": self.env["AWS_SECRET_ACCESS_KEY"],
             }
         return boto3.client(service, **kwargs)
+
+    # ---- the operations tools, as an operator runs them ---------------------------------------
+
+    def tool(self, module: str, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+        env = {**os.environ, **self.env, "STAGE": STAGE}
+        return subprocess.run([sys.executable, "-m", module, *args], cwd=ROOT, env=env, capture_output=True, text=True,
+                              timeout=timeout)
 
     # ---- the HTTP API -----------------------------------------------------------------------
 
@@ -154,3 +165,55 @@ def put_events(deployment, tmp_path):
         return result
 
     return put
+
+
+# ---- building and inspecting events ---------------------------------------------------------
+
+
+def example_entries(deployment: Deployment, name: str, *, day: str | None = None, **changes) -> tuple[str, list[dict]]:
+    """A catalog example (or malformed example) with a fresh aggregate id and event id, as
+    put-events entries for the deployment's bus; `day` moves its timestamp to that date."""
+    aggregate_id = f"e2e-{uuid.uuid4()}"
+    detail = EXAMPLES[name].to_detail() if name in EXAMPLES else malformed_examples()[name]
+    detail |= {"eventId": str(uuid.uuid4()), "aggregateId": aggregate_id, **changes}
+    if day:
+        detail["timestamp"] = f"{day}T12:00:00.000Z"
+    payload_id = "userId" if detail["eventType"] == "USER_REGISTERED" else "orderId"
+    detail["payload"] = detail["payload"] | {payload_id: aggregate_id}
+    event_type = EventType(detail["eventType"])
+    entry = {
+        "EventBusName": deployment.outputs["EventBusName"],
+        "Source": CATALOG[event_type].source.value,
+        "DetailType": event_type.value,
+        "Detail": json.dumps(detail),
+    }
+    return aggregate_id, [entry]
+
+
+def event_id(entries: list[dict]) -> str:
+    return json.loads(entries[0]["Detail"])["eventId"]
+
+
+def unique_day() -> str:
+    """A past date no other test counts into, so per-day counters can be asserted exactly."""
+    from datetime import date, timedelta
+
+    return (date(2001, 1, 1) + timedelta(days=uuid.uuid4().int % 7000)).isoformat()
+
+
+def parked(deployment: Deployment, owner: str, wanted_event_id: str) -> dict:
+    """The dead-letter message carrying this event id (left in the queue, still visible)."""
+    sqs = deployment.client("sqs")
+    seen: set[str] = set()
+    for _ in range(5):
+        messages = sqs.receive_message(
+            QueueUrl=deployment.outputs[f"{owner}DeadLetterQueueUrl"], MaxNumberOfMessages=10, VisibilityTimeout=0,
+            WaitTimeSeconds=1, MessageAttributeNames=["All"],
+        ).get("Messages", [])
+        for message in messages:
+            seen.add(message["MessageId"])
+            body = json.loads(message["Body"])
+            detail = body.get("requestPayload", body).get("detail", {})
+            if detail.get("eventId") == wanted_event_id:
+                return body
+    raise AssertionError(f"event {wanted_event_id} is not in {owner}'s dead-letter queue ({len(seen)} messages seen)")

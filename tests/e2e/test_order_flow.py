@@ -4,14 +4,11 @@ projection -> read model, and what happens to events that cannot be processed.""
 from __future__ import annotations
 
 import json
-import uuid
 from pathlib import Path
 
 import pytest
 
-from catalog import CATALOG, EventType
-from catalog.examples import EXAMPLES, malformed_examples, put_events_entries
-from tests.e2e.conftest import PARK_TIMEOUT, eventually
+from tests.e2e.conftest import PARK_TIMEOUT, event_id, eventually, example_entries, parked
 
 ROOT = Path(__file__).resolve().parents[2]
 ORDER = {
@@ -27,37 +24,6 @@ def read_model_item(deployment, order_id: str) -> dict | None:
         "--key", json.dumps({"orderId": {"S": order_id}}), "--consistent-read",
     )
     return (result or {}).get("Item")
-
-
-def example_entries(deployment, name: str, **detail_changes) -> tuple[str, list[dict]]:
-    """A catalog example with a fresh order id (and event id), as put-events entries."""
-    order_id = f"e2e-{uuid.uuid4()}"
-    detail = EXAMPLES[name].to_detail() if name in EXAMPLES else malformed_examples()[name]
-    detail |= {"eventId": str(uuid.uuid4()), "aggregateId": order_id, **detail_changes}
-    detail["payload"] = detail["payload"] | {"orderId": order_id}
-    event_type = EventType(detail["eventType"])
-    entry = {
-        "EventBusName": deployment.outputs["EventBusName"],
-        "Source": CATALOG[event_type].source.value,
-        "DetailType": event_type.value,
-        "Detail": json.dumps(detail),
-    }
-    return order_id, [entry]
-
-
-def parked(deployment, queue_output: str, event_id: str) -> dict:
-    """The dead-letter message carrying this event id (left in the queue, still visible)."""
-    sqs = deployment.client("sqs")
-    messages = sqs.receive_message(
-        QueueUrl=deployment.outputs[queue_output], MaxNumberOfMessages=10, VisibilityTimeout=0, WaitTimeSeconds=1,
-        MessageAttributeNames=["All"],
-    ).get("Messages", [])
-    for message in messages:
-        body = json.loads(message["Body"])
-        detail = body.get("requestPayload", body).get("detail", {})
-        if detail.get("eventId") == event_id:
-            return body
-    raise AssertionError(f"event {event_id} is not in {queue_output}")
 
 
 def test_an_order_placed_through_the_api_reaches_the_read_model(deployment):
@@ -142,8 +108,7 @@ def test_a_malformed_event_is_parked_with_its_reason_and_nothing_else_is_affecte
     good_id, good = example_entries(deployment, "order-created")
     put_events(bad + good)  # one call, two entries
 
-    bad_event_id = json.loads(bad[0]["Detail"])["eventId"]
-    message = eventually(lambda: parked(deployment, "OrdersProjectionDeadLetterQueueUrl", bad_event_id), timeout=PARK_TIMEOUT)
+    message = eventually(lambda: parked(deployment, "OrdersProjection", event_id(bad)), timeout=PARK_TIMEOUT)
     assert message["requestContext"]["condition"] == "RetriesExhausted"
     assert "does not equal the sum of the lines" in message["responsePayload"]["errorMessage"]
     assert read_model_item(deployment, bad_id) is None
@@ -161,8 +126,7 @@ def test_a_failing_consumers_event_ends_up_in_its_on_failure_destination(deploym
     # it, fails every attempt, and Lambda parks it with the error once retries are exhausted.
     order_id, entries = example_entries(deployment, "order-updated")
     put_events(entries)
-    event_id = json.loads(entries[0]["Detail"])["eventId"]
-    message = eventually(lambda: parked(deployment, "OrdersProjectionDeadLetterQueueUrl", event_id), timeout=PARK_TIMEOUT)
+    message = eventually(lambda: parked(deployment, "OrdersProjection", event_id(entries)), timeout=PARK_TIMEOUT)
     assert message["requestContext"]["approximateInvokeCount"] == 3  # the first try + 2 retries
     assert "arrived before v1..v1" in message["responsePayload"]["errorMessage"]
 

@@ -1,0 +1,140 @@
+"""The user and inventory producers and the email, analytics and audit consumers, deployed:
+each effect happens once, however often its event is delivered."""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.request
+import uuid
+
+from tests.e2e.conftest import ON_AWS, eventually, example_entries, unique_day
+
+
+def email_log(deployment, key: str) -> dict | None:
+    item = deployment.client("dynamodb").get_item(
+        TableName=deployment.outputs["EmailLogTableName"], Key={"id": {"S": key}}, ConsistentRead=True
+    )
+    return item.get("Item")
+
+
+def stored_event(deployment, aggregate_id: str, version: int = 1) -> dict:
+    item = deployment.client("dynamodb").get_item(
+        TableName=deployment.outputs["EventStoreTableName"],
+        Key={"aggregateId": {"S": aggregate_id}, "version": {"N": str(version)}}, ConsistentRead=True,
+    )["Item"]
+    return {"EventBusName": deployment.outputs["EventBusName"], "Source": item["source"]["S"],
+            "DetailType": item["eventType"]["S"], "Detail": item["detail"]["S"]}
+
+
+def local_emails_to(deployment, address: str) -> list[dict]:
+    """What the local cloud's SES accepted for this address (MiniStack's inspection endpoint)."""
+    with urllib.request.urlopen(f"{deployment.endpoint}/_ministack/ses/messages", timeout=10) as response:
+        accounts = json.loads(response.read())["messages"]
+    return [m for messages in accounts.values() for m in messages if address in m["To"]]
+
+
+def daily(deployment, day: str) -> dict:
+    response = deployment.http("GET", f"/analytics/daily?date={day}")
+    assert response.status == 200, response.body
+    return response.body
+
+
+def test_a_registered_user_gets_exactly_one_welcome_email(deployment, put_events):
+    address = f"user-{uuid.uuid4().hex[:12]}@example.com"
+    registered = deployment.http("POST", "/users", {"email": address, "name": "Grace"})
+    assert registered.status == 201, registered.body
+    assert deployment.http("POST", "/users", {"email": address.upper(), "name": "Copy"}).status == 409
+
+    sent = eventually(lambda: email_log(deployment, f"sent#{registered.body['eventId']}") or _missing())
+    assert sent["to"] == {"S": address}
+    assert sent["subject"] == {"S": "Welcome, Grace"}
+
+    put_events([stored_event(deployment, registered.body["userId"])])  # the same event, delivered again
+    time.sleep(3)
+    if not ON_AWS:
+        assert len(local_emails_to(deployment, address)) == 1
+
+
+def test_order_emails_reach_a_registered_customer(deployment):
+    address = f"buyer-{uuid.uuid4().hex[:12]}@example.com"
+    user_id = deployment.http("POST", "/users", {"email": address, "name": "Buyer"}).body["userId"]
+    eventually(lambda: email_log(deployment, f"contact#{user_id}") or _missing())
+    order = deployment.http("POST", "/orders", {"customerId": user_id,
+                                                "items": [{"productId": "SKU-9", "quantity": 1, "price": "9.99"}]})
+    order_id = order.body["orderId"]
+    eventually(lambda: email_log(deployment, f"order#{order_id}") or _missing())
+    deployment.http("POST", f"/orders/{order_id}/cancel", {"reason": "changed my mind"})
+    if not ON_AWS:
+        subjects = eventually(lambda: _at_least(sorted(m["Subject"] for m in local_emails_to(deployment, address)), 3))
+        assert subjects == sorted(["Welcome, Buyer", f"We received your order {order_id}",
+                                   f"Your order {order_id} was cancelled"])
+
+
+def test_setting_stock_is_published_and_readable(deployment):
+    product = f"SKU-{uuid.uuid4().hex[:10]}"
+    correlation = f"stock-{uuid.uuid4().hex[:10]}"
+    response = deployment.http("PUT", f"/inventory/{product}", {"quantity": 40}, headers={"X-Correlation-Id": correlation})
+    assert response.status == 200
+    assert deployment.http("PUT", f"/inventory/{product}", {"quantity": -1}).status == 400
+    stock = deployment.http("GET", f"/inventory/{product}").body
+    assert (stock["available"], stock["version"]) == (40, 1)
+
+    chain = eventually(lambda: _ok(deployment.http("GET", f"/audit/{correlation}")))
+    assert [(e["eventType"], e["aggregateId"]) for e in chain["events"]] == [("INVENTORY_ADJUSTED", product)]
+
+
+def test_analytics_count_every_event_once(deployment, put_events):
+    day = unique_day()
+    _, created = example_entries(deployment, "order-created", day=day)
+    _, cancelled = example_entries(deployment, "order-cancelled", day=day)
+    put_events(created + cancelled)
+    put_events(created)  # delivered twice
+
+    def counted():
+        body = daily(deployment, day)
+        assert body["events"] == 2, body
+        return body
+
+    body = eventually(counted)
+    time.sleep(2)  # give a wrongly double-counted duplicate time to show
+    body = daily(deployment, day)
+    assert (body["ordersPlaced"], body["ordersCancelled"], body["bookedRevenue"]) == (1, 1, "32.95")
+    assert body["byEventType"] == {"ORDER_CANCELLED": 1, "ORDER_CREATED": 1}
+    assert deployment.http("GET", "/analytics/daily?date=26-11-2026").status == 400
+
+
+def test_the_audit_log_tells_one_conversation_and_make_trace_draws_it(deployment):
+    correlation = f"checkout-{uuid.uuid4().hex[:10]}"
+    headers = {"X-Correlation-Id": correlation}
+    order = deployment.http("POST", "/orders", {"customerId": "cust-trace", "items": [
+        {"productId": "SKU-1", "quantity": 1, "price": "1.00"}]}, headers=headers).body
+    deployment.http("PUT", f"/orders/{order['orderId']}", {"items": [{"productId": "SKU-1", "quantity": 2, "price": "1.00"}],
+                                                          "expectedVersion": 1}, headers=headers)
+
+    def both_recorded():
+        body = _ok(deployment.http("GET", f"/audit/{correlation}"))
+        assert len(body["events"]) == 2
+        return body
+
+    chain = eventually(both_recorded)
+    assert [e["eventType"] for e in chain["events"]] == ["ORDER_CREATED", "ORDER_UPDATED"]
+
+    traced = deployment.tool("ops.trace", correlation)
+    assert traced.returncode == 0, traced.stderr
+    assert "2 event(s) with correlation id" in traced.stdout
+    assert "sequenceDiagram" in traced.stdout and "ORDER_UPDATED" in traced.stdout
+
+
+def _ok(response):
+    assert response.status == 200, response.body
+    return response.body
+
+
+def _missing():
+    raise AssertionError("not there yet")
+
+
+def _at_least(values: list, count: int) -> list:
+    assert len(values) >= count, values
+    return values
