@@ -24,7 +24,7 @@ OPS := AWS_ENDPOINT_URL=http://127.0.0.1:$(LOCAL_CLOUD_PORT) AWS_ACCESS_KEY_ID=t
 	AWS_DEFAULT_REGION=us-east-1 $(PY) -m
 endif
 
-.PHONY: help install test unit e2e synth up down status invoke logs redrive replay rebuild trace events clean
+.PHONY: help install test unit e2e synth up down status invoke logs redrive replay rebuild fault trace events clean
 
 help: ## list the commands
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -68,6 +68,9 @@ replay: $(VENV)/.installed ## replay the bus archive: make replay SINCE=2026-11-
 
 rebuild: $(VENV)/.installed ## rebuild the orders read model from the event store (INTO=table for a fresh one)
 	$(OPS) ops.rebuild $(if $(INTO),--into $(INTO))
+
+fault: $(VENV)/.installed ## rehearse a failure: make fault FN=Analytics TYPES=ORDER_CREATED (no TYPES: off again)
+	$(OPS) ops.fault $(FN) $(if $(TYPES),--types $(TYPES))
 
 trace: $(VENV)/.installed ## a correlation id's events as a timeline and a Mermaid diagram: make trace ID=...
 	$(OPS) ops.trace $(ID)

@@ -16,15 +16,10 @@ from tests.e2e.conftest import PARK_TIMEOUT, event_id, eventually, example_entri
 ORDER = {"customerId": "cust-ops", "items": [{"productId": "SKU-1", "quantity": 3, "price": "2.50"}]}
 
 
-def set_fault(deployment, function: str, event_types: str | None) -> None:
-    """Deploy a broken (or fixed) version of a function: the fault-injection switch on or off."""
-    lambda_ = deployment.client("lambda")
-    variables = lambda_.get_function_configuration(FunctionName=function)["Environment"]["Variables"]
-    variables.pop("FAULT_INJECTION_EVENT_TYPES", None)
-    if event_types:
-        variables["FAULT_INJECTION_EVENT_TYPES"] = event_types
-    lambda_.update_function_configuration(FunctionName=function, Environment={"Variables": variables})
-    lambda_.get_waiter("function_updated_v2").wait(FunctionName=function, WaiterConfig={"Delay": 1, "MaxAttempts": 120})
+def set_fault(deployment, consumer: str, event_types: str | None) -> None:
+    """Deploy a broken (or the fixed) consumer, with the operator's tool."""
+    result = deployment.tool("ops.fault", consumer, *(["--types", event_types] if event_types else []))
+    assert result.returncode == 0, result.stderr
 
 
 def daily(deployment, day: str) -> dict:
@@ -33,10 +28,9 @@ def daily(deployment, day: str) -> dict:
 
 @pytest.fixture
 def broken_analytics(deployment):
-    function = deployment.outputs.function_name("Analytics")
-    set_fault(deployment, function, "ORDER_CREATED")
-    yield function
-    set_fault(deployment, function, None)
+    set_fault(deployment, "Analytics", "ORDER_CREATED")
+    yield "Analytics"
+    set_fault(deployment, "Analytics", None)
 
 
 def test_redrive_after_the_fix_reaches_the_state_nothing_failing_would_have(deployment, put_events, broken_analytics):
