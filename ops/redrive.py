@@ -108,7 +108,9 @@ class Redrive:
                 raise RuntimeError(response["Entries"][0].get("ErrorMessage", "PutEvents failed"))
         else:
             records = self._stream_records(parked.body["DDBStreamBatchInfo"])
-            response = self._lambda.invoke(FunctionName=self.function, Payload=json.dumps({"Records": records}).encode())
+            # boto3 parses ApproximateCreationDateTime; Lambda delivers it as epoch seconds
+            payload = json.dumps({"Records": records}, default=lambda moment: moment.timestamp()).encode()
+            response = self._lambda.invoke(FunctionName=self.function, Payload=payload)
             result = json.loads(response["Payload"].read() or b"{}")
             if response.get("FunctionError") or result.get("batchItemFailures"):
                 raise RuntimeError(f"the publisher failed again: {result}")
