@@ -22,6 +22,8 @@ class StageConfig:
     lambda_retry_attempts: int = 2
     lambda_max_event_age: Duration = Duration.hours(1)
     dlq_retention: Duration = Duration.days(14)
+    # How long an order may wait on one saga step (payment, reservation) before it is cancelled.
+    saga_step_timeout: Duration = Duration.minutes(5)
 
     @property
     def removal_policy(self) -> RemovalPolicy:

@@ -44,4 +44,29 @@ AUDIT = ConsumerSpec(
     description="Appends every event to the audit log, by correlation id",
 )
 
-CONSUMERS: tuple[ConsumerSpec, ...] = (ORDERS_PROJECTION, EMAIL, ANALYTICS, AUDIT)
+ORDER_SAGA = ConsumerSpec(
+    name="OrderSaga",
+    handler="saga.handler.handler",
+    event_types=(
+        EventType.ORDER_CREATED, EventType.ORDER_CANCELLED, EventType.PAYMENT_PROCESSED, EventType.PAYMENT_FAILED,
+        EventType.PAYMENT_REFUNDED, EventType.INVENTORY_UPDATED, EventType.INVENTORY_INSUFFICIENT,
+        EventType.INVENTORY_RELEASED,
+    ),
+    description="Order fulfilment saga: payment, then stock, then completion, with compensation",
+)
+PAYMENTS = ConsumerSpec(
+    name="Payments",
+    handler="payments.handler.handler",
+    event_types=(EventType.PAYMENT_REQUESTED, EventType.PAYMENT_REFUND_REQUESTED),
+    description="Simulated payment provider: charges, declines over the limit, refunds",
+)
+INVENTORY_RESERVATIONS = ConsumerSpec(
+    name="InventoryReservations",
+    handler="inventory.handler.handler",
+    event_types=(EventType.INVENTORY_RESERVATION_REQUESTED, EventType.INVENTORY_RELEASE_REQUESTED),
+    description="Reserves all of an order's lines at once (or none), and releases them",
+)
+
+CONSUMERS: tuple[ConsumerSpec, ...] = (
+    ORDERS_PROJECTION, EMAIL, ANALYTICS, AUDIT, ORDER_SAGA, PAYMENTS, INVENTORY_RESERVATIONS,
+)

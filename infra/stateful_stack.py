@@ -19,6 +19,7 @@ from infra.consumers import ConsumerSpec
 from infra.names import bus_name
 
 PUBLISHER = "Publisher"
+SAGA_SWEEP = "SagaSweep"
 
 
 def _key(name: str, type_: dynamodb.AttributeType = dynamodb.AttributeType.STRING) -> dynamodb.Attribute:
@@ -50,6 +51,12 @@ class StatefulStack(Stack):
         self.email_log_table = self._table("EmailLog", partition_key=_key("id"))
         self.analytics_table = self._table("AnalyticsDaily", partition_key=_key("pk"))
         self.audit_table = self._table("AuditLog", partition_key=_key("correlationId"), sort_key=_key("at"))
+        self.saga_table = self._table("OrderSagas", partition_key=_key("orderId"))
+        # Sparse: only sagas waiting on a step carry waitingSince, so the sweep reads only those.
+        self.saga_table.add_global_secondary_index(index_name="waiting", partition_key=_key("waitingSince"),
+                                                   projection_type=dynamodb.ProjectionType.KEYS_ONLY)
+        self.payments_table = self._table("Payments", partition_key=_key("orderId"))
+        self.reservations_table = self._table("Reservations", partition_key=_key("orderId"))
 
         self.bus = events.EventBus(
             self, "EventBus", event_bus_name=bus_name(config.stage), description=f"Order platform events ({config.stage})"
@@ -71,7 +78,7 @@ class StatefulStack(Stack):
         _pin(self.alarm_topic, "AlarmTopic")
         rules_of_this_bus = f"arn:{self.partition}:events:{self.region}:{self.account}:rule/{self.bus.event_bus_name}/*"
         self.dead_letter_queues: dict[str, DeadLetterQueue] = {}
-        for owner in [PUBLISHER, *(c.name for c in consumers)]:
+        for owner in [PUBLISHER, SAGA_SWEEP, *(c.name for c in consumers)]:
             dlq = DeadLetterQueue(self, f"{owner}DeadLetters", config=config, owner=owner,
                                   alarm_topic=self.alarm_topic, rule_source_arn=rules_of_this_bus)
             _pin(dlq.queue, f"{owner}DeadLetterQueue")
@@ -102,6 +109,7 @@ class StatefulStack(Stack):
         tables = {
             "EventStore": self.event_store, "Orders": self.orders_table, "Inventory": self.inventory_table,
             "EmailLog": self.email_log_table, "Analytics": self.analytics_table, "Audit": self.audit_table,
+            "Sagas": self.saga_table, "Payments": self.payments_table, "Reservations": self.reservations_table,
         }
         for name, table in tables.items():
             CfnOutput(self, f"{name}TableName", value=table.table_name)

@@ -10,6 +10,9 @@ from typing import Callable
 from aws_cdk import CfnOutput, Duration, Stack
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_lambda_destinations as destinations
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as sources
@@ -19,8 +22,18 @@ from constructs import Construct
 from infra.config import StageConfig
 from infra.constructs.event_consumer import EventConsumer
 from infra.constructs.platform_function import PlatformFunction, powertools_layer
-from infra.consumers import ANALYTICS, AUDIT, CONSUMERS, EMAIL, ORDERS_PROJECTION, ConsumerSpec
-from infra.stateful_stack import PUBLISHER, StatefulStack
+from infra.consumers import (
+    ANALYTICS,
+    AUDIT,
+    CONSUMERS,
+    EMAIL,
+    INVENTORY_RESERVATIONS,
+    ORDER_SAGA,
+    ORDERS_PROJECTION,
+    PAYMENTS,
+    ConsumerSpec,
+)
+from infra.stateful_stack import PUBLISHER, SAGA_SWEEP, StatefulStack
 
 
 @dataclass(frozen=True)
@@ -69,6 +82,7 @@ class StatelessStack(Stack):
             self.functions[service.name] = self._http_service(service)
         self.consumers = {spec.name: self._consumer(spec) for spec in CONSUMERS}
         self.functions |= {name: consumer.handler for name, consumer in self.consumers.items()}
+        self.functions[SAGA_SWEEP] = self._saga_sweep()
         self._dashboard()
 
         CfnOutput(self, "ApiUrl", value=self.api.url)
@@ -108,6 +122,26 @@ class StatelessStack(Stack):
             ),
             ANALYTICS.name: ({"ANALYTICS_TABLE_NAME": d.analytics_table.table_name}, [d.analytics_table.grant_read_write_data]),
             AUDIT.name: ({"AUDIT_TABLE_NAME": d.audit_table.table_name}, [d.audit_table.grant_read_write_data]),
+            ORDER_SAGA.name: (
+                {"SAGA_TABLE_NAME": d.saga_table.table_name, "EVENT_STORE_TABLE_NAME": store},
+                [d.saga_table.grant_read_write_data, d.event_store.grant_read_write_data],
+            ),
+            SAGA_SWEEP: (
+                {"SAGA_TABLE_NAME": d.saga_table.table_name, "EVENT_STORE_TABLE_NAME": store,
+                 "STEP_TIMEOUT_SECONDS": str(int(self.config.saga_step_timeout.to_seconds()))},
+                [d.saga_table.grant_read_write_data, d.event_store.grant_read_write_data],
+            ),
+            PAYMENTS.name: (
+                {"PAYMENTS_TABLE_NAME": d.payments_table.table_name, "EVENT_STORE_TABLE_NAME": store,
+                 "PAYMENT_LIMIT": "1000.00"},
+                [d.payments_table.grant_read_write_data, d.event_store.grant_read_write_data],
+            ),
+            INVENTORY_RESERVATIONS.name: (
+                {"INVENTORY_TABLE_NAME": d.inventory_table.table_name,
+                 "RESERVATIONS_TABLE_NAME": d.reservations_table.table_name, "EVENT_STORE_TABLE_NAME": store},
+                [d.inventory_table.grant_read_write_data, d.reservations_table.grant_read_write_data,
+                 d.event_store.grant_read_write_data],
+            ),
         }
         environment, grants = needs[name]
         if name in self._consumer_names():  # every consumer records the eventIds it has handled
@@ -194,6 +228,26 @@ class StatelessStack(Stack):
         )
         grant(consumer.function)
         return consumer
+
+    def _saga_sweep(self) -> PlatformFunction:
+        """Times out sagas stuck in one step, every minute (EventBridge schedule)."""
+        environment, grant = self._access(SAGA_SWEEP)
+        dead_letters = self._dead_letter_queue(SAGA_SWEEP)
+        sweep = PlatformFunction(
+            self, SAGA_SWEEP, config=self.config, handler="saga.sweep.handler", service=SAGA_SWEEP,
+            description="Cancels and compensates orders whose saga waits on one step too long",
+            layer=self.layer, environment=environment, timeout=Duration.minutes(1),
+            retry_attempts=0,  # the next tick sweeps again
+            on_failure=destinations.SqsDestination(dead_letters),
+        )
+        grant(sweep.function)
+        events.Rule(
+            self, "SagaSweepSchedule", schedule=events.Schedule.rate(Duration.minutes(1)),
+            description="Sweep sagas for timed-out steps",
+            targets=[targets.LambdaFunction(sweep.function, dead_letter_queue=dead_letters, retry_attempts=2,
+                                            max_event_age=Duration.minutes(5))],
+        )
+        return sweep
 
     # ---- what an operator looks at ------------------------------------------------------------
 

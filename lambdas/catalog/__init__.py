@@ -39,6 +39,9 @@ class EventType(StrEnum):
     INVENTORY_UPDATED = "INVENTORY_UPDATED"
     INVENTORY_INSUFFICIENT = "INVENTORY_INSUFFICIENT"
     INVENTORY_RELEASED = "INVENTORY_RELEASED"
+    PAYMENT_REFUND_REQUESTED = "PAYMENT_REFUND_REQUESTED"
+    INVENTORY_RESERVATION_REQUESTED = "INVENTORY_RESERVATION_REQUESTED"
+    INVENTORY_RELEASE_REQUESTED = "INVENTORY_RELEASE_REQUESTED"
 
 
 @dataclass(frozen=True)
@@ -67,6 +70,17 @@ CATALOG: dict[EventType, EventSpec] = {
             EventType.INVENTORY_INSUFFICIENT, Source.INVENTORY, payloads.InventoryInsufficient, "Stock too low to reserve."
         ),
         EventSpec(EventType.INVENTORY_RELEASED, Source.INVENTORY, payloads.InventoryReleased, "A reservation was undone."),
+        EventSpec(
+            EventType.PAYMENT_REFUND_REQUESTED, Source.SAGA, payloads.PaymentRefundRequested, "The saga asks for a refund."
+        ),
+        EventSpec(
+            EventType.INVENTORY_RESERVATION_REQUESTED, Source.SAGA, payloads.InventoryReservationRequested,
+            "The saga asks to reserve an order's lines.",
+        ),
+        EventSpec(
+            EventType.INVENTORY_RELEASE_REQUESTED, Source.SAGA, payloads.InventoryReleaseRequested,
+            "The saga asks to release a reservation.",
+        ),
     )
 }
 

@@ -115,3 +115,25 @@ class InventoryInsufficient(Payload):
 class InventoryReleased(Payload):
     orderId: Identifier
     lines: tuple[ReservedLine, ...] = Field(min_length=1, max_length=100)
+
+
+class PaymentRefundRequested(Payload):
+    """The saga asks payments to give a charge back (compensation)."""
+
+    orderId: Identifier
+    paymentId: Identifier
+    amount: Money
+    reason: str = Field(min_length=1, max_length=500)
+
+
+class InventoryReservationRequested(Payload):
+    """The saga asks inventory to reserve every line of an order, all or none."""
+
+    orderId: Identifier
+    lines: tuple[ReservedLine, ...] = Field(min_length=1, max_length=100)
+
+
+class InventoryReleaseRequested(Payload):
+    """The saga asks inventory to undo an order's reservation (compensation)."""
+
+    orderId: Identifier

@@ -52,7 +52,7 @@ class EventStore:
     # ---- write ----------------------------------------------------------------------------
 
     def append(self, events: Sequence[Envelope], *, guards: Sequence[dict] = ()) -> None:
-        """Append one command's events atomically. They must be one aggregate's, contiguous.
+        """Append one command's events atomically; each aggregate's among them contiguous.
 
         guards are further TransactWriteItems actions (on other tables) that must succeed with
         the events or not at all: a uniqueness claim, a stock update. A guard whose condition
@@ -75,7 +75,8 @@ class EventStore:
             if any(index >= len(items) for index in failed):
                 raise GuardFailed(min(i for i in failed if i >= len(items)) - len(items)) from None
             if failed:
-                raise ConcurrencyError(events[0].aggregateId, events[0].version) from None
+                loser = events[min(failed)]
+                raise ConcurrencyError(loser.aggregateId, loser.version) from None
             raise
 
     @staticmethod
@@ -84,10 +85,12 @@ class EventStore:
             raise EventStoreError(
                 f"one command may append at most {MAX_TRANSACTION_ACTIONS} events and guards, got {len(events) + guards}"
             )
-        first = events[0]
-        for offset, event in enumerate(events):
-            if event.aggregateId != first.aggregateId or event.version != first.version + offset:
-                raise EventStoreError("events of one append must belong to one aggregate with contiguous versions")
+        last_version: dict[str, int] = {}
+        for event in events:
+            previous = last_version.get(event.aggregateId)
+            if previous is not None and event.version != previous + 1:
+                raise EventStoreError("each aggregate's events in one append must have contiguous versions")
+            last_version[event.aggregateId] = event.version
 
     @staticmethod
     def _to_item(event: Envelope) -> dict:

@@ -20,6 +20,9 @@ def tables(monkeypatch):
     monkeypatch.setenv("EMAIL_SENDER", aws.SENDER)
     monkeypatch.setenv("ANALYTICS_TABLE_NAME", aws.ANALYTICS)
     monkeypatch.setenv("AUDIT_TABLE_NAME", aws.AUDIT)
+    monkeypatch.setenv("SAGA_TABLE_NAME", aws.SAGAS)
+    monkeypatch.setenv("PAYMENTS_TABLE_NAME", aws.PAYMENTS)
+    monkeypatch.setenv("RESERVATIONS_TABLE_NAME", aws.RESERVATIONS)
     with mock_aws():
         aws.create_tables()
         yield
@@ -31,10 +34,12 @@ def _forget_cached_clients() -> None:
     from functools import _lru_cache_wrapper
 
     import analytics.api, analytics.consumer, audit.api, audit.consumer, inventory.api  # noqa: E401
+    import inventory.handler, payments.handler, saga.handler  # noqa: E401
     import notifications.handler, orders.api, projection.handler, publisher.handler, users.api  # noqa: E401
 
     modules = (analytics.api, analytics.consumer, audit.api, audit.consumer, inventory.api, notifications.handler,
-               orders.api, projection.handler, publisher.handler, users.api)
+               orders.api, projection.handler, publisher.handler, users.api, inventory.handler, payments.handler,
+               saga.handler)
     for module in modules:
         for value in vars(module).values():
             if isinstance(value, _lru_cache_wrapper):

@@ -58,6 +58,8 @@ def test_several_events_append_atomically(store):
 def test_a_batch_must_be_contiguous_and_within_the_transaction_limit(store):
     with pytest.raises(EventStoreError, match="contiguous"):
         store.append([orders.created(), orders.updated(version=3)])
+    with pytest.raises(EventStoreError, match="contiguous"):
+        store.append([orders.created(), orders.created(order_id="other"), orders.updated(version=3)])
     with pytest.raises(EventStoreError, match="at most 100"):
         store.append([orders.updated(version=v) for v in range(2, 103)])
 
@@ -86,3 +88,13 @@ def test_load_reads_every_page(tables):
         store.append([orders.updated(version=v) for v in range(first, first + 10)])
     assert [e.version for e in store.load("order-1")] == list(range(1, 42))
     assert [e.version for e in store.load("order-1", after_version=10, up_to_version=12)] == [11, 12]
+
+
+def test_one_append_may_span_aggregates_all_or_nothing(store):
+    store.append([orders.created(order_id="a")])
+    with pytest.raises(ConcurrencyError) as error:
+        store.append([orders.created(order_id="b"), orders.created(order_id="a")])  # a's v1 is taken
+    assert error.value.aggregate_id == "a"
+    assert store.load("b") == []
+    store.append([orders.created(order_id="b"), orders.updated(order_id="a", version=2)])
+    assert [len(store.load(x)) for x in ("a", "b")] == [2, 1]

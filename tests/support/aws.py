@@ -12,6 +12,9 @@ INVENTORY = "test-inventory"
 EMAIL_LOG = "test-email-log"
 ANALYTICS = "test-analytics"
 AUDIT = "test-audit"
+SAGAS = "test-sagas"
+PAYMENTS = "test-payments"
+RESERVATIONS = "test-reservations"
 SENDER = "orders@test.example.com"
 
 
@@ -28,7 +31,7 @@ def create_tables() -> None:
         StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"},
     )
     simple = ((ORDERS, "orderId"), (IDEMPOTENCY, "id"), (USER_EMAILS, "email"), (INVENTORY, "productId"),
-              (EMAIL_LOG, "id"), (ANALYTICS, "pk"))
+              (EMAIL_LOG, "id"), (ANALYTICS, "pk"), (PAYMENTS, "orderId"), (RESERVATIONS, "orderId"))
     for name, key in simple:
         client.create_table(
             TableName=name,
@@ -41,6 +44,15 @@ def create_tables() -> None:
         KeySchema=[{"AttributeName": "correlationId", "KeyType": "HASH"}, {"AttributeName": "at", "KeyType": "RANGE"}],
         AttributeDefinitions=[{"AttributeName": "correlationId", "AttributeType": "S"},
                               {"AttributeName": "at", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    client.create_table(
+        TableName=SAGAS,
+        KeySchema=[{"AttributeName": "orderId", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "orderId", "AttributeType": "S"},
+                              {"AttributeName": "waitingSince", "AttributeType": "S"}],
+        GlobalSecondaryIndexes=[{"IndexName": "waiting", "KeySchema": [{"AttributeName": "waitingSince", "KeyType": "HASH"}],
+                                 "Projection": {"ProjectionType": "KEYS_ONLY"}}],
         BillingMode="PAY_PER_REQUEST",
     )
     boto3.client("ses").verify_email_identity(EmailAddress=SENDER)

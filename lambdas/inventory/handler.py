@@ -1,0 +1,19 @@
+"""Lambda: the saga's reservation and release requests against the stock."""
+
+from __future__ import annotations
+
+from functools import cache
+
+from common.consumer import EventConsumer
+from common.settings import setting
+from eventstore.store import EventStore
+from inventory.reservations import Reservations
+
+
+@cache
+def reservations() -> Reservations:
+    return Reservations(EventStore(setting("EVENT_STORE_TABLE_NAME")), setting("INVENTORY_TABLE_NAME"),
+                        setting("RESERVATIONS_TABLE_NAME"))
+
+
+handler = EventConsumer(lambda event: reservations().handle(event)).handler

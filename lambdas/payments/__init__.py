@@ -1,0 +1,1 @@
+"""Payments service: a simulated provider that charges, declines and refunds."""

@@ -1,0 +1,1 @@
+"""Order fulfilment saga: payment, then stock, then completion, with compensation."""

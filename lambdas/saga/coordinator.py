@@ -1,0 +1,160 @@
+"""Runs the saga: load its state, decide, and write the outcome in one transaction.
+
+One TransactWriteItems holds the new saga state (conditional on the version it was read at
+and on the event not having been handled), the commands it emits (on its own stream in the
+event store, so the outbox publishes them) and the order's completion or cancellation. A
+duplicate or concurrent delivery loses the condition and is re-read: it never moves the
+saga twice.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+import boto3
+
+from catalog import Envelope, EventType, new_event
+from common.api import Caller
+from eventstore.store import ConcurrencyError, EventStore, GuardFailed
+from orders.aggregate import InvalidTransition, OrderStatus
+from orders.service import OrderService
+from saga.machine import TIMEOUT, Decision, SagaState, Status, decide, start
+
+MAX_ATTEMPTS = 5
+SAGA_USER = "order-saga"
+
+
+class SagaConflict(RuntimeError):
+    """The saga kept changing under us; fail so the event is retried."""
+
+
+class SagaRepository:
+    def __init__(self, table_name: str, *, client=None):
+        self.table_name = table_name
+        self._client = client or boto3.client("dynamodb")
+
+    def get(self, order_id: str) -> tuple[SagaState | None, set[str]]:
+        item = self._client.get_item(TableName=self.table_name, Key={"orderId": {"S": order_id}},
+                                     ConsistentRead=True).get("Item")
+        if item is None:
+            return None, set()
+        handled = set(item.get("handled", {}).get("SS", []))
+        return SagaState.model_validate_json(item["state"]["S"]), handled
+
+    def write(self, state: SagaState, previous_version: int, handled: set[str]) -> dict:
+        """The conditional put of the new state, as a transaction action."""
+        item: dict[str, Any] = {
+            "orderId": {"S": state.orderId},
+            "state": {"S": state.model_dump_json()},
+            "status": {"S": state.status.value},
+            "step": {"S": state.step.value},
+            "version": {"N": str(state.version)},
+            "updatedAt": {"S": datetime.now(timezone.utc).isoformat()},
+        }
+        if handled:
+            item["handled"] = {"SS": sorted(handled)}
+        if state.waiting:  # sparse index: only sagas waiting on a step are swept for timeouts
+            item["waitingSince"] = item["updatedAt"]
+        put: dict[str, Any] = {"TableName": self.table_name, "Item": item}
+        if previous_version == 0:
+            put["ConditionExpression"] = "attribute_not_exists(orderId)"
+        else:
+            put["ConditionExpression"] = "version = :previous"
+            put["ExpressionAttributeValues"] = {":previous": {"N": str(previous_version)}}
+        return {"Put": put}
+
+    def put(self, action: dict) -> None:
+        """Write a state change that emits nothing (a compensation confirmed)."""
+        try:
+            self._client.put_item(**action["Put"])
+        except self._client.exceptions.ConditionalCheckFailedException:
+            raise GuardFailed(0) from None
+
+    def waiting_since_before(self, cutoff: datetime, index: str = "waiting") -> list[str]:
+        """Order ids of sagas waiting on a step since before cutoff."""
+        pages = self._client.get_paginator("scan").paginate(
+            TableName=self.table_name, IndexName=index,
+            FilterExpression="waitingSince < :cutoff",
+            ExpressionAttributeValues={":cutoff": {"S": cutoff.isoformat()}},
+        )
+        return [item["orderId"]["S"] for page in pages for item in page["Items"]]
+
+
+class SagaCoordinator:
+    def __init__(self, repository: SagaRepository, store: EventStore):
+        self._sagas = repository
+        self._store = store
+        self._orders = OrderService(store)
+
+    def handle(self, event: Envelope) -> dict[str, Any]:
+        """Apply one bus event to its order's saga."""
+        order_id = event.payload.orderId
+        return self._transition(order_id, event.eventType, event.payload, trigger=event)
+
+    def overdue(self, cutoff: datetime) -> list[str]:
+        return self._sagas.waiting_since_before(cutoff)
+
+    def time_out(self, order_id: str) -> dict[str, Any]:
+        """The sweep found this saga waiting too long."""
+        return self._transition(order_id, TIMEOUT, None, trigger=None)
+
+    def _transition(self, order_id: str, event_type: str, payload, trigger: Envelope | None) -> dict[str, Any]:
+        for _ in range(MAX_ATTEMPTS):
+            state, handled = self._sagas.get(order_id)
+            if trigger is not None and str(trigger.eventId) in handled:
+                return {"orderId": order_id, "outcome": "already-handled"}
+            if state is None:
+                if trigger is None:
+                    return {"orderId": order_id, "outcome": "no-saga"}
+                state = start(trigger)
+            decision = decide(state, event_type, payload)
+            if decision.complete_order:
+                order = self._orders.load(order_id)
+                if order.status is OrderStatus.CANCELLED:
+                    # The customer cancelled while we reserved: decide again knowing it.
+                    state = state.model_copy(update={"orderCancelled": True, "cancelReason": order.cancelReason,
+                                                     "status": Status.CANCELLED})
+                    decision = decide(state, event_type, payload)
+            if not decision.changed and decision.state == state:
+                return {"orderId": order_id, "outcome": "no-change", "status": state.status.value}
+            try:
+                self._write(state, decision, handled, trigger)
+            except (ConcurrencyError, GuardFailed, InvalidTransition):
+                continue  # someone else moved the saga or the order: read again
+            return {"orderId": order_id, "outcome": "moved", "status": decision.state.status.value,
+                    "step": decision.state.step.value, "emitted": [t.value for t, _ in decision.commands]}
+        raise SagaConflict(f"saga of order {order_id} kept changing during {MAX_ATTEMPTS} attempts")
+
+    def _write(self, before: SagaState, decision: Decision, handled: set[str], trigger: Envelope | None) -> None:
+        caller = Caller(
+            user_id=SAGA_USER,
+            correlation_id=trigger.metadata.correlationId if trigger else before.correlationId,
+            causation_id=str(trigger.eventId) if trigger else None,
+        )
+        events = [
+            new_event(event_type, aggregate_id=f"saga:{before.orderId}", payload=payload,
+                      version=before.commands + offset, user_id=caller.user_id,
+                      correlation_id=caller.correlation_id, causation_id=caller.causation_id)
+            for offset, (event_type, payload) in enumerate(decision.commands, start=1)
+        ]
+        if decision.cancel_order or decision.complete_order:
+            order = self._orders.load(before.orderId)
+            if decision.complete_order:
+                payload, event_type = order.complete(), EventType.ORDER_COMPLETED
+            elif order.status is OrderStatus.CANCELLED:
+                payload = None  # the customer got there first; nothing to append
+            else:
+                payload, event_type = order.cancel(decision.cancel_order), EventType.ORDER_CANCELLED
+            if payload is not None:
+                events.append(new_event(event_type, aggregate_id=before.orderId, payload=payload,
+                                        version=order.version + 1, user_id=caller.user_id,
+                                        correlation_id=caller.correlation_id, causation_id=caller.causation_id))
+        after = decision.state.model_copy(update={"version": before.version + 1,
+                                                  "commands": before.commands + len(decision.commands)})
+        seen = handled | ({str(trigger.eventId)} if trigger else set())
+        guard = self._sagas.write(after, before.version, seen)
+        if events:
+            self._store.append(events, guards=[guard])
+        else:
+            self._sagas.put(guard)

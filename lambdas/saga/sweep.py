@@ -1,0 +1,39 @@
+"""Lambda, on a schedule: sagas waiting on one step for longer than STEP_TIMEOUT_SECONDS
+are timed out, which cancels the order and compensates, so no order waits forever.
+
+An operator (or a test) can sweep now with a shorter timeout: {"timeoutSeconds": 5}.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime, timedelta, timezone
+
+from common.observability import logger, tracer
+from saga.handler import coordinator
+
+DEFAULT_TIMEOUT_SECONDS = 300
+
+
+class SweepFailed(RuntimeError):
+    pass
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+def handler(event: dict, context) -> dict:
+    timeout = int((event or {}).get("timeoutSeconds") or os.environ.get("STEP_TIMEOUT_SECONDS", DEFAULT_TIMEOUT_SECONDS))
+    cutoff = datetime.now(timezone.utc) - timedelta(seconds=timeout)
+    saga = coordinator()
+    overdue = saga.overdue(cutoff)
+    results, failures = [], []
+    for order_id in overdue:
+        try:
+            results.append(saga.time_out(order_id))
+        except Exception as error:  # noqa: BLE001 - one stuck saga must not keep the others waiting
+            logger.exception("saga timeout failed", extra={"orderId": order_id})
+            failures.append(f"{order_id}: {error}")
+    logger.info("saga sweep", extra={"timeoutSeconds": timeout, "overdue": len(overdue), "failed": len(failures)})
+    if failures:
+        raise SweepFailed(f"{len(failures)} of {len(overdue)} timeouts failed: {'; '.join(failures)[:500]}")
+    return {"timeoutSeconds": timeout, "timedOut": [r["orderId"] for r in results if r["outcome"] == "moved"]}

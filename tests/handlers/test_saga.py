@@ -1,0 +1,186 @@
+"""The saga with its partners on moto: payments, all-or-nothing reservations, compensation
+writes, and the order's fate appended to its own stream."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import boto3
+import pytest
+
+from catalog import EventType, new_event
+from catalog.payloads import InventoryReservationRequested, PaymentRefundRequested, PaymentRequested, ReservedLine
+from common.api import Caller
+from tests.support import aws, orders
+
+
+def request(event_type, payload, order_id="order-1", version=1):
+    return new_event(event_type, aggregate_id=f"saga:{order_id}", payload=payload, version=version,
+                     user_id="order-saga", correlation_id="corr-1", causation_id="cause-1")
+
+
+def stock(product: str) -> dict:
+    item = boto3.client("dynamodb").get_item(TableName=aws.INVENTORY, Key={"productId": {"S": product}})["Item"]
+    return {"available": int(item["available"]["N"]), "reserved": int(item["reserved"]["N"])}
+
+
+@pytest.fixture
+def inventory(store):
+    from inventory.reservations import Reservations
+    from inventory.stock import Stock
+
+    levels = Stock(store, aws.INVENTORY)
+    for product, quantity in (("SKU-1", 5), ("SKU-2", 1)):
+        levels.set(product, quantity, caller=Caller("ops", "setup"))
+    return Reservations(store, aws.INVENTORY, aws.RESERVATIONS)
+
+
+@pytest.fixture
+def payments(store):
+    from payments.provider import PaymentProvider
+
+    return PaymentProvider(store, aws.PAYMENTS)
+
+
+# ---- payments ------------------------------------------------------------------------------
+
+
+def test_a_payment_is_charged_once(payments, store):
+    ask = request(EventType.PAYMENT_REQUESTED, PaymentRequested(orderId="order-1", customerId="c", amount=Decimal("20.00")))
+    assert payments.handle(ask)["outcome"] == "PAYMENT_PROCESSED"
+    assert payments.handle(ask)["outcome"] == "already-answered"
+    [processed] = store.load("payment:order-1")
+    assert processed.payload.amount == Decimal("20.00")
+    assert processed.metadata.causationId == str(ask.eventId)
+    assert processed.metadata.correlationId == "corr-1"
+
+
+def test_an_amount_over_the_limit_is_declined_with_the_reason(payments, store):
+    ask = request(EventType.PAYMENT_REQUESTED, PaymentRequested(orderId="order-1", customerId="c", amount=Decimal("1000.01")))
+    assert payments.handle(ask)["outcome"] == "PAYMENT_FAILED"
+    assert store.load("payment:order-1")[0].payload.reason == "amount 1000.01 exceeds the card limit of 1000.00"
+
+
+def test_a_refund_happens_once_and_only_for_a_charge(payments, store):
+    ask = request(EventType.PAYMENT_REQUESTED, PaymentRequested(orderId="order-1", customerId="c", amount=Decimal("20.00")))
+    payments.handle(ask)
+    payment_id = store.load("payment:order-1")[0].payload.paymentId
+    refund = request(EventType.PAYMENT_REFUND_REQUESTED, PaymentRefundRequested(
+        orderId="order-1", paymentId=payment_id, amount=Decimal("20.00"), reason="out of stock"), version=2)
+    assert payments.handle(refund)["outcome"] == "PAYMENT_REFUNDED"
+    assert payments.handle(refund)["outcome"] == "nothing-to-refund"
+    stranger = request(EventType.PAYMENT_REFUND_REQUESTED, PaymentRefundRequested(
+        orderId="order-2", paymentId="pay-x", amount=Decimal("1.00"), reason="?"), order_id="order-2")
+    assert payments.handle(stranger)["outcome"] == "nothing-to-refund"
+    assert [e.eventType for e in store.load("payment:order-1")] == ["PAYMENT_PROCESSED", "PAYMENT_REFUNDED"]
+
+
+# ---- reservations --------------------------------------------------------------------------
+
+
+def reserve(lines, order_id="order-1"):
+    return request(EventType.INVENTORY_RESERVATION_REQUESTED,
+                   InventoryReservationRequested(orderId=order_id, lines=tuple(ReservedLine(productId=p, quantity=q)
+                                                                                for p, q in lines)), order_id=order_id)
+
+
+def test_a_reservation_takes_every_line(inventory, store):
+    assert inventory.handle(reserve([("SKU-1", 2), ("SKU-2", 1)]))["outcome"] == "reserved"
+    assert (stock("SKU-1"), stock("SKU-2")) == ({"available": 3, "reserved": 2}, {"available": 0, "reserved": 1})
+    assert store.load("reservation:order-1")[0].eventType == "INVENTORY_UPDATED"
+    assert inventory.handle(reserve([("SKU-1", 2), ("SKU-2", 1)]))["outcome"] == "already-answered"
+    assert stock("SKU-1") == {"available": 3, "reserved": 2}
+
+
+def test_one_short_line_reserves_nothing_and_names_the_shortfall(inventory, store):
+    result = inventory.handle(reserve([("SKU-1", 2), ("SKU-2", 3), ("SKU-404", 1)]))
+    assert result["outcome"] == "insufficient"
+    assert (stock("SKU-1"), stock("SKU-2")) == ({"available": 5, "reserved": 0}, {"available": 1, "reserved": 0})
+    [insufficient] = store.load("reservation:order-1")
+    assert [(l.productId, l.quantity) for l in insufficient.payload.shortLines] == [("SKU-2", 2), ("SKU-404", 1)]
+
+
+def test_two_orders_racing_for_the_last_unit_get_one_winner(inventory):
+    outcomes = [inventory.handle(reserve([("SKU-2", 1)], order_id=o))["outcome"] for o in ("order-a", "order-b")]
+    assert sorted(outcomes) == ["insufficient", "reserved"]
+    assert stock("SKU-2") == {"available": 0, "reserved": 1}
+
+
+def test_a_release_gives_the_stock_back_once(inventory, store):
+    from catalog.payloads import InventoryReleaseRequested
+
+    inventory.handle(reserve([("SKU-1", 2)]))
+    release = request(EventType.INVENTORY_RELEASE_REQUESTED, InventoryReleaseRequested(orderId="order-1"), version=2)
+    assert inventory.handle(release)["outcome"] == "released"
+    assert inventory.handle(release)["outcome"] == "nothing-to-release"
+    assert stock("SKU-1") == {"available": 5, "reserved": 0}
+    assert [e.eventType for e in store.load("reservation:order-1")] == ["INVENTORY_UPDATED", "INVENTORY_RELEASED"]
+
+
+# ---- the coordinator -----------------------------------------------------------------------
+
+
+@pytest.fixture
+def saga(store):
+    from saga.coordinator import SagaCoordinator, SagaRepository
+
+    return SagaCoordinator(SagaRepository(aws.SAGAS), store)
+
+
+def saga_stream(store, order_id="order-1"):
+    return [(e.eventType, e.version) for e in store.load(f"saga:{order_id}")]
+
+
+def test_order_created_asks_for_payment_in_the_same_write_as_the_state(saga, store):
+    created = orders.created()
+    store.append([created])
+    result = saga.handle(created)
+    assert result["emitted"] == ["PAYMENT_REQUESTED"]
+    [requested] = store.load("saga:order-1")
+    assert requested.payload.amount == Decimal("44.98")
+    assert (requested.metadata.correlationId, requested.metadata.causationId) == ("corr-1", str(created.eventId))
+    assert saga.handle(created)["outcome"] == "already-handled"
+    assert saga_stream(store) == [("PAYMENT_REQUESTED", 1)]
+
+
+def test_the_full_happy_path_completes_the_order(saga, store, payments, inventory):
+    created = orders.created()
+    store.append([created])
+    saga.handle(created)
+    payments.handle(store.load("saga:order-1")[0])
+    saga.handle(store.load("payment:order-1")[0])
+    inventory.handle(store.load("saga:order-1")[1])
+    saga.handle(store.load("reservation:order-1")[0])
+    history = store.load("order-1")
+    assert [e.eventType for e in history] == ["ORDER_CREATED", "ORDER_COMPLETED"]
+    assert history[1].metadata.causationId == str(store.load("reservation:order-1")[0].eventId)
+
+
+def test_a_customer_cancel_before_the_reservation_lands_releases_and_refunds(saga, store, payments, inventory):
+    from orders.service import OrderService
+
+    created = orders.created()
+    store.append([created])
+    saga.handle(created)
+    payments.handle(store.load("saga:order-1")[0])
+    saga.handle(store.load("payment:order-1")[0])
+    cancelled = OrderService(store).cancel("order-1", reason="too slow", expected_version=None, caller=Caller("c", "corr-1"))
+    inventory.handle(store.load("saga:order-1")[1])  # the reservation lands after the cancel
+    result = saga.handle(store.load("reservation:order-1")[0])  # completing would fail: the order is cancelled
+    assert result["emitted"] == ["PAYMENT_REFUND_REQUESTED", "INVENTORY_RELEASE_REQUESTED"]
+    assert saga.handle(cancelled)["outcome"] == "no-change"
+    assert [e.eventType for e in store.load("order-1")] == ["ORDER_CREATED", "ORDER_CANCELLED"]
+
+
+def test_the_sweep_times_out_a_saga_waiting_too_long(saga, store, lambda_context):
+    from saga import sweep
+
+    created = orders.created()
+    store.append([created])
+    saga.handle(created)
+    assert sweep.handler({}, lambda_context)["timedOut"] == []  # not yet five minutes
+    result = sweep.handler({"timeoutSeconds": -1}, lambda_context)  # everything is overdue
+    assert result["timedOut"] == ["order-1"]
+    cancelled = store.load("order-1")[-1]
+    assert (cancelled.eventType, cancelled.payload.reason) == ("ORDER_CANCELLED", "timed out waiting for payment")
+    assert sweep.handler({"timeoutSeconds": -1}, lambda_context)["timedOut"] == []
