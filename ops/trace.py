@@ -19,7 +19,7 @@ def timeline(entries: list[dict]) -> str:
     for e in entries:
         cause = by_id.get(e["causationId"] or "")
         because = f"  <- {cause['eventType']} {cause['eventId'][:8]}" if cause else ""
-        lines.append(f"{e['at']}  {e['source']:18} {e['eventType']:24} {e['aggregateId']} v{e['version']}"
+        lines.append(f"{e['at']}  {e['source']:18} {e['eventType']:32} {e['aggregateId']} v{e['version']}"
                      f"  [{e['eventId'][:8]}]{because}")
     return "\n".join(lines)
 
