@@ -24,7 +24,7 @@ OPS := AWS_ENDPOINT_URL=http://127.0.0.1:$(LOCAL_CLOUD_PORT) AWS_ACCESS_KEY_ID=t
 	AWS_DEFAULT_REGION=us-east-1 $(PY) -m
 endif
 
-.PHONY: help install test unit e2e synth up down status invoke logs redrive replay rebuild fault trace events clean
+.PHONY: help install test unit e2e synth up down status invoke logs redrive replay rebuild fault trace gates events docs clean
 
 help: ## list the commands
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -32,6 +32,12 @@ help: ## list the commands
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements.txt
+	touch $@
+
+# checkov pins a boto3 the local cloud cannot share: it gets an environment of its own.
+.venv-checkov/.installed: requirements-checkov.txt
+	$(PYTHON) -m venv .venv-checkov
+	.venv-checkov/bin/pip install --quiet --disable-pip-version-check -r requirements-checkov.txt
 	touch $@
 
 node_modules/.installed: package.json package-lock.json
@@ -43,7 +49,7 @@ $(AWS_CLI):
 	$(SUDO) apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq awscli >/dev/null
 
-install: $(VENV)/.installed node_modules/.installed $(AWS_CLI) ## install everything: .venv, the CDK CLI, the AWS CLI
+install: $(VENV)/.installed .venv-checkov/.installed node_modules/.installed $(AWS_CLI) ## install everything: .venv, the CDK CLI, the AWS CLI, checkov
 
 up: install ## start the local cloud and deploy the platform in it (LOCAL_CLOUD_PORT=4566)
 	$(PY) -m localcloud up
@@ -88,8 +94,14 @@ synth: install ## synthesize every stack offline into cdk.out/ (STAGE=dev|prod)
 	$(CDK) synth --all -c stage=$(STAGE) >/dev/null
 	@for t in cdk.out/*.template.json; do printf '  %-50s %3s resources\n' $$t $$($(PY) -c "import json,sys;print(len(json.load(open(sys.argv[1]))['Resources']))" $$t); done
 
+gates: install ## the security gates (cdk-nag, cfn-lint, checkov, platform rules) on every stage
+	$(PY) scripts/gates.py
+
 events: $(VENV)/.installed ## regenerate events/*.json from the catalog's examples
 	$(PY) scripts/sample_events.py
+
+docs: $(VENV)/.installed ## regenerate what the docs take from the code (the README's security exceptions)
+	$(PY) scripts/security_doc.py
 
 clean: ## remove build output and local-cloud state (not the virtual environment)
 	rm -rf cdk.out .pytest_cache .local-cloud

@@ -22,6 +22,9 @@ class StageConfig:
     lambda_retry_attempts: int = 2
     lambda_max_event_age: Duration = Duration.hours(1)
     dlq_retention: Duration = Duration.days(14)
+    # At most this many concurrent runs of each consumer (None: no reservation). Reserving needs
+    # account headroom: a new account's 10 unreserved executions cannot be reserved away.
+    consumer_reserved_concurrency: int | None = None
     # How long an order may wait on one saga step (payment, reservation) before it is cancelled.
     saga_step_timeout: Duration = Duration.minutes(5)
 
@@ -42,6 +45,7 @@ class StageConfig:
                 point_in_time_recovery=True,
                 termination_protection=True,
                 log_retention=logs.RetentionDays.THREE_MONTHS,
+                consumer_reserved_concurrency=25,
             )
         if stage == "dev":
             return cls(

@@ -9,10 +9,13 @@ from typing import Iterable
 from aws_cdk import CfnOutput, Duration, Stack
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_events as events
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_ses as ses
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
+from infra import compliance
 from infra.config import StageConfig
 from infra.constructs.dead_letter_queue import DeadLetterQueue
 from infra.consumers import ConsumerSpec
@@ -62,6 +65,7 @@ class StatefulStack(Stack):
             self, "EventBus", event_bus_name=bus_name(config.stage), description=f"Order platform events ({config.stage})"
         )
         _pin(self.bus, "EventBus")
+        self._only_this_account_may_publish()
         self.archive = events.Archive(
             self,
             "EventArchive",
@@ -74,7 +78,16 @@ class StatefulStack(Stack):
 
         self.sender_identity = ses.EmailIdentity(self, "SenderIdentity", identity=ses.Identity.email(config.email_sender))
 
-        self.alarm_topic = sns.Topic(self, "AlarmTopic", display_name=f"Order platform alarms ({config.stage})")
+        self.alarm_topic = sns.Topic(
+            self, "AlarmTopic", display_name=f"Order platform alarms ({config.stage})", enforce_ssl=True,
+            master_key=kms.Alias.from_alias_name(self, "SnsKey", "alias/aws/sns"),
+        )
+        # CloudWatch publishes alarms to an encrypted topic only if the key lets it.
+        self.alarm_topic.add_to_resource_policy(iam.PolicyStatement(
+            sid="AllowCloudWatchAlarms", principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+            actions=["sns:Publish"], resources=[self.alarm_topic.topic_arn],
+            conditions={"StringEquals": {"aws:SourceAccount": self.account}},
+        ))
         _pin(self.alarm_topic, "AlarmTopic")
         rules_of_this_bus = f"arn:{self.partition}:events:{self.region}:{self.account}:rule/{self.bus.event_bus_name}/*"
         self.dead_letter_queues: dict[str, DeadLetterQueue] = {}
@@ -99,7 +112,18 @@ class StatefulStack(Stack):
             **props,
         )
         _pin(table, logical_id)
+        if not self.config.point_in_time_recovery:
+            compliance.excuse(table, compliance.DISPOSABLE_DEV_TABLE)
         return table
+
+    def _only_this_account_may_publish(self) -> None:
+        """The bus policy: PutEvents for this account's principals, nobody else's."""
+        bus_arn = f"arn:{self.partition}:events:{self.region}:{self.account}:event-bus/{bus_name(self.config.stage)}"
+        policy = iam.PolicyDocument(statements=[iam.PolicyStatement(
+            sid="OnlyThisAccountPublishes", principals=[iam.AccountRootPrincipal()],
+            actions=["events:PutEvents"], resources=[bus_arn],
+        )])
+        self.bus.node.default_child.add_property_override("Policy", policy.to_json())  # type: ignore[union-attr]
 
     def _outputs(self) -> None:
         CfnOutput(self, "EventBusName", value=self.bus.event_bus_name)

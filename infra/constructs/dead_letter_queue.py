@@ -11,6 +11,7 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from infra import compliance
 from infra.config import StageConfig
 
 
@@ -46,6 +47,7 @@ class DeadLetterQueue(Construct):
                 conditions={"ArnLike": {"aws:SourceArn": rule_source_arn}},
             )
         )
+        compliance.excuse(self.queue, compliance.DEAD_LETTER_QUEUE)
         self.alarm = cloudwatch.Alarm(
             self,
             "NotEmpty",

@@ -7,11 +7,13 @@ from pathlib import Path
 from typing import Mapping
 
 from aws_cdk import Duration
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
+from infra import compliance
 from infra.config import StageConfig
 from infra.runtime import POWERTOOLS_LAYER_PARAMETER, PYTHON_RUNTIME
 
@@ -43,6 +45,9 @@ class PlatformFunction(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         self.log_group = logs.LogGroup(self, "Logs", retention=config.log_retention, removal_policy=config.removal_policy)
+        # Its own role, allowed to write its own log group: no AWS-managed policy.
+        self.role = iam.Role(self, "Role", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"), description=description)
+        self.log_group.grant_write(self.role)
         self.function = lambda_.Function(
             self,
             "Function",
@@ -56,6 +61,7 @@ class PlatformFunction(Construct):
             memory_size=memory_size,
             tracing=lambda_.Tracing.ACTIVE,
             log_group=self.log_group,
+            role=self.role,
             environment={
                 "POWERTOOLS_SERVICE_NAME": service,
                 "POWERTOOLS_METRICS_NAMESPACE": "OrderPlatform",
@@ -65,3 +71,8 @@ class PlatformFunction(Construct):
             },
             **function_props,
         )
+        compliance.excuse(self.role, compliance.XRAY_WRITES, applies_to=["Resource::*"], children=True)
+        compliance.excuse(self.function, compliance.PINNED_RUNTIME)
+        asynchronous = "on_failure" in function_props
+        compliance.excuse(self.function,
+                          compliance.ASYNC_WITH_DESTINATION if asynchronous else compliance.SYNCHRONOUS_FUNCTION)

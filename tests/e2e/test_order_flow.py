@@ -141,3 +141,14 @@ def test_a_deployed_function_answers_aws_lambda_invoke(deployment, tmp_path):
     assert result["StatusCode"] == 200
     assert "FunctionError" not in result
     assert json.loads(out.read_text())["orderId"] == "sample-order-1"
+
+
+def test_an_unsigned_request_is_refused(deployment):
+    import urllib.error
+    import urllib.request
+
+    request = urllib.request.Request(deployment.outputs.api_url + "/orders", data=b"{}", method="POST",
+                                     headers={"Content-Type": "application/json"})
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=10)
+    assert refused.value.code == 403

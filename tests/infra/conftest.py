@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import aws_cdk as cdk
 import pytest
 from aws_cdk.assertions import Template
 
 from app import build
 
+CDK_CONTEXT = json.loads((Path(__file__).resolve().parents[2] / "cdk.json").read_text())["context"]
+
 
 class Synthesized:
     def __init__(self, stage: str):
-        app = cdk.App(context={"stage": stage})
+        app = cdk.App(context={**CDK_CONTEXT, "stage": stage})
         self.data_stack, self.services_stack = build(app)
         self.data = Template.from_stack(self.data_stack)
         self.services = Template.from_stack(self.services_stack)

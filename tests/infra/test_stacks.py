@@ -216,3 +216,57 @@ def test_the_saga_sweep_runs_every_minute(dev):
         "AWS::Lambda::Function",
         {"Handler": "saga.sweep.handler", "Environment": {"Variables": Match.object_like({"STEP_TIMEOUT_SECONDS": "300"})}},
     )
+
+
+def test_cdk_nag_finds_nothing_unsuppressed(dev, prod):
+    from aws_cdk.assertions import Annotations
+
+    for synthesized in (dev, prod):
+        for stack in (synthesized.data_stack, synthesized.services_stack):
+            findings = Annotations.from_stack(stack).find_error("*", Match.string_like_regexp("(AwsSolutions|Serverless)-"))
+            assert findings == [], [f"{f.id}: {str(f.entry.data)[:160]}" for f in findings]
+
+
+def test_prod_consumers_have_reserved_concurrency_and_dev_none(dev, prod):
+    handlers = {c.handler for c in CONSUMERS}
+    for synthesized, expected in ((prod, 25), (dev, None)):
+        for fn in resources(synthesized.services, "AWS::Lambda::Function").values():
+            if fn["Properties"]["Handler"] in handlers:
+                assert fn["Properties"].get("ReservedConcurrentExecutions") == expected
+
+
+def test_every_route_requires_iam_and_bodies_are_validated(dev):
+    methods = resources(dev.services, "AWS::ApiGateway::Method").values()
+    assert methods and all(m["Properties"]["AuthorizationType"] == "AWS_IAM" for m in methods)
+    assert all("RequestValidatorId" in m["Properties"] for m in methods)
+    dev.services.has_resource_properties("AWS::ApiGateway::Stage", {
+        "AccessLogSetting": Match.object_like({"DestinationArn": Match.any_value()}),
+        "MethodSettings": [Match.object_like({"LoggingLevel": "INFO", "DataTraceEnabled": False,
+                                              "ThrottlingRateLimit": 100, "ThrottlingBurstLimit": 200})],
+    })
+
+
+def test_the_bus_takes_events_from_this_account_only(dev):
+    [bus] = resources(dev.data, "AWS::Events::EventBus").values()
+    [statement] = bus["Properties"]["Policy"]["Statement"]
+    assert statement["Action"] == "events:PutEvents"
+    assert statement["Principal"]["AWS"]["Fn::Join"][1][-1] == ":root"
+
+
+def test_queues_and_topics_are_encrypted_and_refuse_plain_http(dev):
+    for queue in resources(dev.data, "AWS::SQS::Queue").values():
+        assert queue["Properties"]["SqsManagedSseEnabled"] is True
+    [topic] = resources(dev.data, "AWS::SNS::Topic").values()
+    assert topic["Properties"]["KmsMasterKeyId"]
+    policies = [p["Properties"]["PolicyDocument"]["Statement"] for t in ("AWS::SQS::QueuePolicy", "AWS::SNS::TopicPolicy")
+                for p in resources(dev.data, t).values()]
+    assert policies and all(any(s["Effect"] == "Deny" and s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+                                for s in statements) for statements in policies)
+
+
+def test_no_function_role_has_a_managed_policy(dev):
+    roles = resources(dev.services, "AWS::IAM::Role")
+    lambda_roles = [r for r in roles.values()
+                    if r["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]["Principal"].get("Service")
+                    == "lambda.amazonaws.com"]
+    assert lambda_roles and all("ManagedPolicyArns" not in r["Properties"] for r in lambda_roles)

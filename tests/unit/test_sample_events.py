@@ -50,3 +50,8 @@ def test_each_malformed_sample_is_refused_by_the_models(path):
 def test_samples_are_generated_from_the_catalog_examples():
     result = subprocess.run([sys.executable, "scripts/sample_events.py", "--check"], cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
+
+
+def test_the_readme_security_exceptions_are_generated_from_the_code():
+    result = subprocess.run([sys.executable, "scripts/security_doc.py", "--check"], cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
