@@ -24,7 +24,7 @@ OPS := AWS_ENDPOINT_URL=http://127.0.0.1:$(LOCAL_CLOUD_PORT) AWS_ACCESS_KEY_ID=t
 	AWS_DEFAULT_REGION=us-east-1 $(PY) -m
 endif
 
-.PHONY: help install test unit e2e synth up down status invoke logs redrive replay rebuild fault trace gates events docs clean
+.PHONY: help install test unit e2e synth up down status invoke logs redrive replay rebuild fault trace gates catalog docs clean
 
 help: ## list the commands
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -97,8 +97,8 @@ synth: install ## synthesize every stack offline into cdk.out/ (STAGE=dev|prod)
 gates: install ## the security gates (cdk-nag, cfn-lint, checkov, platform rules) on every stage
 	$(PY) scripts/gates.py
 
-events: $(VENV)/.installed ## regenerate events/*.json from the catalog's examples
-	$(PY) scripts/sample_events.py
+catalog: $(VENV)/.installed ## regenerate schemas/, events/ and docs/EVENTS.md from the event catalog
+	$(PY) scripts/catalog.py
 
 docs: $(VENV)/.installed ## regenerate what the docs take from the code (the README's security exceptions)
 	$(PY) scripts/security_doc.py

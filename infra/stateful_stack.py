@@ -4,11 +4,13 @@ redeploy of functions can never replace them."""
 
 from __future__ import annotations
 
+import json
 from typing import Iterable
 
 from aws_cdk import CfnOutput, Duration, Stack
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_events as events
+from aws_cdk import aws_eventschemas as eventschemas
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_ses as ses
@@ -76,6 +78,8 @@ class StatefulStack(Stack):
         )
         _pin(self.archive, "EventArchive")
 
+        self._schema_registry()
+
         self.sender_identity = ses.EmailIdentity(self, "SenderIdentity", identity=ses.Identity.email(config.email_sender))
 
         self.alarm_topic = sns.Topic(
@@ -98,6 +102,26 @@ class StatefulStack(Stack):
             self.dead_letter_queues[owner] = dlq
 
         self._outputs()
+
+    def _schema_registry(self) -> None:
+        """Every event type's current JSON Schema (the files in schemas/), for code generation
+        and discovery (EventBridge Schema Registry)."""
+        from catalog import CATALOG
+        from catalog.schemas import schema_of
+
+        self.schema_registry = eventschemas.CfnRegistry(
+            self, "SchemaRegistry", registry_name=f"order-platform-{self.config.stage}",
+            description="The order platform's events, one schema per event type",
+        )
+        for event_type, spec in CATALOG.items():
+            eventschemas.CfnSchema(
+                self, f"{event_type.value.title().replace('_', '')}Schema",
+                registry_name=self.schema_registry.attr_registry_name,
+                schema_name=f"{spec.source.value}@{event_type.value}",
+                type="JSONSchemaDraft4",
+                content=json.dumps(schema_of(event_type), separators=(",", ":")),
+                description=f"{spec.description} (v{spec.version})",
+            )
 
     def _table(self, logical_id: str, **props) -> dynamodb.Table:
         table = dynamodb.Table(

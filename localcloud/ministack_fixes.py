@@ -229,6 +229,54 @@ def persist_stream_records() -> None:
     ddb.load_persisted_state = load_with_streams
 
 
+def accept_schema_registry() -> None:
+    """AWS has the EventBridge Schema Registry (AWS::EventSchemas::Registry and ::Schema);
+    MiniStack 1.5.33 has no schemas service, and its CloudFormation rejects both types. Accept
+    them as records so the same template deploys; nothing serves them locally (the schemas
+    are in schemas/ and docs/EVENTS.md)."""
+    from ministack.services.cloudformation import provisioners
+
+    registries: dict[str, dict] = {}
+
+    def create_registry(logical_id, props, stack_name):
+        name = props.get("RegistryName") or provisioners._physical_name(stack_name, logical_id, max_len=64)
+        arn = f"arn:aws:schemas:{_region()}:{_account()}:registry/{name}"
+        registries[name] = {"arn": arn, "schemas": {}}
+        return name, {"RegistryArn": arn, "RegistryName": name}
+
+    def create_schema(logical_id, props, stack_name):
+        registry, name = props["RegistryName"], props.get("SchemaName") or logical_id
+        arn = f"arn:aws:schemas:{_region()}:{_account()}:schema/{registry}/{name}"
+        registries.setdefault(registry, {"schemas": {}})["schemas"][name] = props.get("Content", "")
+        return arn, {"SchemaArn": arn, "SchemaName": name, "SchemaVersion": "1"}
+
+    def update(kind):
+        def handler(physical_id, old_props, new_props, stack_name, logical_id=None):
+            return (create_registry if kind == "registry" else create_schema)(logical_id or physical_id, new_props,
+                                                                                stack_name)
+        return handler
+
+    def delete(physical_id, props):
+        registries.pop(physical_id, None)
+
+    provisioners._RESOURCE_HANDLERS["AWS::EventSchemas::Registry"] = {
+        "create": create_registry, "update": update("registry"), "delete": delete}
+    provisioners._RESOURCE_HANDLERS["AWS::EventSchemas::Schema"] = {
+        "create": create_schema, "update": update("schema"), "delete": delete}
+
+
+def _region() -> str:
+    from ministack.core.responses import get_region
+
+    return get_region()
+
+
+def _account() -> str:
+    from ministack.core.responses import get_account_id
+
+    return get_account_id()
+
+
 def _raise_on_error(response) -> None:
     status = response[0] if isinstance(response, tuple) else 200
     if status >= 400:
@@ -241,6 +289,7 @@ FIXES = (
     provision_event_archives,
     honour_stream_source_settings,
     persist_stream_records,
+    accept_schema_registry,
 )
 
 

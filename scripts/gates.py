@@ -34,7 +34,9 @@ def synth(outdir: Path, stages: Iterable[str] = STAGES) -> list[Path]:
     context = json.loads((ROOT / "cdk.json").read_text())["context"]
     templates = []
     for stage in stages:
-        app = cdk.App(context={**context, "stage": stage}, outdir=str(outdir / stage))
+        # path metadata, as `cdk synth` writes it: the catalog names rules and consumers by it
+        app = cdk.App(context={**context, "stage": stage, "aws:cdk:enable-path-metadata": True},
+                      outdir=str(outdir / stage))
         build(app)
         assembly = app.synth()
         for stack in assembly.stacks:

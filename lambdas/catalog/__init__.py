@@ -50,13 +50,14 @@ class EventSpec:
     source: Source
     payload: type[payloads.Payload]
     description: str
+    version: int = 1  # the payload's current schema version; older ones are upcast on read
 
 
 CATALOG: dict[EventType, EventSpec] = {
     spec.type: spec
     for spec in (
         EventSpec(EventType.USER_REGISTERED, Source.USERS, payloads.UserRegistered, "A user signed up."),
-        EventSpec(EventType.ORDER_CREATED, Source.ORDERS, payloads.OrderCreated, "A customer placed an order."),
+        EventSpec(EventType.ORDER_CREATED, Source.ORDERS, payloads.OrderCreated, "A customer placed an order.", version=2),
         EventSpec(EventType.ORDER_UPDATED, Source.ORDERS, payloads.OrderUpdated, "An open order's lines changed."),
         EventSpec(EventType.ORDER_CANCELLED, Source.ORDERS, payloads.OrderCancelled, "An order was cancelled, with why."),
         EventSpec(EventType.ORDER_COMPLETED, Source.ORDERS, payloads.OrderCompleted, "An order was paid and reserved."),
@@ -108,14 +109,18 @@ def envelope_model(event_type: str) -> type[Envelope]:
 
 
 def parse_event(detail: str | bytes | dict[str, Any]) -> Envelope:
-    """Validate an envelope (a dict, or JSON text) against its event type's payload model."""
+    """Validate an envelope (a dict, or JSON text) against its event type's current payload
+    model, upcasting an older schema version first."""
+    from catalog.upcasting import upcast
+
     data = json.loads(detail) if isinstance(detail, (str, bytes)) else detail
     if not isinstance(data, dict):
         raise ValueError("an event must be a JSON object")
     event_type = data.get("eventType")
     if not isinstance(event_type, str):
         raise UnknownEventType("eventType is missing or not a string")
-    return envelope_model(event_type).model_validate(data)
+    spec = spec_for(event_type)
+    return envelope_model(event_type).model_validate(upcast(data, spec.type, spec.version))
 
 
 def new_event(
@@ -142,6 +147,7 @@ def new_event(
             correlationId=correlation_id,
             causationId=causation_id,
             version=version,
+            schemaVersion=spec.version,
         ),
     )
 

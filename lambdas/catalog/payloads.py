@@ -6,7 +6,7 @@ from decimal import Decimal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from catalog.types import Email, Identifier, Money, Quantity
+from catalog.types import Currency, Email, Identifier, Money, Quantity
 
 
 class Payload(BaseModel):
@@ -44,8 +44,11 @@ class _PricedItems(Payload):
 
 
 class OrderCreated(_PricedItems):
+    """v2 added currency (required); v1 events are read as DEFAULT_CURRENCY (catalog/upcasting.py)."""
+
     orderId: Identifier
     customerId: Identifier
+    currency: Currency
 
 
 class OrderUpdated(_PricedItems):

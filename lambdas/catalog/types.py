@@ -25,3 +25,7 @@ Quantity = Annotated[int, Field(gt=0, le=10_000, strict=True)]
 # Deliberately simple: one @, a dot in the domain, no spaces; the mail server has the last word.
 EMAIL_PATTERN = r"^[A-Za-z0-9._%+'-]{1,64}@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,63}$"
 Email = Annotated[str, StringConstraints(pattern=EMAIL_PATTERN, max_length=254)]
+
+# ISO 4217 code. Orders placed before currencies existed (ORDER_CREATED v1) were in euros.
+DEFAULT_CURRENCY = "EUR"
+Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]

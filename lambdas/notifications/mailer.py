@@ -39,7 +39,7 @@ class Mailer:
                 self._put(f"order#{payload.orderId}", customerId=payload.customerId)
                 lines = "\n".join(f"  {i.quantity} x {i.productId} at {i.price:.2f}" for i in payload.items)
                 return self._send(event, payload.customerId, orderId=payload.orderId, lines=lines,
-                                  totalAmount=f"{payload.totalAmount:.2f}")
+                                  totalAmount=f"{payload.totalAmount:.2f}", currency=payload.currency)
             case EventType.ORDER_CANCELLED:
                 return self._send(event, self._customer_of(payload.orderId), orderId=payload.orderId, reason=payload.reason)
             case EventType.ORDER_COMPLETED:

@@ -24,7 +24,7 @@ TEMPLATES: dict[EventType, EmailTemplate] = {
     ),
     EventType.ORDER_CREATED: EmailTemplate(
         Template("We received your order $orderId"),
-        Template("Hello $name,\n\nthank you for your order $orderId.\n\n$lines\nTotal: $totalAmount\n"),
+        Template("Hello $name,\n\nthank you for your order $orderId.\n\n$lines\nTotal: $totalAmount $currency\n"),
     ),
     EventType.ORDER_CANCELLED: EmailTemplate(
         Template("Your order $orderId was cancelled"),

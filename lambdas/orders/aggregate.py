@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict
 
 from catalog import Envelope, EventType
 from catalog.payloads import OrderCancelled, OrderCompleted, OrderCreated, OrderItem, OrderUpdated, order_total
+from catalog.types import DEFAULT_CURRENCY
 
 
 class OrderStatus(StrEnum):
@@ -41,6 +42,7 @@ class Order(BaseModel):
     customerId: str
     items: tuple[OrderItem, ...]
     totalAmount: Decimal
+    currency: str = DEFAULT_CURRENCY
     status: OrderStatus
     version: int
     cancelReason: str | None = None
@@ -48,9 +50,13 @@ class Order(BaseModel):
     # ---- commands: return the payload of the event to append -------------------------
 
     @staticmethod
-    def create(*, order_id: str, customer_id: str, items: Iterable[OrderItem]) -> OrderCreated:
+    def create(
+        *, order_id: str, customer_id: str, items: Iterable[OrderItem], currency: str = DEFAULT_CURRENCY
+    ) -> OrderCreated:
         lines = tuple(items)
-        return OrderCreated(orderId=order_id, customerId=customer_id, items=lines, totalAmount=order_total(lines))
+        return OrderCreated(
+            orderId=order_id, customerId=customer_id, items=lines, totalAmount=order_total(lines), currency=currency
+        )
 
     def update_items(self, items: Iterable[OrderItem]) -> OrderUpdated:
         self._require_open("update")
@@ -96,6 +102,7 @@ class Order(BaseModel):
             customerId=created.customerId,
             items=created.items,
             totalAmount=created.totalAmount,
+            currency=created.currency,
             status=OrderStatus.PENDING,
             version=1,
         )

@@ -27,7 +27,7 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 from pydantic import BaseModel, ConfigDict, Field
 
 from catalog.payloads import OrderItem
-from catalog.types import Identifier
+from catalog.types import DEFAULT_CURRENCY, Currency, Identifier
 from common.api import Caller, api_handler, caller, path_id, resolver
 from common.http import ApiError, bad_request, json_response, parse_body
 from common.settings import setting
@@ -56,6 +56,7 @@ class _Body(BaseModel):
 class PlaceOrder(_Body):
     customerId: Identifier
     items: list[OrderItem] = Field(min_length=1, max_length=100)
+    currency: Currency = DEFAULT_CURRENCY
 
 
 class UpdateOrder(_Body):
@@ -107,7 +108,8 @@ def place_once():
 
 def _place_order(request: dict[str, Any]) -> dict[str, Any]:
     body = PlaceOrder.model_validate(request["body"])
-    event = orders().place(customer_id=body.customerId, items=body.items, caller=Caller(**request["caller"]))
+    event = orders().place(customer_id=body.customerId, items=body.items, currency=body.currency,
+                           caller=Caller(**request["caller"]))
     return {"orderId": event.aggregateId, "version": event.version, "eventId": str(event.eventId)}
 
 

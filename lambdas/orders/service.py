@@ -7,6 +7,7 @@ from typing import Iterable
 
 from catalog import Envelope, EventType, new_event
 from catalog.payloads import OrderItem
+from catalog.types import DEFAULT_CURRENCY
 from common.api import Caller
 from eventstore.store import ConcurrencyError, EventStore
 from orders.aggregate import Order
@@ -32,9 +33,11 @@ class OrderService:
             raise OrderNotFound(order_id)
         return order
 
-    def place(self, *, customer_id: str, items: Iterable[OrderItem], caller: Caller) -> Envelope:
+    def place(
+        self, *, customer_id: str, items: Iterable[OrderItem], caller: Caller, currency: str = DEFAULT_CURRENCY
+    ) -> Envelope:
         order_id = str(uuid.uuid4())
-        payload = Order.create(order_id=order_id, customer_id=customer_id, items=items)
+        payload = Order.create(order_id=order_id, customer_id=customer_id, items=items, currency=currency)
         return self._append(EventType.ORDER_CREATED, order_id, payload, version=1, caller=caller)
 
     def update_items(

@@ -14,6 +14,7 @@ import boto3
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict
 
+from catalog.types import DEFAULT_CURRENCY
 from orders.aggregate import Order
 
 
@@ -56,6 +57,7 @@ class OrdersReadModel:
                 customerId=item["customerId"],
                 items=[{**line, "quantity": int(line["quantity"])} for line in item["items"]],
                 totalAmount=item["totalAmount"],
+                currency=item.get("currency", DEFAULT_CURRENCY),
                 status=item["status"],
                 version=int(item["version"]),
                 cancelReason=item.get("cancelReason"),
@@ -88,6 +90,7 @@ class OrdersReadModel:
                 {"productId": i.productId, "quantity": i.quantity, "price": Decimal(i.price)} for i in order.items
             ],
             "totalAmount": Decimal(order.totalAmount),
+            "currency": order.currency,
             "status": order.status.value,
             "version": order.version,
             "createdAt": view.createdAt.isoformat(),

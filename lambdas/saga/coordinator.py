@@ -16,9 +16,10 @@ import boto3
 
 from catalog import Envelope, EventType, new_event
 from common.api import Caller
+from common.observability import logger
 from eventstore.store import ConcurrencyError, EventStore, GuardFailed
 from orders.aggregate import InvalidTransition, OrderStatus
-from orders.service import OrderService
+from orders.service import OrderNotFound, OrderService
 from saga.machine import TIMEOUT, Decision, SagaState, Status, decide, start
 
 MAX_ATTEMPTS = 5
@@ -90,6 +91,11 @@ class SagaCoordinator:
     def handle(self, event: Envelope) -> dict[str, Any]:
         """Apply one bus event to its order's saga."""
         order_id = event.payload.orderId
+        if event.eventType == EventType.ORDER_CREATED and not self._store.load(order_id, up_to_version=1):
+            # Only an order the event store holds can be charged, completed or cancelled: an
+            # ORDER_CREATED put on the bus by anyone else starts nothing.
+            logger.warning("no saga for an order the event store does not hold", extra={"orderId": order_id})
+            return {"orderId": order_id, "outcome": "ignored", "reason": "order not in the event store"}
         return self._transition(order_id, event.eventType, event.payload, trigger=event)
 
     def overdue(self, cutoff: datetime) -> list[str]:
@@ -110,8 +116,8 @@ class SagaCoordinator:
                 state = start(trigger)
             decision = decide(state, event_type, payload)
             if decision.complete_order:
-                order = self._orders.load(order_id)
-                if order.status is OrderStatus.CANCELLED:
+                order = self._order_or_none(order_id)
+                if order is not None and order.status is OrderStatus.CANCELLED:
                     # The customer cancelled while we reserved: decide again knowing it.
                     state = state.model_copy(update={"orderCancelled": True, "cancelReason": order.cancelReason,
                                                      "status": Status.CANCELLED})
@@ -126,6 +132,13 @@ class SagaCoordinator:
                     "step": decision.state.step.value, "emitted": [t.value for t, _ in decision.commands]}
         raise SagaConflict(f"saga of order {order_id} kept changing during {MAX_ATTEMPTS} attempts")
 
+    def _order_or_none(self, order_id: str):
+        try:
+            return self._orders.load(order_id)
+        except OrderNotFound:  # a saga from before the start check; never fail (and retry) forever on it
+            logger.warning("saga moves without its order: not in the event store", extra={"orderId": order_id})
+            return None
+
     def _write(self, before: SagaState, decision: Decision, handled: set[str], trigger: Envelope | None) -> None:
         caller = Caller(
             user_id=SAGA_USER,
@@ -138,8 +151,8 @@ class SagaCoordinator:
                       correlation_id=caller.correlation_id, causation_id=caller.causation_id)
             for offset, (event_type, payload) in enumerate(decision.commands, start=1)
         ]
-        if decision.cancel_order or decision.complete_order:
-            order = self._orders.load(before.orderId)
+        order = self._order_or_none(before.orderId) if decision.cancel_order or decision.complete_order else None
+        if order is not None:
             if decision.complete_order:
                 payload, event_type = order.complete(), EventType.ORDER_COMPLETED
             elif order.status is OrderStatus.CANCELLED:

@@ -201,3 +201,20 @@ def test_stream_records_written_after_a_restart_are_read(cloud):
         assert not seen, "MiniStack now keeps stream records across restarts: drop persist_stream_records"
     else:
         assert seen
+
+
+def test_cloudformation_accepts_a_schema_registry(cloud):
+    variant, local = cloud
+    cloudformation = clients(local)("cloudformation")
+    template = {"Resources": {
+        "Registry": {"Type": "AWS::EventSchemas::Registry", "Properties": {"RegistryName": f"reg-{variant}"}},
+        "Schema": {"Type": "AWS::EventSchemas::Schema", "DependsOn": "Registry", "Properties": {
+            "RegistryName": f"reg-{variant}", "SchemaName": "x@PING", "Type": "JSONSchemaDraft4", "Content": "{}"}},
+    }}
+    if variant == "unpatched":
+        with pytest.raises(ClientError, match="Unrecognized resource types"):
+            cloudformation.create_stack(StackName="schemas", TemplateBody=json.dumps(template))
+        return
+    cloudformation.create_stack(StackName="schemas", TemplateBody=json.dumps(template))
+    assert wait_for(lambda: cloudformation.describe_stacks(StackName="schemas")["Stacks"][0]["StackStatus"]
+                    == "CREATE_COMPLETE", 15)

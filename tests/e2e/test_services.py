@@ -114,16 +114,22 @@ def test_the_audit_log_tells_one_conversation_and_make_trace_draws_it(deployment
 
     def both_recorded():
         body = _ok(deployment.http("GET", f"/audit/{correlation}"))
-        assert len(body["events"]) == 2
+        order_events = [e["eventType"] for e in body["events"] if e["aggregateId"] == order["orderId"]]
+        assert order_events[:2] == ["ORDER_CREATED", "ORDER_UPDATED"], order_events
         return body
 
     chain = eventually(both_recorded)
-    assert [e["eventType"] for e in chain["events"]] == ["ORDER_CREATED", "ORDER_UPDATED"]
+    # the saga's steps belong to the same conversation, each caused by the one before
+    by_id = {e["eventId"]: e for e in chain["events"]}
+    payment = next(e for e in chain["events"] if e["eventType"] == "PAYMENT_REQUESTED")
+    assert by_id[payment["causationId"]]["eventType"] == "ORDER_CREATED"
+    assert any(edge["to"] == payment["eventId"] for edge in chain["causedBy"])
 
     traced = deployment.tool("ops.trace", correlation)
     assert traced.returncode == 0, traced.stderr
-    assert "2 event(s) with correlation id" in traced.stdout
+    assert f"event(s) with correlation id {correlation}" in traced.stdout
     assert "sequenceDiagram" in traced.stdout and "ORDER_UPDATED" in traced.stdout
+    assert "caused by ORDER_CREATED" in traced.stdout
 
 
 def _ok(response):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 
 import pytest
@@ -98,3 +99,22 @@ def test_one_append_may_span_aggregates_all_or_nothing(store):
     assert store.load("b") == []
     store.append([orders.created(order_id="b"), orders.updated(order_id="a", version=2)])
     assert [len(store.load(x)) for x in ("a", "b")] == [2, 1]
+
+
+def test_stored_v1_events_load_as_the_current_version(store):
+    import boto3
+
+    from tests.unit.test_schemas import v1_order_created
+
+    detail = v1_order_created()
+    boto3.client("dynamodb").put_item(TableName="test-event-store", Item={
+        "aggregateId": {"S": "order-1"}, "version": {"N": "1"}, "eventId": {"S": detail["eventId"]},
+        "eventType": {"S": "ORDER_CREATED"}, "source": {"S": "orders.service"}, "timestamp": {"S": detail["timestamp"]},
+        "correlationId": {"S": "corr-1"}, "detail": {"S": json.dumps(detail)},
+    })
+    [event] = store.load("order-1")
+    assert (event.payload.currency, event.metadata.schemaVersion) == ("EUR", 2)
+
+    from orders.aggregate import Order
+
+    assert Order.replay([event]).currency == "EUR"

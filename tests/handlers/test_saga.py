@@ -143,6 +143,12 @@ def test_order_created_asks_for_payment_in_the_same_write_as_the_state(saga, sto
     assert saga_stream(store) == [("PAYMENT_REQUESTED", 1)]
 
 
+def test_an_order_the_event_store_does_not_hold_starts_no_saga(saga, store):
+    result = saga.handle(orders.created(order_id="forged-1"))
+    assert result["outcome"] == "ignored"
+    assert store.load("saga:forged-1") == []
+
+
 def test_the_full_happy_path_completes_the_order(saga, store, payments, inventory):
     created = orders.created()
     store.append([created])

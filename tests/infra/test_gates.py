@@ -74,3 +74,11 @@ def test_the_readme_lists_every_exception_with_its_reason():
     rules |= {check for exception in ALL for check in exception.checkov}
     missing = sorted(rule for rule in rules if not re.search(rf"\b{re.escape(rule)}\b", section))
     assert missing == []
+
+
+def test_the_event_catalog_schemas_and_samples_are_current():
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, "scripts/catalog.py", "--check"], cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr

@@ -270,3 +270,15 @@ def test_no_function_role_has_a_managed_policy(dev):
                     if r["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]["Principal"].get("Service")
                     == "lambda.amazonaws.com"]
     assert lambda_roles and all("ManagedPolicyArns" not in r["Properties"] for r in lambda_roles)
+
+
+def test_the_schema_registry_holds_every_event_types_current_schema(dev):
+    import json as _json
+
+    from catalog import CATALOG
+    from catalog.schemas import schema_of
+
+    schemas = resources(dev.data, "AWS::EventSchemas::Schema").values()
+    by_name = {s["Properties"]["SchemaName"]: _json.loads(s["Properties"]["Content"]) for s in schemas}
+    assert by_name == {f"{spec.source.value}@{t.value}": schema_of(t) for t, spec in CATALOG.items()}
+    assert all(s["Properties"]["Type"] == "JSONSchemaDraft4" for s in schemas)

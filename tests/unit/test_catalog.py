@@ -19,6 +19,7 @@ def order_created(**overrides) -> dict:
         "customerId": "cust-1",
         "items": [{"productId": "SKU-1", "quantity": 2, "price": "19.99"}, {"productId": "SKU-2", "quantity": 1, "price": 5}],
         "totalAmount": "44.98",
+        "currency": "EUR",
     }
     return {**body, **overrides}
 
@@ -83,6 +84,7 @@ def test_an_event_round_trips_through_json_unchanged():
 def test_parse_event_uses_the_payload_model_of_its_type():
     detail = orders.created().to_detail()
     detail["eventType"] = "ORDER_CANCELLED"  # payload is an OrderCreated, not an OrderCancelled
+    detail["metadata"]["schemaVersion"] = 1
     with pytest.raises(ValidationError):
         parse_event(detail)
 
