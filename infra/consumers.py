@@ -1,7 +1,9 @@
-"""Every consumer of the bus: its name, handler and the event types its rule routes to it.
+"""Every function behind the API and every consumer of the bus: name, handler, and for a
+consumer the event types its rule routes to it.
 
-The stateful stack makes one dead-letter queue per entry, the stateless stack one function
-and rule per entry (with the grants each needs), and the docs list them from here.
+The stateful stack makes one dead-letter queue per consumer, the stateless stack one function
+(and rule, or routes) per entry with the grants each needs; the docs and the benchmark list
+them from here. Plain Python: no CDK import.
 """
 
 from __future__ import annotations
@@ -69,4 +71,29 @@ INVENTORY_RESERVATIONS = ConsumerSpec(
 
 CONSUMERS: tuple[ConsumerSpec, ...] = (
     ORDERS_PROJECTION, EMAIL, ANALYTICS, AUDIT, ORDER_SAGA, PAYMENTS, INVENTORY_RESERVATIONS,
+)
+
+
+@dataclass(frozen=True)
+class HttpService:
+    """One API function and the routes it serves."""
+
+    name: str
+    handler: str
+    description: str
+    routes: tuple[tuple[str, str], ...]  # (method, path)
+
+
+HTTP_SERVICES = (
+    HttpService("OrdersApi", "orders.api.handler", "Orders: commands to the event store, queries to the read model",
+                (("POST", "/orders"), ("GET", "/orders/{id}"), ("PUT", "/orders/{id}"),
+                 ("POST", "/orders/{id}/cancel"), ("GET", "/orders/{id}/events"))),
+    HttpService("UsersApi", "users.api.handler", "Users: registration, one user per email address",
+                (("POST", "/users"), ("GET", "/users/{id}"))),
+    HttpService("InventoryApi", "inventory.api.handler", "Inventory: stock per product",
+                (("PUT", "/inventory/{productId}"), ("GET", "/inventory/{productId}"))),
+    HttpService("AnalyticsApi", "analytics.api.handler", "Analytics: per-day counters",
+                (("GET", "/analytics/daily"),)),
+    HttpService("AuditApi", "audit.api.handler", "Audit: the causal chain of a correlation id",
+                (("GET", "/audit/{correlationId}"),)),
 )

@@ -5,7 +5,6 @@ stateful stack."""
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from typing import Callable
 
 from aws_cdk import CfnOutput, Duration, Stack
@@ -28,6 +27,7 @@ from infra.config import StageConfig
 from infra.constructs.event_consumer import EventConsumer
 from infra.constructs.platform_function import PlatformFunction, powertools_layer
 from infra.consumers import (
+    HTTP_SERVICES,
     ANALYTICS,
     AUDIT,
     CONSUMERS,
@@ -37,33 +37,9 @@ from infra.consumers import (
     ORDERS_PROJECTION,
     PAYMENTS,
     ConsumerSpec,
+    HttpService,
 )
 from infra.stateful_stack import PUBLISHER, SAGA_SWEEP, StatefulStack
-
-
-@dataclass(frozen=True)
-class HttpService:
-    """One API function and the routes it serves."""
-
-    name: str
-    handler: str
-    description: str
-    routes: tuple[tuple[str, str], ...]  # (method, path)
-
-
-HTTP_SERVICES = (
-    HttpService("OrdersApi", "orders.api.handler", "Orders: commands to the event store, queries to the read model",
-                (("POST", "/orders"), ("GET", "/orders/{id}"), ("PUT", "/orders/{id}"),
-                 ("POST", "/orders/{id}/cancel"), ("GET", "/orders/{id}/events"))),
-    HttpService("UsersApi", "users.api.handler", "Users: registration, one user per email address",
-                (("POST", "/users"), ("GET", "/users/{id}"))),
-    HttpService("InventoryApi", "inventory.api.handler", "Inventory: stock per product",
-                (("PUT", "/inventory/{productId}"), ("GET", "/inventory/{productId}"))),
-    HttpService("AnalyticsApi", "analytics.api.handler", "Analytics: per-day counters",
-                (("GET", "/analytics/daily"),)),
-    HttpService("AuditApi", "audit.api.handler", "Audit: the causal chain of a correlation id",
-                (("GET", "/audit/{correlationId}"),)),
-)
 
 
 class StatelessStack(Stack):

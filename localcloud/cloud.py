@@ -61,7 +61,8 @@ class Outputs:
 class LocalCloud:
     """MiniStack on 127.0.0.1:port, its state and logs under state_dir."""
 
-    def __init__(self, *, port: int, state_dir: Path, stage: str = "dev", with_fixes: bool = True):
+    def __init__(self, *, port: int, state_dir: Path, stage: str = "dev", with_fixes: bool = True,
+                 server_env: dict[str, str] | None = None):
         self.port = port
         # Without the fixes it is plain MiniStack: the fidelity tests show each difference on it.
         self.server_module = "localcloud.server" if with_fixes else "ministack"
@@ -72,6 +73,7 @@ class LocalCloud:
         self.log_file = self.state_dir / "ministack.log"
         self.outputs_file = self.state_dir / "outputs.json"
         self._process: subprocess.Popen | None = None  # when this process started the server
+        self._extra_env = server_env or {}
 
     # ---- environment ------------------------------------------------------------------------
 
@@ -100,6 +102,7 @@ class LocalCloud:
             "LAMBDA_ASYNC_RETRY_BASE_SECONDS": os.environ.get("LAMBDA_ASYNC_RETRY_BASE_SECONDS", "1"),
             "LAMBDA_ASYNC_RETRY_MAX_SECONDS": os.environ.get("LAMBDA_ASYNC_RETRY_MAX_SECONDS", "4"),
             "LOG_LEVEL": os.environ.get("LOCAL_CLOUD_LOG_LEVEL", "INFO"),
+            **self._extra_env,
         }
 
     # ---- lifecycle --------------------------------------------------------------------------

@@ -22,7 +22,8 @@ class SweepFailed(RuntimeError):
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 def handler(event: dict, context) -> dict:
-    timeout = int((event or {}).get("timeoutSeconds") or os.environ.get("STEP_TIMEOUT_SECONDS", DEFAULT_TIMEOUT_SECONDS))
+    requested = (event or {}).get("timeoutSeconds")  # absent on the schedule's own events
+    timeout = int(requested if requested is not None else os.environ.get("STEP_TIMEOUT_SECONDS", DEFAULT_TIMEOUT_SECONDS))
     cutoff = datetime.now(timezone.utc) - timedelta(seconds=timeout)
     saga = coordinator()
     overdue = saga.overdue(cutoff)

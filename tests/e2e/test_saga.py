@@ -164,7 +164,7 @@ def test_a_saga_stuck_in_a_step_times_out_and_a_late_payment_is_refunded(deploym
 
     out = tmp_path / "sweep.json"
     result = deployment.aws("lambda", "invoke", "--function-name", deployment.outputs.function_name("SagaSweep"),
-                            "--cli-binary-format", "raw-in-base64-out", "--payload", json.dumps({"timeoutSeconds": 1}),
+                            "--cli-binary-format", "raw-in-base64-out", "--payload", json.dumps({"timeoutSeconds": 0}),
                             str(out))
     assert "FunctionError" not in result, out.read_text()
     assert order_id in json.loads(out.read_text())["timedOut"]

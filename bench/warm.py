@@ -1,0 +1,201 @@
+"""Warm per-event cost of every consumer: CPU time to handle one event with its AWS calls
+served in-process by moto, against a minimal handler that makes the same calls and nothing
+else (no Powertools, no validation). The ratio is what the framework and the domain code add
+on top of the calls themselves."""
+
+from __future__ import annotations
+
+import copy
+import os
+import statistics
+import time
+import uuid
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import boto3
+from botocore.exceptions import ClientError
+
+from bench.functions import FUNCTIONS, lambda_environment
+
+# The event each consumer is timed on (a catalog example, made fresh for every delivery).
+WORKLOAD = {
+    "OrdersProjection": "order-created",
+    "Email": "user-registered",
+    "Analytics": "order-created",
+    "Audit": "order-created",
+    "OrderSaga": "order-created",
+    "Payments": "payment-requested",
+    "InventoryReservations": "inventory-reservation-requested",
+}
+
+
+@dataclass
+class Context:
+    function_name: str = "bench"
+    memory_limit_in_mb: int = 256
+    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:bench"
+    aws_request_id: str = "bench"
+
+    @staticmethod
+    def get_remaining_time_in_millis() -> int:
+        return 30_000
+
+
+@contextmanager
+def aws_in_process(name: str):
+    """moto, with the tables the functions use, and the function's environment."""
+    from moto import mock_aws
+
+    from tests.support import aws
+
+    env = {**lambda_environment(name), "POWERTOOLS_TRACE_DISABLED": "1", "POWERTOOLS_METRICS_NAMESPACE": "Bench",
+           "EVENT_STORE_TABLE_NAME": aws.EVENT_STORE, "ORDERS_TABLE_NAME": aws.ORDERS,
+           "IDEMPOTENCY_TABLE_NAME": aws.IDEMPOTENCY, "EMAIL_LOG_TABLE_NAME": aws.EMAIL_LOG,
+           "EMAIL_SENDER": aws.SENDER, "ANALYTICS_TABLE_NAME": aws.ANALYTICS, "AUDIT_TABLE_NAME": aws.AUDIT,
+           "SAGA_TABLE_NAME": aws.SAGAS, "PAYMENTS_TABLE_NAME": aws.PAYMENTS, "INVENTORY_TABLE_NAME": aws.INVENTORY,
+           "RESERVATIONS_TABLE_NAME": aws.RESERVATIONS}
+    saved = dict(os.environ)
+    os.environ.update(env)
+    try:
+        with mock_aws():
+            aws.create_tables()
+            yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+def fresh_event(example: str) -> dict:
+    """The example as its rule target receives it, with new event and aggregate ids."""
+    from catalog.examples import EXAMPLES, put_events_entries, rule_target_event
+
+    entry = put_events_entries(EXAMPLES[example], "bench")[0]
+    event = rule_target_event(entry)
+    detail = copy.deepcopy(event["detail"])
+    new_id = str(uuid.uuid4())
+    detail["eventId"] = str(uuid.uuid4())
+    for key in ("orderId", "userId"):
+        if key in detail["payload"]:
+            detail["payload"][key] = new_id
+    detail["aggregateId"] = new_id if example in ("order-created", "user-registered") else detail["aggregateId"]
+    event["detail"] = detail
+    return event
+
+
+def prepare(name: str, event: dict) -> None:
+    """What must exist before the event arrives (not timed): the order in the store, stock."""
+    from catalog import parse_event
+    from common.api import Caller
+    from eventstore.store import EventStore
+    from inventory.stock import Stock
+    from tests.support import aws
+
+    store = EventStore(aws.EVENT_STORE)
+    if name == "OrderSaga":
+        store.append([parse_event(event["detail"])])
+    if name == "InventoryReservations":
+        for line in event["detail"]["payload"]["lines"]:
+            Stock(store, aws.INVENTORY).set(line["productId"], 1_000_000, caller=Caller("bench", "bench"))
+
+
+class CallRecorder:
+    """Records the AWS calls a handler makes, to replay them as the minimal handler."""
+
+    def __init__(self):
+        self.calls: list[tuple[str, str, dict, bool]] = []
+        boto3.setup_default_session()
+        boto3.DEFAULT_SESSION._session.register("provide-client-params.*.*", self._record)
+
+    def _record(self, params, model, **_):
+        # Calls made through a boto3 resource carry Python values that the resource's client
+        # converts; they are replayed through a resource's client, the others through a plain one.
+        from botocore.validate import ParamValidator
+
+        via_resource = ParamValidator().validate(params, model.input_shape).has_errors()
+        self.calls.append((model.service_model.service_name, model.name, copy.deepcopy(params), via_resource))
+
+    def _client(self, service: str, via_resource: bool):
+        key = (service, via_resource)
+        if key not in self._clients:
+            self._clients[key] = boto3.resource(service).meta.client if via_resource else boto3.client(service)
+        return self._clients[key]
+
+    def replay(self, calls) -> None:
+        for service, operation, params, via_resource in calls:
+            client = self._client(service, via_resource)
+            try:
+                client._make_api_call(operation, params)
+            except ClientError:
+                pass  # a conditional write the handler already made: the request costs the same
+
+    _clients: dict = {}
+
+
+def measure_consumer(name: str, events: int) -> dict:
+    import importlib
+
+    from functools import _lru_cache_wrapper
+
+    with aws_in_process(name):
+        module_name, _, attribute = FUNCTIONS[name].rpartition(".")
+        module = importlib.import_module(module_name)
+        for value in vars(module).values():  # clients made in an earlier moto context are stale
+            if isinstance(value, _lru_cache_wrapper):
+                value.cache_clear()
+        handler = getattr(module, attribute)
+        runtime = getattr(handler, "consumer", None)
+        if runtime is not None:
+            runtime.__dict__.pop("_once", None)
+        recorder = CallRecorder()
+        CallRecorder._clients = {}
+        handled, minimal, calls_per_event = [], [], []
+        for index in range(events + 1):
+            event = fresh_event(WORKLOAD[name])
+            prepare(name, event)
+            recorder.calls = []
+            started = time.process_time()
+            handler(event, Context())
+            spent = time.process_time() - started
+            calls = list(recorder.calls)
+            started = time.process_time()
+            recorder.replay(calls)
+            replayed = time.process_time() - started
+            if index:  # the first delivery builds clients and caches: that is cold, not warm
+                handled.append(spent)
+                minimal.append(replayed)
+                calls_per_event.append(len(calls))
+    return {
+        "events": events,
+        "cpuMsPerEvent": round(statistics.median(handled) * 1000, 2),
+        "minimalCpuMsPerEvent": round(statistics.median(minimal) * 1000, 2),
+        "ratio": round(statistics.median(handled) / statistics.median(minimal), 2),
+        "awsCallsPerEvent": statistics.median(calls_per_event),
+    }
+
+
+def measure(events: int) -> dict:
+    """Each consumer in a fresh interpreter of its own, as each function runs in its own."""
+    import json
+    import subprocess
+    import sys
+
+    from bench import ROOT
+
+    results = {}
+    for name in WORKLOAD:
+        run = subprocess.run([sys.executable, "-m", "bench.warm", name, str(events)], cwd=ROOT,
+                             capture_output=True, text=True, check=True)
+        results[name] = json.loads(run.stdout.strip().splitlines()[-1])
+    return results
+
+
+if __name__ == "__main__":
+    import contextlib
+    import json
+    import sys
+
+    with open(os.devnull, "w") as quiet, contextlib.redirect_stdout(quiet):
+        os.environ["POWERTOOLS_LOG_LEVEL"] = "WARNING"  # the handlers' logs are not what is measured
+        result = measure_consumer(sys.argv[1], int(sys.argv[2]))
+    print(json.dumps(result))
