@@ -24,7 +24,7 @@ OPS := AWS_ENDPOINT_URL=http://127.0.0.1:$(LOCAL_CLOUD_PORT) AWS_ACCESS_KEY_ID=t
 	AWS_DEFAULT_REGION=us-east-1 $(PY) -m
 endif
 
-.PHONY: help install test unit e2e synth up down status invoke logs redrive replay rebuild fault trace gates catalog docs clean
+.PHONY: help install test unit e2e synth up down status invoke logs redrive replay rebuild fault trace bench gates catalog docs clean
 
 help: ## list the commands
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -93,6 +93,9 @@ unit: $(VENV)/.installed ## only the fast tests (no CDK synth, no local cloud)
 synth: install ## synthesize every stack offline into cdk.out/ (STAGE=dev|prod)
 	$(CDK) synth --all -c stage=$(STAGE) >/dev/null
 	@for t in cdk.out/*.template.json; do printf '  %-50s %3s resources\n' $$t $$($(PY) -c "import json,sys;print(len(json.load(open(sys.argv[1]))['Resources']))" $$t); done
+
+bench: install ## the benchmark: cold starts, per-event cost, throughput, cost per million orders (writes docs/)
+	$(PY) -m bench --docs
 
 gates: install ## the security gates (cdk-nag, cfn-lint, checkov, platform rules) on every stage
 	$(PY) scripts/gates.py

@@ -161,7 +161,6 @@ class StatelessStack(Stack):
                 self.data.event_store,
                 starting_position=lambda_.StartingPosition.TRIM_HORIZON,
                 batch_size=100,
-                max_batching_window=Duration.seconds(1),
                 bisect_batch_on_error=True,
                 report_batch_item_failures=True,
                 retry_attempts=5,

@@ -14,8 +14,7 @@ from catalog.types import Identifier
 
 P = TypeVar("P", bound=Payload)
 
-# EventBridge refuses an entry over 256 KB (Source + DetailType + Detail + Time, in UTF-8).
-MAX_ENTRY_BYTES = 256 * 1024
+from common.limits import MAX_ENTRY_BYTES, entry_size  # noqa: F401  (re-exported: part of the envelope's contract)
 
 
 class Metadata(BaseModel):
@@ -64,7 +63,3 @@ def utc_now() -> datetime:
     now = datetime.now(timezone.utc)
     return now.replace(microsecond=now.microsecond // 1000 * 1000)
 
-
-def entry_size(source: str, detail_type: str, detail: str) -> int:
-    """Size of a PutEvents entry as EventBridge counts it (Time counts as 14 bytes)."""
-    return len(source.encode()) + len(detail_type.encode()) + len(detail.encode()) + 14

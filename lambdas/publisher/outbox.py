@@ -15,8 +15,7 @@ from typing import Callable, Iterable
 import boto3
 from botocore.exceptions import ClientError
 
-from catalog import entry_size
-from catalog.envelope import MAX_ENTRY_BYTES
+from common.limits import MAX_ENTRY_BYTES, entry_size
 from common.observability import logger
 
 MAX_ENTRIES_PER_CALL = 10

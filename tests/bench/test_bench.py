@@ -1,0 +1,37 @@
+"""The benchmark runs end to end on a tiny input and reports every figure (no timing is
+asserted: speed lives in the printed figures, never in a test that fails on a slow machine)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.conftest import ON_AWS
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.skipif(ON_AWS, reason="the benchmark runs on the local cloud")
+def test_the_benchmark_reports_every_figure(tmp_path):
+    run = subprocess.run([sys.executable, "-m", "bench", "--orders", "3", "--repeat", "1", "--events", "2",
+                          "--workers", "2", "--out", str(tmp_path)], cwd=ROOT, capture_output=True, text=True, timeout=900)
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-3000:]
+    for heading in ("1. Cold start", "2. Warm CPU per event", "3. End to end", "4. Cost per million orders"):
+        assert heading in run.stdout
+
+    results = json.loads((tmp_path / "results.json").read_text())
+    functions = results["coldStart"]["functions"]
+    assert {"Publisher", "OrdersApi", "OrderSaga"} <= set(functions)
+    assert all(f["medianMs"] > 0 and f["ratio"] > 0 for f in functions.values())
+    assert set(results["warm"]) == {"OrdersProjection", "Email", "Analytics", "Audit", "OrderSaga", "Payments",
+                                    "InventoryReservations"}
+    end_to_end = results["endToEnd"]
+    assert end_to_end["orders"] == 3 and len(end_to_end["latenciesMs"]) == 3
+    per_order = end_to_end["perOrder"]
+    assert per_order["eventBridgeEvents"] == 6  # the happy path: six events per order, counted in the cloud
+    assert per_order["lambdaInvocations"] > 10 and per_order["dynamodbWriteUnits"] > 0
+    assert results["costPerMillionOrders"]["total"] > 0
