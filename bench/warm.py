@@ -11,12 +11,12 @@ import statistics
 import time
 import uuid
 from contextlib import contextmanager
-from dataclasses import dataclass
 
 import boto3
 from botocore.exceptions import ClientError
 
 from bench.functions import FUNCTIONS, lambda_environment
+from localcloud.run_handler import Context
 
 # The event each consumer is timed on (a catalog example, made fresh for every delivery).
 WORKLOAD = {
@@ -28,18 +28,6 @@ WORKLOAD = {
     "Payments": "payment-requested",
     "InventoryReservations": "inventory-reservation-requested",
 }
-
-
-@dataclass
-class Context:
-    function_name: str = "bench"
-    memory_limit_in_mb: int = 256
-    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:bench"
-    aws_request_id: str = "bench"
-
-    @staticmethod
-    def get_remaining_time_in_millis() -> int:
-        return 30_000
 
 
 @contextmanager
@@ -155,7 +143,7 @@ def measure_consumer(name: str, events: int) -> dict:
             prepare(name, event)
             recorder.calls = []
             started = time.process_time()
-            handler(event, Context())
+            handler(event, Context("bench"))
             spent = time.process_time() - started
             calls = list(recorder.calls)
             started = time.process_time()

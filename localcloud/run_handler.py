@@ -13,7 +13,9 @@ import localcloud  # noqa: F401  (puts lambdas/ on the path, as in the Lambda ru
 
 
 class Context:
-    def __init__(self, function_name: str, timeout_ms: int = 30_000):
+    """The Lambda context object, as much of it as handlers and Powertools read."""
+
+    def __init__(self, function_name: str = "local-function", timeout_ms: int = 30_000):
         self.function_name = function_name
         self.function_version = "$LATEST"
         self.memory_limit_in_mb = 256

@@ -31,6 +31,7 @@ def test_the_benchmark_reports_every_figure(tmp_path):
                                     "InventoryReservations"}
     end_to_end = results["endToEnd"]
     assert end_to_end["orders"] == 3 and len(end_to_end["latenciesMs"]) == 3
+    assert end_to_end["unloaded"]["orders"] == 3
     per_order = end_to_end["perOrder"]
     assert per_order["eventBridgeEvents"] == 6  # the happy path: six events per order, counted in the cloud
     assert per_order["lambdaInvocations"] > 10 and per_order["dynamodbWriteUnits"] > 0

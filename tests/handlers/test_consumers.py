@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-import boto3
 import pytest
 
 from catalog import EventType, new_event
