@@ -17,9 +17,9 @@ def registered(user_id: str = "cust-1", email: str = "ada@example.com"):
                      user_id=user_id, correlation_id="corr-1")
 
 
-def completed(order_id: str = "order-1"):
+def completed(order_id: str = "order-1", version: int = 2):
     return new_event(EventType.ORDER_COMPLETED, aggregate_id=order_id, payload=OrderCompleted(orderId=order_id),
-                     version=2, user_id="saga", correlation_id="corr-1", causation_id="cause-1")
+                     version=version, user_id="saga", correlation_id="corr-1", causation_id="cause-1")
 
 
 def deliver(handler, event, context, times: int = 1):
@@ -155,7 +155,7 @@ def audit(tables):
 def test_the_audit_log_keeps_each_event_once_in_order(audit, lambda_context):
     from audit.log import AuditLog
 
-    history = [orders.created(), orders.updated(), completed()]
+    history = [orders.created(), orders.updated(), completed(version=3)]
     for event in reversed(history):  # arrival order does not matter; time does
         deliver(audit, event, lambda_context, times=2)
     chain = AuditLog(aws.AUDIT).chain("corr-1")
