@@ -47,8 +47,9 @@ class EventConsumer:
     def _once(self) -> Callable[..., dict[str, Any]]:
         persistence = DynamoDBPersistenceLayer(table_name=setting("IDEMPOTENCY_TABLE_NAME"))
 
-        def run(detail: dict[str, Any]) -> dict[str, Any]:
-            return self._process(parse_event(detail))
+        def run(detail: dict[str, Any], envelope: Envelope) -> dict[str, Any]:
+            # `detail` is what the idempotency key is taken from; the work uses the parsed envelope
+            return self._process(envelope)
 
         # The key prefix keeps each consumer's records apart in the shared table.
         return idempotent_function(
@@ -64,7 +65,7 @@ class EventConsumer:
         envelope = parse_event(detail)  # a malformed event fails here, before any record is taken
         _inject_fault(envelope)
         self._config.register_lambda_context(context)
-        result = self._once(detail=detail)
+        result = self._once(detail=detail, envelope=envelope)
         metrics.add_metric(name="EventsConsumed", unit=MetricUnit.Count, value=1)
         logger.info(
             "event consumed",

@@ -226,3 +226,33 @@ def parked(deployment: Deployment, owner: str, wanted_event_id: str) -> dict:
             if detail.get("eventId") == wanted_event_id:
                 return body
     raise AssertionError(f"event {wanted_event_id} is not in {owner}'s dead-letter queue ({len(seen)} messages seen)")
+
+
+# ---- holding the saga back ------------------------------------------------------------------
+
+
+def fault(deployment: Deployment, consumer: str, types: str | None) -> None:
+    """Deploy a consumer that fails these event types (None: the fixed one), with ops.fault."""
+    result = deployment.tool("ops.fault", consumer, *(["--types", types] if types else []))
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.fixture
+def stalled(deployment):
+    """A consumer made to fail one event type for the length of a test."""
+    stalled_consumers = []
+
+    def stall(consumer: str, event_type: str) -> None:
+        fault(deployment, consumer, event_type)
+        stalled_consumers.append(consumer)
+
+    yield stall
+    for consumer in stalled_consumers:
+        fault(deployment, consumer, None)
+
+
+@pytest.fixture
+def saga_on_hold(stalled):
+    """Orders stay PENDING: payment never answers, so the saga neither completes nor cancels
+    them while a test updates and cancels them itself."""
+    stalled("Payments", "PAYMENT_REQUESTED")

@@ -26,7 +26,7 @@ def read_model_item(deployment, order_id: str) -> dict | None:
     return (result or {}).get("Item")
 
 
-def test_an_order_placed_through_the_api_reaches_the_read_model(deployment):
+def test_an_order_placed_through_the_api_reaches_the_read_model(deployment, saga_on_hold):
     created = deployment.http("POST", "/orders", ORDER, headers={"X-Correlation-Id": "e2e-flow-1"})
     assert created.status == 201, created.body
     order_id = created.body["orderId"]
@@ -58,7 +58,7 @@ def test_an_order_placed_through_the_api_reaches_the_read_model(deployment):
     assert {e["metadata"]["correlationId"] for e in history[:1]} == {"e2e-flow-1"}
 
 
-def test_a_stale_update_is_a_409_on_the_deployed_api(deployment):
+def test_a_stale_update_is_a_409_on_the_deployed_api(deployment, saga_on_hold):
     order_id = deployment.http("POST", "/orders", ORDER).body["orderId"]
     assert deployment.http("PUT", f"/orders/{order_id}", {"items": ORDER["items"], "expectedVersion": 1}).status == 200
     stale = deployment.http("PUT", f"/orders/{order_id}", {"items": ORDER["items"], "expectedVersion": 1})

@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from tests.e2e.conftest import PARK_TIMEOUT, eventually, parked
+from tests.e2e.conftest import PARK_TIMEOUT, eventually, fault, parked
 
 SETTLED = {"COMPLETED", "CANCELLED"}
 
@@ -50,25 +50,6 @@ def has_happened(deployment, correlation: str, *event_types: str) -> list[str]:
     types = conversation(deployment, correlation)
     assert all(t in types for t in event_types), types
     return types
-
-
-def fault(deployment, consumer: str, types: str | None) -> None:
-    result = deployment.tool("ops.fault", consumer, *(["--types", types] if types else []))
-    assert result.returncode == 0, result.stderr
-
-
-@pytest.fixture
-def stalled(deployment):
-    """A consumer made to fail one event type for the length of a test."""
-    stalled_consumers = []
-
-    def stall(consumer: str, event_type: str) -> None:
-        fault(deployment, consumer, event_type)
-        stalled_consumers.append(consumer)
-
-    yield stall
-    for consumer in stalled_consumers:
-        fault(deployment, consumer, None)
 
 
 def test_happy_path_pays_reserves_and_completes(deployment):

@@ -104,7 +104,7 @@ def test_analytics_count_every_event_once(deployment, put_events):
     assert deployment.http("GET", "/analytics/daily?date=26-11-2026").status == 400
 
 
-def test_the_audit_log_tells_one_conversation_and_make_trace_draws_it(deployment):
+def test_the_audit_log_tells_one_conversation_and_make_trace_draws_it(deployment, saga_on_hold):
     correlation = f"checkout-{uuid.uuid4().hex[:10]}"
     headers = {"X-Correlation-Id": correlation}
     order = deployment.http("POST", "/orders", {"customerId": "cust-trace", "items": [
