@@ -18,7 +18,7 @@ from catalog import Envelope, EventType, new_event
 from common.api import Caller
 from common.observability import logger
 from eventstore.store import ConcurrencyError, EventStore, GuardFailed
-from orders.aggregate import InvalidTransition, OrderStatus
+from orders.aggregate import InvalidTransition, Order, OrderStatus
 from orders.service import OrderNotFound, OrderService
 from saga.machine import TIMEOUT, Decision, SagaState, Status, decide, start
 
@@ -115,17 +115,17 @@ class SagaCoordinator:
                     return {"orderId": order_id, "outcome": "no-saga"}
                 state = start(trigger)
             decision = decide(state, event_type, payload)
-            if decision.complete_order:
-                order = self._order_or_none(order_id)
-                if order is not None and order.status is OrderStatus.CANCELLED:
-                    # The customer cancelled while we reserved: decide again knowing it.
-                    state = state.model_copy(update={"orderCancelled": True, "cancelReason": order.cancelReason,
-                                                     "status": Status.CANCELLED})
-                    decision = decide(state, event_type, payload)
+            # The order is read once per attempt, and only when the decision touches it.
+            order = self._order_or_none(order_id) if decision.complete_order or decision.cancel_order else None
+            if decision.complete_order and order is not None and order.status is OrderStatus.CANCELLED:
+                # The customer cancelled while we reserved: decide again knowing it.
+                state = state.model_copy(update={"orderCancelled": True, "cancelReason": order.cancelReason,
+                                                 "status": Status.CANCELLED})
+                decision = decide(state, event_type, payload)
             if not decision.changed and decision.state == state:
                 return {"orderId": order_id, "outcome": "no-change", "status": state.status.value}
             try:
-                self._write(state, decision, handled, trigger)
+                self._write(state, decision, handled, trigger, order)
             except (ConcurrencyError, GuardFailed, InvalidTransition):
                 continue  # someone else moved the saga or the order: read again
             return {"orderId": order_id, "outcome": "moved", "status": decision.state.status.value,
@@ -139,7 +139,8 @@ class SagaCoordinator:
             logger.warning("saga moves without its order: not in the event store", extra={"orderId": order_id})
             return None
 
-    def _write(self, before: SagaState, decision: Decision, handled: set[str], trigger: Envelope | None) -> None:
+    def _write(self, before: SagaState, decision: Decision, handled: set[str], trigger: Envelope | None,
+               order: Order | None) -> None:
         caller = Caller(
             user_id=SAGA_USER,
             correlation_id=trigger.metadata.correlationId if trigger else before.correlationId,
@@ -151,8 +152,7 @@ class SagaCoordinator:
                       correlation_id=caller.correlation_id, causation_id=caller.causation_id)
             for offset, (event_type, payload) in enumerate(decision.commands, start=1)
         ]
-        order = self._order_or_none(before.orderId) if decision.cancel_order or decision.complete_order else None
-        if order is not None:
+        if order is not None and (decision.cancel_order or decision.complete_order):
             if decision.complete_order:
                 payload, event_type = order.complete(), EventType.ORDER_COMPLETED
             elif order.status is OrderStatus.CANCELLED:
