@@ -229,6 +229,96 @@ def persist_stream_records() -> None:
     ddb.load_persisted_state = load_with_streams
 
 
+def durable_async_invokes() -> None:
+    """AWS: an asynchronous invoke is queued durably once Lambda accepts it; the event is run,
+    retried and at last sent to the on-failure destination, whatever happens to the machines.
+    MiniStack 1.5.33 keeps it in a thread of the server: a restart loses every event not yet
+    run to completion (and every retry waiting its turn). Keep each accepted invocation in the
+    Lambda state, saved on shutdown, until it has succeeded or been sent to its destination,
+    and resume the ones left on start. A run cut short by the stop runs again: at least once,
+    as on AWS."""
+    import threading
+    import uuid
+
+    from ministack.services import lambda_svc as svc
+
+    pending: dict[str, dict] = {}  # id -> {"function": arn, "event": ..., "attempt": n, "started": t}
+    lock = threading.Lock()
+    get_state, load_persisted_state = svc.get_state, svc.load_persisted_state
+
+    def run(invocation_id: str) -> None:
+        with lock:
+            invocation = pending.get(invocation_id)
+        if invocation is None:
+            return
+        func, config, name = svc._get_func_record_for_ref(invocation["function"])
+        if not func:
+            log.warning("async invoke: function %s is gone; event dropped as on AWS", name)
+            with lock:
+                pending.pop(invocation_id, None)
+            return
+        config = func.get("config") or func
+        account_id, region = svc._account_region_from_function_config(config)
+        svc._request_account_id.set(account_id)
+        svc._request_region.set(region)
+        settings = func.get("event_invoke_config") or (func.get("event_invoke_configs") or {}).get("$LATEST") or {}
+        retries = settings.get("MaximumRetryAttempts")
+        retries = 2 if retries is None else int(retries)
+        max_age = int(settings.get("MaximumEventAgeInSeconds", 21600))
+        on_failure = ((settings.get("DestinationConfig") or {}).get("OnFailure", {}).get("Destination")
+                      or (config.get("DeadLetterConfig") or {}).get("TargetArn") or "")
+        result = None
+        while invocation["attempt"] <= retries:
+            if invocation["attempt"] > 0:
+                delay = min(svc._LAMBDA_ASYNC_RETRY_BASE_SECONDS * 2 ** (invocation["attempt"] - 1),
+                            svc._LAMBDA_ASYNC_RETRY_MAX_SECONDS)
+                if time.time() - invocation["started"] + delay > max_age:
+                    break
+                time.sleep(delay)
+            result = svc._execute_function(func, invocation["event"])
+            if result.get("log"):
+                log.info("Lambda %s async output (attempt %d):\n%s", name, invocation["attempt"] + 1, result["log"])
+            if not result.get("error"):
+                break
+            invocation["attempt"] += 1
+        if result is not None and result.get("error") and on_failure:
+            svc._route_async_failure(on_failure, config.get("FunctionName", name), invocation["event"], result)
+        with lock:
+            pending.pop(invocation_id, None)
+
+    def start(invocation_id: str) -> None:
+        threading.Thread(target=run, args=(invocation_id,), daemon=True).start()
+
+    def invoke_async_with_retry(func: dict, event: dict) -> None:
+        config = func.get("config") or func
+        invocation_id = str(uuid.uuid4())
+        with lock:
+            pending[invocation_id] = {"function": config.get("FunctionArn") or config.get("FunctionName"),
+                                      "event": event, "attempt": 0, "started": time.time()}
+        start(invocation_id)
+
+    def get_state_with_invocations():
+        state = get_state()
+        with lock:
+            state["pending_async_invocations"] = copy.deepcopy(pending)
+        return state
+
+    def load_with_invocations(data):
+        result = load_persisted_state(data)
+        left = (data or {}).get("pending_async_invocations") or {}
+        with lock:
+            pending.update(left)
+        if left:
+            log.info("resuming %d asynchronous invocations accepted before the restart", len(left))
+            # once the server serves: the functions' own calls go back to it
+            threading.Timer(2.0, lambda: [start(i) for i in list(left)]).start()
+        return result
+
+    svc.invoke_async_with_retry = invoke_async_with_retry
+    svc.get_state = get_state_with_invocations
+    svc.load_persisted_state = load_with_invocations
+
+
 def accept_schema_registry() -> None:
     """AWS has the EventBridge Schema Registry (AWS::EventSchemas::Registry and ::Schema);
     MiniStack 1.5.33 has no schemas service, and its CloudFormation rejects both types. Accept
@@ -289,6 +379,7 @@ FIXES = (
     provision_event_archives,
     honour_stream_source_settings,
     persist_stream_records,
+    durable_async_invokes,
     accept_schema_registry,
 )
 

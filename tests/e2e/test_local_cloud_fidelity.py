@@ -218,3 +218,39 @@ def test_cloudformation_accepts_a_schema_registry(cloud):
     cloudformation.create_stack(StackName="schemas", TemplateBody=json.dumps(template))
     assert wait_for(lambda: cloudformation.describe_stacks(StackName="schemas")["Stacks"][0]["StackStatus"]
                     == "CREATE_COMPLETE", 15)
+
+
+SLOW_HANDLER = """
+import os, time, boto3
+
+def handler(event, context):
+    time.sleep(3)
+    boto3.client("dynamodb").put_item(TableName=os.environ["DONE_TABLE"], Item={"id": {"S": event["id"]}})
+"""
+
+
+def test_an_accepted_async_invoke_survives_a_restart(cloud):
+    variant, local = cloud
+    client = clients(local)
+    dynamodb, lambda_ = client("dynamodb"), client("lambda")
+    dynamodb.create_table(
+        TableName="done", KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}], BillingMode="PAY_PER_REQUEST",
+    )
+    code = io.BytesIO()
+    with zipfile.ZipFile(code, "w") as archive:
+        archive.writestr("fn.py", SLOW_HANDLER)
+    lambda_.create_function(
+        FunctionName="slow", Runtime="python3.12", Handler="fn.handler", Code={"ZipFile": code.getvalue()},
+        Role="arn:aws:iam::000000000000:role/consumer", Timeout=30, Environment={"Variables": {"DONE_TABLE": "done"}},
+    )
+    assert lambda_.invoke(FunctionName="slow", InvocationType="Event", Payload=b'{"id": "accepted"}')["StatusCode"] == 202
+
+    local.stop()  # while the function is still running
+    local.start()
+    client = clients(local)
+    done = wait_for(lambda: "accepted" in processed_ids(client, "done"), 12)
+    if variant == "unpatched":
+        assert not done, "MiniStack now keeps accepted async invokes across restarts: drop durable_async_invokes"
+    else:
+        assert done
