@@ -75,8 +75,8 @@ replay: $(VENV)/.installed ## replay the bus archive: make replay SINCE=2026-11-
 rebuild: $(VENV)/.installed ## rebuild the orders read model from the event store (INTO=table for a fresh one)
 	$(OPS) ops.rebuild $(if $(INTO),--into $(INTO))
 
-fault: $(VENV)/.installed ## rehearse a failure: make fault FN=Analytics TYPES=ORDER_CREATED (no TYPES: off again)
-	$(OPS) ops.fault $(FN) $(if $(TYPES),--types $(TYPES))
+fault: $(VENV)/.installed ## rehearse a failure: make fault FN=Analytics TYPES=ORDER_CREATED [RATE=0.1] (neither: off)
+	$(OPS) ops.fault $(FN) $(if $(TYPES),--types $(TYPES)) $(if $(RATE),--rate $(RATE))
 
 trace: $(VENV)/.installed ## a correlation id's events as a timeline and a Mermaid diagram: make trace ID=...
 	$(OPS) ops.trace $(ID)

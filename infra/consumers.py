@@ -19,6 +19,9 @@ class ConsumerSpec:
     handler: str
     event_types: tuple[EventType, ...]
     description: str
+    # Also routed the platform's events of types the catalog does not know, which it parks
+    # with the reason: the bus would otherwise drop them without a trace.
+    catch_all: bool = False
 
 
 ORDERS_PROJECTION = ConsumerSpec(
@@ -44,6 +47,7 @@ AUDIT = ConsumerSpec(
     handler="audit.consumer.handler",
     event_types=tuple(EventType),
     description="Appends every event to the audit log, by correlation id",
+    catch_all=True,
 )
 
 ORDER_SAGA = ConsumerSpec(

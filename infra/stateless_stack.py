@@ -146,6 +146,7 @@ class StatelessStack(Stack):
         return sqs.Queue.from_queue_arn(self, f"{owner}DeadLetters", self.data.dead_letter_queues[owner].queue.queue_arn)
 
     def _publisher(self) -> PlatformFunction:
+        dead_letters = self._dead_letter_queue(PUBLISHER)
         publisher = PlatformFunction(
             self,
             PUBLISHER,
@@ -154,7 +155,9 @@ class StatelessStack(Stack):
             service="publisher",
             description="Outbox: event-store stream -> EventBridge bus",
             layer=self.layer,
-            environment={"EVENT_BUS_NAME": self.data.bus.event_bus_name},
+            # Records that can never be published are parked there at once, with the reason.
+            environment={"EVENT_BUS_NAME": self.data.bus.event_bus_name,
+                         "DEAD_LETTER_QUEUE_URL": dead_letters.queue_url},
         )
         publisher.function.add_event_source(
             sources.DynamoEventSource(
@@ -164,10 +167,11 @@ class StatelessStack(Stack):
                 bisect_batch_on_error=True,
                 report_batch_item_failures=True,
                 retry_attempts=5,
-                on_failure=sources.SqsDlq(self._dead_letter_queue(PUBLISHER)),
+                on_failure=sources.SqsDlq(dead_letters),
             )
         )
         self.data.bus.grant_put_events_to(publisher.function)
+        dead_letters.grant_send_messages(publisher.function)
         return publisher
 
     def _api(self) -> apigw.RestApi:
@@ -249,6 +253,7 @@ class StatelessStack(Stack):
             config=self.config,
             bus=self.data.bus,
             event_types=spec.event_types,
+            catch_all=spec.catch_all,
             handler=spec.handler,
             description=spec.description,
             dead_letter_queue=self._dead_letter_queue(spec.name),

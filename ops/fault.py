@@ -1,10 +1,12 @@
-"""Turn a deployed consumer's fault-injection switch on or off, to rehearse a failure:
+"""Turn a deployed function's fault-injection switches on or off, to rehearse a failure:
 
     python -m ops.fault Analytics --types ORDER_CREATED    # it now fails those events
-    python -m ops.fault Analytics                          # fixed again
+    python -m ops.fault Analytics --rate 0.1               # and 10% of its invocations at random
+    python -m ops.fault Publisher --duplicates 1 --reorder # every event twice, batches newest first
+    python -m ops.fault Analytics                          # every switch off again
 
-The switch is the function's FAULT_INJECTION_EVENT_TYPES variable, which no stack sets (a
-test checks it). It is refused on prod.
+The switches are environment variables (lambdas/common/faults.py) that no stack sets (a test
+checks it). They are refused on prod.
 """
 
 from __future__ import annotations
@@ -15,34 +17,48 @@ import sys
 
 import boto3
 
+from common.faults import SWITCHES
 from ops.deployment import stack_outputs
 
-SWITCH = "FAULT_INJECTION_EVENT_TYPES"
+SWITCH, RATE, DUPLICATES, REORDER = SWITCHES
+
+
+def set_switches(function_name: str, switches: dict[str, str | None], *, client=None) -> None:
+    """Set these switches (None or "": off) and leave the function's other variables alone."""
+    lambda_ = client or boto3.client("lambda")
+    variables = lambda_.get_function_configuration(FunctionName=function_name)["Environment"]["Variables"]
+    for name, value in switches.items():
+        variables.pop(name, None)
+        if value:
+            variables[name] = value
+    lambda_.update_function_configuration(FunctionName=function_name, Environment={"Variables": variables})
+    lambda_.get_waiter("function_updated_v2").wait(FunctionName=function_name, WaiterConfig={"Delay": 1, "MaxAttempts": 120})
 
 
 def set_fault(function_name: str, event_types: str | None, *, client=None) -> None:
-    lambda_ = client or boto3.client("lambda")
-    variables = lambda_.get_function_configuration(FunctionName=function_name)["Environment"]["Variables"]
-    variables.pop(SWITCH, None)
-    if event_types:
-        variables[SWITCH] = event_types
-    lambda_.update_function_configuration(FunctionName=function_name, Environment={"Variables": variables})
-    lambda_.get_waiter("function_updated_v2").wait(FunctionName=function_name, WaiterConfig={"Delay": 1, "MaxAttempts": 120})
+    set_switches(function_name, {SWITCH: event_types}, client=client)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m ops.fault", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("consumer", help="e.g. Analytics, Audit, Email, OrdersProjection")
-    parser.add_argument("--types", default="", help="comma-separated event types to fail (none: clear the switch)")
+    parser.add_argument("function", help="e.g. Analytics, Audit, Email, OrdersProjection, Publisher")
+    parser.add_argument("--types", default="", help="comma-separated event types to fail")
+    parser.add_argument("--rate", type=float, default=0, help="fraction of invocations to fail at random (0-1)")
+    parser.add_argument("--duplicates", type=int, default=0, help="publisher: extra copies of every event")
+    parser.add_argument("--reorder", action="store_true", help="publisher: each batch newest first")
     parser.add_argument("--stage", default=None)
     args = parser.parse_args(argv)
     stage = args.stage or os.environ.get("STAGE", "dev")
     if stage == "prod":
         parser.error("fault injection is refused on prod")
-    function = stack_outputs(stage)[f"{args.consumer}FunctionName"]
-    set_fault(function, args.types or None)
-    print(f"{args.consumer}: " + (f"fails {args.types}" if args.types else "fault injection off"))
+    if not 0 <= args.rate <= 1:
+        parser.error("--rate is a fraction between 0 and 1")
+    switches = {SWITCH: args.types, RATE: str(args.rate) if args.rate else None,
+                DUPLICATES: str(args.duplicates) if args.duplicates else None, REORDER: "1" if args.reorder else None}
+    set_switches(stack_outputs(stage)[f"{args.function}FunctionName"], switches)
+    on = [f"{name}={value}" for name, value in switches.items() if value]
+    print(f"{args.function}: " + (", ".join(on) if on else "fault injection off"))
     return 0
 
 

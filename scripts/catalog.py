@@ -99,7 +99,10 @@ def routes(template: dict) -> dict[str, list[tuple[str, str]]]:
         for target in props["Targets"]:
             function = resources[target["Arn"]["Fn::GetAtt"][0]]
             consumer = function["Metadata"]["aws:cdk:path"].split("/")[1]
-            for event_type in props["EventPattern"]["detail-type"]:
+            pattern = props["EventPattern"]
+            # a catch-all rule (sources only) routes every catalog type its sources publish
+            types = pattern.get("detail-type") or [t.value for t in EventType if CATALOG[t].source.value in pattern["source"]]
+            for event_type in types:
                 found.setdefault(event_type, []).append((rule_path, consumer))
     return found
 

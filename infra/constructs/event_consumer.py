@@ -19,13 +19,17 @@ from aws_cdk import aws_lambda_destinations as destinations
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from catalog import CATALOG, EventType
+from catalog import CATALOG, EventType, Source
 from infra.config import StageConfig
 from infra.constructs.platform_function import PlatformFunction
 
 
-def event_pattern(event_types: Iterable[EventType]) -> events.EventPattern:
-    """Match exactly these event types, each from the service the catalog says publishes it."""
+def event_pattern(event_types: Iterable[EventType], *, catch_all: bool = False) -> events.EventPattern:
+    """Match exactly these event types, each from the service the catalog says publishes it;
+    catch_all: everything the platform's services publish, types the catalog does not know
+    included (the consumer parks those with the reason instead of the bus dropping them)."""
+    if catch_all:
+        return events.EventPattern(source=sorted(s.value for s in Source))
     types = list(event_types)
     sources = sorted({CATALOG[t].source.value for t in types})
     return events.EventPattern(source=sources, detail_type=[t.value for t in types])
@@ -44,6 +48,7 @@ class EventConsumer(Construct):
         description: str,
         dead_letter_queue: sqs.IQueue,
         layer: lambda_.ILayerVersion,
+        catch_all: bool = False,
         environment: Mapping[str, str] | None = None,
         **function_props,
     ) -> None:
@@ -70,8 +75,9 @@ class EventConsumer(Construct):
             self,
             "Rule",
             event_bus=bus,
-            description=f"{', '.join(t.value for t in event_types)} -> {construct_id}",
-            event_pattern=event_pattern(event_types),
+            description=("every platform event" if catch_all else ", ".join(t.value for t in event_types))
+            + f" -> {construct_id}",
+            event_pattern=event_pattern(event_types, catch_all=catch_all),
             targets=[
                 targets.LambdaFunction(
                     self.function,

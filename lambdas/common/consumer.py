@@ -22,7 +22,8 @@ from aws_lambda_powertools.utilities.idempotency import (
     idempotent_function,
 )
 
-from catalog import Envelope, parse_event
+from catalog import CATALOG, Envelope, EventType, parse_event
+from common import faults
 from common.observability import logger, metrics, tracer
 from common.settings import setting
 
@@ -31,8 +32,8 @@ IDEMPOTENCY_TTL_SECONDS = 7 * 24 * 3600  # longer than any EventBridge or Lambda
 Process = Callable[[Envelope], dict[str, Any]]
 
 
-class FaultInjected(RuntimeError):
-    """Raised on purpose (FAULT_INJECTION_EVENT_TYPES): the chaos and redrive tests' switch."""
+class Misrouted(ValueError):
+    """The bus entry's source or detail-type contradicts the event inside it."""
 
 
 class EventConsumer:
@@ -47,9 +48,11 @@ class EventConsumer:
     def _once(self) -> Callable[..., dict[str, Any]]:
         persistence = DynamoDBPersistenceLayer(table_name=setting("IDEMPOTENCY_TABLE_NAME"))
 
-        def run(detail: dict[str, Any], envelope: Envelope) -> dict[str, Any]:
+        def run(detail: dict[str, Any], envelope: Envelope, fault: str | None) -> dict[str, Any]:
             # `detail` is what the idempotency key is taken from; the work uses the parsed envelope
-            return self._process(envelope)
+            result = self._process(envelope)
+            faults.fail_at(fault, faults.AFTER)  # effects done, not yet recorded as done
+            return result
 
         # The key prefix keeps each consumer's records apart in the shared table.
         return idempotent_function(
@@ -63,9 +66,12 @@ class EventConsumer:
     def handle(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
         detail = event["detail"]
         envelope = parse_event(detail)  # a malformed event fails here, before any record is taken
-        _inject_fault(envelope)
+        _check_routing(event, envelope)
+        faults.fail_for_type(envelope.eventType)
+        fault = faults.random_failure_point()
+        faults.fail_at(fault, faults.BEFORE)
         self._config.register_lambda_context(context)
-        result = self._once(detail=detail, envelope=envelope)
+        result = self._once(detail=detail, envelope=envelope, fault=fault)
         metrics.add_metric(name="EventsConsumed", unit=MetricUnit.Count, value=1)
         logger.info(
             "event consumed",
@@ -86,9 +92,13 @@ class EventConsumer:
         return lambda_handler
 
 
-def _inject_fault(envelope: Envelope) -> None:
-    """Fail on purpose for the listed event types. Never set by the stacks; tests and
-    operators set it on a deployed function to rehearse failures and redrives."""
-    types = os.environ.get("FAULT_INJECTION_EVENT_TYPES", "")
-    if envelope.eventType in {t.strip() for t in types.split(",") if t.strip()}:
-        raise FaultInjected(f"fault injected for {envelope.eventType} (FAULT_INJECTION_EVENT_TYPES)")
+
+def _check_routing(event: dict[str, Any], envelope: Envelope) -> None:
+    """The rules route by the entry's source and detail-type; the work trusts the detail. A
+    producer that sets one and writes another is refused, so neither can be spoofed."""
+    detail_type, source = event.get("detail-type"), event.get("source")
+    if detail_type is not None and detail_type != envelope.eventType:
+        raise Misrouted(f"detail-type {detail_type!r} does not match the event's eventType {envelope.eventType!r}")
+    publisher = CATALOG[EventType(envelope.eventType)].source.value
+    if source is not None and source != publisher:
+        raise Misrouted(f"source {source!r} does not publish {envelope.eventType}: {publisher!r} does")

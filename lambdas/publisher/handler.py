@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from functools import cache
 
+import boto3
+
+from common import faults
 from common.observability import logger, tracer
 from common.settings import setting
-from publisher.outbox import OutboxPublisher
+from publisher.outbox import OutboxPublisher, PendingEntry
 
 
 @cache
@@ -17,9 +21,38 @@ def publisher() -> OutboxPublisher:
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 def handler(event: dict, context) -> dict:
+    fault = faults.random_failure_point()
+    faults.fail_at(fault, faults.BEFORE)
     report = publisher().publish(event.get("Records", []))
+    park(report.refused)
     logger.info(
         "outbox batch published",
-        extra={"published": report.published, "failed": len(report.failed), "ignored": report.ignored},
+        extra={"published": report.published, "failed": len(report.failed), "refused": len(report.refused),
+               "ignored": report.ignored},
     )
+    faults.fail_at(fault, faults.AFTER)  # published, not yet checkpointed: the batch comes again
     return {"batchItemFailures": report.batch_item_failures}
+
+
+@cache
+def _sqs():
+    return boto3.client("sqs")
+
+
+def park(refused: list[PendingEntry]) -> None:
+    """Refused records to the dead-letter queue, each with its reason (SendMessage raises on
+    failure, so the batch is retried rather than a record dropped)."""
+    for entry in refused:
+        logger.error("stream record refused", extra={"sequenceNumber": entry.sequence_number, "reason": entry.error})
+        _sqs().send_message(
+            QueueUrl=setting("DEAD_LETTER_QUEUE_URL"),
+            MessageBody=json.dumps({"refusedRecord": _where(entry), "reason": entry.error}),
+            MessageAttributes={"reason": {"DataType": "String", "StringValue": entry.error[:256]}},
+        )
+
+
+def _where(entry: PendingEntry) -> dict:
+    """Where the record is, not the record: a refused item may be larger than a message."""
+    record = entry.record
+    return {"eventSourceARN": record.get("eventSourceARN"), "sequenceNumber": entry.sequence_number,
+            "keys": record.get("dynamodb", {}).get("Keys", {})}

@@ -4,10 +4,15 @@ PutEvents accepts at most 10 entries a call and fails entries one by one (Failed
 only the failed entries are sent again. What still fails after the last attempt is reported
 back by sequence number (ReportBatchItemFailures), so Lambda retries it, bisects the batch
 and finally parks the record in the on-failure destination: nothing is dropped.
+
+A record that can never be published (not an event-store item, not an event, too large) is
+refused instead: parked at once with the reason, so it neither blocks the shard through the
+retries nor reaches the dead-letter queue without saying why.
 """
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass, field
 from typing import Callable, Iterable
@@ -15,6 +20,7 @@ from typing import Callable, Iterable
 import boto3
 from botocore.exceptions import ClientError
 
+from common import faults
 from common.limits import MAX_ENTRY_BYTES, entry_size
 from common.observability import logger
 
@@ -26,12 +32,14 @@ class PendingEntry:
     sequence_number: str
     entry: dict
     error: str = ""
+    record: dict = field(default_factory=dict)
 
 
 @dataclass
 class PublishReport:
     published: int = 0
     failed: list[PendingEntry] = field(default_factory=list)
+    refused: list[PendingEntry] = field(default_factory=list)
     ignored: int = 0
 
     @property
@@ -64,9 +72,12 @@ class OutboxPublisher:
                 continue
             entry = self._entry_for(record)
             if entry.error:
-                report.failed.append(entry)
+                report.refused.append(entry)
             else:
                 pending.append(entry)
+        if faults.reorder():
+            pending.reverse()
+        published = list(pending)
 
         for attempt in range(1, self._max_attempts + 1):
             if not pending:
@@ -83,6 +94,9 @@ class OutboxPublisher:
         report.failed.extend(pending)
         for entry in report.failed:
             logger.error("event not published", extra={"sequenceNumber": entry.sequence_number, "reason": entry.error})
+        for _ in range(faults.duplicates()):
+            for start in range(0, len(published), MAX_ENTRIES_PER_CALL):
+                self._put(published[start : start + MAX_ENTRIES_PER_CALL])
         return report
 
     def _entry_for(self, record: dict) -> PendingEntry:
@@ -90,12 +104,17 @@ class OutboxPublisher:
         image = record["dynamodb"].get("NewImage", {})
         try:
             source, detail_type, detail = image["source"]["S"], image["eventType"]["S"], image["detail"]["S"]
-        except KeyError as missing:
-            return PendingEntry(sequence_number, {}, f"stream record lacks attribute {missing}: not an event-store item")
+        except (KeyError, TypeError) as missing:
+            return PendingEntry(sequence_number, {}, f"stream record lacks string attribute {missing}: "
+                                                     "not an event-store item", record)
         entry = {"EventBusName": self.bus_name, "Source": source, "DetailType": detail_type, "Detail": detail}
         size = entry_size(source, detail_type, detail)
         if size > MAX_ENTRY_BYTES:
-            return PendingEntry(sequence_number, entry, f"entry is {size} bytes; PutEvents takes at most {MAX_ENTRY_BYTES}")
+            return PendingEntry(sequence_number, entry, f"entry is {size} bytes; PutEvents takes at most "
+                                                        f"{MAX_ENTRY_BYTES}", record)
+        problem = _not_an_event(detail, detail_type, image)
+        if problem:
+            return PendingEntry(sequence_number, entry, problem, record)
         return PendingEntry(sequence_number, entry)
 
     def _put(self, chunk: list[PendingEntry]) -> list[PendingEntry]:
@@ -113,3 +132,19 @@ class OutboxPublisher:
                 pending.error = f"{result['ErrorCode']}: {result.get('ErrorMessage', '')}"
                 failed.append(pending)
         return failed
+
+
+def _not_an_event(detail: str, detail_type: str, image: dict) -> str | None:
+    """Why this item's detail is not the event its keys say it is (None: it is). A cheap check
+    of the envelope's identity, not of the payload: the store validated that on the way in."""
+    try:
+        data = json.loads(detail)
+    except json.JSONDecodeError as error:
+        return f"detail is not JSON: {error}"
+    if not isinstance(data, dict):
+        return "detail is not a JSON object"
+    for name, expected in (("eventType", detail_type), ("eventId", image.get("eventId", {}).get("S")),
+                           ("aggregateId", image.get("aggregateId", {}).get("S"))):
+        if data.get(name) != expected:
+            return f"detail {name} {data.get(name)!r} does not match the item's {expected!r}"
+    return None

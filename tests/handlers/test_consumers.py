@@ -183,7 +183,7 @@ def test_the_audit_api_returns_the_chain_with_causation(audit, lambda_context):
 
 
 def test_a_failed_attempt_leaves_no_record_so_the_retry_runs(audit, lambda_context, monkeypatch):
-    from common.consumer import FaultInjected
+    from common.faults import FaultInjected
     from audit.log import AuditLog
 
     event = orders.created()
@@ -203,3 +203,41 @@ def test_a_malformed_event_fails_before_any_effect(audit, lambda_context):
     with pytest.raises(ValidationError):
         audit(event, lambda_context)
     assert aws.item_count(aws.AUDIT) == aws.item_count(aws.IDEMPOTENCY) == 0
+
+
+@pytest.mark.parametrize("field, value, reason", [
+    ("detail-type", "ORDER_COMPLETED", "does not match the event's eventType 'ORDER_CREATED'"),
+    ("source", "users.service", "'users.service' does not publish ORDER_CREATED"),
+])
+def test_an_entry_whose_routing_contradicts_its_event_is_refused(audit, lambda_context, field, value, reason):
+    from common.consumer import Misrouted
+
+    event = orders.bus_event(orders.created()) | {field: value}
+    with pytest.raises(Misrouted, match=reason):
+        audit(event, lambda_context)
+    assert aws.item_count(aws.AUDIT) == aws.item_count(aws.IDEMPOTENCY) == 0
+
+
+def test_a_crash_after_the_email_went_out_does_not_send_it_again_on_the_retry(email, lambda_context, monkeypatch):
+    from common.faults import FaultInjected
+
+    event = registered()
+    monkeypatch.setenv("FAULT_INJECTION_RATE", "1")
+    monkeypatch.setattr("random.choice", lambda points: points[1])  # after the work's effects
+    with pytest.raises(FaultInjected, match="after the work"):
+        deliver(email, event, lambda_context)
+    assert aws.item_count(aws.IDEMPOTENCY) == 0  # not recorded as done: the retry runs it again
+    monkeypatch.delenv("FAULT_INJECTION_RATE")
+    [result] = deliver(email, event, lambda_context)
+    assert result["outcome"] == "sent"
+    assert len(sent_emails()) == 1
+
+
+def test_a_transient_fault_before_the_work_leaves_nothing_behind(analytics, lambda_context, monkeypatch):
+    from common.faults import FaultInjected
+
+    monkeypatch.setenv("FAULT_INJECTION_RATE", "1")
+    monkeypatch.setattr("random.choice", lambda points: points[0])
+    with pytest.raises(FaultInjected, match="before the work"):
+        deliver(analytics, orders.created(), lambda_context)
+    assert aws.item_count(aws.ANALYTICS) == aws.item_count(aws.IDEMPOTENCY) == 0

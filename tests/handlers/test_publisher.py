@@ -118,26 +118,94 @@ def test_a_whole_call_failing_is_retried_then_reported(store):
     assert "ThrottlingException" in report.failed[0].error
 
 
-def test_an_entry_over_256_kb_is_reported_with_the_reason_and_the_rest_published(store, bus_to_queue):
+@pytest.fixture
+def dead_letters(tables, monkeypatch):
+    """The publisher's dead-letter queue, read back as the messages parked in it."""
+    sqs = boto3.client("sqs")
+    queue_url = sqs.create_queue(QueueName="publisher-dead-letters")["QueueUrl"]
+    monkeypatch.setenv("DEAD_LETTER_QUEUE_URL", queue_url)
+
+    def parked() -> list[dict]:
+        messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", [])
+        return [json.loads(m["Body"]) for m in messages]
+
+    return parked
+
+
+def test_an_entry_over_256_kb_is_parked_with_the_reason_and_the_rest_published(store, bus_to_queue, dead_letters,
+                                                                             lambda_context):
+    from publisher.handler import handler
+
     records = insert_records(store, 2)
     records[0]["dynamodb"]["NewImage"]["detail"]["S"] = json.dumps({"padding": "x" * 270_000})
-    report = OutboxPublisher("test-bus").publish(records)
-    assert report.published == 1
-    assert report.batch_item_failures == [{"itemIdentifier": records[0]["dynamodb"]["SequenceNumber"]}]
-    assert "at most 262144" in report.failed[0].error
+    assert handler({"Records": records}, lambda_context) == {"batchItemFailures": []}  # nothing to retry
+    [parked] = dead_letters()
+    assert "at most 262144" in parked["reason"]
+    assert parked["refusedRecord"]["sequenceNumber"] == records[0]["dynamodb"]["SequenceNumber"]
+    assert parked["refusedRecord"]["keys"] == records[0]["dynamodb"]["Keys"]
     assert len(bus_to_queue()) == 1
 
 
-def test_a_record_that_is_not_an_event_is_reported_not_dropped(store):
+@pytest.mark.parametrize(
+    "damage, reason",
+    [
+        (lambda image: image.pop("detail"), "lacks string attribute 'detail'"),
+        (lambda image: image.update(detail={"N": "1"}), "lacks string attribute 'S'"),
+        (lambda image: image["detail"].update(S="{not json"), "detail is not JSON"),
+        (lambda image: image["detail"].update(S="[1, 2]"), "not a JSON object"),
+        (lambda image: image["eventType"].update(S="ORDER_SHIPPED"), "eventType 'ORDER_CREATED' does not match"),
+        (lambda image: image["eventId"].update(S="someone-else"), "eventId"),
+    ],
+)
+def test_a_record_that_is_not_an_event_is_parked_with_the_reason_never_published(
+        store, bus_to_queue, dead_letters, lambda_context, damage, reason):
+    from publisher.handler import handler
+
+    records = insert_records(store, 3)
+    damage(records[1]["dynamodb"]["NewImage"])
+    assert handler({"Records": records}, lambda_context) == {"batchItemFailures": []}
+    [parked] = dead_letters()
+    assert reason in parked["reason"]
+    assert len(bus_to_queue()) == 2  # the records either side of it went out
+
+
+def test_with_the_duplicates_switch_every_event_is_published_again(store, bus_to_queue, lambda_context,
+                                                                    monkeypatch):
+    from publisher.handler import handler
+
+    monkeypatch.setenv("FAULT_INJECTION_DUPLICATES", "2")
+    handler({"Records": insert_records(store, 2)}, lambda_context)
+    ids = [m["detail"]["eventId"] for m in bus_to_queue()]
+    assert len(ids) == 6 and len(set(ids)) == 2
+
+
+def test_with_the_reorder_switch_a_batch_goes_out_newest_first(store, bus_to_queue, lambda_context, monkeypatch):
+    from publisher.handler import handler
+
+    monkeypatch.setenv("FAULT_INJECTION_REORDER", "1")
+    store.append([orders.created(order_id="o-1")])
+    store.append([orders.updated(order_id="o-1", version=2)])
+    handler({"Records": aws.stream_records()}, lambda_context)
+    assert [m["detail-type"] for m in bus_to_queue()] == ["ORDER_UPDATED", "ORDER_CREATED"]
+
+
+def test_a_transient_fault_after_publishing_fails_the_batch_so_it_is_published_again(
+        store, bus_to_queue, lambda_context, monkeypatch):
+    from common.faults import FaultInjected
+    from publisher.handler import handler
+
     records = insert_records(store, 1)
-    del records[0]["dynamodb"]["NewImage"]["detail"]
-    report = OutboxPublisher("test-bus").publish(records)
-    assert report.batch_item_failures == [{"itemIdentifier": records[0]["dynamodb"]["SequenceNumber"]}]
-    assert "lacks attribute 'detail'" in report.failed[0].error
+    monkeypatch.setenv("FAULT_INJECTION_RATE", "1")
+    monkeypatch.setattr("random.choice", lambda points: points[1])  # after the work
+    with pytest.raises(FaultInjected, match="after the work"):
+        handler({"Records": records}, lambda_context)
+    monkeypatch.delenv("FAULT_INJECTION_RATE")
+    handler({"Records": records}, lambda_context)
+    assert [m["detail"]["eventId"] for m in bus_to_queue()] == [records[0]["dynamodb"]["NewImage"]["eventId"]["S"]] * 2
 
 
 def test_removals_and_modifications_are_not_events(store, bus_to_queue):
     records = insert_records(store, 1)
     records[0]["eventName"] = "REMOVE"
     report = OutboxPublisher("test-bus").publish(records)
-    assert (report.published, report.ignored, report.failed) == (0, 1, [])
+    assert (report.published, report.ignored, report.failed, report.refused) == (0, 1, [], [])
