@@ -244,6 +244,7 @@ def durable_async_invokes() -> None:
 
     pending: dict[str, dict] = {}  # id -> {"function": arn, "event": ..., "attempt": n, "started": t}
     lock = threading.Lock()
+    stopping = threading.Event()  # set when the state is saved on the way out
     get_state, load_persisted_state = svc.get_state, svc.load_persisted_state
 
     def run(invocation_id: str) -> None:
@@ -267,6 +268,13 @@ def durable_async_invokes() -> None:
         max_age = int(settings.get("MaximumEventAgeInSeconds", 21600))
         on_failure = ((settings.get("DestinationConfig") or {}).get("OnFailure", {}).get("Destination")
                       or (config.get("DeadLetterConfig") or {}).get("TargetArn") or "")
+        if invocation.get("interrupted"):
+            # Cut short by the stop: let that run's lease lapse first (a Powertools idempotency
+            # record in progress lasts the function's timeout), as AWS's minute-long retry
+            # delay does; the local delays are seconds.
+            if stopping.wait(int(config.get("Timeout", 3)) + 1):
+                return
+            invocation["interrupted"] = False
         result = None
         while invocation["attempt"] <= retries:
             if invocation["attempt"] > 0:
@@ -274,7 +282,8 @@ def durable_async_invokes() -> None:
                             svc._LAMBDA_ASYNC_RETRY_MAX_SECONDS)
                 if time.time() - invocation["started"] + delay > max_age:
                     break
-                time.sleep(delay)
+                if stopping.wait(delay):
+                    return  # saved as pending: resumed after the restart
             result = svc._execute_function(func, invocation["event"])
             if result.get("log"):
                 log.info("Lambda %s async output (attempt %d):\n%s", name, invocation["attempt"] + 1, result["log"])
@@ -282,6 +291,8 @@ def durable_async_invokes() -> None:
                 break
             invocation["attempt"] += 1
         if result is not None and result.get("error") and on_failure:
+            if stopping.wait(1.0):
+                return  # the failure may be the stop itself (its workers end first)
             svc._route_async_failure(on_failure, config.get("FunctionName", name), invocation["event"], result)
         with lock:
             pending.pop(invocation_id, None)
@@ -298,9 +309,10 @@ def durable_async_invokes() -> None:
         start(invocation_id)
 
     def get_state_with_invocations():
+        stopping.set()  # MiniStack saves its state only on the way out
         state = get_state()
         with lock:
-            state["pending_async_invocations"] = copy.deepcopy(pending)
+            state["pending_async_invocations"] = {i: {**copy.deepcopy(v), "interrupted": True} for i, v in pending.items()}
         return state
 
     def load_with_invocations(data):
