@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from functools import cache
 from http import HTTPStatus
-from typing import Any
+from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.utilities.idempotency import (
@@ -24,7 +24,7 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
     IdempotencyAlreadyInProgressError,
     IdempotencyValidationError,
 )
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from catalog.payloads import OrderItem
 from catalog.types import DEFAULT_CURRENCY, Currency, Identifier
@@ -53,10 +53,21 @@ class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+# What the payment provider charges in. Events carry any ISO 4217 code (Currency); an order is
+# taken only in one of these.
+SUPPORTED_CURRENCIES = ("EUR", "USD", "GBP", "CHF", "SEK", "NOK", "DKK", "PLN", "CZK", "CAD", "AUD")
+
+
+def _supported(code: str) -> str:
+    if code not in SUPPORTED_CURRENCIES:
+        raise ValueError(f"not a currency orders are taken in ({', '.join(SUPPORTED_CURRENCIES)})")
+    return code
+
+
 class PlaceOrder(_Body):
     customerId: Identifier
     items: list[OrderItem] = Field(min_length=1, max_length=100)
-    currency: Currency = DEFAULT_CURRENCY
+    currency: Annotated[Currency, AfterValidator(_supported)] = DEFAULT_CURRENCY
 
 
 class UpdateOrder(_Body):

@@ -75,6 +75,7 @@ def test_a_malformed_correlation_id_is_replaced_by_the_request_id(api):
         ({**ORDER, "items": [{"productId": "<script>", "quantity": 1, "price": "1"}]}, "items.0.productId"),
         ({**ORDER, "unexpected": True}, "unexpected"),
         ({"items": ORDER["items"]}, "customerId"),
+        ({**ORDER, "currency": "XXX"}, "currency"),  # an ISO code, but not one orders are taken in
     ],
 )
 def test_invalid_orders_get_400_naming_the_field_and_write_nothing(api, body, field):
