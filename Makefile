@@ -24,7 +24,7 @@ OPS := AWS_ENDPOINT_URL=http://127.0.0.1:$(LOCAL_CLOUD_PORT) AWS_ACCESS_KEY_ID=t
 	AWS_DEFAULT_REGION=us-east-1 $(PY) -m
 endif
 
-.PHONY: help install test unit e2e synth up down status invoke logs redrive replay rebuild fault trace bench gates catalog docs clean
+.PHONY: help install test unit e2e synth up down status invoke logs redrive replay rebuild fault trace bench chaos gates catalog docs clean
 
 help: ## list the commands
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -80,6 +80,10 @@ fault: $(VENV)/.installed ## rehearse a failure: make fault FN=Analytics TYPES=O
 
 trace: $(VENV)/.installed ## a correlation id's events as a timeline and a Mermaid diagram: make trace ID=...
 	$(OPS) ops.trace $(ID)
+
+ORDERS ?= 1000
+chaos: install ## the reliability suite on a local cloud of its own: faults, duplicates, reordering... (ORDERS=1000)
+	$(PY) -m chaos --orders $(ORDERS) --docs
 
 test: install ## run the whole test suite, the end-to-end tests on a local cloud of their own included
 	$(PY) -m pytest

@@ -5,43 +5,22 @@ localcloud/meter.py inside the cloud)."""
 
 from __future__ import annotations
 
-import json
 import socket
 import statistics
 import tempfile
 import time
-import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
 
 import boto3
-from botocore.auth import SigV4Auth
-from botocore.awsrequest import AWSRequest
 
 from localcloud import meter
+from localcloud.api import Api
 from localcloud.cloud import LocalCloud
 
 SKU = "BENCH-SKU"
 WARM_UP = 3
-
-
-class Api:
-    """SigV4-signed JSON requests to the deployed API (every route needs IAM)."""
-
-    def __init__(self, base_url: str, env: dict[str, str]):
-        self.base_url = base_url
-        self._credentials = boto3.Session(aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
-                                          aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"]).get_credentials()
-
-    def __call__(self, method: str, path: str, body=None) -> dict:
-        data = json.dumps(body).encode() if body is not None else None
-        request = AWSRequest(method=method, url=self.base_url + path, data=data,
-                             headers={"Content-Type": "application/json"})
-        SigV4Auth(self._credentials, "execute-api", "us-east-1").add_auth(request)
-        prepared = urllib.request.Request(self.base_url + path, data=data, method=method, headers=dict(request.headers))
-        with urllib.request.urlopen(prepared, timeout=60) as response:
-            return json.loads(response.read())
 
 
 def _free_port() -> int:

@@ -158,6 +158,7 @@ class StatefulStack(Stack):
             "EventStore": self.event_store, "Orders": self.orders_table, "Inventory": self.inventory_table,
             "EmailLog": self.email_log_table, "Analytics": self.analytics_table, "Audit": self.audit_table,
             "Sagas": self.saga_table, "Payments": self.payments_table, "Reservations": self.reservations_table,
+            "Idempotency": self.idempotency_table, "UserEmails": self.user_emails_table,
         }
         for name, table in tables.items():
             CfnOutput(self, f"{name}TableName", value=table.table_name)

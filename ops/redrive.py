@@ -4,11 +4,13 @@ belongs, deleting it only once it has been re-sent.
     python -m ops.redrive Analytics            # dry run: what is parked, and why
     python -m ops.redrive Analytics --apply    # re-send, then delete
 
-Three kinds of message land in these queues, and each goes back its own way:
+Four kinds of message land in these queues; three go back their own way:
   on-failure record (the function failed every attempt) -> the function, as an async invoke
   rule-target dead letter (EventBridge could not deliver) -> the bus, as the same event
   stream batch (the publisher failed every attempt)      -> the publisher, with the records
                                                            read back from the stream
+  refused record (the publisher can never publish it)    -> listed with its reason, left in
+                                                           the queue: fix the item first
 Consumers are idempotent by eventId, so a message re-sent twice has one effect.
 """
 
@@ -26,6 +28,11 @@ import boto3
 from ops.deployment import stack_outputs
 
 ON_FAILURE, RULE_TARGET, STREAM_BATCH = "on-failure record", "rule dead letter", "stream batch"
+REFUSED = "refused record"
+
+
+class CannotResend(RuntimeError):
+    """This dead letter cannot succeed unchanged: it stays parked."""
 
 
 @dataclass
@@ -52,15 +59,22 @@ def classify(message: dict[str, Any]) -> Parked:
     if "requestPayload" in body:  # Lambda async invoke, after its retries
         payload = body["requestPayload"]
         detail = payload.get("detail", {}) if isinstance(payload, dict) else {}
+        detail = detail if isinstance(detail, dict) else {}  # a detail that is not an object
         error = (body.get("responsePayload") or {}).get("errorMessage") or body["requestContext"].get("condition", "")
         return Parked(message["MessageId"], message["ReceiptHandle"], ON_FAILURE, detail.get("eventType", "?"),
                       detail.get("eventId", "?"), error, sent_at, body)
+    if "refusedRecord" in body:  # the publisher: never publishable as it is
+        where = body["refusedRecord"]
+        keys = ",".join(f"{k}={next(iter(v.values()))}" for k, v in sorted(where.get("keys", {}).items()))
+        return Parked(message["MessageId"], message["ReceiptHandle"], REFUSED, keys or "?",
+                      where.get("sequenceNumber", "?"), body.get("reason", ""), sent_at, body)
     if "DDBStreamBatchInfo" in body:  # the stream event source, after its retries
         info = body["DDBStreamBatchInfo"]
         error = body.get("responseContext", {}).get("functionError") or body.get("requestContext", {}).get("condition", "")
         return Parked(message["MessageId"], message["ReceiptHandle"], STREAM_BATCH, f"{info.get('batchSize', '?')} records",
                       info.get("startSequenceNumber", "?"), str(error), sent_at, body)
     detail = body.get("detail", {})  # EventBridge could not deliver to the target
+    detail = detail if isinstance(detail, dict) else {}
     error = " ".join(attributes.get(name, {}).get("StringValue", "") for name in ("ERROR_CODE", "ERROR_MESSAGE")).strip()
     return Parked(message["MessageId"], message["ReceiptHandle"], RULE_TARGET, body.get("detail-type", "?"),
                   detail.get("eventId", "?"), error, sent_at, body)
@@ -94,6 +108,8 @@ class Redrive:
 
     def resend(self, parked: Parked) -> None:
         """Send one message back where it belongs; raises if that did not succeed."""
+        if parked.kind == REFUSED:
+            raise CannotResend(f"never publishable as it is ({parked.error}): fix or delete item {parked.event_type}")
         if parked.kind == ON_FAILURE:
             payload = json.dumps(parked.body["requestPayload"]).encode()
             response = self._lambda.invoke(FunctionName=self.function, InvocationType="Event", Payload=payload)

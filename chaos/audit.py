@@ -1,0 +1,228 @@
+"""The audit: after a scenario, account for every event it put in.
+
+  events in    every event the event store holds under the scenario's correlation ids, and
+               every entry the scenario put on the bus by hand
+  processed    every consumer the rules route it to has processed it (its idempotency record
+               is COMPLETED, written only after the work succeeded)
+  parked       at least one of those consumers (or the publisher) parked it in its dead-letter
+               queue, with a reason; the others processed it
+  lost         some consumer neither processed nor parked it
+  duplicated   an effect that happened twice: a second email (SES), a second charge or refund,
+               a second reservation or release, a counter counted twice, a saga command issued
+               twice, an order both completed and cancelled
+
+events in = processed + parked + lost; a run passes when lost and duplicated are 0 and each
+scenario's own checks hold.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+
+from catalog import CATALOG, EventType
+from chaos.world import PUBLISHER, Scope, World
+from infra.consumers import CONSUMERS
+from ops.redrive import REFUSED, classify
+
+ROUTES: dict[str, list[str]] = {t.value: [c.name for c in CONSUMERS if t in c.event_types] for t in EventType}
+CATCH_ALL = [c.name for c in CONSUMERS if c.catch_all]
+ONCE_PER_SAGA = ("PAYMENT_REQUESTED", "INVENTORY_RESERVATION_REQUESTED", "PAYMENT_REFUND_REQUESTED",
+                 "INVENTORY_RELEASE_REQUESTED")
+ONCE_PER_PAYMENT = ("PAYMENT_PROCESSED", "PAYMENT_FAILED", "PAYMENT_REFUNDED")
+ONCE_PER_RESERVATION = ("INVENTORY_UPDATED", "INVENTORY_INSUFFICIENT", "INVENTORY_RELEASED")
+
+
+@dataclass
+class Row:
+    scenario: str
+    events: int = 0
+    processed: int = 0
+    parked: int = 0
+    lost: int = 0
+    duplicated: int = 0
+    checks: dict[str, bool] = field(default_factory=dict)  # a scenario's own checks, by description
+    details: list[str] = field(default_factory=list)  # what was lost or duplicated, for the reader
+    seconds: float = 0.0
+
+    @property
+    def passed(self) -> bool:
+        return self.lost == 0 and self.duplicated == 0 and all(self.checks.values())
+
+
+@dataclass
+class Parked:
+    owner: str
+    event_id: str
+    reason: str
+
+
+def routes_of(event_type: str, source: str | None = None) -> list[str]:
+    """The consumers the rules deliver an entry of this type to (an unknown type from a platform
+    source reaches only the catch-all consumer)."""
+    known = ROUTES.get(event_type)
+    if known is not None:
+        expected_source = CATALOG[EventType(event_type)].source.value
+        if source is None or source == expected_source:
+            return known
+        # the rules match source and type together: only the catch-all sees a mismatch
+        return CATCH_ALL
+    return CATCH_ALL
+
+
+def idempotency_key(consumer: str, event_id: str) -> str:
+    """The record Powertools idempotency keeps for (consumer, eventId): key prefix (the
+    function's service name) and the MD5 of the key's JSON, as common/consumer.py configures."""
+    return f"{consumer}#{hashlib.md5(json.dumps(event_id, sort_keys=True).encode()).hexdigest()}"
+
+
+# ---- reading the platform --------------------------------------------------------------------
+
+
+def stored_events(world: World, prefix: str) -> list[dict]:
+    items, kwargs = [], dict(
+        TableName=world.outputs["EventStoreTableName"], ConsistentRead=True,
+        FilterExpression="begins_with(correlationId, :p)", ExpressionAttributeValues={":p": {"S": prefix}})
+    for page in world.dynamodb.get_paginator("scan").paginate(**kwargs):
+        for item in page["Items"]:
+            items.append({"eventId": item["eventId"]["S"], "eventType": item["eventType"]["S"],
+                          "aggregateId": item["aggregateId"]["S"], "version": int(item["version"]["N"]),
+                          "source": item["source"]["S"], "detail": json.loads(item["detail"]["S"])})
+    return items
+
+
+def completed_records(world: World, keys: list[str]) -> set[str]:
+    table, done = world.outputs["IdempotencyTableName"], set()
+    for start in range(0, len(keys), 100):
+        request = {table: {"Keys": [{"id": {"S": k}} for k in keys[start:start + 100]], "ConsistentRead": True,
+                           "ProjectionExpression": "id, #s", "ExpressionAttributeNames": {"#s": "status"}}}
+        while request:
+            response = world.dynamodb.batch_get_item(RequestItems=request)
+            done |= {i["id"]["S"] for i in response["Responses"].get(table, []) if i.get("status", {}).get("S") == "COMPLETED"}
+            request = response.get("UnprocessedKeys") or None
+    return done
+
+
+def dead_letters(world: World) -> list[Parked]:
+    """Everything parked in every dead-letter queue, left there. Each message is held while the
+    queue is read (a receive at visibility 0 may show the same ten again and again), then let go."""
+    found = []
+    for owner in [*world.consumers(), PUBLISHER]:
+        queue_url = world.outputs[f"{owner}DeadLetterQueueUrl"]
+        held: list[dict] = []
+        while batch := world.sqs.receive_message(
+                QueueUrl=queue_url, MaxNumberOfMessages=10, VisibilityTimeout=60, WaitTimeSeconds=0,
+                AttributeNames=["SentTimestamp"], MessageAttributeNames=["All"]).get("Messages", []):
+            held += batch
+        for start in range(0, len(held), 10):
+            world.sqs.change_message_visibility_batch(QueueUrl=queue_url, Entries=[
+                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"], "VisibilityTimeout": 0}
+                for i, m in enumerate(held[start:start + 10])])
+        for message in held:
+            parked = classify(message)
+            event_id = f"item:{parked.event_type}" if parked.kind == REFUSED else parked.event_id
+            found.append(Parked(owner, event_id, parked.error))
+    return found
+
+
+# ---- the audit ------------------------------------------------------------------------------
+
+
+def audit(world: World, scope: Scope, *, settle: float = 30, timeout: float = 600) -> Row:
+    """Account for the scope's events; keeps looking while anything is still moving (events in
+    flight count as lost until they land), then reports."""
+    deadline, last, stable_since = time.monotonic() + timeout, None, time.monotonic()
+    while True:
+        row = _audit_once(world, scope)
+        figures = (row.events, row.processed, row.parked, row.lost)
+        if row.lost == 0 and last == figures:
+            return row
+        if figures != last:
+            last, stable_since = figures, time.monotonic()
+        elif time.monotonic() - stable_since > settle or time.monotonic() > deadline:
+            return row
+        time.sleep(3)
+
+
+def _audit_once(world: World, scope: Scope) -> Row:
+    row = Row(scope.name)
+    events = stored_events(world, scope.prefix)
+    # (event id, type, source) of everything that went in: the store's and the scenario's own entries
+    entries = [(e["eventId"], e["eventType"], e["source"]) for e in events]
+    entries += [(d["detail"].get("eventId", "?") if isinstance(d["detail"], dict) else "?", d["detail-type"],
+                 d["source"]) for d in scope.put_directly]
+    parked = dead_letters(world)
+    parked_by_event: dict[str, list[Parked]] = defaultdict(list)
+    for p in parked:
+        parked_by_event[p.event_id].append(p)
+
+    expected = {(event_id, consumer) for event_id, event_type, source in entries
+                for consumer in routes_of(event_type, source)}
+    done = completed_records(world, [idempotency_key(c, e) for e, c in expected])
+    row.events = len(entries) + len(scope.stream_items)
+    for event_id, event_type, source in entries:
+        parked_here = {p.owner for p in parked_by_event.get(event_id, [])}
+        missing = [c for c in routes_of(event_type, source)
+                   if idempotency_key(c, event_id) not in done and c not in parked_here]
+        if PUBLISHER in parked_here:
+            missing = []  # parked before it reached the bus
+        if missing:
+            row.lost += 1
+            row.details.append(f"lost: {event_type} {event_id} never reached {', '.join(missing)}")
+        elif parked_here:
+            row.parked += 1
+        else:
+            row.processed += 1
+    for item in scope.stream_items:  # items written to the store by hand: refused by the publisher
+        key = f"item:aggregateId={item['aggregateId']},version={item['version']}"
+        if parked_by_event.get(key):
+            row.parked += 1
+        else:
+            row.lost += 1
+            row.details.append(f"lost: stream item {key} neither published nor parked")
+    _duplicates(world, scope, events, done, row)
+    return row
+
+
+def _duplicates(world: World, scope: Scope, events: list[dict], done: set[str], row: Row) -> None:
+    # 1. emails: one per (recipient, subject); subjects name the order
+    world.collect_emails()
+    sent = Counter((tuple(m.get("To") or m.get("Destination", {}).get("ToAddresses", [])), m.get("Subject"))
+                   for m in world.emails.values())
+    for (to, subject), count in sent.items():
+        if scope.email in to and count > 1:
+            row.duplicated += count - 1
+            row.details.append(f"duplicated: {count} emails '{subject}' to {scope.email}")
+    # 2. payments, reservations, saga commands, order outcomes: at most one of each per stream
+    per_stream = Counter((e["aggregateId"], e["eventType"]) for e in events)
+    once = set(ONCE_PER_SAGA + ONCE_PER_PAYMENT + ONCE_PER_RESERVATION + ("ORDER_COMPLETED", "ORDER_CANCELLED"))
+    for (aggregate, event_type), count in per_stream.items():
+        if event_type in once and count > 1:
+            row.duplicated += count - 1
+            row.details.append(f"duplicated: {count} x {event_type} on {aggregate}")
+    outcomes = Counter(e["aggregateId"] for e in events if e["eventType"] in ("ORDER_COMPLETED", "ORDER_CANCELLED"))
+    row.duplicated += sum(1 for count in outcomes.values() if count > 1)
+    # 3. stock: what is left is what was there less what is held (reserved and not released)
+    held = sum(_reserved(e, scope.sku) for e in events if e["eventType"] == "INVENTORY_UPDATED")
+    held -= sum(_reserved(e, scope.sku) for e in events if e["eventType"] == "INVENTORY_RELEASED")
+    stock = world.api("GET", f"/inventory/{scope.sku}")
+    left = int(stock.get("quantity", stock.get("available", 0)))
+    if left != scope.stock - held:
+        row.duplicated += abs(scope.stock - held - left)
+        row.details.append(f"stock of {scope.sku}: {left} left, {scope.stock} - {held} held expected")
+    # 4. counters: the day's event count moved by exactly the events Analytics processed
+    counted = sum(1 for e in events if idempotency_key("Analytics", e["eventId"]) in done)
+    counted += sum(1 for d in scope.put_directly if isinstance(d["detail"], dict)
+                   and idempotency_key("Analytics", str(d["detail"].get("eventId"))) in done)
+    moved = world.day_counters().get("events", 0) - scope.day_before.get("events", 0)
+    if moved > counted:
+        row.duplicated += moved - counted
+        row.details.append(f"analytics counted {moved} events, processed {counted}")
+
+
+def _reserved(event: dict, sku: str) -> int:
+    payload = event["detail"].get("payload", {})
+    return sum(int(line.get("quantity", 0)) for line in payload.get("lines", []) if line.get("productId") == sku)

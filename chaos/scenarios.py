@@ -1,0 +1,365 @@
+"""The scenarios. Each puts `orders` orders (and whatever else it is about) through the
+platform with one kind of trouble switched on, switches it off, waits for the platform to
+settle, and returns the audit's rows with its own checks added."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Callable
+
+from chaos import corpus
+from chaos.audit import Row, audit, dead_letters, routes_of, stored_events
+from chaos.world import PRICE, PUBLISHER, Scope, World
+from ops.redrive import Redrive
+
+Scenario = Callable[[World, int], list[Row]]
+
+
+def _all_completed(world: World, scope: Scope, row: Row, order_ids: list[str] | None = None) -> None:
+    order_ids = order_ids if order_ids is not None else scope.orders
+    states = world.read_model(order_ids)
+    done = sum(1 for o in order_ids if states.get(o, {}).get("status", {}).get("S") == "COMPLETED")
+    row.checks[f"orders completed: {done}/{len(order_ids)}"] = done == len(order_ids)
+
+
+# ---- transient faults -------------------------------------------------------------------------
+
+
+def transient(world: World, orders: int, rate: float = 0.1) -> list[Row]:
+    """A fraction of every consumer's and the publisher's invocations fail, before or after the
+    work. Everything is processed after retries, or parked with its reason; then, the fault
+    gone, the parked events are redriven and every order completes."""
+    scope = world.scope("transient", orders)
+    functions = [*world.consumers(), PUBLISHER]
+    world.switch(functions, rate=str(rate))
+    try:
+        world.place_orders(scope, orders)
+        world.wait_until_settled(scope)
+    finally:
+        world.switch(functions, rate=None)
+    first = audit(world, scope)
+    first.scenario = f"transient faults ({rate:.0%} of invocations)"
+    first.checks[f"parked events carry a reason: {first.parked}"] = all(p.reason for p in dead_letters(world))
+
+    redriven = 0
+    for owner in functions:
+        redrive = Redrive(owner, world.outputs.values, sqs=world.sqs, lambda_=world.lambda_, events=world.events)
+        for parked in redrive.parked(hold_seconds=120):
+            redrive.resend(parked)
+            redrive.delete(parked)
+            redriven += 1
+    world.wait_until_settled(scope, quiet_for=60)
+    second = audit(world, scope)
+    second.scenario = f"  ... then {redriven} dead letters redriven"
+    second.checks["nothing left parked"] = second.parked == 0
+    _all_completed(world, scope, second)
+    return [first, second]
+
+
+# ---- poison events -----------------------------------------------------------------------------
+
+
+def poison(world: World, orders: int) -> list[Row]:
+    """One event in ten can never succeed (a total that does not add up; an unknown type): each
+    is parked by every consumer it reaches, after the retries, while the good orders flow on."""
+    scope = world.scope("poison", orders)
+    bus = world.outputs["EventBusName"]
+    cases = [c for c in corpus.bus_cases(bus, scope.prefix) if c.name in ("total that does not add up",
+                                                                            "unknown event type")]
+    lock = threading.Lock()
+
+    def put_poison(n: int, _order_id: str) -> None:
+        if n % 10:
+            return
+        case = corpus.bus_cases(bus, scope.prefix)[0] if n % 50 else cases[-1]
+        entry = case.entry
+        response = world.events.put_events(Entries=[entry])
+        assert response["FailedEntryCount"] == 0, response
+        with lock:
+            scope.put_directly.append({"source": entry["Source"], "detail-type": entry["DetailType"],
+                                       "detail": json.loads(entry["Detail"])})
+
+    world.place_orders(scope, orders, after_each=put_poison)
+    world.wait_until_settled(scope)
+    row = audit(world, scope)
+    row.scenario = "poison events (1 in 10)"
+    parked = dead_letters(world)
+    parked_ids = {}
+    for p in parked:
+        parked_ids.setdefault(p.event_id, set()).add(p.owner)
+    poisoned = [(d["detail"]["eventId"], d["detail-type"], d["source"]) for d in scope.put_directly]
+    right = sum(1 for event_id, event_type, source in poisoned
+                if parked_ids.get(event_id, set()) == set(routes_of(event_type, source)))
+    row.checks[f"each poison event parked by exactly the consumers it reached: {right}/{len(poisoned)}"] = (
+        right == len(poisoned))
+    _all_completed(world, scope, row)
+    return [row]
+
+
+# ---- duplicates ------------------------------------------------------------------------------
+
+
+def duplicates(world: World, orders: int, copies: int = 1) -> list[Row]:
+    """The publisher sends every event 1 + `copies` times: no second email, payment,
+    reservation or counter increment."""
+    scope = world.scope("duplicates", orders)
+    world.switch([PUBLISHER], duplicates=str(copies))
+    try:
+        world.place_orders(scope, orders)
+        world.wait_until_settled(scope)
+    finally:
+        world.switch([PUBLISHER], duplicates=None)
+    row = audit(world, scope)
+    row.scenario = f"duplicates (every event {1 + copies} times)"
+    _all_completed(world, scope, row)
+    return [row]
+
+
+# ---- reordering ------------------------------------------------------------------------------
+
+
+def reordering(world: World, orders: int) -> list[Row]:
+    """Each order is placed and at once updated while the publisher is paused; resumed, it
+    publishes each batch newest first, so consumers see ORDER_UPDATED before ORDER_CREATED
+    (and later events of the saga out of order too). The read model must equal one rebuilt
+    from the store in order, and every saga end as it would in order: COMPLETED."""
+    scope = world.scope("reordering", orders)
+    mapping = _publisher_mapping(world)
+    world.switch([PUBLISHER], reorder="1")
+    world.lambda_.update_event_source_mapping(UUID=mapping, Enabled=False)
+    updated: dict[str, int] = {}
+    try:
+        def update(n: int, order_id: str) -> None:
+            body = {"items": [{"productId": scope.sku, "quantity": 2, "price": PRICE}], "expectedVersion": 1}
+            answer = world.request("PUT", f"/orders/{order_id}", body, key=f"{scope.prefix}{n}-update")
+            updated[order_id] = answer.status
+
+        world.place_orders(scope, orders, after_each=update)
+        time.sleep(2)
+        # nothing published while paused: the whole backlog goes out in reversed batches
+        seen_early = len(world.read_model(scope.orders))
+    finally:
+        world.lambda_.update_event_source_mapping(UUID=mapping, Enabled=True)
+    try:
+        world.wait_until_settled(scope)
+    finally:
+        world.switch([PUBLISHER], reorder=None)
+    row = audit(world, scope)
+    row.scenario = "reordering (batches newest first)"
+    row.checks[f"publisher paused while placing: {seen_early} orders projected early"] = seen_early == 0
+    row.checks[f"updates accepted: {sum(1 for s in updated.values() if s == 200)}/{orders}"] = all(
+        s == 200 for s in updated.values())
+
+    # the read model must be what the order's events give applied in order
+    from eventstore.store import EventStore
+    from orders.aggregate import Order
+
+    store = EventStore(world.outputs["EventStoreTableName"], client=world.dynamodb)
+    same = 0
+    for order_id in scope.orders:
+        order = Order.replay(store.load(order_id))
+        expected = order.model_dump(mode="json") | {"totalAmount": f"{order.totalAmount:.2f}"}
+        shown = world.api("GET", f"/orders/{order_id}")
+        fields = ("status", "version", "items", "totalAmount")
+        same += {f: shown.get(f) for f in fields} == {f: expected.get(f) for f in fields}
+    row.checks[f"read model = events applied in order: {same}/{orders}"] = same == orders
+    sagas = world.read_model(scope.orders, table=world.outputs["SagasTableName"])
+    ended = sum(1 for o in scope.orders if sagas.get(o, {}).get("status", {}).get("S") == "COMPLETED")
+    row.checks[f"sagas COMPLETED as in order: {ended}/{orders}"] = ended == orders
+    return [row]
+
+
+def _publisher_mapping(world: World) -> str:
+    function = world.outputs.function_name(PUBLISHER)
+    return world.lambda_.list_event_source_mappings(FunctionName=function)["EventSourceMappings"][0]["UUID"]
+
+
+# ---- concurrency -----------------------------------------------------------------------------
+
+
+def concurrency(world: World, orders: int, writers: int = 4, hot_writers: int = 32) -> list[Row]:
+    """Right after each order is placed, `writers` clients update it at once (and one hot order
+    gets `hot_writers`), each retrying on 409 from the version the conflict names, while the
+    saga completes the order under them. Versions stay contiguous, every accepted update is in
+    the store as sent, every refusal is a 409."""
+    scope = world.scope("concurrency", orders)
+    answers: list[tuple[str, int, int, dict | None, int]] = []  # order, writer, status, body, quantity
+    lock = threading.Lock()
+
+    def write(order_id: str, writer: int, attempts: int = 3) -> None:
+        expected = 1
+        for attempt in range(attempts):
+            quantity = 1 + writer  # each writer's lines are its own, to find them in the store
+            body = {"items": [{"productId": scope.sku, "quantity": quantity, "price": PRICE}],
+                    "expectedVersion": expected}
+            answer = world.request("PUT", f"/orders/{order_id}", body,
+                                   key=f"{scope.prefix}{order_id[-8:]}-w{writer}-a{attempt}")
+            with lock:
+                answers.append((order_id, writer, answer.status, answer.body, quantity))
+            if answer.status != 409 or "currentVersion" not in (answer.body or {}):
+                return
+            expected = answer.body["currentVersion"]
+
+    def race(order_id: str, count: int) -> None:
+        with ThreadPoolExecutor(count) as pool:
+            list(pool.map(lambda w: write(order_id, w), range(count)))
+
+    world.place_orders(scope, orders, after_each=lambda _n, order_id: race(order_id, writers))
+    [hot] = world.place_orders(scope, 1)
+    race(hot, hot_writers)
+    world.wait_until_settled(scope)
+    row = audit(world, scope)
+    row.scenario = f"concurrency ({writers} writers per order, {hot_writers} on one)"
+
+    events = stored_events(world, scope.prefix)
+    by_order: dict[str, list[dict]] = {}
+    for event in events:
+        if event["aggregateId"] in scope.orders:
+            by_order.setdefault(event["aggregateId"], []).append(event)
+    gaps = sum(1 for evs in by_order.values() if sorted(e["version"] for e in evs) != list(range(1, len(evs) + 1)))
+    row.checks[f"versions contiguous: {len(by_order) - gaps}/{len(by_order)} orders"] = gaps == 0
+    accepted = [a for a in answers if a[2] == 200]
+    stored_updates = {(e["aggregateId"], e["version"]): e for e in events if e["eventType"] == "ORDER_UPDATED"}
+    kept = sum(1 for order_id, _w, _s, body, quantity in accepted
+               if (e := stored_updates.get((order_id, body["version"])))
+               and e["detail"]["payload"]["items"][0]["quantity"] == quantity)
+    row.checks[f"accepted updates in the store as sent: {kept}/{len(accepted)}"] = (
+        kept == len(accepted) == len(stored_updates))
+    refused = [a for a in answers if a[2] != 200]
+    row.checks[f"refusals answered 409: {sum(1 for a in refused if a[2] == 409)}/{len(refused)}"] = all(
+        a[2] == 409 for a in refused)
+    live = world.read_model(scope.orders)
+    current = sum(1 for o, evs in by_order.items() if int(live.get(o, {}).get("version", {}).get("N", 0)) == len(evs))
+    row.checks[f"read model at the last version: {current}/{len(by_order)}"] = current == len(by_order)
+    return [row]
+
+
+# ---- restart ---------------------------------------------------------------------------------
+
+
+def restart(world: World, orders: int) -> list[Row]:
+    """Halfway through the orders the local cloud is stopped and started again. Clients resend
+    what went unanswered with the same Idempotency-Key; every acknowledged order is in the store
+    and completes, and every event is accounted for."""
+    scope = world.scope("restart", orders)
+    halfway = threading.Event()
+    acknowledged = []
+
+    def note(n: int, order_id: str) -> None:
+        acknowledged.append(order_id)
+        if len(acknowledged) == orders // 2:
+            halfway.set()
+
+    restarter = threading.Thread(target=lambda: (halfway.wait(), world.restart()))
+    restarter.start()
+    world.place_orders(scope, orders, after_each=note)
+    restarter.join()
+    world.wait_until_settled(scope)
+    row = audit(world, scope)
+    row.scenario = "restart of the local cloud mid-run"
+    stored_orders = {e["aggregateId"] for e in stored_events(world, scope.prefix) if e["eventType"] == "ORDER_CREATED"}
+    kept = sum(1 for order_id in acknowledged if order_id in stored_orders)
+    row.checks[f"acknowledged orders in the store: {kept}/{len(acknowledged)}"] = kept == len(acknowledged)
+    row.checks[f"one order per Idempotency-Key: {len(stored_orders)} stored"] = len(stored_orders) == orders
+    _all_completed(world, scope, row)
+    return [row]
+
+
+# ---- bad input -------------------------------------------------------------------------------
+
+
+def bad_input(world: World, orders: int) -> list[Row]:
+    """The corpus (chaos/corpus.py): every API body refused with a 4xx naming the field, every
+    bus entry and stream record parked with its reason, nothing written, and the platform still
+    takes a good order afterwards."""
+    started = time.monotonic()
+    scope = world.scope("bad-input", 1)
+    [order_id] = world.place_orders(scope, 1)
+    world.wait_until_settled(scope)
+    row = Row("bad input corpus")
+    counts = _counts(world)
+    surprises: list[str] = []
+
+    api_cases = corpus.api_cases(scope.sku, scope.customer, order_id)
+    for n, case in enumerate(api_cases):
+        answer = world.api.send(case.method, case.path, case.body, raw=case.raw,
+                                headers={"X-Correlation-Id": f"{scope.prefix}api-{n}"})
+        named = not case.field or case.field in json.dumps(answer.body)
+        if answer.status in case.statuses and named:
+            row.processed += 1
+        else:
+            row.lost += 1
+            surprises.append(f"API {case.name}: {answer.status} {str(answer.body)[:160]}")
+
+    bus_cases = corpus.bus_cases(world.outputs["EventBusName"], scope.prefix)
+    expected_parked: list[tuple[corpus.BusCase, str, set[str]]] = []
+    for case in bus_cases:
+        response = world.events.put_events(Entries=[case.entry])
+        if response["FailedEntryCount"]:
+            row.processed += 1  # refused at the door, with its error code
+            continue
+        try:
+            event_id = json.loads(case.entry["Detail"]).get("eventId", "?")
+        except AttributeError:
+            event_id = "?"
+        expected_parked.append((case, event_id, set(routes_of(case.entry["DetailType"], case.entry["Source"]))))
+
+    stream_cases = corpus.stream_cases(scope.prefix)
+    for case in stream_cases:
+        world.dynamodb.put_item(TableName=world.outputs["EventStoreTableName"], Item=case.item)
+
+    deadline = time.monotonic() + 300
+    while True:
+        parked = dead_letters(world)
+        owners: dict[str, dict[str, str]] = {}
+        for p in parked:
+            owners.setdefault(p.event_id, {})[p.owner] = p.reason
+        bus_ok = [c for c, event_id, routed in expected_parked
+                  if routed <= set(owners.get(event_id, {})) and all(owners[event_id].values())]
+        stream_ok = [c for c in stream_cases if any(
+            c.reason in reason for reason in owners.get(
+                f"item:aggregateId={c.item['aggregateId']['S']},version={c.item['version']['N']}", {}).values())]
+        if (len(bus_ok) == len(expected_parked) and len(stream_ok) == len(stream_cases)) or time.monotonic() > deadline:
+            break
+        time.sleep(3)
+    row.parked = len(bus_ok) + len(stream_ok)
+    row.lost += len(expected_parked) - len(bus_ok) + len(stream_cases) - len(stream_ok)
+    surprises += [f"bus {c.name}: not parked by all of {sorted(r)}" for c, _e, r in expected_parked if c not in bus_ok]
+    surprises += [f"stream {c.name}: not parked with '{c.reason}'" for c in stream_cases if c not in stream_ok]
+    row.events = len(api_cases) + len(bus_cases) + len(stream_cases)
+
+    after = _counts(world)
+    written = {table: after[table] - counts[table] for table in counts}
+    written["EventStore"] -= len(stream_cases)  # the corpus's own stream records
+    row.duplicated = sum(abs(v) for v in written.values())  # partial writes
+    row.checks[f"nothing written by bad input: {written}"] = row.duplicated == 0
+    following = world.place_orders(scope, 1)
+    world.wait_until_settled(scope)
+    _all_completed(world, scope, row, following)
+    row.checks[f"inputs: {len(api_cases)} API, {len(bus_cases)} bus, {len(stream_cases)} stream"] = row.events >= 50
+    row.details = surprises
+    row.seconds = round(time.monotonic() - started, 1)
+    return [row]
+
+
+def _counts(world: World) -> dict[str, int]:
+    counts = {}
+    for table in ("EventStore", "Orders", "UserEmails", "Inventory", "Payments", "Reservations"):
+        pages = world.dynamodb.get_paginator("scan").paginate(TableName=world.outputs[f"{table}TableName"],
+                                                               Select="COUNT")
+        counts[table] = sum(page["Count"] for page in pages)
+    return counts
+
+
+SCENARIOS: dict[str, Scenario] = {
+    "transient": transient,
+    "poison": poison,
+    "duplicates": duplicates,
+    "reordering": reordering,
+    "concurrency": concurrency,
+    "restart": restart,
+    "bad-input": bad_input,
+}

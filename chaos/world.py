@@ -1,0 +1,206 @@
+"""The platform under test: a local cloud of its own with both stacks deployed, the clients
+to inspect it, and the moves a scenario makes (switches, orders, waits, a restart)."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import boto3
+
+from infra.consumers import CONSUMERS
+from localcloud.api import Answer, Api
+from localcloud.cloud import LocalCloud, Outputs
+from ops.fault import set_switches
+
+PUBLISHER = "Publisher"
+PRICE = "9.99"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class Scope:
+    """What one scenario put in: every event it caused carries a correlation id with `prefix`."""
+
+    name: str
+    prefix: str
+    email: str
+    sku: str
+    stock: int
+    orders: list[str] = field(default_factory=list)  # acknowledged order ids
+    put_directly: list[dict] = field(default_factory=list)  # envelopes put on the bus by hand
+    stream_items: list[dict] = field(default_factory=list)  # keys of items written to the store by hand
+    day_before: dict[str, int] = field(default_factory=dict)  # the day's counters before the run
+    notes: list[str] = field(default_factory=list)
+
+
+class World:
+    def __init__(self, state_dir: Path, *, clients: int = 8, log: Callable[[str], None] = print):
+        state_dir = Path(os.environ.get("CHAOS_STATE_DIR") or state_dir)  # keep it to read the cloud's log
+        self.cloud = LocalCloud(port=_free_port(), state_dir=state_dir)
+        self.clients = clients
+        self.log = log
+        self.run_id = uuid.uuid4().hex[:6]
+        self.emails: dict[str, dict] = {}  # SES messages seen, by id (the emulator forgets them on restart)
+        self.outputs: Outputs | None = None
+
+    # ---- lifecycle -----------------------------------------------------------------------
+
+    def __enter__(self) -> "World":
+        self.cloud.start()
+        self.log(f"local cloud on {self.cloud.endpoint}; deploying both stacks ...")
+        self.outputs = self.cloud.deploy(quiet=True)
+        self._connect()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.cloud.stop()
+
+    def _connect(self) -> None:
+        env = self.cloud.aws_env()
+        os.environ.update(env)  # this process talks to this cloud only: the tools' own clients too
+        self.api = Api(self.outputs.api_url, env)
+        kwargs = dict(endpoint_url=self.cloud.endpoint, region_name=env["AWS_REGION"],
+                      aws_access_key_id=env["AWS_ACCESS_KEY_ID"], aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"])
+        self.client = lambda service: boto3.client(service, **kwargs)
+        self.dynamodb, self.sqs, self.lambda_, self.events = (self.client(s) for s in ("dynamodb", "sqs", "lambda", "events"))
+
+    def restart(self, down_seconds: float = 2.0) -> None:
+        """Stop the local cloud (state saved on the way out, as `make down` does) and start it."""
+        self.collect_emails()
+        self.cloud.stop()
+        time.sleep(down_seconds)
+        self.cloud.start()
+        self._connect()
+
+    # ---- switches ---------------------------------------------------------------------------
+
+    def switch(self, functions: list[str], **switches: str | None) -> None:
+        """Set fault-injection switches (FAULT_INJECTION_<NAME>) on these functions."""
+        values = {f"FAULT_INJECTION_{name.upper()}": value for name, value in switches.items()}
+        for function in functions:
+            set_switches(self.outputs.function_name(function), values, client=self.lambda_)
+
+    @staticmethod
+    def consumers() -> list[str]:
+        return [spec.name for spec in CONSUMERS]
+
+    # ---- scopes and orders ------------------------------------------------------------------
+
+    def scope(self, name: str, orders: int) -> Scope:
+        prefix = f"chaos-{self.run_id}-{name}-"
+        scope = Scope(name, prefix, email=f"{prefix}customer@example.com", sku=f"CHAOS-{self.run_id}-{name}".upper(),
+                      stock=orders * 2)
+        scope.day_before = self.day_counters()  # before the scope's first event
+        self.request("PUT", f"/inventory/{scope.sku}", {"quantity": scope.stock}, key=f"{prefix}stock")
+        answer = self.request("POST", "/users", {"email": scope.email, "name": "Chaos Customer"},
+                              key=f"{prefix}user")
+        scope.customer = answer.body["userId"]
+        return scope
+
+    def request(self, method: str, path: str, body: Any = None, *, key: str, patience: float = 180) -> Answer:
+        """A command as a careful client sends it: its correlation id and Idempotency-Key are
+        `key`; a connection error, a 5xx or an idempotent request still in progress is sent
+        again, with the same key, until it is answered (or patience runs out)."""
+        headers = {"X-Correlation-Id": key, "Idempotency-Key": key}
+        deadline = time.monotonic() + patience
+        while True:
+            try:
+                answer = self.api.send(method, path, body, headers=headers)
+                retry = answer.status >= 500 or answer.status == 429 or (
+                    answer.status == 409 and "in progress" in json.dumps(answer.body))
+            except OSError:
+                answer, retry = None, True
+            if not retry:
+                return answer
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{method} {path} unanswered after {patience:.0f}s (last: {answer})")
+            time.sleep(0.5)
+
+    def place_orders(self, scope: Scope, count: int, *, quantity: int = 1,
+                     after_each: Callable[[int, str], None] | None = None) -> list[str]:
+        """`count` orders of one unit each, from `self.clients` concurrent clients."""
+
+        first = len(scope.orders)  # each order its own key, across calls
+
+        def place(n: int) -> str | None:
+            body = {"customerId": scope.customer, "items": [{"productId": scope.sku, "quantity": quantity,
+                                                               "price": PRICE}]}
+            answer = self.request("POST", "/orders", body, key=f"{scope.prefix}{first + n}")
+            if answer.status != 201:
+                raise RuntimeError(f"order {n} answered {answer.status}: {answer.body}")
+            if after_each:
+                after_each(n, answer.body["orderId"])
+            return answer.body["orderId"]
+
+        with ThreadPoolExecutor(self.clients) as pool:
+            placed = list(pool.map(place, range(count)))  # n counts from 0 in each call: after_each's view
+        scope.orders += placed
+        return placed
+
+    # ---- what the platform shows ------------------------------------------------------------
+
+    def read_model(self, order_ids: list[str], table: str | None = None) -> dict[str, dict]:
+        table = table or self.outputs["OrdersTableName"]
+        found: dict[str, dict] = {}
+        order_ids = list(dict.fromkeys(order_ids))
+        for start in range(0, len(order_ids), 100):
+            keys = [{"orderId": {"S": o}} for o in order_ids[start:start + 100]]
+            request = {table: {"Keys": keys, "ConsistentRead": True}}
+            while request:
+                response = self.dynamodb.batch_get_item(RequestItems=request)
+                for item in response["Responses"].get(table, []):
+                    found[item["orderId"]["S"]] = item
+                request = response.get("UnprocessedKeys") or None
+        return found
+
+    def wait_until_settled(self, scope: Scope, *, timeout: float = 1800, quiet_for: float = 60) -> None:
+        """Until every order of the scope is COMPLETED or CANCELLED, or nothing has moved for
+        `quiet_for` seconds (a parked event can hold an order until the saga's timeout)."""
+        started, last_change, last = time.monotonic(), time.monotonic(), None
+        while time.monotonic() - started < timeout:
+            states = self.read_model(scope.orders)
+            terminal = sum(1 for o in states.values() if o.get("status", {}).get("S") in ("COMPLETED", "CANCELLED"))
+            versions = sum(int(o["version"]["N"]) for o in states.values())
+            if terminal == len(scope.orders):
+                break
+            if (terminal, versions) != last:
+                last, last_change = (terminal, versions), time.monotonic()
+                statuses = Counter(o.get("status", {}).get("S", "not in the read model") for o in
+                                   (states.get(order_id, {}) for order_id in scope.orders))
+                self.log(f"  {scope.name}: {terminal}/{len(scope.orders)} orders settled {dict(statuses)}")
+            elif time.monotonic() - last_change > quiet_for:
+                break
+            time.sleep(2)
+        time.sleep(3)  # trailing consumers (audit, analytics, email) of the last events
+
+    def day_counters(self) -> dict[str, int]:
+        day = time.strftime("%Y-%m-%d", time.gmtime())
+        item = self.dynamodb.get_item(TableName=self.outputs["AnalyticsTableName"], Key={"pk": {"S": f"day#{day}"}},
+                                      ConsistentRead=True).get("Item", {})
+        return {k: int(float(v["N"])) for k, v in item.items() if "N" in v}
+
+    def collect_emails(self) -> dict[str, dict]:
+        with urllib.request.urlopen(f"{self.cloud.endpoint}/_ministack/ses/messages", timeout=30) as response:
+            data = json.loads(response.read())
+        messages = data.get("messages", [])
+        if isinstance(messages, dict):  # grouped by account
+            messages = [m for group in messages.values() for m in group]
+        for message in messages:
+            self.emails[message.get("MessageId") or message.get("Id")] = message
+        return self.emails

@@ -1,0 +1,54 @@
+"""SigV4-signed JSON requests to the deployed API (every route needs IAM), for the benchmark
+and the chaos suite: `api(method, path, body)` returns the JSON of a 2xx and raises otherwise;
+`api.send(...)` returns the status and body, whatever they are."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+
+
+@dataclass
+class Answer:
+    status: int
+    body: Any
+
+
+class Api:
+    def __init__(self, base_url: str, env: dict[str, str]):
+        self.base_url = base_url
+        self._credentials = boto3.Session(aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+                                          aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"]).get_credentials()
+
+    def __call__(self, method: str, path: str, body=None) -> dict:
+        answer = self.send(method, path, body)
+        if not 200 <= answer.status < 300:
+            raise RuntimeError(f"{method} {path} answered {answer.status}: {answer.body}")
+        return answer.body
+
+    def send(self, method: str, path: str, body: Any = None, *, raw: bytes | None = None,
+             headers: dict[str, str] | None = None, timeout: float = 60) -> Answer:
+        """One request; `raw` sends bytes as they are (invalid JSON included). Connection
+        errors raise OSError (urllib.error.URLError is one)."""
+        data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
+        request = AWSRequest(method=method, url=self.base_url + path, data=data,
+                             headers={"Content-Type": "application/json", **(headers or {})})
+        SigV4Auth(self._credentials, "execute-api", "us-east-1").add_auth(request)
+        prepared = urllib.request.Request(self.base_url + path, data=data, method=method, headers=dict(request.headers))
+        try:
+            with urllib.request.urlopen(prepared, timeout=timeout) as response:
+                status, content = response.status, response.read()
+        except urllib.error.HTTPError as error:
+            status, content = error.code, error.read()
+        try:
+            parsed = json.loads(content) if content else None
+        except json.JSONDecodeError:
+            parsed = content.decode(errors="replace")
+        return Answer(status, parsed)
