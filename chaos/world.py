@@ -156,16 +156,23 @@ class World:
     # ---- what the platform shows ------------------------------------------------------------
 
     def read_model(self, order_ids: list[str], table: str | None = None) -> dict[str, dict]:
-        table = table or self.outputs["OrdersTableName"]
-        found: dict[str, dict] = {}
-        order_ids = list(dict.fromkeys(order_ids))
-        for start in range(0, len(order_ids), 100):
-            keys = [{"orderId": {"S": o}} for o in order_ids[start:start + 100]]
-            request = {table: {"Keys": keys, "ConsistentRead": True}}
+        items = self.batch_get(table or self.outputs["OrdersTableName"], "orderId", order_ids)
+        return {item["orderId"]["S"]: item for item in items}
+
+    def batch_get(self, table: str, key: str, values: list[str], attributes: tuple[str, ...] = ()) -> list[dict]:
+        """The items of these keys (strongly consistent; with `attributes`, only those and the key)."""
+        found: list[dict] = []
+        values = list(dict.fromkeys(values))
+        projection = {}
+        if attributes:
+            names = {f"#a{i}": name for i, name in enumerate((key, *attributes))}
+            projection = {"ProjectionExpression": ", ".join(names), "ExpressionAttributeNames": names}
+        for start in range(0, len(values), 100):
+            request = {table: {"Keys": [{key: {"S": v}} for v in values[start:start + 100]], "ConsistentRead": True,
+                               **projection}}
             while request:
                 response = self.dynamodb.batch_get_item(RequestItems=request)
-                for item in response["Responses"].get(table, []):
-                    found[item["orderId"]["S"]] = item
+                found += response["Responses"].get(table, [])
                 request = response.get("UnprocessedKeys") or None
         return found
 

@@ -236,11 +236,20 @@ def durable_async_invokes() -> None:
     run to completion (and every retry waiting its turn). Keep each accepted invocation in the
     Lambda state, saved on shutdown, until it has succeeded or been sent to its destination,
     and resume the ones left on start. A run cut short by the stop runs again: at least once,
-    as on AWS."""
+    as on AWS.
+
+    The queue is drained at a bounded concurrency (LOCAL_CLOUD_ASYNC_CONCURRENCY, default three
+    per core), the rest waiting their turn as throttled async events wait on AWS. MiniStack
+    starts a worker process per concurrent invocation (up to ~600 on this machine's memory):
+    a burst of retries then has 150 workers cold-starting on 2 cores, each past its timeout,
+    each killed and retried: a spiral no event gets out of."""
+    import os
     import threading
     import uuid
 
     from ministack.services import lambda_svc as svc
+
+    slots = threading.BoundedSemaphore(int(os.environ.get("LOCAL_CLOUD_ASYNC_CONCURRENCY") or 3 * (os.cpu_count() or 2)))
 
     pending: dict[str, dict] = {}  # id -> {"function": arn, "event": ..., "attempt": n, "started": t}
     lock = threading.Lock()
@@ -284,7 +293,12 @@ def durable_async_invokes() -> None:
                     break
                 if stopping.wait(delay):
                     return  # saved as pending: resumed after the restart
-            result = svc._execute_function(func, invocation["event"])
+            with slots:
+                result = svc._execute_function(func, invocation["event"])
+            if result.get("throttle"):  # a throttle is not an attempt: the queue tries again
+                if stopping.wait(1.0):
+                    return
+                continue
             if result.get("log"):
                 log.info("Lambda %s async output (attempt %d):\n%s", name, invocation["attempt"] + 1, result["log"])
             if not result.get("error"):
