@@ -10,6 +10,7 @@ GET  /orders/{id}/events       its history, from the event store
 from __future__ import annotations
 
 import re
+import uuid
 from functools import cache
 from http import HTTPStatus
 from typing import Annotated, Any
@@ -37,6 +38,7 @@ from orders.service import OrderNotFound, OrderService
 from projection.read_model import OrdersReadModel
 
 IDEMPOTENCY_TTL_SECONDS = 24 * 3600
+_ORDER_IDS = uuid.UUID("6f1c7b52-3c8e-4d0a-9a57-2a7f0f5d9e11")  # namespace of the ids derived from keys
 _IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9_.:-]{8,128}$")
 
 app = resolver(
@@ -119,8 +121,21 @@ def place_once():
 
 def _place_order(request: dict[str, Any]) -> dict[str, Any]:
     body = PlaceOrder.model_validate(request["body"])
-    event = orders().place(customer_id=body.customerId, items=body.items, currency=body.currency,
-                           caller=Caller(**request["caller"]))
+    who = Caller(**request["caller"])
+    # With an Idempotency-Key the order's id is derived from it: a run that appended the order
+    # and died before its idempotency record said so (a timeout, a crash) is run again after
+    # the record's lease, and must find that order rather than place a second one.
+    order_id = str(uuid.uuid5(_ORDER_IDS, f"{who.user_id}\n{request['key']}")) if request.get("key") else None
+    try:
+        event = orders().place(customer_id=body.customerId, items=body.items, currency=body.currency, caller=who,
+                               order_id=order_id)
+    except ConcurrencyError:
+        if order_id is None:
+            raise
+        event = store().load(order_id, up_to_version=1)[0]
+        if event.payload.customerId != body.customerId or list(event.payload.items) != list(body.items) \
+                or event.payload.currency != body.currency:
+            raise ApiError(HTTPStatus.UNPROCESSABLE_ENTITY, "this Idempotency-Key was used with a different body") from None
     return {"orderId": event.aggregateId, "version": event.version, "eventId": str(event.eventId)}
 
 

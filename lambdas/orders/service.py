@@ -34,9 +34,12 @@ class OrderService:
         return order
 
     def place(
-        self, *, customer_id: str, items: Iterable[OrderItem], caller: Caller, currency: str = DEFAULT_CURRENCY
+        self, *, customer_id: str, items: Iterable[OrderItem], caller: Caller, currency: str = DEFAULT_CURRENCY,
+        order_id: str | None = None,
     ) -> Envelope:
-        order_id = str(uuid.uuid4())
+        """A new order (a fresh id, or the one given: placing it again is then a ConcurrencyError
+        on version 1, never a second order)."""
+        order_id = order_id or str(uuid.uuid4())
         payload = Order.create(order_id=order_id, customer_id=customer_id, items=items, currency=currency)
         return self._append(EventType.ORDER_CREATED, order_id, payload, version=1, caller=caller)
 

@@ -178,6 +178,36 @@ def test_the_same_idempotency_key_returns_the_first_answer_and_creates_one_order
     assert other.body["orderId"] != first.body["orderId"]
 
 
+def test_a_keyed_order_whose_run_died_before_its_record_is_found_again_not_placed_twice(api, monkeypatch):
+    """The run appended ORDER_CREATED and died (timeout, crash) before its idempotency record
+    said so; the retry runs the command again and must answer with that order."""
+    import boto3
+    from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyPersistenceLayerError
+    from aws_lambda_powertools.utilities.idempotency.persistence.dynamodb import DynamoDBPersistenceLayer
+
+    from tests.support import aws
+
+    headers = {"Idempotency-Key": "checkout-crash-1"}
+    save_success = DynamoDBPersistenceLayer.save_success
+
+    def die(*args, **kwargs):
+        raise TimeoutError("the function timed out after the append")
+
+    monkeypatch.setattr(DynamoDBPersistenceLayer, "save_success", die)
+    with pytest.raises(IdempotencyPersistenceLayerError):
+        api("POST", "/orders", body=ORDER, headers=headers)
+    monkeypatch.setattr(DynamoDBPersistenceLayer, "save_success", save_success)
+    assert aws.item_count(aws.EVENT_STORE) == 1
+    # the run's in-progress record lapses with the function's timeout
+    dynamodb = boto3.client("dynamodb")
+    for item in dynamodb.scan(TableName=aws.IDEMPOTENCY)["Items"]:
+        dynamodb.delete_item(TableName=aws.IDEMPOTENCY, Key={"id": item["id"]})
+    retry = api("POST", "/orders", body=ORDER, headers=headers)
+    assert retry.status == 201
+    assert aws.item_count(aws.EVENT_STORE) == 1
+    assert api("GET", f"/orders/{retry.body['orderId']}/events").body["events"][0]["eventId"] == retry.body["eventId"]
+
+
 def test_reusing_an_idempotency_key_with_another_body_is_refused(api):
     headers = {"Idempotency-Key": "checkout-7f3a9c"}
     api("POST", "/orders", body=ORDER, headers=headers)
