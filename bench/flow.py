@@ -5,7 +5,6 @@ localcloud/meter.py inside the cloud)."""
 
 from __future__ import annotations
 
-import socket
 import statistics
 import tempfile
 import time
@@ -17,16 +16,11 @@ import boto3
 
 from localcloud import meter
 from localcloud.api import Api
-from localcloud.cloud import LocalCloud
+from localcloud.cloud import LocalCloud, free_port
 
 SKU = "BENCH-SKU"
 WARM_UP = 3
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _completed(client, table: str) -> int:
@@ -60,7 +54,7 @@ def _settled_meter(path: str) -> dict:
 def run(orders: int, *, workers: int = 8, metered: int = 20, timeout: float = 900) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         meter_file = str(Path(tmp) / "meter.json")
-        cloud = LocalCloud(port=_free_port(), state_dir=Path(tmp) / "cloud", server_env={"LOCAL_CLOUD_METER": meter_file})
+        cloud = LocalCloud(port=free_port(), state_dir=Path(tmp) / "cloud", server_env={"LOCAL_CLOUD_METER": meter_file})
         cloud.start()
         try:
             outputs = cloud.deploy(quiet=True)

@@ -16,29 +16,34 @@ import tempfile
 import time
 from dataclasses import asdict
 from datetime import datetime, timezone
+from functools import partial
 from pathlib import Path
 
 from chaos import ROOT
 from chaos.audit import Row
-from chaos.scenarios import SCENARIOS
+from chaos.scenarios import SCENARIOS, transient
 from chaos.world import World
 
 DOCS = ROOT / "docs" / "RELIABILITY.md"
 BEGIN, END = "<!-- chaos-table:begin -->", "<!-- chaos-table:end -->"
 
 
-def run(orders: int, scenarios: list[str], *, clients: int, log=print) -> list[Row]:
+def run(orders: int, scenarios: list[str], *, clients: int, fault_rate: float = 0.1, log=print,
+        after_each=None) -> list[Row]:
     rows: list[Row] = []
     with tempfile.TemporaryDirectory() as tmp, World(Path(tmp) / "cloud", clients=clients, log=log) as world:
         for name in scenarios:
             log(f"scenario {name}: {orders} orders ...")
             started = time.monotonic()
-            for row in SCENARIOS[name](world, orders):
+            scenario = partial(transient, rate=fault_rate) if name == "transient" else SCENARIOS[name]
+            for row in scenario(world, orders):
                 row.seconds = round(time.monotonic() - started, 1)
                 rows.append(row)
                 log(table([row], header=False))
                 for detail in row.details[:20]:
                     log(f"    {detail}")
+            if after_each:
+                after_each(rows)
     return rows
 
 
@@ -60,11 +65,12 @@ def checks(rows: list[Row]) -> str:
         f"{'ok' if passed else 'FAILED'} {check}" for check, passed in row.checks.items()) for row in rows)
 
 
-def record(rows: list[Row], orders: int, seconds: float, command: str) -> None:
+def record(rows: list[Row], orders: int, seconds: float, command: str, *, done: bool = True) -> None:
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
     when = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    state = f"{seconds / 60:.0f} minutes" if done else f"still running after {seconds / 60:.0f} minutes"
     block = (f"{BEGIN}\nLatest run: `{command}`, {orders} orders per scenario, {when}, commit {commit}, "
-             f"{seconds / 60:.0f} minutes.\n\n{table(rows)}\n\nEach scenario's own checks:\n\n{checks(rows)}\n{END}")
+             f"{state}.\n\n{table(rows)}\n\nEach scenario's own checks:\n\n{checks(rows)}\n{END}")
     text = DOCS.read_text()
     DOCS.write_text(text[:text.index(BEGIN)] + block + text[text.index(END) + len(END):])
 
@@ -75,6 +81,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--orders", type=int, default=1000, help="orders per scenario (default 1000)")
     parser.add_argument("--scenarios", default=",".join(SCENARIOS), help=f"comma-separated, of: {', '.join(SCENARIOS)}")
     parser.add_argument("--clients", type=int, default=8, help="concurrent API clients (default 8)")
+    parser.add_argument("--fault-rate", type=float, default=0.1,
+                        help="transient faults: the fraction of invocations that fail (default 0.1)")
     parser.add_argument("--docs", action="store_true", help="record the table in docs/RELIABILITY.md")
     parser.add_argument("--out", type=Path, help="also write the rows as JSON here")
     args = parser.parse_args(argv)
@@ -84,7 +92,12 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown scenario(s) {', '.join(unknown)}; there are: {', '.join(SCENARIOS)}")
 
     started = time.monotonic()
-    rows = run(args.orders, names, clients=args.clients)
+    if not 0 <= args.fault_rate <= 1:
+        parser.error("--fault-rate is a fraction between 0 and 1")
+    command = "make chaos" if args.orders == 1000 else f"make chaos ORDERS={args.orders}"
+    progress = (lambda so_far: record(so_far, args.orders, time.monotonic() - started, command, done=False)) \
+        if args.docs else None  # a long run shows its rows as they come
+    rows = run(args.orders, names, clients=args.clients, fault_rate=args.fault_rate, after_each=progress)
     seconds = time.monotonic() - started
     print(f"\nChaos run: {args.orders} orders per scenario, {seconds / 60:.1f} minutes\n")
     print(table(rows))
@@ -93,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.out:
         args.out.write_text(json.dumps([asdict(r) for r in rows], indent=2))
     if args.docs:
-        record(rows, args.orders, seconds, "make chaos" if args.orders == 1000 else f"make chaos ORDERS={args.orders}")
+        record(rows, args.orders, seconds, command)
         print(f"\nrecorded in {DOCS.relative_to(ROOT)}")
     failed = [r.scenario.strip() for r in rows if not r.passed]
     if failed:

@@ -46,6 +46,7 @@ class Row:
     duplicated: int = 0
     checks: dict[str, bool] = field(default_factory=dict)  # a scenario's own checks, by description
     details: list[str] = field(default_factory=list)  # what was lost or duplicated, for the reader
+    reasons: list[str] = field(default_factory=list)  # why each parked event of the scope was parked
     seconds: float = 0.0
 
     @property
@@ -167,12 +168,14 @@ def _audit_once(world: World, scope: Scope) -> Row:
             row.details.append(f"lost: {event_type} {event_id} never reached {', '.join(missing)}")
         elif parked_here:
             row.parked += 1
+            row.reasons += [p.reason for p in parked_by_event[event_id]]
         else:
             row.processed += 1
     for item in scope.stream_items:  # items written to the store by hand: refused by the publisher
         key = f"item:aggregateId={item['aggregateId']},version={item['version']}"
         if parked_by_event.get(key):
             row.parked += 1
+            row.reasons += [p.reason for p in parked_by_event[key]]
         else:
             row.lost += 1
             row.details.append(f"lost: stream item {key} neither published nor parked")

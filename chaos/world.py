@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import os
-import socket
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -20,17 +20,12 @@ import boto3
 
 from infra.consumers import CONSUMERS
 from localcloud.api import Answer, Api
-from localcloud.cloud import LocalCloud, Outputs
+from localcloud.cloud import LocalCloud, Outputs, free_port
 from ops.fault import set_switches
 
 PUBLISHER = "Publisher"
 PRICE = "9.99"
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @dataclass
@@ -42,6 +37,7 @@ class Scope:
     email: str
     sku: str
     stock: int
+    customer: str = ""  # the registered user the scenario's orders are placed for
     orders: list[str] = field(default_factory=list)  # acknowledged order ids
     put_directly: list[dict] = field(default_factory=list)  # envelopes put on the bus by hand
     stream_items: list[dict] = field(default_factory=list)  # keys of items written to the store by hand
@@ -50,10 +46,11 @@ class Scope:
 
 
 class World:
-    def __init__(self, state_dir: Path, *, clients: int = 8, log: Callable[[str], None] = print):
+    def __init__(self, state_dir: Path, *, clients: int = 8, window: int = 24, log: Callable[[str], None] = print):
         state_dir = Path(os.environ.get("CHAOS_STATE_DIR") or state_dir)  # keep it to read the cloud's log
-        self.cloud = LocalCloud(port=_free_port(), state_dir=state_dir)
+        self.cloud = LocalCloud(port=free_port(), state_dir=state_dir)
         self.clients = clients
+        self.window = window
         self.log = log
         self.run_id = uuid.uuid4().hex[:6]
         self.emails: dict[str, dict] = {}  # SES messages seen, by id (the emulator forgets them on restart)
@@ -133,23 +130,32 @@ class World:
             time.sleep(0.5)
 
     def place_orders(self, scope: Scope, count: int, *, quantity: int = 1,
-                     after_each: Callable[[int, str], None] | None = None) -> list[str]:
-        """`count` orders of one unit each, from `self.clients` concurrent clients."""
-
+                     after_each: Callable[[int, str], None] | None = None, paced: bool = True) -> list[str]:
+        """`count` orders of one unit each, from `self.clients` concurrent clients. Paced: a
+        client waits while `self.window` orders are in flight (placed in the last minute and
+        not yet COMPLETED or CANCELLED), so the load is what the platform keeps up with; an
+        open-loop burst would only measure the saga's timeout cancelling orders stuck in a
+        queue."""
         first = len(scope.orders)  # each order its own key, across calls
+        in_flight = InFlight(self, self.window if paced else 0)
 
         def place(n: int) -> str | None:
+            in_flight.wait_for_room()
             body = {"customerId": scope.customer, "items": [{"productId": scope.sku, "quantity": quantity,
                                                                "price": PRICE}]}
             answer = self.request("POST", "/orders", body, key=f"{scope.prefix}{first + n}")
             if answer.status != 201:
                 raise RuntimeError(f"order {n} answered {answer.status}: {answer.body}")
+            in_flight.add(answer.body["orderId"])
             if after_each:
                 after_each(n, answer.body["orderId"])
             return answer.body["orderId"]
 
-        with ThreadPoolExecutor(self.clients) as pool:
-            placed = list(pool.map(place, range(count)))  # n counts from 0 in each call: after_each's view
+        try:
+            with ThreadPoolExecutor(self.clients) as pool:
+                placed = list(pool.map(place, range(count)))  # n counts from 0 in each call: after_each's view
+        finally:
+            in_flight.close()
         scope.orders += placed
         return placed
 
@@ -176,10 +182,11 @@ class World:
                 request = response.get("UnprocessedKeys") or None
         return found
 
-    def wait_until_settled(self, scope: Scope, *, timeout: float = 1800, quiet_for: float = 60) -> None:
+    def wait_until_settled(self, scope: Scope, *, timeout: float = 1800, quiet_for: float = 60,
+                           trailing: float = 3) -> None:
         """Until every order of the scope is COMPLETED or CANCELLED, or nothing has moved for
         `quiet_for` seconds (a parked event can hold an order until the saga's timeout)."""
-        started, last_change, last = time.monotonic(), time.monotonic(), None
+        started, last_change, last, last_log = time.monotonic(), time.monotonic(), None, 0.0
         while time.monotonic() - started < timeout:
             states = self.read_model(scope.orders)
             terminal = sum(1 for o in states.values() if o.get("status", {}).get("S") in ("COMPLETED", "CANCELLED"))
@@ -188,13 +195,17 @@ class World:
                 break
             if (terminal, versions) != last:
                 last, last_change = (terminal, versions), time.monotonic()
+                if time.monotonic() - last_log < 15:
+                    time.sleep(2)
+                    continue
+                last_log = time.monotonic()
                 statuses = Counter(o.get("status", {}).get("S", "not in the read model") for o in
                                    (states.get(order_id, {}) for order_id in scope.orders))
                 self.log(f"  {scope.name}: {terminal}/{len(scope.orders)} orders settled {dict(statuses)}")
             elif time.monotonic() - last_change > quiet_for:
                 break
             time.sleep(2)
-        time.sleep(3)  # trailing consumers (audit, analytics, email) of the last events
+        time.sleep(trailing)  # trailing consumers (audit, analytics, email) of the last events
 
     def day_counters(self) -> dict[str, int]:
         day = time.strftime("%Y-%m-%d", time.gmtime())
@@ -211,3 +222,48 @@ class World:
         for message in messages:
             self.emails[message.get("MessageId") or message.get("Id")] = message
         return self.emails
+
+
+class InFlight:
+    """The orders placed and not yet settled, watched from a thread of its own."""
+
+    STALE_AFTER = 60.0  # an order stuck longer (a parked event) stops counting: the saga's timeout has it
+
+    def __init__(self, world: World, window: int):
+        self._world, self._window = world, window
+        self._placed: dict[str, float] = {}
+        self._room = threading.Condition()
+        self._closed = threading.Event()
+        if window:
+            threading.Thread(target=self._watch, daemon=True).start()
+
+    def add(self, order_id: str) -> None:
+        with self._room:
+            self._placed[order_id] = time.monotonic()
+
+    def wait_for_room(self) -> None:
+        if not self._window:
+            return
+        with self._room:
+            self._room.wait_for(lambda: len(self._placed) < self._window or self._closed.is_set())
+
+    def close(self) -> None:
+        self._closed.set()
+        with self._room:
+            self._room.notify_all()
+
+    def _watch(self) -> None:
+        while not self._closed.wait(1.0):
+            with self._room:
+                watched = list(self._placed)
+            try:
+                states = self._world.read_model(watched) if watched else {}
+            except Exception:  # noqa: BLE001 - the cloud may be restarting: look again
+                continue
+            now = time.monotonic()
+            with self._room:
+                for order_id in watched:
+                    status = states.get(order_id, {}).get("status", {}).get("S")
+                    if status in ("COMPLETED", "CANCELLED") or now - self._placed[order_id] > self.STALE_AFTER:
+                        self._placed.pop(order_id, None)
+                self._room.notify_all()

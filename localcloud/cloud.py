@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -19,6 +20,13 @@ REGION = "us-east-1"
 
 class LocalCloudError(RuntimeError):
     pass
+
+
+def free_port() -> int:
+    """A port on 127.0.0.1 nothing listens on now: for a local cloud of a test's or tool's own."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -29,7 +28,7 @@ from botocore.awsrequest import AWSRequest
 
 from catalog import CATALOG, EventType
 from catalog.examples import EXAMPLES, malformed_examples
-from localcloud.cloud import ROOT, LocalCloud, Outputs
+from localcloud.cloud import ROOT, LocalCloud, Outputs, free_port
 
 T = TypeVar("T")
 ON_AWS = os.environ.get("E2E_TARGET") == "aws"
@@ -133,12 +132,6 @@ def eventually(check: Callable[[], T], *, timeout: float = 30, interval: float =
             time.sleep(interval)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _aws_outputs() -> Outputs:
     cloudformation = boto3.client("cloudformation")
     values: dict[str, str] = {}
@@ -153,7 +146,7 @@ def deployment(tmp_path_factory) -> Deployment:
     if ON_AWS:
         yield Deployment(_aws_outputs(), endpoint=None)
         return
-    cloud = LocalCloud(port=_free_port(), state_dir=tmp_path_factory.mktemp("local-cloud"), stage=STAGE)
+    cloud = LocalCloud(port=free_port(), state_dir=tmp_path_factory.mktemp("local-cloud"), stage=STAGE)
     cloud.start()
     try:
         outputs = cloud.deploy(quiet=True)

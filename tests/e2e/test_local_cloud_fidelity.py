@@ -14,8 +14,8 @@ import pytest
 from botocore.exceptions import ClientError
 
 from infra.runtime import POWERTOOLS_LAYER_PARAMETER
-from localcloud.cloud import LocalCloud
-from tests.e2e.conftest import ON_AWS, _free_port
+from localcloud.cloud import LocalCloud, free_port
+from tests.e2e.conftest import ON_AWS
 
 pytestmark = pytest.mark.skipif(ON_AWS, reason="compares MiniStack with and without the fixes")
 
@@ -24,7 +24,7 @@ FAILING_HANDLER = "def handler(event, context):\n    raise RuntimeError('consume
 
 @pytest.fixture(scope="module", params=["unpatched", "patched"])
 def cloud(request, tmp_path_factory):
-    cloud = LocalCloud(port=_free_port(), state_dir=tmp_path_factory.mktemp(request.param),
+    cloud = LocalCloud(port=free_port(), state_dir=tmp_path_factory.mktemp(request.param),
                        with_fixes=request.param == "patched")
     cloud.start()
     yield request.param, cloud
