@@ -147,6 +147,8 @@ class World:
             if answer.status != 201:
                 raise RuntimeError(f"order {n} answered {answer.status}: {answer.body}")
             in_flight.add(answer.body["orderId"])
+            if (first + n + 1) % 100 == 0:
+                self.log(f"  {scope.name}: {first + n + 1} orders placed")
             if after_each:
                 after_each(n, answer.body["orderId"])
             return answer.body["orderId"]

@@ -345,6 +345,28 @@ def durable_async_invokes() -> None:
     svc.load_persisted_state = load_with_invocations
 
 
+def keep_workers_after_handled_errors() -> None:
+    """AWS: a Python handler that raises is reported as a function error and its execution
+    environment serves the next invocation; only a crash or a timeout resets it. MiniStack
+    1.5.33 kills the worker process after every function error, so each failure (a retry, a
+    poison event, an idempotency record still in progress) costs a cold start, seconds of CPU
+    here: under fault injection the platform spends most of its time starting workers.
+    Keep the worker when the handler raised (its answer carries the traceback)."""
+    import inspect
+    import textwrap
+
+    from ministack.core import lambda_runtime as runtime
+
+    source = textwrap.dedent(inspect.getsource(runtime.Worker.invoke))
+    killed_on_error = 'if response.get("status") == "error":'
+    if killed_on_error not in source:
+        raise RuntimeError("MiniStack's Worker.invoke changed: review keep_workers_after_handled_errors")
+    source = source.replace(killed_on_error, 'if response.get("status") == "error" and "trace" not in response:')
+    namespace: dict = {}
+    exec(compile(source, runtime.__file__, "exec"), vars(runtime), namespace)  # noqa: S102 - one pinned method
+    runtime.Worker.invoke = namespace["invoke"]
+
+
 def accept_schema_registry() -> None:
     """AWS has the EventBridge Schema Registry (AWS::EventSchemas::Registry and ::Schema);
     MiniStack 1.5.33 has no schemas service, and its CloudFormation rejects both types. Accept
@@ -406,6 +428,7 @@ FIXES = (
     honour_stream_source_settings,
     persist_stream_records,
     durable_async_invokes,
+    keep_workers_after_handled_errors,
     accept_schema_registry,
 )
 

@@ -254,3 +254,36 @@ def test_an_accepted_async_invoke_survives_a_restart(cloud):
         assert not done, "MiniStack now keeps accepted async invokes across restarts: drop durable_async_invokes"
     else:
         assert done
+
+
+PID_HANDLER = """
+import os
+
+def handler(event, context):
+    if event.get("fail"):
+        raise ValueError("a function error, not a crash")
+    return os.getpid()
+"""
+
+
+def test_a_function_error_keeps_the_execution_environment(cloud):
+    variant, local = cloud
+    lambda_ = clients(local)("lambda")
+    code = io.BytesIO()
+    with zipfile.ZipFile(code, "w") as archive:
+        archive.writestr("fn.py", PID_HANDLER)
+    lambda_.create_function(FunctionName="pid", Runtime="python3.12", Handler="fn.handler",
+                            Code={"ZipFile": code.getvalue()}, Role="arn:aws:iam::000000000000:role/consumer")
+
+    def pid(fail: bool = False):
+        response = lambda_.invoke(FunctionName="pid", Payload=json.dumps({"fail": fail}).encode())
+        return json.loads(response["Payload"].read()), response.get("FunctionError")
+
+    before, _ = pid()
+    _, error = pid(fail=True)
+    after, _ = pid()
+    assert error == "Unhandled"
+    if variant == "unpatched":
+        assert after != before, "MiniStack now keeps workers after function errors: drop keep_workers_after_handled_errors"
+    else:
+        assert after == before
