@@ -147,8 +147,9 @@ class LocalCloud:
                 raise LocalCloudError(f"the local cloud did not answer within {timeout:.0f}s; see {self.log_file}")
             time.sleep(0.2)
 
-    def stop(self, timeout: float = 20) -> bool:
-        """Stop the server and its workers (state is saved on the way out). False if none ran."""
+    def stop(self, timeout: float = 120) -> bool:
+        """Stop the server and its workers (state is saved on the way out: with a large state under
+        load that takes a while, so it gets `timeout` seconds before it is killed). False if none ran."""
         if not self.pid_file.exists():
             return False
         pid = int(self.pid_file.read_text())
