@@ -92,7 +92,6 @@ class EventConsumer:
         return lambda_handler
 
 
-
 def _check_routing(event: dict[str, Any], envelope: Envelope) -> None:
     """The rules route by the entry's source and detail-type; the work trusts the detail. A
     producer that sets one and writes another is refused, so neither can be spoofed."""

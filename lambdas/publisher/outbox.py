@@ -84,19 +84,14 @@ class OutboxPublisher:
                 break
             if attempt > 1:
                 self._sleep(self._backoff * 2 ** (attempt - 2))
-            retry: list[PendingEntry] = []
-            for start in range(0, len(pending), MAX_ENTRIES_PER_CALL):
-                chunk = pending[start : start + MAX_ENTRIES_PER_CALL]
-                failed = self._put(chunk)
-                report.published += len(chunk) - len(failed)
-                retry.extend(failed)
-            pending = retry
+            failed = self._put_all(pending)
+            report.published += len(pending) - len(failed)
+            pending = failed
         report.failed.extend(pending)
         for entry in report.failed:
             logger.error("event not published", extra={"sequenceNumber": entry.sequence_number, "reason": entry.error})
         for _ in range(faults.duplicates()):
-            for start in range(0, len(published), MAX_ENTRIES_PER_CALL):
-                self._put(published[start : start + MAX_ENTRIES_PER_CALL])
+            self._put_all(published)
         return report
 
     def _entry_for(self, record: dict) -> PendingEntry:
@@ -116,6 +111,13 @@ class OutboxPublisher:
         if problem:
             return PendingEntry(sequence_number, entry, problem, record)
         return PendingEntry(sequence_number, entry)
+
+    def _put_all(self, entries: list[PendingEntry]) -> list[PendingEntry]:
+        """Send them, a call per MAX_ENTRIES_PER_CALL; return the entries that failed."""
+        failed = []
+        for start in range(0, len(entries), MAX_ENTRIES_PER_CALL):
+            failed.extend(self._put(entries[start : start + MAX_ENTRIES_PER_CALL]))
+        return failed
 
     def _put(self, chunk: list[PendingEntry]) -> list[PendingEntry]:
         """Send one call's worth; return the entries that failed, with their error."""
