@@ -80,9 +80,14 @@ class World:
     def restart(self, down_seconds: float = 2.0) -> None:
         """Stop the local cloud (state saved on the way out, as `make down` does) and start it."""
         self.collect_emails()
-        self.cloud.stop()
+        began = time.time()
+        self.cloud.stop(timeout=600)  # saving a run's state (hundreds of thousands of items) takes a while
+        saved = sorted(p.stem for p in (self.cloud.state_dir / "state").glob("*.json") if p.stat().st_mtime >= began)
+        self.log(f"  local cloud stopped in {time.time() - began:.0f}s, state saved: {', '.join(saved) or 'none'}")
         time.sleep(down_seconds)
-        self.cloud.start()
+        began = time.time()
+        self.cloud.start(timeout=600)  # and loading it again
+        self.log(f"  local cloud started again in {time.time() - began:.0f}s")
         self._connect()
 
     # ---- switches ---------------------------------------------------------------------------

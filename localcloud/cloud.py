@@ -171,6 +171,8 @@ class LocalCloud:
             except ProcessLookupError:
                 return True
             time.sleep(0.2)
+        print(f"the local cloud did not exit within {timeout:.0f}s of SIGTERM and was killed: its state may "
+              f"not have been saved (see {self.log_file})", file=sys.stderr)
         os.killpg(pid, signal.SIGKILL)
         return True
 
