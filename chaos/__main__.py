@@ -37,7 +37,7 @@ def run(orders: int, scenarios: list[str], *, clients: int, fault_rate: float = 
             started = time.monotonic()
             scenario = partial(transient, rate=fault_rate) if name == "transient" else SCENARIOS[name]
             for row in scenario(world, orders):
-                row.seconds = round(time.monotonic() - started, 1)
+                row.name, row.seconds = name, round(time.monotonic() - started, 1)
                 rows.append(row)
                 log(table([row], header=False))
                 for detail in row.details[:20]:

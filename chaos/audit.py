@@ -47,6 +47,8 @@ class Row:
     checks: dict[str, bool] = field(default_factory=dict)  # a scenario's own checks, by description
     details: list[str] = field(default_factory=list)  # what was lost or duplicated, for the reader
     reasons: list[str] = field(default_factory=list)  # why each parked event of the scope was parked
+    parked_by: dict[str, list[str]] = field(default_factory=dict)  # event id: the owners that parked it
+    name: str = ""  # the scenario's name on the command line (`--scenarios`)
     seconds: float = 0.0
 
     @property
@@ -168,6 +170,7 @@ def _audit_once(world: World, scope: Scope) -> Row:
             row.details.append(f"lost: {event_type} {event_id} never reached {', '.join(missing)}")
         elif parked_here:
             row.parked += 1
+            row.parked_by[event_id] = sorted(parked_here)
             row.reasons += [p.reason for p in parked_by_event[event_id]]
         else:
             row.processed += 1

@@ -104,13 +104,9 @@ def poison(world: World, orders: int) -> list[Row]:
     world.wait_until_settled(scope)
     row = audit(world, scope)
     row.scenario = "poison events (1 in 10)"
-    parked = dead_letters(world)
-    parked_ids = {}
-    for p in parked:
-        parked_ids.setdefault(p.event_id, set()).add(p.owner)
     poisoned = [(d["detail"]["eventId"], d["detail-type"], d["source"]) for d in scope.put_directly]
     right = sum(1 for event_id, event_type, source in poisoned
-                if parked_ids.get(event_id, set()) == set(routes_of(event_type, source)))
+                if row.parked_by.get(event_id) == sorted(routes_of(event_type, source)))
     row.checks[f"each poison event parked by exactly the consumers it reached: {right}/{len(poisoned)}"] = (
         right == len(poisoned))
     _all_completed(world, scope, row)

@@ -12,26 +12,50 @@ import pytest
 
 from chaos.audit import idempotency_key, routes_of
 from chaos.corpus import api_cases, bus_cases, stream_cases
+from chaos.scenarios import SCENARIOS
 from localcloud.cloud import ROOT
 
 ORDERS = int(os.environ.get("CHAOS_TEST_ORDERS", "4"))
 
 
-@pytest.mark.e2e
-@pytest.mark.skipif(os.environ.get("E2E_TARGET") == "aws", reason="injects faults and restarts the local cloud")
-def test_every_scenario_accounts_for_every_event(tmp_path):
-    out = tmp_path / "rows.json"
+LOCAL_ONLY = pytest.mark.skipif(os.environ.get("E2E_TARGET") == "aws",
+                                reason="injects faults and restarts the local cloud")
+
+
+@pytest.fixture(scope="module")
+def chaos_run(tmp_path_factory):
+    """One `python -m chaos` run, every scenario on one local cloud: its exit code and rows."""
+    out = tmp_path_factory.mktemp("chaos") / "rows.json"
     result = subprocess.run([sys.executable, "-m", "chaos", "--orders", str(ORDERS), "--clients", "4", "--out", str(out)],
                             cwd=ROOT, capture_output=True, text=True, timeout=2400)
     print(result.stdout[-6000:], result.stderr[-3000:])
-    rows = json.loads(out.read_text())
-    assert len(rows) == 8, [r["scenario"] for r in rows]  # 7 scenarios, transient faults in two rows
-    for row in rows:
-        assert row["lost"] == 0, row
-        assert row["duplicated"] == 0, row
-        assert all(row["checks"].values()), row
+    assert out.exists(), result.stderr[-3000:]
+    return result, json.loads(out.read_text())
+
+
+@pytest.mark.e2e
+@LOCAL_ONLY
+@pytest.mark.parametrize("scenario", list(SCENARIOS))
+def test_the_scenario_accounts_for_every_event(chaos_run, scenario):
+    _, rows = chaos_run
+    mine = [row for row in rows if row["name"] == scenario]
+    assert len(mine) == (2 if scenario == "transient" else 1), [r["scenario"] for r in mine]  # + the redrive row
+    for row in mine:
+        assert row["lost"] == 0, row["details"]
+        assert row["duplicated"] == 0, row["details"]
+        assert all(row["checks"].values()), row["checks"]
         assert row["events"] == row["processed"] + row["parked"], row
-    assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.e2e
+@LOCAL_ONLY
+def test_the_run_prints_the_table_and_exits_nonzero_only_when_a_row_failed(chaos_run):
+    result, rows = chaos_run
+    failed = [row for row in rows if row["lost"] or row["duplicated"] or not all(row["checks"].values())]
+    assert result.returncode == (1 if failed else 0), result.stderr[-3000:]
+    assert "| scenario" in result.stdout and "lost" in result.stdout
+    for row in rows:
+        assert row["scenario"] in result.stdout
 
 
 # ---- the audit's own arithmetic ------------------------------------------------------------
