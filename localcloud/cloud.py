@@ -147,9 +147,10 @@ class LocalCloud:
                 raise LocalCloudError(f"the local cloud did not answer within {timeout:.0f}s; see {self.log_file}")
             time.sleep(0.2)
 
-    def stop(self, timeout: float = 120) -> bool:
-        """Stop the server and its workers (state is saved on the way out: with a large state under
-        load that takes a while, so it gets `timeout` seconds before it is killed). False if none ran."""
+    def stop(self, timeout: float = 300) -> bool:
+        """Stop the server and its workers (state is saved on the way out: with a large state that
+        takes a while, 89 s after `make chaos`'s first five scenarios, so it gets `timeout` seconds
+        before it is killed). False if none ran."""
         if not self.pid_file.exists():
             return False
         pid = int(self.pid_file.read_text())
