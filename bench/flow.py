@@ -22,7 +22,6 @@ SKU = "BENCH-SKU"
 WARM_UP = 3
 
 
-
 def _completed(client, table: str) -> int:
     """How many orders the read model shows completed (a Scan: the system itself never scans,
     so the meter can leave these out)."""

@@ -22,10 +22,11 @@ from infra.consumers import CONSUMERS
 from localcloud.api import Answer, Api
 from localcloud.cloud import LocalCloud, Outputs, free_port
 from ops.fault import set_switches
+from orders.aggregate import OrderStatus
 
 PUBLISHER = "Publisher"
 PRICE = "9.99"
-
+SETTLED = (OrderStatus.COMPLETED, OrderStatus.CANCELLED)  # an order in either has nothing left to do
 
 
 @dataclass
@@ -82,7 +83,7 @@ class World:
         self.collect_emails()
         began = time.time()
         self.cloud.stop(timeout=600)  # saving a large state takes a while (89 s in a 1,000-order run)
-        saved = {p.stem for p in (self.cloud.state_dir / "state").glob("*.json") if p.stat().st_mtime >= began}
+        saved = {p.stem for p in self.cloud.saved_state_dir.glob("*.json") if p.stat().st_mtime >= began}
         unsaved = [s for s in ("dynamodb", "sqs", "lambda", "eventbridge", "ses") if s not in saved]
         self.log(f"  local cloud stopped in {time.time() - began:.0f}s, {len(saved)} services' state saved"
                  + (f"; NOT saved: {', '.join(unsaved)}" if unsaved else ""))
@@ -198,7 +199,7 @@ class World:
         started, last_change, last, last_log = time.monotonic(), time.monotonic(), None, 0.0
         while time.monotonic() - started < timeout:
             states = self.read_model(scope.orders)
-            terminal = sum(1 for o in states.values() if o.get("status", {}).get("S") in ("COMPLETED", "CANCELLED"))
+            terminal = sum(1 for o in states.values() if o.get("status", {}).get("S") in SETTLED)
             versions = sum(int(o["version"]["N"]) for o in states.values())
             if terminal == len(scope.orders):
                 break
@@ -273,6 +274,6 @@ class InFlight:
             with self._room:
                 for order_id in watched:
                     status = states.get(order_id, {}).get("status", {}).get("S")
-                    if status in ("COMPLETED", "CANCELLED") or now - self._placed[order_id] > self.STALE_AFTER:
+                    if status in SETTLED or now - self._placed[order_id] > self.STALE_AFTER:
                         self._placed.pop(order_id, None)
                 self._room.notify_all()

@@ -79,6 +79,7 @@ class LocalCloud:
         self.endpoint = f"http://127.0.0.1:{port}"
         self.pid_file = self.state_dir / "ministack.pid"
         self.log_file = self.state_dir / "ministack.log"
+        self.saved_state_dir = self.state_dir / "state"  # a JSON file per service, written on stop
         self.outputs_file = self.state_dir / "outputs.json"
         self._process: subprocess.Popen | None = None  # when this process started the server
         self._extra_env = server_env or {}
@@ -103,7 +104,7 @@ class LocalCloud:
             "GATEWAY_PORT": str(self.port),
             "BIND_HOST": "127.0.0.1",
             "PERSIST_STATE": "1",
-            "STATE_DIR": str(self.state_dir / "state"),
+            "STATE_DIR": str(self.saved_state_dir),
             "IOT_MTLS_ENABLED": "0",
             "TMPDIR": str(self.state_dir / "tmp"),  # Lambda workers unpack code here, not in /tmp
             # Async retries of failing functions, seconds apart instead of minutes (AWS: ~1 min, ~2 min).
