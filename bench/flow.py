@@ -1,7 +1,7 @@
-"""End to end on the local cloud: a batch of orders through the whole flow (API -> store ->
-bus -> consumers -> saga -> completed), with the throughput, the latency of each order from
-POST /orders to ORDER_COMPLETED, and every billable request the batch caused (counted by
-localcloud/meter.py inside the cloud)."""
+"""End to end on the local cloud, deployed as prod: orders through the whole flow (API -> store
+-> bus -> consumers -> saga -> completed), with the throughput, the latency of each order from
+POST /orders to ORDER_COMPLETED, and every billable request an order causes (counted by
+localcloud/meter.py inside the cloud), on the happy path and on a day's mix of outcomes."""
 
 from __future__ import annotations
 
@@ -14,76 +14,131 @@ from pathlib import Path
 
 import boto3
 
+from bench.functions import CONSUMER_NAMES, FUNCTIONS
 from localcloud import meter
 from localcloud.api import Api
 from localcloud.cloud import LocalCloud, free_port
+from ops.fault import RATE, set_switches
 
 SKU = "BENCH-SKU"
+SOLD_OUT = "BENCH-SOLD-OUT"
 WARM_UP = 3
+CUSTOMERS = 5
+DECLINED_PRICE = "1200.00"  # over the simulated card limit (payments.provider, 1000.00)
+# A day's mix, in 20 orders: 2 cancelled by the customer (10%), 1 declined (5%), 1 out of stock
+# (5%), the rest happy; and 1% of every consumer's invocations fail once and are retried.
+MIX = ("cancelled", "cancelled", "declined", "sold-out") + ("happy",) * 16
+TRANSIENT_FAULT_RATE = 0.01
+SETTLED = ("COMPLETED", "CANCELLED")
 
 
-def _completed(client, table: str) -> int:
-    """How many orders the read model shows completed (a Scan: the system itself never scans,
-    so the meter can leave these out)."""
-    pages = client.get_paginator("scan").paginate(
-        TableName=table, Select="COUNT", FilterExpression="#s = :c",
-        ExpressionAttributeNames={"#s": "status"}, ExpressionAttributeValues={":c": {"S": "COMPLETED"}})
-    return sum(page["Count"] for page in pages)
+class Watcher:
+    """Reads the read model as an observer (the meter does not bill its requests)."""
+
+    def __init__(self, endpoint: str, table: str):
+        self._client = boto3.client("dynamodb", endpoint_url=endpoint, region_name="us-east-1",
+                                    aws_access_key_id=meter.OBSERVER_KEY, aws_secret_access_key="observer")
+        self._table = table
+
+    def statuses(self, order_ids: list[str]) -> dict[str, str]:
+        found: dict[str, str] = {}
+        for start in range(0, len(order_ids), 100):
+            keys = [{"orderId": {"S": order_id}} for order_id in order_ids[start:start + 100]]
+            response = self._client.batch_get_item(RequestItems={self._table: {"Keys": keys, "ConsistentRead": True}})
+            found.update({i["orderId"]["S"]: i["status"]["S"] for i in response["Responses"].get(self._table, [])})
+        return found
+
+    def wait_settled(self, order_ids: list[str], timeout: float, settled=SETTLED) -> dict[str, str]:
+        deadline = time.monotonic() + timeout
+        while True:
+            statuses = self.statuses(order_ids)
+            if all(statuses.get(order_id) in settled for order_id in order_ids):
+                return statuses
+            if time.monotonic() > deadline:
+                pending = [o for o in order_ids if statuses.get(o) not in settled]
+                raise TimeoutError(f"{len(pending)} orders not settled within {timeout:.0f}s, e.g. {pending[:3]}")
+            time.sleep(0.3)
 
 
-def _wait_for(client, table: str, count: int, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while _completed(client, table) < count:
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"not every order completed within {timeout:.0f}s")
+# Longer than the prod analytics fold's batching window (10 s): a fold still gathering is
+# counted in the run whose markers it folds.
+QUIET_SECONDS = 12.0
+
+
+def settled_meter(path: str, quiet: float = QUIET_SECONDS) -> dict:
+    """The meter once it has not moved for `quiet` seconds (trailing consumers, folds and
+    retries done)."""
+    previous, still_since = meter.read(path), time.monotonic()
+    while time.monotonic() - still_since < quiet:
         time.sleep(0.5)
-
-
-def _settled_meter(path: str) -> dict:
-    """The meter once it stops moving (trailing consumers done)."""
-    previous, stable = None, 0
-    while stable < 3:
-        time.sleep(0.6)
         current = meter.read(path)
-        stable = stable + 1 if current == previous else 0
-        previous = current
+        if current != previous:
+            previous, still_since = current, time.monotonic()
     return previous or {}
 
 
-def run(orders: int, *, workers: int = 8, metered: int = 20, timeout: float = 900) -> dict:
+def run(orders: int, *, workers: int = 8, metered: int = 20, mixed: int = 40, timeout: float = 900,
+        stage: str = "prod") -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         meter_file = str(Path(tmp) / "meter.json")
-        cloud = LocalCloud(port=free_port(), state_dir=Path(tmp) / "cloud", server_env={"LOCAL_CLOUD_METER": meter_file})
+        cloud = LocalCloud(port=free_port(), state_dir=Path(tmp) / "cloud", stage=stage,
+                           server_env={"LOCAL_CLOUD_METER": meter_file})
         cloud.start()
         try:
             outputs = cloud.deploy(quiet=True)
-            env = cloud.aws_env()
-            api = Api(outputs.api_url, env)
-            dynamodb = boto3.client("dynamodb", endpoint_url=cloud.endpoint, region_name="us-east-1",
-                                    aws_access_key_id="test", aws_secret_access_key="test")
-            api("PUT", f"/inventory/{SKU}", {"quantity": (orders + WARM_UP) * 10})
-            body = {"customerId": "bench", "items": [{"productId": SKU, "quantity": 1, "price": "9.99"}]}
+            api = Api(outputs.api_url, cloud.aws_env())
+            watcher = Watcher(cloud.endpoint, outputs["OrdersTableName"])
+            api("PUT", f"/inventory/{SKU}", {"quantity": (orders + metered + mixed + WARM_UP) * 10})
+            api("PUT", f"/inventory/{SOLD_OUT}", {"quantity": 0})
+            # Registered customers: every order's emails are really sent (and billed).
+            customers = [api("POST", "/users", {"email": f"bench-{i}@example.com", "name": f"Customer {i}"})["userId"]
+                         for i in range(CUSTOMERS)]
+
+            def place(i: int, kind: str = "happy") -> str:
+                line = {"productId": SOLD_OUT if kind == "sold-out" else SKU, "quantity": 1,
+                        "price": DECLINED_PRICE if kind == "declined" else "9.99"}
+                order_id = api("POST", "/orders", {"customerId": customers[i % CUSTOMERS], "items": [line]})["orderId"]
+                if kind == "cancelled":
+                    api("POST", f"/orders/{order_id}/cancel", {"reason": "changed my mind"})
+                return order_id
+
             # Warm every function first: the figures are for a running system, not for cold starts.
-            for _ in range(WARM_UP):
-                api("POST", "/orders", body)
-            done = WARM_UP
-            _wait_for(dynamodb, outputs["OrdersTableName"], done, timeout)
+            watcher.wait_settled([place(i) for i in range(WARM_UP)], timeout)
 
-            # 1. One order at a time, metered: what an order costs, and its latency unloaded
-            # (under load the local durations would also count waiting for a free worker).
-            before = _settled_meter(meter_file)
+            # 1. The happy path, one order at a time, metered: what an order costs, and its
+            # latency unloaded (under load the durations would also count waiting for a worker).
+            before = settled_meter(meter_file)
             sequential = []
-            for _ in range(metered):
-                sequential.append(api("POST", "/orders", body)["orderId"])
-                done += 1
-                _wait_for(dynamodb, outputs["OrdersTableName"], done, timeout)
-            after = _settled_meter(meter_file)
+            for i in range(metered):
+                sequential.append(place(i))
+                watcher.wait_settled(sequential[-1:], timeout, settled=("COMPLETED",))
+            happy = per_order(before, settled_meter(meter_file), metered, api_requests=metered)
 
-            # 2. The batch, from concurrent clients: throughput and latency under load.
+            # 2. A day's mix, one at a time, metered, with 1% transient faults in every consumer.
+            faults = _transient_faults(cloud, outputs, TRANSIENT_FAULT_RATE)
+            try:
+                watcher.wait_settled([place(i) for i in range(WARM_UP)], timeout)  # the functions' new workers
+                before = settled_meter(meter_file)
+                kinds = [MIX[i % len(MIX)] for i in range(mixed)]
+                mixed_ids = []
+                for i, kind in enumerate(kinds):
+                    mixed_ids.append(place(i, kind))
+                    watcher.wait_settled(mixed_ids[-1:], timeout)
+                after = settled_meter(meter_file)
+            finally:
+                faults.clear()
+            statuses = watcher.statuses(mixed_ids)
+            day = per_order(before, after, mixed, api_requests=mixed + kinds.count("cancelled"))
+            day["outcomes"] = {status: list(statuses.values()).count(status) for status in SETTLED}
+            day["mix"] = {kind: kinds.count(kind) for kind in dict.fromkeys(kinds)}
+            day["transientFaultRate"] = TRANSIENT_FAULT_RATE
+            watcher.wait_settled([place(i) for i in range(WARM_UP)], timeout)  # workers without faults again
+
+            # 3. The batch, from concurrent clients: throughput and latency under load.
             started = time.monotonic()
             with ThreadPoolExecutor(workers) as pool:
-                order_ids = [r["orderId"] for r in pool.map(lambda _: api("POST", "/orders", body), range(orders))]
-            _wait_for(dynamodb, outputs["OrdersTableName"], done + orders, timeout)
+                order_ids = list(pool.map(place, range(orders)))
+            watcher.wait_settled(order_ids, timeout, settled=("COMPLETED",))
             wall = time.monotonic() - started
             loaded, created, completed = _latencies(api, order_ids)
             unloaded, _, _ = _latencies(api, sequential)
@@ -91,6 +146,7 @@ def run(orders: int, *, workers: int = 8, metered: int = 20, timeout: float = 90
             cloud.stop()
 
     return {
+        "stage": stage,
         "orders": orders,
         "clientWorkers": workers,
         "wallSeconds": round(wall, 2),
@@ -98,8 +154,28 @@ def run(orders: int, *, workers: int = 8, metered: int = 20, timeout: float = 90
         "latencyMs": _summary(loaded),
         "latenciesMs": [round(x, 1) for x in loaded],
         "unloaded": {"orders": metered, "latencyMs": _summary(unloaded)},
-        "perOrder": per_order(before, after, metered),
+        "perOrder": happy,
+        "perOrderMixed": day,
     }
+
+
+class _Faults:
+    def __init__(self, client, names: list[str]):
+        self._client, self._names = client, names
+
+    def clear(self) -> None:
+        for name in self._names:
+            set_switches(name, {RATE: None}, client=self._client)
+
+
+def _transient_faults(cloud: LocalCloud, outputs, rate: float) -> _Faults:
+    """Every consumer fails this share of its invocations at random (before or after its work)."""
+    client = boto3.client("lambda", endpoint_url=cloud.endpoint, region_name="us-east-1",
+                          aws_access_key_id="test", aws_secret_access_key="test")
+    names = [outputs.function_name(name) for name in CONSUMER_NAMES]
+    for name in names:
+        set_switches(name, {RATE: str(rate)}, client=client)
+    return _Faults(client, names)
 
 
 def _latencies(api: Api, order_ids: list[str]) -> tuple[list[float], list[float], list[float]]:
@@ -118,34 +194,58 @@ def _summary(latencies: list[float]) -> dict[str, float]:
             "max": round(latencies[-1], 1)}
 
 
-def per_order(before: dict, after: dict, orders: int) -> dict:
-    """Billable requests per order, from the meter's counts over the batch."""
+def per_order(before: dict, after: dict, orders: int, *, api_requests: int) -> dict:
+    """Billable counts per order, from the meter's counts over the run."""
     delta = {key: after.get(key, 0) - before.get(key, 0) for key in after}
-    reads = sum(v for k, v in delta.items() if k.startswith("dynamodb.read_units.") and not k.endswith(".Scan"))
+    prefix = "lambda.invocations."
+    functions = {}
+    for key in sorted(delta):
+        if key.startswith(prefix) and delta[key]:
+            name = key.removeprefix(prefix)
+            functions[name] = {
+                "invocations": delta[key] / orders,
+                "cpuSeconds": delta.get(f"lambda.cpu_seconds.{name}", 0) / orders,
+                "wallSeconds": delta.get(f"lambda.wall_seconds.{name}", 0) / orders,
+                "coldStarts": delta.get(f"lambda.cold.{name}", 0) / orders,
+                "memoryMb": after.get(f"lambda.memory_mb.{name}", 128),
+                "peakRssMb": round(after.get(f"lambda.peak_rss_mb.{name}", 0), 1),
+                "arm64": bool(after.get(f"lambda.arm64.{name}", 0)),
+            }
     return {
-        "apiRequests": 1.0,
+        "apiRequests": api_requests / orders,
         "lambdaInvocations": delta.get("lambda.invocations", 0) / orders,
-        "lambdaGbSeconds": delta.get("lambda.gb_seconds", 0) / orders,
+        "functions": {_short(name): figures for name, figures in functions.items()},
         "eventBridgeEvents": delta.get("events.entries", 0) / orders,
+        "putEventsCalls": delta.get("events.put_events_calls", 0) / orders,
+        "archivedBytes": delta.get("events.archived_bytes", 0) / orders,
         "dynamodbWriteUnits": delta.get("dynamodb.write_units", 0) / orders,
-        "dynamodbReadUnits": reads / orders,
+        "dynamodbIndexWriteUnits": delta.get("dynamodb.write_units.index", 0) / orders,
+        "dynamodbRefusedWriteUnits": delta.get("dynamodb.write_units.refused", 0) / orders,
+        "dynamodbReadUnits": sum(v for k, v in delta.items() if k.startswith("dynamodb.read_units.")) / orders,
+        "dynamodbRequests": delta.get("dynamodb.requests", 0) / orders,
+        "dynamodbRequestsByOperation": {k.removeprefix("dynamodb.requests."): v / orders for k, v in sorted(delta.items())
+                                        if k.startswith("dynamodb.requests.") and v},
+        "writeUnitsByTable": {_short(k.removeprefix("dynamodb.write_units.table."), TABLES): v / orders
+                              for k, v in sorted(delta.items()) if k.startswith("dynamodb.write_units.table.") and v},
         "sqsRequests": delta.get("sqs.requests", 0) / orders,
-        "invocationsByFunction": {k.removeprefix("lambda.invocations.").split("-")[-1][:40]: round(v / orders, 2)
-                                  for k, v in sorted(delta.items()) if k.startswith("lambda.invocations.")},
+        "emails": delta.get("ses.emails", 0) / orders,
+        "logBytes": delta.get("logs.bytes", 0) / orders,
+        "logEvents": delta.get("logs.events", 0) / orders,
+        "meterErrors": delta.get("meter.errors", 0),
     }
 
 
-def cost_per_million(per_order_counts: dict, prices: dict) -> dict[str, float]:
-    c, p, m = per_order_counts, prices, 1_000_000
-    return {
-        "API Gateway": c["apiRequests"] * p["apiGateway"]["restRequestsPerMillion"],
-        "Lambda requests": c["lambdaInvocations"] * p["lambda"]["requestsPerMillion"],
-        "Lambda compute": c["lambdaGbSeconds"] * m * p["lambda"]["gbSecond"],
-        "EventBridge": c["eventBridgeEvents"] * p["eventbridge"]["customEventsPerMillion"],
-        "DynamoDB writes": c["dynamodbWriteUnits"] * p["dynamodb"]["writeRequestUnitsPerMillion"],
-        "DynamoDB reads": c["dynamodbReadUnits"] * p["dynamodb"]["readRequestUnitsPerMillion"],
-        "SQS": c["sqsRequests"] * p["sqs"]["requestsPerMillion"],
-    }
+# The stateful stack's tables by logical id, longest first (one name may contain another).
+TABLES = ("IdempotencyRecords", "OrdersReadModel", "AnalyticsDaily", "AnalyticsCounters", "Reservations", "EventStore",
+          "UserEmails", "Inventory", "EmailLog", "AuditLog", "OrderSagas", "Payments")
+
+
+def _short(physical_name: str, names=None) -> str:
+    """A function's or a table's physical name -> the name the stacks give it (OrderSaga, EventStore)."""
+    for known in names or sorted(FUNCTIONS, key=len, reverse=True):
+        if known in physical_name:
+            return known
+    return physical_name[-40:]
 
 
 def _time(stamp: str) -> float:

@@ -7,13 +7,14 @@ from infra.consumers import CONSUMERS, HTTP_SERVICES
 FUNCTIONS: dict[str, str] = {
     "Publisher": "publisher.handler.handler",
     "SagaSweep": "saga.sweep.handler",
+    "AnalyticsFold": "analytics.fold.handler",
     **{service.name: service.handler for service in HTTP_SERVICES},
     **{consumer.name: consumer.handler for consumer in CONSUMERS},
 }
 CONSUMER_NAMES = [consumer.name for consumer in CONSUMERS]
 
 SETTINGS = ("EVENT_STORE_TABLE_NAME", "ORDERS_TABLE_NAME", "IDEMPOTENCY_TABLE_NAME", "USER_EMAILS_TABLE_NAME",
-            "INVENTORY_TABLE_NAME", "EMAIL_LOG_TABLE_NAME", "ANALYTICS_TABLE_NAME", "AUDIT_TABLE_NAME",
+            "INVENTORY_TABLE_NAME", "EMAIL_LOG_TABLE_NAME", "ANALYTICS_TABLE_NAME", "ANALYTICS_EVENTS_TABLE_NAME", "AUDIT_TABLE_NAME",
             "SAGA_TABLE_NAME", "PAYMENTS_TABLE_NAME", "RESERVATIONS_TABLE_NAME", "EVENT_BUS_NAME")
 
 

@@ -1,8 +1,19 @@
-"""Counts what a run would be billed for on AWS, as the local cloud serves it: DynamoDB
-request units (from item sizes, by AWS's rules), EventBridge entries, SQS requests, and
-Lambda invocations with their durations. Used by the benchmark (`make bench`), never by
-`make up`: the server installs it only when LOCAL_CLOUD_METER names a file, and writes the
-cumulative counts there twice a second.
+"""Counts what a run would be billed for on AWS, as the local cloud serves it. Used by the
+benchmark (`make bench`), never by `make up`: the server installs it only when
+LOCAL_CLOUD_METER names a file, and writes the cumulative counts there twice a second.
+
+What it counts, and by which of AWS's rules:
+- DynamoDB request units as DynamoDB reports them (ReturnConsumedCapacity=INDEXES is asked
+  for on every call and taken off the answer again): writes by the larger of the item before
+  and after, transactions at twice the units, every global secondary index an item enters,
+  changes in or leaves. A refused conditional write is billed too, and reports nothing: it is
+  counted from the item's size. Requests by operation.
+- EventBridge: PutEvents calls, entries in 64 KB chunks, and the bytes the bus archive keeps.
+- Lambda: invocations by function, and for each the CPU time its worker process spent (from
+  /proc, in nanoseconds) and the wall time, with the function's memory size and architecture,
+  so that the bill can convert local CPU time into the duration AWS would bill.
+- CloudWatch Logs: the bytes of every log event written (Lambda's platform lines included).
+- SES emails sent, SQS requests.
 """
 
 from __future__ import annotations
@@ -12,14 +23,20 @@ import math
 import os
 import threading
 import time
+import zlib
 from collections import defaultdict
+from pathlib import Path
 from typing import Any
 
 _counts: dict[str, float] = defaultdict(float)
 _lock = threading.Lock()
 
 _WRITES = {"PutItem", "UpdateItem", "DeleteItem"}
-_READS = {"GetItem", "Query", "Scan"}
+_READS = {"GetItem", "Query", "Scan", "BatchGetItem", "TransactGetItems"}
+_CAPACITY = _WRITES | _READS | {"TransactWriteItems", "BatchWriteItem"}
+# A benchmark watching the run (is every order settled yet?) signs with this key: not billed.
+OBSERVER_KEY = "meter-observer"
+LOG_EVENT_OVERHEAD_BYTES = 26  # what CloudWatch Logs adds to each event's size (PutLogEvents quotas)
 
 
 def add(key: str, amount: float = 1) -> None:
@@ -27,49 +44,168 @@ def add(key: str, amount: float = 1) -> None:
         _counts[key] += amount
 
 
-def _write_units(size: int) -> int:
-    return max(1, math.ceil(size / 1024))
+def _units(size: int, unit: int) -> int:
+    return max(1, math.ceil(size / unit))
 
 
-def _read_units(size: int, consistent: bool) -> float:
-    units = max(1, math.ceil(size / 4096))
-    return units if consistent else units / 2
+# ---- DynamoDB -------------------------------------------------------------------------------
 
 
-def _dynamodb(target: str, request: dict, response: dict) -> None:
+def _consumed(operation: str, consumed: list[dict]) -> None:
+    """Units from DynamoDB's ConsumedCapacity: writes by table and by index, reads by table."""
+    for entry in consumed:
+        table = entry.get("TableName", "?")
+        if operation in _READS:
+            own = entry.get("Table") or {}
+            units = own.get("ReadCapacityUnits", own.get("CapacityUnits", entry.get("CapacityUnits", 0)))
+            add(f"dynamodb.read_units.{operation}", units)
+            continue
+        own = entry.get("Table") or {}
+        units = own.get("WriteCapacityUnits", own.get("CapacityUnits"))
+        indexes = entry.get("GlobalSecondaryIndexes") or {}
+        index_units = sum(i.get("WriteCapacityUnits", i.get("CapacityUnits", 0)) for i in indexes.values())
+        if units is None:  # only a total given: the table's share is what the indexes leave
+            units = entry.get("WriteCapacityUnits", entry.get("CapacityUnits", 0)) - (
+                index_units if "WriteCapacityUnits" not in entry else 0)
+        add("dynamodb.write_units", units + index_units)
+        add(f"dynamodb.write_units.table.{table}", units)
+        if index_units:
+            add("dynamodb.write_units.index", index_units)
+            add(f"dynamodb.write_units.index.{table}", index_units)
+
+
+def _refused_write(operation: str, request: dict) -> None:
+    """A write refused by its condition (or a cancelled transaction) still costs its units,
+    and DynamoDB says nothing of them: counted from the items' sizes as the request stood."""
     from ministack.services.dynamodb import _item_size_bytes
 
-    operation = target.rsplit(".", 1)[-1]
-    add(f"dynamodb.requests.{operation}")
+    def size(body: dict) -> int:
+        return _item_size_bytes(body.get("Item") or body.get("Key") or {})
+
     if operation in _WRITES:
-        add("dynamodb.write_units", _write_units(_item_size_bytes(request.get("Item") or request.get("Key") or {})))
+        units = _units(size(request), 1024)
     elif operation == "TransactWriteItems":
-        for action in request.get("TransactItems", []):
-            body = next(iter(action.values()))
-            add("dynamodb.write_units", 2 * _write_units(_item_size_bytes(body.get("Item") or body.get("Key") or {})))
-    elif operation in _READS:
-        items = response.get("Items") or ([response["Item"]] if "Item" in response else [])
-        size = sum(_item_size_bytes(item) for item in items)
-        add(f"dynamodb.read_units.{operation}", _read_units(size, bool(request.get("ConsistentRead"))))
-    elif operation == "BatchGetItem":
-        for items in (response.get("Responses") or {}).values():
-            add("dynamodb.read_units.BatchGetItem", sum(_read_units(_item_size_bytes(i), True) for i in items))
+        units = sum(2 * _units(size(next(iter(a.values()))), 1024) for a in request.get("TransactItems", []))
+    else:
+        return
+    add("dynamodb.write_units", units)
+    add("dynamodb.write_units.refused", units)
 
 
-def install(path: str) -> None:
-    from ministack.services import dynamodb, eventbridge, lambda_svc, sqs
+def _dynamodb(operation: str, request: dict, status: int, response: dict) -> None:
+    add(f"dynamodb.requests.{operation}")
+    add("dynamodb.requests")
+    if status >= 400:
+        if status == 400 and response.get("__type", "").endswith(("ConditionalCheckFailedException",
+                                                                   "TransactionCanceledException")):
+            _refused_write(operation, request)
+        return
+    consumed = response.get("ConsumedCapacity")
+    if consumed is not None:
+        _consumed(operation, consumed if isinstance(consumed, list) else [consumed])
 
-    handle_dynamodb = dynamodb.handle_request
 
-    async def metered_dynamodb(method, path_, headers, body, query_params):
-        response = await handle_dynamodb(method, path_, headers, body, query_params)
+def _metered_dynamodb(handle):
+    async def metered(method, path_, headers, body, query_params):
+        lowered = {k.lower(): v for k, v in headers.items()}
+        operation = lowered.get("x-amz-target", "").rsplit(".", 1)[-1]
+        if operation not in _CAPACITY or f"Credential={OBSERVER_KEY}/" in lowered.get("authorization", ""):
+            return await handle(method, path_, headers, body, query_params)
         try:
-            target = {k.lower(): v for k, v in headers.items()}.get("x-amz-target", "")
-            payload = json.loads(response[2]) if isinstance(response, tuple) and response[2] else {}
-            _dynamodb(target, json.loads(body or b"{}"), payload if isinstance(payload, dict) else {})
+            request = json.loads(body or b"{}")
+        except ValueError:
+            return await handle(method, path_, headers, body, query_params)
+        asked = request.get("ReturnConsumedCapacity", "NONE")
+        metered_body = json.dumps({**request, "ReturnConsumedCapacity": "INDEXES"}).encode()
+        response = await handle(method, path_, headers, metered_body, query_params)
+        try:
+            status, response_headers, payload = response
+            data = json.loads(payload) if payload else {}
+            _dynamodb(operation, request, status, data if isinstance(data, dict) else {})
+            if asked == "NONE" and isinstance(data, dict) and "ConsumedCapacity" in data:
+                del data["ConsumedCapacity"]  # the caller did not ask: answer as AWS would
+                payload = json.dumps(data).encode()
+                response_headers = {k: v for k, v in response_headers.items()
+                                    if k.lower() not in ("content-length", "x-amz-crc32")}
+                response_headers["x-amz-crc32"] = str(zlib.crc32(payload))  # boto3 checks the body against it
+                return status, response_headers, payload
         except Exception:  # noqa: BLE001 - metering must never break a request
             add("meter.errors")
         return response
+
+    return metered
+
+
+# ---- Lambda ---------------------------------------------------------------------------------
+
+
+def cpu_ns(pid: int | None) -> int | None:
+    """CPU time a process's threads have run, in nanoseconds (None: no such process)."""
+    if pid is None:
+        return None
+    total = 0
+    try:
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            total += int((task / "schedstat").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+    return total
+
+
+def peak_rss_mb(pid: int | None) -> float:
+    """The most memory a process has held (VmHWM), in MB: what Lambda reports as Max Memory Used."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except (OSError, ValueError, TypeError):
+        pass
+    return 0.0
+
+
+def _metered_worker_invoke(invoke):
+    def metered(self, event, request_id, **kwargs):
+        proc = getattr(self, "_proc", None)
+        pid = proc.pid if proc is not None and proc.poll() is None else None
+        before = cpu_ns(pid)
+        started = time.perf_counter()
+        try:
+            return invoke(self, event, request_id, **kwargs)
+        finally:
+            wall = time.perf_counter() - started
+            proc = getattr(self, "_proc", None)
+            now_pid = proc.pid if proc is not None else None
+            after = cpu_ns(now_pid)
+            cold = before is None or now_pid != pid
+            config = self.config or {}
+            name = config.get("FunctionName", self.func_name)
+            memory = int(config.get("MemorySize", 128))
+            architecture = (config.get("Architectures") or ["x86_64"])[0]
+            cpu = ((after or 0) - (0 if cold else before)) / 1e9 if after is not None else 0.0
+            with _lock:
+                _counts["lambda.invocations"] += 1
+                _counts[f"lambda.invocations.{name}"] += 1
+                _counts[f"lambda.cpu_seconds.{name}"] += cpu
+                _counts[f"lambda.wall_seconds.{name}"] += wall
+                _counts[f"lambda.memory_mb.{name}"] = memory
+                _counts[f"lambda.arm64.{name}"] = 1 if architecture == "arm64" else 0
+                if cold:
+                    _counts[f"lambda.cold.{name}"] += 1
+                peak = f"lambda.peak_rss_mb.{name}"
+                _counts[peak] = max(_counts.get(peak, 0.0), peak_rss_mb(now_pid))
+
+    return metered
+
+
+# ---- the rest -------------------------------------------------------------------------------
+
+
+def install(path: str) -> None:
+    from ministack.core import lambda_runtime
+    from ministack.services import cloudwatch_logs, dynamodb, eventbridge, ses, sqs
+
+    dynamodb.handle_request = _metered_dynamodb(dynamodb.handle_request)
+    lambda_runtime.Worker.invoke = _metered_worker_invoke(lambda_runtime.Worker.invoke)
 
     handle_events = eventbridge.handle_request
 
@@ -77,9 +213,30 @@ def install(path: str) -> None:
         target = {k.lower(): v for k, v in headers.items()}.get("x-amz-target", "")
         if target.endswith("PutEvents"):
             entries = json.loads(body or b"{}").get("Entries", [])
+            add("events.put_events_calls")
             # billed per 64 KB chunk of each entry
-            add("events.entries", sum(max(1, math.ceil(len(json.dumps(e)) / 65536)) for e in entries))
+            add("events.entries", sum(_units(len(json.dumps(e)), 65536) for e in entries))
         return await handle_events(method, path_, headers, body, query_params)
+
+    archive_event = eventbridge._archive_event
+
+    def metered_archive(event, view=None):
+        archives = getattr(eventbridge._archives, "_data", eventbridge._archives)  # every account and region
+        before = sum(a.get("EventCount", 0) for a in list(archives.values()))
+        archive_event(event, view)
+        kept = sum(a.get("EventCount", 0) for a in list(archives.values())) - before
+        if kept:
+            add("events.archived_bytes", kept * len(json.dumps({k: v for k, v in event.items() if not k.startswith("_")})))
+
+    handle_ses = ses.handle_request
+
+    async def metered_ses(method, path_, headers, body, query_params):
+        response = await handle_ses(method, path_, headers, body, query_params)
+        text = (body or b"").decode("utf-8", errors="replace")
+        if "Action=SendEmail" in text or "Action=SendRawEmail" in text or path_.endswith("/outbound-emails"):
+            if isinstance(response, tuple) and response[0] < 400:
+                add("ses.emails")
+        return response
 
     handle_sqs = sqs.handle_request
 
@@ -87,27 +244,34 @@ def install(path: str) -> None:
         add("sqs.requests")
         return await handle_sqs(*args, **kwargs)
 
-    execute = lambda_svc._execute_function
-
-    def metered_execute(func: dict, event: dict) -> dict:
-        started = time.perf_counter()
-        try:
-            return execute(func, event)
-        finally:
-            config = func.get("config") or func
-            seconds = time.perf_counter() - started
-            add("lambda.invocations")
-            add("lambda.gb_seconds", seconds * int(config.get("MemorySize", 128)) / 1024)
-            add(f"lambda.invocations.{config.get('FunctionName', '?')}")
-
-    dynamodb.handle_request = metered_dynamodb
     eventbridge.handle_request = metered_events
+    eventbridge._archive_event = metered_archive
+    ses.handle_request = metered_ses
     sqs.handle_request = metered_sqs
-    lambda_svc._execute_function = metered_execute
+
+    read_so_far: dict[int, int] = {}  # log stream (by identity) -> events already counted
+
+    def count_logs() -> None:
+        """What landed in the log streams since the last look: CloudWatch bills what it ingests."""
+        groups = cloudwatch_logs._log_groups
+        for group in list(getattr(groups, "_data", groups).values()):  # every account and region
+            for stream in list(group.get("streams", {}).values()):
+                events = stream.get("events", [])
+                seen = read_so_far.get(id(stream), 0)
+                if len(events) > seen:
+                    new = events[seen:]
+                    read_so_far[id(stream)] = len(events)
+                    add("logs.events", len(new))
+                    add("logs.bytes", sum(len(str(e.get("message", "")).encode()) + LOG_EVENT_OVERHEAD_BYTES
+                                          for e in new))
 
     def flush() -> None:
         while True:
             time.sleep(0.5)
+            try:
+                count_logs()
+            except Exception:  # noqa: BLE001 - a stream changed under us; counted next time
+                add("meter.errors")
             with _lock:
                 snapshot = dict(_counts)
             tmp = f"{path}.tmp"

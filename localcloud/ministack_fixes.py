@@ -12,13 +12,13 @@ import json
 import logging
 import time
 
-from infra.runtime import POWERTOOLS_LAYER_PARAMETER
+from infra.runtime import ARCHITECTURE, POWERTOOLS_LAYER_PARAMETER
 
 log = logging.getLogger("localcloud.fixes")
 
 # Never fetched: MiniStack runs functions on its own interpreter, whose environment already
 # has Powertools and pydantic (requirements.txt), so the layer only needs to resolve.
-POWERTOOLS_LAYER_ARN = "arn:aws:lambda:us-east-1:017000801446:layer:AWSLambdaPowertoolsPythonV3-python312-x86_64:1"
+POWERTOOLS_LAYER_ARN = f"arn:aws:lambda:us-east-1:017000801446:layer:AWSLambdaPowertoolsPythonV3-python312-{ARCHITECTURE}:1"
 
 
 def route_rule_targets_through_async_invoke() -> None:
@@ -91,13 +91,16 @@ def honour_stream_source_settings() -> None:
     and after MaximumRetryAttempts sends the failing records to the on-failure destination.
     MiniStack 1.5.33 advances past the whole batch whatever the function reports (a reported
     failure is dropped), and retries a failing batch until MaximumRecordAgeInSeconds, never
-    bisecting, never honouring MaximumRetryAttempts. This poller replaces its stream poll."""
+    bisecting, never honouring MaximumRetryAttempts; and it invokes the function as soon as one
+    record is there, where AWS waits up to MaximumBatchingWindowInSeconds to gather a fuller
+    batch. This poller replaces its stream poll."""
     from ministack.services import dynamodb as ddb
     from ministack.services import lambda_svc as svc
     from ministack.core.arn import ArnParseError, parse_arn
 
     attempts: dict[str, int] = {}
     batch_limits: dict[str, int] = {}
+    gathering_since: dict[str, float] = {}  # when a batch smaller than BatchSize was first seen
     positions, lock = svc._dynamodb_stream_positions, svc._dynamodb_stream_positions_lock
 
     def first_failure(result: dict, batch: list[dict], esm: dict) -> int | None:
@@ -145,9 +148,16 @@ def honour_stream_source_settings() -> None:
             if esm_id not in positions:
                 positions[esm_id] = horizon if esm.get("StartingPosition") == "TRIM_HORIZON" else end
             position = positions[esm_id] = max(positions[esm_id], horizon)
-        raw = ddb.stream_records_since(table_name, position, batch_limits.get(esm_id, esm.get("BatchSize", 100)))
+        limit = batch_limits.get(esm_id, esm.get("BatchSize", 100))
+        raw = ddb.stream_records_since(table_name, position, limit)
         if not raw:
             return False
+        window = float(esm.get("MaximumBatchingWindowInSeconds") or 0)
+        if window and len(raw) < limit and esm_id not in attempts:
+            first_seen = gathering_since.setdefault(esm_id, time.time())
+            if time.time() - first_seen < window:
+                return False  # still gathering
+        gathering_since.pop(esm_id, None)
 
         def advance(count: int) -> bool:
             with lock:
@@ -367,6 +377,79 @@ def keep_workers_after_handled_errors() -> None:
     runtime.Worker.invoke = namespace["invoke"]
 
 
+_LOG_LEVELS = {"TRACE": 0, "DEBUG": 1, "INFO": 2, "WARN": 3, "WARNING": 3, "ERROR": 4, "FATAL": 5, "CRITICAL": 5}
+_PLATFORM_LINES = (("START RequestId:", "platform.start"), ("END RequestId:", "platform.runtimeDone"),
+                   ("REPORT RequestId:", "platform.report"))
+# The shape (and so the size) of the rest of each platform record as AWS writes it.
+_PLATFORM_RECORD = {
+    "platform.start": {"version": "$LATEST"},
+    "platform.runtimeDone": {"status": "success", "metrics": {"durationMs": 12.345, "producedBytes": 0}},
+    "platform.report": {"metrics": {"durationMs": 12.345, "billedDurationMs": 13, "memorySizeMB": 256,
+                                    "maxMemoryUsedMB": 90}, "status": "success"},
+}
+
+
+def honour_advanced_logging_controls() -> None:
+    """AWS: a function whose LoggingConfig has LogFormat JSON writes the platform's START, END
+    and REPORT as JSON records (platform.start, platform.runtimeDone, platform.report), and only
+    when SystemLogLevel is INFO or lower; application records in JSON with a level below
+    ApplicationLogLevel are dropped before they are ingested (and billed). MiniStack 1.5.33
+    keeps LoggingConfig but writes every line as text. Apply both levels where it writes a
+    function's log lines."""
+    import threading
+
+    from ministack.services import cloudwatch_logs, lambda_svc
+
+    emitting = threading.local()
+    emit, append = lambda_svc._emit_lambda_logs, cloudwatch_logs._append_log_events
+    if "LoggingConfig" not in inspect_source(emit):
+        raise RuntimeError("MiniStack's _emit_lambda_logs changed: review honour_advanced_logging_controls")
+
+    def emit_with_levels(func, request_id, log_text, error, duration_ms, **kwargs):
+        config = func.get("config") or func
+        emitting.logging = config.get("LoggingConfig") or {}
+        try:
+            return emit(func, request_id, log_text, error, duration_ms, **kwargs)
+        finally:
+            emitting.logging = None
+
+    def append_with_levels(stream, events):
+        logging_config = getattr(emitting, "logging", None)
+        if logging_config and logging_config.get("LogFormat") == "JSON":
+            events = [e for e in (_as_json_record(e, logging_config) for e in events) if e is not None]
+        return append(stream, events)
+
+    lambda_svc._emit_lambda_logs = emit_with_levels
+    cloudwatch_logs._append_log_events = append_with_levels
+
+
+def _as_json_record(event: dict, logging_config: dict) -> dict | None:
+    """A log event as AWS ingests it for a JSON-format function (None: below its level)."""
+    message = str(event.get("message", ""))
+    for prefix, kind in _PLATFORM_LINES:
+        if message.startswith(prefix):
+            if _LOG_LEVELS[logging_config.get("SystemLogLevel", "INFO")] > _LOG_LEVELS["INFO"]:
+                return None
+            request_id = message.split(prefix, 1)[1].split()[0]
+            record = {"time": time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(event["timestamp"] / 1000)),
+                      "type": kind, "record": {"requestId": request_id, **_PLATFORM_RECORD[kind]}}
+            return {**event, "message": json.dumps(record, separators=(",", ":"))}
+    try:
+        level = json.loads(message).get("level") if message.startswith("{") else None
+    except (ValueError, AttributeError):
+        level = None
+    threshold = _LOG_LEVELS[logging_config.get("ApplicationLogLevel", "INFO")]
+    if isinstance(level, str) and _LOG_LEVELS.get(level.upper(), threshold) < threshold:
+        return None
+    return event
+
+
+def inspect_source(function) -> str:
+    import inspect
+
+    return inspect.getsource(function)
+
+
 def accept_schema_registry() -> None:
     """AWS has the EventBridge Schema Registry (AWS::EventSchemas::Registry and ::Schema);
     MiniStack 1.5.33 has no schemas service, and its CloudFormation rejects both types. Accept
@@ -429,6 +512,7 @@ FIXES = (
     persist_stream_records,
     durable_async_invokes,
     keep_workers_after_handled_errors,
+    honour_advanced_logging_controls,
     accept_schema_registry,
 )
 

@@ -13,7 +13,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from infra.runtime import POWERTOOLS_LAYER_PARAMETER
+from infra.runtime import ARCHITECTURE, POWERTOOLS_LAYER_PARAMETER
 from localcloud.cloud import LocalCloud, free_port
 from tests.e2e.conftest import ON_AWS
 
@@ -82,7 +82,7 @@ def test_the_powertools_layer_parameter_resolves(cloud):
             ssm.get_parameter(Name=POWERTOOLS_LAYER_PARAMETER)
     else:
         value = ssm.get_parameter(Name=POWERTOOLS_LAYER_PARAMETER)["Parameter"]["Value"]
-        assert ":layer:AWSLambdaPowertoolsPythonV3-python312-x86_64:" in value
+        assert f":layer:AWSLambdaPowertoolsPythonV3-python312-{ARCHITECTURE}:" in value
 
 
 def test_cloudformation_provisions_an_event_archive(cloud):
@@ -287,3 +287,54 @@ def test_a_function_error_keeps_the_execution_environment(cloud):
         assert after != before, "MiniStack now keeps workers after function errors: drop keep_workers_after_handled_errors"
     else:
         assert after == before
+
+
+LOGGING_HANDLER = ("import json\n"
+                   "def handler(event, context):\n"
+                   "    print(json.dumps({'level': 'DEBUG', 'message': 'noise'}))\n"
+                   "    print(json.dumps({'level': 'INFO', 'message': 'event handled'}))\n")
+
+
+def test_advanced_logging_controls_decide_what_is_ingested(cloud):
+    variant, local = cloud
+    client = clients(local)
+    lambda_, logs = client("lambda"), client("logs")
+    code = io.BytesIO()
+    with zipfile.ZipFile(code, "w") as archive:
+        archive.writestr("fn.py", LOGGING_HANDLER)
+    for name, system_level in (("logs-info", "INFO"), ("logs-warn", "WARN")):
+        lambda_.create_function(
+            FunctionName=name, Runtime="python3.12", Handler="fn.handler", Code={"ZipFile": code.getvalue()},
+            Role="arn:aws:iam::000000000000:role/fn", LoggingConfig={
+                "LogFormat": "JSON", "ApplicationLogLevel": "INFO", "SystemLogLevel": system_level},
+        )
+        lambda_.invoke(FunctionName=name, Payload=b"{}")
+
+    def lines(name: str) -> list[str]:
+        return [e["message"] for e in logs.filter_log_events(logGroupName=f"/aws/lambda/{name}")["events"]]
+
+    info, warn = lines("logs-info"), lines("logs-warn")
+    if variant == "unpatched":
+        assert any(line.startswith("START RequestId:") for line in warn), "MiniStack now applies SystemLogLevel"
+        assert any('"noise"' in line for line in info), "MiniStack now applies ApplicationLogLevel"
+    else:
+        assert [json.loads(line)["type"] for line in info if '"platform.' in line] == [
+            "platform.start", "platform.runtimeDone", "platform.report"]
+        assert not any("platform." in line or "RequestId:" in line for line in warn)
+        for written in (info, warn):
+            assert any('"event handled"' in line for line in written)
+            assert not any('"noise"' in line for line in written)  # below the application level
+
+
+def test_a_stream_source_waits_out_its_batching_window_for_a_fuller_batch(cloud):
+    variant, local = cloud
+    client = clients(local)
+    _, processed = stream_setup(client, "windowed", MaximumBatchingWindowInSeconds=6)
+    client("dynamodb").put_item(TableName="windowed", Item={"id": {"S": "a"}, "poison": {"BOOL": False}})
+    written = time.monotonic()
+    assert wait_for(lambda: processed_ids(client, processed) == {"a"}, 20)
+    waited = time.monotonic() - written
+    if variant == "unpatched":
+        assert waited < 5, "MiniStack now waits for MaximumBatchingWindowInSeconds: drop it from the stream poller"
+    else:
+        assert waited >= 5.5  # one record, a batch of 10 allowed: it waited (nearly) the whole window

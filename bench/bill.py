@@ -1,0 +1,132 @@
+"""The AWS bill of an order, from the counts the local cloud measured (bench/flow.py) and the
+list prices in bench/prices.json, and the floor it is held against: the fewest billable
+requests any correct design of this domain needs, derived line by line.
+
+    bill(per_order, prices)   -> {service: USD per million orders}   (SES apart: see below)
+    floor(per_order, prices)  -> [FloorLine, ...]
+
+Emails are what the business chooses to send, not the platform's overhead: SES is billed on a
+line of its own and left out of the platform's total, which is what the floor is compared with.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from catalog import EventType
+from infra.consumers import CONSUMERS
+
+MILLION = 1_000_000
+GB = 1024**3
+SES = "SES (emails sent)"
+# Besides each API request, the functions whose invocation starts an X-Ray trace: a stream batch,
+# a schedule. A bus consumer's invocation continues the trace of the PutEvents that delivered it.
+TRACE_ROOTS = ("Publisher", "SagaSweep")
+# The saga's conversation on the happy path: the events no correct design can do without.
+SAGA_EVENTS = (EventType.ORDER_CREATED, EventType.PAYMENT_REQUESTED, EventType.PAYMENT_PROCESSED,
+               EventType.INVENTORY_RESERVATION_REQUESTED, EventType.INVENTORY_UPDATED, EventType.ORDER_COMPLETED)
+# Besides its events (the order itself is its ORDER_CREATED), the facts an order must leave
+# stored, one write each (under 1 KB: 1 write unit).
+FACTS = ("the saga's state", "the payment", "the stock reservation", "the read model")
+FLOOR_LOG_LINE_BYTES = 300 + 26  # one structured line per event handled, and CloudWatch's per-event overhead
+FLOOR_IO_SECONDS = 0.010  # a hop waits on its one required request (single-digit ms in the region)
+FLOOR_MEMORY_MB = 128  # the smallest Lambda size
+
+
+def billed_seconds(cpu_seconds: float, wall_seconds: float, memory_mb: int, prices: dict) -> float:
+    """The duration AWS would bill: local CPU time stretched to the function's CPU share (one
+    full vCPU at 1,769 MB, so 0.14 vCPU at 256 MB), plus the time spent waiting on I/O (the
+    wall time the CPU did not account for, the local cloud standing in for AWS's latency)."""
+    share = min(1.0, memory_mb / prices["lambda"]["fullVcpuAtMb"])
+    return cpu_seconds / share + max(0.0, wall_seconds - cpu_seconds)
+
+
+def lambda_compute(per_order: dict, prices: dict) -> tuple[float, float]:
+    """(GB-seconds, USD) per order of every function's billed duration."""
+    gb_seconds = dollars = 0.0
+    for figures in per_order["functions"].values():
+        seconds = billed_seconds(figures["cpuSeconds"], figures["wallSeconds"], figures["memoryMb"], prices)
+        # billed per millisecond, rounded up: half a millisecond an invocation on average
+        seconds += 0.0005 * figures["invocations"]
+        gb = seconds * figures["memoryMb"] / 1024
+        gb_seconds += gb
+        dollars += gb * prices["lambda"]["gbSecond"]["arm64" if figures["arm64"] else "x86_64"]
+    return gb_seconds, dollars
+
+
+def traces(per_order: dict, prices: dict) -> float:
+    """Traces recorded per order: each one started, sampled at the default rule's 5%."""
+    functions = per_order["functions"]
+    roots = per_order["apiRequests"] + sum(functions[name]["invocations"] for name in TRACE_ROOTS if name in functions)
+    return roots * prices["xray"]["samplingRate"]
+
+
+def bill(per_order: dict, prices: dict, *, rest_api: bool = True) -> dict[str, float]:
+    c, p = per_order, prices
+    _, compute = lambda_compute(c, p)
+    api_price = p["apiGateway"]["restRequestsPerMillion" if rest_api else "httpRequestsPerMillion"]
+    return {
+        "API Gateway": c["apiRequests"] * api_price,
+        "Lambda requests": c["lambdaInvocations"] * p["lambda"]["requestsPerMillion"],
+        "Lambda duration": compute * MILLION,
+        "EventBridge events": c["eventBridgeEvents"] * p["eventbridge"]["customEventsPerMillion"],
+        "EventBridge archive": c["archivedBytes"] * MILLION / GB * p["eventbridge"]["archivePerGb"],
+        "DynamoDB writes": c["dynamodbWriteUnits"] * p["dynamodb"]["writeRequestUnitsPerMillion"],
+        "DynamoDB reads": c["dynamodbReadUnits"] * p["dynamodb"]["readRequestUnitsPerMillion"],
+        "SQS": c["sqsRequests"] * p["sqs"]["requestsPerMillion"],
+        "CloudWatch Logs": c["logBytes"] * MILLION / GB * p["cloudwatchLogs"]["ingestedPerGb"],
+        "X-Ray": traces(c, p) * p["xray"]["tracesRecordedPerMillion"],
+        SES: c["emails"] * p["ses"]["emailsPerThousand"] * 1000,
+    }
+
+
+def platform_total(costs: dict[str, float]) -> float:
+    return sum(dollars for service, dollars in costs.items() if service != SES)
+
+
+@dataclass(frozen=True)
+class FloorLine:
+    service: str
+    count: float
+    unit: str
+    dollars: float  # per million orders
+    why: str
+
+
+def hops() -> dict[EventType, list[str]]:
+    """Each saga event and the consumers this design's rules route it to."""
+    return {event: [c.name for c in CONSUMERS if c.catch_all or event in c.event_types] for event in SAGA_EVENTS}
+
+
+def floor(per_order: dict, prices: dict) -> list[FloorLine]:
+    p = prices
+    routed = hops()
+    consumer_hops = sum(len(names) for names in routed.values())
+    archived_per_event = per_order["archivedBytes"] / max(per_order["eventBridgeEvents"], 1)
+    invocations = 1 + consumer_hops
+    writes = len(FACTS) + 2 * len(SAGA_EVENTS) + 1 + per_order["emails"]
+    gb_seconds = invocations * FLOOR_IO_SECONDS * FLOOR_MEMORY_MB / 1024
+    return [
+        FloorLine("API Gateway", 1, "request", p["apiGateway"]["restRequestsPerMillion"],
+                  "POST /orders; a REST API, the type that refuses a non-object body before a function runs"),
+        FloorLine("EventBridge events", len(SAGA_EVENTS), "events",
+                  len(SAGA_EVENTS) * p["eventbridge"]["customEventsPerMillion"],
+                  "the saga's conversation: " + ", ".join(e.value for e in SAGA_EVENTS)),
+        FloorLine("EventBridge archive", len(SAGA_EVENTS) * archived_per_event, "bytes",
+                  len(SAGA_EVENTS) * archived_per_event * MILLION / GB * p["eventbridge"]["archivePerGb"],
+                  "those events kept for replay, at the size measured"),
+        FloorLine("DynamoDB writes", writes, "write units", writes * p["dynamodb"]["writeRequestUnitsPerMillion"],
+                  "one 1 KB write for each event in the event store (the source of truth: the order is its "
+                  "ORDER_CREATED), one for each other fact (" + ", ".join(FACTS) + "), one audit entry for each "
+                  f"event, and one exactly-once record for each effect outside DynamoDB (the charge, "
+                  f"{per_order['emails']:g} emails); the analytics counters take one write per batch of events"),
+        FloorLine("Lambda requests", invocations, "invocations", invocations * p["lambda"]["requestsPerMillion"],
+                  f"one per hop: the API, and each event to each consumer its rules route it to ({consumer_hops}: "
+                  + "; ".join(f"{e.value} to {len(n)}" for e, n in routed.items())
+                  + "); the outbox needs none of its own per order (a stream batch carries many events)"),
+        FloorLine("Lambda duration", gb_seconds, "GB-s", gb_seconds * p["lambda"]["gbSecond"]["arm64"] * MILLION,
+                  f"each hop {FLOOR_IO_SECONDS * 1000:.0f} ms waiting on its one request, at {FLOOR_MEMORY_MB} MB, arm64"),
+        FloorLine("CloudWatch Logs", invocations * FLOOR_LOG_LINE_BYTES, "bytes",
+                  invocations * FLOOR_LOG_LINE_BYTES * MILLION / GB * p["cloudwatchLogs"]["ingestedPerGb"],
+                  "one structured line of about 300 bytes for each hop"),
+    ]
