@@ -92,7 +92,7 @@ e2e: install ## only the end-to-end tests (E2E_TARGET=aws runs them against the 
 	$(PY) -m pytest tests/e2e
 
 unit: $(VENV)/.installed ## only the fast tests (no CDK synth, no local cloud)
-	$(PY) -m pytest tests/unit tests/handlers
+	$(PY) -m pytest tests/unit tests/handlers tests/properties
 
 synth: install ## synthesize every stack offline into cdk.out/ (STAGE=dev|prod)
 	$(CDK) synth --all -c stage=$(STAGE) >/dev/null

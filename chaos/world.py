@@ -18,6 +18,7 @@ from typing import Any, Callable
 
 import boto3
 
+from analytics.counters import DailyCounters, lane_of
 from infra.consumers import CONSUMERS
 from localcloud.api import Answer, Api
 from localcloud.cloud import LocalCloud, Outputs, free_port
@@ -219,9 +220,19 @@ class World:
 
     def day_counters(self) -> dict[str, int]:
         day = time.strftime("%Y-%m-%d", time.gmtime())
-        item = self.dynamodb.get_item(TableName=self.outputs["AnalyticsTableName"], Key={"pk": {"S": f"day#{day}"}},
-                                      ConsistentRead=True).get("Item", {})
-        return {k: int(float(v["N"])) for k, v in item.items() if "N" in v}
+        return DailyCounters(self.outputs["AnalyticsTableName"], client=self.dynamodb).day(day)
+
+    def analytics_markers(self, event_ids: list[str]) -> set[str]:
+        """The events Analytics has counted (each marked once, in its lane)."""
+        table, found = self.outputs["AnalyticsEventsTableName"], set()
+        keys = [{"lane": {"S": lane_of(i)}, "eventId": {"S": i}} for i in dict.fromkeys(event_ids)]
+        for start in range(0, len(keys), 100):
+            request = {table: {"Keys": keys[start:start + 100], "ConsistentRead": True, "ProjectionExpression": "eventId"}}
+            while request:
+                response = self.dynamodb.batch_get_item(RequestItems=request)
+                found |= {item["eventId"]["S"] for item in response["Responses"].get(table, [])}
+                request = response.get("UnprocessedKeys") or None
+        return found
 
     def collect_emails(self) -> dict[str, dict]:
         with urllib.request.urlopen(f"{self.cloud.endpoint}/_ministack/ses/messages", timeout=30) as response:

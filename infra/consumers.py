@@ -22,6 +22,9 @@ class ConsumerSpec:
     # Also routed the platform's events of types the catalog does not know, which it parks
     # with the reason: the bus would otherwise drop them without a trace.
     catch_all: bool = False
+    # Keeps a Powertools idempotency record per event. False: the work's own conditional write
+    # makes it exactly-once (EventConsumer(..., record=False) in its handler says the same).
+    idempotency_record: bool = True
 
 
 ORDERS_PROJECTION = ConsumerSpec(
@@ -29,6 +32,7 @@ ORDERS_PROJECTION = ConsumerSpec(
     handler="projection.handler.handler",
     event_types=ORDER_EVENTS,
     description="Builds the orders read model (CQRS query side) from ORDER_* events",
+    idempotency_record=False,
 )
 EMAIL = ConsumerSpec(
     name="Email",
@@ -41,6 +45,7 @@ ANALYTICS = ConsumerSpec(
     handler="analytics.consumer.handler",
     event_types=tuple(EventType),
     description="Counts every event into per-day counters and CloudWatch metrics",
+    idempotency_record=False,
 )
 AUDIT = ConsumerSpec(
     name="Audit",
@@ -48,6 +53,7 @@ AUDIT = ConsumerSpec(
     event_types=tuple(EventType),
     description="Appends every event to the audit log, by correlation id",
     catch_all=True,
+    idempotency_record=False,
 )
 
 ORDER_SAGA = ConsumerSpec(
@@ -59,6 +65,7 @@ ORDER_SAGA = ConsumerSpec(
         EventType.INVENTORY_RELEASED,
     ),
     description="Order fulfilment saga: payment, then stock, then completion, with compensation",
+    idempotency_record=False,
 )
 PAYMENTS = ConsumerSpec(
     name="Payments",

@@ -25,6 +25,7 @@ from infra.names import bus_name
 
 PUBLISHER = "Publisher"
 SAGA_SWEEP = "SagaSweep"
+ANALYTICS_FOLD = "AnalyticsFold"
 
 
 def _key(name: str, type_: dynamodb.AttributeType = dynamodb.AttributeType.STRING) -> dynamodb.Attribute:
@@ -55,6 +56,10 @@ class StatefulStack(Stack):
         self.inventory_table = self._table("Inventory", partition_key=_key("productId"))
         self.email_log_table = self._table("EmailLog", partition_key=_key("id"))
         self.analytics_table = self._table("AnalyticsDaily", partition_key=_key("pk"))
+        # One marker an event counted, spread over a few lanes; its stream is folded into the
+        # day's counters a batch at a time (lambdas/analytics/counters.py).
+        self.analytics_events_table = self._table("AnalyticsEvents", partition_key=_key("lane"), sort_key=_key("eventId"),
+                                                  stream=dynamodb.StreamViewType.NEW_IMAGE)
         self.audit_table = self._table("AuditLog", partition_key=_key("correlationId"), sort_key=_key("at"))
         self.saga_table = self._table("OrderSagas", partition_key=_key("orderId"))
         # Sparse: only sagas waiting on a step carry waitingSince, so the sweep reads only those.
@@ -95,7 +100,7 @@ class StatefulStack(Stack):
         _pin(self.alarm_topic, "AlarmTopic")
         rules_of_this_bus = f"arn:{self.partition}:events:{self.region}:{self.account}:rule/{self.bus.event_bus_name}/*"
         self.dead_letter_queues: dict[str, DeadLetterQueue] = {}
-        for owner in [PUBLISHER, SAGA_SWEEP, *(c.name for c in consumers)]:
+        for owner in [PUBLISHER, SAGA_SWEEP, ANALYTICS_FOLD, *(c.name for c in consumers)]:
             dlq = DeadLetterQueue(self, f"{owner}DeadLetters", config=config, owner=owner,
                                   alarm_topic=self.alarm_topic, rule_source_arn=rules_of_this_bus)
             _pin(dlq.queue, f"{owner}DeadLetterQueue")
@@ -157,6 +162,7 @@ class StatefulStack(Stack):
         tables = {
             "EventStore": self.event_store, "Orders": self.orders_table, "Inventory": self.inventory_table,
             "EmailLog": self.email_log_table, "Analytics": self.analytics_table, "Audit": self.audit_table,
+            "AnalyticsEvents": self.analytics_events_table,
             "Sagas": self.saga_table, "Payments": self.payments_table, "Reservations": self.reservations_table,
             "Idempotency": self.idempotency_table, "UserEmails": self.user_emails_table,
         }

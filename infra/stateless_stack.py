@@ -25,7 +25,7 @@ from cdk_nag import RegexAppliesTo
 from infra import compliance
 from infra.config import StageConfig
 from infra.constructs.event_consumer import EventConsumer
-from infra.constructs.platform_function import PlatformFunction, powertools_layer
+from infra.constructs.platform_function import API_MEMORY_MB, PlatformFunction, powertools_layer
 from infra.consumers import (
     HTTP_SERVICES,
     ANALYTICS,
@@ -39,7 +39,7 @@ from infra.consumers import (
     ConsumerSpec,
     HttpService,
 )
-from infra.stateful_stack import PUBLISHER, SAGA_SWEEP, StatefulStack
+from infra.stateful_stack import ANALYTICS_FOLD, PUBLISHER, SAGA_SWEEP, StatefulStack
 
 
 class StatelessStack(Stack):
@@ -57,6 +57,7 @@ class StatelessStack(Stack):
         self.consumers = {spec.name: self._consumer(spec) for spec in CONSUMERS}
         self.functions |= {name: consumer.handler for name, consumer in self.consumers.items()}
         self.functions[SAGA_SWEEP] = self._saga_sweep()
+        self.functions[ANALYTICS_FOLD] = self._analytics_fold()
         self._dashboard()
 
         CfnOutput(self, "ApiUrl", value=self.api.url)
@@ -94,7 +95,9 @@ class StatelessStack(Stack):
                 {"EMAIL_LOG_TABLE_NAME": d.email_log_table.table_name, "EMAIL_SENDER": self.config.email_sender},
                 [d.email_log_table.grant_read_write_data, self._grant_send_email],
             ),
-            ANALYTICS.name: ({"ANALYTICS_TABLE_NAME": d.analytics_table.table_name}, [d.analytics_table.grant_read_write_data]),
+            ANALYTICS.name: ({"ANALYTICS_EVENTS_TABLE_NAME": d.analytics_events_table.table_name},
+                             [d.analytics_events_table.grant_write_data]),
+            ANALYTICS_FOLD: ({"ANALYTICS_TABLE_NAME": d.analytics_table.table_name}, [d.analytics_table.grant_read_write_data]),
             AUDIT.name: ({"AUDIT_TABLE_NAME": d.audit_table.table_name}, [d.audit_table.grant_read_write_data]),
             ORDER_SAGA.name: (
                 {"SAGA_TABLE_NAME": d.saga_table.table_name, "EVENT_STORE_TABLE_NAME": store},
@@ -118,7 +121,7 @@ class StatelessStack(Stack):
             ),
         }
         environment, grants = needs[name]
-        if name in self._consumer_names():  # every consumer records the eventIds it has handled
+        if name in self._recording_consumers():  # they record the eventIds they have handled
             environment = {**environment, "IDEMPOTENCY_TABLE_NAME": idempotency}
             grants = [*grants, d.idempotency_table.grant_read_write_data]
 
@@ -132,8 +135,8 @@ class StatelessStack(Stack):
         return environment, grant_all
 
     @staticmethod
-    def _consumer_names() -> set[str]:
-        return {spec.name for spec in CONSUMERS}
+    def _recording_consumers() -> set[str]:
+        return {spec.name for spec in CONSUMERS if spec.idempotency_record}
 
     def _grant_send_email(self, principal: iam.IGrantable) -> None:
         """SES sending, from the stage's sender identity only."""
@@ -173,6 +176,31 @@ class StatelessStack(Stack):
         self.data.bus.grant_put_events_to(publisher.function)
         dead_letters.grant_send_messages(publisher.function)
         return publisher
+
+    def _analytics_fold(self) -> PlatformFunction:
+        """The analytics markers' stream into the day's counters, a batch at a time: waiting up to
+        the stage's batching window for a fuller batch makes fewer counter updates."""
+        environment, grant = self._access(ANALYTICS_FOLD)
+        dead_letters = self._dead_letter_queue(ANALYTICS_FOLD)
+        fold = PlatformFunction(
+            self, ANALYTICS_FOLD, config=self.config, handler="analytics.fold.handler", service=ANALYTICS_FOLD,
+            description="Folds the analytics markers' stream into the per-day counters", layer=self.layer,
+            environment=environment,
+        )
+        grant(fold.function)
+        fold.function.add_event_source(
+            sources.DynamoEventSource(
+                self.data.analytics_events_table,
+                starting_position=lambda_.StartingPosition.TRIM_HORIZON,
+                batch_size=1000,
+                max_batching_window=self.config.analytics_batching_window,
+                bisect_batch_on_error=False,  # a fold is all or nothing, and a retry adds only what it has not
+                retry_attempts=10,
+                on_failure=sources.SqsDlq(dead_letters),
+            )
+        )
+        dead_letters.grant_send_messages(fold.function)
+        return fold
 
     def _api(self) -> apigw.RestApi:
         """One REST API for every service: IAM (SigV4) on every route, throttled, access- and
@@ -233,6 +261,7 @@ class StatelessStack(Stack):
             description=service.description,
             layer=self.layer,
             environment=environment,
+            memory_size=API_MEMORY_MB,
         )
         grant(fn.function)
         integration = apigw.LambdaIntegration(fn.function)

@@ -1,5 +1,5 @@
 """A Lambda function as every function of the platform is built: one code asset, Powertools,
-tracing, JSON logs with a retention, its own role."""
+tracing, JSON logs with a retention and the stage's log levels, its own role, on arm64."""
 
 from __future__ import annotations
 
@@ -15,9 +15,16 @@ from constructs import Construct
 
 from infra import compliance
 from infra.config import StageConfig
-from infra.runtime import POWERTOOLS_LAYER_PARAMETER, PYTHON_RUNTIME
+from infra.runtime import ARCHITECTURE, POWERTOOLS_LAYER_PARAMETER, PYTHON_RUNTIME
 
 LAMBDAS_DIR = Path(__file__).resolve().parents[2] / "lambdas"
+# Memory, from what `make bench` measures (docs/PERFORMANCE.md): every function peaks at 54-78 MB.
+# Lambda bills CPU time at the same price whatever the memory (below 1,769 MB a function gets
+# memory/1,769 of a vCPU and runs that much longer), but waiting on I/O costs in proportion to
+# memory: the functions nobody waits on take the smallest size with twice their peak in hand;
+# the API functions keep 256 MB, as a customer waits on their CPU time.
+ASYNC_MEMORY_MB = 160
+API_MEMORY_MB = 256
 
 
 def powertools_layer(scope: Construct) -> lambda_.ILayerVersion:
@@ -40,7 +47,7 @@ class PlatformFunction(Construct):
         layer: lambda_.ILayerVersion,
         environment: Mapping[str, str] | None = None,
         timeout: Duration = Duration.seconds(30),
-        memory_size: int = 256,
+        memory_size: int = ASYNC_MEMORY_MB,
         **function_props,
     ) -> None:
         super().__init__(scope, construct_id)
@@ -52,7 +59,7 @@ class PlatformFunction(Construct):
             self,
             "Function",
             runtime=lambda_.Runtime(PYTHON_RUNTIME, lambda_.RuntimeFamily.PYTHON),
-            architecture=lambda_.Architecture.X86_64,
+            architecture=lambda_.Architecture.ARM_64 if ARCHITECTURE == "arm64" else lambda_.Architecture.X86_64,
             code=lambda_.Code.from_asset(str(LAMBDAS_DIR), exclude=["**/__pycache__", "**/*.pyc"]),
             handler=handler,
             description=description,
@@ -61,11 +68,14 @@ class PlatformFunction(Construct):
             memory_size=memory_size,
             tracing=lambda_.Tracing.ACTIVE,
             log_group=self.log_group,
+            logging_format=lambda_.LoggingFormat.JSON,
+            application_log_level_v2=lambda_.ApplicationLogLevel[config.application_log_level],
+            system_log_level_v2=lambda_.SystemLogLevel[config.system_log_level],
             role=self.role,
             environment={
                 "POWERTOOLS_SERVICE_NAME": service,
                 "POWERTOOLS_METRICS_NAMESPACE": "OrderPlatform",
-                "POWERTOOLS_LOG_LEVEL": "INFO",
+                "POWERTOOLS_LOG_LEVEL": config.application_log_level,  # as AWS_LAMBDA_LOG_LEVEL says on AWS
                 "STAGE": config.stage,
                 **(environment or {}),
             },

@@ -1,4 +1,5 @@
-"""Lambda: every event into the per-day counters, and into CloudWatch metrics (EMF)."""
+"""Lambda: every event counted once (a marker, folded into the per-day counters from its
+stream), and into CloudWatch metrics (EMF)."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ _METRICS = {"usersRegistered": "UsersRegistered", "ordersPlaced": "OrdersPlaced"
 
 @cache
 def counters() -> DailyCounters:
-    return DailyCounters(setting("ANALYTICS_TABLE_NAME"))
+    return DailyCounters(markers_table=setting("ANALYTICS_EVENTS_TABLE_NAME"))
 
 
 def count(event: Envelope) -> dict:
@@ -33,4 +34,5 @@ def count(event: Envelope) -> dict:
     return result
 
 
-handler = EventConsumer(count).handler
+# Exactly once by the marker's condition.
+handler = EventConsumer(count, record=False, publishes_metrics=True).handler

@@ -14,4 +14,5 @@ def audit_log() -> AuditLog:
     return AuditLog(setting("AUDIT_TABLE_NAME"))
 
 
-handler = EventConsumer(lambda event: audit_log().record(event)).handler
+# Exactly once by the entry's key (it ends in the eventId), written only if absent.
+handler = EventConsumer(lambda event: audit_log().record(event), record=False).handler

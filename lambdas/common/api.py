@@ -12,7 +12,7 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 
 from catalog.types import IDENTIFIER_PATTERN
 from common.http import ApiError, bad_request, correlation_id_from
-from common.observability import logger, tracer
+from common.observability import log_context, logger, tracer
 
 _IDENTIFIER = re.compile(IDENTIFIER_PATTERN)
 
@@ -74,7 +74,7 @@ def api_handler(app: APIGatewayRestResolver, before: Callable[[Any], None] | Non
     """The Lambda entry point for a resolver: correlation id from X-Correlation-Id (or the
     request id), Powertools logging and tracing, then routing."""
 
-    @logger.inject_lambda_context
+    @log_context
     @tracer.capture_lambda_handler
     def handler(event: dict, context) -> dict:
         request_id = (event.get("requestContext") or {}).get("requestId") or context.aws_request_id

@@ -7,6 +7,13 @@ failed attempt leaves no record, so its retry runs again.
 
     consumer = EventConsumer(process)   # process(envelope) -> dict, the per-event work
     handler = consumer.handler          # the Lambda entry point
+
+A consumer whose effect is itself a DynamoDB write conditional on the event (the read model's
+version, the audit entry's key, the analytics marker) is exactly-once by that condition: it
+says so with `EventConsumer(process, record=False)` and pays for no second record (two more
+writes an event, the update billed at the whole record's size). Powertools' record stays where
+the effect is outside DynamoDB (an email, a payment) or leaves no trace of its own (the saga's
+no-change, a release with nothing to release).
 """
 
 from __future__ import annotations
@@ -15,7 +22,6 @@ import os
 from functools import cached_property
 from typing import Any, Callable
 
-from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.idempotency import (
     DynamoDBPersistenceLayer,
     IdempotencyConfig,
@@ -24,7 +30,7 @@ from aws_lambda_powertools.utilities.idempotency import (
 
 from catalog import CATALOG, Envelope, EventType, parse_event
 from common import faults
-from common.observability import logger, metrics, tracer
+from common.observability import log_context, logger, metrics, tracer
 from common.settings import setting
 
 IDEMPOTENCY_TTL_SECONDS = 7 * 24 * 3600  # longer than any EventBridge or Lambda retry window
@@ -37,8 +43,10 @@ class Misrouted(ValueError):
 
 
 class EventConsumer:
-    def __init__(self, process: Process):
+    def __init__(self, process: Process, *, record: bool = True, publishes_metrics: bool = False):
         self._process = process
+        self._record = record
+        self._publishes_metrics = publishes_metrics  # custom metrics (EMF), flushed after each event
 
     @cached_property
     def _config(self) -> IdempotencyConfig:
@@ -70,9 +78,14 @@ class EventConsumer:
         faults.fail_for_type(envelope.eventType)
         fault = faults.random_failure_point()
         faults.fail_at(fault, faults.BEFORE)
-        self._config.register_lambda_context(context)
-        result = self._once(detail=detail, envelope=envelope, fault=fault)
-        metrics.add_metric(name="EventsConsumed", unit=MetricUnit.Count, value=1)
+        if self._record:
+            self._config.register_lambda_context(context)
+            result = self._once(detail=detail, envelope=envelope, fault=fault)
+        else:  # the effect's own condition refuses a second delivery
+            result = self._process(envelope)
+            faults.fail_at(fault, faults.AFTER)
+        # Lambda's own Invocations and Errors count the events; a custom metric per event would
+        # only add an EMF record to every invocation's logs.
         logger.info(
             "event consumed",
             extra={"eventId": str(envelope.eventId), "eventType": envelope.eventType,
@@ -82,12 +95,13 @@ class EventConsumer:
 
     @property
     def handler(self) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
-        @logger.inject_lambda_context(correlation_id_path="detail.metadata.correlationId")
-        @metrics.log_metrics
         @tracer.capture_lambda_handler
-        def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        def traced(event: dict[str, Any], context: Any) -> dict[str, Any]:
             return self.handle(event, context)
 
+        # Decorators outermost first: logger (with the correlation id), metrics, tracer.
+        inner = metrics.log_metrics(traced) if self._publishes_metrics else traced
+        lambda_handler = log_context(inner, correlation_id_path="detail.metadata.correlationId")
         lambda_handler.consumer = self  # type: ignore[attr-defined]
         return lambda_handler
 

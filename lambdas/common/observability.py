@@ -2,9 +2,28 @@
 
 from __future__ import annotations
 
+import functools
+from typing import Callable
+
 from aws_lambda_powertools import Logger, Metrics, Tracer
 
 # POWERTOOLS_SERVICE_NAME (set per function by infra/) names the service in logs and traces.
 logger = Logger()
+# What every line would repeat and nobody searches by (the log group and the REPORT record say
+# them): each byte ingested is billed. Logger adds them back with each invocation's context.
+REPEATED_KEYS = ("function_arn", "function_memory_size", "function_name", "location")
+
+
+def log_context(handler: Callable | None = None, *, correlation_id_path: str | None = None):
+    """logger.inject_lambda_context, less the keys every line would repeat."""
+    if handler is None:
+        return lambda fn: log_context(fn, correlation_id_path=correlation_id_path)
+
+    @functools.wraps(handler)
+    def slim(event, context):
+        logger.remove_keys(list(REPEATED_KEYS))
+        return handler(event, context)
+
+    return logger.inject_lambda_context(slim, correlation_id_path=correlation_id_path)
 tracer = Tracer()
 metrics = Metrics(namespace="OrderPlatform")

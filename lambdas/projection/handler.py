@@ -25,4 +25,5 @@ def project(event: Envelope) -> dict:
     return {"orderId": event.aggregateId, "version": event.version, "outcome": outcome.value}
 
 
-handler = EventConsumer(project).handler
+# Exactly once by the read model's version condition.
+handler = EventConsumer(project, record=False).handler

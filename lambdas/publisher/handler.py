@@ -8,7 +8,7 @@ from functools import cache
 import boto3
 
 from common import faults
-from common.observability import logger, tracer
+from common.observability import log_context, logger, tracer
 from common.settings import setting
 from publisher.outbox import OutboxPublisher, PendingEntry
 
@@ -18,7 +18,7 @@ def publisher() -> OutboxPublisher:
     return OutboxPublisher(setting("EVENT_BUS_NAME"))
 
 
-@logger.inject_lambda_context
+@log_context
 @tracer.capture_lambda_handler
 def handler(event: dict, context) -> dict:
     fault = faults.random_failure_point()

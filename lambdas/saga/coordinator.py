@@ -1,10 +1,11 @@
 """Runs the saga: load its state, decide, and write the outcome in one transaction.
 
-One TransactWriteItems holds the new saga state (conditional on the version it was read at
-and on the event not having been handled), the commands it emits (on its own stream in the
-event store, so the outbox publishes them) and the order's completion or cancellation. A
-duplicate or concurrent delivery loses the condition and is re-read: it never moves the
-saga twice.
+One TransactWriteItems holds the new saga state (conditional on the version it was read at),
+the ids of the events it has handled, the commands it emits (on its own stream in the event
+store, so the outbox publishes them) and the order's completion or cancellation. A duplicate
+or concurrent delivery loses the condition and is re-read, then finds its event handled: it
+never moves the saga twice. An event that moves nothing is recorded as handled all the same.
+That makes the saga exactly-once by its own writes: it keeps no idempotency record.
 """
 
 from __future__ import annotations
@@ -122,12 +123,17 @@ class SagaCoordinator:
                 state = state.model_copy(update={"orderCancelled": True, "cancelReason": order.cancelReason,
                                                  "status": Status.CANCELLED})
                 decision = decide(state, event_type, payload)
-            if not decision.changed and decision.state == state:
-                return {"orderId": order_id, "outcome": "no-change", "status": state.status.value}
+            moves = decision.changed or decision.state != state
             try:
-                self._write(state, decision, handled, trigger, order)
+                if moves:
+                    self._write(state, decision, handled, trigger, order)
+                elif trigger is not None:  # nothing to do, but say the event was seen: it is handled
+                    self._sagas.put(self._sagas.write(state.model_copy(update={"version": state.version + 1}),
+                                                      state.version, handled | {str(trigger.eventId)}))
             except (ConcurrencyError, GuardFailed, InvalidTransition):
                 continue  # someone else moved the saga or the order: read again
+            if not moves:
+                return {"orderId": order_id, "outcome": "no-change", "status": state.status.value}
             return {"orderId": order_id, "outcome": "moved", "status": decision.state.status.value,
                     "step": decision.state.step.value, "emitted": [t.value for t, _ in decision.commands]}
         raise SagaConflict(f"saga of order {order_id} kept changing during {MAX_ATTEMPTS} attempts")

@@ -15,4 +15,5 @@ def coordinator() -> SagaCoordinator:
     return SagaCoordinator(SagaRepository(setting("SAGA_TABLE_NAME")), EventStore(setting("EVENT_STORE_TABLE_NAME")))
 
 
-handler = EventConsumer(lambda event: coordinator().handle(event)).handler
+# Exactly once by the saga's version condition and the handled events it keeps.
+handler = EventConsumer(lambda event: coordinator().handle(event), record=False).handler

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from datetime import datetime, timedelta, timezone
 
-from common.observability import logger, tracer
+from common.observability import log_context, logger, tracer
 from saga.handler import coordinator
 
 DEFAULT_TIMEOUT_SECONDS = 300
@@ -19,7 +19,7 @@ class SweepFailed(RuntimeError):
     pass
 
 
-@logger.inject_lambda_context
+@log_context
 @tracer.capture_lambda_handler
 def handler(event: dict, context) -> dict:
     requested = (event or {}).get("timeoutSeconds")  # absent on the schedule's own events

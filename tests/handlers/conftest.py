@@ -19,6 +19,7 @@ def tables(monkeypatch):
     monkeypatch.setenv("EMAIL_LOG_TABLE_NAME", aws.EMAIL_LOG)
     monkeypatch.setenv("EMAIL_SENDER", aws.SENDER)
     monkeypatch.setenv("ANALYTICS_TABLE_NAME", aws.ANALYTICS)
+    monkeypatch.setenv("ANALYTICS_EVENTS_TABLE_NAME", aws.ANALYTICS_EVENTS)
     monkeypatch.setenv("AUDIT_TABLE_NAME", aws.AUDIT)
     monkeypatch.setenv("SAGA_TABLE_NAME", aws.SAGAS)
     monkeypatch.setenv("PAYMENTS_TABLE_NAME", aws.PAYMENTS)
@@ -33,11 +34,11 @@ def _forget_cached_clients() -> None:
     """Handlers build their clients once per container; each test is a new container."""
     from functools import _lru_cache_wrapper
 
-    import analytics.api, analytics.consumer, audit.api, audit.consumer, inventory.api  # noqa: E401
+    import analytics.api, analytics.consumer, analytics.fold, audit.api, audit.consumer, inventory.api  # noqa: E401
     import inventory.handler, payments.handler, saga.handler  # noqa: E401
     import notifications.handler, orders.api, projection.handler, publisher.handler, users.api  # noqa: E401
 
-    modules = (analytics.api, analytics.consumer, audit.api, audit.consumer, inventory.api, notifications.handler,
+    modules = (analytics.api, analytics.consumer, analytics.fold, audit.api, audit.consumer, inventory.api, notifications.handler,
                orders.api, projection.handler, publisher.handler, users.api, inventory.handler, payments.handler,
                saga.handler)
     for module in modules:

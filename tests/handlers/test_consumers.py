@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from decimal import Decimal
 
 import pytest
@@ -89,6 +90,13 @@ def analytics(tables):
     return handler
 
 
+def fold_the_stream(context) -> dict:
+    """What the fold function does with the markers' stream: here, the whole stream in one batch."""
+    from analytics.fold import handler
+
+    return handler({"Records": aws.stream_records(aws.ANALYTICS_EVENTS)}, context)
+
+
 def daily(day: str) -> dict:
     from analytics.counters import DailyCounters
 
@@ -100,28 +108,46 @@ def test_counters_count_each_event_once(analytics, lambda_context):
     deliver(analytics, created, lambda_context, times=3)
     deliver(analytics, orders.cancelled(version=2), lambda_context)
     deliver(analytics, registered(), lambda_context)
-    day = daily(created.timestamp.date().isoformat())
+    day = created.timestamp.date().isoformat()
+    assert daily(day)["events"] == 0  # counted, not yet folded
+    assert fold_the_stream(lambda_context) == {"folded": 3, "alreadyFolded": 0}
+    day = daily(day)
     assert (day["events"], day["ordersPlaced"], day["ordersCancelled"], day["usersRegistered"]) == (3, 1, 1, 1)
     assert day["bookedRevenue"] == "44.98"
     assert day["byEventType"] == {"ORDER_CANCELLED": 1, "ORDER_CREATED": 1, "USER_REGISTERED": 1}
 
 
-def test_counters_are_exact_even_past_the_idempotency_record(tables):
-    # Powertools' record can expire or be lost; the marker written with the increment cannot.
+def test_a_batch_folded_again_adds_only_what_it_had_not(tables):
     from analytics.counters import DailyCounters
 
-    counters, created = DailyCounters(aws.ANALYTICS), orders.created()
-    assert counters.record(created)["outcome"] == "counted"
-    assert counters.record(created)["outcome"] == "already-counted"
-    assert daily(created.timestamp.date().isoformat())["ordersPlaced"] == 1
+    counters = DailyCounters(aws.ANALYTICS, aws.ANALYTICS_EVENTS)
+    for n in range(6):
+        counters.record(orders.created(order_id=f"o-{n}"))
+    records = aws.stream_records(aws.ANALYTICS_EVENTS)
+    assert counters.fold(records[:4])["folded"] == 4
+    assert counters.fold(records[:4]) == {"folded": 0, "alreadyFolded": 4}  # the same batch again
+    assert counters.fold(records) == {"folded": 2, "alreadyFolded": 4}  # retried, with more behind it
+    assert daily(orders.created().timestamp.date().isoformat())["ordersPlaced"] == 6
 
 
-def test_money_adds_up_exactly(tables):
+def test_markers_spread_over_the_lanes(tables):
+    from analytics.counters import LANES, DailyCounters
+
+    counters = DailyCounters(aws.ANALYTICS, aws.ANALYTICS_EVENTS)
+    for n in range(200):
+        counters.record(orders.created(order_id=f"o-{n}"))
+    lanes = Counter(r["dynamodb"]["NewImage"]["lane"]["S"] for r in aws.stream_records(aws.ANALYTICS_EVENTS))
+    assert len(lanes) == LANES
+    assert max(lanes.values()) < 2 * 200 / LANES  # no lane takes a hot share
+
+
+def test_money_adds_up_exactly(tables, lambda_context):
     from analytics.counters import DailyCounters
 
-    counters = DailyCounters(aws.ANALYTICS)
+    counters = DailyCounters(aws.ANALYTICS, aws.ANALYTICS_EVENTS)
     for n in range(10):
         counters.record(orders.created(order_id=f"o-{n}"))  # 10 x 44.98, no binary drift
+    fold_the_stream(lambda_context)
     assert daily(orders.created().timestamp.date().isoformat())["bookedRevenue"] == str(Decimal("449.80"))
 
 
@@ -131,6 +157,7 @@ def test_the_daily_api_answers_for_a_date_and_refuses_nonsense(tables, lambda_co
 
     created = orders.created()
     deliver(analytics, created, lambda_context)
+    fold_the_stream(lambda_context)
     day = created.timestamp.date().isoformat()
     response = call(handler, lambda_context, "GET", "/analytics/daily", query={"date": day})
     assert response.status == 200
@@ -241,3 +268,29 @@ def test_a_transient_fault_before_the_work_leaves_nothing_behind(analytics, lamb
     with pytest.raises(FaultInjected, match="before the work"):
         deliver(analytics, orders.created(), lambda_context)
     assert aws.item_count(aws.ANALYTICS) == aws.item_count(aws.IDEMPOTENCY) == 0
+
+
+# ---- which consumers keep an idempotency record ----------------------------------------------
+
+
+def idempotency_records() -> list[dict]:
+    import boto3
+
+    return boto3.client("dynamodb").scan(TableName=aws.IDEMPOTENCY)["Items"]
+
+
+def test_a_consumer_whose_effect_is_outside_dynamodb_keeps_its_idempotency_record(email, lambda_context):
+    deliver(email, registered(), lambda_context, times=2)
+    [record] = idempotency_records()
+    assert record["status"]["S"] == "COMPLETED"
+
+
+@pytest.mark.parametrize("module", ["projection.handler", "audit.consumer", "analytics.consumer"])
+def test_a_consumer_exactly_once_by_its_own_condition_writes_no_second_record(tables, lambda_context, module):
+    import importlib
+
+    handler = importlib.import_module(module).handler
+    first, second = deliver(handler, orders.created(), lambda_context, times=2)
+    assert first["outcome"] in ("applied", "recorded", "counted")
+    assert second["outcome"] in ("already-applied", "already-recorded", "already-counted")
+    assert idempotency_records() == []

@@ -6,7 +6,7 @@ import pytest
 from aws_cdk.assertions import Match
 
 from catalog import CATALOG, ORDER_EVENTS, Source
-from infra.consumers import CONSUMERS
+from infra.consumers import CONSUMERS, HTTP_SERVICES
 
 
 def resources(template, type_: str) -> dict:
@@ -77,11 +77,12 @@ def test_stateful_logical_ids_are_pinned(dev):
     # Renaming any of these replaces the resource, and with it the data: never change them.
     expected = {
         "AWS::DynamoDB::Table": {"EventStore", "OrdersReadModel", "IdempotencyRecords", "UserEmails", "Inventory",
-                                 "EmailLog", "AnalyticsDaily", "AuditLog", "OrderSagas", "Payments", "Reservations"},
+                                 "EmailLog", "AnalyticsDaily", "AnalyticsEvents", "AuditLog", "OrderSagas", "Payments",
+                                 "Reservations"},
         "AWS::SNS::Topic": {"AlarmTopic"},
         "AWS::Events::EventBus": {"EventBus"},
         "AWS::Events::Archive": {"EventArchive"},
-        "AWS::SQS::Queue": {"PublisherDeadLetterQueue", "SagaSweepDeadLetterQueue",
+        "AWS::SQS::Queue": {"PublisherDeadLetterQueue", "SagaSweepDeadLetterQueue", "AnalyticsFoldDeadLetterQueue",
                             *(f"{c.name}DeadLetterQueue" for c in CONSUMERS)},
     }
     for type_, ids in expected.items():
@@ -171,12 +172,22 @@ def test_the_consumers_rules_route_what_the_registry_says(dev):
         assert any(sorted(p.get("detail-type", [])) == expected for p in patterns), spec.name
 
 
-def test_every_consumer_records_its_event_ids_for_idempotency(dev):
+def test_exactly_the_consumers_that_keep_idempotency_records_get_the_table(dev):
     functions = resources(dev.services, "AWS::Lambda::Function").values()
-    consumers = [f for f in functions if f["Properties"]["Handler"] in {c.handler for c in CONSUMERS}]
-    assert len(consumers) == len(CONSUMERS)
-    for fn in consumers:
-        assert "IDEMPOTENCY_TABLE_NAME" in fn["Properties"]["Environment"]["Variables"]
+    by_handler = {f["Properties"]["Handler"]: f["Properties"]["Environment"]["Variables"] for f in functions}
+    recording = {c.name for c in CONSUMERS if c.idempotency_record}
+    assert recording == {"Email", "Payments", "InventoryReservations"}
+    for spec in CONSUMERS:
+        assert ("IDEMPOTENCY_TABLE_NAME" in by_handler[spec.handler]) is spec.idempotency_record, spec.name
+
+
+@pytest.mark.parametrize("spec", CONSUMERS, ids=lambda spec: spec.name)
+def test_each_handler_keeps_a_record_exactly_when_its_spec_says_so(spec):
+    import importlib
+
+    module, attribute = spec.handler.rsplit(".", 1)
+    consumer = getattr(importlib.import_module(module), attribute).consumer
+    assert consumer._record is spec.idempotency_record
 
 
 def test_no_function_is_given_a_fault_injection_switch(dev, prod):
@@ -287,3 +298,18 @@ def test_the_schema_registry_holds_every_event_types_current_schema(dev):
     by_name = {s["Properties"]["SchemaName"]: _json.loads(s["Properties"]["Content"]) for s in schemas}
     assert by_name == {f"{spec.source.value}@{t.value}": schema_of(t) for t, spec in CATALOG.items()}
     assert all(s["Properties"]["Type"] == "JSONSchemaDraft4" for s in schemas)
+
+
+@pytest.mark.parametrize("stage, system_level", [("dev", "INFO"), ("prod", "WARN")])
+def test_every_function_runs_on_arm64_with_json_logs_at_the_stages_levels(request, stage, system_level):
+    functions = resources(request.getfixturevalue(stage).services, "AWS::Lambda::Function")
+    assert len(functions) == len(CONSUMERS) + 8  # the APIs, the publisher, the sweep and the fold too
+    for function in functions.values():
+        props = function["Properties"]
+        assert props["Architectures"] == ["arm64"]
+        assert props["LoggingConfig"]["LogFormat"] == "JSON"
+        assert props["LoggingConfig"]["ApplicationLogLevel"] == "INFO"
+        assert props["LoggingConfig"]["SystemLogLevel"] == system_level
+        assert props["Environment"]["Variables"]["POWERTOOLS_LOG_LEVEL"] == "INFO"
+        api = props["Handler"] in {service.handler for service in HTTP_SERVICES}
+        assert props["MemorySize"] == (256 if api else 160)

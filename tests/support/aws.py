@@ -11,6 +11,7 @@ USER_EMAILS = "test-user-emails"
 INVENTORY = "test-inventory"
 EMAIL_LOG = "test-email-log"
 ANALYTICS = "test-analytics"
+ANALYTICS_EVENTS = "test-analytics-events"
 AUDIT = "test-audit"
 SAGAS = "test-sagas"
 PAYMENTS = "test-payments"
@@ -39,6 +40,7 @@ def create_tables() -> None:
             AttributeDefinitions=[{"AttributeName": key, "AttributeType": "S"}],
             BillingMode="PAY_PER_REQUEST",
         )
+    create_analytics_events(ANALYTICS_EVENTS)
     client.create_table(
         TableName=AUDIT,
         KeySchema=[{"AttributeName": "correlationId", "KeyType": "HASH"}, {"AttributeName": "at", "KeyType": "RANGE"}],
@@ -56,6 +58,17 @@ def create_tables() -> None:
         BillingMode="PAY_PER_REQUEST",
     )
     boto3.client("ses").verify_email_identity(EmailAddress=SENDER)
+
+
+def create_analytics_events(name: str) -> None:
+    boto3.client("dynamodb").create_table(
+        TableName=name,
+        KeySchema=[{"AttributeName": "lane", "KeyType": "HASH"}, {"AttributeName": "eventId", "KeyType": "RANGE"}],
+        AttributeDefinitions=[{"AttributeName": "lane", "AttributeType": "S"},
+                              {"AttributeName": "eventId", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"},
+    )
 
 
 def stream_records(table_name: str = EVENT_STORE) -> list[dict]:
