@@ -105,7 +105,7 @@ def completed_records(world: World, keys: list[str]) -> set[str]:
 
 
 # Consumers exactly-once by their own conditional write: they keep no idempotency record.
-OWN_WRITE = ("OrdersProjection", "Audit", "Analytics", "OrderSaga")
+OWN_WRITE = ("OrdersProjection", "Audit", "Analytics", "OrderSaga", "InventoryReservations")
 
 
 def own_writes(world: World, scope: Scope, events: list[dict]) -> set[tuple[str, str]]:
@@ -135,6 +135,16 @@ def own_writes(world: World, scope: Scope, events: list[dict]) -> set[tuple[str,
     stored_orders = {e["aggregateId"] for e in events if e["eventType"] == "ORDER_CREATED"}
     found |= {("OrderSaga", event_id) for event_id, event_type, order in saga_events
               if event_id in handled or (event_type == "ORDER_CREATED" and order not in stored_orders)}
+    # inventory: a reservation request leaves its order's record (reserved, or insufficient); a
+    # release request leaves it RELEASED, unless there was nothing reserved to release
+    requests = [(event_id, event_type, str(payload.get("orderId"))) for event_id, event_type, payload in routed
+                if "InventoryReservations" in ROUTES.get(event_type, []) and isinstance(payload, dict)]
+    records = {item["orderId"]["S"]: item["status"]["S"] for item in world.batch_get(
+        world.outputs["ReservationsTableName"], "orderId", [order for _, _, order in requests], ("status",))}
+    for event_id, event_type, order in requests:
+        answered = order in records if event_type == "INVENTORY_RESERVATION_REQUESTED" else records.get(order) != "RESERVED"
+        if answered:
+            found.add(("InventoryReservations", event_id))
     return found
 
 

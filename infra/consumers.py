@@ -78,6 +78,7 @@ INVENTORY_RESERVATIONS = ConsumerSpec(
     handler="inventory.handler.handler",
     event_types=(EventType.INVENTORY_RESERVATION_REQUESTED, EventType.INVENTORY_RELEASE_REQUESTED),
     description="Reserves all of an order's lines at once (or none), and releases them",
+    idempotency_record=False,
 )
 
 CONSUMERS: tuple[ConsumerSpec, ...] = (

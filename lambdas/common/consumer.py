@@ -9,11 +9,11 @@ failed attempt leaves no record, so its retry runs again.
     handler = consumer.handler          # the Lambda entry point
 
 A consumer whose effect is itself a DynamoDB write conditional on the event (the read model's
-version, the audit entry's key, the analytics marker) is exactly-once by that condition: it
-says so with `EventConsumer(process, record=False)` and pays for no second record (two more
-writes an event, the update billed at the whole record's size). Powertools' record stays where
-the effect is outside DynamoDB (an email, a payment) or leaves no trace of its own (the saga's
-no-change, a release with nothing to release).
+version, the audit entry's key, the analytics marker, the saga's version, the reservation
+record) is exactly-once by that condition: it says so with `EventConsumer(process,
+record=False)` and pays for no second record (two more writes an event, the update billed at
+the whole record's size). Powertools' record stays where the effect is outside DynamoDB: an
+email, a charge at a payment provider.
 """
 
 from __future__ import annotations

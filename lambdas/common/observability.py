@@ -9,9 +9,10 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 
 # POWERTOOLS_SERVICE_NAME (set per function by infra/) names the service in logs and traces.
 logger = Logger()
-# What every line would repeat and nobody searches by (the log group and the REPORT record say
-# them): each byte ingested is billed. Logger adds them back with each invocation's context.
-REPEATED_KEYS = ("function_arn", "function_memory_size", "function_name", "location")
+# What every line would repeat and nobody searches by (the log group, the REPORT record and
+# CloudWatch's own timestamp of each event say them): each byte ingested is billed. Logger adds
+# them back with each invocation's context.
+REPEATED_KEYS = ("function_arn", "function_memory_size", "function_name", "location", "timestamp")
 
 
 def log_context(handler: Callable | None = None, *, correlation_id_path: str | None = None):

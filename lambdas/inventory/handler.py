@@ -16,4 +16,5 @@ def reservations() -> Reservations:
                         setting("RESERVATIONS_TABLE_NAME"))
 
 
-handler = EventConsumer(lambda event: reservations().handle(event)).handler
+# Exactly once by the reservation record each transaction writes on condition (absent; RESERVED).
+handler = EventConsumer(lambda event: reservations().handle(event), record=False).handler

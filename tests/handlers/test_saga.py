@@ -191,3 +191,12 @@ def test_the_sweep_times_out_a_saga_waiting_too_long(saga, store, lambda_context
     cancelled = store.load("order-1")[-1]
     assert (cancelled.eventType, cancelled.payload.reason) == ("ORDER_CANCELLED", "timed out waiting for payment")
     assert sweep.handler({"timeoutSeconds": -1}, lambda_context)["timedOut"] == []
+
+
+def test_a_reservation_delivered_twice_reserves_once_with_no_idempotency_record(inventory, lambda_context):
+    from inventory.handler import handler
+
+    event = orders.bus_event(reserve([("SKU-1", 2)]))
+    assert [handler(event, lambda_context)["outcome"] for _ in range(2)] == ["reserved", "already-answered"]
+    assert stock("SKU-1") == {"available": 3, "reserved": 2}
+    assert boto3.client("dynamodb").scan(TableName=aws.IDEMPOTENCY)["Items"] == []
