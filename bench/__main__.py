@@ -259,13 +259,14 @@ counts the analytics counters by the batch, not by the event, and writes every f
 - **DynamoDB writes** are most of the gap. Every write that must happen with an event (the
   saga's state, the payment record, the reservation and its stock) shares one
   TransactWriteItems with it, and transactions bill twice. Only the saga's state could leave the
-  transaction (kept in its own command event, the event store's condition serialising it);
-  that also ends the sparse `waiting` index the timeout sweep reads, which bills an index write
-  each time a saga starts, moves on or ends waiting. The three idempotency records that stay
-  (Email, Payments, InventoryReservations: their effects are outside DynamoDB, or leave no trace
-  of their own) are Powertools' two writes each, against the floor's one. Email also keeps the
-  order's customer and each sent email, so that a replay after the idempotency record expired
-  sends nothing twice.
+  transaction (kept in its own command event, the event store's condition serialising it),
+  and the payment and reservation records could be their own event streams (version 1 written
+  on condition is the once-only guard), which would leave only the stock update to share a
+  transaction with its event. The sparse `waiting` index the timeout sweep reads bills an index
+  write each time a saga starts, moves on or ends waiting. The two idempotency records that stay
+  (Email and Payments: their effects are outside DynamoDB) are Powertools' two writes each,
+  against the floor's one. Email also keeps the order's customer and each sent email, so that a
+  replay after the idempotency record expired sends nothing twice.
 - **Lambda requests** include the publisher once per event: orders sent one at a time leave the
   stream one record a batch. At a thousand orders a second a batch carries up to 100 records.
 - **CloudWatch Logs**: one line per event handled and one per publisher batch, about 450 bytes
@@ -276,8 +277,9 @@ counts the analytics counters by the batch, not by the event, and writes every f
 ## Choices made for the bill
 
 - **Exactly-once from the effect's own condition.** The read model (its version), the audit log
-  (its key ends in the eventId), the analytics marker and the saga (its version and the events it
-  has handled) keep no idempotency record: `EventConsumer(process, record=False)`.
+  (its key ends in the eventId), the analytics marker, the saga (its version and the events it
+  has handled) and the stock reservation (its record, written on condition in each
+  transaction) keep no idempotency record: `EventConsumer(process, record=False)`.
 - **Analytics** writes one marker an event (conditional on its eventId), spread over 8 lanes; a
   function folds the markers' stream into the day's counters a batch at a time (one update per
   day and lane a batch, conditional on the last sequence number folded, so a retried batch adds
@@ -339,7 +341,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--events", type=int, default=50, help="warm events per consumer")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results", help="where the results file goes")
     parser.add_argument("--docs", action="store_true", help="also write docs/PERFORMANCE.md and its plots")
+    parser.add_argument("--page-only", action="store_true",
+                        help="no run: rewrite docs/PERFORMANCE.md and its plots from docs/performance/results.json")
     args = parser.parse_args(argv)
+    if args.page_only:
+        results = json.loads((DOCS / "performance" / "results.json").read_text())
+        plots(results, DOCS / "performance")
+        (DOCS / "PERFORMANCE.md").write_text(performance_page(results))
+        print(f"wrote {DOCS / 'PERFORMANCE.md'} from the results of {results['when']}")
+        return 0
 
     results = run(args)
     print(table(results))

@@ -236,7 +236,7 @@ def per_order(before: dict, after: dict, orders: int, *, api_requests: int) -> d
 
 
 # The stateful stack's tables by logical id, longest first (one name may contain another).
-TABLES = ("IdempotencyRecords", "OrdersReadModel", "AnalyticsDaily", "AnalyticsCounters", "Reservations", "EventStore",
+TABLES = ("IdempotencyRecords", "OrdersReadModel", "AnalyticsDaily", "AnalyticsEvents", "Reservations", "EventStore",
           "UserEmails", "Inventory", "EmailLog", "AuditLog", "OrderSagas", "Payments")
 
 

@@ -95,6 +95,8 @@ def main(argv: list[str] | None = None) -> int:
     if not 0 <= args.fault_rate <= 1:
         parser.error("--fault-rate is a fraction between 0 and 1")
     command = "make chaos" if args.orders == 1000 else f"make chaos ORDERS={args.orders}"
+    if names != list(SCENARIOS):
+        command = f"python -m chaos --orders {args.orders} --scenarios {','.join(names)} --docs"
     progress = (lambda so_far: record(so_far, args.orders, time.monotonic() - started, command, done=False)) \
         if args.docs else None  # a long run shows its rows as they come
     rows = run(args.orders, names, clients=args.clients, fault_rate=args.fault_rate, after_each=progress)

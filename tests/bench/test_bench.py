@@ -17,10 +17,11 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.mark.skipif(ON_AWS, reason="the benchmark runs on the local cloud")
 def test_the_benchmark_reports_every_figure(tmp_path):
-    run = subprocess.run([sys.executable, "-m", "bench", "--orders", "3", "--repeat", "1", "--events", "2",
-                          "--workers", "2", "--out", str(tmp_path)], cwd=ROOT, capture_output=True, text=True, timeout=900)
+    run = subprocess.run([sys.executable, "-m", "bench", "--orders", "3", "--metered", "3", "--mixed", "4", "--repeat", "1",
+                          "--events", "2", "--workers", "2", "--out", str(tmp_path)], cwd=ROOT, capture_output=True,
+                         text=True, timeout=900)
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-3000:]
-    for heading in ("1. Cold start", "2. Warm CPU per event", "3. End to end", "4. Cost per million orders"):
+    for heading in ("1. Cold start", "2. Warm CPU per event", "3. End to end", "4. The bill of an order", "5. The floor"):
         assert heading in run.stdout
 
     results = json.loads((tmp_path / "results.json").read_text())
@@ -34,5 +35,12 @@ def test_the_benchmark_reports_every_figure(tmp_path):
     assert end_to_end["unloaded"]["orders"] == 3
     per_order = end_to_end["perOrder"]
     assert per_order["eventBridgeEvents"] == 6  # the happy path: six events per order, counted in the cloud
+    assert per_order["emails"] == 2  # registered customers: placed and confirmed, really sent
     assert per_order["lambdaInvocations"] > 10 and per_order["dynamodbWriteUnits"] > 0
-    assert results["costPerMillionOrders"]["total"] > 0
+    assert per_order["logBytes"] > 0 and per_order["archivedBytes"] > 0
+    assert all(f["cpuSeconds"] > 0 and f["wallSeconds"] > 0 for f in per_order["functions"].values())
+    mixed = end_to_end["perOrderMixed"]
+    assert mixed["outcomes"] == {"COMPLETED": 0, "CANCELLED": 4}  # 2 cancelled, 1 declined, 1 sold out
+    bill = results["bill"]
+    assert bill["platformHappy"] > bill["floorTotal"] > 0 and bill["ratioHappy"] > 1
+    assert bill["happy"]["SES (emails sent)"] == 200.0  # 2 emails an order at $0.10 a thousand
