@@ -259,10 +259,10 @@ counts the analytics counters by the batch, not by the event, and writes every f
 - **DynamoDB writes** are most of the gap. Every write that must happen with an event (the
   saga's state, the payment record, the reservation and its stock) shares one
   TransactWriteItems with it, and transactions bill twice. Only the saga's state could leave the
-  transaction (kept in its own command event, the event store's condition serialising it),
-  and the payment and reservation records could be their own event streams (version 1 written
-  on condition is the once-only guard), which would leave only the stock update to share a
-  transaction with its event. The sparse `waiting` index the timeout sweep reads bills an index
+  transaction (kept in its own command event, the event store's condition serialising it).
+  The payment and the reservation are already their own event streams (version 1 written on
+  condition is the once-only guard), which leaves only the stock update sharing a transaction
+  with its event. The sparse `waiting` index the timeout sweep reads bills an index
   write each time a saga starts, moves on or ends waiting. The two idempotency records that stay
   (Email and Payments: their effects are outside DynamoDB) are Powertools' two writes each,
   against the floor's one. Email also keeps the order's customer and each sent email, so that a
@@ -278,8 +278,9 @@ counts the analytics counters by the batch, not by the event, and writes every f
 
 - **Exactly-once from the effect's own condition.** The read model (its version), the audit log
   (its key ends in the eventId), the analytics marker, the saga (its version and the events it
-  has handled) and the stock reservation (its record, written on condition in each
-  transaction) keep no idempotency record: `EventConsumer(process, record=False)`.
+  has handled) and the stock reservation (its own stream, each answer a version written only if
+  absent) keep no idempotency record: `EventConsumer(process, record=False)`. The payment is its
+  own stream as well; its Powertools record stays, for the provider call a real payment makes.
 - **Analytics** writes one marker an event (conditional on its eventId), spread over 8 lanes; a
   function folds the markers' stream into the day's counters a batch at a time (one update per
   day and lane a batch, conditional on the last sequence number folded, so a retried batch adds

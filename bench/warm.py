@@ -42,8 +42,7 @@ def aws_in_process(name: str):
            "IDEMPOTENCY_TABLE_NAME": aws.IDEMPOTENCY, "EMAIL_LOG_TABLE_NAME": aws.EMAIL_LOG,
            "EMAIL_SENDER": aws.SENDER, "ANALYTICS_TABLE_NAME": aws.ANALYTICS, "AUDIT_TABLE_NAME": aws.AUDIT,
            "ANALYTICS_EVENTS_TABLE_NAME": aws.ANALYTICS_EVENTS,
-           "SAGA_TABLE_NAME": aws.SAGAS, "PAYMENTS_TABLE_NAME": aws.PAYMENTS, "INVENTORY_TABLE_NAME": aws.INVENTORY,
-           "RESERVATIONS_TABLE_NAME": aws.RESERVATIONS}
+           "SAGA_TABLE_NAME": aws.SAGAS, "INVENTORY_TABLE_NAME": aws.INVENTORY}
     saved = dict(os.environ)
     os.environ.update(env)
     try:

@@ -135,15 +135,18 @@ def own_writes(world: World, scope: Scope, events: list[dict]) -> set[tuple[str,
     stored_orders = {e["aggregateId"] for e in events if e["eventType"] == "ORDER_CREATED"}
     found |= {("OrderSaga", event_id) for event_id, event_type, order in saga_events
               if event_id in handled or (event_type == "ORDER_CREATED" and order not in stored_orders)}
-    # inventory: a reservation request leaves its order's record (reserved, or insufficient); a
-    # release request leaves it RELEASED, unless there was nothing reserved to release
-    requests = [(event_id, event_type, str(payload.get("orderId"))) for event_id, event_type, payload in routed
-                if "InventoryReservations" in ROUTES.get(event_type, []) and isinstance(payload, dict)]
-    records = {item["orderId"]["S"]: item["status"]["S"] for item in world.batch_get(
-        world.outputs["ReservationsTableName"], "orderId", [order for _, _, order in requests], ("status",))}
-    for event_id, event_type, order in requests:
-        answered = order in records if event_type == "INVENTORY_RESERVATION_REQUESTED" else records.get(order) != "RESERVED"
-        if answered:
+    # inventory: a reservation request leaves the answer on the order's reservation stream; a
+    # release request leaves INVENTORY_RELEASED there, unless there was nothing reserved to release
+    answers: dict[str, set[str]] = defaultdict(set)
+    for e in events:
+        if e["aggregateId"].startswith("reservation:"):
+            answers[e["aggregateId"].removeprefix("reservation:")].add(e["eventType"])
+    for event_id, event_type, payload in routed:
+        if "InventoryReservations" not in ROUTES.get(event_type, []) or not isinstance(payload, dict):
+            continue
+        answered = answers.get(str(payload.get("orderId")), set())
+        if (answered & {"INVENTORY_UPDATED", "INVENTORY_INSUFFICIENT"} if event_type == "INVENTORY_RESERVATION_REQUESTED"
+                else "INVENTORY_RELEASED" in answered or "INVENTORY_UPDATED" not in answered):
             found.add(("InventoryReservations", event_id))
     return found
 

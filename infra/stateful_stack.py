@@ -65,8 +65,6 @@ class StatefulStack(Stack):
         # Sparse: only sagas waiting on a step carry waitingSince, so the sweep reads only those.
         self.saga_table.add_global_secondary_index(index_name="waiting", partition_key=_key("waitingSince"),
                                                    projection_type=dynamodb.ProjectionType.KEYS_ONLY)
-        self.payments_table = self._table("Payments", partition_key=_key("orderId"))
-        self.reservations_table = self._table("Reservations", partition_key=_key("orderId"))
 
         self.bus = events.EventBus(
             self, "EventBus", event_bus_name=bus_name(config.stage), description=f"Order platform events ({config.stage})"
@@ -162,8 +160,7 @@ class StatefulStack(Stack):
         tables = {
             "EventStore": self.event_store, "Orders": self.orders_table, "Inventory": self.inventory_table,
             "EmailLog": self.email_log_table, "Analytics": self.analytics_table, "Audit": self.audit_table,
-            "AnalyticsEvents": self.analytics_events_table,
-            "Sagas": self.saga_table, "Payments": self.payments_table, "Reservations": self.reservations_table,
+            "AnalyticsEvents": self.analytics_events_table, "Sagas": self.saga_table,
             "Idempotency": self.idempotency_table, "UserEmails": self.user_emails_table,
         }
         for name, table in tables.items():

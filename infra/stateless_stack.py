@@ -109,15 +109,13 @@ class StatelessStack(Stack):
                 [d.saga_table.grant_read_write_data, d.event_store.grant_read_write_data],
             ),
             PAYMENTS.name: (
-                {"PAYMENTS_TABLE_NAME": d.payments_table.table_name, "EVENT_STORE_TABLE_NAME": store,
+                {"EVENT_STORE_TABLE_NAME": store,
                  "PAYMENT_LIMIT": "1000.00"},
-                [d.payments_table.grant_read_write_data, d.event_store.grant_read_write_data],
+                [d.event_store.grant_read_write_data],
             ),
             INVENTORY_RESERVATIONS.name: (
-                {"INVENTORY_TABLE_NAME": d.inventory_table.table_name,
-                 "RESERVATIONS_TABLE_NAME": d.reservations_table.table_name, "EVENT_STORE_TABLE_NAME": store},
-                [d.inventory_table.grant_read_write_data, d.reservations_table.grant_read_write_data,
-                 d.event_store.grant_read_write_data],
+                {"INVENTORY_TABLE_NAME": d.inventory_table.table_name, "EVENT_STORE_TABLE_NAME": store},
+                [d.inventory_table.grant_read_write_data, d.event_store.grant_read_write_data],
             ),
         }
         environment, grants = needs[name]

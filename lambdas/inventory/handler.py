@@ -12,9 +12,8 @@ from inventory.reservations import Reservations
 
 @cache
 def reservations() -> Reservations:
-    return Reservations(EventStore(setting("EVENT_STORE_TABLE_NAME")), setting("INVENTORY_TABLE_NAME"),
-                        setting("RESERVATIONS_TABLE_NAME"))
+    return Reservations(EventStore(setting("EVENT_STORE_TABLE_NAME")), setting("INVENTORY_TABLE_NAME"))
 
 
-# Exactly once by the reservation record each transaction writes on condition (absent; RESERVED).
+# Exactly once by the reservation's own stream: each answer is a version written only if absent.
 handler = EventConsumer(lambda event: reservations().handle(event), record=False).handler

@@ -15,7 +15,9 @@ from payments.provider import PaymentProvider
 @cache
 def provider() -> PaymentProvider:
     limit = Decimal(os.environ.get("PAYMENT_LIMIT", "1000.00"))
-    return PaymentProvider(EventStore(setting("EVENT_STORE_TABLE_NAME")), setting("PAYMENTS_TABLE_NAME"), limit)
+    return PaymentProvider(EventStore(setting("EVENT_STORE_TABLE_NAME")), limit)
 
 
+# Exactly once by the payment's own stream; the idempotency record stands for the one a real provider
+# call outside DynamoDB would need.
 handler = EventConsumer(lambda event: provider().handle(event)).handler

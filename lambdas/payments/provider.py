@@ -3,8 +3,11 @@
     an amount over PAYMENT_LIMIT (default 1000.00) is declined: "amount 1200.00 exceeds the
     card limit of 1000.00"; any other amount is charged.
 
-A charge and its event are written together (the payment record is the guard), once per
-order; a refund turns a CHARGED record into REFUNDED, once.
+An order's payment is its own stream in the event store, `payment:<orderId>`, and the stream
+is the record: the answer to a charge is version 1 (PAYMENT_PROCESSED or PAYMENT_FAILED),
+written only if absent, so an order is answered once; a refund is version 2, written only if
+absent and only after a PAYMENT_PROCESSED of the same payment. One conditional write each, no
+record beside it and no transaction.
 """
 
 from __future__ import annotations
@@ -15,15 +18,14 @@ from typing import Any
 
 from catalog import Envelope, EventType, new_event
 from catalog.payloads import PaymentFailed, PaymentProcessed, PaymentRefunded
-from eventstore.store import ConcurrencyError, EventStore, GuardFailed
+from eventstore.store import ConcurrencyError, EventStore
 
 USER = "payments"
 
 
 class PaymentProvider:
-    def __init__(self, store: EventStore, table_name: str, limit: Decimal = Decimal("1000.00")):
+    def __init__(self, store: EventStore, limit: Decimal = Decimal("1000.00")):
         self._store = store
-        self._table = table_name
         self._limit = limit
 
     def handle(self, event: Envelope) -> dict[str, Any]:
@@ -36,44 +38,32 @@ class PaymentProvider:
         if amount > self._limit:
             outcome = EventType.PAYMENT_FAILED
             payload = PaymentFailed(orderId=order_id, reason=f"amount {amount:.2f} exceeds the card limit of {self._limit:.2f}")
-            record = {"status": "DECLINED"}
         else:
             outcome = EventType.PAYMENT_PROCESSED
-            payment_id = f"pay-{uuid.uuid4().hex[:20]}"
-            payload = PaymentProcessed(orderId=order_id, paymentId=payment_id, amount=amount)
-            record = {"status": "CHARGED", "paymentId": payment_id}
-        guard = self._record(order_id, {**record, "amount": f"{amount:.2f}"}, condition="attribute_not_exists(orderId)")
+            payload = PaymentProcessed(orderId=order_id, paymentId=f"pay-{uuid.uuid4().hex[:20]}", amount=amount)
         try:
-            self._store.append([self._event(outcome, order_id, payload, 1, request)], guards=[guard])
-        except (GuardFailed, ConcurrencyError):
+            self._store.append([self._event(outcome, order_id, payload, 1, request)])
+        except ConcurrencyError:
             return {"orderId": order_id, "outcome": "already-answered"}
         return {"orderId": order_id, "outcome": outcome.value}
 
     def _refund(self, request: Envelope) -> dict[str, Any]:
-        order_id = request.payload.orderId
-        payload = PaymentRefunded(orderId=order_id, paymentId=request.payload.paymentId, amount=request.payload.amount)
-        guard = self._record(order_id, {"status": "REFUNDED", "paymentId": request.payload.paymentId,
-                                        "amount": f"{request.payload.amount:.2f}", "refundReason": request.payload.reason},
-                             condition="#status = :charged AND paymentId = :payment",
-                             values={":charged": {"S": "CHARGED"}, ":payment": {"S": request.payload.paymentId}})
-        try:
-            self._store.append([self._event(EventType.PAYMENT_REFUNDED, order_id, payload, 2, request)], guards=[guard])
-        except (GuardFailed, ConcurrencyError):
+        order_id, payment_id = request.payload.orderId, request.payload.paymentId
+        charged = self._store.load(self.stream(order_id), up_to_version=1)
+        if not charged or charged[0].eventType != EventType.PAYMENT_PROCESSED or charged[0].payload.paymentId != payment_id:
             return {"orderId": order_id, "outcome": "nothing-to-refund"}
+        payload = PaymentRefunded(orderId=order_id, paymentId=payment_id, amount=request.payload.amount)
+        try:
+            self._store.append([self._event(EventType.PAYMENT_REFUNDED, order_id, payload, 2, request)])
+        except ConcurrencyError:
+            return {"orderId": order_id, "outcome": "nothing-to-refund"}  # refunded already
         return {"orderId": order_id, "outcome": EventType.PAYMENT_REFUNDED.value}
 
-    def _record(self, order_id: str, fields: dict[str, str], *, condition: str, values: dict | None = None) -> dict:
-        put: dict[str, Any] = {
-            "TableName": self._table,
-            "Item": {"orderId": {"S": order_id}, **{k: {"S": v} for k, v in fields.items()}},
-            "ConditionExpression": condition,
-        }
-        if values:
-            put["ExpressionAttributeValues"] = values
-            put["ExpressionAttributeNames"] = {"#status": "status"}
-        return {"Put": put}
-
     @staticmethod
-    def _event(event_type: EventType, order_id: str, payload, version: int, cause: Envelope) -> Envelope:
-        return new_event(event_type, aggregate_id=f"payment:{order_id}", payload=payload, version=version, user_id=USER,
+    def stream(order_id: str) -> str:
+        return f"payment:{order_id}"
+
+    @classmethod
+    def _event(cls, event_type: EventType, order_id: str, payload, version: int, cause: Envelope) -> Envelope:
+        return new_event(event_type, aggregate_id=cls.stream(order_id), payload=payload, version=version, user_id=USER,
                          correlation_id=cause.metadata.correlationId, causation_id=str(cause.eventId))

@@ -22,8 +22,6 @@ def tables(monkeypatch):
     monkeypatch.setenv("ANALYTICS_EVENTS_TABLE_NAME", aws.ANALYTICS_EVENTS)
     monkeypatch.setenv("AUDIT_TABLE_NAME", aws.AUDIT)
     monkeypatch.setenv("SAGA_TABLE_NAME", aws.SAGAS)
-    monkeypatch.setenv("PAYMENTS_TABLE_NAME", aws.PAYMENTS)
-    monkeypatch.setenv("RESERVATIONS_TABLE_NAME", aws.RESERVATIONS)
     with mock_aws():
         aws.create_tables()
         yield

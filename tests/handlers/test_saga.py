@@ -32,14 +32,14 @@ def inventory(store):
     levels = Stock(store, aws.INVENTORY)
     for product, quantity in (("SKU-1", 5), ("SKU-2", 1)):
         levels.set(product, quantity, caller=Caller("ops", "setup"))
-    return Reservations(store, aws.INVENTORY, aws.RESERVATIONS)
+    return Reservations(store, aws.INVENTORY)
 
 
 @pytest.fixture
 def payments(store):
     from payments.provider import PaymentProvider
 
-    return PaymentProvider(store, aws.PAYMENTS)
+    return PaymentProvider(store)
 
 
 # ---- payments ------------------------------------------------------------------------------
@@ -67,6 +67,9 @@ def test_a_refund_happens_once_and_only_for_a_charge(payments, store):
     payment_id = store.load("payment:order-1")[0].payload.paymentId
     refund = request(EventType.PAYMENT_REFUND_REQUESTED, PaymentRefundRequested(
         orderId="order-1", paymentId=payment_id, amount=Decimal("20.00"), reason="out of stock"), version=2)
+    wrong = request(EventType.PAYMENT_REFUND_REQUESTED, PaymentRefundRequested(
+        orderId="order-1", paymentId="pay-someone-else", amount=Decimal("20.00"), reason="?"), version=2)
+    assert payments.handle(wrong)["outcome"] == "nothing-to-refund"  # not this order's charge
     assert payments.handle(refund)["outcome"] == "PAYMENT_REFUNDED"
     assert payments.handle(refund)["outcome"] == "nothing-to-refund"
     stranger = request(EventType.PAYMENT_REFUND_REQUESTED, PaymentRefundRequested(
@@ -112,7 +115,7 @@ def test_a_release_gives_the_stock_back_once(inventory, store):
     inventory.handle(reserve([("SKU-1", 2)]))
     release = request(EventType.INVENTORY_RELEASE_REQUESTED, InventoryReleaseRequested(orderId="order-1"), version=2)
     assert inventory.handle(release)["outcome"] == "released"
-    assert inventory.handle(release)["outcome"] == "nothing-to-release"
+    assert inventory.handle(release)["outcome"] == "already-released"
     assert stock("SKU-1") == {"available": 5, "reserved": 0}
     assert [e.eventType for e in store.load("reservation:order-1")] == ["INVENTORY_UPDATED", "INVENTORY_RELEASED"]
 

@@ -14,8 +14,6 @@ ANALYTICS = "test-analytics"
 ANALYTICS_EVENTS = "test-analytics-events"
 AUDIT = "test-audit"
 SAGAS = "test-sagas"
-PAYMENTS = "test-payments"
-RESERVATIONS = "test-reservations"
 SENDER = "orders@test.example.com"
 
 
@@ -32,7 +30,7 @@ def create_tables() -> None:
         StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"},
     )
     simple = ((ORDERS, "orderId"), (IDEMPOTENCY, "id"), (USER_EMAILS, "email"), (INVENTORY, "productId"),
-              (EMAIL_LOG, "id"), (ANALYTICS, "pk"), (PAYMENTS, "orderId"), (RESERVATIONS, "orderId"))
+              (EMAIL_LOG, "id"), (ANALYTICS, "pk"))
     for name, key in simple:
         client.create_table(
             TableName=name,
