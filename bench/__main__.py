@@ -77,7 +77,7 @@ def counts_lines(label: str, per: dict) -> list[str]:
              f"{per['dynamodbRefusedWriteUnits']:.1f} refused), {per['dynamodbReadUnits']:.1f} RRU, "
              f"{per['dynamodbRequests']:.1f} DynamoDB requests, {per['sqsRequests']:.1f} SQS requests, "
              f"{per['emails']:.2f} emails, {per['logBytes'] / 1024:.1f} KiB of logs ({per['logEvents']:.0f} lines), "
-             f"{per['archivedBytes'] / 1024:.1f} KiB archived"]
+             f"{per['archivedBytes'] / 1024:.1f} KiB archived, {bill.traces(per, PRICES):.2f} X-Ray traces recorded"]
     lines.append(f"   {'function':24} {'calls':>6} {'cpu ms':>7} {'wall ms':>8} {'MB':>5} {'peak MB':>8} {'billed ms':>10}")
     for name, f in sorted(per["functions"].items(), key=lambda item: -item[1]["invocations"]):
         calls = f["invocations"] or 1
