@@ -269,8 +269,8 @@ counts the analytics counters by the batch, not by the event, and writes every f
   replay after the idempotency record expired sends nothing twice.
 - **Lambda requests** include the publisher once per event: orders sent one at a time leave the
   stream one record a batch. At a thousand orders a second a batch carries up to 100 records.
-- **CloudWatch Logs**: one line per event handled and one per publisher batch, about 450 bytes
-  each, against the floor's 300.
+- **CloudWatch Logs**: one line per event a consumer handles, about 400 bytes with
+  CloudWatch's overhead, against the floor's 300, and the analytics metrics' EMF records.
 - **X-Ray** is not in the floor: tracing is a choice. A sampling rule below the default 5% cuts
   it in proportion.
 
@@ -291,8 +291,10 @@ counts the analytics counters by the batch, not by the event, and writes every f
   same price whatever the memory, but waiting on I/O costs in proportion to it.
 - **Logging**: Lambda's advanced logging controls, JSON records, application level INFO and
   system level WARN in prod (the platform's START/END/REPORT records are a third of the bytes of a
-  small invocation; dev keeps them at INFO); the keys every line would repeat are left out, and
-  the per-event `EventsConsumed` metric is gone (Lambda's own Invocations metric counts the same).
+  small invocation; dev keeps them at INFO); the keys every line would repeat are left out, the
+  per-event `EventsConsumed` metric is gone (Lambda's own Invocations metric counts the same),
+  and the publisher's summary of a batch is DEBUG unless a record failed or was refused (each
+  event it publishes is logged by every consumer that handles it).
 - **The API stays REST** ($3.50 a million against an HTTP API's $1.00): HTTP APIs have no
   request validation, so a body that is not a JSON object would reach, and be billed as, a
   function invocation; REST refuses it at the gateway. IAM authorisation, throttling and access
