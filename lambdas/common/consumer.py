@@ -9,8 +9,8 @@ failed attempt leaves no record, so its retry runs again.
     handler = consumer.handler          # the Lambda entry point
 
 A consumer whose effect is itself a DynamoDB write conditional on the event (the read model's
-version, the audit entry's key, the analytics marker, the saga's version, the reservation
-record) is exactly-once by that condition: it says so with `EventConsumer(process,
+version, the audit entry's key, the analytics marker, the saga's version, the reservation's
+own stream) is exactly-once by that condition: it says so with `EventConsumer(process,
 record=False)` and pays for no second record (two more writes an event, the update billed at
 the whole record's size). Powertools' record stays where the effect is outside DynamoDB: an
 email, a charge at a payment provider.

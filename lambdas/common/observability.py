@@ -9,6 +9,9 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 
 # POWERTOOLS_SERVICE_NAME (set per function by infra/) names the service in logs and traces.
 logger = Logger()
+tracer = Tracer()
+metrics = Metrics(namespace="OrderPlatform")
+
 # What every line would repeat and nobody searches by (the log group, the REPORT record and
 # CloudWatch's own timestamp of each event say them): each byte ingested is billed. Logger adds
 # them back with each invocation's context.
@@ -26,5 +29,3 @@ def log_context(handler: Callable | None = None, *, correlation_id_path: str | N
         return handler(event, context)
 
     return logger.inject_lambda_context(slim, correlation_id_path=correlation_id_path)
-tracer = Tracer()
-metrics = Metrics(namespace="OrderPlatform")
