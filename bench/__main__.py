@@ -33,14 +33,21 @@ def machine() -> str:
     return f"{os.cpu_count()} cores ({cpu}), {memory_gib:.0f} GiB, Python {platform.python_version()}, {platform.system()}"
 
 
+def commit() -> str:
+    """The commit measured; "+changes" when the working tree differs from it (tracked files)."""
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+
+    return git("rev-parse", "--short", "HEAD") + ("+changes" if git("status", "--porcelain", "--untracked-files=no") else "")
+
+
 def run(args) -> dict:
     started = time.monotonic()
     prices = PRICES
     results = {
         "when": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "machine": machine(),
-        "commit": subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
-                                 text=True).stdout.strip(),
+        "commit": commit(),
         "coldStart": coldstart.measure(args.repeat),
         "warm": warm.measure(args.events),
         "endToEnd": flow.run(args.orders, workers=args.workers, metered=args.metered, mixed=args.mixed),
