@@ -396,13 +396,14 @@ def honour_advanced_logging_controls() -> None:
     ApplicationLogLevel are dropped before they are ingested (and billed). MiniStack 1.5.33
     keeps LoggingConfig but writes every line as text. Apply both levels where it writes a
     function's log lines."""
+    import inspect
     import threading
 
     from ministack.services import cloudwatch_logs, lambda_svc
 
     emitting = threading.local()
     emit, append = lambda_svc._emit_lambda_logs, cloudwatch_logs._append_log_events
-    if "LoggingConfig" not in inspect_source(emit):
+    if "LoggingConfig" not in inspect.getsource(emit):
         raise RuntimeError("MiniStack's _emit_lambda_logs changed: review honour_advanced_logging_controls")
 
     def emit_with_levels(func, request_id, log_text, error, duration_ms, **kwargs):
@@ -443,11 +444,6 @@ def _as_json_record(event: dict, logging_config: dict) -> dict | None:
         return None
     return event
 
-
-def inspect_source(function) -> str:
-    import inspect
-
-    return inspect.getsource(function)
 
 
 def accept_schema_registry() -> None:

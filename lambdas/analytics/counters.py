@@ -147,9 +147,14 @@ class DailyCounters:
 
     def day(self, day: str) -> dict[str, Any]:
         keys = [{"pk": {"S": counter_key(day, f"lane#{lane}")}} for lane in range(LANES)]
-        items = self._client.batch_get_item(RequestItems={self._table: {"Keys": keys, "ConsistentRead": True}})
+        found: list[dict] = []
+        request = {self._table: {"Keys": keys, "ConsistentRead": True}}
+        while request:  # a lane BatchGetItem leaves unread comes again, or the day would be short
+            response = self._client.batch_get_item(RequestItems=request)
+            found += response["Responses"].get(self._table, [])
+            request = response.get("UnprocessedKeys") or None
         counters: dict[str, Decimal] = defaultdict(Decimal)
-        for item in items["Responses"].get(self._table, []):
+        for item in found:
             for name, value in item.items():
                 if "N" in value:
                     counters[name] += Decimal(value["N"])
