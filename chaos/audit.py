@@ -2,10 +2,11 @@
 
   events in    every event the event store holds under the scenario's correlation ids, and
                every entry the scenario put on the bus by hand
-  processed    every consumer the rules route it to has processed it: its idempotency record
-               is COMPLETED (written only after the work succeeded), or, for a consumer that
-               is exactly-once by its own conditional write, that write is there (the read
-               model at the event's version or later, the audit entry, the analytics marker)
+  processed    every consumer the rules route it to has processed it: the conditional write
+               that makes it exactly-once is there (the read model at the event's version or
+               later, the audit entry, the analytics marker, the event among the saga's handled
+               ones, the answer on the payment's or the reservation's stream, the email SENT or
+               SKIPPED)
   parked       at least one of those consumers (or the publisher) parked it in its dead-letter
                queue, with a reason; the others processed it
   lost         some consumer neither processed nor parked it
@@ -19,7 +20,6 @@ scenario's own checks hold.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 from collections import Counter, defaultdict
@@ -78,12 +78,6 @@ def routes_of(event_type: str, source: str | None = None) -> list[str]:
     return CATCH_ALL
 
 
-def idempotency_key(consumer: str, event_id: str) -> str:
-    """The record Powertools idempotency keeps for (consumer, eventId): key prefix (the
-    function's service name) and the MD5 of the key's JSON, as common/consumer.py configures."""
-    return f"{consumer}#{hashlib.md5(json.dumps(event_id, sort_keys=True).encode()).hexdigest()}"
-
-
 # ---- reading the platform --------------------------------------------------------------------
 
 
@@ -99,17 +93,8 @@ def stored_events(world: World, prefix: str) -> list[dict]:
     return items
 
 
-def completed_records(world: World, keys: list[str]) -> set[str]:
-    items = world.batch_get(world.outputs["IdempotencyTableName"], "id", keys, ("status",))
-    return {i["id"]["S"] for i in items if i.get("status", {}).get("S") == "COMPLETED"}
-
-
-# Consumers exactly-once by their own conditional write: they keep no idempotency record.
-OWN_WRITE = ("OrdersProjection", "Audit", "Analytics", "OrderSaga", "InventoryReservations")
-
-
 def own_writes(world: World, scope: Scope, events: list[dict]) -> set[tuple[str, str]]:
-    """(consumer, event id) for every event whose effect an OWN_WRITE consumer has written."""
+    """(consumer, event id) for every event whose exactly-once write its consumer has made."""
     found: set[tuple[str, str]] = set()
     ids = [e["eventId"] for e in events] + [str(d["detail"].get("eventId")) for d in scope.put_directly
                                             if isinstance(d["detail"], dict)]
@@ -135,19 +120,36 @@ def own_writes(world: World, scope: Scope, events: list[dict]) -> set[tuple[str,
     stored_orders = {e["aggregateId"] for e in events if e["eventType"] == "ORDER_CREATED"}
     found |= {("OrderSaga", event_id) for event_id, event_type, order in saga_events
               if event_id in handled or (event_type == "ORDER_CREATED" and order not in stored_orders)}
-    # inventory: a reservation request leaves the answer on the order's reservation stream; a
-    # release request leaves INVENTORY_RELEASED there, unless there was nothing reserved to release
-    answers: dict[str, set[str]] = defaultdict(set)
+    # payments and inventory: a request leaves its answer on the order's own stream (payment:,
+    # reservation:); an undo leaves its undo there, unless there was nothing done to undo
+    found |= _answered(events, routed, "Payments", "payment:", "PAYMENT_REQUESTED",
+                       answers={"PAYMENT_PROCESSED", "PAYMENT_FAILED"}, done="PAYMENT_PROCESSED", undone="PAYMENT_REFUNDED")
+    found |= _answered(events, routed, "InventoryReservations", "reservation:", "INVENTORY_RESERVATION_REQUESTED",
+                       answers={"INVENTORY_UPDATED", "INVENTORY_INSUFFICIENT"}, done="INVENTORY_UPDATED",
+                       undone="INVENTORY_RELEASED")
+    # email: the event's sent# record, SENT or SKIPPED (a claim still SENDING is not done)
+    emailed = [event_id for event_id, event_type, _ in routed if "Email" in ROUTES.get(event_type, [])]
+    records = world.batch_get(world.outputs["EmailLogTableName"], "id", [f"sent#{i}" for i in emailed], ("status",))
+    found |= {("Email", item["id"]["S"].removeprefix("sent#")) for item in records
+              if item.get("status", {}).get("S") in ("SENT", "SKIPPED")}
+    return found
+
+
+def _answered(events: list[dict], routed: list[tuple], consumer: str, stream: str, request: str, *,
+              answers: set[str], done: str, undone: str) -> set[tuple[str, str]]:
+    """(consumer, event id) of each request the consumer answered on the order's stream, and of
+    each undo it did (or had nothing to undo)."""
+    on_stream: dict[str, set[str]] = defaultdict(set)
     for e in events:
-        if e["aggregateId"].startswith("reservation:"):
-            answers[e["aggregateId"].removeprefix("reservation:")].add(e["eventType"])
+        if e["aggregateId"].startswith(stream):
+            on_stream[e["aggregateId"].removeprefix(stream)].add(e["eventType"])
+    found = set()
     for event_id, event_type, payload in routed:
-        if "InventoryReservations" not in ROUTES.get(event_type, []) or not isinstance(payload, dict):
+        if consumer not in ROUTES.get(event_type, []) or not isinstance(payload, dict):
             continue
-        answered = answers.get(str(payload.get("orderId")), set())
-        if (answered & {"INVENTORY_UPDATED", "INVENTORY_INSUFFICIENT"} if event_type == "INVENTORY_RESERVATION_REQUESTED"
-                else "INVENTORY_RELEASED" in answered or "INVENTORY_UPDATED" not in answered):
-            found.add(("InventoryReservations", event_id))
+        answered = on_stream.get(str(payload.get("orderId")), set())
+        if answered & answers if event_type == request else undone in answered or done not in answered:
+            found.add((consumer, event_id))
     return found
 
 
@@ -204,15 +206,12 @@ def _audit_once(world: World, scope: Scope) -> Row:
     for p in parked:
         parked_by_event[p.event_id].append(p)
 
-    expected = {(event_id, consumer) for event_id, event_type, source in entries
-                for consumer in routes_of(event_type, source)}
-    done = completed_records(world, [idempotency_key(c, e) for e, c in expected if c not in OWN_WRITE])
-    done |= {idempotency_key(c, e) for c, e in own_writes(world, scope, events)}
+    done = own_writes(world, scope, events)
     row.events = len(entries) + len(scope.stream_items)
     for event_id, event_type, source in entries:
         parked_here = {p.owner for p in parked_by_event.get(event_id, [])}
         missing = [c for c in routes_of(event_type, source)
-                   if idempotency_key(c, event_id) not in done and c not in parked_here]
+                   if (c, event_id) not in done and c not in parked_here]
         if PUBLISHER in parked_here:
             missing = []  # parked before it reached the bus
         if missing:
@@ -232,11 +231,11 @@ def _audit_once(world: World, scope: Scope) -> Row:
         else:
             row.lost += 1
             row.details.append(f"lost: stream item {key} neither published nor parked")
-    _duplicates(world, scope, events, done, row)
+    _duplicates(world, scope, events, row)
     return row
 
 
-def _duplicates(world: World, scope: Scope, events: list[dict], done: set[str], row: Row) -> None:
+def _duplicates(world: World, scope: Scope, events: list[dict], row: Row) -> None:
     # 1. emails: one per (recipient, subject); subjects name the order
     world.collect_emails()
     sent = Counter((tuple(m.get("To") or m.get("Destination", {}).get("ToAddresses", [])), m.get("Subject"))

@@ -22,9 +22,6 @@ class ConsumerSpec:
     # Also routed the platform's events of types the catalog does not know, which it parks
     # with the reason: the bus would otherwise drop them without a trace.
     catch_all: bool = False
-    # Keeps a Powertools idempotency record per event. False: the work's own conditional write
-    # makes it exactly-once (EventConsumer(..., record=False) in its handler says the same).
-    idempotency_record: bool = True
 
 
 ORDERS_PROJECTION = ConsumerSpec(
@@ -32,7 +29,6 @@ ORDERS_PROJECTION = ConsumerSpec(
     handler="projection.handler.handler",
     event_types=ORDER_EVENTS,
     description="Builds the orders read model (CQRS query side) from ORDER_* events",
-    idempotency_record=False,
 )
 EMAIL = ConsumerSpec(
     name="Email",
@@ -45,7 +41,6 @@ ANALYTICS = ConsumerSpec(
     handler="analytics.consumer.handler",
     event_types=tuple(EventType),
     description="Counts every event into per-day counters and CloudWatch metrics",
-    idempotency_record=False,
 )
 AUDIT = ConsumerSpec(
     name="Audit",
@@ -53,7 +48,6 @@ AUDIT = ConsumerSpec(
     event_types=tuple(EventType),
     description="Appends every event to the audit log, by correlation id",
     catch_all=True,
-    idempotency_record=False,
 )
 
 ORDER_SAGA = ConsumerSpec(
@@ -65,7 +59,6 @@ ORDER_SAGA = ConsumerSpec(
         EventType.INVENTORY_RELEASED,
     ),
     description="Order fulfilment saga: payment, then stock, then completion, with compensation",
-    idempotency_record=False,
 )
 PAYMENTS = ConsumerSpec(
     name="Payments",
@@ -78,7 +71,6 @@ INVENTORY_RESERVATIONS = ConsumerSpec(
     handler="inventory.handler.handler",
     event_types=(EventType.INVENTORY_RESERVATION_REQUESTED, EventType.INVENTORY_RELEASE_REQUESTED),
     description="Reserves all of an order's lines at once (or none), and releases them",
-    idempotency_record=False,
 )
 
 CONSUMERS: tuple[ConsumerSpec, ...] = (

@@ -47,7 +47,7 @@ class StatefulStack(Stack):
             stream=dynamodb.StreamViewType.NEW_IMAGE,
             deletion_protection=config.retain_data,
         )
-        # Powertools idempotency records: POST /orders retries and every consumer's eventIds.
+        # Powertools idempotency records of POST /orders (its Idempotency-Key); consumers keep none.
         self.idempotency_table = self._table("IdempotencyRecords", partition_key=_key("id"),
                                              time_to_live_attribute="expiration")
         # Read models and service state, each owned by one service.
@@ -62,7 +62,9 @@ class StatefulStack(Stack):
                                                   stream=dynamodb.StreamViewType.NEW_IMAGE)
         self.audit_table = self._table("AuditLog", partition_key=_key("correlationId"), sort_key=_key("at"))
         self.saga_table = self._table("OrderSagas", partition_key=_key("orderId"))
-        # Sparse: only sagas waiting on a step carry waitingSince, so the sweep reads only those.
+        # Sparse: only sagas waiting on a step carry waitingSince (since the first step: a step
+        # that moves on keeps it, so the index entry is written when a saga starts waiting and
+        # deleted when it stops, never moved), so the sweep reads only those.
         self.saga_table.add_global_secondary_index(index_name="waiting", partition_key=_key("waitingSince"),
                                                    projection_type=dynamodb.ProjectionType.KEYS_ONLY)
 

@@ -105,7 +105,7 @@ class StatelessStack(Stack):
             ),
             SAGA_SWEEP: (
                 {"SAGA_TABLE_NAME": d.saga_table.table_name, "EVENT_STORE_TABLE_NAME": store,
-                 "STEP_TIMEOUT_SECONDS": str(int(self.config.saga_step_timeout.to_seconds()))},
+                 "SAGA_TIMEOUT_SECONDS": str(int(self.config.saga_timeout.to_seconds()))},
                 [d.saga_table.grant_read_write_data, d.event_store.grant_read_write_data],
             ),
             PAYMENTS.name: (
@@ -119,9 +119,6 @@ class StatelessStack(Stack):
             ),
         }
         environment, grants = needs[name]
-        if name in self._recording_consumers():  # they record the eventIds they have handled
-            environment = {**environment, "IDEMPOTENCY_TABLE_NAME": idempotency}
-            grants = [*grants, d.idempotency_table.grant_read_write_data]
 
         def grant_all(principal: iam.IGrantable) -> None:
             for grant in grants:
@@ -131,10 +128,6 @@ class StatelessStack(Stack):
                                   applies_to=[RegexAppliesTo(regex=r"/^Resource::.*OrderSagas.*\/index\/\*$/g")])
 
         return environment, grant_all
-
-    @staticmethod
-    def _recording_consumers() -> set[str]:
-        return {spec.name for spec in CONSUMERS if spec.idempotency_record}
 
     def _grant_send_email(self, principal: iam.IGrantable) -> None:
         """SES sending, from the stage's sender identity only."""

@@ -35,4 +35,4 @@ def count(event: Envelope) -> dict:
 
 
 # Exactly once by the marker's condition.
-handler = EventConsumer(count, record=False, publishes_metrics=True).handler
+handler = EventConsumer(count, publishes_metrics=True).handler

@@ -15,4 +15,4 @@ def audit_log() -> AuditLog:
 
 
 # Exactly once by the entry's key (it ends in the eventId), written only if absent.
-handler = EventConsumer(lambda event: audit_log().record(event), record=False).handler
+handler = EventConsumer(lambda event: audit_log().record(event)).handler

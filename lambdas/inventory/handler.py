@@ -16,4 +16,4 @@ def reservations() -> Reservations:
 
 
 # Exactly once by the reservation's own stream: each answer is a version written only if absent.
-handler = EventConsumer(lambda event: reservations().handle(event), record=False).handler
+handler = EventConsumer(lambda event: reservations().handle(event)).handler

@@ -3,24 +3,45 @@
 The consumer keeps what it needs to address customers in its own table (EmailLog):
   contact#<userId>   email and name, from USER_REGISTERED
   order#<orderId>    the order's customer, from ORDER_CREATED
-  sent#<eventId>     the SES message id of the email sent for that event
+  sent#<eventId>     the email of that event: claimed (SENDING), SENT with SES's message id, or
+                     SKIPPED with the reason
 An order event for a customer who never registered has nobody to write to: it is skipped
-(and logged), not failed.
+(recorded, and logged), not failed.
+
+Once per event, by the sent# record alone: a run claims it (a write conditional on no claim,
+or on a claim older than any run can live), sends, and marks it SENT. A repeat delivery finds
+it SENT and sends nothing, however late it comes (a replay months on); one that comes while
+another run holds the claim fails, so it is retried once that run is done. A send SES refuses
+gives the claim back before failing, so the retry sends. As with any record kept beside an
+effect outside the database, a run that dies between SES's answer and the mark leaves a claim
+that expires, and the retry sends again: at least once in that window, never twice otherwise.
 """
 
 from __future__ import annotations
 
+import time
+import uuid
 from datetime import datetime, timezone
 from typing import Any
 
 import boto3
+from boto3.dynamodb.conditions import Attr
 
 from catalog import Envelope, EventType
 from notifications.templates import TEMPLATES
 
 
+# Longer than the function's 30 s timeout, so a live run keeps its claim; shorter than Lambda's
+# first retry of a failed event (about a minute), so that retry finds a dead run's claim expired.
+CLAIM_SECONDS = 45
+
+
 class OrderUnknown(LookupError):
     """An order event arrived before its ORDER_CREATED: fail, so it is retried."""
+
+
+class EmailInProgress(RuntimeError):
+    """Another run holds this event's claim: fail, so this delivery is retried after it."""
 
 
 class Mailer:
@@ -53,21 +74,59 @@ class Mailer:
         return item["customerId"]
 
     def _send(self, event: Envelope, user_id: str, **values: str) -> dict[str, Any]:
+        key = f"sent#{event.eventId}"
         contact = self._table.get_item(Key={"id": f"contact#{user_id}"}, ConsistentRead=True).get("Item")
         if contact is None:
-            return {"outcome": "skipped", "reason": f"no email address known for {user_id}"}
-        already = self._table.get_item(Key={"id": f"sent#{event.eventId}"}, ConsistentRead=True).get("Item")
-        if already is not None:  # sent, but the run that sent it died before it was recorded as done
-            return {"outcome": "sent", "messageId": already["messageId"], "to": already["to"]}
+            reason = f"no email address known for {user_id}"
+            self._record_once(key, status="SKIPPED", reason=reason, eventType=event.eventType)
+            return {"outcome": "skipped", "reason": reason}
+        claim = self._claim(key, event.eventType)
+        if claim is not None:  # another run got here first
+            return claim
         subject, body = TEMPLATES[EventType(event.eventType)].render(name=contact["name"], **values)
-        response = self._ses.send_email(
-            Source=self._sender,
-            Destination={"ToAddresses": [contact["email"]]},
-            Message={"Subject": {"Data": subject}, "Body": {"Text": {"Data": body}}},
+        try:
+            response = self._ses.send_email(
+                Source=self._sender,
+                Destination={"ToAddresses": [contact["email"]]},
+                Message={"Subject": {"Data": subject}, "Body": {"Text": {"Data": body}}},
+            )
+        except Exception:
+            self._table.delete_item(Key={"id": key}, ConditionExpression=Attr("status").eq("SENDING"))
+            raise
+        self._table.update_item(
+            Key={"id": key}, UpdateExpression="SET #s = :sent, messageId = :m, #to = :to, subject = :subject",
+            ExpressionAttributeNames={"#s": "status", "#to": "to"},
+            ExpressionAttributeValues={":sent": "SENT", ":m": response["MessageId"], ":to": contact["email"],
+                                       ":subject": subject},
         )
-        self._put(f"sent#{event.eventId}", messageId=response["MessageId"], to=contact["email"],
-                  eventType=event.eventType, subject=subject)
         return {"outcome": "sent", "messageId": response["MessageId"], "to": contact["email"]}
+
+    def _claim(self, key: str, event_type: str) -> dict[str, Any] | None:
+        """Take the event's claim (None), or the outcome of the run that holds it or finished."""
+        now = int(time.time())
+        try:
+            self._table.put_item(
+                Item={"id": key, "status": "SENDING", "claim": uuid.uuid4().hex, "claimedUntil": now + CLAIM_SECONDS,
+                      "eventType": event_type, "at": datetime.now(timezone.utc).isoformat()},
+                ConditionExpression=Attr("id").not_exists() | (Attr("status").eq("SENDING") & Attr("claimedUntil").lt(now)),
+            )
+            return None
+        except self._table.meta.client.exceptions.ConditionalCheckFailedException:
+            pass
+        done = self._table.get_item(Key={"id": key}, ConsistentRead=True).get("Item") or {}
+        match done.get("status"):
+            case "SENT":
+                return {"outcome": "sent", "messageId": done["messageId"], "to": done["to"]}
+            case "SKIPPED":
+                return {"outcome": "skipped", "reason": done["reason"]}
+        raise EmailInProgress(f"{key} is claimed by a run still in progress")
+
+    def _record_once(self, key: str, **attributes: str) -> None:
+        try:
+            self._table.put_item(Item={"id": key, **attributes, "at": datetime.now(timezone.utc).isoformat()},
+                                 ConditionExpression=Attr("id").not_exists())
+        except self._table.meta.client.exceptions.ConditionalCheckFailedException:
+            pass  # recorded by an earlier delivery
 
     def _put(self, key: str, **attributes: str) -> None:
         self._table.put_item(Item={"id": key, **attributes, "at": datetime.now(timezone.utc).isoformat()})

@@ -9,15 +9,15 @@ from functools import cache
 from common.consumer import EventConsumer
 from common.settings import setting
 from eventstore.store import EventStore
-from payments.provider import PaymentProvider
+from payments.provider import CardNetwork, PaymentProvider
 
 
 @cache
 def provider() -> PaymentProvider:
-    limit = Decimal(os.environ.get("PAYMENT_LIMIT", "1000.00"))
-    return PaymentProvider(EventStore(setting("EVENT_STORE_TABLE_NAME")), limit)
+    network = CardNetwork(limit=Decimal(os.environ.get("PAYMENT_LIMIT", "1000.00")))
+    return PaymentProvider(EventStore(setting("EVENT_STORE_TABLE_NAME")), network)
 
 
-# Exactly once by the payment's own stream; the idempotency record stands for the one a real provider
-# call outside DynamoDB would need.
+# Exactly once by the network's idempotency key (no second charge) and the payment's own stream
+# (no second answer): no idempotency record.
 handler = EventConsumer(lambda event: provider().handle(event)).handler

@@ -1,18 +1,24 @@
-"""A simulated payment provider, deterministic so every path can be driven on purpose:
+"""Payments: the charge and the refund of an order, at a card network that deduplicates by key.
 
-    an amount over PAYMENT_LIMIT (default 1000.00) is declined: "amount 1200.00 exceeds the
-    card limit of 1000.00"; any other amount is charged.
+The card network is simulated, deterministic so every path can be driven on purpose: an
+amount over PAYMENT_LIMIT (default 1000.00) is declined ("amount 1200.00 exceeds the card
+limit of 1000.00"); any other amount is charged. Like a real provider's idempotency key
+(Stripe's Idempotency-Key, Adyen's, Braintree's), a request repeated with the same key is
+answered with the first answer and moves no money again: the charge's key is the order,
+the refund's the payment.
 
 An order's payment is its own stream in the event store, `payment:<orderId>`, and the stream
 is the record: the answer to a charge is version 1 (PAYMENT_PROCESSED or PAYMENT_FAILED),
 written only if absent, so an order is answered once; a refund is version 2, written only if
-absent and only after a PAYMENT_PROCESSED of the same payment. One conditional write each, no
-record beside it and no transaction.
+absent and only after a PAYMENT_PROCESSED of the same payment. A repeated delivery asks the
+network again with the same key (no second charge) and loses the stream's condition (no
+second answer): exactly once with no idempotency record and no transaction.
 """
 
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
@@ -21,12 +27,38 @@ from catalog.payloads import PaymentFailed, PaymentProcessed, PaymentRefunded
 from eventstore.store import ConcurrencyError, EventStore
 
 USER = "payments"
+KEYS = uuid.UUID("6f1d2a43-0c1e-4d39-9a59-3c1f2b8e5d70")  # namespace of the simulated network's ids
+
+
+class Declined(Exception):
+    """The network refused the charge; the reason is the customer's to read."""
+
+
+@dataclass
+class CardNetwork:
+    """The simulated provider: one answer per idempotency key, whoever asks and however often."""
+
+    limit: Decimal = Decimal("1000.00")
+    requests: list[str] = field(default_factory=list)  # the keys asked, in order: what a test inspects
+    moved: dict[str, Decimal] = field(default_factory=dict)  # money moved, once per key
+
+    def charge(self, key: str, amount: Decimal) -> str:
+        """The payment id of the charge made under this key; Declined if the card refuses it."""
+        self.requests.append(key)
+        if amount > self.limit:
+            raise Declined(f"amount {amount:.2f} exceeds the card limit of {self.limit:.2f}")
+        self.moved.setdefault(key, amount)
+        return f"pay-{uuid.uuid5(KEYS, key).hex[:20]}"
+
+    def refund(self, key: str, amount: Decimal) -> None:
+        self.requests.append(key)
+        self.moved.setdefault(key, -amount)
 
 
 class PaymentProvider:
-    def __init__(self, store: EventStore, limit: Decimal = Decimal("1000.00")):
+    def __init__(self, store: EventStore, network: CardNetwork | None = None):
         self._store = store
-        self._limit = limit
+        self.network = network or CardNetwork()
 
     def handle(self, event: Envelope) -> dict[str, Any]:
         if event.eventType == EventType.PAYMENT_REQUESTED:
@@ -35,12 +67,13 @@ class PaymentProvider:
 
     def _charge(self, request: Envelope) -> dict[str, Any]:
         order_id, amount = request.payload.orderId, request.payload.amount
-        if amount > self._limit:
-            outcome = EventType.PAYMENT_FAILED
-            payload = PaymentFailed(orderId=order_id, reason=f"amount {amount:.2f} exceeds the card limit of {self._limit:.2f}")
+        try:
+            payment_id = self.network.charge(f"charge:{order_id}", amount)
+        except Declined as declined:
+            outcome, payload = EventType.PAYMENT_FAILED, PaymentFailed(orderId=order_id, reason=str(declined))
         else:
             outcome = EventType.PAYMENT_PROCESSED
-            payload = PaymentProcessed(orderId=order_id, paymentId=f"pay-{uuid.uuid4().hex[:20]}", amount=amount)
+            payload = PaymentProcessed(orderId=order_id, paymentId=payment_id, amount=amount)
         try:
             self._store.append([self._event(outcome, order_id, payload, 1, request)])
         except ConcurrencyError:
@@ -52,6 +85,7 @@ class PaymentProvider:
         charged = self._store.load(self.stream(order_id), up_to_version=1)
         if not charged or charged[0].eventType != EventType.PAYMENT_PROCESSED or charged[0].payload.paymentId != payment_id:
             return {"orderId": order_id, "outcome": "nothing-to-refund"}
+        self.network.refund(f"refund:{payment_id}", request.payload.amount)
         payload = PaymentRefunded(orderId=order_id, paymentId=payment_id, amount=request.payload.amount)
         try:
             self._store.append([self._event(EventType.PAYMENT_REFUNDED, order_id, payload, 2, request)])

@@ -26,4 +26,4 @@ def project(event: Envelope) -> dict:
 
 
 # Exactly once by the read model's version condition.
-handler = EventConsumer(project, record=False).handler
+handler = EventConsumer(project).handler

@@ -16,4 +16,4 @@ def coordinator() -> SagaCoordinator:
 
 
 # Exactly once by the saga's version condition and the handled events it keeps.
-handler = EventConsumer(lambda event: coordinator().handle(event), record=False).handler
+handler = EventConsumer(lambda event: coordinator().handle(event)).handler

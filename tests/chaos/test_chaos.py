@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from chaos.audit import idempotency_key, routes_of
+from chaos.audit import routes_of
 from chaos.corpus import api_cases, bus_cases, stream_cases
 from chaos.scenarios import SCENARIOS
 from localcloud.cloud import ROOT
@@ -65,15 +65,6 @@ def test_routes_follow_the_rules_and_unknown_types_reach_only_the_catch_all():
     assert set(routes_of("ORDER_CREATED")) == {"OrdersProjection", "Email", "Analytics", "Audit", "OrderSaga"}
     assert routes_of("ORDER_SHIPPED", "orders.service") == ["Audit"]
     assert routes_of("ORDER_CREATED", "users.service") == ["Audit"]  # the rules match source and type
-
-
-def test_the_idempotency_key_is_the_one_powertools_writes():
-    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer, IdempotencyConfig
-
-    layer = DynamoDBPersistenceLayer(table_name="t")
-    layer.configure(IdempotencyConfig(event_key_jmespath="eventId"), key_prefix="Audit")
-    event_id = "0d0e8a94-7f30-4b4d-9d55-0d8d5e1f7a11"
-    assert layer._get_hashed_idempotency_key({"eventId": event_id}) == idempotency_key("Audit", event_id)
 
 
 def test_the_bad_input_corpus_has_at_least_fifty_cases_of_each_kind_it_names():

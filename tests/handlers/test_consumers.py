@@ -253,11 +253,68 @@ def test_a_crash_after_the_email_went_out_does_not_send_it_again_on_the_retry(em
     monkeypatch.setattr("random.choice", lambda points: points[1])  # after the work's effects
     with pytest.raises(FaultInjected, match="after the work"):
         deliver(email, event, lambda_context)
-    assert aws.item_count(aws.IDEMPOTENCY) == 0  # not recorded as done: the retry runs it again
+    assert sent_record(event)["status"] == "SENT"
     monkeypatch.delenv("FAULT_INJECTION_RATE")
     [result] = deliver(email, event, lambda_context)
     assert result["outcome"] == "sent"
     assert len(sent_emails()) == 1
+
+
+def sent_record(event) -> dict:
+    import boto3
+
+    return boto3.resource("dynamodb").Table(aws.EMAIL_LOG).get_item(Key={"id": f"sent#{event.eventId}"})["Item"]
+
+
+def test_a_send_ses_refuses_gives_the_claim_back_so_the_retry_sends(email, lambda_context, monkeypatch):
+    from botocore.exceptions import ClientError
+
+    from notifications.handler import mailer
+
+    event = registered()
+    ses = mailer()._ses
+    real_send = ses.send_email
+
+    def throttled(**_):
+        raise ClientError({"Error": {"Code": "Throttling", "Message": "Maximum sending rate exceeded."}}, "SendEmail")
+
+    monkeypatch.setattr(ses, "send_email", throttled)
+    with pytest.raises(ClientError, match="Maximum sending rate"):
+        deliver(email, event, lambda_context)
+    monkeypatch.setattr(ses, "send_email", real_send)
+    [result] = deliver(email, event, lambda_context)
+    assert result["outcome"] == "sent"
+    assert len(sent_emails()) == 1
+
+
+def test_a_delivery_while_another_run_holds_the_claim_fails_so_it_is_retried(email, lambda_context, monkeypatch):
+    import time
+
+    import boto3
+
+    from notifications.mailer import CLAIM_SECONDS, EmailInProgress
+
+    event = registered()
+    deliver(email, event, lambda_context)
+    table = boto3.resource("dynamodb").Table(aws.EMAIL_LOG)
+    # as if a run had claimed it and was still sending
+    table.update_item(Key={"id": f"sent#{event.eventId}"}, UpdateExpression="SET #s = :s, claimedUntil = :u",
+                      ExpressionAttributeNames={"#s": "status"},
+                      ExpressionAttributeValues={":s": "SENDING", ":u": int(time.time()) + CLAIM_SECONDS})
+    with pytest.raises(EmailInProgress):
+        deliver(email, event, lambda_context)
+    # the claim of a run that died expires: the next delivery sends
+    monkeypatch.setattr(time, "time", lambda: 10 ** 10)
+    [result] = deliver(email, event, lambda_context)
+    assert result["outcome"] == "sent"
+    assert len(sent_emails()) == 2
+
+
+def test_a_skipped_email_is_recorded_with_its_reason(email, lambda_context):
+    event = orders.created(customer_id="never-registered")
+    deliver(email, event, lambda_context, times=2)
+    record = sent_record(event)
+    assert (record["status"], record["reason"]) == ("SKIPPED", "no email address known for never-registered")
 
 
 def test_a_transient_fault_before_the_work_leaves_nothing_behind(analytics, lambda_context, monkeypatch):
@@ -279,18 +336,15 @@ def idempotency_records() -> list[dict]:
     return boto3.client("dynamodb").scan(TableName=aws.IDEMPOTENCY)["Items"]
 
 
-def test_a_consumer_whose_effect_is_outside_dynamodb_keeps_its_idempotency_record(email, lambda_context):
-    deliver(email, registered(), lambda_context, times=2)
-    [record] = idempotency_records()
-    assert record["status"]["S"] == "COMPLETED"
-
-
-@pytest.mark.parametrize("module", ["projection.handler", "audit.consumer", "analytics.consumer"])
-def test_a_consumer_exactly_once_by_its_own_condition_writes_no_second_record(tables, lambda_context, module):
+@pytest.mark.parametrize("module", ["projection.handler", "audit.consumer", "analytics.consumer", "notifications.handler"])
+def test_no_consumer_writes_an_idempotency_record(tables, lambda_context, module):
     import importlib
 
     handler = importlib.import_module(module).handler
-    first, second = deliver(handler, orders.created(), lambda_context, times=2)
-    assert first["outcome"] in ("applied", "recorded", "counted")
-    assert second["outcome"] in ("already-applied", "already-recorded", "already-counted")
+    if module == "notifications.handler":
+        deliver(handler, registered(), lambda_context)
+        sent_emails().clear()
+    first, second = deliver(handler, orders.created(customer_id="cust-1"), lambda_context, times=2)
+    assert first["outcome"] in ("applied", "recorded", "counted", "sent")
+    assert second["outcome"] in ("already-applied", "already-recorded", "already-counted", "sent")
     assert idempotency_records() == []
