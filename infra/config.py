@@ -25,8 +25,9 @@ class StageConfig:
     # At most this many concurrent runs of each consumer (None: no reservation). Reserving needs
     # account headroom: a new account's 10 unreserved executions cannot be reserved away.
     consumer_reserved_concurrency: int | None = None
-    # How long an order may wait on one saga step (payment, reservation) before it is cancelled.
-    saga_step_timeout: Duration = Duration.minutes(5)
+    # How long an order's saga may wait on its steps (payment, then reservation), counted from
+    # the first, before the order is cancelled.
+    saga_timeout: Duration = Duration.minutes(5)
     # Lambda's advanced logging controls (JSON records). Application: the handlers' own lines
     # (one INFO line per event handled); system: the platform's START/END/REPORT records,
     # which WARN leaves out (they are a third of the bytes a small invocation ingests).

@@ -36,28 +36,32 @@ class SagaRepository:
         self.table_name = table_name
         self._client = client or boto3.client("dynamodb")
 
-    def get(self, order_id: str) -> tuple[SagaState | None, set[str]]:
+    def get(self, order_id: str) -> tuple[SagaState | None, set[str], str | None]:
+        """The saga's state, the events it has handled, and since when it has been waiting."""
         item = self._client.get_item(TableName=self.table_name, Key={"orderId": {"S": order_id}},
                                      ConsistentRead=True).get("Item")
         if item is None:
-            return None, set()
+            return None, set(), None
         handled = set(item.get("handled", {}).get("SS", []))
-        return SagaState.model_validate_json(item["state"]["S"]), handled
+        return SagaState.model_validate_json(item["state"]["S"]), handled, item.get("waitingSince", {}).get("S")
 
-    def write(self, state: SagaState, previous_version: int, handled: set[str]) -> dict:
+    def write(self, state: SagaState, previous_version: int, handled: set[str], waiting_since: str | None = None) -> dict:
         """The conditional put of the new state, as a transaction action."""
+        now = datetime.now(timezone.utc).isoformat()
         item: dict[str, Any] = {
             "orderId": {"S": state.orderId},
             "state": {"S": state.model_dump_json()},
             "status": {"S": state.status.value},
             "step": {"S": state.step.value},
             "version": {"N": str(state.version)},
-            "updatedAt": {"S": datetime.now(timezone.utc).isoformat()},
+            "updatedAt": {"S": now},
         }
         if handled:
             item["handled"] = {"SS": sorted(handled)}
-        if state.waiting:  # sparse index: only sagas waiting on a step are swept for timeouts
-            item["waitingSince"] = item["updatedAt"]
+        # The sparse index: only a waiting saga is swept for its timeout. It keeps the time it
+        # started waiting from step to step, so its index entry is written once and deleted once.
+        if state.waiting:
+            item["waitingSince"] = {"S": waiting_since or now}
         put: dict[str, Any] = {"TableName": self.table_name, "Item": item}
         if previous_version == 0:
             put["ConditionExpression"] = "attribute_not_exists(orderId)"
@@ -74,7 +78,7 @@ class SagaRepository:
             raise GuardFailed(0) from None
 
     def waiting_since_before(self, cutoff: datetime, index: str = "waiting") -> list[str]:
-        """Order ids of sagas waiting on a step since before cutoff."""
+        """Order ids of sagas waiting on their steps since before cutoff."""
         pages = self._client.get_paginator("scan").paginate(
             TableName=self.table_name, IndexName=index,
             FilterExpression="waitingSince < :cutoff",
@@ -108,7 +112,7 @@ class SagaCoordinator:
 
     def _transition(self, order_id: str, event_type: str, payload, trigger: Envelope | None) -> dict[str, Any]:
         for _ in range(MAX_ATTEMPTS):
-            state, handled = self._sagas.get(order_id)
+            state, handled, waiting_since = self._sagas.get(order_id)
             if trigger is not None and str(trigger.eventId) in handled:
                 return {"orderId": order_id, "outcome": "already-handled"}
             if state is None:
@@ -126,10 +130,10 @@ class SagaCoordinator:
             moves = decision.changed or decision.state != state
             try:
                 if moves:
-                    self._write(state, decision, handled, trigger, order)
+                    self._write(state, decision, handled, trigger, order, waiting_since)
                 elif trigger is not None:  # nothing to do, but say the event was seen: it is handled
                     self._sagas.put(self._sagas.write(state.model_copy(update={"version": state.version + 1}),
-                                                      state.version, handled | {str(trigger.eventId)}))
+                                                      state.version, handled | {str(trigger.eventId)}, waiting_since))
             except (ConcurrencyError, GuardFailed, InvalidTransition):
                 continue  # someone else moved the saga or the order: read again
             if not moves:
@@ -146,7 +150,7 @@ class SagaCoordinator:
             return None
 
     def _write(self, before: SagaState, decision: Decision, handled: set[str], trigger: Envelope | None,
-               order: Order | None) -> None:
+               order: Order | None, waiting_since: str | None) -> None:
         caller = Caller(
             user_id=SAGA_USER,
             correlation_id=trigger.metadata.correlationId if trigger else before.correlationId,
@@ -172,7 +176,7 @@ class SagaCoordinator:
         after = decision.state.model_copy(update={"version": before.version + 1,
                                                   "commands": before.commands + len(decision.commands)})
         seen = handled | ({str(trigger.eventId)} if trigger else set())
-        guard = self._sagas.write(after, before.version, seen)
+        guard = self._sagas.write(after, before.version, seen, waiting_since)
         if events:
             self._store.append(events, guards=[guard])
         else:

@@ -1,5 +1,6 @@
-"""Lambda, on a schedule: sagas waiting on one step for longer than STEP_TIMEOUT_SECONDS
-are timed out, which cancels the order and compensates, so no order waits forever.
+"""Lambda, on a schedule: sagas that have waited on their steps for longer than
+SAGA_TIMEOUT_SECONDS (counted from the first step) are timed out, which cancels the order and
+compensates, so no order waits forever.
 
 An operator (or a test) can sweep now with a shorter timeout: {"timeoutSeconds": 5}.
 """
@@ -23,7 +24,7 @@ class SweepFailed(RuntimeError):
 @tracer.capture_lambda_handler
 def handler(event: dict, context) -> dict:
     requested = (event or {}).get("timeoutSeconds")  # absent on the schedule's own events
-    timeout = int(requested if requested is not None else os.environ.get("STEP_TIMEOUT_SECONDS", DEFAULT_TIMEOUT_SECONDS))
+    timeout = int(requested if requested is not None else os.environ.get("SAGA_TIMEOUT_SECONDS", DEFAULT_TIMEOUT_SECONDS))
     cutoff = datetime.now(timezone.utc) - timedelta(seconds=timeout)
     saga = coordinator()
     overdue = saga.overdue(cutoff)

@@ -51,6 +51,11 @@ def test_a_payment_is_charged_once(payments, store):
     assert payments.handle(ask)["outcome"] == "already-answered"
     [processed] = store.load("payment:order-1")
     assert processed.payload.amount == Decimal("20.00")
+    # asked twice under the order's key: the network moved the money once, and the answer
+    # stored is the charge it made
+    assert payments.network.requests == ["charge:order-1", "charge:order-1"]
+    assert payments.network.moved == {"charge:order-1": Decimal("20.00")}
+    assert processed.payload.paymentId == payments.network.charge("charge:order-1", Decimal("20.00"))
     assert processed.metadata.causationId == str(ask.eventId)
     assert processed.metadata.correlationId == "corr-1"
 
@@ -76,6 +81,16 @@ def test_a_refund_happens_once_and_only_for_a_charge(payments, store):
         orderId="order-2", paymentId="pay-x", amount=Decimal("1.00"), reason="?"), order_id="order-2")
     assert payments.handle(stranger)["outcome"] == "nothing-to-refund"
     assert [e.eventType for e in store.load("payment:order-1")] == ["PAYMENT_PROCESSED", "PAYMENT_REFUNDED"]
+    assert payments.network.moved == {"charge:order-1": Decimal("20.00"), f"refund:{payment_id}": Decimal("-20.00")}
+
+
+def test_a_second_order_is_a_second_charge(payments, store):
+    for order in ("order-1", "order-2"):
+        payments.handle(request(EventType.PAYMENT_REQUESTED, PaymentRequested(
+            orderId=order, customerId="c", amount=Decimal("20.00")), order_id=order))
+    ids = {store.load(f"payment:{order}")[0].payload.paymentId for order in ("order-1", "order-2")}
+    assert len(ids) == 2
+    assert len(payments.network.moved) == 2
 
 
 # ---- reservations --------------------------------------------------------------------------
@@ -194,6 +209,24 @@ def test_the_sweep_times_out_a_saga_waiting_too_long(saga, store, lambda_context
     cancelled = store.load("order-1")[-1]
     assert (cancelled.eventType, cancelled.payload.reason) == ("ORDER_CANCELLED", "timed out waiting for payment")
     assert sweep.handler({"timeoutSeconds": -1}, lambda_context)["timedOut"] == []
+
+
+def test_a_saga_enters_the_sweeps_index_once_and_leaves_it_once(saga, store, payments, inventory):
+    def waiting_since():
+        item = boto3.client("dynamodb").get_item(TableName=aws.SAGAS, Key={"orderId": {"S": "order-1"}})["Item"]
+        return item.get("waitingSince", {}).get("S")
+
+    created = orders.created()
+    store.append([created])
+    saga.handle(created)
+    since = waiting_since()
+    assert since is not None
+    payments.handle(store.load("saga:order-1")[0])
+    assert saga.handle(store.load("payment:order-1")[0])["step"] == "RESERVATION"
+    assert waiting_since() == since  # the next step keeps the index entry where it is
+    inventory.handle(store.load("saga:order-1")[1])
+    saga.handle(store.load("reservation:order-1")[0])
+    assert waiting_since() is None  # done: out of the index
 
 
 def test_a_reservation_delivered_twice_reserves_once_with_no_idempotency_record(inventory, lambda_context):
