@@ -377,6 +377,47 @@ def keep_workers_after_handled_errors() -> None:
     runtime.Worker.invoke = namespace["invoke"]
 
 
+INVOCATION_END = "\x1eministack-invocation-end"  # a line no handler writes
+
+
+def end_invocations_without_waiting_for_logs() -> None:
+    """AWS: an invocation ends when its handler returns; a function that logs nothing is not
+    billed, nor kept waiting, for lines it never writes. MiniStack 1.5.33 cannot tell a silent
+    handler from a slow pipe, so after every invocation it waits up to 50 ms for a first log
+    line (`Worker._drain_stderr_bounded`): a silent invocation (the publisher's clean batches)
+    lasts 50 ms longer than its work, which adds to every hop's latency and to its billed wait.
+    The Python worker now writes an end-of-invocation line on its log pipe before its answer,
+    and the drain reads up to that line and no further."""
+    import queue
+
+    from ministack.core import lambda_runtime as runtime
+
+    loop_end = '        _real_stdout.flush()\n\nrun()'
+    if runtime._PYTHON_WORKER_SCRIPT.count(loop_end) != 1:
+        raise RuntimeError("MiniStack's Python worker changed: review end_invocations_without_waiting_for_logs")
+    runtime._PYTHON_WORKER_SCRIPT = runtime._PYTHON_WORKER_SCRIPT.replace(
+        loop_end, f'        sys.stderr.write({INVOCATION_END!r} + "\\n")\n        sys.stderr.flush()\n{loop_end}')
+    bounded = runtime.Worker._drain_stderr_bounded
+
+    def drain_to_the_end(self, first_line_wait: float = 0.050, idle_confirm: float = 0.005, hard_cap: float = 0.250) -> str:
+        if not str((self.config or {}).get("Runtime", "python")).startswith("python"):
+            return bounded(self, first_line_wait, idle_confirm, hard_cap)
+        # The end line always comes; a longer cap only guards against a stalled pipe, and a
+        # drain that gave up early would leave its end line to cut the next invocation short.
+        lines, deadline = [], time.monotonic() + max(hard_cap, 2.0)
+        while (left := deadline - time.monotonic()) > 0:
+            try:
+                line = self._stderr_queue.get(timeout=left)
+            except queue.Empty:
+                break
+            if line == INVOCATION_END:
+                break
+            lines.append(line)
+        return "\n".join(lines)
+
+    runtime.Worker._drain_stderr_bounded = drain_to_the_end
+
+
 _LOG_LEVELS = {"TRACE": 0, "DEBUG": 1, "INFO": 2, "WARN": 3, "WARNING": 3, "ERROR": 4, "FATAL": 5, "CRITICAL": 5}
 _PLATFORM_LINES = (("START RequestId:", "platform.start"), ("END RequestId:", "platform.runtimeDone"),
                    ("REPORT RequestId:", "platform.report"))
@@ -508,6 +549,7 @@ FIXES = (
     persist_stream_records,
     durable_async_invokes,
     keep_workers_after_handled_errors,
+    end_invocations_without_waiting_for_logs,
     honour_advanced_logging_controls,
     accept_schema_registry,
 )

@@ -289,6 +289,39 @@ def test_a_function_error_keeps_the_execution_environment(cloud):
         assert after == before
 
 
+QUIET_HANDLER = ("def handler(event, context):\n"
+                 "    if event.get('say'):\n"
+                 "        print(event['say'])\n"
+                 "    return 'done'\n")
+
+
+def test_an_invocation_that_logs_nothing_does_not_wait_for_a_log_line(cloud):
+    import base64
+
+    variant, local = cloud
+    lambda_ = clients(local)("lambda")
+    code = io.BytesIO()
+    with zipfile.ZipFile(code, "w") as archive:
+        archive.writestr("fn.py", QUIET_HANDLER)
+    lambda_.create_function(FunctionName="quiet", Runtime="python3.12", Handler="fn.handler",
+                            Code={"ZipFile": code.getvalue()}, Role="arn:aws:iam::000000000000:role/consumer")
+
+    def invoke(payload: dict) -> tuple[float, str]:
+        started = time.perf_counter()
+        response = lambda_.invoke(FunctionName="quiet", Payload=json.dumps(payload).encode(), LogType="Tail")
+        return time.perf_counter() - started, base64.b64decode(response.get("LogResult", "")).decode()
+
+    invoke({})  # warm
+    silent = min(invoke({})[0] for _ in range(3))
+    # each invocation's own lines, whole and in order, and nothing of the emulator's
+    logs = [invoke({"say": f"line {i}"})[1] for i in range(3)]
+    assert all(f"line {i}" in log and f"line {i + 1}" not in log for i, log in enumerate(logs))
+    assert not any("ministack-invocation-end" in log for log in logs)
+    if variant == "unpatched":
+        # MiniStack waits 50 ms for a first line that never comes
+        assert silent >= 0.050, "MiniStack no longer waits for a silent handler's logs: drop end_invocations_without_waiting_for_logs"
+
+
 LOGGING_HANDLER = ("import json\n"
                    "def handler(event, context):\n"
                    "    print(json.dumps({'level': 'DEBUG', 'message': 'noise'}))\n"
