@@ -149,6 +149,9 @@ class StatelessStack(Stack):
             service="publisher",
             description="Outbox: event-store stream -> EventBridge bus",
             layer=self.layer,
+            # Traces nothing of its own: each event goes on with the trace of the invocation that
+            # stored it (the entry's TraceHeader), so a stream batch starts no trace of its own.
+            tracing=lambda_.Tracing.PASS_THROUGH,
             # Records that can never be published are parked there at once, with the reason.
             environment={"EVENT_BUS_NAME": self.data.bus.event_bus_name,
                          "DEAD_LETTER_QUEUE_URL": dead_letters.queue_url},

@@ -48,6 +48,7 @@ class PlatformFunction(Construct):
         environment: Mapping[str, str] | None = None,
         timeout: Duration = Duration.seconds(30),
         memory_size: int = ASYNC_MEMORY_MB,
+        tracing: lambda_.Tracing = lambda_.Tracing.ACTIVE,
         **function_props,
     ) -> None:
         super().__init__(scope, construct_id)
@@ -66,7 +67,7 @@ class PlatformFunction(Construct):
             layers=[layer],
             timeout=timeout,
             memory_size=memory_size,
-            tracing=lambda_.Tracing.ACTIVE,
+            tracing=tracing,
             log_group=self.log_group,
             logging_format=lambda_.LoggingFormat.JSON,
             application_log_level_v2=lambda_.ApplicationLogLevel[config.application_log_level],

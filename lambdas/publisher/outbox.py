@@ -103,6 +103,9 @@ class OutboxPublisher:
             return PendingEntry(sequence_number, {}, f"stream record lacks string attribute {missing}: "
                                                      "not an event-store item", record)
         entry = {"EventBusName": self.bus_name, "Source": source, "DetailType": detail_type, "Detail": detail}
+        trace = image.get("traceHeader", {}).get("S")
+        if trace:  # the consumers continue the trace of the invocation that stored the event
+            entry["TraceHeader"] = trace
         size = entry_size(source, detail_type, detail)
         if size > MAX_ENTRY_BYTES:
             return PendingEntry(sequence_number, entry, f"entry is {size} bytes; PutEvents takes at most "

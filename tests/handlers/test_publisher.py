@@ -54,6 +54,22 @@ def test_each_stored_event_is_put_on_the_bus_as_its_envelope(store, bus_to_queue
     assert delivered["detail"] == event.to_detail()
 
 
+def test_each_event_goes_out_with_the_trace_of_the_invocation_that_stored_it(store, monkeypatch):
+    trace = "Root=1-67890abc-0123456789abcdef01234567;Parent=53995c3f42cd8ad8;Sampled=1"
+    monkeypatch.setenv("_X_AMZN_TRACE_ID", trace)  # what Lambda sets for each invocation
+    store.append([orders.created(order_id="traced")])
+    monkeypatch.delenv("_X_AMZN_TRACE_ID")  # and outside any invocation, none
+    store.append([orders.created(order_id="untraced")])
+    client, sent = boto3.client("events"), []
+    client.meta.events.register("provide-client-params.events.PutEvents",
+                                lambda params, **_: sent.extend(params["Entries"]))
+    with Stubber(client) as stub:
+        stub.add_response("put_events", {"FailedEntryCount": 0, "Entries": [{"EventId": "x"}] * 2})
+        OutboxPublisher("test-bus", client=client).publish(aws.stream_records())
+    assert {json.loads(e["Detail"])["aggregateId"]: e.get("TraceHeader") for e in sent} == {
+        "traced": trace, "untraced": None}
+
+
 def test_entries_go_out_ten_per_call(store):
     records = insert_records(store, 25)
     client = boto3.client("events")
