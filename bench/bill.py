@@ -19,33 +19,55 @@ from infra.consumers import CONSUMERS
 MILLION = 1_000_000
 GB = 1024**3
 SES = "SES (emails sent)"
-# Besides each API request, the functions whose invocation starts an X-Ray trace: a stream batch,
-# a schedule. A bus consumer's invocation continues the trace of the PutEvents that delivered it.
-TRACE_ROOTS = ("Publisher", "SagaSweep")
+# Besides each API request, the functions whose invocation starts an X-Ray trace: a schedule, the
+# analytics markers' stream. A bus consumer's invocation continues the trace of the PutEvents that
+# delivered it, and the outbox (Publisher, tracing PassThrough) gives each entry the trace of the
+# invocation that stored its event: every event of an order is in its POST's trace.
+TRACE_ROOTS = ("SagaSweep", "AnalyticsFold")
 # The saga's conversation on the happy path: the events no correct design can do without.
 SAGA_EVENTS = (EventType.ORDER_CREATED, EventType.PAYMENT_REQUESTED, EventType.PAYMENT_PROCESSED,
                EventType.INVENTORY_RESERVATION_REQUESTED, EventType.INVENTORY_UPDATED, EventType.ORDER_COMPLETED)
-# Besides its events (the order itself is its ORDER_CREATED), the facts an order must leave
-# stored, one write each (under 1 KB: 1 write unit).
-FACTS = ("the saga's state", "the payment", "the stock reservation", "the read model")
+# Besides its events (the order is its ORDER_CREATED, the payment its PAYMENT_PROCESSED, the
+# reservation its INVENTORY_UPDATED), the facts an order must leave stored, one write each
+# (under 1 KB: 1 write unit).
+FACTS = ("the saga's state", "the stock level", "the read model")
 FLOOR_LOG_LINE_BYTES = 300 + 26  # one structured line per event handled, and CloudWatch's per-event overhead
 FLOOR_IO_SECONDS = 0.010  # a hop waits on its one required request (single-digit ms in the region)
 FLOOR_MEMORY_MB = 128  # the smallest Lambda size
 
 
-def billed_seconds(cpu_seconds: float, wall_seconds: float, memory_mb: int, prices: dict) -> float:
+def billed_seconds(cpu_seconds: float, wall_seconds: float, memory_mb: int, prices: dict,
+                   queued_seconds: float = 0.0) -> float:
     """The duration AWS would bill: local CPU time stretched to the function's CPU share (one
     full vCPU at 1,769 MB, so 0.14 vCPU at 256 MB), plus the time spent waiting on I/O (the
-    wall time the CPU did not account for, the local cloud standing in for AWS's latency)."""
+    wall time the CPU did not account for, the local cloud standing in for AWS's latency), less
+    the time it waited for one of this machine's cores (AWS gives it its share to itself)."""
     share = min(1.0, memory_mb / prices["lambda"]["fullVcpuAtMb"])
-    return cpu_seconds / share + max(0.0, wall_seconds - cpu_seconds)
+    return cpu_seconds / share + max(0.0, wall_seconds - cpu_seconds - queued_seconds)
+
+
+def at_unloaded_durations(loaded: dict, unloaded: dict) -> dict:
+    """The loaded run's counts (invocations, requests, units), each invocation billed at the
+    duration its function took one order at a time. A saturated 2-core machine stretches every
+    duration with its own queueing (for a core, for the local cloud's one server): not AWS's."""
+    functions = {}
+    for name, figures in loaded["functions"].items():
+        alone = unloaded["functions"].get(name)
+        if not alone or not alone["invocations"]:
+            functions[name] = figures
+            continue
+        scale = figures["invocations"] / alone["invocations"]
+        functions[name] = {**figures, **{key: alone.get(key, 0.0) * scale
+                                         for key in ("cpuSeconds", "wallSeconds", "queuedSeconds")}}
+    return {**loaded, "functions": functions}
 
 
 def lambda_compute(per_order: dict, prices: dict) -> tuple[float, float]:
     """(GB-seconds, USD) per order of every function's billed duration."""
     gb_seconds = dollars = 0.0
     for figures in per_order["functions"].values():
-        seconds = billed_seconds(figures["cpuSeconds"], figures["wallSeconds"], figures["memoryMb"], prices)
+        seconds = billed_seconds(figures["cpuSeconds"], figures["wallSeconds"], figures["memoryMb"], prices,
+                                 figures.get("queuedSeconds", 0.0))
         # billed per millisecond, rounded up: half a millisecond an invocation on average
         seconds += 0.0005 * figures["invocations"]
         gb = seconds * figures["memoryMb"] / 1024
@@ -104,7 +126,7 @@ def floor(per_order: dict, prices: dict) -> list[FloorLine]:
     consumer_hops = sum(len(names) for names in routed.values())
     archived_per_event = per_order["archivedBytes"] / max(per_order["eventBridgeEvents"], 1)
     invocations = 1 + consumer_hops
-    writes = len(FACTS) + 2 * len(SAGA_EVENTS) + 1 + per_order["emails"]
+    writes = len(FACTS) + 2 * len(SAGA_EVENTS) + per_order["emails"]
     gb_seconds = invocations * FLOOR_IO_SECONDS * FLOOR_MEMORY_MB / 1024
     return [
         FloorLine("API Gateway", 1, "request", p["apiGateway"]["restRequestsPerMillion"],
@@ -117,9 +139,11 @@ def floor(per_order: dict, prices: dict) -> list[FloorLine]:
                   "those events kept for replay, at the size measured"),
         FloorLine("DynamoDB writes", writes, "write units", writes * p["dynamodb"]["writeRequestUnitsPerMillion"],
                   "one 1 KB write for each event in the event store (the source of truth: the order is its "
-                  "ORDER_CREATED), one for each other fact (" + ", ".join(FACTS) + "), one audit entry for each "
-                  f"event, and one exactly-once record for each effect outside DynamoDB (the charge, "
-                  f"{per_order['emails']:g} emails); the analytics counters take one write per batch of events"),
+                  "ORDER_CREATED, the payment its PAYMENT_PROCESSED, the reservation its INVENTORY_UPDATED), one "
+                  "for each other fact (" + ", ".join(FACTS) + "), one audit entry for each event, and one "
+                  f"exactly-once record for each of the {per_order['emails']:g} emails (SES takes no idempotency "
+                  "key; a card network does, so the charge needs none); the analytics counters take one write "
+                  "per batch of events"),
         FloorLine("Lambda requests", invocations, "invocations", invocations * p["lambda"]["requestsPerMillion"],
                   f"one per hop: the API, and each event to each consumer its rules route it to ({consumer_hops}: "
                   + "; ".join(f"{e.value} to {len(n)}" for e, n in routed.items())

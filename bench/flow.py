@@ -134,12 +134,15 @@ def run(orders: int, *, workers: int = 8, metered: int = 20, mixed: int = 40, ti
             day["transientFaultRate"] = TRANSIENT_FAULT_RATE
             watcher.wait_settled([place(i) for i in range(WARM_UP)], timeout)  # workers without faults again
 
-            # 3. The batch, from concurrent clients: throughput and latency under load.
+            # 3. The batch, from concurrent clients: throughput and latency under load, metered
+            # too (the outbox's stream batches carry more than one event when orders overlap).
+            before = settled_meter(meter_file)
             started = time.monotonic()
             with ThreadPoolExecutor(workers) as pool:
                 order_ids = list(pool.map(place, range(orders)))
             watcher.wait_settled(order_ids, timeout, settled=("COMPLETED",))
             wall = time.monotonic() - started
+            under_load = per_order(before, settled_meter(meter_file), orders, api_requests=orders)
             loaded, created, completed = _latencies(api, order_ids)
             unloaded, _, _ = _latencies(api, sequential)
         finally:
@@ -156,6 +159,7 @@ def run(orders: int, *, workers: int = 8, metered: int = 20, mixed: int = 40, ti
         "unloaded": {"orders": metered, "latencyMs": _summary(unloaded)},
         "perOrder": happy,
         "perOrderMixed": day,
+        "perOrderLoaded": under_load,
     }
 
 
@@ -206,6 +210,7 @@ def per_order(before: dict, after: dict, orders: int, *, api_requests: int) -> d
                 "invocations": delta[key] / orders,
                 "cpuSeconds": delta.get(f"lambda.cpu_seconds.{name}", 0) / orders,
                 "wallSeconds": delta.get(f"lambda.wall_seconds.{name}", 0) / orders,
+                "queuedSeconds": delta.get(f"lambda.queued_seconds.{name}", 0) / orders,
                 "coldStarts": delta.get(f"lambda.cold.{name}", 0) / orders,
                 "memoryMb": after.get(f"lambda.memory_mb.{name}", 128),
                 "peakRssMb": round(after.get(f"lambda.peak_rss_mb.{name}", 0), 1),

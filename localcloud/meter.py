@@ -139,17 +139,20 @@ def _metered_dynamodb(handle):
 # ---- Lambda ---------------------------------------------------------------------------------
 
 
-def cpu_ns(pid: int | None) -> int | None:
-    """CPU time a process's threads have run, in nanoseconds (None: no such process)."""
+def sched_ns(pid: int | None) -> tuple[int, int] | None:
+    """How long a process's threads have run on a CPU, and waited for one (ready, but every core
+    busy), in nanoseconds (None: no such process). The wait is this machine's, not AWS's: a
+    function there has its share of a CPU to itself."""
     if pid is None:
         return None
-    total = 0
+    ran = queued = 0
     try:
         for task in Path(f"/proc/{pid}/task").iterdir():
-            total += int((task / "schedstat").read_text().split()[0])
+            fields = (task / "schedstat").read_text().split()
+            ran, queued = ran + int(fields[0]), queued + int(fields[1])
     except (OSError, ValueError, IndexError):
         return None
-    return total
+    return ran, queued
 
 
 def peak_rss_mb(pid: int | None) -> float:
@@ -167,7 +170,7 @@ def _metered_worker_invoke(invoke):
     def metered(self, event, request_id, **kwargs):
         proc = getattr(self, "_proc", None)
         pid = proc.pid if proc is not None and proc.poll() is None else None
-        before = cpu_ns(pid)
+        before = sched_ns(pid)
         started = time.perf_counter()
         try:
             return invoke(self, event, request_id, **kwargs)
@@ -175,18 +178,20 @@ def _metered_worker_invoke(invoke):
             wall = time.perf_counter() - started
             proc = getattr(self, "_proc", None)
             now_pid = proc.pid if proc is not None else None
-            after = cpu_ns(now_pid)
+            after = sched_ns(now_pid)
             cold = before is None or now_pid != pid
             config = self.config or {}
             name = config.get("FunctionName", self.func_name)
             memory = int(config.get("MemorySize", 128))
             architecture = (config.get("Architectures") or ["x86_64"])[0]
-            cpu = ((after or 0) - (0 if cold else before)) / 1e9 if after is not None else 0.0
+            start = (0, 0) if cold or before is None else before
+            cpu, queued = ((after[0] - start[0]) / 1e9, (after[1] - start[1]) / 1e9) if after is not None else (0.0, 0.0)
             with _lock:
                 _counts["lambda.invocations"] += 1
                 _counts[f"lambda.invocations.{name}"] += 1
                 _counts[f"lambda.cpu_seconds.{name}"] += cpu
                 _counts[f"lambda.wall_seconds.{name}"] += wall
+                _counts[f"lambda.queued_seconds.{name}"] += queued
                 _counts[f"lambda.memory_mb.{name}"] = memory
                 _counts[f"lambda.arm64.{name}"] = 1 if architecture == "arm64" else 0
                 if cold:

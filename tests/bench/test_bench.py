@@ -39,8 +39,11 @@ def test_the_benchmark_reports_every_figure(tmp_path):
     assert per_order["lambdaInvocations"] > 10 and per_order["dynamodbWriteUnits"] > 0
     assert per_order["logBytes"] > 0 and per_order["archivedBytes"] > 0
     assert all(f["cpuSeconds"] > 0 and f["wallSeconds"] > 0 for f in per_order["functions"].values())
+    loaded = end_to_end["perOrderLoaded"]
+    assert loaded["eventBridgeEvents"] == 6 and loaded["apiRequests"] == 1  # the same orders, sent together
     mixed = end_to_end["perOrderMixed"]
     assert mixed["outcomes"] == {"COMPLETED": 0, "CANCELLED": 4}  # 2 cancelled, 1 declined, 1 sold out
     bill = results["bill"]
     assert bill["platformHappy"] > bill["floorTotal"] > 0 and bill["ratioHappy"] > 1
+    assert bill["platformLoaded"] > bill["floorTotal"]
     assert bill["happy"]["SES (emails sent)"] == 200.0  # 2 emails an order at $0.10 a thousand
