@@ -242,7 +242,7 @@ def per_order(before: dict, after: dict, orders: int, *, api_requests: int) -> d
 
 # The stateful stack's tables by logical id, longest first (one name may contain another).
 TABLES = ("IdempotencyRecords", "OrdersReadModel", "AnalyticsDaily", "AnalyticsEvents", "EventStore", "UserEmails",
-          "Inventory", "EmailLog", "AuditLog", "OrderSagas")
+          "Inventory", "EmailLog", "AuditLog")
 
 
 def _short(physical_name: str, names=None) -> str:

@@ -42,7 +42,7 @@ def aws_in_process(name: str):
            "IDEMPOTENCY_TABLE_NAME": aws.IDEMPOTENCY, "EMAIL_LOG_TABLE_NAME": aws.EMAIL_LOG,
            "EMAIL_SENDER": aws.SENDER, "ANALYTICS_TABLE_NAME": aws.ANALYTICS, "AUDIT_TABLE_NAME": aws.AUDIT,
            "ANALYTICS_EVENTS_TABLE_NAME": aws.ANALYTICS_EVENTS,
-           "SAGA_TABLE_NAME": aws.SAGAS, "INVENTORY_TABLE_NAME": aws.INVENTORY}
+           "INVENTORY_TABLE_NAME": aws.INVENTORY}
     saved = dict(os.environ)
     os.environ.update(env)
     try:
@@ -132,9 +132,6 @@ def measure_consumer(name: str, events: int) -> dict:
             if isinstance(value, _lru_cache_wrapper):
                 value.cache_clear()
         handler = getattr(module, attribute)
-        runtime = getattr(handler, "consumer", None)
-        if runtime is not None:
-            runtime.__dict__.pop("_once", None)
         recorder = CallRecorder()
         CallRecorder._clients = {}
         handled, minimal, calls_per_event = [], [], []

@@ -4,9 +4,9 @@
                every entry the scenario put on the bus by hand
   processed    every consumer the rules route it to has processed it: the conditional write
                that makes it exactly-once is there (the read model at the event's version or
-               later, the audit entry, the analytics marker, the event among the saga's handled
-               ones, the answer on the payment's or the reservation's stream, the email SENT or
-               SKIPPED)
+               later, the audit entry, the analytics marker, nothing left due by the saga for
+               the event's order, the answer on the payment's or the reservation's stream, the
+               email SENT or SKIPPED)
   parked       at least one of those consumers (or the publisher) parked it in its dead-letter
                queue, with a reason; the others processed it
   lost         some consumer neither processed nor parked it
@@ -25,7 +25,7 @@ import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
-from catalog import CATALOG, EventType
+from catalog import CATALOG, EventType, parse_event
 from chaos.world import PUBLISHER, Scope, World
 from infra.consumers import CONSUMERS
 from ops.redrive import REFUSED, classify
@@ -107,19 +107,16 @@ def own_writes(world: World, scope: Scope, events: list[dict]) -> set[tuple[str,
     versions = {item["orderId"]["S"]: int(item["version"]["N"]) for item in world.batch_get(
         world.outputs["OrdersTableName"], "orderId", [e["aggregateId"] for e in orders], ("version",))}
     found |= {("OrdersProjection", e["eventId"]) for e in orders if versions.get(e["aggregateId"], 0) >= e["version"]}
-    # the saga: the events it handled, kept on each saga; an ORDER_CREATED of an order the store
-    # does not hold starts none, by design, and leaves no trace
+    # the saga: it keeps no record of what it handled, and needs none: it has done its work for
+    # an event when nothing is due for the event's order (its decision over the order's streams
+    # asks for nothing); an event about an order the store does not hold starts nothing, by design
     routed = [(e["eventId"], e["eventType"], e["detail"].get("payload", {})) for e in events]
     routed += [(str(d["detail"].get("eventId")), d["detail-type"], d["detail"].get("payload"))
                for d in scope.put_directly if isinstance(d["detail"], dict)]
     saga_events = [(event_id, event_type, str(payload.get("orderId"))) for event_id, event_type, payload in routed
                    if "OrderSaga" in ROUTES.get(event_type, []) and isinstance(payload, dict)]
-    sagas = world.batch_get(world.outputs["SagasTableName"], "orderId", [order for _, _, order in saga_events],
-                            ("handled",))
-    handled = {event_id for item in sagas for event_id in item.get("handled", {}).get("SS", [])}
-    stored_orders = {e["aggregateId"] for e in events if e["eventType"] == "ORDER_CREATED"}
-    found |= {("OrderSaga", event_id) for event_id, event_type, order in saga_events
-              if event_id in handled or (event_type == "ORDER_CREATED" and order not in stored_orders)}
+    settled = _nothing_due(events, {order for _, _, order in saga_events})
+    found |= {("OrderSaga", event_id) for event_id, _, order in saga_events if order in settled}
     # payments and inventory: a request leaves its answer on the order's own stream (payment:,
     # reservation:); an undo leaves its undo there, unless there was nothing done to undo
     found |= _answered(events, routed, "Payments", "payment:", "PAYMENT_REQUESTED",
@@ -133,6 +130,20 @@ def own_writes(world: World, scope: Scope, events: list[dict]) -> set[tuple[str,
     found |= {("Email", item["id"]["S"].removeprefix("sent#")) for item in records
               if item.get("status", {}).get("S") in ("SENT", "SKIPPED")}
     return found
+
+
+def _nothing_due(events: list[dict], order_ids: set[str]) -> set[str]:
+    """The orders whose saga has nothing left to do, by its own decision over their streams."""
+    from saga.machine import Facts, decide  # the saga's pure decision, as the function runs it
+
+    facts: dict[str, Facts] = defaultdict(Facts)
+    streams = {"saga:": "commands", "payment:": "payment", "reservation:": "reservation"}
+    for event in sorted(events, key=lambda e: e["version"]):
+        prefix = next((p for p in streams if event["aggregateId"].startswith(p)), "")
+        order_id = event["aggregateId"].removeprefix(prefix)
+        if order_id in order_ids:
+            getattr(facts[order_id], streams.get(prefix, "order")).append(parse_event(json.dumps(event["detail"])))
+    return {order_id for order_id in order_ids if not decide(facts[order_id]).changed}
 
 
 def _answered(events: list[dict], routed: list[tuple], consumer: str, stream: str, request: str, *,

@@ -66,7 +66,7 @@ API_LOGGING_ROLE = Exception_(
 )
 TABLE_INDEXES = Exception_(
     ("AwsSolutions-IAM5",),
-    "Access to this table's own indexes (the saga sweep reads the sparse 'waiting' index): "
+    "Access to this table's own indexes (the saga's sweep reads the read model's sparse 'pending' index): "
     "the wildcard is the index name under one table ARN.",
 )
 DISPOSABLE_DEV_TABLE = Exception_(

@@ -52,6 +52,11 @@ class StatefulStack(Stack):
                                              time_to_live_attribute="expiration")
         # Read models and service state, each owned by one service.
         self.orders_table = self._table("OrdersReadModel", partition_key=_key("orderId"))
+        # Sparse: only pending orders carry pendingSince (when they were placed; it never changes
+        # while they wait), so the saga's timeout sweep reads only those, and an order's index
+        # entry is written once, placed, and deleted once, settled.
+        self.orders_table.add_global_secondary_index(index_name="pending", partition_key=_key("pendingSince"),
+                                                     projection_type=dynamodb.ProjectionType.KEYS_ONLY)
         self.user_emails_table = self._table("UserEmails", partition_key=_key("email"))
         self.inventory_table = self._table("Inventory", partition_key=_key("productId"))
         self.email_log_table = self._table("EmailLog", partition_key=_key("id"))
@@ -61,12 +66,6 @@ class StatefulStack(Stack):
         self.analytics_events_table = self._table("AnalyticsEvents", partition_key=_key("lane"), sort_key=_key("eventId"),
                                                   stream=dynamodb.StreamViewType.NEW_IMAGE)
         self.audit_table = self._table("AuditLog", partition_key=_key("correlationId"), sort_key=_key("at"))
-        self.saga_table = self._table("OrderSagas", partition_key=_key("orderId"))
-        # Sparse: only sagas waiting on a step carry waitingSince (since the first step: a step
-        # that moves on keeps it, so the index entry is written when a saga starts waiting and
-        # deleted when it stops, never moved), so the sweep reads only those.
-        self.saga_table.add_global_secondary_index(index_name="waiting", partition_key=_key("waitingSince"),
-                                                   projection_type=dynamodb.ProjectionType.KEYS_ONLY)
 
         self.bus = events.EventBus(
             self, "EventBus", event_bus_name=bus_name(config.stage), description=f"Order platform events ({config.stage})"
@@ -162,7 +161,7 @@ class StatefulStack(Stack):
         tables = {
             "EventStore": self.event_store, "Orders": self.orders_table, "Inventory": self.inventory_table,
             "EmailLog": self.email_log_table, "Analytics": self.analytics_table, "Audit": self.audit_table,
-            "AnalyticsEvents": self.analytics_events_table, "Sagas": self.saga_table,
+            "AnalyticsEvents": self.analytics_events_table,
             "Idempotency": self.idempotency_table, "UserEmails": self.user_emails_table,
         }
         for name, table in tables.items():

@@ -100,13 +100,13 @@ class StatelessStack(Stack):
             ANALYTICS_FOLD: ({"ANALYTICS_TABLE_NAME": d.analytics_table.table_name}, [d.analytics_table.grant_read_write_data]),
             AUDIT.name: ({"AUDIT_TABLE_NAME": d.audit_table.table_name}, [d.audit_table.grant_read_write_data]),
             ORDER_SAGA.name: (
-                {"SAGA_TABLE_NAME": d.saga_table.table_name, "EVENT_STORE_TABLE_NAME": store},
-                [d.saga_table.grant_read_write_data, d.event_store.grant_read_write_data],
+                {"EVENT_STORE_TABLE_NAME": store},
+                [d.event_store.grant_read_write_data],
             ),
             SAGA_SWEEP: (
-                {"SAGA_TABLE_NAME": d.saga_table.table_name, "EVENT_STORE_TABLE_NAME": store,
+                {"ORDERS_TABLE_NAME": d.orders_table.table_name, "EVENT_STORE_TABLE_NAME": store,
                  "SAGA_TIMEOUT_SECONDS": str(int(self.config.saga_timeout.to_seconds()))},
-                [d.saga_table.grant_read_write_data, d.event_store.grant_read_write_data],
+                [d.orders_table.grant_read_data, d.event_store.grant_read_write_data],
             ),
             PAYMENTS.name: (
                 {"EVENT_STORE_TABLE_NAME": store,
@@ -123,9 +123,9 @@ class StatelessStack(Stack):
         def grant_all(principal: iam.IGrantable) -> None:
             for grant in grants:
                 grant(principal)
-            if d.saga_table.grant_read_write_data in grants:
+            if {d.orders_table.grant_read_data, d.orders_table.grant_read_write_data} & set(grants):
                 compliance.excuse(principal.role, compliance.TABLE_INDEXES, children=True,  # type: ignore[attr-defined]
-                                  applies_to=[RegexAppliesTo(regex=r"/^Resource::.*OrderSagas.*\/index\/\*$/g")])
+                                  applies_to=[RegexAppliesTo(regex=r"/^Resource::.*OrdersReadModel.*\/index\/\*$/g")])
 
         return environment, grant_all
 

@@ -3,9 +3,9 @@ correlation id, and run the per-event work.
 
 EventBridge delivers at least once, and Lambda retries failed invocations, so every consumer's
 work is exactly-once by a write of its own that is conditional on the event: the read model's
-version, the audit entry's key (it ends in the eventId), the analytics marker, the saga's version
-and the events it has handled, the payment's and the reservation's own streams, the email's
-claim. None keeps a second record beside its effect (Powertools idempotency would add two writes
+version, the audit entry's key (it ends in the eventId), the analytics marker, the saga's, the
+payment's and the reservation's own streams in the event store (each answer or command at the
+stream's next version, written only if absent), the email's claim. None keeps a second record beside its effect (Powertools idempotency would add two writes
 an event, the second billed at the whole record's size). A failed attempt writes nothing that
 would stop its retry.
 

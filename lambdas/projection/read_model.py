@@ -15,7 +15,7 @@ from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict
 
 from catalog.types import DEFAULT_CURRENCY
-from orders.aggregate import Order
+from orders.aggregate import Order, OrderStatus
 
 
 class OrderView(BaseModel):
@@ -98,6 +98,11 @@ class OrdersReadModel:
         }
         if order.cancelReason:
             item["cancelReason"] = order.cancelReason
+        if order.status is OrderStatus.PENDING:
+            # The sparse index the saga's timeout sweep reads: an order enters it once, placed,
+            # and leaves it once, settled (the key never changes in between, so an update of a
+            # pending order rewrites no index entry).
+            item["pendingSince"] = view.createdAt.isoformat()
         extra = {"ExpressionAttributeValues": values} if values else {}
         try:
             self._table.put_item(Item=item, ConditionExpression=condition, **extra)

@@ -1,4 +1,4 @@
-"""Lambda: the saga's events (orders, payments, inventory) into its state machine."""
+"""Lambda: the saga's events (orders, payments, inventory) wake the saga of their order."""
 
 from __future__ import annotations
 
@@ -7,13 +7,13 @@ from functools import cache
 from common.consumer import EventConsumer
 from common.settings import setting
 from eventstore.store import EventStore
-from saga.coordinator import SagaCoordinator, SagaRepository
+from saga.coordinator import SagaCoordinator
 
 
 @cache
 def coordinator() -> SagaCoordinator:
-    return SagaCoordinator(SagaRepository(setting("SAGA_TABLE_NAME")), EventStore(setting("EVENT_STORE_TABLE_NAME")))
+    return SagaCoordinator(EventStore(setting("EVENT_STORE_TABLE_NAME")))
 
 
-# Exactly once by the saga's version condition and the handled events it keeps.
+# Exactly once by the event store's condition on the saga's stream and the order's.
 handler = EventConsumer(lambda event: coordinator().handle(event)).handler

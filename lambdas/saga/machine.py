@@ -1,26 +1,30 @@
-"""The order fulfilment saga as a pure transition function: (state, event) -> decision.
+"""The order fulfilment saga as a pure function: (what the event store holds of an order) ->
+what is due now.
 
-The state is a set of facts that only ever become true (charged, reserved, cancelled,
-refund requested, ...), so a late or repeated event can never move a saga backwards, and
-the outputs follow from the facts:
+The saga keeps no state of its own. Everything it needs is in four streams of the event store:
+the order's (`<orderId>`: created, cancelled, completed), its own commands (`saga:<orderId>`),
+the payment's (`payment:<orderId>`) and the reservation's (`reservation:<orderId>`). Each of
+them only grows, so the facts read from them only ever become true, and what is due follows
+from the facts alone: a late, repeated or reordered event can wake the saga, never move it
+twice or backwards.
 
-    ORDER_CREATED           -> ask for payment                           (step PAYMENT)
-    PAYMENT_PROCESSED       -> ask inventory to reserve every line       (step RESERVATION)
-    PAYMENT_FAILED          -> cancel the order, with the reason
-    INVENTORY_UPDATED       -> complete the order                        (COMPLETED)
-    INVENTORY_INSUFFICIENT  -> cancel the order; refund what was charged
-    ORDER_CANCELLED         -> (the customer, or the saga itself) refund what was charged,
-                               release what was reserved, as each becomes known
-    TIMEOUT                 -> a step took too long: cancel, and compensate as above
-    PAYMENT_REFUNDED / INVENTORY_RELEASED -> compensation done
+    created, nothing asked                -> ask for payment                   (PAYMENT_REQUESTED)
+    charged, no reservation asked         -> ask inventory to reserve the lines (INVENTORY_RESERVATION_REQUESTED)
+    reserved                              -> complete the order                 (ORDER_COMPLETED)
+    payment declined                      -> cancel the order, with the reason
+    stock insufficient                    -> cancel the order; refund what was charged
+    cancelled (by anyone)                 -> refund what was charged, release what was reserved,
+                                             each asked once, as each becomes known
+    timed out, a step asked, unanswered   -> cancel, and compensate as above
+
+Each command is asked at most once per order: a command already on the saga's stream is never
+due again.
 """
 
 from __future__ import annotations
 
-from decimal import Decimal
-from enum import StrEnum
-
-from pydantic import BaseModel, ConfigDict
+from dataclasses import dataclass, field
+from typing import Iterable
 
 from catalog import Envelope, EventType
 from catalog.payloads import (
@@ -33,60 +37,66 @@ from catalog.payloads import (
     ReservedLine,
 )
 
-TIMEOUT = "TIMEOUT"  # the sweep's input, not an event on the bus
 
+@dataclass
+class Facts:
+    """What the event store holds of one order, stream by stream."""
 
-class Status(StrEnum):
-    RUNNING = "RUNNING"
-    COMPLETED = "COMPLETED"
-    CANCELLED = "CANCELLED"
+    order: list[Envelope] = field(default_factory=list)
+    commands: list[Envelope] = field(default_factory=list)  # the saga's own stream
+    payment: list[Envelope] = field(default_factory=list)
+    reservation: list[Envelope] = field(default_factory=list)
 
-
-class Step(StrEnum):
-    PAYMENT = "PAYMENT"
-    RESERVATION = "RESERVATION"
-    DONE = "DONE"
-
-
-class Compensation(StrEnum):
-    NONE = "NONE"
-    REQUESTED = "REQUESTED"
-    DONE = "DONE"
-
-
-class SagaState(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    orderId: str
-    correlationId: str
-    customerId: str | None = None
-    amount: Decimal | None = None
-    lines: tuple[ReservedLine, ...] = ()
-    status: Status = Status.RUNNING
-    step: Step = Step.PAYMENT
-    charged: bool = False
-    paymentId: str | None = None
-    reserved: bool = False
-    orderCancelled: bool = False
-    cancelReason: str | None = None
-    refund: Compensation = Compensation.NONE
-    release: Compensation = Compensation.NONE
-    version: int = 0  # transitions so far: the condition of the next write
-    commands: int = 0  # events the saga has emitted: the version of its own stream
+    def first(self, stream: Iterable[Envelope], *types: EventType) -> Envelope | None:
+        return next((e for e in stream if e.eventType in types), None)
 
     @property
-    def waiting(self) -> bool:
-        """Waiting on a step another service must finish: what the timeout sweep looks for."""
-        return self.status is Status.RUNNING and self.step is not Step.DONE
+    def created(self) -> Envelope | None:
+        return self.first(self.order, EventType.ORDER_CREATED)
+
+    @property
+    def cancelled(self) -> bool:
+        return self.first(self.order, EventType.ORDER_CANCELLED) is not None
+
+    @property
+    def completed(self) -> bool:
+        return self.first(self.order, EventType.ORDER_COMPLETED) is not None
+
+    @property
+    def charge(self) -> Envelope | None:
+        return self.first(self.payment, EventType.PAYMENT_PROCESSED)
+
+    @property
+    def declined(self) -> Envelope | None:
+        return self.first(self.payment, EventType.PAYMENT_FAILED)
+
+    @property
+    def reserved(self) -> bool:
+        return self.first(self.reservation, EventType.INVENTORY_UPDATED) is not None
+
+    @property
+    def short(self) -> Envelope | None:
+        return self.first(self.reservation, EventType.INVENTORY_INSUFFICIENT)
+
+    def asked(self, command: EventType) -> bool:
+        return self.first(self.commands, command) is not None
+
+    @property
+    def waiting_on(self) -> str | None:
+        """The step another service was asked for and has yet to answer, if the order is pending."""
+        if self.created is None or self.cancelled or self.completed:
+            return None
+        if self.asked(EventType.PAYMENT_REQUESTED) and self.charge is None and self.declined is None:
+            return "payment"
+        if self.asked(EventType.INVENTORY_RESERVATION_REQUESTED) and not self.reserved and self.short is None:
+            return "stock reservation"
+        return None
 
 
-class Decision(BaseModel):
-    """What a transition does: the new state, the commands to emit on the saga's own stream,
-    and the order's fate (cancel with a reason, or complete)."""
+@dataclass(frozen=True)
+class Decision:
+    """What is due: the commands to append to the saga's stream, and the order's fate."""
 
-    model_config = ConfigDict(frozen=True)
-
-    state: SagaState
     commands: tuple[tuple[EventType, Payload], ...] = ()
     cancel_order: str | None = None
     complete_order: bool = False
@@ -96,7 +106,7 @@ class Decision(BaseModel):
         return bool(self.commands or self.cancel_order or self.complete_order)
 
 
-def merged_lines(items: tuple[OrderItem, ...]) -> tuple[ReservedLine, ...]:
+def merged_lines(items: Iterable[OrderItem]) -> tuple[ReservedLine, ...]:
     """One line per product: a reservation updates each stock item once."""
     totals: dict[str, int] = {}
     for item in items:
@@ -104,94 +114,47 @@ def merged_lines(items: tuple[OrderItem, ...]) -> tuple[ReservedLine, ...]:
     return tuple(ReservedLine(productId=p, quantity=q) for p, q in totals.items())
 
 
-def start(event: Envelope) -> SagaState:
-    """The state before the first event of an order (ORDER_CREATED, or a cancellation that
-    overtook it on the bus)."""
-    return SagaState(orderId=event.aggregateId, correlationId=event.metadata.correlationId)
+def decide(facts: Facts, *, timed_out: bool = False) -> Decision:
+    created = facts.created
+    if created is None or facts.completed:
+        return Decision()  # not an order of the event store's, or done
+    order = created.payload
+    if facts.cancelled:
+        return Decision(commands=_compensations(facts, "order cancelled"))
+    if facts.declined is not None:
+        return Decision(cancel_order=f"payment declined: {facts.declined.payload.reason}")
+    if facts.short is not None:
+        short = ", ".join(f"{line.productId} short by {line.quantity}" for line in facts.short.payload.shortLines)
+        reason = f"insufficient stock: {short}"
+        return Decision(commands=_compensations(facts, reason), cancel_order=reason)
+    if facts.reserved:
+        return Decision(complete_order=True)
+    if facts.charge is not None and not facts.asked(EventType.INVENTORY_RESERVATION_REQUESTED):
+        request = InventoryReservationRequested(orderId=order.orderId, lines=merged_lines(order.items))
+        return Decision(commands=((EventType.INVENTORY_RESERVATION_REQUESTED, request),))
+    if facts.charge is None and not facts.asked(EventType.PAYMENT_REQUESTED):
+        request = PaymentRequested(orderId=order.orderId, customerId=order.customerId, amount=order.totalAmount)
+        return Decision(commands=((EventType.PAYMENT_REQUESTED, request),))
+    if timed_out and facts.waiting_on is not None:
+        reason = f"timed out waiting for {facts.waiting_on}"
+        return Decision(commands=_compensations(facts, reason), cancel_order=reason)
+    return Decision()
 
 
-def decide(state: SagaState, event_type: str, payload: Payload | None = None) -> Decision:
-    s = state
-    match event_type:
-        case EventType.ORDER_CREATED:
-            if s.customerId is not None:
-                return Decision(state=s)  # already started
-            s = s.model_copy(update={"customerId": payload.customerId, "amount": payload.totalAmount,
-                                     "lines": merged_lines(payload.items)})
-            if s.orderCancelled:  # the cancellation arrived first: never charge
-                return Decision(state=s.model_copy(update={"status": Status.CANCELLED, "step": Step.DONE}))
-            request = PaymentRequested(orderId=s.orderId, customerId=s.customerId, amount=s.amount)
-            return Decision(state=s, commands=((EventType.PAYMENT_REQUESTED, request),))
-
-        case EventType.PAYMENT_PROCESSED:
-            if s.charged:
-                return Decision(state=s)
-            s = s.model_copy(update={"charged": True, "paymentId": payload.paymentId})
-            if s.orderCancelled:
-                return _compensate(s)
-            reserve = InventoryReservationRequested(orderId=s.orderId, lines=s.lines)
-            return Decision(state=s.model_copy(update={"step": Step.RESERVATION}),
-                            commands=((EventType.INVENTORY_RESERVATION_REQUESTED, reserve),))
-
-        case EventType.PAYMENT_FAILED:
-            if s.step is not Step.PAYMENT or s.charged:
-                return Decision(state=s)
-            return _cancel(s.model_copy(update={"step": Step.DONE}), f"payment declined: {payload.reason}")
-
-        case EventType.INVENTORY_UPDATED:
-            if s.reserved:
-                return Decision(state=s)
-            s = s.model_copy(update={"reserved": True})
-            if s.orderCancelled:
-                return _compensate(s)
-            return Decision(state=s.model_copy(update={"status": Status.COMPLETED, "step": Step.DONE}),
-                            complete_order=True)
-
-        case EventType.INVENTORY_INSUFFICIENT:
-            if s.step is not Step.RESERVATION:
-                return Decision(state=s)
-            short = ", ".join(f"{line.productId} short by {line.quantity}" for line in payload.shortLines)
-            return _cancel(s.model_copy(update={"step": Step.DONE}), f"insufficient stock: {short}")
-
-        case EventType.ORDER_CANCELLED:
-            if s.orderCancelled:
-                return Decision(state=s)
-            s = s.model_copy(update={"orderCancelled": True, "cancelReason": s.cancelReason or payload.reason,
-                                     "status": Status.CANCELLED if s.status is Status.RUNNING else s.status})
-            return _compensate(s)
-
-        case EventType.PAYMENT_REFUNDED:
-            return Decision(state=s.model_copy(update={"refund": Compensation.DONE}))
-
-        case EventType.INVENTORY_RELEASED:
-            return Decision(state=s.model_copy(update={"release": Compensation.DONE}))
-
-        case "TIMEOUT":
-            if not s.waiting:
-                return Decision(state=s)
-            return _cancel(s.model_copy(update={"step": Step.DONE}),
-                           f"timed out waiting for {'payment' if s.step is Step.PAYMENT else 'stock reservation'}")
-
-    return Decision(state=s)
+def _compensations(facts: Facts, reason: str) -> tuple[tuple[EventType, Payload], ...]:
+    """Each undo now due and not yet asked: the refund of a charge, the release of a reservation."""
+    order_id = facts.created.payload.orderId
+    due: list[tuple[EventType, Payload]] = []
+    charge = facts.charge
+    if charge is not None and not facts.asked(EventType.PAYMENT_REFUND_REQUESTED):
+        due.append((EventType.PAYMENT_REFUND_REQUESTED, PaymentRefundRequested(
+            orderId=order_id, paymentId=charge.payload.paymentId, amount=charge.payload.amount,
+            reason=_reason(facts, reason))))
+    if facts.reserved and not facts.asked(EventType.INVENTORY_RELEASE_REQUESTED):
+        due.append((EventType.INVENTORY_RELEASE_REQUESTED, InventoryReleaseRequested(orderId=order_id)))
+    return tuple(due)
 
 
-def _cancel(state: SagaState, reason: str) -> Decision:
-    """The saga gives up on the order: cancel it and undo what was done so far."""
-    cancelled = state.model_copy(update={"status": Status.CANCELLED, "orderCancelled": True, "cancelReason": reason})
-    compensation = _compensate(cancelled)
-    return compensation.model_copy(update={"cancel_order": reason})
-
-
-def _compensate(state: SagaState) -> Decision:
-    """Ask for each undo that is now due and not yet asked for."""
-    commands: list[tuple[EventType, Payload]] = []
-    updates: dict = {"step": Step.DONE} if state.step is not Step.DONE else {}
-    if state.charged and state.refund is Compensation.NONE:
-        reason = state.cancelReason or "order cancelled"
-        commands.append((EventType.PAYMENT_REFUND_REQUESTED, PaymentRefundRequested(
-            orderId=state.orderId, paymentId=state.paymentId, amount=state.amount, reason=reason)))
-        updates["refund"] = Compensation.REQUESTED
-    if state.reserved and state.release is Compensation.NONE:
-        commands.append((EventType.INVENTORY_RELEASE_REQUESTED, InventoryReleaseRequested(orderId=state.orderId)))
-        updates["release"] = Compensation.REQUESTED
-    return Decision(state=state.model_copy(update=updates), commands=tuple(commands))
+def _reason(facts: Facts, default: str) -> str:
+    cancelled = facts.first(facts.order, EventType.ORDER_CANCELLED)
+    return cancelled.payload.reason if cancelled is not None and cancelled.payload.reason else default

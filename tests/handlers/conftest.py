@@ -21,7 +21,6 @@ def tables(monkeypatch):
     monkeypatch.setenv("ANALYTICS_TABLE_NAME", aws.ANALYTICS)
     monkeypatch.setenv("ANALYTICS_EVENTS_TABLE_NAME", aws.ANALYTICS_EVENTS)
     monkeypatch.setenv("AUDIT_TABLE_NAME", aws.AUDIT)
-    monkeypatch.setenv("SAGA_TABLE_NAME", aws.SAGAS)
     with mock_aws():
         aws.create_tables()
         yield
@@ -33,12 +32,12 @@ def _forget_cached_clients() -> None:
     from functools import _lru_cache_wrapper
 
     import analytics.api, analytics.consumer, analytics.fold, audit.api, audit.consumer, inventory.api  # noqa: E401
-    import inventory.handler, payments.handler, saga.handler  # noqa: E401
+    import inventory.handler, payments.handler, saga.handler, saga.sweep  # noqa: E401
     import notifications.handler, orders.api, projection.handler, publisher.handler, users.api  # noqa: E401
 
     modules = (analytics.api, analytics.consumer, analytics.fold, audit.api, audit.consumer, inventory.api, notifications.handler,
                orders.api, projection.handler, publisher.handler, users.api, inventory.handler, payments.handler,
-               saga.handler)
+               saga.handler, saga.sweep)
     for module in modules:
         for value in vars(module).values():
             if isinstance(value, _lru_cache_wrapper):

@@ -13,7 +13,6 @@ EMAIL_LOG = "test-email-log"
 ANALYTICS = "test-analytics"
 ANALYTICS_EVENTS = "test-analytics-events"
 AUDIT = "test-audit"
-SAGAS = "test-sagas"
 SENDER = "orders@test.example.com"
 
 
@@ -29,7 +28,16 @@ def create_tables() -> None:
         BillingMode="PAY_PER_REQUEST",
         StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"},
     )
-    simple = ((ORDERS, "orderId"), (IDEMPOTENCY, "id"), (USER_EMAILS, "email"), (INVENTORY, "productId"),
+    client.create_table(
+        TableName=ORDERS,
+        KeySchema=[{"AttributeName": "orderId", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "orderId", "AttributeType": "S"},
+                              {"AttributeName": "pendingSince", "AttributeType": "S"}],
+        GlobalSecondaryIndexes=[{"IndexName": "pending", "KeySchema": [{"AttributeName": "pendingSince", "KeyType": "HASH"}],
+                                 "Projection": {"ProjectionType": "KEYS_ONLY"}}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    simple = ((IDEMPOTENCY, "id"), (USER_EMAILS, "email"), (INVENTORY, "productId"),
               (EMAIL_LOG, "id"), (ANALYTICS, "pk"))
     for name, key in simple:
         client.create_table(
@@ -44,15 +52,6 @@ def create_tables() -> None:
         KeySchema=[{"AttributeName": "correlationId", "KeyType": "HASH"}, {"AttributeName": "at", "KeyType": "RANGE"}],
         AttributeDefinitions=[{"AttributeName": "correlationId", "AttributeType": "S"},
                               {"AttributeName": "at", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
-    client.create_table(
-        TableName=SAGAS,
-        KeySchema=[{"AttributeName": "orderId", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "orderId", "AttributeType": "S"},
-                              {"AttributeName": "waitingSince", "AttributeType": "S"}],
-        GlobalSecondaryIndexes=[{"IndexName": "waiting", "KeySchema": [{"AttributeName": "waitingSince", "KeyType": "HASH"}],
-                                 "Projection": {"ProjectionType": "KEYS_ONLY"}}],
         BillingMode="PAY_PER_REQUEST",
     )
     boto3.client("ses").verify_email_identity(EmailAddress=SENDER)
