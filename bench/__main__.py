@@ -280,10 +280,10 @@ send, and cost the same in any design.
 This floor is lower than the issue's rough $35-45 because it charges no outbox function per
 order (a stream batch carries many events at scale, or EventBridge Pipes could publish them),
 counts the analytics counters by the batch, not by the event, and writes every fact once, in
-1 KB, outside any transaction: the order, the payment and the reservation are their events, and
-the charge needs no record of ours (the card network deduplicates by the order's key). Earlier
-versions of this page counted the payment twice (as a record and as its event) and a record for
-the charge: 19 write units where 17 suffice.
+1 KB, outside any transaction: the order, the saga's state, the payment and the reservation are
+their events, and the charge needs no record of ours (the card network deduplicates by the
+order's key). Earlier versions of this page counted the saga's state and the payment twice (as a
+record and as their events) and a record for the charge: 19 write units where 16 suffice.
 
 ## What is above the floor, and what would close it
 

@@ -27,10 +27,10 @@ TRACE_ROOTS = ("SagaSweep", "AnalyticsFold")
 # The saga's conversation on the happy path: the events no correct design can do without.
 SAGA_EVENTS = (EventType.ORDER_CREATED, EventType.PAYMENT_REQUESTED, EventType.PAYMENT_PROCESSED,
                EventType.INVENTORY_RESERVATION_REQUESTED, EventType.INVENTORY_UPDATED, EventType.ORDER_COMPLETED)
-# Besides its events (the order is its ORDER_CREATED, the payment its PAYMENT_PROCESSED, the
-# reservation its INVENTORY_UPDATED), the facts an order must leave stored, one write each
-# (under 1 KB: 1 write unit).
-FACTS = ("the saga's state", "the stock level", "the read model")
+# Besides its events (the order is its ORDER_CREATED, the saga's state its requests, the payment
+# its PAYMENT_PROCESSED, the reservation its INVENTORY_UPDATED), the facts an order must leave
+# stored, one write each (under 1 KB: 1 write unit).
+FACTS = ("the stock level", "the read model")
 FLOOR_LOG_LINE_BYTES = 300 + 26  # one structured line per event handled, and CloudWatch's per-event overhead
 FLOOR_IO_SECONDS = 0.010  # a hop waits on its one required request (single-digit ms in the region)
 FLOOR_MEMORY_MB = 128  # the smallest Lambda size
@@ -139,7 +139,8 @@ def floor(per_order: dict, prices: dict) -> list[FloorLine]:
                   "those events kept for replay, at the size measured"),
         FloorLine("DynamoDB writes", writes, "write units", writes * p["dynamodb"]["writeRequestUnitsPerMillion"],
                   "one 1 KB write for each event in the event store (the source of truth: the order is its "
-                  "ORDER_CREATED, the payment its PAYMENT_PROCESSED, the reservation its INVENTORY_UPDATED), one "
+                  "ORDER_CREATED, the saga's state its requests, the payment its PAYMENT_PROCESSED, the "
+                  "reservation its INVENTORY_UPDATED), one "
                   "for each other fact (" + ", ".join(FACTS) + "), one audit entry for each event, and one "
                   f"exactly-once record for each of the {per_order['emails']:g} emails (SES takes no idempotency "
                   "key; a card network does, so the charge needs none); the analytics counters take one write "
