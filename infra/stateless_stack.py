@@ -92,8 +92,9 @@ class StatelessStack(Stack):
                 [d.orders_table.grant_read_write_data, d.event_store.grant_read_data],
             ),
             EMAIL.name: (
-                {"EMAIL_LOG_TABLE_NAME": d.email_log_table.table_name, "EMAIL_SENDER": self.config.email_sender},
-                [d.email_log_table.grant_read_write_data, self._grant_send_email],
+                {"EMAIL_LOG_TABLE_NAME": d.email_log_table.table_name, "EMAIL_SENDER": self.config.email_sender,
+                 "EVENT_STORE_TABLE_NAME": store},
+                [d.email_log_table.grant_read_write_data, d.event_store.grant_read_data, self._grant_send_email],
             ),
             ANALYTICS.name: ({"ANALYTICS_EVENTS_TABLE_NAME": d.analytics_events_table.table_name},
                              [d.analytics_events_table.grant_write_data]),
@@ -152,9 +153,11 @@ class StatelessStack(Stack):
             # Traces nothing of its own: each event goes on with the trace of the invocation that
             # stored it (the entry's TraceHeader), so a stream batch starts no trace of its own.
             tracing=lambda_.Tracing.PASS_THROUGH,
-            # Records that can never be published are parked there at once, with the reason.
+            # Records that can never be published are parked there at once, with the reason. It
+            # records no segments either (Powertools' tracer off): it has no trace to add them to.
             environment={"EVENT_BUS_NAME": self.data.bus.event_bus_name,
-                         "DEAD_LETTER_QUEUE_URL": dead_letters.queue_url},
+                         "DEAD_LETTER_QUEUE_URL": dead_letters.queue_url,
+                         "POWERTOOLS_TRACE_DISABLED": "true"},
         )
         publisher.function.add_event_source(
             sources.DynamoEventSource(

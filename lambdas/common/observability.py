@@ -15,7 +15,8 @@ metrics = Metrics(namespace="OrderPlatform")
 # What every line would repeat and nobody searches by (the log group, the REPORT record and
 # CloudWatch's own timestamp of each event say them): each byte ingested is billed. Logger adds
 # them back with each invocation's context.
-REPEATED_KEYS = ("function_arn", "function_memory_size", "function_name", "location", "timestamp")
+# cold_start too: the REPORT record's Init Duration says it, once an environment.
+REPEATED_KEYS = ("function_arn", "function_memory_size", "function_name", "location", "timestamp", "cold_start")
 
 
 def log_context(handler: Callable | None = None, *, correlation_id_path: str | None = None):

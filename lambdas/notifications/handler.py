@@ -6,12 +6,13 @@ from functools import cache
 
 from common.consumer import EventConsumer
 from common.settings import setting
+from eventstore.store import EventStore
 from notifications.mailer import Mailer
 
 
 @cache
 def mailer() -> Mailer:
-    return Mailer(setting("EMAIL_LOG_TABLE_NAME"), setting("EMAIL_SENDER"))
+    return Mailer(setting("EMAIL_LOG_TABLE_NAME"), setting("EMAIL_SENDER"), EventStore(setting("EVENT_STORE_TABLE_NAME")))
 
 
 handler = EventConsumer(lambda event: mailer().handle(event)).handler

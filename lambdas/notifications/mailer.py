@@ -2,9 +2,10 @@
 
 The consumer keeps what it needs to address customers in its own table (EmailLog):
   contact#<userId>   email and name, from USER_REGISTERED
-  order#<orderId>    the order's customer, from ORDER_CREATED
   sent#<eventId>     the email of that event: claimed (SENDING), SENT with SES's message id, or
                      SKIPPED with the reason
+The customer of a later order event is the one its ORDER_CREATED names, read from the event
+store (the order's first event, always there before any other).
 An order event for a customer who never registered has nobody to write to: it is skipped
 (recorded, and logged), not failed.
 
@@ -28,6 +29,7 @@ import boto3
 from boto3.dynamodb.conditions import Attr
 
 from catalog import Envelope, EventType
+from eventstore.store import EventStore
 from notifications.templates import TEMPLATES
 
 
@@ -37,7 +39,8 @@ CLAIM_SECONDS = 45
 
 
 class OrderUnknown(LookupError):
-    """An order event arrived before its ORDER_CREATED: fail, so it is retried."""
+    """An order event about an order the event store does not hold: fail, so it is retried (and,
+    if it never turns up, parked with the reason)."""
 
 
 class EmailInProgress(RuntimeError):
@@ -45,8 +48,9 @@ class EmailInProgress(RuntimeError):
 
 
 class Mailer:
-    def __init__(self, table_name: str, sender: str, *, dynamodb=None, ses=None):
+    def __init__(self, table_name: str, sender: str, store: EventStore, *, dynamodb=None, ses=None):
         self._table = (dynamodb or boto3.resource("dynamodb")).Table(table_name)
+        self._store = store
         self._sender = sender
         self._ses = ses or boto3.client("ses")
 
@@ -57,7 +61,6 @@ class Mailer:
                 self._put(f"contact#{payload.userId}", email=payload.email, name=payload.name)
                 return self._send(event, payload.userId, userId=payload.userId)
             case EventType.ORDER_CREATED:
-                self._put(f"order#{payload.orderId}", customerId=payload.customerId)
                 lines = "\n".join(f"  {i.quantity} x {i.productId} at {i.price:.2f}" for i in payload.items)
                 return self._send(event, payload.customerId, orderId=payload.orderId, lines=lines,
                                   totalAmount=f"{payload.totalAmount:.2f}", currency=payload.currency)
@@ -68,10 +71,10 @@ class Mailer:
         return {"outcome": "ignored"}
 
     def _customer_of(self, order_id: str) -> str:
-        item = self._table.get_item(Key={"id": f"order#{order_id}"}, ConsistentRead=True).get("Item")
-        if item is None:
-            raise OrderUnknown(f"no ORDER_CREATED seen yet for order {order_id}")
-        return item["customerId"]
+        created = self._store.load(order_id, up_to_version=1)
+        if not created or created[0].eventType != EventType.ORDER_CREATED:
+            raise OrderUnknown(f"the event store holds no order {order_id}")
+        return created[0].payload.customerId
 
     def _send(self, event: Envelope, user_id: str, **values: str) -> dict[str, Any]:
         key = f"sent#{event.eventId}"

@@ -53,9 +53,17 @@ def test_a_registration_is_welcomed_once_even_when_delivered_twice(email, lambda
     assert message.subject == "Welcome, Ada"
 
 
+def placed(event):
+    """The order as the API stores it: the event store holds its ORDER_CREATED."""
+    from eventstore.store import EventStore
+
+    EventStore(aws.EVENT_STORE).append([event])
+    return event
+
+
 def test_order_emails_go_to_the_registered_customer(email, lambda_context):
     deliver(email, registered(), lambda_context)
-    deliver(email, orders.created(customer_id="cust-1"), lambda_context)
+    deliver(email, placed(orders.created(customer_id="cust-1")), lambda_context)
     deliver(email, orders.cancelled(version=2, reason="too slow"), lambda_context)
     subjects = [m.subject for m in sent_emails()]
     assert subjects == ["Welcome, Ada", "We received your order order-1", "Your order order-1 was cancelled"]
@@ -69,14 +77,14 @@ def test_a_customer_without_an_address_is_skipped_not_failed(email, lambda_conte
     assert sent_emails() == []
 
 
-def test_an_order_event_before_its_creation_fails_so_it_is_retried(email, lambda_context):
+def test_an_event_of_an_order_the_store_does_not_hold_fails_so_it_is_retried(email, lambda_context):
     from notifications.mailer import OrderUnknown
 
-    with pytest.raises(OrderUnknown):
+    with pytest.raises(OrderUnknown, match="holds no order order-1"):
         deliver(email, completed(), lambda_context)
     deliver(email, registered(), lambda_context)
-    deliver(email, orders.created(customer_id="cust-1"), lambda_context)
-    deliver(email, completed(), lambda_context)  # the retry, now in order
+    deliver(email, placed(orders.created(customer_id="cust-1")), lambda_context)
+    deliver(email, completed(), lambda_context)  # the retry, once the order is there
     assert sent_emails()[-1].subject == "Your order order-1 is confirmed"
 
 
@@ -348,3 +356,21 @@ def test_no_consumer_writes_an_idempotency_record(tables, lambda_context, module
     assert first["outcome"] in ("applied", "recorded", "counted", "sent")
     assert second["outcome"] in ("already-applied", "already-recorded", "already-counted", "sent")
     assert idempotency_records() == []
+
+
+def test_each_event_is_one_log_line_with_its_outcome_and_nothing_every_line_repeats(audit, lambda_context, monkeypatch):
+    import io
+    import json
+
+    from common.observability import logger
+
+    written = io.StringIO()
+    monkeypatch.setattr(logger.registered_handler, "stream", written)  # where the function's stdout would be
+    event = orders.created()
+    deliver(audit, event, lambda_context)
+    lines = [json.loads(line) for line in written.getvalue().splitlines()]
+    [line] = [entry for entry in lines if entry.get("message") == "event consumed"]
+    assert (line["level"], line["eventId"], line["eventType"], line["outcome"]) == (
+        "INFO", str(event.eventId), "ORDER_CREATED", "recorded")
+    assert line["correlation_id"] == "corr-1"
+    assert not {"function_arn", "function_name", "function_memory_size", "cold_start", "timestamp", "result"} & set(line)

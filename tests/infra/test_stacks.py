@@ -144,8 +144,9 @@ def test_functions_use_python_312_with_active_tracing_and_log_retention(dev):
     for fn in resources(dev.services, "AWS::Lambda::Function").values():
         assert fn["Properties"]["Runtime"] == "python3.12"
         # the outbox passes each event's own trace on (TraceHeader) and starts none of its own
-        mode = "PassThrough" if fn["Properties"]["Handler"] == "publisher.handler.handler" else "Active"
-        assert fn["Properties"]["TracingConfig"] == {"Mode": mode}
+        outbox = fn["Properties"]["Handler"] == "publisher.handler.handler"
+        assert fn["Properties"]["TracingConfig"] == {"Mode": "PassThrough" if outbox else "Active"}
+        assert (fn["Properties"]["Environment"]["Variables"].get("POWERTOOLS_TRACE_DISABLED") == "true") is outbox
     for group in resources(dev.services, "AWS::Logs::LogGroup").values():
         assert group["Properties"]["RetentionInDays"] == 7
 
