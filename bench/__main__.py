@@ -287,40 +287,47 @@ record and as their events) and a record for the charge: 19 write units where 16
 
 ## What is above the floor, and what would close it
 
-- **DynamoDB writes** are most of the gap, and the saga holds most of it. Each of its steps is
-  one TransactWriteItems (the command it emits, or the order's completion, and its own state,
-  conditional on its version): transactions bill twice, so three steps cost 12 write units
-  against the floor's 3 events and 1 state. A saga whose state is the fold of the order's four
-  streams in the event store (the order, its commands, the payment, the reservation), each step
-  one conditional append, would cost the floor's 3, with the timeout sweep reading a sparse index
-  of the read model's pending orders; that is the next change. The stock update still shares a
-  transaction with its reservation's answer (2 units over the floor), and an email costs two
-  writes (claimed, then SENT) against the floor's one, for the order's customer the Email
-  consumer keeps as well. The analytics markers (one an event) are 6 units the floor counts as
-  a fraction of one.
+- **DynamoDB writes** are most of the gap. The analytics markers are 6 write units an order:
+  the floor counts the analytics hop of every event but its counters by the batch, and a
+  consumer given one event at a time cannot count it exactly once without a write an event (so
+  this design's own floor, analytics a bus consumer, is 6 write units higher). An email costs
+  two writes (claimed, then SENT) against the floor's one. The stock update shares a
+  transaction with its reservation's answer (2 units over the floor). The read model's sparse
+  `pending` index, which the timeout sweep reads, is written when an order is placed and when it
+  settles (2 units).
 - **Lambda requests** include the publisher: orders sent one at a time leave the stream one
   record a batch, six invocations an order; under load a batch carries several (the *under load*
   column) and at a thousand orders a second up to 100.
+- **Lambda duration**: each invocation spends 2-8 ms of CPU (parsing and validating the
+  envelope, signing its requests, logging), stretched to 11 times as long at 160 MB's share of a
+  vCPU, against the floor's 10 ms of waiting.
 - **CloudWatch Logs**: one line per event a consumer handles, about 400 bytes with
   CloudWatch's overhead, against the floor's 300, and the analytics metrics' EMF records.
+- **DynamoDB reads** are not in the floor: the saga reads the order's streams, strongly
+  consistent, at each step (9 queries an order), and Email the customer's address.
 - **X-Ray** is not in the floor: tracing is a choice. One trace an order is started (its POST)
   and recorded at the default rule's 5%; a sampling rule below 5% cuts it in proportion.
 
 ## Choices made for the bill
 
 - **Exactly-once from the effect's own condition, with no idempotency record.** The read model
-  (its version), the audit log (its key ends in the eventId), the analytics marker, the saga (its
-  version and the events it has handled), the stock reservation and the payment (each its own
-  stream, each answer a version written only if absent) and the email (its `sent#<eventId>`
-  record, claimed before SES and marked SENT after). The simulated card network answers a charge
-  repeated under the same key (the order) with the first one, as real providers' idempotency keys
-  do. Powertools idempotency stays only on `POST /orders` (the client's Idempotency-Key).
+  (its version), the audit log (its key ends in the eventId), the analytics marker, the saga, the
+  stock reservation and the payment (each its own stream in the event store, each command or
+  answer a version written only if absent) and the email (its `sent#<eventId>` record, claimed
+  before SES and marked SENT after). The simulated card network answers a charge repeated under
+  the same key (the order) with the first one, as real providers' idempotency keys do. Powertools
+  idempotency stays only on `POST /orders` (the client's Idempotency-Key).
+- **The saga keeps no state of its own.** What is due is a pure function of the order's four
+  streams (the order, the saga's commands, the payment, the reservation); each step is one
+  conditional append, not a transaction with a state item (3 write units an order instead of 12
+  and 4 more to an index). The timeout sweep reads the read model's sparse `pending` index,
+  which an order enters once and leaves once.
 - **One trace an order.** The event store keeps the trace header of the invocation that wrote
-  each event beside it; the outbox puts it on the entry (`TraceHeader`) and traces nothing itself
-  (PassThrough), so every consumer continues the order's trace instead of the outbox starting one
-  for each batch.
-- **The saga's sweep index** is entered once (when the saga starts waiting) and left once: the
-  timeout counts from the first step, so a step that moves on rewrites no index entry.
+  each event beside it; the outbox puts it on the entry (`TraceHeader`) and records nothing itself
+  (PassThrough, Powertools' tracer off), so every consumer continues the order's trace instead of
+  the outbox starting one for each batch.
+- **Email** reads an order's customer from the order's ORDER_CREATED in the event store rather
+  than keeping a copy of its own.
 - **Analytics** writes one marker an event (conditional on its eventId), spread over 8 lanes; a
   function folds the markers' stream into the day's counters a batch at a time (one update per
   day and lane a batch, conditional on the last sequence number folded, so a retried batch adds
@@ -333,8 +340,9 @@ record and as their events) and a record for the charge: 19 write units where 16
   system level WARN in prod (the platform's START/END/REPORT records are a third of the bytes of a
   small invocation; dev keeps them at INFO); the keys every line would repeat are left out, the
   per-event `EventsConsumed` metric is gone (Lambda's own Invocations metric counts the same),
-  and the publisher's summary of a batch is DEBUG unless a record failed or was refused (each
-  event it publishes is logged by every consumer that handles it).
+  a consumer's line gives the outcome of the event (the whole result is DEBUG), and the
+  publisher's summary of a batch is DEBUG unless a record failed or was refused (each event it
+  publishes is logged by every consumer that handles it).
 - **The API stays REST** ($3.50 a million against an HTTP API's $1.00): HTTP APIs have no
   request validation, so a body that is not a JSON object would reach, and be billed as, a
   function invocation; REST refuses it at the gateway. IAM authorisation, throttling and access
