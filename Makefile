@@ -24,7 +24,7 @@ OPS := AWS_ENDPOINT_URL=http://127.0.0.1:$(LOCAL_CLOUD_PORT) AWS_ACCESS_KEY_ID=t
 	AWS_DEFAULT_REGION=us-east-1 $(PY) -m
 endif
 
-.PHONY: help install test unit e2e synth up down status invoke logs redrive replay rebuild fault trace bench chaos gates catalog docs clean
+.PHONY: help install test unit e2e synth up down status invoke logs redrive replay rebuild fault trace bench capacity chaos gates catalog docs clean
 
 help: ## list the commands
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -100,6 +100,9 @@ synth: install ## synthesize every stack offline into cdk.out/ (STAGE=dev|prod)
 
 bench: install ## the benchmark: cold starts, per-event cost, throughput, cost per million orders (writes docs/)
 	$(PY) -m bench --docs
+
+capacity: $(VENV)/.installed ## docs/SCALING.md: the capacity model from the last benchmark's counts (make bench runs it too)
+	$(PY) -m bench.capacity
 
 gates: install ## the security gates (cdk-nag, cfn-lint, checkov, platform rules) on every stage
 	$(PY) scripts/gates.py

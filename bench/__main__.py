@@ -17,7 +17,7 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from bench import ROOT, bill, coldstart, flow, warm
+from bench import ROOT, bill, capacity, coldstart, flow, warm
 
 DOCS = ROOT / "docs"
 PRICES = json.loads((ROOT / "bench" / "prices.json").read_text())
@@ -409,6 +409,7 @@ def main(argv: list[str] | None = None) -> int:
         plots(results, DOCS / "performance")
         (DOCS / "PERFORMANCE.md").write_text(performance_page(results))
         print(f"wrote {DOCS / 'PERFORMANCE.md'} from the results of {results['when']}")
+        capacity.main()
         return 0
 
     results = run(args)
@@ -421,6 +422,7 @@ def main(argv: list[str] | None = None) -> int:
         (DOCS / "performance" / "results.json").write_text(json.dumps(results, indent=2) + "\n")
         (DOCS / "PERFORMANCE.md").write_text(performance_page(results))
         print(f"wrote {DOCS / 'PERFORMANCE.md'}")
+        capacity.main()
     return 0
 
 

@@ -1,0 +1,205 @@
+"""The capacity model: what each order asks of every resource, as `make bench` measured it in
+the local cloud, multiplied out to 10, 100, 1,000 and 10,000 orders a second and held against
+AWS's published default quotas (bench/quotas.json, each with its source). It names the first
+limit each rate meets and what raises it.
+
+    python -m bench.capacity          # docs/SCALING.md from docs/performance/results.json
+
+Nothing here is a guess about the code: the requests, write units and invocations per order and
+each function's duration are the benchmark's; the key design of each table is the stacks'.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench import bill
+from bench.functions import CONSUMER_NAMES
+
+ROOT = Path(__file__).resolve().parent.parent
+DOCS = ROOT / "docs"
+QUOTAS = json.loads((Path(__file__).with_name("quotas.json")).read_text())
+PRICES = json.loads((Path(__file__).with_name("prices.json")).read_text())
+RATES = (10, 100, 1_000, 10_000)
+ENTRIES_PER_CALL = 10  # the publisher sends up to 10 entries a PutEvents call (full batches at scale)
+FOLD_BATCH = 1000  # AnalyticsFold's stream batch size (infra/stateless_stack.py)
+
+
+@dataclass(frozen=True)
+class Demand:
+    """One resource: what an order asks of it, the quota it is held against, how to raise it."""
+
+    resource: str
+    per_order: float  # units a second for each order a second
+    unit: str
+    quota: float
+    quota_name: str
+    raise_by: str
+
+    def at(self, rate: float) -> float:
+        return self.per_order * rate
+
+    @property
+    def max_rate(self) -> float:
+        return self.quota / self.per_order if self.per_order else math.inf
+
+
+def durations(per_order: dict) -> dict[str, float]:
+    """Each function's duration an invocation, in seconds, as AWS would run it (the billed time:
+    CPU at the function's share of a vCPU, plus the time it waits on I/O)."""
+    return {name: bill.billed_seconds(f["cpuSeconds"], f["wallSeconds"], f["memoryMb"], PRICES,
+                                      f.get("queuedSeconds", 0.0)) / f["invocations"]
+            for name, f in per_order["functions"].items() if f["invocations"]}
+
+
+def concurrency(per_order: dict) -> dict[str, float]:
+    """Concurrent executions for each order a second (rate x duration), function by function.
+    The stream readers (Publisher, AnalyticsFold) run one batch at a time per shard: they are
+    counted by shards at each rate instead (see stream_concurrency)."""
+    seconds = durations(per_order)
+    return {name: per_order["functions"][name]["invocations"] * seconds[name]
+            for name in seconds if name not in ("Publisher", "AnalyticsFold", "SagaSweep")}
+
+
+def stream_concurrency(per_order: dict, rate: float) -> dict[str, int]:
+    """One concurrent batch per stream shard; a shard per partition, a partition per 1,000 write
+    units a second (at least one)."""
+    tables = per_order["writeUnitsByTable"]
+    partition = QUOTAS["dynamodbPartition"]["default"]
+    return {"Publisher": max(1, math.ceil(tables.get("EventStore", 0) * rate / partition)),
+            "AnalyticsFold": max(1, math.ceil(tables.get("AnalyticsEvents", 0) * rate / partition))}
+
+
+def demands(per_order: dict) -> list[Demand]:
+    q = QUOTAS
+    consumers = sum(per_order["functions"].get(name, {}).get("invocations", 0) for name in CONSUMER_NAMES)
+    tables = per_order["writeUnitsByTable"]
+    busiest_table = max(tables, key=tables.get)
+    return [
+        Demand("API Gateway", per_order["apiRequests"], "requests/s", q["apiGateway"]["default"],
+               "API Gateway requests per second (account)", "a quota increase (Service Quotas)"),
+        Demand("EventBridge PutEvents", per_order["eventBridgeEvents"] / ENTRIES_PER_CALL, "requests/s",
+               q["eventbridgePutEvents"]["default"], "PutEvents requests per second", "a quota increase"),
+        Demand("EventBridge target invocations", consumers, "invocations/s", q["eventbridgeInvocations"]["default"],
+               "invocations per second (us-east-1)",
+               "a quota increase; past it EventBridge delays deliveries rather than dropping them"),
+        Demand("Lambda concurrency", sum(concurrency(per_order).values()), "concurrent executions",
+               q["lambdaConcurrency"]["default"], "concurrent executions (account)",
+               "a quota increase; or more memory per function (a larger CPU share ends each event sooner)"),
+        Demand(f"DynamoDB {busiest_table}", tables[busiest_table], "write units/s", q["dynamodbTable"]["default"],
+               "write units per second per on-demand table", "a quota increase"),
+    ]
+
+
+# How each table's busiest partition key takes writes, from its key design (infra/stateful_stack.py).
+def busiest_keys(per_order: dict, rate: float, lanes: int) -> list[tuple[str, str, float, str]]:
+    """(table, key, writes a second on its busiest key, why) at this rate."""
+    tables = per_order["writeUnitsByTable"]
+    markers = tables.get("AnalyticsEvents", 0) * rate
+    return [
+        ("EventStore", "aggregateId", tables.get("EventStore", 0),
+         "one order's streams: its writes, whatever the rate (in the second it runs)"),
+        ("AuditLog", "correlationId", tables.get("AuditLog", 0), "one order's conversation"),
+        ("OrdersReadModel", "orderId", tables.get("OrdersReadModel", 0), "one order"),
+        ("EmailLog", "id", 2.0, "one email: claimed, then SENT"),
+        ("AnalyticsEvents", f"lane (1 of {lanes})", markers / lanes, "the markers, spread over the lanes"),
+        ("AnalyticsDaily", "day#lane", max(1 / 10, markers / FOLD_BATCH),
+         f"one update of each lane's counter a folded batch (up to {FOLD_BATCH} markers, or 10 s in prod)"),
+        ("Inventory", "productId", tables.get("Inventory", 0) * rate,
+         "every order of one product (a flash sale): a transaction, twice the units"),
+    ]
+
+
+def scaling_page(results: dict) -> str:
+    from analytics.counters import LANES
+
+    per_order = results["endToEnd"]["perOrder"]
+    rows = demands(per_order)
+    per_function = concurrency(per_order)
+    seconds = durations(per_order)
+    lines = [
+        "# Scaling", "",
+        f"Generated by `make capacity` from the benchmark of {results['when']} (commit {results['commit']}, "
+        "[performance/results.json](performance/results.json)): the requests, write units and invocations of one "
+        "order on the happy path and each function's duration as AWS would bill it, multiplied out, against the "
+        f"default quotas of a new account in {QUOTAS['region']} ([bench/quotas.json](../bench/quotas.json), each with "
+        "its source).", "",
+        "## Every resource at each rate", "",
+        "| resource | per order | " + " | ".join(f"{r:,} orders/s" for r in RATES) + " | default quota | first rate over it |",
+        "| --- | ---: | " + " | ".join("---:" for _ in RATES) + " | ---: | ---: |",
+    ]
+    for d in rows:
+        lines.append(f"| {d.resource} ({d.unit}) | {d.per_order:.2f} | "
+                     + " | ".join(_mark(d.at(r), d.quota) for r in RATES)
+                     + f" | {d.quota:,.0f} | {d.max_rate:,.0f} orders/s |")
+    ordered = sorted(rows, key=lambda d: d.max_rate)
+    first, second = ordered[0], ordered[1]
+    lines += ["", "**bold**: over the default quota.", "",
+              "## The first limit", "",
+              f"**{first.resource}** ({first.quota_name}, {first.quota:,.0f}) is reached at "
+              f"**{first.max_rate:,.0f} orders a second**; then **{second.resource}** ({second.quota_name}, "
+              f"{second.quota:,.0f}) at {second.max_rate:,.0f}. What raises them: {first.raise_by}; {second.raise_by}.", "",
+              f"So the prod stage sustains {min(1000, int(first.max_rate)):,} orders a second within default quotas"
+              + ("." if first.max_rate >= 1000 else
+                 ", and 1,000 orders a second needs these increases: "
+                 + "; ".join(f"{d.quota_name} to at least {d.at(1000) * 1.25:,.0f} (1,000 orders/s and a quarter more)"
+                             for d in ordered if d.max_rate < 1000) + "."),
+              "",
+              "Emails are apart: SES's sending rate is 1 a second in the sandbox and set per account out of it; "
+              f"{per_order['emails']:.0f} emails an order ask {per_order['emails'] * 1000:,.0f} a second at 1,000 orders "
+              "a second, to be requested with production access.", "",
+              "## Lambda concurrency, function by function", "",
+              "Rate x duration (the duration an invocation as AWS would bill it, from the benchmark). This is the figure "
+              "to reserve for each consumer at a target rate; the stream readers run one batch per shard at a time.", "",
+              "| function | invocations an order | ms an invocation | " + " | ".join(f"{r:,}/s" for r in RATES) + " |",
+              "| --- | ---: | ---: | " + " | ".join("---:" for _ in RATES) + " |"]
+    for name, per in sorted(per_function.items(), key=lambda item: -item[1]):
+        invocations = per_order["functions"][name]["invocations"]
+        lines.append(f"| {name} | {invocations:.2f} | {seconds[name] * 1000:.0f} | "
+                     + " | ".join(f"{math.ceil(per * r):,}" for r in RATES) + " |")
+    for name in ("Publisher", "AnalyticsFold"):
+        lines.append(f"| {name} (one batch a shard) | | | "
+                     + " | ".join(f"{stream_concurrency(per_order, r)[name]:,}" for r in RATES) + " |")
+    total = [math.ceil(sum(per_function.values()) * r) + sum(stream_concurrency(per_order, r).values()) for r in RATES]
+    lines += [f"| **total** | | | " + " | ".join(_mark(t, QUOTAS['lambdaConcurrency']['default']) for t in total) + " |",
+              "", f"Each function adds at most {QUOTAS['lambdaScaling']['default']:,} concurrent executions every "
+              f"{QUOTAS['lambdaScaling']['perSeconds']} s, so a function that needs N from cold takes about "
+              "10 s per thousand to get there; EventBridge retries deliveries it could not make meanwhile.", "",
+              "## The busiest key of each table", "",
+              f"Writes a second on the one partition key that takes most, against the {QUOTAS['itemWritesTarget']} a second "
+              f"this design allows a key (a tenth of a partition's {QUOTAS['dynamodbPartition']['default']:,}).", "",
+              "| table | key | " + " | ".join(f"{r:,}/s" for r in RATES) + " | why |",
+              "| --- | --- | " + " | ".join("---:" for _ in RATES) + " | --- |"]
+    for table, key, _, why in busiest_keys(per_order, 1, LANES):
+        values = [next(w for t, _, w, _ in busiest_keys(per_order, r, LANES) if t == table) for r in RATES]
+        lines.append(f"| {table} | {key} | " + " | ".join(_mark(v, QUOTAS["itemWritesTarget"]) for v in values)
+                     + f" | {why} |")
+    inventory = per_order["writeUnitsByTable"].get("Inventory", 0)
+    lines += ["", "**The one accepted limit: a hot product.** Every reservation of a product updates its one stock "
+              "item in a transaction, conditional on the stock left, so a product sells at most "
+              f"{QUOTAS['dynamodbPartition']['default'] / max(inventory, 1):,.0f} orders a second (a partition's "
+              f"{QUOTAS['dynamodbPartition']['default']:,} write units at {inventory:.0f} an order), fewer when "
+              "reservations of it overlap (concurrent transactions on one item are refused and retried). Splitting "
+              "its stock over several items would lift that, at the price of reservations that can fail while stock "
+              "is left in another item. Orders spread over many products do not meet it.", ""]
+    return "\n".join(lines)
+
+
+def _mark(value: float, quota: float) -> str:
+    text = f"{value:,.0f}" if value >= 10 else f"{value:,.1f}"
+    return f"**{text}**" if value > quota else text
+
+
+def main(argv: list[str] | None = None) -> int:
+    results = json.loads((DOCS / "performance" / "results.json").read_text())
+    (DOCS / "SCALING.md").write_text(scaling_page(results))
+    print(f"wrote {DOCS / 'SCALING.md'} from the benchmark of {results['when']}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
