@@ -1,10 +1,12 @@
 """SigV4-signed JSON requests to the deployed API (every route needs IAM), for the benchmark
-and the chaos suite: `api(method, path, body)` returns the JSON of a 2xx and raises otherwise;
+and the chaos suite: `api(method, path, body)` returns the JSON of a 2xx and raises otherwise
+(a 429, the stage's throttling, is retried after a growing pause, as the AWS SDKs do);
 `api.send(...)` returns the status and body, whatever they are."""
 
 from __future__ import annotations
 
 import json
+import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
@@ -27,8 +29,15 @@ class Api:
         self._credentials = boto3.Session(aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
                                           aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"]).get_credentials()
 
+    THROTTLED_RETRIES = 8
+
     def __call__(self, method: str, path: str, body=None) -> dict:
         answer = self.send(method, path, body)
+        for attempt in range(self.THROTTLED_RETRIES):
+            if answer.status != 429:
+                break
+            time.sleep(min(2.0, 0.05 * 2 ** attempt))
+            answer = self.send(method, path, body)
         if not 200 <= answer.status < 300:
             raise RuntimeError(f"{method} {path} answered {answer.status}: {answer.body}")
         return answer.body

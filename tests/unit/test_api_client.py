@@ -1,0 +1,59 @@
+"""The signed API client of the benchmark and the chaos suite: throttling is waited out."""
+
+from __future__ import annotations
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+import pytest
+
+from localcloud.api import Api
+
+ENV = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"}
+
+
+@pytest.fixture
+def gateway():
+    """A stand-in gateway on loopback that throttles the first `throttled` requests."""
+    state = {"throttled": 0, "seen": 0}
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 - the http.server hook
+            state["seen"] += 1
+            throttled = state["seen"] <= state["throttled"]
+            body = json.dumps({"message": "Too Many Requests"} if throttled else {"ok": True}).encode()
+            self.send_response(429 if throttled else 200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield Api(f"http://127.0.0.1:{server.server_port}", ENV), state
+    server.shutdown()
+    server.server_close()
+
+
+def test_a_throttled_request_is_sent_again_until_it_goes_through(gateway):
+    api, state = gateway
+    state["throttled"] = 3
+    assert api("GET", "/orders/x") == {"ok": True}
+    assert state["seen"] == 4
+
+
+def test_throttling_that_does_not_end_is_an_error(gateway, monkeypatch):
+    api, state = gateway
+    state["throttled"] = 100
+    pauses: list[float] = []
+    monkeypatch.setattr("localcloud.api.time.sleep", pauses.append)
+    with pytest.raises(RuntimeError, match="429"):
+        api("GET", "/orders/x")
+    assert state["seen"] == Api.THROTTLED_RETRIES + 1
+    assert pauses == sorted(pauses) and pauses[-1] <= 2.0  # growing, and capped
+    assert api.send("GET", "/orders/x").status == 429  # send() reports what came, as it came
