@@ -108,15 +108,13 @@ def own_writes(world: World, scope: Scope, events: list[dict]) -> set[tuple[str,
         world.outputs["OrdersTableName"], "orderId", [e["aggregateId"] for e in orders], ("version",))}
     found |= {("OrdersProjection", e["eventId"]) for e in orders if versions.get(e["aggregateId"], 0) >= e["version"]}
     # the saga: it keeps no record of what it handled, and needs none: it has done its work for
-    # an event when nothing is due for the event's order (its decision over the order's streams
-    # asks for nothing); an event about an order the store does not hold starts nothing, by design
+    # an event when, given its order's streams as they stood up to that event (and every command
+    # the saga has asked since), its own decision asks for nothing more; an event about an order
+    # the store does not hold starts nothing, by design
     routed = [(e["eventId"], e["eventType"], e["detail"].get("payload", {})) for e in events]
     routed += [(str(d["detail"].get("eventId")), d["detail-type"], d["detail"].get("payload"))
                for d in scope.put_directly if isinstance(d["detail"], dict)]
-    saga_events = [(event_id, event_type, str(payload.get("orderId"))) for event_id, event_type, payload in routed
-                   if "OrderSaga" in ROUTES.get(event_type, []) and isinstance(payload, dict)]
-    settled = _nothing_due(events, {order for _, _, order in saga_events})
-    found |= {("OrderSaga", event_id) for event_id, _, order in saga_events if order in settled}
+    found |= {("OrderSaga", event_id) for event_id in _saga_done(events, scope.put_directly)}
     # payments and inventory: a request leaves its answer on the order's own stream (payment:,
     # reservation:); an undo leaves its undo there, unless there was nothing done to undo
     found |= _answered(events, routed, "Payments", "payment:", "PAYMENT_REQUESTED",
@@ -132,18 +130,36 @@ def own_writes(world: World, scope: Scope, events: list[dict]) -> set[tuple[str,
     return found
 
 
-def _nothing_due(events: list[dict], order_ids: set[str]) -> set[str]:
-    """The orders whose saga has nothing left to do, by its own decision over their streams."""
+def _saga_done(events: list[dict], put_directly: list[dict]) -> set[str]:
+    """The ids of the saga's events whose work is done: its own decision asks for nothing more,
+    given the order's streams as they stood at the event, and everything the saga itself has
+    written since (its commands, the order's completion or cancellation): it may have done the
+    work on any later wake-up."""
+    from saga.coordinator import SAGA_USER
     from saga.machine import Facts, decide  # the saga's pure decision, as the function runs it
 
-    facts: dict[str, Facts] = defaultdict(Facts)
     streams = {"saga:": "commands", "payment:": "payment", "reservation:": "reservation"}
+    by_order: dict[str, list[tuple[str, dict]]] = defaultdict(list)  # order id: (stream, event)
     for event in sorted(events, key=lambda e: e["version"]):
         prefix = next((p for p in streams if event["aggregateId"].startswith(p)), "")
-        order_id = event["aggregateId"].removeprefix(prefix)
-        if order_id in order_ids:
-            getattr(facts[order_id], streams.get(prefix, "order")).append(parse_event(json.dumps(event["detail"])))
-    return {order_id for order_id in order_ids if not decide(facts[order_id]).changed}
+        by_order[event["aggregateId"].removeprefix(prefix)].append((streams.get(prefix, "order"), event["detail"]))
+    triggers = [(e["eventType"], e["detail"]) for e in events]
+    triggers += [(d["detail-type"], d["detail"]) for d in put_directly if isinstance(d["detail"], dict)]
+    done = set()
+    for event_type, trigger in triggers:
+        payload = trigger.get("payload")
+        if "OrderSaga" not in ROUTES.get(event_type, []) or not isinstance(payload, dict):
+            continue
+        facts = Facts()
+        for stream, detail in by_order.get(str(payload.get("orderId")), []):
+            by_saga = stream == "commands" or detail.get("metadata", {}).get("userId") == SAGA_USER
+            earlier = (str(detail.get("timestamp")) < str(trigger.get("timestamp"))
+                       or detail.get("eventType") == "ORDER_CREATED")  # an order's first event: before all its others
+            if by_saga or earlier or detail.get("eventId") == trigger.get("eventId"):
+                getattr(facts, stream).append(parse_event(json.dumps(detail)))
+        if not decide(facts).changed:
+            done.add(str(trigger.get("eventId")))
+    return done
 
 
 def _answered(events: list[dict], routed: list[tuple], consumer: str, stream: str, request: str, *,

@@ -72,3 +72,30 @@ def test_the_bad_input_corpus_has_at_least_fifty_cases_of_each_kind_it_names():
     assert len(cases) >= 50
     assert len(api_cases("SKU-1", "cust-1", "order-1")) >= 30
     assert len({c.name for c in cases}) == len(cases)
+
+
+def test_the_saga_is_held_to_each_event_not_to_the_whole_order():
+    """An order whose PAYMENT_PROCESSED never reached the saga: that event is not done, but its
+    ORDER_CREATED (answered with PAYMENT_REQUESTED) is."""
+    from decimal import Decimal
+
+    from catalog import EventType, new_event
+    from catalog.payloads import PaymentProcessed, PaymentRequested
+    from chaos.audit import _saga_done
+    from tests.support import orders
+
+    created = orders.created()
+    asked = new_event(EventType.PAYMENT_REQUESTED, aggregate_id="saga:order-1", version=1, user_id="order-saga",
+                      correlation_id="corr-1", payload=PaymentRequested(orderId="order-1", customerId="cust-1",
+                                                                        amount=Decimal("44.98")))
+    paid = new_event(EventType.PAYMENT_PROCESSED, aggregate_id="payment:order-1", version=1, user_id="payments",
+                     correlation_id="corr-1", payload=PaymentProcessed(orderId="order-1", paymentId="p",
+                                                                       amount=Decimal("44.98")))
+
+    def stored(*envelopes):
+        return [{"eventId": str(e.eventId), "eventType": e.eventType, "aggregateId": e.aggregateId,
+                 "version": e.version, "detail": json.loads(e.to_json())} for e in envelopes]
+
+    done = _saga_done(stored(created, asked, paid), [])
+    assert str(created.eventId) in done
+    assert str(paid.eventId) not in done  # INVENTORY_RESERVATION_REQUESTED is still due
