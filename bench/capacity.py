@@ -95,22 +95,24 @@ def demands(per_order: dict) -> list[Demand]:
     ]
 
 
-# How each table's busiest partition key takes writes, from its key design (infra/stateful_stack.py).
-def busiest_keys(per_order: dict, rate: float, lanes: int) -> list[tuple[str, str, float, str]]:
-    """(table, key, writes a second on its busiest key, why) at this rate."""
+# How each table's busiest partition key and busiest item take writes, from its key design
+# (infra/stateful_stack.py): (table, key, writes/s on the key, writes/s on one item, why).
+def busiest_keys(per_order: dict, rate: float, lanes: int) -> list[tuple[str, str, float, float, str]]:
     tables = per_order["writeUnitsByTable"]
     markers = tables.get("AnalyticsEvents", 0) * rate
+    folds = max(1 / 10, markers / FOLD_BATCH)  # counter updates a second, each lane's item once a batch
+    product = tables.get("Inventory", 0) * rate
     return [
-        ("EventStore", "aggregateId", tables.get("EventStore", 0),
-         "one order's streams: its writes, whatever the rate (in the second it runs)"),
-        ("AuditLog", "correlationId", tables.get("AuditLog", 0), "one order's conversation"),
-        ("OrdersReadModel", "orderId", tables.get("OrdersReadModel", 0), "one order"),
-        ("EmailLog", "id", 2.0, "one email: claimed, then SENT"),
-        ("AnalyticsEvents", f"lane (1 of {lanes})", markers / lanes, "the markers, spread over the lanes"),
-        ("AnalyticsDaily", "day#lane", max(1 / 10, markers / FOLD_BATCH),
-         f"one update of each lane's counter a folded batch (up to {FOLD_BATCH} markers, or 10 s in prod)"),
-        ("Inventory", "productId", tables.get("Inventory", 0) * rate,
-         "every order of one product (a flash sale): a transaction, twice the units"),
+        ("EventStore", "aggregateId", tables.get("EventStore", 0), 1.0,
+         "one order's streams, whatever the rate; each event an item written once"),
+        ("AuditLog", "correlationId", tables.get("AuditLog", 0), 1.0, "one order's conversation; each entry written once"),
+        ("OrdersReadModel", "orderId", tables.get("OrdersReadModel", 0), tables.get("OrdersReadModel", 0), "one order"),
+        ("EmailLog", "id", 2.0, 2.0, "one email: claimed, then SENT"),
+        ("AnalyticsEvents", f"lane (1 of {lanes})", markers / lanes, 1.0,
+         "the markers, spread over the lanes; each marker an item written once"),
+        ("AnalyticsDaily", "day#lane", folds, folds,
+         f"each lane's counter, once a folded batch (up to {FOLD_BATCH} markers, or 10 s in prod)"),
+        ("Inventory", "productId", product, product, "every order of one product (a flash sale): a transaction, twice the units"),
     ]
 
 
@@ -169,15 +171,19 @@ def scaling_page(results: dict) -> str:
               "", f"Each function adds at most {QUOTAS['lambdaScaling']['default']:,} concurrent executions every "
               f"{QUOTAS['lambdaScaling']['perSeconds']} s, so a function that needs N from cold takes about "
               "10 s per thousand to get there; EventBridge retries deliveries it could not make meanwhile.", "",
-              "## The busiest key of each table", "",
-              f"Writes a second on the one partition key that takes most, against the {QUOTAS['itemWritesTarget']} a second "
-              f"this design allows a key (a tenth of a partition's {QUOTAS['dynamodbPartition']['default']:,}).", "",
+              "## The busiest key and item of each table", "",
+              f"Writes a second on the partition key that takes most (against a partition's "
+              f"{QUOTAS['dynamodbPartition']['default']:,}) / on the item that takes most (against the "
+              f"{QUOTAS['itemWritesTarget']} a second this design allows an item, a tenth of a partition).", "",
               "| table | key | " + " | ".join(f"{r:,}/s" for r in RATES) + " | why |",
               "| --- | --- | " + " | ".join("---:" for _ in RATES) + " | --- |"]
-    for table, key, _, why in busiest_keys(per_order, 1, LANES):
-        values = [next(w for t, _, w, _ in busiest_keys(per_order, r, LANES) if t == table) for r in RATES]
-        lines.append(f"| {table} | {key} | " + " | ".join(_mark(v, QUOTAS["itemWritesTarget"]) for v in values)
-                     + f" | {why} |")
+    partition, item_target = QUOTAS["dynamodbPartition"]["default"], QUOTAS["itemWritesTarget"]
+    for index, (table, key, _, _, why) in enumerate(busiest_keys(per_order, 1, LANES)):
+        cells = []
+        for rate in RATES:
+            _, _, on_key, on_item, _ = busiest_keys(per_order, rate, LANES)[index]
+            cells.append(f"{_mark(on_key, partition)} / {_mark(on_item, item_target)}")
+        lines.append(f"| {table} | {key} | " + " | ".join(cells) + f" | {why} |")
     inventory = per_order["writeUnitsByTable"].get("Inventory", 0)
     lines += ["", "**The one accepted limit: a hot product.** Every reservation of a product updates its one stock "
               "item in a transaction, conditional on the stock left, so a product sells at most "
@@ -185,7 +191,12 @@ def scaling_page(results: dict) -> str:
               f"{QUOTAS['dynamodbPartition']['default']:,} write units at {inventory:.0f} an order), fewer when "
               "reservations of it overlap (concurrent transactions on one item are refused and retried). Splitting "
               "its stock over several items would lift that, at the price of reservations that can fail while stock "
-              "is left in another item. Orders spread over many products do not meet it.", ""]
+              "is left in another item. Orders spread over many products do not meet it.", "",
+              f"**Analytics lanes.** Each lane's partition key takes 1/{LANES} of the markers. Past about "
+              f"{QUOTAS['dynamodbPartition']['default'] * LANES / max(per_order['writeUnitsByTable'].get('AnalyticsEvents', 1), 1):,.0f} "
+              "orders a second a lane outgrows a partition: raise `LANES` (lambdas/analytics/counters.py) on a new table. "
+              "More lanes cost more counter updates a folded batch; one order at a time, 64 lanes measured 2.8 write "
+              "units an order on AnalyticsDaily against 0.4 with 8 (`make bench`, 2026-11-29).", ""]
     return "\n".join(lines)
 
 
