@@ -63,7 +63,8 @@ def test_order_emails_reach_a_registered_customer(deployment):
     order = deployment.http("POST", "/orders", {"customerId": user_id,
                                                 "items": [{"productId": "SKU-9", "quantity": 1, "price": "9.99"}]})
     order_id = order.body["orderId"]
-    eventually(lambda: email_log(deployment, f"order#{order_id}") or _missing())
+    # the cancellation may reach Email before the order's creation: it finds the customer in the
+    # event store either way
     deployment.http("POST", f"/orders/{order_id}/cancel", {"reason": "changed my mind"})
     if not ON_AWS:
         subjects = eventually(lambda: _at_least(sorted(m["Subject"] for m in local_emails_to(deployment, address)), 3))
