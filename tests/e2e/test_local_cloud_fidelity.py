@@ -39,19 +39,23 @@ def clients(cloud: LocalCloud):
     )
 
 
+def python_function(lambda_, name: str, source: str, **config) -> str:
+    """A Python 3.12 function whose fn.py is `source`; its ARN."""
+    code = io.BytesIO()
+    with zipfile.ZipFile(code, "w") as archive:
+        archive.writestr("fn.py", source)
+    return lambda_.create_function(FunctionName=name, Runtime="python3.12", Handler="fn.handler",
+                                   Code={"ZipFile": code.getvalue()}, Role="arn:aws:iam::000000000000:role/consumer",
+                                   **config)["FunctionArn"]
+
+
 def test_a_failing_rule_target_reaches_its_on_failure_destination(cloud):
     variant, local = cloud
     client = clients(local)
     sqs, lambda_, events = client("sqs"), client("lambda"), client("events")
     queue_url = sqs.create_queue(QueueName="on-failure")["QueueUrl"]
     queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    code = io.BytesIO()
-    with zipfile.ZipFile(code, "w") as archive:
-        archive.writestr("fn.py", FAILING_HANDLER)
-    function_arn = lambda_.create_function(
-        FunctionName="failing-consumer", Runtime="python3.12", Handler="fn.handler", Code={"ZipFile": code.getvalue()},
-        Role="arn:aws:iam::000000000000:role/consumer",
-    )["FunctionArn"]
+    function_arn = python_function(lambda_, "failing-consumer", FAILING_HANDLER)
     lambda_.put_function_event_invoke_config(
         FunctionName="failing-consumer", MaximumRetryAttempts=0,
         DestinationConfig={"OnFailure": {"Destination": queue_arn}},
@@ -134,13 +138,8 @@ def stream_setup(client, name: str, **mapping) -> tuple[str, str]:
         TableName=f"{name}-processed", KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
         AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}], BillingMode="PAY_PER_REQUEST",
     )
-    code = io.BytesIO()
-    with zipfile.ZipFile(code, "w") as archive:
-        archive.writestr("fn.py", STREAM_CONSUMER)
-    lambda_.create_function(
-        FunctionName=f"{name}-consumer", Runtime="python3.12", Handler="fn.handler", Code={"ZipFile": code.getvalue()},
-        Role="arn:aws:iam::000000000000:role/consumer", Environment={"Variables": {"PROCESSED_TABLE": f"{name}-processed"}},
-    )
+    python_function(lambda_, f"{name}-consumer", STREAM_CONSUMER,
+                    Environment={"Variables": {"PROCESSED_TABLE": f"{name}-processed"}})
     lambda_.create_event_source_mapping(
         FunctionName=f"{name}-consumer", EventSourceArn=stream_arn, StartingPosition="TRIM_HORIZON", BatchSize=10,
         FunctionResponseTypes=["ReportBatchItemFailures"], **mapping,
@@ -237,13 +236,7 @@ def test_an_accepted_async_invoke_survives_a_restart(cloud):
         TableName="done", KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
         AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}], BillingMode="PAY_PER_REQUEST",
     )
-    code = io.BytesIO()
-    with zipfile.ZipFile(code, "w") as archive:
-        archive.writestr("fn.py", SLOW_HANDLER)
-    lambda_.create_function(
-        FunctionName="slow", Runtime="python3.12", Handler="fn.handler", Code={"ZipFile": code.getvalue()},
-        Role="arn:aws:iam::000000000000:role/consumer", Timeout=5, Environment={"Variables": {"DONE_TABLE": "done"}},
-    )
+    python_function(lambda_, "slow", SLOW_HANDLER, Timeout=5, Environment={"Variables": {"DONE_TABLE": "done"}})
     assert lambda_.invoke(FunctionName="slow", InvocationType="Event", Payload=b'{"id": "accepted"}')["StatusCode"] == 202
 
     local.stop()  # while the function is still running
@@ -269,11 +262,7 @@ def handler(event, context):
 def test_a_function_error_keeps_the_execution_environment(cloud):
     variant, local = cloud
     lambda_ = clients(local)("lambda")
-    code = io.BytesIO()
-    with zipfile.ZipFile(code, "w") as archive:
-        archive.writestr("fn.py", PID_HANDLER)
-    lambda_.create_function(FunctionName="pid", Runtime="python3.12", Handler="fn.handler",
-                            Code={"ZipFile": code.getvalue()}, Role="arn:aws:iam::000000000000:role/consumer")
+    python_function(lambda_, "pid", PID_HANDLER)
 
     def pid(fail: bool = False):
         response = lambda_.invoke(FunctionName="pid", Payload=json.dumps({"fail": fail}).encode())
@@ -300,11 +289,7 @@ def test_an_invocation_that_logs_nothing_does_not_wait_for_a_log_line(cloud):
 
     variant, local = cloud
     lambda_ = clients(local)("lambda")
-    code = io.BytesIO()
-    with zipfile.ZipFile(code, "w") as archive:
-        archive.writestr("fn.py", QUIET_HANDLER)
-    lambda_.create_function(FunctionName="quiet", Runtime="python3.12", Handler="fn.handler",
-                            Code={"ZipFile": code.getvalue()}, Role="arn:aws:iam::000000000000:role/consumer")
+    python_function(lambda_, "quiet", QUIET_HANDLER)
 
     def invoke(payload: dict) -> tuple[float, str]:
         started = time.perf_counter()
