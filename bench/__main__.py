@@ -277,24 +277,32 @@ send, and cost the same in any design.
 
 {floor_table(results)}
 
-This floor is lower than the issue's rough $35-45 because it charges no outbox function per
-order (a stream batch carries many events at scale, or EventBridge Pipes could publish them),
-counts the analytics counters by the batch, not by the event, and writes every fact once, in
-1 KB, outside any transaction: the order, the saga's state, the payment and the reservation are
-their events, and the charge needs no record of ours (the card network deduplicates by the
-order's key). Earlier versions of this page counted the saga's state and the payment twice (as a
-record and as their events) and a record for the charge: 19 write units where 16 suffice.
+This is the floor of this design: the saga's six events on a bus, and every event handed to the
+consumers the architecture routes it to, analytics and audit included. It charges no outbox
+function per order (a stream batch carries many events at scale, or EventBridge Pipes could
+publish them) and writes every fact once, in 1 KB, outside any transaction: the order, the saga's
+state, the payment and the reservation are their events, and the charge needs no record of ours
+(the card network deduplicates by the order's key).
+
+Two of its lines are lower bounds of exactly-once, not of the domain's facts, and an earlier
+version of this page left them out ($28.04, 16 write units):
+
+- **The analytics marker, one write an event.** A consumer is handed one event at a time, at least
+  once, in no order, and again by a replay of the archive; to count each exactly once it must
+  remember each one it counted. A design that takes analytics off the bus and folds the audit
+  log's stream a batch at a time would need no marker and no analytics hop: its floor would be
+  about $6 lower, and this platform is not that design (the architecture routes every event to
+  analytics).
+- **The email, two writes.** SES takes no idempotency key, so a record written before sending
+  cannot tell a sent email from a claim whose sender crashed before SES answered: the claim
+  and the mark that it was sent are both needed, or a replay sends every email again.
 
 ## What is above the floor, and what would close it
 
-- **DynamoDB writes** are most of the gap. The analytics markers are 6 write units an order:
-  the floor counts the analytics hop of every event but its counters by the batch, and a
-  consumer given one event at a time cannot count it exactly once without a write an event (so
-  this design's own floor, analytics a bus consumer, is 6 write units higher). An email costs
-  two writes (claimed, then SENT) against the floor's one. The stock update shares a
-  transaction with its reservation's answer (2 units over the floor). The read model's sparse
-  `pending` index, which the timeout sweep reads, is written when an order is placed and when it
-  settles (2 units).
+- **DynamoDB writes.** The stock update shares a transaction with its reservation's answer (2
+  units over the floor: a transaction bills each item twice). The read model's sparse `pending`
+  index, which the timeout sweep reads, is written when an order is placed and when it settles
+  (2 units); a per-order schedule or delayed message would cost about as much.
 - **Lambda requests** include the publisher: orders sent one at a time leave the stream one
   record a batch, six invocations an order; under load a batch carries several (the *under load*
   column) and at a thousand orders a second up to 100.
@@ -302,9 +310,9 @@ record and as their events) and a record for the charge: 19 write units where 16
   envelope, signing its requests, logging), stretched to 11 times as long at 160 MB's share of a
   vCPU, against the floor's 10 ms of waiting.
 - **CloudWatch Logs**: one line per event a consumer handles, about 400 bytes with
-  CloudWatch's overhead, against the floor's 300, and the analytics metrics' EMF records.
+  CloudWatch's overhead, against the floor's 300.
 - **DynamoDB reads** are not in the floor: the saga reads the order's streams, strongly
-  consistent, at each step (9 queries an order), and Email the customer's address.
+  consistent, at each step (9 queries an order), and Email the order's customer.
 - **X-Ray** is not in the floor: tracing is a choice. One trace an order is started (its POST)
   and recorded at the default rule's 5%; a sampling rule below 5% cuts it in proportion.
 

@@ -126,7 +126,8 @@ def floor(per_order: dict, prices: dict) -> list[FloorLine]:
     consumer_hops = sum(len(names) for names in routed.values())
     archived_per_event = per_order["archivedBytes"] / max(per_order["eventBridgeEvents"], 1)
     invocations = 1 + consumer_hops
-    writes = len(FACTS) + 2 * len(SAGA_EVENTS) + per_order["emails"]
+    # Each event: its event-store entry, its audit entry, its analytics marker; each email: claimed, then sent.
+    writes = len(FACTS) + 3 * len(SAGA_EVENTS) + 2 * per_order["emails"]
     gb_seconds = invocations * FLOOR_IO_SECONDS * FLOOR_MEMORY_MB / 1024
     return [
         FloorLine("API Gateway", 1, "request", p["apiGateway"]["restRequestsPerMillion"],
@@ -141,10 +142,12 @@ def floor(per_order: dict, prices: dict) -> list[FloorLine]:
                   "one 1 KB write for each event in the event store (the source of truth: the order is its "
                   "ORDER_CREATED, the saga's state its requests, the payment its PAYMENT_PROCESSED, the "
                   "reservation its INVENTORY_UPDATED), one "
-                  "for each other fact (" + ", ".join(FACTS) + "), one audit entry for each event, and one "
-                  f"exactly-once record for each of the {per_order['emails']:g} emails (SES takes no idempotency "
-                  "key; a card network does, so the charge needs none); the analytics counters take one write "
-                  "per batch of events"),
+                  "for each other fact (" + ", ".join(FACTS) + "), and for each event one audit entry and one "
+                  "analytics marker (a consumer handed one event at a time, at least once, and again by a replay, "
+                  "counts it exactly once only by remembering it); two for each of the "
+                  f"{per_order['emails']:g} emails, claimed before SES and marked sent after (SES takes no "
+                  "idempotency key: one record cannot tell a sent email from a claim whose sender crashed; a card "
+                  "network takes one, so the charge needs none)"),
         FloorLine("Lambda requests", invocations, "invocations", invocations * p["lambda"]["requestsPerMillion"],
                   f"one per hop: the API, and each event to each consumer its rules route it to ({consumer_hops}: "
                   + "; ".join(f"{e.value} to {len(n)}" for e, n in routed.items())

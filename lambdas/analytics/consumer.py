@@ -1,20 +1,14 @@
-"""Lambda: every event counted once (a marker, folded into the per-day counters from its
-stream), and into CloudWatch metrics (EMF)."""
+"""Lambda: every event counted once, as a marker that the fold (analytics/fold.py) adds to the
+per-day counters and the metrics from the markers' stream."""
 
 from __future__ import annotations
 
 from functools import cache
 
-from aws_lambda_powertools.metrics import MetricUnit
-
-from analytics.counters import DailyCounters, increments
+from analytics.counters import DailyCounters
 from catalog import Envelope
 from common.consumer import EventConsumer
-from common.observability import metrics
 from common.settings import setting
-
-_METRICS = {"usersRegistered": "UsersRegistered", "ordersPlaced": "OrdersPlaced",
-            "ordersCancelled": "OrdersCancelled", "ordersCompleted": "OrdersCompleted"}
 
 
 @cache
@@ -23,16 +17,8 @@ def counters() -> DailyCounters:
 
 
 def count(event: Envelope) -> dict:
-    result = counters().record(event)
-    if result["outcome"] == "counted":
-        deltas = increments(event)
-        for field, metric in _METRICS.items():
-            if field in deltas:
-                metrics.add_metric(name=metric, unit=MetricUnit.Count, value=deltas[field])
-        if "bookedRevenue" in deltas:
-            metrics.add_metric(name="BookedRevenue", unit=MetricUnit.NoUnit, value=float(deltas["bookedRevenue"]))
-    return result
+    return counters().record(event)
 
 
 # Exactly once by the marker's condition.
-handler = EventConsumer(count, publishes_metrics=True).handler
+handler = EventConsumer(count).handler

@@ -101,9 +101,10 @@ class DailyCounters:
 
     # ---- 2. fold: one update per (day, lane) in a batch of the markers' stream ---------------
 
-    def fold(self, records: Iterable[dict]) -> dict[str, int]:
+    def fold(self, records: Iterable[dict]) -> dict[str, Any]:
         """Add a stream batch's new markers to their (day, lane) counters. Returns how many
-        markers were folded and how many had been folded before (a retried batch)."""
+        markers were folded, how many had been folded before (a retried batch), and what the new
+        ones added (`added`: counter name -> Decimal, summed over days and lanes)."""
         groups: dict[tuple[str, str], list[tuple[str, dict]]] = defaultdict(list)
         for record in records:
             if record.get("eventName") != "INSERT":
@@ -112,19 +113,23 @@ class DailyCounters:
             sequence = record["dynamodb"]["SequenceNumber"].zfill(_SEQUENCE_DIGITS)
             groups[(image["day"]["S"], image["lane"]["S"])].append((sequence, image["deltas"]["M"]))
         folded = skipped = 0
+        added: dict[str, Decimal] = defaultdict(Decimal)
         for (day, lane), markers in groups.items():
-            new, old = self._fold_group(day, lane, markers)
-            folded, skipped = folded + new, skipped + old
-        return {"folded": folded, "alreadyFolded": skipped}
+            sums, old = self._fold_group(day, lane, markers)
+            folded, skipped = folded + len(markers) - old, skipped + old
+            for name, value in sums.items():
+                added[name] += value
+        return {"folded": folded, "alreadyFolded": skipped, "added": dict(added)}
 
-    def _fold_group(self, day: str, lane: str, markers: list[tuple[str, dict]]) -> tuple[int, int]:
+    def _fold_group(self, day: str, lane: str, markers: list[tuple[str, dict]]) -> tuple[dict[str, Decimal], int]:
+        """The sums the group's new markers added to their counter, and how many it had already."""
         key = {"pk": {"S": counter_key(day, lane)}}
         item = self._client.get_item(TableName=self._table, Key=key, ConsistentRead=True,
                                      ProjectionExpression="lastSequence").get("Item")
         last = item["lastSequence"]["S"] if item else None
         fresh = [(sequence, deltas) for sequence, deltas in markers if last is None or sequence > last]
         if not fresh:
-            return 0, len(markers)
+            return {}, len(markers)
         sums: dict[str, Decimal] = defaultdict(Decimal)
         for _, deltas in fresh:
             for name, value in deltas.items():
@@ -146,7 +151,7 @@ class DailyCounters:
             if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
                 raise FoldConflict(f"counter {counter_key(day, lane)} moved during the fold") from None
             raise
-        return len(fresh), len(markers) - len(fresh)
+        return sums, len(markers) - len(fresh)
 
     # ---- read: the day is the sum of its lanes -----------------------------------------------
 

@@ -19,7 +19,7 @@ from typing import Any, Callable
 
 from catalog import CATALOG, Envelope, EventType, parse_event
 from common import faults
-from common.observability import log_context, logger, metrics, tracer
+from common.observability import log_context, logger, tracer
 
 Process = Callable[[Envelope], dict[str, Any]]
 
@@ -29,9 +29,8 @@ class Misrouted(ValueError):
 
 
 class EventConsumer:
-    def __init__(self, process: Process, *, publishes_metrics: bool = False):
+    def __init__(self, process: Process):
         self._process = process
-        self._publishes_metrics = publishes_metrics  # custom metrics (EMF), flushed after each event
 
     def handle(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
         detail = event["detail"]
@@ -56,9 +55,8 @@ class EventConsumer:
         def traced(event: dict[str, Any], context: Any) -> dict[str, Any]:
             return self.handle(event, context)
 
-        # Decorators outermost first: logger (with the correlation id), metrics, tracer.
-        inner = metrics.log_metrics(traced) if self._publishes_metrics else traced
-        return log_context(inner, correlation_id_path="detail.metadata.correlationId")
+        # Decorators outermost first: logger (with the correlation id), tracer.
+        return log_context(traced, correlation_id_path="detail.metadata.correlationId")
 
 
 def _check_routing(event: dict[str, Any], envelope: Envelope) -> None:

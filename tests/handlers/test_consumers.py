@@ -118,7 +118,7 @@ def test_counters_count_each_event_once(analytics, lambda_context):
     deliver(analytics, registered(), lambda_context)
     day = created.timestamp.date().isoformat()
     assert daily(day)["events"] == 0  # counted, not yet folded
-    assert fold_the_stream(lambda_context) == {"folded": 3, "alreadyFolded": 0}
+    assert fold_the_stream(lambda_context)["folded"] == 3
     day = daily(day)
     assert (day["events"], day["ordersPlaced"], day["ordersCancelled"], day["usersRegistered"]) == (3, 1, 1, 1)
     assert day["bookedRevenue"] == "44.98"
@@ -133,9 +133,30 @@ def test_a_batch_folded_again_adds_only_what_it_had_not(tables):
         counters.record(orders.created(order_id=f"o-{n}"))
     records = aws.stream_records(aws.ANALYTICS_EVENTS)
     assert counters.fold(records[:4])["folded"] == 4
-    assert counters.fold(records[:4]) == {"folded": 0, "alreadyFolded": 4}  # the same batch again
-    assert counters.fold(records) == {"folded": 2, "alreadyFolded": 4}  # retried, with more behind it
+    again = counters.fold(records[:4])  # the same batch again
+    assert (again["folded"], again["alreadyFolded"], again["added"]) == (0, 4, {})
+    more = counters.fold(records)  # retried, with more behind it
+    assert (more["folded"], more["alreadyFolded"], more["added"]["ordersPlaced"]) == (2, 4, 2)
     assert daily(orders.created().timestamp.date().isoformat())["ordersPlaced"] == 6
+
+
+def emf_records(output: str) -> list[dict]:
+    import json
+
+    return [record for record in map(json.loads, filter(None, output.splitlines())) if "_aws" in record]
+
+
+def test_the_fold_publishes_each_event_once_in_one_metrics_record_a_batch(analytics, lambda_context, capsys):
+    deliver(analytics, orders.created(order_id="o-1"), lambda_context, times=2)
+    deliver(analytics, orders.created(order_id="o-2"), lambda_context)
+    deliver(analytics, completed("o-1"), lambda_context)
+    capsys.readouterr()
+    assert fold_the_stream(lambda_context)["metrics"] == ["OrdersPlaced", "OrdersCompleted", "BookedRevenue"]
+    (record,) = emf_records(capsys.readouterr().out)
+    assert (record["OrdersPlaced"], record["OrdersCompleted"], record["BookedRevenue"]) == ([2.0], [1.0], [89.96])
+    # The stream again (a retried batch): the counters had it, so nothing is published twice.
+    assert fold_the_stream(lambda_context)["metrics"] == []
+    assert emf_records(capsys.readouterr().out) == []
 
 
 def test_markers_spread_over_the_lanes(tables):
