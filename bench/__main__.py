@@ -17,7 +17,7 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from bench import ROOT, bill, capacity, coldstart, flow, warm
+from bench import ROOT, bill, capacity, coldstart, flow, load, warm
 
 DOCS = ROOT / "docs"
 PRICES = json.loads((ROOT / "bench" / "prices.json").read_text())
@@ -50,7 +50,7 @@ def run(args) -> dict:
         "commit": commit(),
         "coldStart": coldstart.measure(args.repeat),
         "warm": warm.measure(args.events),
-        "endToEnd": flow.run(args.orders, workers=args.workers, metered=args.metered, mixed=args.mixed),
+        "endToEnd": flow.run(args.rates, args.step_seconds, metered=args.metered, mixed=args.mixed),
     }
     results["bill"] = bill_of(results["endToEnd"], prices)
     results["seconds"] = round(time.monotonic() - started, 1)
@@ -121,19 +121,25 @@ def table(results: dict) -> str:
     for name, figures in hot.items():
         lines.append(f"   {name:24} {figures['cpuMsPerEvent']:8.2f} {figures['minimalCpuMsPerEvent']:11.2f} "
                      f"{figures['ratio']:7.2f} {figures['awsCallsPerEvent']:6}")
-    latency = e2e["latencyMs"]
     unloaded = e2e["unloaded"]
-    lines += ["", f"3. End to end on the local cloud: {e2e['orders']} orders, {e2e['clientWorkers']} concurrent clients",
-              f"   {e2e['ordersPerSecond']} orders/s; POST /orders -> ORDER_COMPLETED p50 {latency['p50']} ms, "
-              f"p95 {latency['p95']} ms, max {latency['max']} ms",
-              f"   one order at a time ({unloaded['orders']} orders): p50 {unloaded['latencyMs']['p50']} ms, "
-              f"p95 {unloaded['latencyMs']['p95']} ms",
-              ]
+    lines += ["", f"3. End to end on the local cloud: steady arrival rates (locust, SigV4), {e2e['stepSeconds']:g} s each; "
+                  "each order from its POST to its ORDER_COMPLETED",
+              f"   {'orders/s':>8} {'sent/s':>7} {'done/s':>7} {'p50 ms':>9} {'p95 ms':>9} {'p99 ms':>9} {'errors':>7} "
+              f"{'POST p50 ms':>12}"]
+    for row in e2e["loadCurve"]:
+        latency = row["latencyMs"] or {"p50": float("nan"), "p95": float("nan"), "p99": float("nan")}
+        lines.append(f"   {row['rate']:8} {row['sentPerSecond']:7.2f} {row['completedPerSecond']:7.2f} "
+                     f"{latency['p50']:9.1f} {latency['p95']:9.1f} {latency['p99']:9.1f} {row['errorRate']:7.1%} "
+                     f"{row['postP50Ms'] or float('nan'):12.1f}")
+    lines += [f"   kept up with (done/s >= {load.KEPT_UP:.0%} of sent/s, p95 within {load.BEND:g}x the first rate's): "
+              f"{e2e['saturationRate']} orders/s",
+              f"   one order at a time ({unloaded['orders']} orders, ORDER_CREATED -> ORDER_COMPLETED): "
+              f"p50 {unloaded['latencyMs']['p50']} ms, p95 {unloaded['latencyMs']['p95']} ms"]
     mixed = e2e["perOrderMixed"]
     lines += ["", f"4. The bill of an order on AWS, per million orders ({cost['prices']} list prices, us-east-1; "
                   f"stage {e2e['stage']}), counted in the local cloud",
-              f"   happy path: {e2e['unloaded']['orders']} orders one at a time; under load: the {e2e['orders']} orders "
-              f"of part 3, their counts ({records_per_batch(e2e['perOrderLoaded']):.1f} events a publisher batch) "
+              f"   happy path: {e2e['unloaded']['orders']} orders one at a time; under load: the "
+              f"{loaded_orders(e2e)} orders of part 3, their counts ({records_per_batch(e2e['perOrderLoaded']):.1f} events a publisher batch) "
               f"at the durations measured one at a time; a day's mix: {mixed['mix']} with "
               f"{mixed['transientFaultRate']:.0%} transient faults, ending {mixed['outcomes']}"]
     lines += counts_lines("happy path, per order", e2e["perOrder"])
@@ -148,13 +154,17 @@ def table(results: dict) -> str:
               f"${cost['platformMixed']:9.2f}",
               f"   {bill.SES:24} ${cost['happy'][bill.SES]:9.2f} ${cost['loaded'][bill.SES]:9.2f} "
               f"${cost['mixed'][bill.SES]:9.2f}",
-              "", "5. The floor: the fewest billable requests any correct design of this domain needs (per order)"]
+              "", "5. The floor: the fewest billable requests this design needs (per order)"]
     for line in cost["floor"]:
         lines.append(f"   {line['service']:24} {line['count']:10.3f} {line['unit']:12} ${line['dollars']:9.2f}")
     lines += [f"   {'floor total':24} {'':23} ${cost['floorTotal']:9.2f}",
               f"   the platform's bill is {cost['ratioHappy']:.2f}x the floor on the happy path one order at a "
               f"time, {cost['ratioLoaded']:.2f}x under load, {cost['ratioMixed']:.2f}x on a day's mix"]
     return "\n".join(lines)
+
+
+def loaded_orders(e2e: dict) -> int:
+    return sum(row["orders"] for row in e2e["loadCurve"])
 
 
 def plots(results: dict, folder: Path) -> None:
@@ -164,17 +174,29 @@ def plots(results: dict, folder: Path) -> None:
     import matplotlib.pyplot as plt
 
     folder.mkdir(parents=True, exist_ok=True)
-    latencies = results["endToEnd"]["latenciesMs"]
-    figure, axis = plt.subplots(figsize=(7, 3.5))
-    axis.hist(latencies, bins=30, color="#4c72b0")
-    for label, value in (("p50", results["endToEnd"]["latencyMs"]["p50"]), ("p95", results["endToEnd"]["latencyMs"]["p95"])):
-        axis.axvline(value, color="#c44e52", linestyle="--")
-        axis.text(value, axis.get_ylim()[1] * 0.9, f" {label}", color="#c44e52")
-    axis.set_xlabel("POST /orders -> ORDER_COMPLETED (ms), local cloud")
-    axis.set_ylabel("orders")
-    axis.set_title(f"Latency of {len(latencies)} orders")
+    rows = [row for row in results["endToEnd"]["loadCurve"] if row["latencyMs"]]
+    rates = [row["rate"] for row in rows]
+    figure, (latency, throughput) = plt.subplots(1, 2, figsize=(10, 3.8))
+    for q, color in (("p50", "#4c72b0"), ("p95", "#dd8452"), ("p99", "#c44e52")):
+        latency.plot(rates, [row["latencyMs"][q] / 1000 for row in rows], marker="o", color=color, label=q)
+    latency.set_yscale("log")
+    latency.set_xlabel("orders a second, offered")
+    latency.set_ylabel("POST -> ORDER_COMPLETED (s)")
+    latency.set_title("Latency")
+    latency.legend()
+    throughput.plot(rates, [row["sentPerSecond"] for row in rows], marker="o", color="#8c8c8c", label="sent")
+    throughput.plot(rates, [row["completedPerSecond"] for row in rows], marker="o", color="#55a868", label="completed")
+    throughput.set_xlabel("orders a second, offered")
+    throughput.set_ylabel("orders a second")
+    throughput.set_title("Throughput")
+    throughput.legend()
+    saturation = results["endToEnd"]["saturationRate"]
+    if saturation:
+        for axis in (latency, throughput):
+            axis.axvline(saturation, color="#8c8c8c", linestyle=":")
+    figure.suptitle("Steady arrival rates on the local cloud (2 cores shared by everything)")
     figure.tight_layout()
-    figure.savefig(folder / "latency.png", dpi=110)
+    figure.savefig(folder / "load.png", dpi=110)
     plt.close(figure)
 
     cost = results["bill"]
@@ -257,7 +279,21 @@ one run, every figure a median of repeated measurements. The raw figures are in
 {table(results)}
 ```
 
-![Latency distribution](performance/latency.png)
+## The load curve
+
+Part 3 drives orders at steady arrival rates, one step after another, as an open model: locust
+([bench/locustfile.py](../bench/locustfile.py)) runs one simulated buyer for each order a second,
+each placing an order every second whatever the answers take, signed with SigV4 like any client
+of the API. Each order is measured from the client's POST to its ORDER_COMPLETED in the event
+store, so the figure includes the whole saga and every queue on the way. *Done/s* is the orders
+completed during the step: it follows the offered rate until the platform saturates, then
+flattens while the latency bends upward (the backlog grows for as long as the step lasts).
+
+On this machine everything shares 2 cores: the load generator, the local cloud and every
+function's worker. The absolute rates are this machine's; the shape is what carries over. On AWS
+each function's invocations run side by side up to its concurrency, which docs/SCALING.md sizes.
+
+![The load curve](performance/load.png)
 
 ## The bill of an order
 
@@ -271,7 +307,7 @@ platform ran, deployed as **prod**. {before}
 
 ## The floor, line by line
 
-The fewest billable requests any correct design of this domain needs for one order, priced the
+The fewest billable requests this design needs for one order, priced the
 same way. The bill is compared with it without SES: emails are what the business chooses to
 send, and cost the same in any design.
 
@@ -389,7 +425,8 @@ version of this page left them out ($28.04, 16 write units):
   written as EMF log lines, so they are in the log bytes; their monthly price per metric does
   not grow with orders. The happy path is {results['endToEnd']['unloaded']['orders']} orders sent one at
   a time by registered customers (so every email is really sent). *Under load* counts the
-  {results['endToEnd']['orders']} orders of the end-to-end batch ({results['endToEnd']['clientWorkers']} clients at once), where the
+  {loaded_orders(results['endToEnd'])} orders of the load curve (part 3, steady rates up to
+  {results['endToEnd']['loadCurve'][-1]['rate']} a second), where the
   outbox's stream batches carry several events each, and bills each invocation at the duration
   its function took one order at a time: this saturated 2-core machine stretches every duration
   under load with its own queueing, which AWS's would not. The day's mix adds 10%
@@ -401,10 +438,11 @@ version of this page left them out ($28.04, 16 write units):
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--orders", type=int, default=200, help="orders in the concurrent batch")
+    parser.add_argument("--rates", type=lambda text: [int(r) for r in text.split(",")], default=[1, 2, 4, 6, 8, 10, 12],
+                        help="orders a second, one step each (comma-separated)")
+    parser.add_argument("--step-seconds", type=float, default=20, help="how long each rate is held")
     parser.add_argument("--metered", type=int, default=20, help="happy-path orders metered one at a time")
     parser.add_argument("--mixed", type=int, default=40, help="orders of a day's mix metered one at a time")
-    parser.add_argument("--workers", type=int, default=4, help="concurrent API clients")
     parser.add_argument("--repeat", type=int, default=5, help="cold starts per function")
     parser.add_argument("--events", type=int, default=50, help="warm events per consumer")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results", help="where the results file goes")

@@ -14,7 +14,9 @@ from pathlib import Path
 
 import boto3
 
+from bench import load
 from bench.functions import CONSUMER_NAMES, FUNCTIONS
+from bench.load import percentile
 from localcloud import meter
 from localcloud.api import Api
 from localcloud.cloud import LocalCloud, free_port
@@ -77,8 +79,9 @@ def settled_meter(path: str, quiet: float = QUIET_SECONDS) -> dict:
     return previous or {}
 
 
-def run(orders: int, *, workers: int = 8, metered: int = 20, mixed: int = 40, timeout: float = 900,
+def run(rates: list[int], step_seconds: float, *, metered: int = 20, mixed: int = 40, timeout: float = 900,
         stage: str = "prod") -> dict:
+    orders = int(sum(rates) * step_seconds) + len(rates)
     with tempfile.TemporaryDirectory() as tmp:
         meter_file = str(Path(tmp) / "meter.json")
         cloud = LocalCloud(port=free_port(), state_dir=Path(tmp) / "cloud", stage=stage,
@@ -134,28 +137,28 @@ def run(orders: int, *, workers: int = 8, metered: int = 20, mixed: int = 40, ti
             day["transientFaultRate"] = TRANSIENT_FAULT_RATE
             watcher.wait_settled([place(i) for i in range(WARM_UP)], timeout)  # workers without faults again
 
-            # 3. The batch, from concurrent clients: throughput and latency under load, metered
-            # too (the outbox's stream batches carry more than one event when orders overlap).
+            # 3. Steady arrival rates, rising (locust, SigV4): each order from its POST to its
+            # ORDER_COMPLETED, metered too (the outbox's stream batches carry more than one event
+            # when orders overlap).
             before = settled_meter(meter_file)
-            started = time.monotonic()
-            with ThreadPoolExecutor(workers) as pool:
-                order_ids = list(pool.map(place, range(orders)))
-            watcher.wait_settled(order_ids, timeout, settled=("COMPLETED",))
-            wall = time.monotonic() - started
-            under_load = per_order(before, settled_meter(meter_file), orders, api_requests=orders)
-            loaded, created, completed = _latencies(api, order_ids)
-            unloaded, _, _ = _latencies(api, sequential)
+            records = load.drive(outputs.api_url, cloud.aws_env(), customers, SKU, rates, step_seconds)
+            order_ids = [o["orderId"] for o in records["orders"] if o["orderId"]]
+            try:  # the backlog of the rates beyond saturation drains; what never completes is an error
+                watcher.wait_settled(order_ids, timeout, settled=("COMPLETED",))
+            except TimeoutError:
+                pass
+            under_load = per_order(before, settled_meter(meter_file), len(order_ids), api_requests=len(records["orders"]))
+            completed = _completed_at(api, order_ids)
+            rows = load.curve(records, completed)
+            unloaded = _unloaded_latencies(api, sequential)
         finally:
             cloud.stop()
 
     return {
         "stage": stage,
-        "orders": orders,
-        "clientWorkers": workers,
-        "wallSeconds": round(wall, 2),
-        "ordersPerSecond": round(orders / (max(completed) - min(created)), 2),
-        "latencyMs": _summary(loaded),
-        "latenciesMs": [round(x, 1) for x in loaded],
+        "stepSeconds": step_seconds,
+        "loadCurve": rows,
+        "saturationRate": load.saturation(rows),
         "unloaded": {"orders": metered, "latencyMs": _summary(unloaded)},
         "perOrder": happy,
         "perOrderMixed": day,
@@ -182,19 +185,30 @@ def _transient_faults(cloud: LocalCloud, outputs, rate: float) -> _Faults:
     return _Faults(client, names)
 
 
-def _latencies(api: Api, order_ids: list[str]) -> tuple[list[float], list[float], list[float]]:
-    """Each order's time from ORDER_CREATED to ORDER_COMPLETED, as the event store dates them."""
-    latencies, created, completed = [], [], []
+def _events(api: Api, order_id: str) -> dict[str, float]:
+    return {e["eventType"]: _time(e["timestamp"]) for e in api("GET", f"/orders/{order_id}/events")["events"]}
+
+
+def _completed_at(api: Api, order_ids: list[str]) -> dict[str, float]:
+    """When each completed order's ORDER_COMPLETED was stored (epoch seconds)."""
+    with ThreadPoolExecutor(4) as pool:
+        events = pool.map(lambda order_id: _events(api, order_id), order_ids)
+        return {order_id: found["ORDER_COMPLETED"] for order_id, found in zip(order_ids, events)
+                if "ORDER_COMPLETED" in found}
+
+
+def _unloaded_latencies(api: Api, order_ids: list[str]) -> list[float]:
+    """Each order's time from ORDER_CREATED to ORDER_COMPLETED, as the event store dates them
+    (sent one at a time, an order waits for nothing else: the client's POST adds its own answer)."""
+    latencies = []
     for order_id in order_ids:
-        events = {e["eventType"]: _time(e["timestamp"]) for e in api("GET", f"/orders/{order_id}/events")["events"]}
-        created.append(events["ORDER_CREATED"])
-        completed.append(events["ORDER_COMPLETED"])
+        events = _events(api, order_id)
         latencies.append((events["ORDER_COMPLETED"] - events["ORDER_CREATED"]) * 1000)
-    return sorted(latencies), created, completed
+    return sorted(latencies)
 
 
 def _summary(latencies: list[float]) -> dict[str, float]:
-    return {"p50": round(_percentile(latencies, 50), 1), "p95": round(_percentile(latencies, 95), 1),
+    return {"p50": round(percentile(latencies, 50), 1), "p95": round(percentile(latencies, 95), 1),
             "max": round(latencies[-1], 1)}
 
 
@@ -255,9 +269,3 @@ def _short(physical_name: str, names=None) -> str:
 
 def _time(stamp: str) -> float:
     return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
-
-
-def _percentile(ordered: list[float], q: float) -> float:
-    if len(ordered) == 1:
-        return ordered[0]
-    return statistics.quantiles(ordered, n=100, method="inclusive")[int(q) - 1]

@@ -17,8 +17,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.mark.skipif(ON_AWS, reason="the benchmark runs on the local cloud")
 def test_the_benchmark_reports_every_figure(tmp_path):
-    run = subprocess.run([sys.executable, "-m", "bench", "--orders", "3", "--metered", "3", "--mixed", "4", "--repeat", "1",
-                          "--events", "2", "--workers", "2", "--out", str(tmp_path)], cwd=ROOT, capture_output=True,
+    run = subprocess.run([sys.executable, "-m", "bench", "--rates", "1,2", "--step-seconds", "3", "--metered", "3", "--mixed", "4", "--repeat", "1",
+                          "--events", "2", "--out", str(tmp_path)], cwd=ROOT, capture_output=True,
                          text=True, timeout=900)
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-3000:]
     for heading in ("1. Cold start", "2. Warm CPU per event", "3. End to end", "4. The bill of an order", "5. The floor"):
@@ -31,7 +31,11 @@ def test_the_benchmark_reports_every_figure(tmp_path):
     assert set(results["warm"]) == {"OrdersProjection", "Email", "Analytics", "Audit", "OrderSaga", "Payments",
                                     "InventoryReservations"}
     end_to_end = results["endToEnd"]
-    assert end_to_end["orders"] == 3 and len(end_to_end["latenciesMs"]) == 3
+    curve = end_to_end["loadCurve"]  # the steady rates, from locust's signed POSTs
+    assert [row["rate"] for row in curve] == [1, 2]
+    # about rate x seconds each (a buyer starts at a random point of its first second)
+    assert curve[0]["orders"] >= 2 and curve[1]["orders"] >= 4 and all(row["errorRate"] == 0 for row in curve)
+    assert all(0 < row["latencyMs"]["p50"] <= row["latencyMs"]["p99"] for row in curve)
     assert end_to_end["unloaded"]["orders"] == 3
     per_order = end_to_end["perOrder"]
     assert per_order["eventBridgeEvents"] == 6  # the happy path: six events per order, counted in the cloud
