@@ -101,7 +101,7 @@ synth: install ## synthesize every stack offline into cdk.out/ (STAGE=dev|prod)
 bench: install ## the benchmark: cold starts, per-event cost, throughput, cost per million orders (writes docs/)
 	$(PY) -m bench --docs
 
-capacity: $(VENV)/.installed ## docs/SCALING.md: the capacity model from the last benchmark's counts (make bench runs it too)
+capacity: $(VENV)/.installed ## docs/SCALING.md and infra/concurrency.json (prod's reservations): the capacity model from the last benchmark's counts (make bench runs it too)
 	$(PY) -m bench.capacity
 
 gates: install ## the security gates (cdk-nag, cfn-lint, checkov, platform rules) on every stage

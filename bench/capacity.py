@@ -3,7 +3,8 @@ the local cloud, multiplied out to 10, 100, 1,000 and 10,000 orders a second and
 AWS's published default quotas (bench/quotas.json, each with its source). It names the first
 limit each rate meets and what raises it.
 
-    python -m bench.capacity          # docs/SCALING.md from docs/performance/results.json
+    python -m bench.capacity          # docs/SCALING.md and infra/concurrency.json (what prod
+                                      # reserves for each consumer) from docs/performance/results.json
 
 Nothing here is a guess about the code: the requests, write units and invocations per order and
 each function's duration are the benchmark's; the key design of each table is the stacks'.
@@ -22,6 +23,7 @@ from bench.functions import CONSUMER_NAMES
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
+CONCURRENCY_FILE = ROOT / "infra" / "concurrency.json"  # what the stacks reserve for each consumer
 QUOTAS = json.loads((Path(__file__).with_name("quotas.json")).read_text())
 PRICES = json.loads((Path(__file__).with_name("prices.json")).read_text())
 RATES = (10, 100, 1_000, 10_000)
@@ -171,6 +173,7 @@ def scaling_page(results: dict) -> str:
               "", f"Each function adds at most {QUOTAS['lambdaScaling']['default']:,} concurrent executions every "
               f"{QUOTAS['lambdaScaling']['perSeconds']} s, so a function that needs N from cold takes about "
               "10 s per thousand to get there; EventBridge retries deliveries it could not make meanwhile.", "",
+              *reservation_lines(results), "",
               "## The busiest key and item of each table", "",
               f"Writes a second on the partition key that takes most (against a partition's "
               f"{QUOTAS['dynamodbPartition']['default']:,}) / on the item that takes most (against the "
@@ -205,10 +208,49 @@ def _mark(value: float, quota: float) -> str:
     return f"**{text}**" if value > quota else text
 
 
+def reservation_lines(results: dict) -> list[str]:
+    """What each stage reserves for each consumer, from this model (infra/config.py)."""
+    from infra.config import RESERVED_HEADROOM, StageConfig, reserved_for
+
+    figures = reservations(results)["perOrderPerSecond"]
+    prod = StageConfig.for_stage("prod")
+    target = prod.target_orders_per_second
+    reserved = {name: reserved_for(per, target) for name, per in figures.items()}
+    account, unreserved = QUOTAS["lambdaConcurrency"]["default"], QUOTAS["lambdaConcurrency"]["unreservedMinimum"]
+    lines = ["## Reserved concurrency", "",
+             f"Each consumer's reservation comes out of this model: `make capacity` writes its concurrency for each "
+             f"order a second to [infra/concurrency.json](../infra/concurrency.json), and the stage reserves that at "
+             f"its target rate, {RESERVED_HEADROOM} times over for bursts (`StageConfig.reserved_concurrency`). prod "
+             f"targets {target} orders a second:", "",
+             "| consumer | concurrency an order a second | reserved in prod |", "| --- | ---: | ---: |"]
+    lines += [f"| {name} | {figures[name]:.3f} | {reserved[name]} |" for name in sorted(figures, key=lambda n: -figures[n])]
+    total = sum(reserved.values())
+    per_rate = sum(figures.values()) * RESERVED_HEADROOM
+    lines += [f"| **total** | {sum(figures.values()):.3f} | **{total}** |", "",
+              f"That leaves {account - total:,} of a new account's {account:,} for the APIs, the stream readers and "
+              f"everything else (AWS keeps at least {unreserved} unreserved). A reservation is a guarantee and a cap: "
+              f"past twice the target, deliveries are throttled and retried. A target of 1,000 orders a second reserves "
+              f"about {per_rate * 1000:,.0f}: it needs the account's concurrency raised to at least "
+              f"{per_rate * 1000 + unreserved:,.0f} first (the reservations and the {unreserved} unreserved the APIs and "
+              "the stream readers run in, enough for them at that rate in the table above), then "
+              "`target_orders_per_second` set in infra/config.py."]
+    return lines
+
+
+def reservations(results: dict) -> dict:
+    """What infra/concurrency.json holds: each consumer's concurrent executions for each order a
+    second, on the happy path (StageConfig.reserved_concurrency multiplies it by the stage's target)."""
+    per_function = concurrency(results["endToEnd"]["perOrder"])
+    return {"generatedBy": "make capacity (bench/capacity.py)",
+            "benchmark": f"{results['when']}, commit {results['commit']}",
+            "perOrderPerSecond": {name: round(per_function.get(name, 0.0), 4) for name in CONSUMER_NAMES}}
+
+
 def main(argv: list[str] | None = None) -> int:
     results = json.loads((DOCS / "performance" / "results.json").read_text())
     (DOCS / "SCALING.md").write_text(scaling_page(results))
-    print(f"wrote {DOCS / 'SCALING.md'} from the benchmark of {results['when']}")
+    CONCURRENCY_FILE.write_text(json.dumps(reservations(results), indent=2) + "\n")
+    print(f"wrote {DOCS / 'SCALING.md'} and {CONCURRENCY_FILE.relative_to(ROOT)} from the benchmark of {results['when']}")
     return 0
 
 

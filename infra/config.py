@@ -2,10 +2,24 @@
 
 from __future__ import annotations
 
+import json
+import math
 from dataclasses import dataclass
+from pathlib import Path
 
 from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_logs as logs
+
+# The capacity model's concurrency of each consumer (bench/capacity.py, from `make bench`).
+CONCURRENCY = json.loads(Path(__file__).with_name("concurrency.json").read_text())
+RESERVED_HEADROOM = 2
+RESERVED_MINIMUM = 2  # one delivery and its retry side by side
+
+
+def reserved_for(per_order_per_second: float, orders_per_second: int) -> int:
+    """Concurrent executions to reserve for a function that needs `per_order_per_second` for
+    each order a second, at `orders_per_second`."""
+    return max(RESERVED_MINIMUM, math.ceil(orders_per_second * per_order_per_second * RESERVED_HEADROOM))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -22,9 +36,9 @@ class StageConfig:
     lambda_retry_attempts: int = 2
     lambda_max_event_age: Duration = Duration.hours(1)
     dlq_retention: Duration = Duration.days(14)
-    # At most this many concurrent runs of each consumer (None: no reservation). Reserving needs
-    # account headroom: a new account's 10 unreserved executions cannot be reserved away.
-    consumer_reserved_concurrency: int | None = None
+    # The orders a second each consumer's reserved concurrency is sized for (None: no
+    # reservation): see reserved_concurrency.
+    target_orders_per_second: int | None = None
     # How long an order's saga may wait on its steps (payment, then reservation), counted from
     # the first, before the order is cancelled.
     saga_timeout: Duration = Duration.minutes(5)
@@ -36,6 +50,16 @@ class StageConfig:
     # How long the analytics fold waits to gather a batch: longer is fewer counter updates, and
     # counters that lag by as much.
     analytics_batching_window: Duration = Duration.seconds(1)
+
+    def reserved_concurrency(self, consumer: str) -> int | None:
+        """The concurrent executions reserved for a consumer: the capacity model's figure for it
+        (concurrent executions for each order a second, from the benchmark's measured invocations
+        and durations: infra/concurrency.json, written by `make capacity`) at the stage's target
+        rate, twice over for bursts and slower invocations. A reservation is both a guarantee and a
+        cap: past it, deliveries are throttled and retried (their age bounded by max_event_age)."""
+        if self.target_orders_per_second is None:
+            return None
+        return reserved_for(CONCURRENCY["perOrderPerSecond"][consumer], self.target_orders_per_second)
 
     @property
     def removal_policy(self) -> RemovalPolicy:
@@ -54,7 +78,7 @@ class StageConfig:
                 point_in_time_recovery=True,
                 termination_protection=True,
                 log_retention=logs.RetentionDays.THREE_MONTHS,
-                consumer_reserved_concurrency=25,
+                target_orders_per_second=100,
                 system_log_level="WARN",
                 analytics_batching_window=Duration.seconds(10),
             )

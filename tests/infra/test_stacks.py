@@ -236,12 +236,24 @@ def test_cdk_nag_finds_nothing_unsuppressed(dev, prod):
             assert findings == [], [f"{f.id}: {str(f.entry.data)[:160]}" for f in findings]
 
 
-def test_prod_consumers_have_reserved_concurrency_and_dev_none(dev, prod):
-    handlers = {c.handler for c in CONSUMERS}
-    for synthesized, expected in ((prod, 25), (dev, None)):
+def test_prod_reserves_for_each_consumer_what_the_capacity_model_asks_at_its_target_and_dev_nothing(dev, prod):
+    from infra.config import CONCURRENCY, RESERVED_HEADROOM, StageConfig
+
+    target = StageConfig.for_stage("prod").target_orders_per_second
+    by_handler = {c.handler: c.name for c in CONSUMERS}
+    reserved = {}
+    for synthesized, stage in ((prod, "prod"), (dev, "dev")):
         for fn in resources(synthesized.services, "AWS::Lambda::Function").values():
-            if fn["Properties"]["Handler"] in handlers:
-                assert fn["Properties"].get("ReservedConcurrentExecutions") == expected
+            if fn["Properties"]["Handler"] in by_handler:
+                reserved[stage, by_handler[fn["Properties"]["Handler"]]] = fn["Properties"].get("ReservedConcurrentExecutions")
+    for consumer in CONSUMERS:
+        assert reserved["dev", consumer.name] is None
+        needed = CONCURRENCY["perOrderPerSecond"][consumer.name] * target  # rate x measured duration
+        assert needed * RESERVED_HEADROOM <= reserved["prod", consumer.name] <= max(needed * RESERVED_HEADROOM + 1, 2)
+    # the busiest consumer gets the most, and all of them fit a new account with 100 left unreserved
+    busiest = max(CONSUMERS, key=lambda c: CONCURRENCY["perOrderPerSecond"][c.name])
+    assert reserved["prod", busiest.name] == max(reserved[key] for key in reserved if key[0] == "prod")
+    assert sum(reserved[key] for key in reserved if key[0] == "prod") <= 1000 - 100
 
 
 def test_every_route_requires_iam_and_bodies_are_validated(dev):

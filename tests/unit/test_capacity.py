@@ -42,3 +42,14 @@ def test_a_shared_key_grows_with_the_rate_and_a_per_order_key_does_not():
     assert rows["EventStore"] == (7.0, 1.0)  # one order's stream, whatever the rate; each event written once
     assert rows["AnalyticsEvents"] == (pytest.approx(6000 / 8), 1.0)  # a lane's key grows; a marker does not
     assert rows["Inventory"] == (2000, 2000)  # one product's item, every order of it
+
+
+def test_the_reservations_file_is_the_models_figures_from_the_benchmark_in_docs():
+    """infra/concurrency.json (what the stacks reserve) is what `make capacity` derives from the
+    benchmark results the docs show: it cannot drift from them unnoticed."""
+    import json
+
+    results = json.loads((capacity.DOCS / "performance" / "results.json").read_text())
+    written = json.loads(capacity.CONCURRENCY_FILE.read_text())
+    assert written == capacity.reservations(results)
+    assert set(written["perOrderPerSecond"]) == set(capacity.CONSUMER_NAMES)
