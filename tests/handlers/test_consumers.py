@@ -388,11 +388,13 @@ def test_each_event_is_one_log_line_with_its_outcome_and_nothing_every_line_repe
 
     written = io.StringIO()
     monkeypatch.setattr(logger.registered_handler, "stream", written)  # where the function's stdout would be
+    monkeypatch.setenv("_X_AMZN_TRACE_ID", "Root=1-6b0be63a-93496ecddc27bc8175ea493b;Parent=53995c3f42cd8ad8;Sampled=1")
     event = orders.created()
     deliver(audit, event, lambda_context)
     lines = [json.loads(line) for line in written.getvalue().splitlines()]
     [line] = [entry for entry in lines if entry.get("message") == "event consumed"]
     assert (line["level"], line["eventId"], line["eventType"], line["outcome"]) == (
         "INFO", str(event.eventId), "ORDER_CREATED", "recorded")
-    assert line["correlation_id"] == "corr-1"
-    assert not {"function_arn", "function_name", "function_memory_size", "cold_start", "timestamp", "result"} & set(line)
+    assert line["correlation_id"] == "corr-1" and line["function_request_id"]
+    assert not {"function_arn", "function_name", "function_memory_size", "cold_start", "timestamp", "result",
+                "service", "xray_trace_id"} & set(line)
