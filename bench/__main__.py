@@ -163,6 +163,17 @@ def table(results: dict) -> str:
     return "\n".join(lines)
 
 
+def memory_table(results: dict) -> str:
+    runs = [results["endToEnd"][key]["functions"] for key in ("perOrder", "perOrderMixed", "perOrderLoaded")]
+    lines = ["| function | memory MB | max memory used MB | used | init ms |", "| --- | ---: | ---: | ---: | ---: |"]
+    for name in sorted({name for run in runs for name in run}):
+        memory = max(run[name]["memoryMb"] for run in runs if name in run)
+        used = max(run[name]["peakRssMb"] for run in runs if name in run)
+        init = results["coldStart"]["functions"].get(name, {}).get("medianMs")
+        lines.append(f"| {name} | {memory} | {used:.0f} | {used / memory:.0%} | {f'{init:.0f}' if init else '-'} |")
+    return "\n".join(lines)
+
+
 def loaded_orders(e2e: dict) -> int:
     return sum(row["orders"] for row in e2e["loadCurve"])
 
@@ -294,6 +305,14 @@ function's worker. The absolute rates are this machine's; the shape is what carr
 each function's invocations run side by side up to its concurrency, which docs/SCALING.md sizes.
 
 ![The load curve](performance/load.png)
+
+## Memory and init, function by function
+
+Each function's memory size (the stage's), the most its worker used in the metered runs (the
+process's peak resident set: what a REPORT line calls Max Memory Used), and its init (part 1:
+importing the handler and initialising its module, what a cold start's Init Duration adds).
+
+{memory_table(results)}
 
 ## The bill of an order
 
