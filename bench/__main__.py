@@ -111,11 +111,19 @@ def counts_lines(label: str, per: dict) -> list[str]:
 def table(results: dict) -> str:
     cold, hot, e2e, cost = results["coldStart"], results["warm"], results["endToEnd"], results["bill"]
     lines = [f"Benchmark {results['when']} on {results['machine']} (commit {results['commit']})", "",
-             f"1. Cold start: import + module init, median of {cold['repeat']}; baseline (boto3 + one client) "
-             f"{cold['baselineMs']} ms; code asset {cold['assetBytes'] / 1024:.0f} KiB (zipped)",
-             f"   {'function':24} {'ms':>8} {'x baseline':>11}"]
-    for name, figures in sorted(cold["functions"].items(), key=lambda item: -item[1]["medianMs"]):
-        lines.append(f"   {name:24} {figures['medianMs']:8.1f} {figures['ratio']:11.2f}")
+             f"1. Cold start, fresh interpreters with the Lambda environment, median [min-max] of {cold['repeat']}; "
+             f"code asset {cold['assetBytes'] / 1024:.0f} KiB (zipped)",
+             f"   import: the handler's module; first answer: import, then the first event handled (its AWS calls "
+             f"on a local moto server)",
+             f"   baseline: import boto3, one client ({cold['baselineMs']} ms), and as many GetItem calls as the "
+             f"function's first event made (" + ", ".join(f"{n}: {b['medianMs']} ms" for n, b in cold["baseline"].items())
+             + ")",
+             f"   {'function':24} {'import ms':>20} {'x':>6} {'first answer ms':>20} {'calls':>6} {'x baseline':>11}"]
+    for name, figures in sorted(cold["functions"].items(), key=lambda item: -item[1]["ratio"]):
+        imported, answered = figures["import"], figures["firstAnswer"]
+        lines.append(f"   {name:24} {imported['medianMs']:7.1f} [{imported['minMs']:5.0f}-{imported['maxMs']:5.0f}] "
+                     f"{figures['importRatio']:6.2f} {answered['medianMs']:7.1f} [{answered['minMs']:5.0f}-"
+                     f"{answered['maxMs']:5.0f}] {figures['calls']:6} {figures['ratio']:11.2f}")
     lines += ["", "2. Warm CPU per event (moto in-process), median; minimal = the same AWS calls, nothing else",
               f"   {'consumer':24} {'ms':>8} {'minimal ms':>11} {'ratio':>7} {'calls':>6}"]
     for name, figures in hot.items():

@@ -1,41 +1,171 @@
-"""Cold start: importing a handler module and running its module-level initialisation, in a
-fresh interpreter with the function's environment, against a baseline function that only
-imports boto3 and creates one client. Interpreter start-up itself is not counted."""
+"""Cold start, two figures for each function, each in a fresh interpreter with the function's
+Lambda environment (LAMBDA_TASK_ROOT and the rest: the libraries take their Lambda paths):
+
+- **import**: importing the handler's module (its module-level initialisation);
+- **first answer**: importing it and handling its first event, to the answer: what a customer
+  waits through after a deploy or a scale-out, less the interpreter's own start. The event's AWS
+  calls are served by a moto server on loopback, so the figure is compute, not network.
+
+Against a baseline function: `import boto3`, one client, and as many calls (GetItem, on the same
+server) as the function's first event made. Each figure is the median of `repeat` runs,
+interleaved so that a noisy moment hits every function alike, with the min and max beside it.
+"""
 
 from __future__ import annotations
 
 import io
+import json
+import logging
 import os
 import statistics
 import subprocess
 import sys
+import uuid
 import zipfile
+from contextlib import contextmanager
+from datetime import datetime, timezone
 
 from bench import ROOT
 from bench.functions import FUNCTIONS, lambda_environment
 
 BASELINE = "baseline"
+TRACE_HEADER = "Root=1-6b0be63a-93496ecddc27bc8175ea493b;Parent=53995c3f42cd8ad8;Sampled=1"
+
 _PROBE = """
-import sys, time
+import json, sys, time
 sys.path.insert(0, {lambdas!r})
+from localcloud.run_handler import Context  # the runtime's, not the function's
+event = json.loads({event!r})
 started = time.perf_counter()
-if {module!r} == "baseline":
+import botocore.endpoint  # count every request, whatever session or client makes it
+calls, make_request = [], botocore.endpoint.Endpoint.make_request
+def counted(self, *args, **kwargs):
+    calls.append(1)
+    return make_request(self, *args, **kwargs)
+botocore.endpoint.Endpoint.make_request = counted
+if {handler!r} == "baseline":
     import boto3
-    boto3.client("dynamodb")
+    client = boto3.client("dynamodb")
+    imported = time.perf_counter()
+    for _ in range({baseline_calls}):
+        client.get_item(TableName={table!r}, Key={{"productId": {{"S": "baseline"}}}})
 else:
     import importlib
-    module, _, attribute = {module!r}.rpartition(".")
-    getattr(importlib.import_module(module), attribute)
-print(time.perf_counter() - started)
+    module, _, attribute = {handler!r}.rpartition(".")
+    handler = getattr(importlib.import_module(module), attribute)
+    imported = time.perf_counter()
+    handler(event, Context({name!r}))
+answered = time.perf_counter()
+print(json.dumps({{"importMs": (imported - started) * 1000, "answerMs": (answered - started) * 1000,
+                  "calls": len(calls)}}))
 """
 
 
-def import_seconds(handler: str, name: str) -> float:
-    code = _PROBE.format(lambdas=str(ROOT / "lambdas"), module=handler)
+def probe(name: str, handler: str, event: dict | None, endpoint: str, baseline_calls: int = 0) -> dict:
+    from bench.warm import table_environment
+    from tests.support import aws
+
+    code = _PROBE.format(lambdas=str(ROOT / "lambdas"), handler=handler, name=name, event=json.dumps(event, default=_epoch),
+                         baseline_calls=baseline_calls, table=aws.INVENTORY)
     env = {**{k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "POWERTOOLS_"))},
-           **lambda_environment(name), "PYTHONDONTWRITEBYTECODE": "1"}
-    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
-    return float(result.stdout.strip().splitlines()[-1])
+           **lambda_environment(name), **table_environment(), "AWS_ENDPOINT_URL": endpoint,
+           "_X_AMZN_TRACE_ID": TRACE_HEADER, "PYTHONDONTWRITEBYTECODE": "1", "PYTHONPATH": str(ROOT)}
+    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    if result.returncode:
+        raise RuntimeError(f"{name}'s cold start failed: {result.stderr[-2000:]}")
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+@contextmanager
+def moto_server():
+    """A moto server on loopback with the tables, the bus and the sender the functions use."""
+    from moto.server import ThreadedMotoServer
+
+    from bench.warm import BUS
+    from localcloud.cloud import free_port
+    from tests.support import aws
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no line for each request
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port)
+    server.start()
+    endpoint = f"http://127.0.0.1:{port}"
+    saved = dict(os.environ)
+    os.environ.update({"AWS_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench",
+                       "AWS_DEFAULT_REGION": "us-east-1"})
+    try:
+        import boto3
+
+        boto3.setup_default_session()
+        aws.create_tables()
+        boto3.client("events").create_event_bus(Name=BUS)
+        yield endpoint
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+        server.stop()
+
+
+def first_event(name: str) -> dict:
+    """A first event for the function, new each time, with what it needs already in place."""
+    from bench.warm import WORKLOAD, fresh_event, prepare
+    from tests.support import aws
+    from tests.support.api import proxy_event
+
+    unique = uuid.uuid4().hex[:12]
+    if name in WORKLOAD:
+        event = fresh_event(WORKLOAD[name])
+        prepare(name, event)
+        return event
+    if name == "OrdersApi":
+        return proxy_event("POST", "/orders", {"customerId": f"cust-{unique}",
+                                               "items": [{"productId": "SKU-1", "quantity": 1, "price": "9.99"}]})
+    if name == "UsersApi":
+        return proxy_event("POST", "/users", {"email": f"{unique}@example.com", "name": "Ada"})
+    if name == "InventoryApi":
+        return proxy_event("PUT", f"/inventory/SKU-{unique}", {"quantity": 5})
+    if name == "AnalyticsApi":
+        return proxy_event("GET", "/analytics/daily", query={"date": datetime.now(timezone.utc).date().isoformat()})
+    if name == "AuditApi":
+        return proxy_event("GET", f"/audit/corr-{unique}")
+    if name == "Publisher":
+        return {"Records": _new_stream_record(aws.EVENT_STORE, lambda: _store_an_event(unique))}
+    if name == "AnalyticsFold":
+        return {"Records": _new_stream_record(aws.ANALYTICS_EVENTS, lambda: _count_an_event(unique))}
+    if name == "SagaSweep":
+        return {"version": "0", "id": unique, "detail-type": "Scheduled Event", "source": "aws.events",
+                "account": "123456789012", "time": datetime.now(timezone.utc).isoformat(), "region": "us-east-1",
+                "resources": [], "detail": {}}
+    raise KeyError(f"no first event for {name}")
+
+
+def _store_an_event(unique: str) -> None:
+    from eventstore.store import EventStore
+    from tests.support import aws, orders
+
+    EventStore(aws.EVENT_STORE).append([orders.created(order_id=f"order-{unique}")])
+
+
+def _count_an_event(unique: str) -> None:
+    from analytics.counters import DailyCounters
+    from tests.support import aws, orders
+
+    DailyCounters(markers_table=aws.ANALYTICS_EVENTS).record(orders.created(order_id=f"order-{unique}"))
+
+
+def _new_stream_record(table: str, write) -> list[dict]:
+    from tests.support import aws
+
+    before = len(aws.stream_records(table))
+    write()
+    return aws.stream_records(table)[before:]
+
+
+def _epoch(value) -> float:
+    """Stream records as Lambda gives them: times in epoch seconds (boto3 parses them to datetime)."""
+    if isinstance(value, datetime):
+        return value.timestamp()
+    raise TypeError(f"{type(value).__name__} is not JSON")
 
 
 def asset_bytes() -> int:
@@ -48,19 +178,37 @@ def asset_bytes() -> int:
     return len(buffer.getvalue())
 
 
+def _spread(values: list[float]) -> dict:
+    return {"medianMs": round(statistics.median(values), 1), "minMs": round(min(values), 1),
+            "maxMs": round(max(values), 1)}
+
+
 def measure(repeat: int) -> dict:
-    # interleave the runs so a noisy moment hits every function alike
-    samples: dict[str, list[float]] = {name: [] for name in [BASELINE, *FUNCTIONS]}
-    for _ in range(repeat):
-        samples[BASELINE].append(import_seconds(BASELINE, BASELINE))
-        for name, handler in FUNCTIONS.items():
-            samples[name].append(import_seconds(handler, name))
-    baseline = statistics.median(samples[BASELINE])
+    sys.path.insert(0, str(ROOT / "lambdas"))
+    samples: dict[str, list[dict]] = {name: [] for name in FUNCTIONS}
+    baseline: dict[int, list[dict]] = {}
+    with moto_server() as endpoint:
+        for _ in range(repeat):
+            for name, handler in FUNCTIONS.items():
+                samples[name].append(probe(name, handler, first_event(name), endpoint))
+            for calls in sorted({int(statistics.median(s["calls"] for s in runs)) for runs in samples.values()}):
+                baseline.setdefault(calls, []).append(probe(BASELINE, BASELINE, None, endpoint, baseline_calls=calls))
+    base_import = statistics.median(run["importMs"] for runs in baseline.values() for run in runs)
+    functions = {}
+    for name, runs in samples.items():
+        calls = int(statistics.median(run["calls"] for run in runs))
+        base_answer = statistics.median(run["answerMs"] for run in baseline[calls])
+        imports, answers = [run["importMs"] for run in runs], [run["answerMs"] for run in runs]
+        functions[name] = {"import": _spread(imports), "importRatio": round(statistics.median(imports) / base_import, 2),
+                           "firstAnswer": _spread(answers), "calls": calls,
+                           "baselineAnswerMs": round(base_answer, 1),
+                           "ratio": round(statistics.median(answers) / base_answer, 2),
+                           # the figures earlier pages keep
+                           "medianMs": round(statistics.median(imports), 1)}
     return {
         "repeat": repeat,
         "assetBytes": asset_bytes(),
-        "baselineMs": round(baseline * 1000, 1),
-        "functions": {name: {"medianMs": round(statistics.median(s) * 1000, 1),
-                             "ratio": round(statistics.median(s) / baseline, 2)}
-                      for name, s in samples.items() if name != BASELINE},
+        "baselineMs": round(base_import, 1),
+        "baseline": {str(calls): _spread([run["answerMs"] for run in runs]) for calls, runs in sorted(baseline.items())},
+        "functions": functions,
     }

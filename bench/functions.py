@@ -19,8 +19,14 @@ SETTINGS = ("EVENT_STORE_TABLE_NAME", "ORDERS_TABLE_NAME", "IDEMPOTENCY_TABLE_NA
 
 
 def lambda_environment(name: str) -> dict[str, str]:
-    """What the Lambda runtime and the stacks set for a function (tracing on, as deployed)."""
+    """What the Lambda runtime and the stacks set for a function (tracing on, as deployed). The
+    runtime's own variables matter: without LAMBDA_TASK_ROOT the X-Ray SDK takes its path for a
+    server, and builds an X-Ray client for centralised sampling at import (about 100 ms that no
+    function pays in Lambda, where Lambda makes the sampling decision)."""
     return {
+        "LAMBDA_TASK_ROOT": "/var/task",
+        "AWS_EXECUTION_ENV": "AWS_Lambda_python3.12",
+        "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
         "AWS_LAMBDA_FUNCTION_NAME": f"bench-{name}",
         "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "256",
         "AWS_REGION": "us-east-1",

@@ -1,7 +1,8 @@
 """Warm per-event cost of every consumer: CPU time to handle one event with its AWS calls
 served in-process by moto, against a minimal handler that makes the same calls and nothing
 else (no Powertools, no validation). The ratio is what the framework and the domain code add
-on top of the calls themselves."""
+on top of the calls themselves. The consumer runs as deployed: tracing on, INFO logs; the
+calls are every request it makes, on any session (counted where botocore sends them)."""
 
 from __future__ import annotations
 
@@ -30,6 +31,21 @@ WORKLOAD = {
 }
 
 
+def table_environment() -> dict[str, str]:
+    """The settings that name the tables tests/support/aws.py creates (and the bus, the sender)."""
+    from tests.support import aws
+
+    return {"EVENT_STORE_TABLE_NAME": aws.EVENT_STORE, "ORDERS_TABLE_NAME": aws.ORDERS,
+            "IDEMPOTENCY_TABLE_NAME": aws.IDEMPOTENCY, "EMAIL_LOG_TABLE_NAME": aws.EMAIL_LOG,
+            "USER_EMAILS_TABLE_NAME": aws.USER_EMAILS, "EMAIL_SENDER": aws.SENDER,
+            "ANALYTICS_TABLE_NAME": aws.ANALYTICS, "AUDIT_TABLE_NAME": aws.AUDIT,
+            "ANALYTICS_EVENTS_TABLE_NAME": aws.ANALYTICS_EVENTS, "INVENTORY_TABLE_NAME": aws.INVENTORY,
+            "EVENT_BUS_NAME": BUS}
+
+
+BUS = "bench-bus"
+
+
 @contextmanager
 def aws_in_process(name: str):
     """moto, with the tables the functions use, and the function's environment."""
@@ -37,12 +53,12 @@ def aws_in_process(name: str):
 
     from tests.support import aws
 
-    env = {**lambda_environment(name), "POWERTOOLS_TRACE_DISABLED": "1", "POWERTOOLS_METRICS_NAMESPACE": "Bench",
-           "EVENT_STORE_TABLE_NAME": aws.EVENT_STORE, "ORDERS_TABLE_NAME": aws.ORDERS,
-           "IDEMPOTENCY_TABLE_NAME": aws.IDEMPOTENCY, "EMAIL_LOG_TABLE_NAME": aws.EMAIL_LOG,
-           "EMAIL_SENDER": aws.SENDER, "ANALYTICS_TABLE_NAME": aws.ANALYTICS, "AUDIT_TABLE_NAME": aws.AUDIT,
-           "ANALYTICS_EVENTS_TABLE_NAME": aws.ANALYTICS_EVENTS,
-           "INVENTORY_TABLE_NAME": aws.INVENTORY}
+    # As deployed: tracing on (the segments go to a daemon address nobody listens on, as UDP
+    # does), INFO logs (written to /dev/null: formatted, not kept).
+    from bench.coldstart import TRACE_HEADER
+
+    env = {**lambda_environment(name), "POWERTOOLS_METRICS_NAMESPACE": "Bench", "_X_AMZN_TRACE_ID": TRACE_HEADER,
+           **table_environment()}
     saved = dict(os.environ)
     os.environ.update(env)
     try:
@@ -120,6 +136,20 @@ class CallRecorder:
     _clients: dict = {}
 
 
+def count_requests() -> list:
+    """Every request botocore sends from now on, whatever session or client sends it."""
+    import botocore.endpoint
+
+    sent, make_request = [], botocore.endpoint.Endpoint.make_request
+
+    def counted(self, *args, **kwargs):
+        sent.append(1)
+        return make_request(self, *args, **kwargs)
+
+    botocore.endpoint.Endpoint.make_request = counted
+    return sent
+
+
 def measure_consumer(name: str, events: int) -> dict:
     import importlib
 
@@ -134,15 +164,19 @@ def measure_consumer(name: str, events: int) -> dict:
         handler = getattr(module, attribute)
         recorder = CallRecorder()
         CallRecorder._clients = {}
+        sent = count_requests()
         handled, minimal, calls_per_event = [], [], []
         for index in range(events + 1):
             event = fresh_event(WORKLOAD[name])
             prepare(name, event)
             recorder.calls = []
+            sent.clear()
             started = time.process_time()
             handler(event, Context("bench"))
             spent = time.process_time() - started
             calls = list(recorder.calls)
+            if len(sent) != len(calls):  # a request on a session of its own: the minimal handler would miss it
+                raise RuntimeError(f"{name} sent {len(sent)} requests, {len(calls)} of them on the default session")
             started = time.process_time()
             recorder.replay(calls)
             replayed = time.process_time() - started
@@ -181,6 +215,5 @@ if __name__ == "__main__":
     import sys
 
     with open(os.devnull, "w") as quiet, contextlib.redirect_stdout(quiet):
-        os.environ["POWERTOOLS_LOG_LEVEL"] = "WARNING"  # the handlers' logs are not what is measured
         result = measure_consumer(sys.argv[1], int(sys.argv[2]))
     print(json.dumps(result))

@@ -16,7 +16,17 @@ class ApiResponse:
 
 def call(handler, context, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None,
          raw_body: str | None = None, query: dict[str, str] | None = None) -> ApiResponse:
-    event = {
+    response = handler(proxy_event(method, path, body, headers, raw_body, query), context)
+    text = response.get("body") or "null"
+    headers = dict(response.get("headers") or {})
+    headers.update({name: values[-1] for name, values in (response.get("multiValueHeaders") or {}).items()})
+    return ApiResponse(response["statusCode"], json.loads(text), headers)
+
+
+def proxy_event(method: str, path: str, body: Any = None, headers: dict[str, str] | None = None,
+                raw_body: str | None = None, query: dict[str, str] | None = None) -> dict:
+    """The event API Gateway (REST, proxy integration) gives the function for one request."""
+    return {
         "resource": path,
         "path": path,
         "httpMethod": method,
@@ -39,8 +49,3 @@ def call(handler, context, method: str, path: str, body: Any = None, headers: di
         "body": raw_body if raw_body is not None else (json.dumps(body) if body is not None else None),
         "isBase64Encoded": False,
     }
-    response = handler(event, context)
-    text = response.get("body") or "null"
-    headers = dict(response.get("headers") or {})
-    headers.update({name: values[-1] for name, values in (response.get("multiValueHeaders") or {}).items()})
-    return ApiResponse(response["statusCode"], json.loads(text), headers)
