@@ -158,7 +158,6 @@ def run(rates: list[int], step_seconds: float, *, metered: int = 20, mixed: int 
         "stage": stage,
         "stepSeconds": step_seconds,
         "loadCurve": rows,
-        "saturationRate": load.saturation(rows),
         "unloaded": {"orders": metered, "latencyMs": _summary(unloaded)},
         "perOrder": happy,
         "perOrderMixed": day,

@@ -22,7 +22,8 @@ from pathlib import Path
 
 LOCUSTFILE = Path(__file__).with_name("locustfile.py")
 # A rate is kept up with while the orders completed in its step are at least this share of those
-# sent, and its p95 is within BEND times the first (lightest) rate's.
+# sent, none failed, and its p95 is within BEND times the previous rate's (the knee: on a shared
+# machine the latency climbs gently with the rate, then jumps once a backlog builds).
 KEPT_UP = 0.9
 BEND = 3.0
 
@@ -75,14 +76,13 @@ def curve(records: dict, completed: dict[str, float]) -> list[dict]:
 
 def saturation(rows: list[dict]) -> int | None:
     """The highest rate whose completions kept up with what was sent, before the latency bent."""
-    base = rows[0]["latencyMs"]["p95"] if rows and rows[0]["latencyMs"] else None
-    kept = None
+    kept, previous = None, None
     for row in rows:
         keeps_up = row["sentPerSecond"] and row["completedPerSecond"] >= KEPT_UP * row["sentPerSecond"]
-        bent = base is None or row["latencyMs"] is None or row["latencyMs"]["p95"] > BEND * base
+        bent = row["latencyMs"] is None or (previous is not None and row["latencyMs"]["p95"] > BEND * previous)
         if not keeps_up or bent or row["errorRate"] > 0:
             break
-        kept = row["rate"]
+        kept, previous = row["rate"], row["latencyMs"]["p95"]
     return kept
 
 
