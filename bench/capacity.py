@@ -146,7 +146,8 @@ def scaling_page(results: dict) -> str:
               "## The first limit", "",
               f"**{first.resource}** ({first.quota_name}, {first.quota:,.0f}) is reached at "
               f"**{first.max_rate:,.0f} orders a second**; then **{second.resource}** ({second.quota_name}, "
-              f"{second.quota:,.0f}) at {second.max_rate:,.0f}. What raises them: {first.raise_by}; {second.raise_by}.", "",
+              f"{second.quota:,.0f}) at {second.max_rate:,.0f}. What raises the first: {first.raise_by}. The second: "
+              f"{second.raise_by}.", "",
               f"So the prod stage sustains {min(1000, int(first.max_rate)):,} orders a second within default quotas"
               + ("." if first.max_rate >= 1000 else
                  ", and 1,000 orders a second needs these increases: "
