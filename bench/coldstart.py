@@ -61,7 +61,8 @@ print(json.dumps({{"importMs": (imported - started) * 1000, "answerMs": (answere
 """
 
 
-def probe(name: str, handler: str, event: dict | None, endpoint: str, baseline_calls: int = 0) -> dict:
+def probe(name: str, handler: str, event: dict | None, endpoint: str, baseline_calls: int = 0,
+          import_profile: bool = False) -> dict:
     from bench.warm import table_environment
     from tests.support import aws
 
@@ -70,10 +71,28 @@ def probe(name: str, handler: str, event: dict | None, endpoint: str, baseline_c
     env = {**{k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "POWERTOOLS_"))},
            **lambda_environment(name), **table_environment(), "AWS_ENDPOINT_URL": endpoint,
            "_X_AMZN_TRACE_ID": TRACE_HEADER, "PYTHONDONTWRITEBYTECODE": "1", "PYTHONPATH": str(ROOT)}
+    if import_profile:
+        env["PYTHONPROFILEIMPORTTIME"] = "1"
     result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
     if result.returncode:
         raise RuntimeError(f"{name}'s cold start failed: {result.stderr[-2000:]}")
-    return json.loads(result.stdout.strip().splitlines()[-1])
+    figures = json.loads(result.stdout.strip().splitlines()[-1])
+    if import_profile:
+        figures["importsByPackage"] = imports_by_package(result.stderr)
+    return figures
+
+
+def imports_by_package(importtime: str) -> dict[str, float]:
+    """`python -X importtime` output -> ms of import spent in each top-level package (each
+    module's own time, summed), largest first."""
+    spent: dict[str, float] = {}
+    for line in importtime.splitlines():
+        if not line.startswith("import time:") or "self [us]" in line:
+            continue
+        own, _, name = line.removeprefix("import time:").split("|")
+        package = name.strip().split(".")[0]
+        spent[package] = spent.get(package, 0.0) + int(own) / 1000
+    return dict(sorted(((k, round(v, 1)) for k, v in spent.items()), key=lambda item: -item[1]))
 
 
 @contextmanager
@@ -193,6 +212,9 @@ def measure(repeat: int) -> dict:
                 samples[name].append(probe(name, handler, first_event(name), endpoint))
             for calls in sorted({int(statistics.median(s["calls"] for s in runs)) for runs in samples.values()}):
                 baseline.setdefault(calls, []).append(probe(BASELINE, BASELINE, None, endpoint, baseline_calls=calls))
+        worst = max(samples, key=lambda name: statistics.median(run["answerMs"] for run in samples[name]))
+        profile = probe(worst, FUNCTIONS[worst], first_event(worst), endpoint, import_profile=True)
+        baseline_profile = probe(BASELINE, BASELINE, None, endpoint, baseline_calls=1, import_profile=True)
     base_import = statistics.median(run["importMs"] for runs in baseline.values() for run in runs)
     functions = {}
     for name, runs in samples.items():
@@ -211,4 +233,8 @@ def measure(repeat: int) -> dict:
         "baselineMs": round(base_import, 1),
         "baseline": {str(calls): _spread([run["answerMs"] for run in runs]) for calls, runs in sorted(baseline.items())},
         "functions": functions,
+        # the slowest function's imports, by package, against the baseline's (one run each,
+        # profiled: the profiler itself adds to every figure)
+        "profile": {"function": worst, "importsByPackage": profile["importsByPackage"],
+                    "baselineImportsByPackage": baseline_profile["importsByPackage"]},
     }

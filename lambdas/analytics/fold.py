@@ -6,10 +6,11 @@ from __future__ import annotations
 from decimal import Decimal
 from functools import cache
 
+from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
 from analytics.counters import DailyCounters
-from common.observability import log_context, logger, metrics, tracer
+from common.observability import log_context, logger, tracer
 from common.settings import setting
 
 # Counter -> metric. Emitted from what a fold adds, so they count each event once, like the
@@ -19,6 +20,9 @@ METRICS = {"usersRegistered": ("UsersRegistered", MetricUnit.Count),
            "ordersCancelled": ("OrdersCancelled", MetricUnit.Count),
            "ordersCompleted": ("OrdersCompleted", MetricUnit.Count),
            "bookedRevenue": ("BookedRevenue", MetricUnit.NoUnit)}
+
+
+metrics = Metrics(namespace="OrderPlatform")  # the only function that publishes custom metrics
 
 
 @cache

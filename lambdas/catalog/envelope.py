@@ -18,7 +18,7 @@ from common.limits import MAX_ENTRY_BYTES, entry_size  # noqa: F401  (re-exporte
 
 
 class Metadata(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     userId: Identifier
     correlationId: Identifier
@@ -30,7 +30,7 @@ class Metadata(BaseModel):
 class Envelope(BaseModel, Generic[P]):
     """One event: who it belongs to, what happened (payload) and why (metadata)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     eventId: uuid.UUID
     eventType: str

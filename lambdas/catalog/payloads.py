@@ -12,7 +12,7 @@ from catalog.types import Currency, Email, Identifier, Money, Quantity
 class Payload(BaseModel):
     """Base of every payload: immutable, and unknown fields are a producer bug, not noise."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
 
 class OrderItem(Payload):

@@ -30,6 +30,9 @@ def test_the_benchmark_reports_every_figure(tmp_path):
     assert {"Publisher", "OrdersApi", "OrderSaga"} <= set(functions)
     assert set(functions) == set(FUNCTIONS)  # every function, cold to its first answer
     assert all(0 < f["import"]["medianMs"] < f["firstAnswer"]["medianMs"] and f["ratio"] > 0 for f in functions.values())
+    profile = results["coldStart"]["profile"]  # the slowest function's imports, by package
+    assert profile["function"] in FUNCTIONS and "pydantic" in profile["importsByPackage"]
+    assert "pydantic" not in profile["baselineImportsByPackage"] and "botocore" in profile["baselineImportsByPackage"]
     assert functions["OrderSaga"]["calls"] >= 2 and functions["Publisher"]["calls"] == 1  # its reads and appends; PutEvents
     assert set(results["warm"]) == {"OrdersProjection", "Email", "Analytics", "Audit", "OrderSaga", "Payments",
                                     "InventoryReservations"}
