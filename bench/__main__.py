@@ -196,7 +196,9 @@ def coldstart_section(results: dict) -> str:
     lines += ["", "The cuts: the tracer patches only botocore (the X-Ray SDK's default patches every library it "
               "knows, importing each first: about 20 ms); the catalog's pydantic models are built when first used "
               "(`defer_build`), so a function builds the envelope and the payloads it meets, not all 20; custom "
-              "metrics are created only in the one function that publishes them. The measure itself was fixed "
+              "metrics are created only in the one function that publishes them; one boto3 client per service per "
+              "process (`common/clients.py`), shared by the event store, the stock, the audit log and the rest. "
+              "The measure itself was fixed "
               "first: the runs before it lacked LAMBDA_TASK_ROOT, so the X-Ray SDK took its server path and built "
               "an X-Ray client at import (about 100 ms that no Lambda function pays); the import ratios reported "
               "then (1.87x to 2.11x) were mostly that."]

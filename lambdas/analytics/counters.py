@@ -24,10 +24,10 @@ from collections import defaultdict
 from decimal import Decimal
 from typing import Any, Iterable
 
-import boto3
 from botocore.exceptions import ClientError
 
 from catalog import Envelope, EventType
+from common import clients
 
 # Each lane's partition key takes 1/8 of the markers: 750 writes a second at 1,000 orders a
 # second, within a partition's 1,000 (each marker is its own item, written once); more lanes
@@ -79,7 +79,7 @@ class DailyCounters:
     def __init__(self, table_name: str | None = None, markers_table: str | None = None, *, client=None):
         self._table = table_name
         self._markers = markers_table
-        self._client = client or boto3.client("dynamodb")
+        self._client = client or clients.client("dynamodb")
 
     # ---- 1. count: one conditional write an event --------------------------------------------
 

@@ -5,16 +5,16 @@ from __future__ import annotations
 
 from typing import Any
 
-import boto3
 from botocore.exceptions import ClientError
 
 from catalog import CATALOG, Envelope, EventType
+from common import clients
 
 
 class AuditLog:
     def __init__(self, table_name: str, *, client=None):
         self._table = table_name
-        self._client = client or boto3.client("dynamodb")
+        self._client = client or clients.client("dynamodb")
 
     def record(self, event: Envelope) -> dict[str, Any]:
         # Time first; within one millisecond, an aggregate's versions keep their order.

@@ -13,11 +13,11 @@ from __future__ import annotations
 import os
 from typing import Iterator, Sequence
 
-import boto3
 from botocore.exceptions import ClientError
 
 from catalog import CATALOG, Envelope, EventType, entry_size, parse_event
 from catalog.envelope import MAX_ENTRY_BYTES
+from common import clients
 
 MAX_TRANSACTION_ACTIONS = 100  # TransactWriteItems limit
 
@@ -50,7 +50,7 @@ class EventTooLarge(EventStoreError):
 class EventStore:
     def __init__(self, table_name: str, *, client=None, page_size: int = 500):
         self.table_name = table_name
-        self._client = client or boto3.client("dynamodb")
+        self._client = client or clients.client("dynamodb")
         self._page_size = page_size
 
     # ---- write ----------------------------------------------------------------------------

@@ -14,10 +14,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import boto3
 
 from catalog import Envelope, EventType, new_event
 from catalog.payloads import InventoryInsufficient, InventoryReleased, InventoryUpdated, ReservedLine
+from common import clients
 from eventstore.store import ConcurrencyError, EventStore, GuardFailed
 
 USER = "inventory"
@@ -27,7 +27,7 @@ class Reservations:
     def __init__(self, store: EventStore, stock_table: str, *, client=None):
         self._store = store
         self._stock = stock_table
-        self._client = client or boto3.client("dynamodb")
+        self._client = client or clients.client("dynamodb")
 
     def handle(self, event: Envelope) -> dict[str, Any]:
         if event.eventType == EventType.INVENTORY_RESERVATION_REQUESTED:

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-import boto3
 
 from catalog import Envelope, EventType, new_event
 from catalog.payloads import InventoryAdjusted
+from common import clients
 from common.api import Caller
 from eventstore.store import ConcurrencyError, EventStore, GuardFailed
 
@@ -28,7 +28,7 @@ class Stock:
     def __init__(self, store: EventStore, table_name: str, *, client=None):
         self._store = store
         self._table = table_name
-        self._client = client or boto3.client("dynamodb")
+        self._client = client or clients.client("dynamodb")
 
     def get(self, product_id: str) -> dict:
         item = self._client.get_item(TableName=self._table, Key={"productId": {"S": product_id}}, ConsistentRead=True).get("Item")

@@ -29,6 +29,7 @@ import boto3
 from boto3.dynamodb.conditions import Attr
 
 from catalog import Envelope, EventType
+from common import clients
 from eventstore.store import EventStore
 from notifications.templates import TEMPLATES
 
@@ -52,7 +53,7 @@ class Mailer:
         self._table = (dynamodb or boto3.resource("dynamodb")).Table(table_name)
         self._store = store
         self._sender = sender
-        self._ses = ses or boto3.client("ses")
+        self._ses = ses or clients.client("ses")
 
     def handle(self, event: Envelope) -> dict[str, Any]:
         payload = event.payload

@@ -5,9 +5,8 @@ from __future__ import annotations
 import json
 from functools import cache
 
-import boto3
 
-from common import faults
+from common import clients, faults
 from common.observability import log_context, logger, tracer
 from common.settings import setting
 from publisher.outbox import OutboxPublisher, PendingEntry
@@ -39,7 +38,7 @@ def handler(event: dict, context) -> dict:
 
 @cache
 def _sqs():
-    return boto3.client("sqs")
+    return clients.client("sqs")
 
 
 def park(refused: list[PendingEntry]) -> None:

@@ -17,10 +17,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
-import boto3
 from botocore.exceptions import ClientError
 
-from common import faults
+from common import clients, faults
 from common.limits import MAX_ENTRY_BYTES, entry_size
 from common.observability import logger
 
@@ -58,7 +57,7 @@ class OutboxPublisher:
         sleep: Callable[[float], None] = time.sleep,
     ):
         self.bus_name = bus_name
-        self._client = client or boto3.client("events")
+        self._client = client or clients.client("events")
         self._max_attempts = max_attempts
         self._backoff = backoff_seconds
         self._sleep = sleep

@@ -12,8 +12,7 @@ import os
 from datetime import datetime, timedelta, timezone
 from functools import cache
 
-import boto3
-
+from common import clients
 from common.observability import log_context, logger, tracer
 from common.settings import setting
 from saga.handler import coordinator
@@ -28,7 +27,7 @@ class SweepFailed(RuntimeError):
 
 @cache
 def _dynamodb():
-    return boto3.client("dynamodb")
+    return clients.client("dynamodb")
 
 
 def pending_since_before(cutoff: datetime) -> list[str]:

@@ -34,7 +34,9 @@ def _forget_cached_clients() -> None:
     import analytics.api, analytics.consumer, analytics.fold, audit.api, audit.consumer, inventory.api  # noqa: E401
     import inventory.handler, payments.handler, saga.handler, saga.sweep  # noqa: E401
     import notifications.handler, orders.api, projection.handler, publisher.handler, users.api  # noqa: E401
+    from common import clients
 
+    clients.client.cache_clear()  # the process's shared clients too
     modules = (analytics.api, analytics.consumer, analytics.fold, audit.api, audit.consumer, inventory.api, notifications.handler,
                orders.api, projection.handler, publisher.handler, users.api, inventory.handler, payments.handler,
                saga.handler, saga.sweep)
