@@ -205,6 +205,34 @@ def coldstart_section(results: dict) -> str:
     return "\n".join(lines)
 
 
+def snapstart_section(results: dict) -> str:
+    """What SnapStart would cost the API functions, and why prod does not turn it on."""
+    from infra.consumers import HTTP_SERVICES
+    from infra.constructs.platform_function import API_MEMORY_MB
+
+    snap = PRICES["lambda"]["snapStart"]
+    gb = API_MEMORY_MB / 1024
+    month = 30 * 24 * 3600
+    cache_month = gb * month * snap["cachePerGbSecond"]
+    apis = [service.name for service in HTTP_SERVICES]
+    cold = results["coldStart"]["functions"]
+    imports = [cold[name]["import"]["medianMs"] for name in apis if name in cold]
+    return (f"Lambda can snapshot an API function after its init, when a version is published, and restore new "
+            f"environments from the snapshot instead of running the init again (Python 3.12 and later). At "
+            f"{API_MEMORY_MB} MB it would cost ${cache_month:.2f} a month for each published version of each of the "
+            f"{len(apis)} API functions, kept while the version is active (${snap['cachePerGbSecond']:.10f} a "
+            f"GB-second), and ${gb * snap['restorePerGb'] * 1e6:.0f} a million restores (one a cold start, not a request) "
+            f"([bench/prices.json](../bench/prices.json)): cheap beside the bill above. It needs a published version "
+            f"and an alias for every function, API Gateway integrated with the alias (each deploy publishes a new "
+            f"version and snapshot), and init code that is safe to resume many times: nothing unique or connected "
+            f"made before the snapshot (our handlers build their clients on first use, and draw ids per request; "
+            f"the X-Ray SDK and Powertools hold no connection at init). What it saves is the init, here "
+            f"{min(imports):.0f}-{max(imports):.0f} ms of imports, less the restore, which AWS reports per "
+            f"invocation (Restore Duration) and which cannot be measured here: the local cloud has no SnapStart. "
+            f"prod leaves it off until a deploy to AWS measures Restore Duration against Init Duration for these "
+            f"functions; the figures to compare are both in each cold start's REPORT record.")
+
+
 def memory_table(results: dict) -> str:
     from infra.constructs.platform_function import API_MEMORY_MB
 
@@ -359,6 +387,10 @@ each function's invocations run side by side up to its concurrency, which docs/S
 ## Cold start, before and after
 
 {coldstart_section(results)}
+
+### SnapStart for the API functions
+
+{snapstart_section(results)}
 
 ## Memory and init, function by function
 
