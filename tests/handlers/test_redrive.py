@@ -75,6 +75,7 @@ def test_an_on_failure_record_goes_back_to_its_function_then_is_deleted(queue):
         redrive = Redrive(OWNER, outputs(queue), lambda_=lambda_)
         [item] = redrive.parked(hold_seconds=30)
         redrive.resend(item)
+        stub.assert_no_pending_responses()  # the function was invoked, asynchronously, with the event
         redrive.delete(item)
     assert aws_count(queue) == 0
 
@@ -90,6 +91,7 @@ def test_a_rule_target_dead_letter_goes_back_to_the_bus(queue):
         redrive = Redrive(OWNER, outputs(queue), events=events)
         [item] = redrive.parked()
         redrive.resend(item)
+        stub.assert_no_pending_responses()  # the event went back to the bus
 
 
 def test_a_stream_batch_goes_back_to_the_publisher_with_its_records(store):
@@ -114,6 +116,7 @@ def test_a_stream_batch_goes_back_to_the_publisher_with_its_records(store):
         assert [r["dynamodb"]["SequenceNumber"] for r in redrive._stream_records(info)] == [
             r["dynamodb"]["SequenceNumber"] for r in records[:2]]
         redrive.resend(item)
+        stub.assert_no_pending_responses()  # the publisher was given the batch
         respond({"batchItemFailures": [{"itemIdentifier": info["startSequenceNumber"]}]})
         with pytest.raises(RuntimeError, match="failed again"):
             redrive.resend(item)
