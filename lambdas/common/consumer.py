@@ -34,13 +34,19 @@ class EventConsumer:
 
     def handle(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
         detail = event["detail"]
-        envelope = parse_event(detail)  # a malformed event fails here, before any effect
-        _check_routing(event, envelope)
-        faults.fail_for_type(envelope.eventType)
-        fault = faults.random_failure_point()
-        faults.fail_at(fault, faults.BEFORE)
-        result = self._process(envelope)
-        faults.fail_at(fault, faults.AFTER)  # effects done, the result not yet returned
+        try:
+            envelope = parse_event(detail)  # a malformed event fails here, before any effect
+            _check_routing(event, envelope)
+            faults.fail_for_type(envelope.eventType)
+            fault = faults.random_failure_point()
+            faults.fail_at(fault, faults.BEFORE)
+            result = self._process(envelope)
+            faults.fail_at(fault, faults.AFTER)  # effects done, the result not yet returned
+        except Exception:
+            # One line an attempt that failed, naming the event (the runtime's own error record
+            # names only the request): Lambda retries it, then parks it with the last error.
+            logger.exception("event failed", extra={"eventId": _event_id(detail), "eventType": event.get("detail-type")})
+            raise
         # Lambda's own Invocations and Errors count the events; a custom metric per event would
         # only add an EMF record to every invocation's logs. One line an event, its outcome only
         # (each byte is ingested and billed); the whole result is DEBUG.
@@ -57,6 +63,11 @@ class EventConsumer:
 
         # Decorators outermost first: logger (with the correlation id), tracer.
         return log_context(traced, correlation_id_path="detail.metadata.correlationId")
+
+
+def _event_id(detail: Any) -> str | None:
+    """The eventId of a detail, even one too malformed to parse."""
+    return str(detail.get("eventId")) if isinstance(detail, dict) and detail.get("eventId") is not None else None
 
 
 def _check_routing(event: dict[str, Any], envelope: Envelope) -> None:

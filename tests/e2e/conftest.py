@@ -203,6 +203,40 @@ def unique_day() -> str:
     return (date(2001, 1, 1) + timedelta(days=uuid.uuid4().int % 7000)).isoformat()
 
 
+def logged(deployment: Deployment, consumer: str, message: str, wanted_event_id: str) -> int:
+    """How many lines a consumer logged with this message about this event: "event consumed" once
+    a delivery handled, "event failed" once an attempt that failed."""
+    logs = deployment.client("logs")
+    group = deployment.outputs[f"{consumer}LogGroupName"]
+    count = 0
+    for page in logs.get_paginator("filter_log_events").paginate(logGroupName=group):
+        count += sum(1 for e in page["events"] if f'"{message}"' in e["message"] and wanted_event_id in e["message"])
+    return count
+
+
+def outcomes(deployment: Deployment, consumer: str, wanted_event_id: str) -> list[str]:
+    """What a consumer did with each delivery of this event, oldest first, as it logged it."""
+    logs = deployment.client("logs")
+    group = deployment.outputs[f"{consumer}LogGroupName"]
+    found = []
+    for page in logs.get_paginator("filter_log_events").paginate(logGroupName=group):
+        for entry in page["events"]:
+            if '"event consumed"' in entry["message"] and wanted_event_id in entry["message"]:
+                found.append((entry["timestamp"], json.loads(entry["message"])["outcome"]))
+    return [outcome for _, outcome in sorted(found, key=lambda pair: pair[0])]
+
+
+def delivered(deployment: Deployment, consumer: str, wanted_event_id: str, times: int) -> list[str]:
+    """Wait until the consumer has handled this event `times` times; what it did each time. A
+    check that nothing else happened holds only once the thing that could have done it has run."""
+    def handled() -> list[str]:
+        seen = outcomes(deployment, consumer, wanted_event_id)
+        assert len(seen) >= times, seen
+        return seen
+
+    return eventually(handled, timeout=60)
+
+
 def parked(deployment: Deployment, owner: str, wanted_event_id: str) -> dict:
     """The dead-letter message carrying this event id (left in the queue, still visible)."""
     sqs = deployment.client("sqs")

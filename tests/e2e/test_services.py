@@ -4,11 +4,10 @@ each effect happens once, however often its event is delivered."""
 from __future__ import annotations
 
 import json
-import time
 import urllib.request
 import uuid
 
-from tests.e2e.conftest import ON_AWS, eventually, example_entries, unique_day
+from tests.e2e.conftest import ON_AWS, delivered, event_id, eventually, example_entries, unique_day
 
 
 def email_log(deployment, key: str) -> dict | None:
@@ -46,12 +45,12 @@ def test_a_registered_user_gets_exactly_one_welcome_email(deployment, put_events
     assert registered.status == 201, registered.body
     assert deployment.http("POST", "/users", {"email": address.upper(), "name": "Copy"}).status == 409
 
-    sent = eventually(lambda: email_log(deployment, f"sent#{registered.body['eventId']}") or _missing())
+    sent = eventually(lambda: _status(email_log(deployment, f"sent#{registered.body['eventId']}"), "SENT"))
     assert sent["to"] == {"S": address}
     assert sent["subject"] == {"S": "Welcome, Grace"}
 
     put_events([stored_event(deployment, registered.body["userId"])])  # the same event, delivered again
-    time.sleep(3)
+    assert delivered(deployment, "Email", registered.body["eventId"], 2) == ["sent", "sent"]  # the first one's answer
     if not ON_AWS:
         assert len(local_emails_to(deployment, address)) == 1
 
@@ -97,8 +96,9 @@ def test_analytics_count_every_event_once(deployment, put_events):
         assert body["events"] == 2, body
         return body
 
-    body = eventually(counted)
-    time.sleep(2)  # give a wrongly double-counted duplicate time to show
+    eventually(counted)
+    # the duplicate handled too, and known for one: the counters cannot have moved since
+    assert delivered(deployment, "Analytics", event_id(created), 2) == ["counted", "already-counted"]
     body = daily(deployment, day)
     assert (body["ordersPlaced"], body["ordersCancelled"], body["bookedRevenue"]) == (1, 1, "32.95")
     assert body["byEventType"] == {"ORDER_CANCELLED": 1, "ORDER_CREATED": 1}
@@ -113,13 +113,14 @@ def test_the_audit_log_tells_one_conversation_and_make_trace_draws_it(deployment
     deployment.http("PUT", f"/orders/{order['orderId']}", {"items": [{"productId": "SKU-1", "quantity": 2, "price": "1.00"}],
                                                           "expectedVersion": 1}, headers=headers)
 
-    def both_recorded():
+    def recorded():  # the order's two events, and the saga's first step, which comes after them
         body = _ok(deployment.http("GET", f"/audit/{correlation}"))
         order_events = [e["eventType"] for e in body["events"] if e["aggregateId"] == order["orderId"]]
         assert order_events[:2] == ["ORDER_CREATED", "ORDER_UPDATED"], order_events
+        assert any(e["eventType"] == "PAYMENT_REQUESTED" for e in body["events"]), body["events"]
         return body
 
-    chain = eventually(both_recorded)
+    chain = eventually(recorded)
     # the saga's steps belong to the same conversation, each caused by the one before
     by_id = {e["eventId"]: e for e in chain["events"]}
     payment = next(e for e in chain["events"] if e["eventType"] == "PAYMENT_REQUESTED")
@@ -140,6 +141,13 @@ def _ok(response):
 
 def _missing():
     raise AssertionError("not there yet")
+
+
+def _status(item: dict | None, status: str) -> dict:
+    """The email record once it has reached this status (it is claimed, SENDING, before SES is
+    called, and marked SENT after)."""
+    assert item and item["status"]["S"] == status, item
+    return item
 
 
 def _at_least(values: list, count: int) -> list:

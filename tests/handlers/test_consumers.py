@@ -398,3 +398,28 @@ def test_each_event_is_one_log_line_with_its_outcome_and_nothing_every_line_repe
     assert line["correlation_id"] == "corr-1" and line["function_request_id"]
     assert not {"function_arn", "function_name", "function_memory_size", "cold_start", "timestamp", "result",
                 "service", "xray_trace_id"} & set(line)
+
+
+def test_each_failed_attempt_is_one_error_line_naming_its_event(audit, lambda_context, monkeypatch):
+    import io
+    import json
+
+    from common.observability import logger
+
+    written = io.StringIO()
+    monkeypatch.setattr(logger.registered_handler, "stream", written)
+    event = orders.created()
+    monkeypatch.setenv("AUDIT_TABLE_NAME", "no-such-table")  # every write fails
+    from audit.consumer import audit_log
+
+    audit_log.cache_clear()
+    for _ in range(2):
+        with pytest.raises(Exception):
+            deliver(audit, event, lambda_context)
+    lines = [json.loads(line) for line in written.getvalue().splitlines()]
+    failed = [line for line in lines if line.get("message") == "event failed"]
+    assert [(line["level"], line["eventId"], line["eventType"]) for line in failed] == [
+        ("ERROR", str(event.eventId), "ORDER_CREATED")] * 2
+    assert "ResourceNotFoundException" in failed[0]["exception"] and not any(
+        line.get("message") == "event consumed" for line in lines)
+    audit_log.cache_clear()
