@@ -16,6 +16,10 @@ from chaos.scenarios import SCENARIOS
 from localcloud.cloud import ROOT
 
 ORDERS = int(os.environ.get("CHAOS_TEST_ORDERS", "4"))
+# A delivery is parked when all 3 of its attempts fail: at 10% (make chaos) that is 1 in 1,000,
+# so a few orders would park nothing and the parked-event checks would have nothing to check.
+# At 50% it is 1 in 8: about 9 of the ~72 deliveries of 4 orders, none with odds of 1 in 10,000.
+FAULT_RATE = float(os.environ.get("CHAOS_TEST_FAULT_RATE", "0.5"))
 
 
 LOCAL_ONLY = pytest.mark.skipif(os.environ.get("E2E_TARGET") == "aws",
@@ -26,7 +30,8 @@ LOCAL_ONLY = pytest.mark.skipif(os.environ.get("E2E_TARGET") == "aws",
 def chaos_run(tmp_path_factory):
     """One `python -m chaos` run, every scenario on one local cloud: its exit code and rows."""
     out = tmp_path_factory.mktemp("chaos") / "rows.json"
-    result = subprocess.run([sys.executable, "-m", "chaos", "--orders", str(ORDERS), "--clients", "4", "--out", str(out)],
+    result = subprocess.run([sys.executable, "-m", "chaos", "--orders", str(ORDERS), "--clients", "4",
+                             "--fault-rate", str(FAULT_RATE), "--out", str(out)],
                             cwd=ROOT, capture_output=True, text=True, timeout=2400)
     print(result.stdout[-6000:], result.stderr[-3000:])
     assert out.exists(), result.stderr[-3000:]
