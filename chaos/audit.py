@@ -262,6 +262,9 @@ def _audit_once(world: World, scope: Scope) -> Row:
     return row
 
 
+ORDER_EMAILS = ("ORDER_CREATED", "ORDER_CANCELLED", "ORDER_COMPLETED")  # the events Email writes to a customer about
+
+
 def _duplicates(world: World, scope: Scope, events: list[dict], row: Row) -> None:
     # 1. emails: one per (recipient, subject); subjects name the order
     world.collect_emails()
@@ -271,6 +274,16 @@ def _duplicates(world: World, scope: Scope, events: list[dict], row: Row) -> Non
         if scope.email in to and count > 1:
             row.duplicated += count - 1
             row.details.append(f"duplicated: {count} emails '{subject}' to {scope.email}")
+    # ...and that count sees the emails at all: every order email the Email log marks SENT is in
+    # SES's outbox (an outbox read as empty would find no duplicate, and prove nothing)
+    order_emails = {e["eventId"]: e["aggregateId"] for e in events if e["eventType"] in ORDER_EMAILS}
+    marked = sum(1 for item in world.batch_get(world.outputs["EmailLogTableName"], "id",
+                                               [f"sent#{i}" for i in order_emails], ("status",))
+                 if item.get("status", {}).get("S") == "SENT")
+    ordered = set(order_emails.values())
+    seen = sum(1 for to, subject in sent if scope.email in to and any(o in (subject or "") for o in ordered))
+    row.checks[f"order emails marked SENT found in SES: {seen}/{marked}, at least 1"] = seen == marked >= 1 or (
+        not ordered and marked == 0)
     # 2. payments, reservations, saga commands, order outcomes: at most one of each per stream
     per_stream = Counter((e["aggregateId"], e["eventType"]) for e in events)
     once = set(ONCE_PER_SAGA + ONCE_PER_PAYMENT + ONCE_PER_RESERVATION + ("ORDER_COMPLETED", "ORDER_CANCELLED"))
