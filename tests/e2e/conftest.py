@@ -239,20 +239,36 @@ def delivered(deployment: Deployment, consumer: str, wanted_event_id: str, times
 
 def parked(deployment: Deployment, owner: str, wanted_event_id: str) -> dict:
     """The dead-letter message carrying this event id (left in the queue, still visible)."""
+    found = dead_letters(deployment, owner).get(wanted_event_id)
+    if found is None:
+        raise AssertionError(f"event {wanted_event_id} is not in {owner}'s dead-letter queue")
+    return found
+
+
+def dead_letters(deployment: Deployment, owner: str, *, timeout: float = 30) -> dict[str, dict]:
+    """Every message in the owner's dead-letter queue, by the event id it carries: received
+    (and left visible) until as many distinct messages were seen as the queue says it holds, so
+    that what is not returned is not there."""
     sqs = deployment.client("sqs")
-    seen: set[str] = set()
-    for _ in range(5):
-        messages = sqs.receive_message(
-            QueueUrl=deployment.outputs[f"{owner}DeadLetterQueueUrl"], MaxNumberOfMessages=10, VisibilityTimeout=0,
-            WaitTimeSeconds=1, MessageAttributeNames=["All"],
-        ).get("Messages", [])
-        for message in messages:
-            seen.add(message["MessageId"])
+    url = deployment.outputs[f"{owner}DeadLetterQueueUrl"]
+    seen: dict[str, dict] = {}
+    by_event: dict[str, dict] = {}
+    deadline = time.monotonic() + timeout
+    while True:
+        attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=[
+            "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])["Attributes"]
+        held = int(attributes["ApproximateNumberOfMessages"]) + int(attributes["ApproximateNumberOfMessagesNotVisible"])
+        if len(seen) >= held:
+            return by_event
+        if time.monotonic() > deadline:
+            raise AssertionError(f"read {len(seen)} of the {held} messages in {owner}'s dead-letter queue")
+        for message in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=0,
+                                           WaitTimeSeconds=1, MessageAttributeNames=["All"]).get("Messages", []):
+            seen[message["MessageId"]] = message
             body = json.loads(message["Body"])
             detail = body.get("requestPayload", body).get("detail", {})
-            if detail.get("eventId") == wanted_event_id:
-                return body
-    raise AssertionError(f"event {wanted_event_id} is not in {owner}'s dead-letter queue ({len(seen)} messages seen)")
+            if isinstance(detail, dict) and detail.get("eventId"):
+                by_event[str(detail["eventId"])] = body
 
 
 # ---- holding the saga back ------------------------------------------------------------------
