@@ -282,8 +282,14 @@ def _duplicates(world: World, scope: Scope, events: list[dict], row: Row) -> Non
                  if item.get("status", {}).get("S") == "SENT")
     ordered = set(order_emails.values())
     seen = sum(1 for to, subject in sent if scope.email in to and any(o in (subject or "") for o in ordered))
-    row.checks[f"order emails marked SENT found in SES: {seen}/{marked}, at least 1"] = seen == marked >= 1 or (
-        not ordered and marked == 0)
+    if scope.name == "restart":
+        # the emulator keeps SES's outbox in memory: what was sent between the last read before
+        # the stop and the stop itself is gone from it (not from the recipient), so fewer is allowed
+        row.checks[f"order emails marked SENT found in SES: {seen}/{marked} (the emulator's outbox does not survive "
+                   f"its restart), at least 1"] = 1 <= seen <= marked
+    else:
+        row.checks[f"order emails marked SENT found in SES: {seen}/{marked}, at least 1"] = seen == marked >= 1 or (
+            not ordered and marked == 0)
     # 2. payments, reservations, saga commands, order outcomes: at most one of each per stream
     per_stream = Counter((e["aggregateId"], e["eventType"]) for e in events)
     once = set(ONCE_PER_SAGA + ONCE_PER_PAYMENT + ONCE_PER_RESERVATION + ("ORDER_COMPLETED", "ORDER_CANCELLED"))
