@@ -42,6 +42,18 @@ def event(event_type: EventType, payload, version: int, stream: str = ORDER) -> 
                      correlation_id="corr-1")
 
 
+def _owed(asked: EventType, stream: str, *answers: EventType):
+    """A precondition: the saga asked for this, and the stream holds no answer to it yet."""
+    return lambda self: self.facts.asked(asked) and not self._has(getattr(self.facts, stream), *answers)
+
+
+PAYMENT_OWED = _owed(EventType.PAYMENT_REQUESTED, "payment", EventType.PAYMENT_PROCESSED, EventType.PAYMENT_FAILED)
+REFUND_OWED = _owed(EventType.PAYMENT_REFUND_REQUESTED, "payment", EventType.PAYMENT_REFUNDED)
+RESERVATION_OWED = _owed(EventType.INVENTORY_RESERVATION_REQUESTED, "reservation", EventType.INVENTORY_UPDATED,
+                         EventType.INVENTORY_INSUFFICIENT)
+RELEASE_OWED = _owed(EventType.INVENTORY_RELEASE_REQUESTED, "reservation", EventType.INVENTORY_RELEASED)
+
+
 class Saga(RuleBasedStateMachine):
     def __init__(self):
         super().__init__()
@@ -72,8 +84,7 @@ class Saga(RuleBasedStateMachine):
 
     # ---- the participants: each answers what it was asked, once ----------------------------------
 
-    @precondition(lambda self: self.facts.asked(EventType.PAYMENT_REQUESTED)
-                  and not self._has(self.facts.payment, EventType.PAYMENT_PROCESSED, EventType.PAYMENT_FAILED))
+    @precondition(PAYMENT_OWED)
     @rule(accepted=st.booleans())
     def the_card_network_answers(self, accepted):
         if accepted:
@@ -83,15 +94,13 @@ class Saga(RuleBasedStateMachine):
             self._append(self.facts.payment, EventType.PAYMENT_FAILED,
                          PaymentFailed(orderId=ORDER, reason="card declined"), f"payment:{ORDER}")
 
-    @precondition(lambda self: self.facts.asked(EventType.PAYMENT_REFUND_REQUESTED)
-                  and not self._has(self.facts.payment, EventType.PAYMENT_REFUNDED))
+    @precondition(REFUND_OWED)
     @rule()
     def the_card_network_refunds(self):
         self._append(self.facts.payment, EventType.PAYMENT_REFUNDED,
                      PaymentRefunded(orderId=ORDER, paymentId="pay-1", amount=TOTAL), f"payment:{ORDER}")
 
-    @precondition(lambda self: self.facts.asked(EventType.INVENTORY_RESERVATION_REQUESTED)
-                  and not self._has(self.facts.reservation, EventType.INVENTORY_UPDATED, EventType.INVENTORY_INSUFFICIENT))
+    @precondition(RESERVATION_OWED)
     @rule(in_stock=st.booleans())
     def the_stock_answers(self, in_stock):
         if in_stock:
@@ -101,8 +110,7 @@ class Saga(RuleBasedStateMachine):
             self._append(self.facts.reservation, EventType.INVENTORY_INSUFFICIENT,
                          InventoryInsufficient(orderId=ORDER, shortLines=LINES), f"reservation:{ORDER}")
 
-    @precondition(lambda self: self.facts.asked(EventType.INVENTORY_RELEASE_REQUESTED)
-                  and not self._has(self.facts.reservation, EventType.INVENTORY_RELEASED))
+    @precondition(RELEASE_OWED)
     @rule()
     def the_stock_releases(self):
         self._append(self.facts.reservation, EventType.INVENTORY_RELEASED,
@@ -132,20 +140,13 @@ class Saga(RuleBasedStateMachine):
             assert self.facts.charge is not None and self.facts.reserved
 
     def _pending_answers(self) -> list:
-        """What the participants still owe: each request asked and not yet answered."""
-        f = self.facts
-        owed = []
-        if f.asked(EventType.PAYMENT_REQUESTED) and not self._has(f.payment, EventType.PAYMENT_PROCESSED,
-                                                                  EventType.PAYMENT_FAILED):
-            owed.append(lambda: self.the_card_network_answers(accepted=True))
-        if f.asked(EventType.PAYMENT_REFUND_REQUESTED) and not self._has(f.payment, EventType.PAYMENT_REFUNDED):
-            owed.append(self.the_card_network_refunds)
-        if f.asked(EventType.INVENTORY_RESERVATION_REQUESTED) and not self._has(
-                f.reservation, EventType.INVENTORY_UPDATED, EventType.INVENTORY_INSUFFICIENT):
-            owed.append(lambda: self.the_stock_answers(in_stock=True))
-        if f.asked(EventType.INVENTORY_RELEASE_REQUESTED) and not self._has(f.reservation, EventType.INVENTORY_RELEASED):
-            owed.append(self.the_stock_releases)
-        return owed
+        """What the participants still owe: each request asked and not yet answered (the rules'
+        own preconditions), answered the way that lets the order go on."""
+        answers = ((PAYMENT_OWED, lambda: self.the_card_network_answers(accepted=True)),
+                   (REFUND_OWED, self.the_card_network_refunds),
+                   (RESERVATION_OWED, lambda: self.the_stock_answers(in_stock=True)),
+                   (RELEASE_OWED, self.the_stock_releases))
+        return [answer for owed, answer in answers if owed(self)]
 
     def _settle(self, timed_out: bool) -> None:
         for _ in range(10):  # each pass answers what is owed and wakes the saga on it
