@@ -203,27 +203,24 @@ def unique_day() -> str:
     return (date(2001, 1, 1) + timedelta(days=uuid.uuid4().int % 7000)).isoformat()
 
 
-def logged(deployment: Deployment, consumer: str, message: str, wanted_event_id: str) -> int:
-    """How many lines a consumer logged with this message about this event: "event consumed" once
-    a delivery handled, "event failed" once an attempt that failed."""
+def log_lines(deployment: Deployment, consumer: str, message: str, wanted_event_id: str) -> list[str]:
+    """The consumer's log lines with this message about this event, oldest first: "event
+    consumed" once a delivery handled, "event failed" once an attempt that failed."""
     logs = deployment.client("logs")
     group = deployment.outputs[f"{consumer}LogGroupName"]
-    count = 0
-    for page in logs.get_paginator("filter_log_events").paginate(logGroupName=group):
-        count += sum(1 for e in page["events"] if f'"{message}"' in e["message"] and wanted_event_id in e["message"])
-    return count
+    found = [entry for page in logs.get_paginator("filter_log_events").paginate(logGroupName=group)
+             for entry in page["events"] if f'"{message}"' in entry["message"] and wanted_event_id in entry["message"]]
+    return [entry["message"] for entry in sorted(found, key=lambda entry: entry["timestamp"])]
+
+
+def logged(deployment: Deployment, consumer: str, message: str, wanted_event_id: str) -> int:
+    """How many lines a consumer logged with this message about this event."""
+    return len(log_lines(deployment, consumer, message, wanted_event_id))
 
 
 def outcomes(deployment: Deployment, consumer: str, wanted_event_id: str) -> list[str]:
     """What a consumer did with each delivery of this event, oldest first, as it logged it."""
-    logs = deployment.client("logs")
-    group = deployment.outputs[f"{consumer}LogGroupName"]
-    found = []
-    for page in logs.get_paginator("filter_log_events").paginate(logGroupName=group):
-        for entry in page["events"]:
-            if '"event consumed"' in entry["message"] and wanted_event_id in entry["message"]:
-                found.append((entry["timestamp"], json.loads(entry["message"])["outcome"]))
-    return [outcome for _, outcome in sorted(found, key=lambda pair: pair[0])]
+    return [json.loads(line)["outcome"] for line in log_lines(deployment, consumer, "event consumed", wanted_event_id)]
 
 
 def delivered(deployment: Deployment, consumer: str, wanted_event_id: str, times: int) -> list[str]:
