@@ -1,7 +1,5 @@
 """The event envelope every event travels in, and how it maps to an EventBridge entry."""
 
-from __future__ import annotations
-
 import json
 import uuid
 from datetime import datetime, timezone

@@ -1,7 +1,5 @@
 """The payload model of every event type: what each event says, validated on both ends."""
 
-from __future__ import annotations
-
 from decimal import Decimal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator

@@ -1,7 +1,5 @@
 """Field types shared by every event and command: identifiers, money and quantities."""
 
-from __future__ import annotations
-
 from decimal import Decimal
 from typing import Annotated
 

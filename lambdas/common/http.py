@@ -1,7 +1,5 @@
 """HTTP plumbing shared by the APIs: JSON bodies, field-level 4xx errors, correlation ids."""
 
-from __future__ import annotations
-
 import json
 import re
 from http import HTTPStatus

@@ -4,8 +4,6 @@ PUT /inventory/{productId}   set the available stock {quantity}: a non-negative 
 GET /inventory/{productId}   the stock record
 """
 
-from __future__ import annotations
-
 from functools import cache
 from http import HTTPStatus
 

@@ -4,8 +4,6 @@ Commands never mutate state; they return new payloads. State only changes by app
 events, so the same code rebuilds an order from the event store and from the read model.
 """
 
-from __future__ import annotations
-
 from decimal import Decimal
 from enum import StrEnum
 from typing import Iterable

@@ -7,8 +7,6 @@ GET  /orders/{id}              the read model (eventually consistent)
 GET  /orders/{id}/events       its history, from the event store
 """
 
-from __future__ import annotations
-
 import re
 import uuid
 from functools import cache

@@ -4,8 +4,6 @@ Writes are conditional on the version the projection read, so two projections ra
 one order cannot interleave, and an older event can never overwrite a newer state.
 """
 
-from __future__ import annotations
-
 from datetime import datetime
 from decimal import Decimal
 from typing import Any

@@ -4,8 +4,6 @@ POST /users          register {email, name}: 201 with userId; 409 when the email
 GET  /users/{id}     the registration
 """
 
-from __future__ import annotations
-
 from functools import cache
 from http import HTTPStatus
 

@@ -105,3 +105,22 @@ def test_timestamps_must_carry_a_timezone():
     with pytest.raises(ValidationError) as error:
         parse_event(orders.created().to_detail() | {"timestamp": "2026-11-26T10:00:00"})
     assert "timestamp" in error_fields(error.value)
+
+
+def test_modules_that_define_pydantic_models_leave_annotations_evaluated():
+    """A cold-start cut (docs/PERFORMANCE.md): under `from __future__ import annotations` every
+    field's annotation is a string that pydantic compiles and evaluates when the class is made,
+    about 20 ms across the catalog on each cold start."""
+    import ast
+    from pathlib import Path
+
+    lambdas = Path(__file__).resolve().parents[2] / "lambdas"
+    offenders = []
+    for path in sorted(lambdas.rglob("*.py")):
+        tree = ast.parse(path.read_text())
+        models = any(isinstance(node, ast.ClassDef) and any(getattr(base, "id", "") in {"BaseModel", "_Body", "Payload"}
+                                                             for base in node.bases) for node in ast.walk(tree))
+        future = any(isinstance(node, ast.ImportFrom) and node.module == "__future__" for node in tree.body)
+        if models and future:
+            offenders.append(str(path.relative_to(lambdas)))
+    assert offenders == []
