@@ -29,6 +29,11 @@ from bench import ROOT
 from bench.functions import FUNCTIONS, lambda_environment
 
 BASELINE = "baseline"
+# The same, plus the libraries every function is built on, as they use them: pydantic, and
+# Powertools' Logger and Tracer (the X-Ray SDK, botocore patched). The ratio of the platform's
+# functions to it is what the platform's own code costs; its ratio to the baseline, what the
+# libraries alone cost.
+LIBRARIES = "libraries"
 TRACE_HEADER = "Root=1-6b0be63a-93496ecddc27bc8175ea493b;Parent=53995c3f42cd8ad8;Sampled=1"
 
 _PROBE = """
@@ -43,8 +48,12 @@ def counted(self, *args, **kwargs):
     calls.append(1)
     return make_request(self, *args, **kwargs)
 botocore.endpoint.Endpoint.make_request = counted
-if {handler!r} == "baseline":
+if {handler!r} in ("baseline", "libraries"):
     import boto3
+    if {handler!r} == "libraries":  # what every function of the platform is built on, as it uses it
+        from pydantic import BaseModel
+        from aws_lambda_powertools import Logger, Tracer
+        Logger(); Tracer(patch_modules=("botocore",))
     client = boto3.client("dynamodb")
     imported = time.perf_counter()
     for _ in range({baseline_calls}):
@@ -206,12 +215,14 @@ def measure(repeat: int) -> dict:
     sys.path.insert(0, str(ROOT / "lambdas"))
     samples: dict[str, list[dict]] = {name: [] for name in FUNCTIONS}
     baseline: dict[int, list[dict]] = {}
+    libraries: dict[int, list[dict]] = {}
     with moto_server() as endpoint:
         for _ in range(repeat):
             for name, handler in FUNCTIONS.items():
                 samples[name].append(probe(name, handler, first_event(name), endpoint))
             for calls in sorted({int(statistics.median(s["calls"] for s in runs)) for runs in samples.values()}):
                 baseline.setdefault(calls, []).append(probe(BASELINE, BASELINE, None, endpoint, baseline_calls=calls))
+                libraries.setdefault(calls, []).append(probe(LIBRARIES, LIBRARIES, None, endpoint, baseline_calls=calls))
         worst = max(samples, key=lambda name: statistics.median(run["answerMs"] for run in samples[name]))
         profile = probe(worst, FUNCTIONS[worst], first_event(worst), endpoint, import_profile=True)
         baseline_profile = probe(BASELINE, BASELINE, None, endpoint, baseline_calls=1, import_profile=True)
@@ -220,11 +231,13 @@ def measure(repeat: int) -> dict:
     for name, runs in samples.items():
         calls = int(statistics.median(run["calls"] for run in runs))
         base_answer = statistics.median(run["answerMs"] for run in baseline[calls])
+        libraries_answer = statistics.median(run["answerMs"] for run in libraries[calls])
         imports, answers = [run["importMs"] for run in runs], [run["answerMs"] for run in runs]
         functions[name] = {"import": _spread(imports), "importRatio": round(statistics.median(imports) / base_import, 2),
                            "firstAnswer": _spread(answers), "calls": calls,
                            "baselineAnswerMs": round(base_answer, 1),
                            "ratio": round(statistics.median(answers) / base_answer, 2),
+                           "librariesRatio": round(statistics.median(answers) / libraries_answer, 2),
                            # the figures earlier pages keep
                            "medianMs": round(statistics.median(imports), 1)}
     return {
@@ -232,6 +245,10 @@ def measure(repeat: int) -> dict:
         "assetBytes": asset_bytes(),
         "baselineMs": round(base_import, 1),
         "baseline": {str(calls): _spread([run["answerMs"] for run in runs]) for calls, runs in sorted(baseline.items())},
+        "libraries": {str(calls): {**_spread([run["answerMs"] for run in runs]),
+                                   "ratio": round(statistics.median(run["answerMs"] for run in runs)
+                                                  / statistics.median(run["answerMs"] for run in baseline[calls]), 2)}
+                      for calls, runs in sorted(libraries.items())},
         "functions": functions,
         # the slowest function's imports, by package, against the baseline's (one run each,
         # profiled: the profiler itself adds to every figure)

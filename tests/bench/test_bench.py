@@ -30,6 +30,9 @@ def test_the_benchmark_reports_every_figure(tmp_path):
     assert {"Publisher", "OrdersApi", "OrderSaga"} <= set(functions)
     assert set(functions) == set(FUNCTIONS)  # every function, cold to its first answer
     assert all(0 < f["import"]["medianMs"] < f["firstAnswer"]["medianMs"] and f["ratio"] > 0 for f in functions.values())
+    # the libraries' floor beside the bare baseline, for each number of calls, and each function against it
+    assert set(results["coldStart"]["libraries"]) == set(results["coldStart"]["baseline"])
+    assert all(f["librariesRatio"] > 0 for f in functions.values())
     profile = results["coldStart"]["profile"]  # the slowest function's imports, by package
     assert profile["function"] in FUNCTIONS and "pydantic" in profile["importsByPackage"]
     assert "pydantic" not in profile["baselineImportsByPackage"] and "botocore" in profile["baselineImportsByPackage"]
