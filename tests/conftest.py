@@ -5,6 +5,13 @@ from __future__ import annotations
 import os
 
 import pytest
+from hypothesis import Phase, settings
+
+# `make mutate` runs the property tests once for each mutant: the first failing example kills it,
+# and shrinking that example (minutes, against moto) would only slow the run; derandomized, so a
+# mutant's verdict does not depend on the draw.
+settings.register_profile("mutation", phases=[Phase.explicit, Phase.generate], derandomize=True, database=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 # Never talk to a real account by accident: moto and the local cloud accept these.
 os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
