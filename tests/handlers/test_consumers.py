@@ -393,11 +393,31 @@ def test_each_event_is_one_log_line_with_its_outcome_and_nothing_every_line_repe
     deliver(audit, event, lambda_context)
     lines = [json.loads(line) for line in written.getvalue().splitlines()]
     [line] = [entry for entry in lines if entry.get("message") == "event consumed"]
-    assert (line["level"], line["eventId"], line["eventType"], line["outcome"]) == (
-        "INFO", str(event.eventId), "ORDER_CREATED", "recorded")
+    assert (line["level"], line["eventId"], line["eventType"], line["aggregateId"], line["outcome"]) == (
+        "INFO", str(event.eventId), "ORDER_CREATED", "order-1", "recorded")
     assert line["correlation_id"] == "corr-1" and line["function_request_id"]
     assert not {"function_arn", "function_name", "function_memory_size", "cold_start", "timestamp", "result",
                 "service", "xray_trace_id"} & set(line)
+
+
+def test_at_debug_each_event_adds_one_line_with_its_whole_result(audit, lambda_context, monkeypatch):
+    import io
+    import json
+
+    from common.observability import logger
+
+    written = io.StringIO()
+    monkeypatch.setattr(logger.registered_handler, "stream", written)
+    level = logger.log_level
+    logger.setLevel("DEBUG")
+    try:
+        event = orders.created()
+        [result] = deliver(audit, event, lambda_context)
+    finally:
+        logger.setLevel(level)
+    lines = [json.loads(line) for line in written.getvalue().splitlines()]
+    [line] = [entry for entry in lines if entry.get("message") == "event result"]
+    assert (line["level"], line["eventId"], line["result"]) == ("DEBUG", str(event.eventId), result)
 
 
 def test_each_failed_attempt_is_one_error_line_naming_its_event(audit, lambda_context, monkeypatch):

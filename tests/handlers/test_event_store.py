@@ -118,3 +118,129 @@ def test_stored_v1_events_load_as_the_current_version(store):
     from orders.aggregate import Order
 
     assert Order.replay([event]).currency == "EUR"
+
+
+# ---- what the errors say, at the limits --------------------------------------------------
+
+
+def _claim(key: str) -> dict:
+    """A guard: a uniqueness claim on another table, as users.service makes one."""
+    return {"Put": {"TableName": "test-user-emails", "Item": {"email": {"S": key}},
+                    "ConditionExpression": "attribute_not_exists(email)"}}
+
+
+def test_a_lost_race_names_the_aggregate_and_the_version(store):
+    store.append([orders.created(order_id="a")])
+    with pytest.raises(ConcurrencyError, match="aggregate a already has version 1: reload and retry") as error:
+        store.append([orders.created(order_id="a")])
+    assert (error.value.aggregate_id, error.value.version) == ("a", 1)
+
+
+def test_a_failed_guard_is_named_by_its_index_and_nothing_is_written(store):
+    from eventstore.store import GuardFailed
+
+    store.append([orders.created(order_id="a")], guards=[_claim("taken@example.com")])
+    with pytest.raises(GuardFailed, match="guard 1 of the append failed its condition") as error:
+        store.append([orders.created(order_id="b"), orders.created(order_id="c")],
+                     guards=[_claim("free@example.com"), _claim("taken@example.com")])
+    assert error.value.index == 1
+    assert store.load("b") == [] and store.load("c") == []
+
+
+def test_events_and_guards_together_fill_one_transaction_at_most(store):
+    store.append([orders.updated(version=v) for v in range(2, 100)], guards=[_claim("one"), _claim("two")])  # 100
+    assert len(store.load("order-1")) == 98
+    with pytest.raises(EventStoreError, match="at most 100 events and guards, got 101"):
+        store.append([orders.updated(order_id="b", version=v) for v in range(2, 92)],
+                     guards=[_claim(f"g{i}") for i in range(11)])
+
+
+def test_an_event_exactly_at_the_bus_limit_is_stored(store):
+    from catalog import EventType, new_event
+    from catalog.envelope import MAX_ENTRY_BYTES
+    from catalog.payloads import OrderCancelled
+
+    def cancelled(length: int):
+        return new_event(EventType.ORDER_CANCELLED, aggregate_id="order-1", version=1, user_id="u", correlation_id="c",
+                         payload=OrderCancelled.model_construct(orderId="order-1", reason="x" * length))
+
+    def size(event) -> int:
+        from catalog import entry_size
+
+        return entry_size("orders.service", event.eventType, event.to_json())
+
+    base = cancelled(0)
+    event = cancelled(MAX_ENTRY_BYTES - size(base))
+    event = event.model_copy(update={"eventId": base.eventId, "timestamp": base.timestamp})
+    assert size(event) == MAX_ENTRY_BYTES
+    store.append([event])  # one byte more is refused (test_an_event_the_bus_would_refuse_is_never_stored)
+    from tests.support import aws
+
+    assert aws.item_count("test-event-store") == 1  # stored (the reason is past what a command may write, so raw)
+
+
+def test_the_stored_item_keeps_the_envelope_and_what_is_searched_beside_it(store, monkeypatch):
+    import boto3
+
+    monkeypatch.setenv("_X_AMZN_TRACE_ID", "Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1")
+    event = orders.created()
+    store.append([event])
+    item = boto3.client("dynamodb").get_item(TableName="test-event-store",
+                                             Key={"aggregateId": {"S": "order-1"}, "version": {"N": "1"}})["Item"]
+    assert {name: value["S"] for name, value in item.items() if name not in ("version", "detail")} == {
+        "aggregateId": "order-1", "eventId": str(event.eventId), "eventType": "ORDER_CREATED",
+        "source": "orders.service", "timestamp": event.to_detail()["timestamp"], "correlationId": "corr-1",
+        "traceHeader": "Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1"}
+    assert json.loads(item["detail"]["S"]) == json.loads(event.to_json())
+
+
+def _requests(client, operation: str) -> list[dict]:
+    """The parameters of each `operation` request the client sends."""
+    sent: list[dict] = []
+    client.meta.events.register(f"provide-client-params.dynamodb.{operation}", lambda params, **_: sent.append(dict(params)))
+    return sent
+
+
+def test_loads_read_strongly_consistent_pages_of_the_configured_size(tables):
+    import boto3
+
+    client = boto3.client("dynamodb")
+    store = EventStore("test-event-store", client=client, page_size=7)
+    store.append([orders.created()])
+    store.append([orders.updated(version=v) for v in range(2, 30)])
+    queries = _requests(client, "Query")
+    assert len(store.load("order-1")) == 29
+    assert len(queries) >= 5 and all(q["ConsistentRead"] is True and q["Limit"] == 7 for q in queries)
+
+
+def test_scan_reads_every_stored_event_of_the_types_asked(tables):
+    import boto3
+
+    client = boto3.client("dynamodb")
+    store = EventStore("test-event-store", client=client, page_size=2)
+    store.append([orders.created(order_id="a"), orders.created(order_id="b")])
+    store.append([orders.updated(order_id="a", version=2), orders.cancelled(order_id="a", version=3)])
+    scans = _requests(client, "Scan")
+    pages = list(store.scan(event_types=["ORDER_CREATED", "ORDER_CANCELLED"]))
+    assert sorted((e.aggregateId, e.eventType) for _, page in pages for e in page) == [
+        ("a", "ORDER_CANCELLED"), ("a", "ORDER_CREATED"), ("b", "ORDER_CREATED")]
+    assert sum(scanned for scanned, _ in pages) == 4  # the filter reads every item, and says so
+    assert all(s["ConsistentRead"] is True and s["Limit"] == 2 for s in scans) and len(scans) >= 2
+    assert sorted(e.version for _, page in store.scan() for e in page) == [1, 1, 2, 3]  # no filter: all
+    assert store.approximate_count() == 4
+
+
+def test_only_failed_conditions_are_taken_for_lost_races():
+    from botocore.exceptions import ClientError
+
+    from eventstore.store import _failed_conditions
+
+    def error(code: str, **extra) -> ClientError:
+        return ClientError({"Error": {"Code": code}, **extra}, "TransactWriteItems")
+
+    assert _failed_conditions(error("ConditionalCheckFailedException")) == [0]
+    reasons = [{"Code": "None"}, {"Code": "ConditionalCheckFailed"}, {"Code": "ConditionalCheckFailed"}]
+    assert _failed_conditions(error("TransactionCanceledException", CancellationReasons=reasons)) == [1, 2]
+    assert _failed_conditions(error("TransactionCanceledException")) == []
+    assert _failed_conditions(error("ProvisionedThroughputExceededException")) == []
+    assert _failed_conditions(ClientError({}, "PutItem")) == []

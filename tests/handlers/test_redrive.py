@@ -144,3 +144,148 @@ def _body(payload: dict) -> StreamingBody:
 
     raw = json.dumps(payload).encode()
     return StreamingBody(io.BytesIO(raw), len(raw))
+
+
+# ---- what each kind of dead letter is read as, whole or in part -----------------------------
+
+SENT = "1700000000123"  # SQS's SentTimestamp, epoch milliseconds
+SENT_AT = __import__("datetime").datetime(2023, 11, 14, 22, 13, 20, 123000, tzinfo=__import__("datetime").timezone.utc)
+
+
+def message(body, **attributes: str) -> dict:
+    """A dead letter as ReceiveMessage returns it."""
+    found = {"MessageId": "m-1", "ReceiptHandle": "r-1", "Body": json.dumps(body), "Attributes": {"SentTimestamp": SENT}}
+    if attributes:
+        found["MessageAttributes"] = {k: {"DataType": "String", "StringValue": v} for k, v in attributes.items()}
+    return found
+
+
+def read(body, **attributes: str) -> tuple:
+    parked = tool.classify(message(body, **attributes))
+    assert (parked.message_id, parked.receipt_handle, parked.sent_at, parked.body) == ("m-1", "r-1", SENT_AT, body)
+    return parked.kind, parked.event_type, parked.event_id, parked.error
+
+
+def test_an_on_failure_record_is_read_for_its_event_and_its_last_error():
+    event = orders.created()
+    assert read(on_failure_record(event)) == (ON_FAILURE, "ORDER_CREATED", str(event.eventId),
+                                              "fault injected for ORDER_CREATED")
+    without_answer = {**on_failure_record(event), "responsePayload": None}
+    assert read(without_answer)[3] == "RetriesExhausted"  # no error message: the condition
+    assert read({"requestContext": {}, "requestPayload": {"detail": "{not json"}}) == (ON_FAILURE, "?", "?", "")
+    assert read({"requestContext": {}, "requestPayload": "not an event"}) == (ON_FAILURE, "?", "?", "")
+
+
+def test_a_refused_record_is_read_for_its_item_keys_and_reason():
+    body = {"refusedRecord": {"sequenceNumber": "42", "keys": {"version": {"N": "3"}, "aggregateId": {"S": "order-1"}}},
+            "reason": "detail is not a JSON object"}
+    assert read(body) == (tool.REFUSED, "aggregateId=order-1,version=3", "42", "detail is not a JSON object")
+    assert read({"refusedRecord": {}}) == (tool.REFUSED, "?", "?", "")
+
+
+def test_a_stream_batch_is_read_for_its_size_first_record_and_error():
+    info = {"batchSize": 2, "startSequenceNumber": "100", "endSequenceNumber": "101"}
+    body = {"requestContext": {"condition": "RetryAttemptsExhausted"}, "responseContext": {"functionError": "Unhandled"},
+            "DDBStreamBatchInfo": info}
+    assert read(body) == (STREAM_BATCH, "2 records", "100", "Unhandled")
+    assert read({**body, "responseContext": {}}) == (STREAM_BATCH, "2 records", "100", "RetryAttemptsExhausted")
+    assert read({"DDBStreamBatchInfo": {}}) == (STREAM_BATCH, "? records", "?", "")
+
+
+def test_a_rule_target_dead_letter_is_read_for_its_event_and_eventbridges_error():
+    event = orders.created()
+    assert read(orders.bus_event(event), ERROR_CODE="SDK_CLIENT_ERROR") == (
+        RULE_TARGET, "ORDER_CREATED", str(event.eventId), "SDK_CLIENT_ERROR")
+    assert read(orders.bus_event(event), ERROR_MESSAGE="throttled") == (
+        RULE_TARGET, "ORDER_CREATED", str(event.eventId), "throttled")
+    assert read({"detail": "not an object"}) == (RULE_TARGET, "?", "?", "")
+
+
+def test_a_parked_message_says_how_long_it_has_waited():
+    from datetime import datetime, timedelta, timezone
+
+    def age(**waited) -> str:
+        item = tool.Parked("m", "r", ON_FAILURE, "?", "?", "", datetime.now(timezone.utc) - timedelta(**waited), {})
+        return item.age
+
+    assert (age(seconds=5), age(minutes=59, seconds=59), age(hours=1), age(hours=26, minutes=7)) == (
+        "0m05s", "59m59s", "1h00m", "26h07m")
+
+
+# ---- re-sending: what counts as sent -----------------------------------------------------------
+
+
+def test_a_refused_record_is_never_resent():
+    parked = tool.Parked("m", "r", tool.REFUSED, "aggregateId=order-1", "42", "detail is not a JSON object", SENT_AT, {})
+    with pytest.raises(tool.CannotResend, match=r"never publishable as it is \(detail is not a JSON object\): "
+                                                r"fix or delete item aggregateId=order-1"):
+        Redrive(OWNER, outputs("q")).resend(parked)
+
+
+def test_an_invoke_lambda_did_not_accept_or_an_entry_the_bus_failed_is_not_sent(queue):
+    event = orders.created()
+    park(queue, on_failure_record(event))
+    park(queue, orders.bus_event(event), ERROR_CODE="SDK_CLIENT_ERROR")
+    lambda_, events = boto3.client("lambda"), boto3.client("events")
+    with Stubber(lambda_) as invoked, Stubber(events) as put:
+        invoked.add_response("invoke", {"StatusCode": 200}, {"FunctionName": "analytics-fn", "InvocationType": "Event",
+                                                             "Payload": ANY})
+        put.add_response("put_events", {"FailedEntryCount": 1, "Entries": [{"ErrorCode": "InternalFailure",
+                                                                           "ErrorMessage": "try again"}]})
+        redrive = Redrive(OWNER, outputs(queue), lambda_=lambda_, events=events)
+        failure, dead_letter = redrive.parked()
+        with pytest.raises(RuntimeError, match="async invoke answered 200"):
+            redrive.resend(failure)
+        with pytest.raises(RuntimeError, match="try again"):
+            redrive.resend(dead_letter)
+
+
+def test_a_batch_whose_records_have_left_the_stream_says_so(store):
+    store.append([orders.created()])
+    [record] = aws.stream_records()
+    stream_arn = boto3.client("dynamodb").describe_table(TableName=aws.EVENT_STORE)["Table"]["LatestStreamArn"]
+    shard = boto3.client("dynamodbstreams").describe_stream(StreamArn=stream_arn)["StreamDescription"]["Shards"][0]
+    after = str(int(record["dynamodb"]["SequenceNumber"]) + 1)
+    info = {"streamArn": stream_arn, "shardId": shard["ShardId"], "startSequenceNumber": after, "endSequenceNumber": after}
+    redrive = Redrive("Publisher", {"PublisherDeadLetterQueueUrl": "q", "PublisherFunctionName": "publisher-fn"})
+    with pytest.raises(RuntimeError, match=r"the records have left the stream \(24 h\): rebuild from the event store"):
+        redrive._stream_records(info)
+
+
+# ---- the command ---------------------------------------------------------------------------
+
+
+def test_the_command_lists_each_message_then_resends_and_deletes_it(queue, monkeypatch, capsys):
+    event = orders.created()
+    park(queue, on_failure_record(event))
+    asked: list = []
+    monkeypatch.setattr(tool, "stack_outputs", lambda stage: asked.append(stage) or outputs(queue))
+    assert tool.main([OWNER, "--stage", "prod"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert asked == ["prod"]
+    assert out[0] == "1 message(s) in Analytics's dead-letter queue"
+    assert out[1].split() == ["kind", "event", "type", "event", "id", "age", "error"]
+    assert out[2].startswith(f"{ON_FAILURE:18} {'ORDER_CREATED':24} {str(event.eventId):38} ")
+    assert out[2].endswith("  fault injected for ORDER_CREATED")
+    assert out[-1] == "dry run: nothing sent. Fix the cause, then run again with --apply."
+
+    sent: list = []
+    monkeypatch.setattr(Redrive, "resend", lambda self, item: sent.append(item.event_id))
+    assert tool.main([OWNER, "--apply"]) == 0
+    assert sent == [str(event.eventId)] and asked == ["prod", None]
+    assert capsys.readouterr().out.splitlines()[-1] == "re-sent and deleted 1; kept 0"
+    assert aws_count(queue, include_hidden=True) == 0
+
+    assert tool.main([OWNER]) == 0
+    assert capsys.readouterr().out.splitlines() == ["0 message(s) in Analytics's dead-letter queue"]
+
+
+def test_a_kept_message_is_named_with_why(queue, monkeypatch, capsys):
+    event = orders.created()
+    park(queue, on_failure_record(event))
+    monkeypatch.setattr(tool, "stack_outputs", lambda stage: outputs(queue))
+    monkeypatch.setattr(Redrive, "resend", lambda self, item: (_ for _ in ()).throw(RuntimeError("function is gone")))
+    assert tool.main([OWNER, "--apply"]) == 1
+    captured = capsys.readouterr()
+    assert captured.err.strip() == f"kept {event.eventId}: function is gone"
+    assert captured.out.splitlines()[-1] == "re-sent and deleted 0; kept 1"
