@@ -263,8 +263,8 @@ def test_a_malformed_event_fails_before_any_effect(audit, lambda_context):
 
 
 @pytest.mark.parametrize("field, value, reason", [
-    ("detail-type", "ORDER_COMPLETED", "does not match the event's eventType 'ORDER_CREATED'"),
-    ("source", "users.service", "'users.service' does not publish ORDER_CREATED"),
+    ("detail-type", "ORDER_COMPLETED", "^detail-type 'ORDER_COMPLETED' does not match the event's eventType 'ORDER_CREATED'$"),
+    ("source", "users.service", "^source 'users.service' does not publish ORDER_CREATED: 'orders.service' does$"),
 ])
 def test_an_entry_whose_routing_contradicts_its_event_is_refused(audit, lambda_context, field, value, reason):
     from common.consumer import Misrouted
@@ -443,3 +443,31 @@ def test_each_failed_attempt_is_one_error_line_naming_its_event(audit, lambda_co
     assert "ResourceNotFoundException" in failed[0]["exception"] and not any(
         line.get("message") == "event consumed" for line in lines)
     audit_log.cache_clear()
+
+
+def test_a_consumer_runs_its_work_on_each_event_and_answers_with_its_result(lambda_context, monkeypatch):
+    from common.consumer import EventConsumer
+
+    seen = []
+    consumer = EventConsumer(lambda envelope: seen.append(envelope.eventId) or {"outcome": "done"})
+    event = orders.created()
+    assert consumer.handler(orders.bus_event(event), lambda_context) == {"outcome": "done"}
+    assert seen == [event.eventId]
+
+
+@pytest.mark.parametrize("detail, logged_id", [("{not json", None), ({"eventType": "ORDER_CREATED"}, None),
+                                               ({"eventId": "e-1"}, "e-1")])
+def test_an_event_too_broken_to_parse_is_logged_by_what_id_it_has(lambda_context, monkeypatch, detail, logged_id):
+    import io
+    import json
+
+    from common.consumer import EventConsumer
+    from common.observability import logger
+
+    written = io.StringIO()
+    monkeypatch.setattr(logger.registered_handler, "stream", written)
+    consumer = EventConsumer(lambda envelope: pytest.fail("the work ran on a broken event"))
+    with pytest.raises(ValueError):  # the parse error itself, not one raised while logging it
+        consumer.handler({**orders.bus_event(orders.created()), "detail": detail}, lambda_context)
+    [line] = [json.loads(entry) for entry in written.getvalue().splitlines() if '"event failed"' in entry]
+    assert line.get("eventId") == logged_id  # (a None is left out of the line)

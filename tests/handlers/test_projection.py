@@ -93,3 +93,95 @@ def test_the_handler_fails_loudly_on_a_malformed_event(tables, lambda_context):
     with pytest.raises(ValidationError, match="does not equal the sum"):
         handler(event, lambda_context)
     assert aws.item_count(aws.ORDERS) == 0
+
+
+# ---- what the API reads, and how the read model refuses to go back --------------------------
+
+
+def test_the_api_body_is_the_order_with_money_as_text_and_times_in_utc(projector, read_model, store):
+    (created,) = stored(store, orders.created())
+    projector.apply(created)
+    body = read_model.get("order-1").to_api()
+    stamp = created.timestamp.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    assert body == {"orderId": "order-1", "customerId": "cust-1", "currency": "EUR", "status": "PENDING", "version": 1,
+                    "cancelReason": None, "totalAmount": "44.98", "createdAt": stamp, "updatedAt": stamp,
+                    "items": [{"productId": "SKU-1", "quantity": 2, "price": "19.99"},
+                              {"productId": "SKU-2", "quantity": 1, "price": "5.00"}]}
+    assert stamp.endswith("Z") and "+00:00" not in stamp
+
+
+def test_an_order_stored_before_currencies_reads_as_euros(read_model):
+    import boto3
+
+    boto3.client("dynamodb").put_item(TableName=aws.ORDERS, Item={
+        "orderId": {"S": "old"}, "customerId": {"S": "c"}, "status": {"S": "PENDING"}, "version": {"N": "1"},
+        "items": {"L": [{"M": {"productId": {"S": "SKU-1"}, "quantity": {"N": "1"}, "price": {"N": "1.50"}}}]},
+        "totalAmount": {"N": "1.50"}, "createdAt": {"S": "2026-01-01T00:00:00+00:00"},
+        "updatedAt": {"S": "2026-01-01T00:00:00+00:00"}})
+    assert read_model.get("old").order.currency == "EUR"
+
+
+def test_a_rebuild_writes_only_what_is_newer(read_model, store):
+    from projection.projector import _fold
+
+    history = stored(store, orders.created(), orders.updated(), orders.cancelled())
+    first, second, third = (_fold(None, list(history[:n])) for n in (1, 2, 3))
+    assert read_model.save_if_newer(second) is True  # absent: written
+    assert read_model.save_if_newer(first) is False and read_model.save_if_newer(second) is False
+    assert read_model.get("order-1").order.version == 2
+    assert read_model.save_if_newer(third) is True
+    assert read_model.get("order-1").order.status == "CANCELLED"
+
+
+def test_a_write_only_succeeds_from_the_version_it_read(read_model, store):
+    from projection.projector import _fold
+    from projection.read_model import StaleWrite
+
+    history = stored(store, orders.created(), orders.updated())
+    first, second = _fold(None, [history[0]]), _fold(None, list(history))
+    read_model.save(first, previous_version=None)
+    with pytest.raises(StaleWrite, match="order-1"):
+        read_model.save(first, previous_version=None)  # it is no longer absent
+    with pytest.raises(StaleWrite, match="order-1"):
+        read_model.save(second, previous_version=2)
+    read_model.save(second, previous_version=1)
+    assert read_model.get("order-1").order.version == 2
+
+
+def test_a_failure_other_than_a_lost_race_is_not_taken_for_one(store):
+    from botocore.exceptions import ClientError
+
+    from projection.projector import _fold
+
+    (created,) = stored(store, orders.created())
+    with pytest.raises(ClientError, match="ResourceNotFoundException"):
+        OrdersReadModel("no-such-table").save(_fold(None, [created]), previous_version=None)
+
+
+def test_a_write_lost_to_another_delivery_is_tried_again_then_given_up(projector, read_model, store, monkeypatch):
+    from projection.read_model import StaleWrite
+
+    (created,) = stored(store, orders.created())
+    save, lost = read_model.save, []
+
+    def lose_first(view, *, previous_version):
+        if not lost:
+            lost.append(view.order.version)
+            raise StaleWrite(view.order.orderId)
+        save(view, previous_version=previous_version)
+
+    monkeypatch.setattr(read_model, "save", lose_first)
+    assert projector.apply(created) is Outcome.APPLIED and lost == [1]
+    monkeypatch.setattr(read_model, "save", lambda view, *, previous_version: (_ for _ in ()).throw(StaleWrite("x")))
+    (updated,) = stored(store, orders.updated())
+    with pytest.raises(StaleWrite, match="order order-1 kept changing during 5 attempts"):
+        projector.apply(updated)
+
+
+def test_an_event_far_ahead_catches_up_on_exactly_the_versions_missing(projector, read_model, store):
+    history = stored(store, orders.created(), orders.updated(), orders.updated(version=3, quantity=4),
+                     orders.cancelled(version=4))
+    assert projector.apply(history[1]) is Outcome.CAUGHT_UP  # v1 read from the store
+    assert projector.apply(history[3]) is Outcome.CAUGHT_UP  # v3 read, not v1 or v2 again
+    view = read_model.get("order-1")
+    assert (view.order.version, view.order.status, view.order.items[0].quantity) == (4, "CANCELLED", 4)

@@ -165,12 +165,12 @@ def test_an_entry_over_256_kb_is_parked_with_the_reason_and_the_rest_published(s
 @pytest.mark.parametrize(
     "damage, reason",
     [
-        (lambda image: image.pop("detail"), "lacks string attribute 'detail'"),
-        (lambda image: image.update(detail={"N": "1"}), "lacks string attribute 'S'"),
+        (lambda image: image.pop("detail"), "stream record lacks string attribute 'detail'"),
+        (lambda image: image.update(detail={"N": "1"}), "stream record lacks string attribute 'S'"),
         (lambda image: image["detail"].update(S="{not json"), "detail is not JSON"),
-        (lambda image: image["detail"].update(S="[1, 2]"), "not a JSON object"),
-        (lambda image: image["eventType"].update(S="ORDER_SHIPPED"), "eventType 'ORDER_CREATED' does not match"),
-        (lambda image: image["eventId"].update(S="someone-else"), "eventId"),
+        (lambda image: image["detail"].update(S="[1, 2]"), "detail is not a JSON object"),
+        (lambda image: image["eventType"].update(S="ORDER_SHIPPED"), "detail eventType 'ORDER_CREATED' does not match"),
+        (lambda image: image["eventId"].update(S="someone-else"), "detail eventId "),
     ],
 )
 def test_a_record_that_is_not_an_event_is_parked_with_the_reason_never_published(
@@ -181,7 +181,7 @@ def test_a_record_that_is_not_an_event_is_parked_with_the_reason_never_published
     damage(records[1]["dynamodb"]["NewImage"])
     assert handler({"Records": records}, lambda_context) == {"batchItemFailures": []}
     [parked] = dead_letters()
-    assert reason in parked["reason"]
+    assert parked["reason"].startswith(reason)
     assert len(bus_to_queue()) == 2  # the records either side of it went out
 
 
@@ -225,3 +225,122 @@ def test_removals_and_modifications_are_not_events(store, bus_to_queue):
     records[0]["eventName"] = "REMOVE"
     report = OutboxPublisher("test-bus").publish(records)
     assert (report.published, report.ignored, report.failed, report.refused) == (0, 1, [], [])
+
+
+# ---- the reasons given, the waits between attempts, the lines logged --------------------------
+
+
+def test_each_failure_keeps_what_eventbridge_said(store):
+    records = insert_records(store, 2)
+    client = boto3.client("events")
+    with Stubber(client) as stub:
+        stub.add_response("put_events", {"FailedEntryCount": 2, "Entries": [
+            {"ErrorCode": "InternalFailure", "ErrorMessage": "try again"}, {"ErrorCode": "InternalFailure"}]})
+        report = OutboxPublisher("test-bus", client=client, max_attempts=1).publish(records)
+    assert [f.error for f in report.failed] == ["InternalFailure: try again", "InternalFailure: "]
+    with Stubber(client) as stub:
+        stub.add_client_error("put_events", service_error_code="ThrottlingException", service_message="Rate exceeded",
+                              http_status_code=400)
+        report = OutboxPublisher("test-bus", client=client, max_attempts=1).publish(records)
+    assert {f.error for f in report.failed} == {"PutEvents failed: ThrottlingException: Rate exceeded"}
+
+
+def test_attempts_wait_longer_each_time(store):
+    records = insert_records(store, 1)
+    client, waits = boto3.client("events"), []
+    with Stubber(client) as stub:
+        for _ in range(4):
+            stub.add_client_error("put_events", service_error_code="ThrottlingException", http_status_code=400)
+        OutboxPublisher("test-bus", client=client, max_attempts=4, sleep=waits.append).publish(records)
+    assert waits == pytest.approx([0.1, 0.2, 0.4])  # none before the first attempt, then doubling from 100 ms
+
+
+def test_every_removal_or_modification_is_skipped_and_the_inserts_after_it_go_out(store, bus_to_queue):
+    records = insert_records(store, 3)
+    records[0]["eventName"], records[1]["eventName"] = "REMOVE", "MODIFY"
+    report = OutboxPublisher("test-bus").publish(records)
+    assert (report.published, report.ignored) == (1, 2)
+    assert len(bus_to_queue()) == 1
+
+
+def test_an_entry_exactly_at_the_limit_is_published(store, bus_to_queue):
+    from common.limits import MAX_ENTRY_BYTES, entry_size
+
+    [record] = insert_records(store, 1)
+    image = record["dynamodb"]["NewImage"]
+    detail = json.loads(image["detail"]["S"])
+
+    def padded(n: int) -> str:
+        return json.dumps({**detail, "padding": "x" * n})
+
+    size = entry_size(image["source"]["S"], image["eventType"]["S"], padded(0))
+    image["detail"]["S"] = padded(MAX_ENTRY_BYTES - size)
+    assert entry_size(image["source"]["S"], image["eventType"]["S"], image["detail"]["S"]) == MAX_ENTRY_BYTES
+    report = OutboxPublisher("test-bus").publish([record])
+    assert (report.published, report.refused) == (1, [])
+
+
+def _lines(monkeypatch):
+    import io
+
+    from common.observability import logger
+
+    written = io.StringIO()
+    monkeypatch.setattr(logger.registered_handler, "stream", written)
+    return lambda: [json.loads(line) for line in written.getvalue().splitlines()]
+
+
+def test_an_event_not_published_is_one_error_line_with_its_reason(store, monkeypatch):
+    lines = _lines(monkeypatch)
+    [record] = insert_records(store, 1)
+    client = boto3.client("events")
+    with Stubber(client) as stub:
+        stub.add_response("put_events", {"FailedEntryCount": 1, "Entries": [{"ErrorCode": "InternalFailure",
+                                                                           "ErrorMessage": "no"}]})
+        OutboxPublisher("test-bus", client=client, max_attempts=1).publish([record])
+    [line] = [entry for entry in lines() if entry.get("message") == "event not published"]
+    assert (line["level"], line["sequenceNumber"], line["reason"]) == (
+        "ERROR", record["dynamodb"]["SequenceNumber"], "InternalFailure: no")
+
+
+def test_a_refused_record_is_parked_with_where_it_is_and_why(store, bus_to_queue, dead_letters, lambda_context,
+                                                             monkeypatch):
+    from publisher.handler import handler
+
+    lines = _lines(monkeypatch)
+    [record] = insert_records(store, 1)
+    record["eventSourceARN"] = "arn:aws:dynamodb:us-east-1:123456789012:table/test-event-store/stream/x"
+    record["dynamodb"]["NewImage"]["eventType"]["S"] = "ORDER_" + "X" * 300  # a reason longer than an attribute
+    handler({"Records": [record]}, lambda_context)
+    messages = boto3.client("sqs").receive_message(QueueUrl=__import__("os").environ["DEAD_LETTER_QUEUE_URL"],
+                                                   MessageAttributeNames=["All"])["Messages"]
+    [parked] = messages
+    body = json.loads(parked["Body"])
+    reason = body["reason"]
+    assert reason.startswith("detail eventType 'ORDER_CREATED' does not match the item's 'ORDER_XXX") and len(reason) > 256
+    assert body["refusedRecord"] == {"eventSourceARN": record["eventSourceARN"],
+                                     "sequenceNumber": record["dynamodb"]["SequenceNumber"],
+                                     "keys": record["dynamodb"]["Keys"]}
+    assert parked["MessageAttributes"]["reason"]["StringValue"] == reason[:256]
+    [line] = [entry for entry in lines() if entry.get("message") == "stream record refused"]
+    assert (line["level"], line["sequenceNumber"], line["reason"]) == (
+        "ERROR", record["dynamodb"]["SequenceNumber"], reason)
+
+
+def test_a_record_without_an_item_image_is_refused_by_its_sequence_number(store):
+    [record] = insert_records(store, 1)
+    del record["dynamodb"]["NewImage"]
+    report = OutboxPublisher("test-bus").publish([record])
+    [refused] = report.refused
+    assert (refused.sequence_number, refused.entry, refused.record) == (record["dynamodb"]["SequenceNumber"], {}, record)
+    assert refused.error == "stream record lacks string attribute 'source': not an event-store item"
+
+
+@pytest.mark.parametrize("attribute", ["eventId", "aggregateId"])
+def test_an_item_missing_its_identity_is_refused(store, attribute):
+    [record] = insert_records(store, 1)
+    del record["dynamodb"]["NewImage"][attribute]
+    [refused] = OutboxPublisher("test-bus").publish([record]).refused
+    assert refused.error.startswith(f"detail {attribute} ") and refused.error.endswith("does not match the item's None")
+    assert (refused.sequence_number, refused.record) == (record["dynamodb"]["SequenceNumber"], record)
+    assert refused.entry["Detail"] == record["dynamodb"]["NewImage"]["detail"]["S"]

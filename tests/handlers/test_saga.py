@@ -135,6 +135,58 @@ def test_a_release_gives_the_stock_back_once(inventory, store):
     assert [e.eventType for e in store.load("reservation:order-1")] == ["INVENTORY_UPDATED", "INVENTORY_RELEASED"]
 
 
+def release_request(order_id="order-1"):
+    from catalog.payloads import InventoryReleaseRequested
+
+    return request(EventType.INVENTORY_RELEASE_REQUESTED, InventoryReleaseRequested(orderId=order_id),
+                   order_id=order_id, version=2)
+
+
+def test_each_answer_says_which_order_and_what_happened(inventory, store):
+    assert inventory.handle(reserve([("SKU-1", 1)])) == {"orderId": "order-1", "outcome": "reserved"}
+    assert inventory.handle(reserve([("SKU-1", 1)])) == {"orderId": "order-1", "outcome": "already-answered"}
+    assert inventory.handle(reserve([("SKU-2", 2)], order_id="order-2")) == {
+        "orderId": "order-2", "outcome": "insufficient", "short": ["SKU-2"]}
+    assert inventory.handle(reserve([("SKU-2", 2)], order_id="order-2")) == {
+        "orderId": "order-2", "outcome": "already-answered"}
+    assert inventory.handle(release_request()) == {"orderId": "order-1", "outcome": "released"}
+    assert inventory.handle(release_request()) == {"orderId": "order-1", "outcome": "already-released"}
+
+
+def test_only_a_reservation_is_released(inventory, store):
+    assert inventory.handle(release_request("never-reserved")) == {
+        "orderId": "never-reserved", "outcome": "nothing-to-release"}
+    inventory.handle(reserve([("SKU-2", 2)], order_id="short"))  # INVENTORY_INSUFFICIENT: nothing was taken
+    assert inventory.handle(release_request("short")) == {"orderId": "short", "outcome": "nothing-to-release"}
+    assert stock("SKU-2") == {"available": 1, "reserved": 0}
+    assert [e.eventType for e in store.load("reservation:short")] == ["INVENTORY_INSUFFICIENT"]
+
+
+def test_a_release_gives_back_stock_that_is_all_reserved(inventory):
+    inventory.handle(reserve([("SKU-1", 5), ("SKU-2", 1)]))  # nothing left available
+    assert inventory.handle(release_request())["outcome"] == "released"
+    assert (stock("SKU-1"), stock("SKU-2")) == ({"available": 5, "reserved": 0}, {"available": 1, "reserved": 0})
+
+
+def test_a_line_with_exactly_enough_is_not_short(inventory, store):
+    inventory.handle(reserve([("SKU-1", 5), ("SKU-2", 2)]))
+    [insufficient] = store.load("reservation:order-1")
+    assert [(line.productId, line.quantity) for line in insufficient.payload.shortLines] == [("SKU-2", 1)]
+
+
+def test_stock_that_came_back_before_the_shortfall_was_read_names_the_first_line(inventory):
+    lines = (ReservedLine(productId="SKU-1", quantity=1), ReservedLine(productId="SKU-2", quantity=1))
+    assert inventory._short_lines(lines) == (lines[0],)  # both covered now: the first is named
+
+
+def test_a_request_causes_its_answer(inventory, store):
+    asked = reserve([("SKU-1", 1)])
+    inventory.handle(asked)
+    [answer] = store.load("reservation:order-1")
+    assert (answer.metadata.causationId, answer.metadata.correlationId, answer.metadata.userId) == (
+        str(asked.eventId), "corr-1", "inventory")
+
+
 # ---- the coordinator -----------------------------------------------------------------------
 
 

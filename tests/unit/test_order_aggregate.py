@@ -45,7 +45,7 @@ def test_a_closed_order_refuses_every_command(command, history):
         "cancel": lambda: order.cancel("again"),
         "complete": order.complete,
     }
-    with pytest.raises(InvalidTransition, match=history):
+    with pytest.raises(InvalidTransition, match=f"^cannot {command} order order-1: it is {history}$"):
         actions[command]()
 
 
@@ -69,5 +69,10 @@ def test_a_gap_in_the_history_is_an_error_not_a_silent_skip():
 
 
 def test_history_must_start_with_creation():
-    with pytest.raises(UnexpectedEvent):
+    with pytest.raises(UnexpectedEvent, match="^an order starts with ORDER_CREATED at version 1, not ORDER_UPDATED v1$"):
         Order.replay([orders.updated(version=1)])
+
+
+def test_a_second_creation_cannot_follow_the_first():
+    with pytest.raises(UnexpectedEvent, match="^ORDER_CREATED cannot follow the creation of order order-1$"):
+        Order.replay([orders.created(), orders.created(version=2)])

@@ -108,6 +108,14 @@ def test_insufficient_stock_refunds_and_cancels():
     assert (refund.payload.paymentId, refund.payload.amount) == ("pay-1", Decimal("44.98"))
 
 
+def test_every_short_line_is_named_in_the_reason(monkeypatch):
+    two_short = InventoryInsufficient(orderId=O, shortLines=(ReservedLine(productId="SKU-1", quantity=1),
+                                                             ReservedLine(productId="SKU-2", quantity=3)))
+    monkeypatch.setitem(ANSWERS, E.INVENTORY_INSUFFICIENT, ("reservation", two_short))
+    order = run(E.PAYMENT_PROCESSED, E.INVENTORY_INSUFFICIENT)
+    assert order.cancel_reason == "insufficient stock: SKU-1 short by 1, SKU-2 short by 3"
+
+
 @pytest.mark.parametrize(
     ("before_cancel", "after_cancel", "refunds", "releases"),
     [
