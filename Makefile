@@ -24,7 +24,7 @@ OPS := AWS_ENDPOINT_URL=http://127.0.0.1:$(LOCAL_CLOUD_PORT) AWS_ACCESS_KEY_ID=t
 	AWS_DEFAULT_REGION=us-east-1 $(PY) -m
 endif
 
-.PHONY: help install test unit e2e synth up down status invoke logs redrive replay rebuild fault trace bench capacity chaos gates catalog docs clean
+.PHONY: help install test unit e2e synth up down status invoke logs redrive replay rebuild fault trace bench capacity chaos mutate gates catalog docs clean
 
 help: ## list the commands
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -98,6 +98,9 @@ synth: install ## synthesize every stack offline into cdk.out/ (STAGE=dev|prod)
 	$(CDK) synth --all -c stage=$(STAGE) >/dev/null
 	@for t in cdk.out/*.template.json; do printf '  %-50s %3s resources\n' $$t $$($(PY) -c "import json,sys;print(len(json.load(open(sys.argv[1]))['Resources']))" $$t); done
 
+mutate: $(VENV)/.installed ## mutation testing of the core modules against the fast tests; scores to docs/TESTING.md (about N min)
+	$(PY) -m scripts.mutate
+
 bench: install ## the benchmark: cold starts, per-event cost, throughput, cost per million orders (writes docs/)
 	$(PY) -m bench --docs
 
@@ -110,8 +113,9 @@ gates: install ## the security gates (cdk-nag, cfn-lint, checkov, platform rules
 catalog: $(VENV)/.installed ## regenerate schemas/, events/ and docs/EVENTS.md from the event catalog
 	$(PY) scripts/catalog.py
 
-docs: $(VENV)/.installed ## regenerate what the docs take from the code (the README's security exceptions)
+docs: $(VENV)/.installed ## regenerate what the docs take from the code (the README's security exceptions, docs/openapi.json)
 	$(PY) scripts/security_doc.py
+	$(PY) scripts/openapi.py
 
 clean: ## remove build output and local-cloud state (not the virtual environment)
 	rm -rf cdk.out .pytest_cache .local-cloud

@@ -373,6 +373,34 @@ def _counts(world: World) -> dict[str, int]:
     return counts
 
 
+# ---- the API fuzzed ------------------------------------------------------------------------------
+
+FUZZ_SEED = 17
+
+
+def fuzzing(world: World, orders: int) -> list[Row]:
+    """Requests generated from docs/openapi.json (chaos/fuzz.py), a tenth of `orders` for each
+    operation (at least 2, at most 100): none answers 5xx, and no refused write leaves an event."""
+    from chaos.fuzz import fuzz
+    from localcloud.api import SigV4
+
+    started = time.monotonic()
+    examples = min(100, max(2, orders // 10))
+    report = fuzz(world.outputs.api_url, SigV4(world.cloud.aws_env()), world.dynamodb,
+                  world.outputs["EventStoreTableName"], examples=examples, seed=FUZZ_SEED, log=world.log)
+    statuses = ", ".join(f"{status}: {n}" for status, n in sorted(report.by_status.items()))
+    row = Row(scenario=f"API fuzzing ({report.cases} requests, seed {report.seed})", events=report.cases,
+              processed=report.cases - len(report.server_errors))
+    row.duplicated = len(report.partial_writes)
+    row.checks[f"answers: {statuses}; at least one refused and one accepted"] = (
+        any(400 <= status < 500 for status in report.by_status) and any(200 <= status < 300 for status in report.by_status))
+    row.checks[f"answered 5xx: {len(report.server_errors)}"] = not report.server_errors
+    row.checks[f"refused writes that left an event: {len(report.partial_writes)}"] = not report.partial_writes
+    row.details = report.server_errors + report.partial_writes
+    row.seconds = round(time.monotonic() - started, 1)
+    return [row]
+
+
 SCENARIOS: dict[str, Scenario] = {
     "transient": transient,
     "poison": poison,
@@ -381,4 +409,5 @@ SCENARIOS: dict[str, Scenario] = {
     "concurrency": concurrency,
     "restart": restart,
     "bad-input": bad_input,
+    "fuzzing": fuzzing,
 }

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import boto3
+import requests
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 
@@ -61,3 +62,18 @@ class Api:
         except json.JSONDecodeError:
             parsed = content.decode(errors="replace")
         return Answer(status, parsed)
+
+
+class SigV4(requests.auth.AuthBase):
+    """`requests` auth that signs each request as API Gateway's IAM authorization expects."""
+
+    def __init__(self, env: dict[str, str]):
+        self._credentials = boto3.Session(aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+                                          aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"]).get_credentials()
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        signed = AWSRequest(method=request.method, url=request.url, data=request.body,
+                            headers={k: v for k, v in request.headers.items() if k.lower() != "connection"})
+        SigV4Auth(self._credentials, "execute-api", "us-east-1").add_auth(signed)
+        request.headers.update(dict(signed.headers))
+        return request
