@@ -82,8 +82,8 @@ trace: $(VENV)/.installed ## a correlation id's events as a timeline and a Merma
 	$(OPS) ops.trace $(ID)
 
 ORDERS ?= 1000
-chaos: install ## the reliability suite on a local cloud of its own: faults, duplicates, reordering... (ORDERS=1000 RATE=0.1)
-	$(PY) -m chaos --orders $(ORDERS) --docs $(if $(RATE),--fault-rate $(RATE))
+chaos: install ## the reliability suite on a local cloud of its own: faults, duplicates, reordering... (ORDERS=1000 RATE=0.1 SEED=replays a run)
+	$(PY) -m chaos --orders $(ORDERS) --docs $(if $(RATE),--fault-rate $(RATE)) $(if $(SEED),--seed $(SEED))
 
 test: install ## run the whole test suite, the end-to-end tests on a local cloud of their own included
 	$(PY) -m pytest

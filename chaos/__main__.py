@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import random
 import subprocess
 import sys
 import tempfile
@@ -28,10 +29,10 @@ DOCS = ROOT / "docs" / "RELIABILITY.md"
 BEGIN, END = "<!-- chaos-table:begin -->", "<!-- chaos-table:end -->"
 
 
-def run(orders: int, scenarios: list[str], *, clients: int, fault_rate: float = 0.1, log=print,
+def run(orders: int, scenarios: list[str], *, clients: int, fault_rate: float = 0.1, seed: int = 0, log=print,
         after_each=None) -> list[Row]:
     rows: list[Row] = []
-    with tempfile.TemporaryDirectory() as tmp, World(Path(tmp) / "cloud", clients=clients, log=log) as world:
+    with tempfile.TemporaryDirectory() as tmp, World(Path(tmp) / "cloud", clients=clients, seed=seed, log=log) as world:
         for name in scenarios:
             log(f"scenario {name}: {orders} orders ...")
             started = time.monotonic()
@@ -65,11 +66,11 @@ def checks(rows: list[Row]) -> str:
         f"{'ok' if passed else 'FAILED'} {check}" for check, passed in row.checks.items()) for row in rows)
 
 
-def record(rows: list[Row], orders: int, seconds: float, command: str, *, done: bool = True) -> None:
+def record(rows: list[Row], orders: int, seconds: float, command: str, *, seed: int, done: bool = True) -> None:
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
     when = datetime.now(timezone.utc).isoformat(timespec="seconds")
     state = f"{seconds / 60:.0f} minutes" if done else f"still running after {seconds / 60:.0f} minutes"
-    block = (f"{BEGIN}\nLatest run: `{command}`, {orders} orders per scenario, {when}, commit {commit}, "
+    block = (f"{BEGIN}\nLatest run: `{command}`, {orders} orders per scenario, seed {seed}, {when}, commit {commit}, "
              f"{state}.\n\n{table(rows)}\n\nEach scenario's own checks:\n\n{checks(rows)}\n{END}")
     text = DOCS.read_text()
     DOCS.write_text(text[:text.index(BEGIN)] + block + text[text.index(END) + len(END):])
@@ -83,6 +84,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clients", type=int, default=8, help="concurrent API clients (default 8)")
     parser.add_argument("--fault-rate", type=float, default=0.1,
                         help="transient faults: the fraction of invocations that fail (default 0.1)")
+    parser.add_argument("--seed", type=int, default=None,
+                        help="what every random choice of the run follows (default: a new one, printed); the same "
+                             "seed replays the same ids, faulted events and fuzzed requests")
     parser.add_argument("--docs", action="store_true", help="record the table in docs/RELIABILITY.md")
     parser.add_argument("--out", type=Path, help="also write the rows as JSON here")
     args = parser.parse_args(argv)
@@ -91,24 +95,26 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"unknown scenario(s) {', '.join(unknown)}; there are: {', '.join(SCENARIOS)}")
 
+    seed = args.seed if args.seed is not None else random.SystemRandom().randrange(1, 2**24)
+    print(f"seed {seed} (replay with --seed {seed})", flush=True)
     started = time.monotonic()
     if not 0 <= args.fault_rate <= 1:
         parser.error("--fault-rate is a fraction between 0 and 1")
     command = "make chaos" if args.orders == 1000 else f"make chaos ORDERS={args.orders}"
     if names != list(SCENARIOS):
         command = f"python -m chaos --orders {args.orders} --scenarios {','.join(names)} --docs"
-    progress = (lambda so_far: record(so_far, args.orders, time.monotonic() - started, command, done=False)) \
+    progress = (lambda so_far: record(so_far, args.orders, time.monotonic() - started, command, seed=seed, done=False)) \
         if args.docs else None  # a long run shows its rows as they come
-    rows = run(args.orders, names, clients=args.clients, fault_rate=args.fault_rate, after_each=progress)
+    rows = run(args.orders, names, clients=args.clients, fault_rate=args.fault_rate, seed=seed, after_each=progress)
     seconds = time.monotonic() - started
-    print(f"\nChaos run: {args.orders} orders per scenario, {seconds / 60:.1f} minutes\n")
+    print(f"\nChaos run: {args.orders} orders per scenario, seed {seed}, {seconds / 60:.1f} minutes\n")
     print(table(rows))
     print()
     print(checks(rows))
     if args.out:
         args.out.write_text(json.dumps([asdict(r) for r in rows], indent=2))
     if args.docs:
-        record(rows, args.orders, seconds, command)
+        record(rows, args.orders, seconds, command, seed=seed)
         print(f"\nrecorded in {DOCS.relative_to(ROOT)}")
     failed = [r.scenario.strip() for r in rows if not r.passed]
     if failed:

@@ -34,12 +34,12 @@ def transient(world: World, orders: int, rate: float = 0.1) -> list[Row]:
     gone, the parked events are redriven and every order completes."""
     scope = world.scope("transient", orders)
     functions = [*world.consumers(), PUBLISHER]
-    world.switch(functions, rate=str(rate))
+    world.switch(functions, rate=str(rate), seed=str(world.seed))
     try:
         world.place_orders(scope, orders)
         world.wait_until_settled(scope)
     finally:
-        world.switch(functions, rate=None)
+        world.switch(functions, rate=None, seed=None)
     first = audit(world, scope)
     first.scenario = f"transient faults ({rate:.0%} of invocations)"
     # at least one: a run in which nothing was parked has tested neither the reasons nor the redrive
@@ -375,9 +375,6 @@ def _counts(world: World) -> dict[str, int]:
 
 # ---- the API fuzzed ------------------------------------------------------------------------------
 
-FUZZ_SEED = 17
-
-
 def fuzzing(world: World, orders: int) -> list[Row]:
     """Requests generated from docs/openapi.json (chaos/fuzz.py), a tenth of `orders` for each
     operation (at least 2, at most 100): none answers 5xx, and no refused write leaves an event."""
@@ -387,7 +384,7 @@ def fuzzing(world: World, orders: int) -> list[Row]:
     started = time.monotonic()
     examples = min(100, max(2, orders // 10))
     report = fuzz(world.outputs.api_url, SigV4(world.cloud.aws_env()), world.dynamodb,
-                  world.outputs["EventStoreTableName"], examples=examples, seed=FUZZ_SEED, log=world.log)
+                  world.outputs["EventStoreTableName"], examples=examples, seed=world.seed, log=world.log)
     statuses = ", ".join(f"{status}: {n}" for status, n in sorted(report.by_status.items()))
     row = Row(scenario=f"API fuzzing ({report.cases} requests, seed {report.seed})", events=report.cases,
               processed=report.cases - len(report.server_errors))

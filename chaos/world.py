@@ -9,7 +9,6 @@ import threading
 import time
 import urllib.error
 import urllib.request
-import uuid
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -48,13 +47,17 @@ class Scope:
 
 
 class World:
-    def __init__(self, state_dir: Path, *, clients: int = 8, window: int = 24, log: Callable[[str], None] = print):
+    def __init__(self, state_dir: Path, *, clients: int = 8, window: int = 24, seed: int = 0,
+                 log: Callable[[str], None] = print):
         state_dir = Path(os.environ.get("CHAOS_STATE_DIR") or state_dir)  # keep it to read the cloud's log
         self.cloud = LocalCloud(port=free_port(), state_dir=state_dir)
         self.clients = clients
         self.window = window
         self.log = log
-        self.run_id = uuid.uuid4().hex[:6]
+        # Everything random in a run follows from its seed: the ids (so the same orders, and the
+        # same events, in a replay), the faults the functions draw, the fuzzer's requests.
+        self.seed = seed
+        self.run_id = f"{seed:06x}"[-6:]
         self.emails: dict[str, dict] = {}  # SES messages seen, by id (the emulator forgets them on restart)
         self.outputs: Outputs | None = None
 

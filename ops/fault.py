@@ -2,6 +2,7 @@
 
     python -m ops.fault Analytics --types ORDER_CREATED    # it now fails those events
     python -m ops.fault Analytics --rate 0.1               # and 10% of its invocations at random
+    python -m ops.fault Analytics --rate 0.1 --seed 7      # the same 10% of events each time (seeded)
     python -m ops.fault Publisher --duplicates 1 --reorder # every event twice, batches newest first
     python -m ops.fault Analytics                          # every switch off again
 
@@ -20,7 +21,7 @@ import boto3
 from common.faults import SWITCHES
 from ops.deployment import stack_outputs
 
-SWITCH, RATE, DUPLICATES, REORDER = SWITCHES
+SWITCH, RATE, SEED, DUPLICATES, REORDER = SWITCHES
 
 
 def set_switches(function_name: str, switches: dict[str, str | None], *, client=None) -> None:
@@ -45,6 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("function", help="e.g. Analytics, Audit, Email, OrdersProjection, Publisher")
     parser.add_argument("--types", default="", help="comma-separated event types to fail")
     parser.add_argument("--rate", type=float, default=0, help="fraction of invocations to fail at random (0-1)")
+    parser.add_argument("--seed", type=int, default=None, help="with --rate: fault the same events each time")
     parser.add_argument("--duplicates", type=int, default=0, help="publisher: extra copies of every event")
     parser.add_argument("--reorder", action="store_true", help="publisher: each batch newest first")
     parser.add_argument("--stage", default=None)
@@ -55,6 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     if not 0 <= args.rate <= 1:
         parser.error("--rate is a fraction between 0 and 1")
     switches = {SWITCH: args.types, RATE: str(args.rate) if args.rate else None,
+                SEED: str(args.seed) if args.rate and args.seed is not None else None,
                 DUPLICATES: str(args.duplicates) if args.duplicates else None, REORDER: "1" if args.reorder else None}
     set_switches(stack_outputs(stage)[f"{args.function}FunctionName"], switches)
     on = [f"{name}={value}" for name, value in switches.items() if value]

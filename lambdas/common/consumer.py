@@ -38,7 +38,7 @@ class EventConsumer:
             envelope = parse_event(detail)  # a malformed event fails here, before any effect
             _check_routing(event, envelope)
             faults.fail_for_type(envelope.eventType)
-            fault = faults.random_failure_point()
+            fault = faults.random_failure_point(f"{envelope.aggregateId}:{envelope.eventType}:{envelope.version}")
             faults.fail_at(fault, faults.BEFORE)
             result = self._process(envelope)
             faults.fail_at(fault, faults.AFTER)  # effects done, the result not yet returned

@@ -7,6 +7,10 @@ the tools refuse them on prod; unset, every switch is off.
                                                    half before the work, half after its effects
                                                    (a crash between the effect and the record of
                                                    it, which the retry must not repeat)
+  FAULT_INJECTION_SEED=1234                        with the rate: decide from the seed, the function
+                                                   and the event (its stream, type and version) and how
+                                                   many times this process has seen it, not at random:
+                                                   a run with the same seed faults the same events
   FAULT_INJECTION_DUPLICATES=1                     the publisher sends each event this many
                                                    extra times (at-least-once delivery, worst case)
   FAULT_INJECTION_REORDER=1                        the publisher sends each batch newest first
@@ -18,7 +22,7 @@ from __future__ import annotations
 import os
 import random
 
-SWITCHES = ("FAULT_INJECTION_EVENT_TYPES", "FAULT_INJECTION_RATE", "FAULT_INJECTION_DUPLICATES",
+SWITCHES = ("FAULT_INJECTION_EVENT_TYPES", "FAULT_INJECTION_RATE", "FAULT_INJECTION_SEED", "FAULT_INJECTION_DUPLICATES",
             "FAULT_INJECTION_REORDER")
 
 BEFORE, AFTER = "before the work", "after the work's effects"
@@ -34,12 +38,30 @@ def fail_for_type(event_type: str) -> None:
         raise FaultInjected(f"fault injected for {event_type} (FAULT_INJECTION_EVENT_TYPES)")
 
 
-def random_failure_point() -> str | None:
-    """Where this invocation is to fail (BEFORE or AFTER), or None: it does not."""
+def random_failure_point(key: str = "") -> str | None:
+    """Where this invocation, about `key` (what it works on), is to fail (BEFORE or AFTER), or
+    None: it does not."""
     rate = _rate()
-    if rate <= 0 or random.random() >= rate:
+    if rate <= 0:
         return None
-    return random.choice((BEFORE, AFTER))
+    draw = _draw(key)
+    if draw.random() >= rate:
+        return None
+    return draw.choice((BEFORE, AFTER))
+
+
+_seen: dict[str, int] = {}  # key -> the attempts this process has made at it (seeded runs only)
+
+
+def _draw(key: str):
+    """The seeded decision for this attempt at `key`; the process's own randomness without a
+    seed. A retry that lands in another process counts its attempts from 1 again: a seed
+    replays which events meet a fault first, not every retry's fate."""
+    seed = os.environ.get("FAULT_INJECTION_SEED", "")
+    if not seed or not key:
+        return random  # the module's own random() and choice()
+    attempt = _seen[key] = _seen.get(key, 0) + 1
+    return random.Random(f"{seed}:{os.environ.get('POWERTOOLS_SERVICE_NAME', '')}:{key}:{attempt}")
 
 
 def fail_at(point: str | None, here: str) -> None:

@@ -20,7 +20,7 @@ def publisher() -> OutboxPublisher:
 @log_context
 @tracer.capture_lambda_handler
 def handler(event: dict, context) -> dict:
-    fault = faults.random_failure_point()
+    fault = faults.random_failure_point(_batch_key(event.get("Records", [])))
     faults.fail_at(fault, faults.BEFORE)
     report = publisher().publish(event.get("Records", []))
     park(report.refused)
@@ -34,6 +34,12 @@ def handler(event: dict, context) -> dict:
     )
     faults.fail_at(fault, faults.AFTER)  # published, not yet checkpointed: the batch comes again
     return {"batchItemFailures": report.batch_item_failures}
+
+
+def _batch_key(records: list[dict]) -> str:
+    """A batch by its first record's item (stream and version): what a seeded fault is keyed on."""
+    keys = records[0].get("dynamodb", {}).get("Keys", {}) if records else {}
+    return ":".join(str(next(iter(value.values()))) for _, value in sorted(keys.items()))
 
 
 @cache

@@ -471,3 +471,25 @@ def test_an_event_too_broken_to_parse_is_logged_by_what_id_it_has(lambda_context
         consumer.handler({**orders.bus_event(orders.created()), "detail": detail}, lambda_context)
     [line] = [json.loads(entry) for entry in written.getvalue().splitlines() if '"event failed"' in entry]
     assert line.get("eventId") == logged_id  # (a None is left out of the line)
+
+
+def test_a_seeded_fault_falls_on_the_same_attempts_of_the_same_events(monkeypatch):
+    from common import faults
+
+    def decisions(seed: str, service: str = "Audit") -> list:
+        monkeypatch.setattr(faults, "_seen", {})  # a fresh process
+        monkeypatch.setenv("FAULT_INJECTION_SEED", seed)
+        monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", service)
+        return [faults.random_failure_point(f"order-{n}:ORDER_CREATED:1") for n in range(40) for _attempt in range(3)]
+
+    monkeypatch.setenv("FAULT_INJECTION_RATE", "0.3")
+    first = decisions("7")
+    assert decisions("7") == first  # replayed
+    assert {faults.BEFORE, faults.AFTER, None} == set(first)  # both points, and attempts that pass
+    assert decisions("8") != first and decisions("7", service="Analytics") != first  # per seed, per function
+    retries = [first[n * 3:n * 3 + 3] for n in range(40)]
+    assert any(len(set(attempts)) > 1 for attempts in retries)  # a retry is decided again, not failed for good
+    monkeypatch.delenv("FAULT_INJECTION_SEED")
+    monkeypatch.setattr(faults, "_seen", {})
+    unseeded = [faults.random_failure_point("order-1:ORDER_CREATED:1") for _ in range(200)]
+    assert 20 < unseeded.count(None) < 180 and faults._seen == {}  # at random, nothing remembered
