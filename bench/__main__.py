@@ -527,7 +527,9 @@ version of this page left them out ($28.04, 16 write units):
   *import*, the handler's module and its module-level code; and *first answer*, the import and
   then the function's first event handled, its AWS calls served by a moto server on loopback
   (compute, not network). The baseline imports boto3, creates one client and makes as many
-  calls as the function's first event made. Interpreter start-up and the Lambda runtime's own
+  calls as the function's first event made; the libraries' floor is the same function after
+  importing pydantic and Powertools' Logger and Tracer (the X-Ray SDK, botocore patched): what
+  every function here is built on, before any code of its own. Interpreter start-up and the Lambda runtime's own
   start are in neither. Every function shares one code asset.
 - **Warm CPU per event** is measured with moto serving the AWS calls in-process, so it
   includes moto's own work on both sides; the *minimal* handler makes the same calls with a
