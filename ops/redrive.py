@@ -82,7 +82,6 @@ def classify(message: dict[str, Any]) -> Parked:
 
 class Redrive:
     def __init__(self, owner: str, outputs: dict[str, str], *, sqs=None, lambda_=None, events=None, streams=None):
-        self.owner = owner
         self.outputs = outputs
         self.queue_url = outputs[f"{owner}DeadLetterQueueUrl"]
         self.function = outputs[f"{owner}FunctionName"]

@@ -185,3 +185,10 @@ def test_an_event_far_ahead_catches_up_on_exactly_the_versions_missing(projector
     assert projector.apply(history[3]) is Outcome.CAUGHT_UP  # v3 read, not v1 or v2 again
     view = read_model.get("order-1")
     assert (view.order.version, view.order.status, view.order.items[0].quantity) == (4, "CANCELLED", 4)
+
+
+def test_an_order_keeps_its_currency_through_the_read_model(projector, read_model, store):
+    (created,) = stored(store, orders.created(currency="USD"))
+    projector.apply(created)
+    assert read_model.get("order-1").order.currency == "USD"
+    assert read_model.get("order-1").to_api()["currency"] == "USD"

@@ -248,7 +248,7 @@ def test_a_batch_whose_records_have_left_the_stream_says_so(store):
     after = str(int(record["dynamodb"]["SequenceNumber"]) + 1)
     info = {"streamArn": stream_arn, "shardId": shard["ShardId"], "startSequenceNumber": after, "endSequenceNumber": after}
     redrive = Redrive("Publisher", {"PublisherDeadLetterQueueUrl": "q", "PublisherFunctionName": "publisher-fn"})
-    with pytest.raises(RuntimeError, match=r"the records have left the stream \(24 h\): rebuild from the event store"):
+    with pytest.raises(RuntimeError, match=r"^the records have left the stream \(24 h\): rebuild from the event store instead$"):
         redrive._stream_records(info)
 
 
@@ -289,3 +289,134 @@ def test_a_kept_message_is_named_with_why(queue, monkeypatch, capsys):
     captured = capsys.readouterr()
     assert captured.err.strip() == f"kept {event.eventId}: function is gone"
     assert captured.out.splitlines()[-1] == "re-sent and deleted 0; kept 1"
+
+
+# ---- the exact requests each re-send makes ---------------------------------------------------
+
+
+STREAM = "arn:aws:dynamodb:us-east-1:123456789012:table/test-event-store/stream/2026-11-29T00:00:00.000"
+SHARD = "shardId-00000001700000000000-abcdef12"
+
+
+def test_a_stream_batch_goes_back_as_the_records_lambda_would_have_delivered(store):
+    store.append([orders.created()])
+    [record] = aws.stream_records()
+    info = {"streamArn": STREAM, "shardId": SHARD, "startSequenceNumber": record["dynamodb"]["SequenceNumber"],
+            "endSequenceNumber": record["dynamodb"]["SequenceNumber"]}
+    item = tool.Parked("m", "r", STREAM_BATCH, "1 records", info["startSequenceNumber"], "", SENT_AT,
+                       {"DDBStreamBatchInfo": info})
+    streams, lambda_ = boto3.client("dynamodbstreams"), boto3.client("lambda")
+    expected = json.dumps({"Records": [record]}, default=lambda moment: moment.timestamp()).encode()
+    with Stubber(streams) as read, Stubber(lambda_) as invoked:
+        for _ in range(2):
+            read.add_response("get_shard_iterator", {"ShardIterator": "it-1"},
+                              {"StreamArn": STREAM, "ShardId": SHARD, "ShardIteratorType": "AT_SEQUENCE_NUMBER",
+                               "SequenceNumber": info["startSequenceNumber"]})
+            read.add_response("get_records", {"Records": [record], "NextShardIterator": "it-2"},
+                              {"ShardIterator": "it-1", "Limit": 1000})
+            read.add_response("get_records", {"Records": []}, {"ShardIterator": "it-2", "Limit": 1000})
+        invoked.add_response("invoke", {"StatusCode": 200, "Payload": StreamingBody(__import__("io").BytesIO(b""), 0)},
+                             {"FunctionName": "publisher-fn", "Payload": expected})
+        invoked.add_response("invoke", {"StatusCode": 200, "FunctionError": "Unhandled", "Payload": _body({})},
+                             {"FunctionName": "publisher-fn", "Payload": expected})
+        redrive = Redrive("Publisher", {"PublisherDeadLetterQueueUrl": "q", "PublisherFunctionName": "publisher-fn"},
+                          lambda_=lambda_, streams=streams)
+        redrive.resend(item)  # epoch-second timestamps, as Lambda delivers them; an empty answer is success
+        with pytest.raises(RuntimeError, match="the publisher failed again"):
+            redrive.resend(item)  # the function failed, whatever its payload said
+        read.assert_no_pending_responses() and invoked.assert_no_pending_responses()
+
+
+def test_the_stream_is_read_page_after_page_up_to_the_batchs_last_record():
+    def record(n: int) -> dict:
+        return {"eventName": "INSERT", "dynamodb": {"SequenceNumber": str(10**21 + n)}}
+
+    streams = boto3.client("dynamodbstreams")
+    with Stubber(streams) as read:
+        read.add_response("get_shard_iterator", {"ShardIterator": "it-1"})
+        read.add_response("get_records", {"Records": [record(100)], "NextShardIterator": "it-2"},
+                          {"ShardIterator": "it-1", "Limit": 1000})
+        read.add_response("get_records", {"Records": [record(101), record(102)], "NextShardIterator": "it-3"},
+                          {"ShardIterator": "it-2", "Limit": 1000})
+        redrive = Redrive("Publisher", {"PublisherDeadLetterQueueUrl": "q", "PublisherFunctionName": "f"}, streams=streams)
+        found = redrive._stream_records({"streamArn": STREAM, "shardId": SHARD, "startSequenceNumber": str(10**21 + 100),
+                                         "endSequenceNumber": str(10**21 + 101)})
+        read.assert_no_pending_responses()
+    assert [r["dynamodb"]["SequenceNumber"] for r in found] == [str(10**21 + 100), str(10**21 + 101)]
+
+
+def test_a_rule_dead_letter_goes_back_to_the_bus_as_it_was(queue):
+    event = orders.created()
+    park(queue, orders.bus_event(event), ERROR_CODE="SDK_CLIENT_ERROR")
+    events = boto3.client("events")
+    with Stubber(events) as put:
+        put.add_response("put_events", {"FailedEntryCount": 0, "Entries": [{"EventId": "x"}]},
+                         {"Entries": [{"EventBusName": "test-bus", "Source": "orders.service", "DetailType": "ORDER_CREATED",
+                                       "Detail": json.dumps(orders.bus_event(event)["detail"])}]})
+        put.add_response("put_events", {"FailedEntryCount": 1, "Entries": [{"ErrorCode": "InternalFailure"}]})
+        redrive = Redrive(OWNER, outputs(queue), events=events)
+        [item] = redrive.parked()
+        redrive.resend(item)
+        with pytest.raises(RuntimeError, match="^PutEvents failed$"):
+            redrive.resend(item)  # no message from the bus: still a failure, and says so
+
+
+def test_the_queue_is_read_until_two_receives_in_a_row_bring_nothing_new():
+    sqs = boto3.client("sqs", region_name="us-east-1")
+    first, second = ({"MessageId": f"m-{n}", "ReceiptHandle": f"r-{n}", "Body": json.dumps({"DDBStreamBatchInfo": {}}),
+                      "Attributes": {"SentTimestamp": SENT}} for n in (1, 2))
+    receive = {"QueueUrl": "q", "MaxNumberOfMessages": 10, "VisibilityTimeout": 30, "WaitTimeSeconds": 1,
+               "AttributeNames": ["SentTimestamp"], "MessageAttributeNames": ["All"]}
+    with Stubber(sqs) as stub:
+        for messages in ([first], [first], [second], [], []):  # the same one again is nothing new
+            stub.add_response("receive_message", {"Messages": messages} if messages else {}, receive)
+        parked = Redrive(OWNER, outputs("q"), sqs=sqs).parked(hold_seconds=30)
+        stub.assert_no_pending_responses()  # exactly those five receives: no fewer, and a sixth would fail
+        for _ in range(2):
+            stub.add_response("receive_message", {}, {**receive, "VisibilityTimeout": 0})
+        assert Redrive(OWNER, outputs("q"), sqs=sqs).parked() == []  # an empty queue: two looks, then done
+        stub.assert_no_pending_responses()
+    assert [p.message_id for p in parked] == ["m-1", "m-2"]
+
+
+def test_the_command_goes_on_past_a_message_it_cannot_resend_and_counts_both(queue, monkeypatch, capsys):
+    for n in range(4):
+        park(queue, on_failure_record(orders.created(order_id=f"order-{n}")))
+    holds: list[int] = []
+    parked = Redrive.parked
+    monkeypatch.setattr(Redrive, "parked", lambda self, hold_seconds=0: holds.append(hold_seconds) or parked(self))
+    monkeypatch.setattr(tool, "stack_outputs", lambda stage: outputs(queue))
+    tries: list[str] = []
+
+    def resend(self, item):
+        tries.append(item.event_id)
+        if len(tries) % 2:
+            raise RuntimeError("x" * 150)
+
+    monkeypatch.setattr(Redrive, "resend", resend)
+    assert tool.main([OWNER, "--apply"]) == 1
+    assert len(tries) == 4 and holds == [120]  # hidden from others for two minutes while it works
+    assert capsys.readouterr().out.splitlines()[-1] == "re-sent and deleted 2; kept 2"
+    assert tool.main([OWNER]) == 0 and holds == [120, 0]  # a dry run hides nothing
+
+
+def test_the_listing_cuts_each_error_to_a_hundred_characters(queue, monkeypatch, capsys):
+    record = on_failure_record(orders.created())
+    record["responsePayload"]["errorMessage"] = "e" * 100 + "TAIL"
+    park(queue, record)
+    monkeypatch.setattr(tool, "stack_outputs", lambda stage: outputs(queue))
+    tool.main([OWNER])
+    row = capsys.readouterr().out.splitlines()[2]
+    assert row.endswith("  " + "e" * 100)
+
+
+def test_the_command_explains_itself(capsys):
+    with pytest.raises(SystemExit):
+        tool.main(["--help"])
+    raw = capsys.readouterr().out
+    out = " ".join(raw.split())
+    assert out.startswith("usage: python -m ops.redrive [-h] [--apply] [--stage STAGE] owner")
+    assert "  on-failure record (the function failed every attempt) -> the function, as an async invoke\n" in raw  # as written
+    for text in ("List what sits in a dead-letter queue", "the consumer (e.g. Analytics) or Publisher whose dead letters to "
+                 "redrive", "re-send and delete (default: only list)", "dev or prod (default: $STAGE or dev)"):
+        assert f" {text} " in f" {out} "

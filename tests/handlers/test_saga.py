@@ -132,7 +132,8 @@ def test_a_release_gives_the_stock_back_once(inventory, store):
     assert inventory.handle(release)["outcome"] == "released"
     assert inventory.handle(release)["outcome"] == "already-released"
     assert stock("SKU-1") == {"available": 5, "reserved": 0}
-    assert [e.eventType for e in store.load("reservation:order-1")] == ["INVENTORY_UPDATED", "INVENTORY_RELEASED"]
+    assert [(e.eventType, e.version) for e in store.load("reservation:order-1")] == [
+        ("INVENTORY_UPDATED", 1), ("INVENTORY_RELEASED", 2)]
 
 
 def release_request(order_id="order-1"):

@@ -76,3 +76,7 @@ def test_history_must_start_with_creation():
 def test_a_second_creation_cannot_follow_the_first():
     with pytest.raises(UnexpectedEvent, match="^ORDER_CREATED cannot follow the creation of order order-1$"):
         Order.replay([orders.created(), orders.created(version=2)])
+
+
+def test_an_order_keeps_the_currency_it_was_placed_in():
+    assert Order.replay([orders.created(currency="GBP")]).currency == "GBP"

@@ -1,0 +1,24 @@
+"""make mutate's report: each mutant counted under its module, scored as killed over judged."""
+
+from scripts.mutate import _module_of, score, table
+
+
+def test_each_mutant_falls_under_the_module_it_mutates():
+    assert _module_of("eventstore.store.xǁEventStoreǁappend") == "eventstore"
+    assert _module_of("orders.aggregate.xǁOrderǁapply") == "orders/aggregate.py"
+    assert _module_of("ops.redrive.x_classify") == "ops/redrive.py"
+    assert _module_of("publisher.handler.x_park") == "publisher"
+    assert _module_of("projection.read_model.xǁOrdersReadModelǁget") == "projection"
+
+
+def test_the_score_counts_untested_mutants_against_the_module():
+    assert score({"killed": 80, "timeout": 5, "survived": 10, "no tests": 5}) == 85.0
+    assert score({"killed": 3, "skipped": 7}) == 100.0
+    assert score({}) is None
+
+
+def test_the_table_shows_every_module_with_its_counts():
+    report = {"seconds": 600, "commit": "abc1234",
+              "modules": {"eventstore": {"counts": {"killed": 9, "survived": 1}, "score": 90.0}}}
+    text = table(report)
+    assert "| `eventstore` | 10 | 9 | 1 | 0 | **90.0%** |" in text and "10 min" in text and "abc1234" in text
