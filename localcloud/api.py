@@ -67,9 +67,11 @@ class Api:
 class SigV4(requests.auth.AuthBase):
     """`requests` auth that signs each request as API Gateway's IAM authorization expects."""
 
-    def __init__(self, env: dict[str, str]):
-        self._credentials = boto3.Session(aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
-                                          aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"]).get_credentials()
+    def __init__(self, env: dict[str, str] | None = None):
+        """With the key pair of `env` (the local cloud's), or else the caller's own credentials."""
+        keys = ({"aws_access_key_id": env["AWS_ACCESS_KEY_ID"], "aws_secret_access_key": env["AWS_SECRET_ACCESS_KEY"]}
+                if env else {})
+        self._credentials = boto3.Session(**keys).get_credentials()
 
     def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
         signed = AWSRequest(method=request.method, url=request.url, data=request.body,
