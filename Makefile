@@ -98,7 +98,7 @@ synth: install ## synthesize every stack offline into cdk.out/ (STAGE=dev|prod)
 	$(CDK) synth --all -c stage=$(STAGE) >/dev/null
 	@for t in cdk.out/*.template.json; do printf '  %-50s %3s resources\n' $$t $$($(PY) -c "import json,sys;print(len(json.load(open(sys.argv[1]))['Resources']))" $$t); done
 
-mutate: $(VENV)/.installed ## mutation testing of the core modules against the fast tests; scores to docs/TESTING.md (about N min)
+mutate: $(VENV)/.installed ## mutation testing of the core modules against the fast tests; scores to docs/TESTING.md (about 15-25 min)
 	$(PY) -m scripts.mutate
 
 bench: install ## the benchmark: cold starts, per-event cost, throughput, cost per million orders (writes docs/)
@@ -118,4 +118,4 @@ docs: $(VENV)/.installed ## regenerate what the docs take from the code (the REA
 	$(PY) scripts/openapi.py
 
 clean: ## remove build output and local-cloud state (not the virtual environment)
-	rm -rf cdk.out .pytest_cache .local-cloud
+	rm -rf cdk.out .pytest_cache .local-cloud build

@@ -38,7 +38,7 @@ def handler(event: dict, context) -> dict:
 
 def _batch_key(records: list[dict]) -> str:
     """A batch by its first record's item (stream and version): what a seeded fault is keyed on."""
-    keys = records[0].get("dynamodb", {}).get("Keys", {}) if records else {}
+    keys = records[0]["dynamodb"]["Keys"] if records else {}  # every stream record has its item's keys
     return ":".join(str(next(iter(value.values()))) for _, value in sorted(keys.items()))
 
 

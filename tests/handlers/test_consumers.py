@@ -493,3 +493,30 @@ def test_a_seeded_fault_falls_on_the_same_attempts_of_the_same_events(monkeypatc
     monkeypatch.setattr(faults, "_seen", {})
     unseeded = [faults.random_failure_point("order-1:ORDER_CREATED:1") for _ in range(200)]
     assert 20 < unseeded.count(None) < 180 and faults._seen == {}  # at random, nothing remembered
+
+
+def test_a_seeded_consumer_faults_the_same_events_in_a_replay(lambda_context, monkeypatch):
+    from common import faults
+    from common.consumer import EventConsumer
+    from common.faults import FaultInjected
+
+    consumer = EventConsumer(lambda envelope: {"outcome": "done"})
+    events = [orders.created(order_id=f"order-{n}") for n in range(30)]
+    monkeypatch.setenv("FAULT_INJECTION_RATE", "0.5")
+    monkeypatch.setenv("FAULT_INJECTION_SEED", "3")
+
+    def faulted() -> list[str]:
+        monkeypatch.setattr(faults, "_seen", {})  # a new process
+        failed = []
+        for event in events:
+            try:
+                consumer.handler(orders.bus_event(event), lambda_context)
+            except FaultInjected:
+                failed.append(event.aggregateId)
+        return failed
+
+    first = faulted()
+    assert 0 < len(first) < len(events)
+    assert faulted() == first  # the same events, though each has a new eventId when made again
+    events = [orders.created(order_id=f"order-{n}") for n in range(30)]
+    assert faulted() == first

@@ -344,3 +344,11 @@ def test_an_item_missing_its_identity_is_refused(store, attribute):
     assert refused.error.startswith(f"detail {attribute} ") and refused.error.endswith("does not match the item's None")
     assert (refused.sequence_number, refused.record) == (record["dynamodb"]["SequenceNumber"], record)
     assert refused.entry["Detail"] == record["dynamodb"]["NewImage"]["detail"]["S"]
+
+
+def test_a_seeded_fault_is_keyed_on_the_batchs_first_item(store):
+    from publisher.handler import _batch_key
+
+    records = insert_records(store, 2)
+    assert _batch_key(records) == "order-0:1"  # its stream and version, the same in a replay
+    assert _batch_key(records[1:]) == "order-1:1" and _batch_key([]) == ""
