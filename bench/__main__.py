@@ -206,8 +206,9 @@ def coldstart_section(results: dict) -> str:
         lines += ["", f"**The floor of this design's cold start.** A function that imports only the libraries every "
                   f"function here is built on, as they use them (pydantic; Powertools' Logger and Tracer, so the "
                   f"X-Ray SDK with botocore patched), and makes one call, first answers in {one['medianMs']:.0f} ms: "
-                  f"**{one['ratio']:.2f}x** the bare boto3 function ({base['1']['medianMs']:.0f} ms). The platform's own "
-                  f"code adds {min(own):.2f}x to {max(own):.2f}x of that (the last column). A first answer within 1.3x "
+                  f"**{one['ratio']:.2f}x** the bare boto3 function ({base['1']['medianMs']:.0f} ms). The platform's "
+                  f"functions answer in {min(own):.2f}x to {max(own):.2f}x of that (the last column: what their own "
+                  f"code costs; the publisher, which validates no model, is under it). A first answer within 1.3x "
                   f"(or 1.5x) of bare boto3 is below what these libraries cost before any code of ours runs: it needs "
                   f"a function without them on its cold path, or SnapStart on AWS, which restores past the init "
                   f"(below)."]
