@@ -20,9 +20,10 @@ def publisher() -> OutboxPublisher:
 @log_context
 @tracer.capture_lambda_handler
 def handler(event: dict, context) -> dict:
-    fault = faults.random_failure_point(_batch_key(event.get("Records", [])))
+    records = event.get("Records", [])
+    fault = faults.random_failure_point(_batch_key(records))
     faults.fail_at(fault, faults.BEFORE)
-    report = publisher().publish(event.get("Records", []))
+    report = publisher().publish(records)
     park(report.refused)
     # Every event published is logged by each consumer that handles it, and each failed or
     # refused record at ERROR: a clean batch's summary is DEBUG (prod does not pay for it).
