@@ -23,5 +23,6 @@ def test_no_generated_request_gets_a_server_error_or_leaves_a_partial_write(depl
     refused = sum(n for status, n in report.by_status.items() if 400 <= status < 500)
     accepted = sum(n for status, n in report.by_status.items() if 200 <= status < 300)
     assert report.cases >= 11 * EXAMPLES // 2 and refused > 0 and accepted > 0  # it really sent both kinds
+    assert report.refused_writes > 0  # and the no-partial-write rule had writes to check
     assert report.server_errors == []
     assert report.partial_writes == []
