@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+
+import boto3
 import pytest
 from moto import mock_aws
 
@@ -21,6 +24,7 @@ def tables(monkeypatch):
     monkeypatch.setenv("ANALYTICS_TABLE_NAME", aws.ANALYTICS)
     monkeypatch.setenv("ANALYTICS_EVENTS_TABLE_NAME", aws.ANALYTICS_EVENTS)
     monkeypatch.setenv("AUDIT_TABLE_NAME", aws.AUDIT)
+    aws.send_only_what_was_not_answered(monkeypatch)
     with mock_aws():
         aws.create_tables()
         yield
@@ -60,3 +64,25 @@ def store(tables):
     from eventstore.store import EventStore
 
     return EventStore(aws.EVENT_STORE)
+
+
+@pytest.fixture
+def bus_to_queue(tables):
+    """A bus whose every event lands in a queue, so a test can read what was published."""
+    events, sqs = boto3.client("events"), boto3.client("sqs")
+    events.create_event_bus(Name="test-bus")
+    queue_url = sqs.create_queue(QueueName="published")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    events.put_rule(Name="all", EventBusName="test-bus", EventPattern=json.dumps({"source": [{"prefix": ""}]}))
+    events.put_targets(Rule="all", EventBusName="test-bus", Targets=[{"Id": "q", "Arn": queue_arn}])
+
+    def published() -> list[dict]:
+        messages = []
+        while batch := sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages"):
+            messages += [json.loads(m["Body"]) for m in batch]
+            sqs.delete_message_batch(
+                QueueUrl=queue_url, Entries=[{"Id": m["MessageId"], "ReceiptHandle": m["ReceiptHandle"]} for m in batch]
+            )
+        return messages
+
+    return published

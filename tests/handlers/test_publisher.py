@@ -18,28 +18,6 @@ def insert_records(store, count: int) -> list[dict]:
     return aws.stream_records()
 
 
-@pytest.fixture
-def bus_to_queue(tables):
-    """A bus whose every event lands in a queue, so a test can read what was published."""
-    events, sqs = boto3.client("events"), boto3.client("sqs")
-    events.create_event_bus(Name="test-bus")
-    queue_url = sqs.create_queue(QueueName="published")["QueueUrl"]
-    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    events.put_rule(Name="all", EventBusName="test-bus", EventPattern=json.dumps({"source": [{"prefix": ""}]}))
-    events.put_targets(Rule="all", EventBusName="test-bus", Targets=[{"Id": "q", "Arn": queue_arn}])
-
-    def published() -> list[dict]:
-        messages = []
-        while batch := sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages"):
-            messages += [json.loads(m["Body"]) for m in batch]
-            sqs.delete_message_batch(
-                QueueUrl=queue_url, Entries=[{"Id": m["MessageId"], "ReceiptHandle": m["ReceiptHandle"]} for m in batch]
-            )
-        return messages
-
-    return published
-
-
 def test_each_stored_event_is_put_on_the_bus_as_its_envelope(store, bus_to_queue, lambda_context):
     from publisher.handler import handler
 

@@ -83,3 +83,22 @@ def stream_records(table_name: str = EVENT_STORE) -> list[dict]:
 
 def item_count(table_name: str) -> int:
     return boto3.client("dynamodb").scan(TableName=table_name, Select="COUNT")["Count"]
+
+
+def send_only_what_was_not_answered(monkeypatch) -> None:
+    """moto answers every request from the SDK's before-send hook, even one that a fault hook
+    (lambdas/common/faults.py) already answered: it would write a throttled PutItem that AWS
+    never received. Let moto leave the requests the faults answered (they carry a marker
+    header); tests/handlers/test_faults.py shows the difference without this."""
+    from moto.core.botocore_stubber import BotocoreStubber
+
+    from common.faults import INJECTED
+
+    answer = BotocoreStubber.__call__
+
+    def unless_answered(self, event_name, request, **kwargs):
+        if INJECTED in request.headers:
+            return None
+        return answer(self, event_name, request, **kwargs)
+
+    monkeypatch.setattr(BotocoreStubber, "__call__", unless_answered)
