@@ -9,9 +9,10 @@ from http import HTTPStatus
 from typing import Any, Callable
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from botocore.exceptions import ClientError
 
 from catalog.types import IDENTIFIER_PATTERN
-from common.http import ApiError, bad_request, correlation_id_from
+from common.http import ApiError, bad_request, correlation_id_from, json_response
 from common.observability import log_context, logger, tracer
 
 _IDENTIFIER = re.compile(IDENTIFIER_PATTERN)
@@ -34,9 +35,24 @@ def resolver(errors: dict[type[Exception], HTTPStatus] | None = None) -> APIGate
     def _api_error(error: ApiError) -> Response:
         return error.to_response(logger.get_correlation_id())
 
+    @app.exception_handler(ClientError)
+    def _busy(error: ClientError) -> Response:
+        code = error.response.get("Error", {}).get("Code", "")
+        if code not in THROTTLED:
+            raise error  # a fault of ours: the invocation fails, and the log says why
+        logger.warning("throttled past the SDK's retries", extra={"code": code})
+        body = {"message": f"the platform is busy ({code}): send the request again, with the same Idempotency-Key"}
+        return json_response(HTTPStatus.SERVICE_UNAVAILABLE, body, logger.get_correlation_id(), **{"Retry-After": "1"})
+
     for error_type, status in (errors or {}).items():
         app.exception_handler(error_type)(_as(status))
     return app
+
+
+# The AWS error codes that mean "too many requests, try later": the caller can, so it is told
+# to (503 with Retry-After), rather than meeting a 502 as for a fault of ours.
+THROTTLED = frozenset({"ProvisionedThroughputExceededException", "ThrottlingException", "Throttling",
+                       "TooManyRequestsException", "RequestLimitExceeded", "RequestThrottled"})
 
 
 def _as(status: HTTPStatus) -> Callable[[Exception], Response]:

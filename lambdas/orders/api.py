@@ -21,8 +21,10 @@ from aws_lambda_powertools.utilities.idempotency import (
 )
 from aws_lambda_powertools.utilities.idempotency.exceptions import (
     IdempotencyAlreadyInProgressError,
+    IdempotencyPersistenceLayerError,
     IdempotencyValidationError,
 )
+from botocore.exceptions import ClientError
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from catalog.payloads import OrderItem
@@ -154,6 +156,10 @@ def place() -> Response:
             raise ApiError(HTTPStatus.UNPROCESSABLE_ENTITY, "this Idempotency-Key was used with a different body") from None
         except IdempotencyAlreadyInProgressError:
             raise ApiError(HTTPStatus.CONFLICT, "a request with this Idempotency-Key is in progress; retry shortly") from None
+        except IdempotencyPersistenceLayerError as error:
+            if isinstance(error.__cause__, ClientError):
+                raise error.__cause__ from None  # the record's table refused the call: answered as the call's error
+            raise
     return json_response(HTTPStatus.CREATED, result, who.correlation_id, Location=f"/orders/{result['orderId']}")
 
 
