@@ -4,6 +4,9 @@
     python -m ops.fault Analytics --rate 0.1               # and 10% of its invocations at random
     python -m ops.fault Analytics --rate 0.1 --seed 7      # the same 10% of events each time (seeded)
     python -m ops.fault Publisher --duplicates 1 --reorder # every event twice, batches newest first
+    python -m ops.fault Audit --rate 0.1 --timeout         # the faults are timeouts part-way
+    python -m ops.fault OrdersApi --throttle 0.05          # 5% of its AWS calls throttled
+    python -m ops.fault Publisher --partial-put 0.2        # PutEvents fails 20% of the entries
     python -m ops.fault Analytics                          # every switch off again
 
 The switches are environment variables (lambdas/common/faults.py) that no stack sets (a test
@@ -21,7 +24,7 @@ import boto3
 from common.faults import SWITCHES
 from ops.deployment import stack_outputs
 
-SWITCH, RATE, SEED, DUPLICATES, REORDER = SWITCHES
+SWITCH, RATE, SEED, DUPLICATES, REORDER, TIMEOUT, THROTTLE, PARTIAL_PUT = SWITCHES
 
 
 def set_switches(function_name: str, switches: dict[str, str | None], *, client=None) -> None:
@@ -46,19 +49,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("function", help="e.g. Analytics, Audit, Email, OrdersProjection, Publisher")
     parser.add_argument("--types", default="", help="comma-separated event types to fail")
     parser.add_argument("--rate", type=float, default=0, help="fraction of invocations to fail at random (0-1)")
-    parser.add_argument("--seed", type=int, default=None, help="with --rate: fault the same events each time")
+    parser.add_argument("--seed", type=int, default=None, help="with a rate: fault the same events and calls each time")
     parser.add_argument("--duplicates", type=int, default=0, help="publisher: extra copies of every event")
     parser.add_argument("--reorder", action="store_true", help="publisher: each batch newest first")
+    parser.add_argument("--timeout", action="store_true", help="with --rate: each fault hangs to the timeout")
+    parser.add_argument("--throttle", type=float, default=0, help="fraction of AWS calls throttled (0-1)")
+    parser.add_argument("--partial-put", type=float, default=0, help="fraction of PutEvents entries failed (0-1)")
     parser.add_argument("--stage", default=None)
     args = parser.parse_args(argv)
     stage = args.stage or os.environ.get("STAGE", "dev")
     if stage == "prod":
         parser.error("fault injection is refused on prod")
-    if not 0 <= args.rate <= 1:
-        parser.error("--rate is a fraction between 0 and 1")
+    for name in ("rate", "throttle", "partial_put"):
+        if not 0 <= getattr(args, name) <= 1:
+            parser.error(f"--{name.replace('_', '-')} is a fraction between 0 and 1")
     switches = {SWITCH: args.types, RATE: str(args.rate) if args.rate else None,
-                SEED: str(args.seed) if args.rate and args.seed is not None else None,
-                DUPLICATES: str(args.duplicates) if args.duplicates else None, REORDER: "1" if args.reorder else None}
+                SEED: str(args.seed) if (args.rate or args.throttle or args.partial_put) and args.seed is not None else None,
+                DUPLICATES: str(args.duplicates) if args.duplicates else None, REORDER: "1" if args.reorder else None,
+                TIMEOUT: "1" if args.rate and args.timeout else None,
+                THROTTLE: str(args.throttle) if args.throttle else None,
+                PARTIAL_PUT: str(args.partial_put) if args.partial_put else None}
     set_switches(stack_outputs(stage)[f"{args.function}FunctionName"], switches)
     on = [f"{name}={value}" for name, value in switches.items() if value]
     print(f"{args.function}: " + (", ".join(on) if on else "fault injection off"))

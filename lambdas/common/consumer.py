@@ -41,7 +41,7 @@ class EventConsumer:
             fault = faults.random_failure_point(f"{envelope.aggregateId}:{envelope.eventType}:{envelope.version}")
             faults.fail_at(fault, faults.BEFORE)
             result = self._process(envelope)
-            faults.fail_at(fault, faults.AFTER)  # effects done, the result not yet returned
+            faults.fail_at(fault, faults.AFTER, context)  # effects done, the result not yet returned
         except Exception:
             # One line an attempt that failed, naming the event (the runtime's own error record
             # names only the request): Lambda retries it, then parks it with the last error.

@@ -33,7 +33,7 @@ def handler(event: dict, context) -> dict:
         extra={"published": report.published, "failed": len(report.failed), "refused": len(report.refused),
                "ignored": report.ignored},
     )
-    faults.fail_at(fault, faults.AFTER)  # published, not yet checkpointed: the batch comes again
+    faults.fail_at(fault, faults.AFTER, context)  # published, not yet checkpointed: the batch comes again
     return {"batchItemFailures": report.batch_item_failures}
 
 
