@@ -294,30 +294,41 @@ def durable_async_invokes() -> None:
             if stopping.wait(int(config.get("Timeout", 3)) + 1):
                 return
             invocation["interrupted"] = False
-        result = None
+        result, condition = None, None
         while invocation["attempt"] <= retries:
             if invocation["attempt"] > 0:
                 delay = min(svc._LAMBDA_ASYNC_RETRY_BASE_SECONDS * 2 ** (invocation["attempt"] - 1),
                             svc._LAMBDA_ASYNC_RETRY_MAX_SECONDS)
                 if time.time() - invocation["started"] + delay > max_age:
+                    condition = "EventAgeExceeded"
                     break
                 if stopping.wait(delay):
                     return  # saved as pending: resumed after the restart
             with slots:
                 result = svc._execute_function(func, invocation["event"])
-            if result.get("throttle"):  # a throttle is not an attempt: the queue tries again
+            if result.get("throttle"):  # a throttle is not an attempt: the queue tries again, until the event's age
+                result = None
+                if time.time() - invocation["started"] > max_age:
+                    condition = "EventAgeExceeded"
+                    break
                 if stopping.wait(1.0):
                     return
                 continue
+            invocation["invoked"] = invocation.get("invoked", 0) + 1
             if result.get("log"):
                 log.info("Lambda %s async output (attempt %d):\n%s", name, invocation["attempt"] + 1, result["log"])
             if not result.get("error"):
                 break
             invocation["attempt"] += 1
-        if result is not None and result.get("error") and on_failure:
+        else:
+            condition = "RetriesExhausted"
+        if condition and on_failure:
             if stopping.wait(1.0):
                 return  # the failure may be the stop itself (its workers end first)
-            svc._route_async_failure(on_failure, config.get("FunctionName", name), invocation["event"], result)
+            _route_async_failure(svc, on_failure, config, invocation["event"], result, condition,
+                                 invocation.get("invoked", 0))
+        elif condition:
+            log.warning("async invoke of %s: %s and no on-failure destination; event dropped as on AWS", name, condition)
         with lock:
             pending.pop(invocation_id, None)
 
@@ -353,6 +364,41 @@ def durable_async_invokes() -> None:
     svc.invoke_async_with_retry = invoke_async_with_retry
     svc.get_state = get_state_with_invocations
     svc.load_persisted_state = load_with_invocations
+
+
+def _route_async_failure(svc, target_arn: str, config: dict, event: dict, result: dict | None, condition: str,
+                         invoked: int) -> None:
+    """The on-failure record as AWS writes it: why the event was given up (RetriesExhausted,
+    or EventAgeExceeded, for an event throttled or retried past its maximum age) and how many
+    times the function really ran, with its last error when it ran at all. MiniStack 1.5.33
+    writes RetriesExhausted and approximateInvokeCount 3 whatever happened. An SQS target gets
+    it here; any other target goes through MiniStack's own routing."""
+    import hashlib
+
+    from ministack.services import sqs as sqs_svc
+
+    record = {"version": "1.0", "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime()),
+              "requestContext": {"requestId": svc.new_uuid(), "functionArn": f"{config.get('FunctionArn', '')}:$LATEST",
+                                 "condition": condition, "approximateInvokeCount": invoked},
+              "requestPayload": event}
+    if result is not None and result.get("error"):
+        body = result.get("body") if isinstance(result.get("body"), dict) else {"errorMessage": str(result["error"])}
+        record["responseContext"] = {"statusCode": 200, "executedVersion": "$LATEST",
+                                     "functionError": result.get("function_error") or "Unhandled"}
+        record["responsePayload"] = body
+    queue = sqs_svc._queue_by_arn(target_arn) if target_arn.startswith("arn:aws:sqs:") else None
+    if queue is None:
+        svc._route_async_failure(target_arn, config.get("FunctionName", ""), event, result or {})
+        return
+    body, now = json.dumps(record), time.time()
+    queue["messages"].append({
+        "id": svc.new_uuid(), "body": body, "md5_body": hashlib.md5(body.encode()).hexdigest(), "md5_attrs": "",
+        "receipt_handle": None, "sent_at": now, "visible_at": now + sqs_svc.queue_delay(queue), "receive_count": 0,
+        "first_receive_at": None, "message_attributes": {},
+        "sys": {"SenderId": svc.get_account_id(), "SentTimestamp": str(int(now * 1000))},
+        "group_id": None, "dedup_id": None, "dedup_cache_key": None, "seq": None,
+    })
+    svc.esm_wake.set()
 
 
 def keep_workers_after_handled_errors() -> None:

@@ -131,7 +131,7 @@ def test_a_failing_consumers_event_ends_up_in_its_on_failure_destination(deploym
     order_id, entries = example_entries(deployment, "order-updated")
     put_events(entries)
     message = eventually(lambda: parked(deployment, "OrdersProjection", event_id(entries)), timeout=PARK_TIMEOUT)
-    assert message["requestContext"]["approximateInvokeCount"] == 3  # as the local cloud reports it...
+    assert message["requestContext"]["approximateInvokeCount"] == 3  # as the on-failure record counts them...
     # ...and as the function saw it: the first try and 2 retries, each logged as it failed
     assert eventually(lambda: _exactly(logged(deployment, "OrdersProjection", "event failed", event_id(entries)), 3)) == 3
     assert "arrived before v1..v1" in message["responsePayload"]["errorMessage"]
