@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from catalog import CATALOG, EventType, parse_event
 from chaos.world import PUBLISHER, Scope, World
 from infra.consumers import CONSUMERS
-from ops.redrive import REFUSED, classify
+from ops.redrive import REFUSED, STREAM_BATCH, Redrive, classify
 
 ROUTES: dict[str, list[str]] = {t.value: [c.name for c in CONSUMERS if t in c.event_types] for t in EventType}
 CATCH_ALL = [c.name for c in CONSUMERS if c.catch_all]
@@ -197,9 +197,20 @@ def dead_letters(world: World) -> list[Parked]:
                 for i, m in enumerate(held[start:start + 10])])
         for message in held:
             parked = classify(message)
+            if parked.kind == STREAM_BATCH:  # a batch the stream gave up on: each of its events is parked
+                found += [Parked(owner, event_id, parked.error) for event_id in _batch_events(world, parked)]
+                continue
             event_id = f"item:{parked.event_type}" if parked.kind == REFUSED else parked.event_id
             found.append(Parked(owner, event_id, parked.error))
     return found
+
+
+def _batch_events(world: World, parked) -> list[str]:
+    """The event ids of a parked stream batch, read back from the stream as the redrive does."""
+    redrive = Redrive(PUBLISHER, world.outputs.values, sqs=world.sqs, lambda_=world.lambda_, events=world.events,
+                      streams=world.client("dynamodbstreams"))
+    records = redrive.stream_records(parked.body["DDBStreamBatchInfo"])
+    return [r["dynamodb"]["NewImage"]["eventId"]["S"] for r in records if "eventId" in r["dynamodb"].get("NewImage", {})]
 
 
 # ---- the audit ------------------------------------------------------------------------------

@@ -5,10 +5,13 @@ settle, and returns the audit's rows with its own checks added."""
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from typing import Callable
+from contextlib import contextmanager
+from typing import Callable, Iterator
 
 from chaos import corpus
 from chaos.audit import Row, audit, dead_letters, routes_of, stored_events
@@ -34,31 +37,66 @@ def transient(world: World, orders: int, rate: float = 0.1) -> list[Row]:
     gone, the parked events are redriven and every order completes."""
     scope = world.scope("transient", orders)
     functions = [*world.consumers(), PUBLISHER]
-    world.switch(functions, rate=str(rate), seed=str(world.seed))
+    return _faulted_then_redriven(world, scope, orders, f"transient faults ({rate:.0%} of invocations)", functions,
+                                  dict(rate=str(rate), seed=str(world.seed)), must_park=True)
+
+
+def _faulted_then_redriven(world: World, scope: Scope, orders: int, label: str, functions: list[str],
+                           switches: dict[str, str],
+                           *, must_park: bool, checks: Callable[[Row], None] | None = None,
+                           lambda_client=None) -> list[Row]:
+    """`orders` placed with `switches` on `functions`; switched off, the audit; then every dead
+    letter redriven (through `lambda_client` if given), and the audit again: nothing lost or
+    duplicated, nothing left parked, every order settled."""
+    world.switch(functions, **switches)
     try:
         world.place_orders(scope, orders)
         world.wait_until_settled(scope)
     finally:
-        world.switch(functions, rate=None, seed=None)
+        world.switch(functions, **{name: None for name in switches})
     first = audit(world, scope)
-    first.scenario = f"transient faults ({rate:.0%} of invocations)"
-    # at least one: a run in which nothing was parked has tested neither the reasons nor the redrive
-    first.checks[f"parked events carry a reason: {sum(map(bool, first.reasons))}/{len(first.reasons)}, at least 1"] = (
-        bool(first.reasons) and all(first.reasons))
-
-    redriven = 0
-    for owner in functions:
-        redrive = Redrive(owner, world.outputs.values, sqs=world.sqs, lambda_=world.lambda_, events=world.events)
-        for parked in redrive.parked(hold_seconds=120):
-            redrive.resend(parked)
-            redrive.delete(parked)
-            redriven += 1
+    first.scenario = label
+    if checks:
+        checks(first)
+    if must_park:
+        # at least one: a run in which nothing was parked has tested neither the reasons nor the redrive
+        first.checks[f"parked events carry a reason: {sum(map(bool, first.reasons))}/{len(first.reasons)}, "
+                     "at least 1"] = bool(first.reasons) and all(first.reasons)
+    else:
+        first.checks[f"parked events carry a reason: {sum(map(bool, first.reasons))}/{len(first.reasons)}"] = all(
+            first.reasons)
+    redriven = _redrive_all(world, lambda_client=lambda_client)
     world.wait_until_settled(scope, quiet_for=60)
     second = audit(world, scope)
     second.scenario = f"  ... then {redriven} dead letters redriven"
-    second.checks[f"nothing left parked, {redriven} redriven (at least 1)"] = second.parked == 0 and redriven >= 1
+    second.checks[f"nothing left parked, {redriven} redriven" + (" (at least 1)" if must_park else "")] = (
+        second.parked == 0 and (redriven >= 1 or not must_park))
     _settled_and_compensated(world, scope, second)
     return [first, second]
+
+
+def _redrive_all(world: World, *, lambda_client=None, passes: int = 5) -> int:
+    """Every dead letter of every function re-sent and deleted; a re-send that fails (the
+    Lambda API throttling the tool, say) keeps its message for the next pass."""
+    redriven = 0
+    for _ in range(passes):
+        left = 0
+        for owner in [*world.consumers(), PUBLISHER]:
+            redrive = Redrive(owner, world.outputs.values, sqs=world.sqs, lambda_=lambda_client or world.lambda_,
+                              events=world.events)
+            for parked in redrive.parked(hold_seconds=120):
+                try:
+                    redrive.resend(parked)
+                except Exception as error:  # noqa: BLE001 - kept, and tried again on the next pass
+                    world.log(f"  redrive of {parked.event_id} to {owner} failed, kept: {error}")
+                    left += 1
+                    continue
+                redrive.delete(parked)
+                redriven += 1
+        if not left:
+            break
+        time.sleep(2)
+    return redriven
 
 
 def _settled_and_compensated(world: World, scope: Scope, row: Row) -> None:
@@ -76,6 +114,161 @@ def _settled_and_compensated(world: World, scope: Scope, row: Row) -> None:
             or ((f"reservation:{o}", "INVENTORY_UPDATED") in facts
                 and (f"reservation:{o}", "INVENTORY_RELEASED") not in facts)]
     row.checks[f"cancelled orders refunded and released: {len(cancelled) - len(owed)}/{len(cancelled)}"] = not owed
+
+
+# ---- faults AWS produces: throttling, partial PutEvents, timeouts, stale events -----------------
+
+
+def throttling(world: World, orders: int, rate: float = 0.1) -> list[Row]:
+    """Half of `rate` of every function's AWS calls meet a throttle burst (DynamoDB
+    ProvisionedThroughputExceeded and ThrottlingException, EventBridge and SQS
+    ThrottlingException, SES Throttling) lasting 1, 2 or all 3 of the SDK's attempts. The SDK
+    retries the short ones; past its retries an API answers 503 and the client sends again with
+    its Idempotency-Key, and a consumer or the publisher fails and Lambda retries it. The dead
+    letters are then redriven by the tool with its own Lambda calls throttled
+    (TooManyRequestsException): a re-send refused is kept for the next pass."""
+    share = rate / 2
+    scope = world.scope("throttling", orders)
+    functions = sorted(world.outputs.function_names())  # every one: APIs, consumers, publisher, sweep, fold
+    since, before = time.time(), Counter(world.statuses)
+
+    def checks(row: Row) -> None:
+        throttled = world.logged(functions, "fault injected: AWS call throttled", since)
+        exhausted = sum(1 for record in throttled if record.get("exhausted"))
+        codes = ", ".join(sorted({record["code"] for record in throttled}))
+        row.checks[f"attempts throttled: {len(throttled)} ({codes}), {exhausted} calls past the SDK's retries; "
+                   "at least 1 of each"] = exhausted >= 1 and len(throttled) > exhausted
+        answers = world.statuses - before
+        other = sum(n for status, n in answers.items() if status >= 500 and status != 503)
+        row.checks[f"API answers 503 (busy: sent again with the same key): {answers.get(503, 0)}; "
+                   f"any other 5xx: {other}"] = other == 0
+
+    with _switched_env(FAULT_INJECTION_THROTTLE=str(share), FAULT_INJECTION_SEED=str(world.seed)):
+        from common import faults
+        from common.clients import RETRIES
+
+        tool_lambda = faults.instrument(world.client("lambda", config=RETRIES))  # the redrive tool's, throttled
+    return _faulted_then_redriven(world, scope, orders, f"throttling ({share:.0%} of AWS calls)", functions,
+                                  dict(throttle=str(share), seed=str(world.seed)), must_park=False, checks=checks,
+                                  lambda_client=tool_lambda)
+
+
+def partial_put(world: World, orders: int, rate: float = 0.1) -> list[Row]:
+    """PutEvents fails twice `rate` (at most half) of the publisher's entries (FailedEntryCount > 0, each
+    failed entry with its ErrorCode, the others delivered). The publisher sends the failed
+    ones again, and reports what still failed after its attempts so that the stream retries
+    them: every event reaches its consumers once."""
+    share = min(0.5, rate * 2)
+    scope = world.scope("partial-put", orders)
+    since = time.time()
+
+    def checks(row: Row) -> None:
+        calls = world.logged([PUBLISHER], "fault injected: PutEvents entries failed", since)
+        failed = sum(record["failed"] for record in calls)
+        gave_up = len(world.logged([PUBLISHER], "event not published", since))
+        row.checks[f"entries failed by PutEvents: {failed} in {len(calls)} calls, {gave_up} still failed after the "
+                   "publisher's 3 attempts (the stream retried them); at least 1 failed"] = failed >= 1
+    return _faulted_then_redriven(world, scope, orders, f"partial PutEvents ({share:.0%} of entries failed)",
+                                  [PUBLISHER], dict(partial_put=str(share), seed=str(world.seed)), must_park=False,
+                                  checks=checks)
+
+
+def timeouts(world: World, orders: int, rate: float = 0.1, seconds: int = 6) -> list[Row]:
+    """Half of `rate` of the consumers' and the publisher's invocations time out part-way:
+    after the work's effects the function hangs until the runtime stops it at its timeout
+    (`seconds` for the scenario; 30 deployed). Lambda retries it: the effects are not repeated,
+    and every event is processed once or parked."""
+    share = rate / 2
+    scope = world.scope("timeouts", orders)
+    functions = [*world.consumers(), PUBLISHER]
+    names = [world.outputs.function_name(f) for f in functions]
+    deployed = {name: world.lambda_.get_function_configuration(FunctionName=name)["Timeout"] for name in names}
+    since, mark = time.time(), world.cloud_log_lines()
+
+    def checks(row: Row) -> None:
+        hung = world.logged(functions, "fault injected: hanging until the function's timeout", since)
+        stopped = world.cloud_logged("timed out after", mark)
+        row.checks[f"invocations hung after their effects: {len(hung)}, stopped at the {seconds} s timeout: "
+                   f"{stopped}; at least 1"] = 1 <= len(hung) <= stopped
+
+    for name in names:
+        _set_timeout(world, name, seconds)
+    try:
+        return _faulted_then_redriven(world, scope, orders, f"timeouts part-way ({share:.0%} of invocations)",
+                                      functions, dict(rate=str(share), timeout="1", seed=str(world.seed)),
+                                      must_park=False, checks=checks)
+    finally:
+        for name, timeout in deployed.items():
+            _set_timeout(world, name, timeout)
+
+
+def _set_timeout(world: World, function_name: str, seconds: int) -> None:
+    world.lambda_.update_function_configuration(FunctionName=function_name, Timeout=seconds)
+    world.lambda_.get_waiter("function_updated_v2").wait(FunctionName=function_name,
+                                                        WaiterConfig={"Delay": 1, "MaxAttempts": 120})
+
+
+def stale(world: World, orders: int, consumer: str = "Audit", max_age: int = 60) -> list[Row]:
+    """`consumer` is throttled (its reserved concurrency 0, as when the account's concurrency is
+    spent) while a tenth of `orders` flow: Lambda's queue keeps trying its events
+    (TooManyRequestsException is not an attempt) until they are older than its maximum event
+    age (`max_age`: 60 s, the least AWS allows; an hour deployed), then parks each with
+    condition EventAgeExceeded, never run. The other consumers are not held up. The throttle
+    lifted and the age restored, the dead letters are redriven: each event processed once."""
+    count = max(2, orders // 10)
+    function = world.outputs.function_name(consumer)
+    deployed = world.lambda_.get_function_event_invoke_config(FunctionName=function, Qualifier="$LATEST")
+    kept = {k: deployed[k] for k in ("MaximumRetryAttempts", "MaximumEventAgeInSeconds", "DestinationConfig") if k in deployed}
+    world.lambda_.put_function_event_invoke_config(FunctionName=function, Qualifier="$LATEST",
+                                                   **{**kept, "MaximumEventAgeInSeconds": max_age})
+    world.lambda_.put_function_concurrency(FunctionName=function, ReservedConcurrentExecutions=0)
+    started = time.monotonic()
+    try:
+        scope = world.scope("stale", count)  # its customer and stock too: every event of the scope is held
+        world.place_orders(scope, count)
+        world.wait_until_settled(scope)
+        expected = {e["eventId"] for e in stored_events(world, scope.prefix)
+                    if consumer in routes_of(e["eventType"], e["source"])}
+        deadline = time.monotonic() + max_age + 180
+        while True:
+            parked = {p.event_id: p.reason for p in dead_letters(world) if p.owner == consumer and p.event_id in expected}
+            if len(parked) == len(expected) or time.monotonic() > deadline:
+                break
+            time.sleep(3)
+    finally:
+        world.lambda_.delete_function_concurrency(FunctionName=function)
+        world.lambda_.put_function_event_invoke_config(FunctionName=function, Qualifier="$LATEST", **kept)
+    first = audit(world, scope)
+    first.scenario = f"stale events (past a {max_age} s max age)"
+    aged = sum(1 for reason in parked.values() if reason == "EventAgeExceeded")
+    first.checks[f"{consumer}'s events parked as EventAgeExceeded, never run: {aged}/{len(expected)}, at least 1"] = (
+        aged == len(expected) >= 1)
+    first.checks[f"parked only after their age: {time.monotonic() - started:.0f} s"] = (
+        time.monotonic() - started >= max_age)
+    _all_completed(world, scope, first)  # the other consumers and the saga went on
+
+    redriven = _redrive_all(world)
+    world.wait_until_settled(scope, quiet_for=60)
+    second = audit(world, scope)
+    second.scenario = f"  ... then {redriven} dead letters redriven"
+    second.checks[f"nothing left parked, {redriven} redriven (at least 1)"] = second.parked == 0 and redriven >= 1
+    return [first, second]
+
+
+@contextmanager
+def _switched_env(**values: str) -> Iterator[None]:
+    """Environment variables set for the length of a `with`: what a function's switches are to
+    a client made in this process."""
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 # ---- poison events -----------------------------------------------------------------------------
@@ -408,4 +601,8 @@ SCENARIOS: dict[str, Scenario] = {
     "restart": restart,
     "bad-input": bad_input,
     "fuzzing": fuzzing,
+    "throttling": throttling,
+    "partial-put": partial_put,
+    "timeouts": timeouts,
+    "stale": stale,
 }

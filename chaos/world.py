@@ -59,6 +59,7 @@ class World:
         self.seed = seed
         self.run_id = f"{seed:06x}"[-6:]
         self.emails: dict[str, dict] = {}  # SES messages seen, by id (the emulator forgets them on restart)
+        self.statuses: Counter = Counter()  # every API answer the scenarios' clients got, by status
         self.outputs: Outputs | None = None
 
     # ---- lifecycle -----------------------------------------------------------------------
@@ -79,7 +80,7 @@ class World:
         self.api = Api(self.outputs.api_url, env)
         kwargs = dict(endpoint_url=self.cloud.endpoint, region_name=env["AWS_REGION"],
                       aws_access_key_id=env["AWS_ACCESS_KEY_ID"], aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"])
-        self.client = lambda service: boto3.client(service, **kwargs)
+        self.client = lambda service, **extra: boto3.client(service, **kwargs, **extra)
         self.dynamodb, self.sqs, self.lambda_, self.events = (self.client(s) for s in ("dynamodb", "sqs", "lambda", "events"))
 
     def restart(self, down_seconds: float = 2.0) -> None:
@@ -131,6 +132,7 @@ class World:
         while True:
             try:
                 answer = self.api.send(method, path, body, headers=headers)
+                self.statuses[answer.status] += 1
                 retry = answer.status >= 500 or answer.status == 429 or (
                     answer.status == 409 and "in progress" in json.dumps(answer.body))
             except OSError:
@@ -236,6 +238,34 @@ class World:
                 found |= {item["eventId"]["S"] for item in response["Responses"].get(table, [])}
                 request = response.get("UnprocessedKeys") or None
         return found
+
+    def logged(self, functions: list[str], message: str, since: float) -> list[dict]:
+        """The JSON log records with this message that these functions wrote since `since` (epoch
+        seconds): what a fault switch says it did, each time it did it."""
+        logs, found = self.client("logs"), []
+        for function in functions:
+            pages = logs.get_paginator("filter_log_events").paginate(
+                logGroupName=self.outputs[f"{function}LogGroupName"], startTime=int(since * 1000),
+                filterPattern=f'"{message}"')
+            for page in pages:
+                for event in page["events"]:
+                    try:
+                        record = json.loads(event["message"])
+                    except ValueError:
+                        continue
+                    if isinstance(record, dict) and record.get("message") == message:
+                        found.append(record | {"function": function})
+        return found
+
+    def cloud_log_lines(self) -> int:
+        """How many lines the local cloud's own log has: a mark to read what it logs next."""
+        with open(self.cloud.log_file, "rb") as log:
+            return sum(1 for _ in log)
+
+    def cloud_logged(self, text: str, after_line: int) -> int:
+        """How many lines of the local cloud's log after `after_line` contain `text`."""
+        with open(self.cloud.log_file, "rb") as log:
+            return sum(1 for n, line in enumerate(log) if n >= after_line and text.encode() in line)
 
     def collect_emails(self) -> dict[str, dict]:
         with urllib.request.urlopen(f"{self.cloud.endpoint}/_ministack/ses/messages", timeout=30) as response:

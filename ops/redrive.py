@@ -122,7 +122,7 @@ class Redrive:
             if response["FailedEntryCount"]:
                 raise RuntimeError(response["Entries"][0].get("ErrorMessage", "PutEvents failed"))
         else:
-            records = self._stream_records(parked.body["DDBStreamBatchInfo"])
+            records = self.stream_records(parked.body["DDBStreamBatchInfo"])
             # boto3 parses ApproximateCreationDateTime; Lambda delivers it as epoch seconds
             payload = json.dumps({"Records": records}, default=lambda moment: moment.timestamp()).encode()
             response = self._lambda.invoke(FunctionName=self.function, Payload=payload)
@@ -130,7 +130,7 @@ class Redrive:
             if response.get("FunctionError") or result.get("batchItemFailures"):
                 raise RuntimeError(f"the publisher failed again: {result}")
 
-    def _stream_records(self, info: dict[str, Any]) -> list[dict[str, Any]]:
+    def stream_records(self, info: dict[str, Any]) -> list[dict[str, Any]]:
         """The batch's records, read back from the stream (kept 24 hours on AWS)."""
         iterator = self._streams.get_shard_iterator(
             StreamArn=info["streamArn"], ShardId=info["shardId"], ShardIteratorType="AT_SEQUENCE_NUMBER",

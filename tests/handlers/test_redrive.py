@@ -113,7 +113,7 @@ def test_a_stream_batch_goes_back_to_the_publisher_with_its_records(store):
         respond({"batchItemFailures": []})
         redrive = Redrive("Publisher", {"PublisherDeadLetterQueueUrl": "q", "PublisherFunctionName": "publisher-fn"},
                           lambda_=lambda_)
-        assert [r["dynamodb"]["SequenceNumber"] for r in redrive._stream_records(info)] == [
+        assert [r["dynamodb"]["SequenceNumber"] for r in redrive.stream_records(info)] == [
             r["dynamodb"]["SequenceNumber"] for r in records[:2]]
         redrive.resend(item)
         stub.assert_no_pending_responses()  # the publisher was given the batch
@@ -249,7 +249,7 @@ def test_a_batch_whose_records_have_left_the_stream_says_so(store):
     info = {"streamArn": stream_arn, "shardId": shard["ShardId"], "startSequenceNumber": after, "endSequenceNumber": after}
     redrive = Redrive("Publisher", {"PublisherDeadLetterQueueUrl": "q", "PublisherFunctionName": "publisher-fn"})
     with pytest.raises(RuntimeError, match=r"^the records have left the stream \(24 h\): rebuild from the event store instead$"):
-        redrive._stream_records(info)
+        redrive.stream_records(info)
 
 
 # ---- the command ---------------------------------------------------------------------------
@@ -339,7 +339,7 @@ def test_the_stream_is_read_page_after_page_up_to_the_batchs_last_record():
         read.add_response("get_records", {"Records": [record(101), record(102)], "NextShardIterator": "it-3"},
                           {"ShardIterator": "it-2", "Limit": 1000})
         redrive = Redrive("Publisher", {"PublisherDeadLetterQueueUrl": "q", "PublisherFunctionName": "f"}, streams=streams)
-        found = redrive._stream_records({"streamArn": STREAM, "shardId": SHARD, "startSequenceNumber": str(10**21 + 100),
+        found = redrive.stream_records({"streamArn": STREAM, "shardId": SHARD, "startSequenceNumber": str(10**21 + 100),
                                          "endSequenceNumber": str(10**21 + 101)})
         read.assert_no_pending_responses()
     assert [r["dynamodb"]["SequenceNumber"] for r in found] == [str(10**21 + 100), str(10**21 + 101)]
