@@ -198,14 +198,14 @@ def dead_letters(world: World) -> list[Parked]:
         for message in held:
             parked = classify(message)
             if parked.kind == STREAM_BATCH:  # a batch the stream gave up on: each of its events is parked
-                found += [Parked(owner, event_id, parked.error) for event_id in _batch_events(world, parked)]
+                found += [Parked(owner, event_id, parked.error) for event_id in batch_events(world, parked)]
                 continue
             event_id = f"item:{parked.event_type}" if parked.kind == REFUSED else parked.event_id
             found.append(Parked(owner, event_id, parked.error))
     return found
 
 
-def _batch_events(world: World, parked) -> list[str]:
+def batch_events(world: World, parked) -> list[str]:
     """The event ids of a parked stream batch, read back from the stream as the redrive does."""
     redrive = Redrive(PUBLISHER, world.outputs.values, sqs=world.sqs, lambda_=world.lambda_, events=world.events,
                       streams=world.client("dynamodbstreams"))

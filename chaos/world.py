@@ -223,6 +223,19 @@ class World:
             time.sleep(2)
         time.sleep(trailing)  # trailing consumers (audit, analytics, email) of the last events
 
+    def wait_until_counted(self, *, quiet_for: float = 10, timeout: float = 300) -> None:
+        """Until the day's analytics counters have stopped moving for `quiet_for` seconds: what a
+        scenario set going has been counted, so that the next scenario's counter check (the day
+        moved by exactly its own events) sees only its own."""
+        started, last, since = time.monotonic(), None, time.monotonic()
+        while time.monotonic() - started < timeout:
+            now = self.day_counters().get("events", 0)
+            if now != last:
+                last, since = now, time.monotonic()
+            elif time.monotonic() - since >= quiet_for:
+                return
+            time.sleep(2)
+
     def day_counters(self) -> dict[str, int]:
         day = time.strftime("%Y-%m-%d", time.gmtime())
         return DailyCounters(self.outputs["AnalyticsTableName"], client=self.dynamodb).day(day)
