@@ -1,6 +1,7 @@
 """Counts what a run would be billed for on AWS, as the local cloud serves it. Used by the
 benchmark (`make bench`), never by `make up`: the server installs it only when
-LOCAL_CLOUD_METER names a file, and writes the cumulative counts there twice a second.
+LOCAL_CLOUD_METER names a file (ministack_fixes.meter_billing, with the other patches), and
+writes the cumulative counts there twice a second.
 
 What it counts, and by which of AWS's rules:
 - DynamoDB request units as DynamoDB reports them (ReturnConsumedCapacity=INDEXES is asked
@@ -202,63 +203,65 @@ def _metered_worker_invoke(invoke):
     return metered
 
 
-# ---- the rest -------------------------------------------------------------------------------
+# ---- EventBridge, SES, SQS ------------------------------------------------------------------
 
 
-def install(path: str) -> None:
-    from ministack.core import lambda_runtime
-    from ministack.services import cloudwatch_logs, dynamodb, eventbridge, ses, sqs
-
-    dynamodb.handle_request = _metered_dynamodb(dynamodb.handle_request)
-    lambda_runtime.Worker.invoke = _metered_worker_invoke(lambda_runtime.Worker.invoke)
-
-    handle_events = eventbridge.handle_request
-
-    async def metered_events(method, path_, headers, body, query_params):
+def _metered_events(handle):
+    async def metered(method, path_, headers, body, query_params):
         target = {k.lower(): v for k, v in headers.items()}.get("x-amz-target", "")
         if target.endswith("PutEvents"):
             entries = json.loads(body or b"{}").get("Entries", [])
             add("events.put_events_calls")
             # billed per 64 KB chunk of each entry
             add("events.entries", sum(_units(len(json.dumps(e)), 65536) for e in entries))
-        return await handle_events(method, path_, headers, body, query_params)
+        return await handle(method, path_, headers, body, query_params)
 
-    archive_event = eventbridge._archive_event
+    return metered
 
-    def metered_archive(event, view=None):
-        archives = getattr(eventbridge._archives, "_data", eventbridge._archives)  # every account and region
+
+def _metered_archive(archive_event, archives_of):
+    def metered(event, view=None):
+        archives = archives_of()
+        archives = getattr(archives, "_data", archives)  # every account and region
         before = sum(a.get("EventCount", 0) for a in list(archives.values()))
         archive_event(event, view)
         kept = sum(a.get("EventCount", 0) for a in list(archives.values())) - before
         if kept:
             add("events.archived_bytes", kept * len(json.dumps({k: v for k, v in event.items() if not k.startswith("_")})))
 
-    handle_ses = ses.handle_request
+    return metered
 
-    async def metered_ses(method, path_, headers, body, query_params):
-        response = await handle_ses(method, path_, headers, body, query_params)
+
+def _metered_ses(handle):
+    async def metered(method, path_, headers, body, query_params):
+        response = await handle(method, path_, headers, body, query_params)
         text = (body or b"").decode("utf-8", errors="replace")
         if "Action=SendEmail" in text or "Action=SendRawEmail" in text or path_.endswith("/outbound-emails"):
             if isinstance(response, tuple) and response[0] < 400:
                 add("ses.emails")
         return response
 
-    handle_sqs = sqs.handle_request
+    return metered
 
-    async def metered_sqs(*args, **kwargs):
+
+def _metered_sqs(handle):
+    async def metered(method, path_, headers, body, query_params):
         add("sqs.requests")
-        return await handle_sqs(*args, **kwargs)
+        return await handle(method, path_, headers, body, query_params)
 
-    eventbridge.handle_request = metered_events
-    eventbridge._archive_event = metered_archive
-    ses.handle_request = metered_ses
-    sqs.handle_request = metered_sqs
+    return metered
 
+
+# ---- CloudWatch Logs, and the file the benchmark reads -----------------------------------------
+
+
+def start_flushing(path: str, log_groups) -> None:
+    """Twice a second: count what landed in the log streams (CloudWatch bills what it ingests)
+    and write the counts to `path`. log_groups() gives MiniStack's log groups."""
     read_so_far: dict[int, int] = {}  # log stream (by identity) -> events already counted
 
     def count_logs() -> None:
-        """What landed in the log streams since the last look: CloudWatch bills what it ingests."""
-        groups = cloudwatch_logs._log_groups
+        groups = log_groups()
         for group in list(getattr(groups, "_data", groups).values()):  # every account and region
             for stream in list(group.get("streams", {}).values()):
                 events = stream.get("events", [])

@@ -3,18 +3,108 @@ and only here. The server (localcloud/server.py) applies them before it starts.
 
 Each fix names the AWS behaviour it restores; tests/e2e/test_local_cloud_fidelity.py shows
 each difference on an unpatched emulator and the fix on the patched one.
+
+No fix can silently become a no-op: each replaces MiniStack's names through `patch` (or
+`register`, for its tables), which checks that the name is there with the parameters the fix
+was written against, and logs any exception raised inside the replacement before MiniStack
+can swallow it; `require` checks the other private names a fix reads. Start-up refuses any
+MiniStack but the pinned one (`check_version`). tests/unit/test_local_cloud_fixes.py applies
+them all, with no cloud running.
 """
 
 from __future__ import annotations
 
 import copy
+import functools
+import importlib.metadata
+import inspect
 import json
 import logging
 import time
+from typing import Any, Callable
 
 from infra.runtime import ARCHITECTURE, POWERTOOLS_LAYER_PARAMETER
 
 log = logging.getLogger("localcloud.fixes")
+
+MINISTACK_VERSION = "1.5.33"  # the fixes are written against this MiniStack (requirements.txt pins it)
+
+
+class FixTargetChanged(RuntimeError):
+    """MiniStack is not what a fix was written against: a name is gone or has another shape."""
+
+
+def check_version(installed: str | None = None) -> None:
+    installed = installed or importlib.metadata.version("ministack")
+    if installed != MINISTACK_VERSION:
+        raise FixTargetChanged(
+            f"MiniStack {installed} is installed; the local cloud's fixes (localcloud/ministack_fixes.py) are written "
+            f"for {MINISTACK_VERSION}. Run `make install` to get the pinned version, or review each fix against "
+            f"{installed} and move the pin.")
+
+
+_MISSING = object()
+
+
+def _where(owner: Any, name: str) -> str:
+    return f"{getattr(owner, '__module__', '')}.{getattr(owner, '__qualname__', getattr(owner, '__name__', owner))}.{name}" \
+        if inspect.isclass(owner) else f"{getattr(owner, '__name__', owner)}.{name}"
+
+
+def require(owner: Any, *names: str, fix: str) -> None:
+    """The private names a fix reads (not replaces) are there."""
+    for name in names:
+        if getattr(owner, name, _MISSING) is _MISSING:
+            raise FixTargetChanged(f"{fix}: MiniStack {MINISTACK_VERSION} had {_where(owner, name)}; this one has not")
+
+
+def patch(owner: Any, name: str, wrap: Callable[[Any], Callable], *, fix: str,
+          params: tuple[str, ...] | None = None) -> Callable:
+    """Replace owner.name by wrap(original), once it is checked to be there and, with `params`,
+    to take those parameters. An exception raised inside the replacement is logged (MiniStack
+    catches and drops many) and raised again. Returns the original."""
+    original = getattr(owner, name, _MISSING)
+    if original is _MISSING:
+        raise FixTargetChanged(f"{fix}: MiniStack {MINISTACK_VERSION} had {_where(owner, name)}; this one has not")
+    if params is not None:
+        found = tuple(inspect.signature(original).parameters)
+        if found != params:
+            raise FixTargetChanged(f"{fix}: {_where(owner, name)} takes ({', '.join(found)}); the fix was written "
+                                   f"for ({', '.join(params)})")
+    setattr(owner, name, logged(wrap(original), f"{fix}: {_where(owner, name)}"))
+    return original
+
+
+def register(table: Any, key: str, value: Any, *, fix: str, where: str) -> None:
+    """Add an entry to one of MiniStack's tables (resource handlers, public parameters); a
+    handler's functions log what they raise, as `patch`'s replacements do."""
+    if not isinstance(table, dict):
+        raise FixTargetChanged(f"{fix}: {where} is no longer a dict")
+    if isinstance(value, dict):
+        value = {k: logged(v, f"{fix}: {where}[{key!r}][{k!r}]") if callable(v) else v for k, v in value.items()}
+    table[key] = value
+
+
+def logged(function: Callable, what: str) -> Callable:
+    """`function`, with any exception it raises logged with its traceback, then raised again."""
+    if inspect.iscoroutinefunction(function):
+        @functools.wraps(function)
+        async def run_async(*args, **kwargs):
+            try:
+                return await function(*args, **kwargs)
+            except Exception:
+                log.exception("local-cloud fix raised (%s)", what)
+                raise
+        return run_async
+
+    @functools.wraps(function)
+    def run(*args, **kwargs):
+        try:
+            return function(*args, **kwargs)
+        except Exception:
+            log.exception("local-cloud fix raised (%s)", what)
+            raise
+    return run
 
 # Never fetched: MiniStack runs functions on its own interpreter, whose environment already
 # has Powertools and pydantic (requirements.txt), so the layer only needs to resolve.
@@ -39,7 +129,9 @@ def route_rule_targets_through_async_invoke() -> None:
             return
         lambda_svc.invoke_async_with_retry(func, event)
 
-    eventbridge._dispatch_to_lambda = dispatch_to_lambda
+    fix = "route_rule_targets_through_async_invoke"
+    require(lambda_svc, "_get_func_record_for_ref", "invoke_async_with_retry", fix=fix)
+    patch(eventbridge, "_dispatch_to_lambda", lambda _: dispatch_to_lambda, fix=fix, params=("arn", "payload"))
 
 
 def serve_powertools_layer_parameter() -> None:
@@ -47,7 +139,9 @@ def serve_powertools_layer_parameter() -> None:
     resolve at deploy time. MiniStack serves only two public (AMI) parameters."""
     from ministack.services import ssm
 
-    ssm._PUBLIC_AMI_PARAMETERS[POWERTOOLS_LAYER_PARAMETER] = POWERTOOLS_LAYER_ARN
+    require(ssm, "_PUBLIC_AMI_PARAMETERS", fix="serve_powertools_layer_parameter")
+    register(ssm._PUBLIC_AMI_PARAMETERS, POWERTOOLS_LAYER_PARAMETER, POWERTOOLS_LAYER_ARN,
+             fix="serve_powertools_layer_parameter", where="ssm._PUBLIC_AMI_PARAMETERS")
 
 
 def provision_event_archives() -> None:
@@ -82,7 +176,130 @@ def provision_event_archives() -> None:
         if physical_id in eventbridge._archives:
             eventbridge._delete_archive({"ArchiveName": physical_id})
 
-    provisioners._RESOURCE_HANDLERS["AWS::Events::Archive"] = {"create": create, "update": update, "delete": delete}
+    fix = "provision_event_archives"
+    require(eventbridge, "_create_archive", "_update_archive", "_delete_archive", "_archives", fix=fix)
+    require(provisioners, "_RESOURCE_HANDLERS", "_physical_name", fix=fix)
+    register(provisioners._RESOURCE_HANDLERS, "AWS::Events::Archive", {"create": create, "update": update, "delete": delete},
+             fix=fix, where="provisioners._RESOURCE_HANDLERS")
+
+
+def validate_put_events() -> None:
+    """AWS: PutEvents refuses the whole request (ValidationException) when it has no entry or
+    more than 10, or when its entries come to more than 256 KB, counted as AWS counts them
+    (Source, DetailType, Detail and each of Resources in UTF-8 bytes, Time as 14 bytes). It
+    fails entry by entry, the others of the call delivered, an entry without Source, DetailType
+    or Detail (InvalidArgument) or whose Detail is not a JSON object (MalformedDetail). An entry
+    for a bus that does not exist is accepted and goes nowhere (AWS answers it with an EventId;
+    aws/aws-cli#9186). MiniStack 1.5.33 checks only the count of 10: a Detail that is not JSON
+    is delivered to every rule that matches its source and type (and parked by each consumer),
+    and an entry of any size is taken."""
+    from ministack.core.responses import error_response_json, json_response
+    from ministack.services import eventbridge
+
+    def refuse(entry: Any) -> dict[str, str] | None:
+        if not isinstance(entry, dict):
+            return {"ErrorCode": "InvalidArgument", "ErrorMessage": "Parameter Entry is not valid."}
+        for name in ("Source", "DetailType", "Detail"):
+            if not entry.get(name):
+                return {"ErrorCode": "InvalidArgument",
+                        "ErrorMessage": f"Parameter {name} is not valid. Reason: {name} is a required argument."}
+        try:
+            detail = json.loads(entry["Detail"])
+        except (TypeError, ValueError):
+            detail = None
+        if not isinstance(detail, dict):
+            return {"ErrorCode": "MalformedDetail", "ErrorMessage": "Detail is malformed."}
+        return None
+
+    def put_events(original):
+        def validated(data, allow_aws_source=False):
+            entries = data.get("Entries") if isinstance(data, dict) else None
+            if not entries:
+                return error_response_json("ValidationException", "1 validation error detected: Value '[]' at 'entries' "
+                                           "failed to satisfy constraint: Member must have length greater than or equal "
+                                           "to 1", 400)
+            if len(entries) <= 10 and sum(map(put_events_entry_size, entries)) > MAX_PUT_EVENTS_BYTES:
+                return error_response_json("ValidationException",
+                                           "Total size of the entries in the request is over the limit.", 400)
+            refused = {n: problem for n, entry in enumerate(entries) if (problem := refuse(entry))}
+            if not refused or len(entries) > 10:
+                return original(data, allow_aws_source)  # MiniStack's own answer for more than 10
+            kept = [entry for n, entry in enumerate(entries) if n not in refused]
+            answer = {"FailedEntryCount": 0, "Entries": []}
+            if kept:
+                status, _headers, body = original({**data, "Entries": kept}, allow_aws_source)
+                if status >= 400:
+                    return status, _headers, body
+                answer = json.loads(body)
+            delivered = iter(answer["Entries"])
+            results = [refused[n] if n in refused else next(delivered) for n in range(len(entries))]
+            return json_response({"FailedEntryCount": answer["FailedEntryCount"] + len(refused), "Entries": results})
+
+        return validated
+
+    patch(eventbridge, "_put_events", put_events, fix="validate_put_events", params=("data", "allow_aws_source"))
+
+
+def verify_api_signatures() -> None:
+    """AWS: an API Gateway method with AWS_IAM authorization (every route of this API) checks the
+    request's SigV4 signature before anything else: a key it does not know is a 403
+    UnrecognizedClientException, a wrong or tampered signature (another secret, a body or path
+    changed after signing) a 403 InvalidSignatureException. MiniStack 1.5.33 with its AUTH
+    switch off only checks that an Authorization header is there; with it on, it also enforces
+    IAM policies on every service, which the local cloud does not model. Verify the signature
+    against the local cloud's key pair (LOCAL_CLOUD_KEY_PAIR, `id:secret`); the caller's IAM
+    policies stay unchecked (docs/LOCAL-CLOUD.md)."""
+    import os
+
+    from ministack import app
+    from ministack.core import sigv4
+    from ministack.core.iam_evaluator import AuthError
+
+    fix = "verify_api_signatures"
+    require(app, "_parse_execute_api_url", "_get_module", fix=fix)
+    require(sigv4, "parse_header_signature", "header_signature_failure", fix=fix)
+    key_id, _, secret = os.environ.get("LOCAL_CLOUD_KEY_PAIR", "test:test").partition(":")
+
+    def refusal(method: str, raw_path: str, headers: dict, body: bytes, query_params: dict) -> tuple[str, str] | None:
+        signature = sigv4.parse_header_signature(headers)
+        if isinstance(signature, tuple):
+            return signature
+        if signature.access_key_id != key_id:
+            return "UnrecognizedClientException", "The security token included in the request is invalid."
+        return sigv4.header_signature_failure(signature, secret, method, raw_path, query_params, headers, body or b"")
+
+    def handle(original):
+        async def verified(host, path, method, headers, body, query_params, raw_path=None, raw_query_string=None):
+            parsed = app._parse_execute_api_url(host, path)
+            if parsed is not None and headers.get("authorization", "").startswith("AWS4-HMAC-SHA256"):
+                refused = refusal(method, raw_path or path, headers, body, query_params)
+                if refused:
+                    api_id, stage, _ = parsed
+                    answer = app._get_module("apigateway_v1").authentication_error_response(
+                        api_id, stage, AuthError(*refused), headers, query_params)
+                    return answer or (403, {"Content-Type": "application/json", "x-amzn-ErrorType": refused[0]},
+                                      json.dumps({"message": refused[1]}).encode())
+            return await original(host, path, method, headers, body, query_params, raw_path, raw_query_string)
+
+        return verified
+
+    patch(app, "_handle_execute_api_request", handle, fix=fix,
+          params=("host", "path", "method", "headers", "body", "query_params", "raw_path", "raw_query_string"))
+
+
+MAX_PUT_EVENTS_BYTES = 256 * 1024
+
+
+def put_events_entry_size(entry: Any) -> int:
+    """An entry's size as EventBridge counts it against the request's 256 KB."""
+    if not isinstance(entry, dict):
+        return 0
+    size = 14 if entry.get("Time") else 0
+    for name in ("Source", "DetailType", "Detail"):
+        value = entry.get(name)
+        size += len(value.encode()) if isinstance(value, str) else 0
+    size += sum(len(r.encode()) for r in entry.get("Resources") or [] if isinstance(r, str))
+    return size
 
 
 def honour_stream_source_settings() -> None:
@@ -207,7 +424,13 @@ def honour_stream_source_settings() -> None:
                 svc._request_region.reset(region_token)
         return processed
 
-    svc._poll_dynamodb_streams = poll_dynamodb_streams
+    fix = "honour_stream_source_settings"
+    require(svc, "_dynamodb_stream_positions", "_dynamodb_stream_positions_lock", "_get_func_record_for_qualifier",
+            "_dynamodb_stream_table_from_arn_spec", "_esm_backoff_until", "_apply_filter_criteria", "_execute_function",
+            "_send_ddb_stream_failure_record", "_ESM_BACKOFF_SECONDS", "_iter_all_esms", "_request_account_id",
+            "_request_region", "get_account_id", "get_region", fix=fix)
+    require(ddb, "_tables", "stream_start_position", "stream_end_position", "stream_records_since", fix=fix)
+    patch(svc, "_poll_dynamodb_streams", lambda _: poll_dynamodb_streams, fix=fix, params=())
 
 
 def persist_stream_records() -> None:
@@ -235,8 +458,10 @@ def persist_stream_records() -> None:
             ddb._stream_seq_counter = max(ddb._stream_seq_counter, int(data.get("stream_sequence_counter", 0)))
         return result
 
-    ddb.get_state = get_state_with_streams
-    ddb.load_persisted_state = load_with_streams
+    fix = "persist_stream_records"
+    require(ddb, "_stream_records", "_stream_trimmed", "_stream_seq_counter", fix=fix)
+    patch(ddb, "get_state", lambda _: get_state_with_streams, fix=fix, params=())
+    patch(ddb, "load_persisted_state", lambda _: load_with_streams, fix=fix, params=("data",))
 
 
 def durable_async_invokes() -> None:
@@ -361,9 +586,16 @@ def durable_async_invokes() -> None:
             threading.Timer(2.0, lambda: [start(i) for i in list(left)]).start()
         return result
 
-    svc.invoke_async_with_retry = invoke_async_with_retry
-    svc.get_state = get_state_with_invocations
-    svc.load_persisted_state = load_with_invocations
+    fix = "durable_async_invokes"
+    require(svc, "_get_func_record_for_ref", "_account_region_from_function_config", "_request_account_id",
+            "_request_region", "_execute_function", "_LAMBDA_ASYNC_RETRY_BASE_SECONDS", "_LAMBDA_ASYNC_RETRY_MAX_SECONDS",
+            "_route_async_failure", "new_uuid", "get_account_id", "esm_wake", fix=fix)
+    from ministack.services import sqs as sqs_svc
+
+    require(sqs_svc, "_queue_by_arn", "queue_delay", fix=fix)
+    patch(svc, "invoke_async_with_retry", lambda _: invoke_async_with_retry, fix=fix, params=("func", "event"))
+    patch(svc, "get_state", lambda _: get_state_with_invocations, fix=fix, params=())
+    patch(svc, "load_persisted_state", lambda _: load_with_invocations, fix=fix, params=("data",))
 
 
 def _route_async_failure(svc, target_arn: str, config: dict, event: dict, result: dict | None, condition: str,
@@ -416,11 +648,12 @@ def keep_workers_after_handled_errors() -> None:
     source = textwrap.dedent(inspect.getsource(runtime.Worker.invoke))
     killed_on_error = 'if response.get("status") == "error":'
     if killed_on_error not in source:
-        raise RuntimeError("MiniStack's Worker.invoke changed: review keep_workers_after_handled_errors")
+        raise FixTargetChanged("MiniStack's Worker.invoke changed: review keep_workers_after_handled_errors")
     source = source.replace(killed_on_error, 'if response.get("status") == "error" and "trace" not in response:')
     namespace: dict = {}
     exec(compile(source, runtime.__file__, "exec"), vars(runtime), namespace)  # noqa: S102 - one pinned method
-    runtime.Worker.invoke = namespace["invoke"]
+    patch(runtime.Worker, "invoke", lambda _: namespace["invoke"], fix="keep_workers_after_handled_errors",
+          params=("self", "event", "request_id", "trace_id", "depth", "durable", "invoked_function_arn"))
 
 
 INVOCATION_END = "\x1eministack-invocation-end"  # a line no handler writes
@@ -440,7 +673,7 @@ def end_invocations_without_waiting_for_logs() -> None:
 
     loop_end = '        _real_stdout.flush()\n\nrun()'
     if runtime._PYTHON_WORKER_SCRIPT.count(loop_end) != 1:
-        raise RuntimeError("MiniStack's Python worker changed: review end_invocations_without_waiting_for_logs")
+        raise FixTargetChanged("MiniStack's Python worker changed: review end_invocations_without_waiting_for_logs")
     runtime._PYTHON_WORKER_SCRIPT = runtime._PYTHON_WORKER_SCRIPT.replace(
         loop_end, f'        sys.stderr.write({INVOCATION_END!r} + "\\n")\n        sys.stderr.flush()\n{loop_end}')
     bounded = runtime.Worker._drain_stderr_bounded
@@ -461,7 +694,8 @@ def end_invocations_without_waiting_for_logs() -> None:
             lines.append(line)
         return "\n".join(lines)
 
-    runtime.Worker._drain_stderr_bounded = drain_to_the_end
+    patch(runtime.Worker, "_drain_stderr_bounded", lambda _: drain_to_the_end, fix="end_invocations_without_waiting_for_logs",
+          params=("self", "first_line_wait", "idle_confirm", "hard_cap"))
 
 
 _LOG_LEVELS = {"TRACE": 0, "DEBUG": 1, "INFO": 2, "WARN": 3, "WARNING": 3, "ERROR": 4, "FATAL": 5, "CRITICAL": 5}
@@ -491,7 +725,7 @@ def honour_advanced_logging_controls() -> None:
     emitting = threading.local()
     emit, append = lambda_svc._emit_lambda_logs, cloudwatch_logs._append_log_events
     if "LoggingConfig" not in inspect.getsource(emit):
-        raise RuntimeError("MiniStack's _emit_lambda_logs changed: review honour_advanced_logging_controls")
+        raise FixTargetChanged("MiniStack's _emit_lambda_logs changed: review honour_advanced_logging_controls")
 
     def emit_with_levels(func, request_id, log_text, error, duration_ms, **kwargs):
         config = func.get("config") or func
@@ -507,8 +741,10 @@ def honour_advanced_logging_controls() -> None:
             events = [e for e in (_as_json_record(e, logging_config) for e in events) if e is not None]
         return append(stream, events)
 
-    lambda_svc._emit_lambda_logs = emit_with_levels
-    cloudwatch_logs._append_log_events = append_with_levels
+    fix = "honour_advanced_logging_controls"
+    patch(lambda_svc, "_emit_lambda_logs", lambda _: emit_with_levels, fix=fix,
+          params=("func", "request_id", "log_text", "error", "duration_ms", "log_source"))
+    patch(cloudwatch_logs, "_append_log_events", lambda _: append_with_levels, fix=fix, params=("stream", "events"))
 
 
 def _as_json_record(event: dict, logging_config: dict) -> dict | None:
@@ -563,10 +799,14 @@ def accept_schema_registry() -> None:
     def delete(physical_id, props):
         registries.pop(physical_id, None)
 
-    provisioners._RESOURCE_HANDLERS["AWS::EventSchemas::Registry"] = {
-        "create": create_registry, "update": update("registry"), "delete": delete}
-    provisioners._RESOURCE_HANDLERS["AWS::EventSchemas::Schema"] = {
-        "create": create_schema, "update": update("schema"), "delete": delete}
+    fix = "accept_schema_registry"
+    require(provisioners, "_RESOURCE_HANDLERS", "_physical_name", fix=fix)
+    register(provisioners._RESOURCE_HANDLERS, "AWS::EventSchemas::Registry",
+             {"create": create_registry, "update": update("registry"), "delete": delete},
+             fix=fix, where="provisioners._RESOURCE_HANDLERS")
+    register(provisioners._RESOURCE_HANDLERS, "AWS::EventSchemas::Schema",
+             {"create": create_schema, "update": update("schema"), "delete": delete},
+             fix=fix, where="provisioners._RESOURCE_HANDLERS")
 
 
 def _region() -> str:
@@ -588,6 +828,8 @@ def _raise_on_error(response) -> None:
 
 
 FIXES = (
+    validate_put_events,
+    verify_api_signatures,
     route_rule_targets_through_async_invoke,
     serve_powertools_layer_parameter,
     provision_event_archives,
@@ -601,7 +843,31 @@ FIXES = (
 )
 
 
+def meter_billing(path: str) -> None:
+    """Not a difference from AWS: the benchmark's meter (localcloud/meter.py), which counts what
+    AWS would bill, wrapped around MiniStack's request handlers and worker, with the same checks
+    as the fixes. Applied only when LOCAL_CLOUD_METER names the file to write the counts to."""
+    from ministack.core import lambda_runtime
+    from ministack.services import cloudwatch_logs, dynamodb, eventbridge, ses, sqs
+
+    from localcloud import meter
+
+    fix, handler = "meter_billing", ("method", "path", "headers", "body", "query_params")
+    require(eventbridge, "_archives", fix=fix)
+    require(cloudwatch_logs, "_log_groups", fix=fix)
+    patch(dynamodb, "handle_request", meter._metered_dynamodb, fix=fix, params=handler)
+    patch(lambda_runtime.Worker, "invoke", meter._metered_worker_invoke, fix=fix,
+          params=("self", "event", "request_id", "trace_id", "depth", "durable", "invoked_function_arn"))
+    patch(eventbridge, "handle_request", meter._metered_events, fix=fix, params=handler)
+    patch(eventbridge, "_archive_event", lambda original: meter._metered_archive(original, lambda: eventbridge._archives),
+          fix=fix, params=("event", "view"))
+    patch(ses, "handle_request", meter._metered_ses, fix=fix, params=handler)
+    patch(sqs, "handle_request", meter._metered_sqs, fix=fix, params=handler)
+    meter.start_flushing(path, lambda: cloudwatch_logs._log_groups)
+
+
 def apply_all() -> None:
+    check_version()
     for fix in FIXES:
         fix()
         log.info("local-cloud fix applied: %s", fix.__name__)

@@ -17,9 +17,7 @@ def main() -> None:
 
     ministack_fixes.apply_all()
     if os.environ.get("LOCAL_CLOUD_METER"):  # the benchmark counts what AWS would bill
-        from localcloud import meter
-
-        meter.install(os.environ["LOCAL_CLOUD_METER"])
+        ministack_fixes.meter_billing(os.environ["LOCAL_CLOUD_METER"])
     sys.argv = [sys.argv[0]]  # MiniStack parses its own flags; run in the foreground
     app.main()
 
