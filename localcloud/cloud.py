@@ -16,6 +16,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 ACCOUNT = "000000000000"  # MiniStack's account
 REGION = "us-east-1"
+ACCESS_KEY_ID = SECRET_ACCESS_KEY = "test"  # the local cloud's one key pair (the API verifies signatures with it)
 
 
 class LocalCloudError(RuntimeError):
@@ -90,8 +91,8 @@ class LocalCloud:
         """What an AWS SDK or the CDK CLI needs to talk to this cloud instead of AWS."""
         return {
             "AWS_ENDPOINT_URL": self.endpoint,
-            "AWS_ACCESS_KEY_ID": "test",
-            "AWS_SECRET_ACCESS_KEY": "test",
+            "AWS_ACCESS_KEY_ID": ACCESS_KEY_ID,
+            "AWS_SECRET_ACCESS_KEY": SECRET_ACCESS_KEY,
             "AWS_DEFAULT_REGION": REGION,
             "AWS_REGION": REGION,
             "CDK_DEFAULT_ACCOUNT": ACCOUNT,
@@ -111,6 +112,7 @@ class LocalCloud:
             "LAMBDA_ASYNC_RETRY_BASE_SECONDS": os.environ.get("LAMBDA_ASYNC_RETRY_BASE_SECONDS", "1"),
             "LAMBDA_ASYNC_RETRY_MAX_SECONDS": os.environ.get("LAMBDA_ASYNC_RETRY_MAX_SECONDS", "4"),
             "LOG_LEVEL": os.environ.get("LOCAL_CLOUD_LOG_LEVEL", "INFO"),
+            "LOCAL_CLOUD_KEY_PAIR": f"{ACCESS_KEY_ID}:{SECRET_ACCESS_KEY}",  # what the API verifies signatures with
             **self._extra_env,
         }
 
@@ -208,7 +210,7 @@ class LocalCloud:
         import boto3
 
         client = boto3.client("cloudformation", endpoint_url=self.endpoint, region_name=REGION,
-                              aws_access_key_id="test", aws_secret_access_key="test")
+                              aws_access_key_id=ACCESS_KEY_ID, aws_secret_access_key=SECRET_ACCESS_KEY)
         try:
             stacks = client.describe_stacks(StackName="CDKToolkit")["Stacks"]
         except client.exceptions.ClientError:
@@ -222,9 +224,10 @@ class LocalCloud:
 
 
 def default_cloud() -> LocalCloud:
-    """The cloud `make up` manages: port from LOCAL_CLOUD_PORT (4566), state in .local-cloud/."""
+    """The cloud `make up` manages: port from LOCAL_CLOUD_PORT (4566), state in .local-cloud/
+    (LOCAL_CLOUD_STATE_DIR: elsewhere, for a second cloud beside it)."""
     return LocalCloud(
         port=int(os.environ.get("LOCAL_CLOUD_PORT", "4566")),
-        state_dir=ROOT / ".local-cloud",
+        state_dir=Path(os.environ.get("LOCAL_CLOUD_STATE_DIR") or ROOT / ".local-cloud"),
         stage=os.environ.get("STAGE", "dev"),
     )

@@ -75,6 +75,7 @@ def test_a_failing_rule_target_reaches_its_on_failure_destination(cloud):
         [message] = received
         body = json.loads(message["Body"])
         assert body["requestContext"]["condition"] == "RetriesExhausted"
+        assert body["requestContext"]["approximateInvokeCount"] == 1  # MaximumRetryAttempts 0: the one attempt made
         assert "consumer is down" in body["responsePayload"]["errorMessage"]
 
 
@@ -379,3 +380,60 @@ def test_transact_get_items_reports_index_reads_it_never_made(cloud):
     before = _counts.get("dynamodb.read_units.TransactGetItems", 0)
     _consumed("TransactGetItems", [consumed])
     assert _counts["dynamodb.read_units.TransactGetItems"] - before == 2
+
+
+def test_put_events_refuses_what_aws_refuses(cloud):
+    variant, local = cloud
+    events = clients(local)("events")
+    entries = [{"Source": "fidelity.test", "DetailType": "PING", "Detail": "{not json"},
+               {"Source": "fidelity.test", "DetailType": "PING"},
+               {"Source": "fidelity.test", "DetailType": "PING", "Detail": "{}"}]
+    answer = events.put_events(Entries=entries)
+    oversized = [{"Source": "fidelity.test", "DetailType": "PING", "Detail": json.dumps({"p": "x" * 140_000})}] * 2
+    if variant == "unpatched":
+        assert answer["FailedEntryCount"] == 0, "MiniStack now validates PutEvents entries: review validate_put_events"
+        assert events.put_events(Entries=oversized)["FailedEntryCount"] == 0
+    else:
+        assert [e.get("ErrorCode") for e in answer["Entries"]] == ["MalformedDetail", "InvalidArgument", None]
+        with pytest.raises(ClientError, match="Total size of the entries in the request is over the limit"):
+            events.put_events(Entries=oversized)
+
+
+def test_an_api_checks_the_signature_not_only_its_presence(cloud):
+    """A REST API whose method has AWS_IAM authorization, called with a signature made with
+    another secret: AWS answers 403."""
+    import urllib.request
+
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    variant, local = cloud
+    client = clients(local)
+    function_arn = python_function(client("lambda"), "api-fn", "def handler(event, context):\n"
+                                   "    return {'statusCode': 200, 'body': 'hello'}\n")
+    apigw = client("apigateway")
+    api = apigw.create_rest_api(name="signed")["id"]
+    root = apigw.get_resources(restApiId=api)["items"][0]["id"]
+    resource = apigw.create_resource(restApiId=api, parentId=root, pathPart="hello")["id"]
+    apigw.put_method(restApiId=api, resourceId=resource, httpMethod="GET", authorizationType="AWS_IAM")
+    apigw.put_integration(restApiId=api, resourceId=resource, httpMethod="GET", type="AWS_PROXY",
+                          integrationHttpMethod="POST",
+                          uri=f"arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/{function_arn}/invocations")
+    apigw.create_deployment(restApiId=api, stageName="dev")
+    url = f"{local.endpoint}/restapis/{api}/dev/_user_request_/hello"
+
+    def get(secret: str) -> int:
+        request = AWSRequest(method="GET", url=url)
+        SigV4Auth(Credentials(local.aws_env()["AWS_ACCESS_KEY_ID"], secret), "execute-api", "us-east-1").add_auth(request)
+        try:
+            with urllib.request.urlopen(urllib.request.Request(url, headers=dict(request.headers)), timeout=30) as answer:
+                return answer.status
+        except urllib.error.HTTPError as error:
+            return error.code
+
+    assert get(local.aws_env()["AWS_SECRET_ACCESS_KEY"]) == 200
+    if variant == "unpatched":
+        assert get("another-secret") == 200, "MiniStack now verifies API signatures: drop verify_api_signatures"
+    else:
+        assert get("another-secret") == 403

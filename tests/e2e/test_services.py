@@ -7,6 +7,8 @@ import json
 import urllib.request
 import uuid
 
+import boto3
+
 from tests.e2e.conftest import ON_AWS, delivered, event_id, eventually, example_entries, unique_day
 
 
@@ -153,3 +155,42 @@ def _status(item: dict | None, status: str) -> dict:
 def _at_least(values: list, count: int) -> list:
     assert len(values) >= count, values
     return values
+
+
+# ---- the API's IAM authorization: the signature is checked, not only its presence ---------------
+
+
+def _signed_call(deployment, method: str, path: str, *, secret: str | None = None, key_id: str | None = None,
+                 body: bytes | None = None, sent_body: bytes | None = None) -> tuple[int, str]:
+    """A request signed with these credentials (the deployment's own by default), whose body may
+    be changed after signing; its status and error type."""
+    import urllib.error
+    import urllib.request
+
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    own = boto3.Session(**deployment._credentials()).get_credentials()
+    url = deployment.outputs.api_url + path
+    request = AWSRequest(method=method, url=url, data=body, headers={"Content-Type": "application/json"})
+    SigV4Auth(Credentials(key_id or own.access_key, secret or own.secret_key, own.token), "execute-api",
+              deployment.env.get("AWS_REGION") or boto3.Session().region_name).add_auth(request)
+    sent = urllib.request.Request(url, data=sent_body if sent_body is not None else body, method=method,
+                                  headers=dict(request.headers))
+    try:
+        with urllib.request.urlopen(sent, timeout=30) as answer:
+            return answer.status, ""
+    except urllib.error.HTTPError as error:
+        return error.code, error.headers.get("x-amzn-ErrorType", "")
+
+
+def test_a_request_signed_with_the_wrong_secret_or_tampered_after_signing_is_refused_403(deployment):
+    order = json.dumps({"customerId": "cust-sig", "items": [{"productId": "SKU-1", "quantity": 1, "price": "1.00"}]})
+    assert _signed_call(deployment, "GET", "/orders/no-such-order")[0] == 404  # signed right: it reaches the API
+    assert _signed_call(deployment, "GET", "/orders/no-such-order", secret="not-the-secret") == (
+        403, "InvalidSignatureException")
+    assert _signed_call(deployment, "GET", "/orders/no-such-order", key_id="AKIANOTAKEYOFOURS")[0] == 403
+    status, error = _signed_call(deployment, "POST", "/orders", body=order.encode(),
+                                 sent_body=order.replace('"1.00"', '"0.01"').encode())
+    assert (status, error) == (403, "InvalidSignatureException")  # the price changed after signing
