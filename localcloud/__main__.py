@@ -13,8 +13,20 @@ import sys
 import time
 from pathlib import Path
 
+from infra.runtime import PYTHON_RUNTIME
 from localcloud.cloud import ROOT, LocalCloudError, Outputs, default_cloud
 from localcloud.events import lambda_event_from_file
+
+
+def runtime_note() -> str:
+    """The Python the functions run on here, and the one they are deployed on: a warning when
+    they differ (tests/unit/test_runtime_version.py checks lambdas/ against the deployed one)."""
+    local = f"python{sys.version_info.major}.{sys.version_info.minor}"
+    note = f"functions run on {local} here (the local cloud's own interpreter); deployed, on {PYTHON_RUNTIME}"
+    if local != PYTHON_RUNTIME:
+        note += (f"\nwarning: {local} is not {PYTHON_RUNTIME}: what runs here may not run there, or the reverse; "
+                 f"make test checks that lambdas/ parses and imports for {PYTHON_RUNTIME}")
+    return note
 
 
 def up(args) -> None:
@@ -27,6 +39,7 @@ def up(args) -> None:
     print("deploying with the CDK CLI (cdk deploy --all); unchanged stacks are skipped")
     outputs = cloud.deploy(quiet=not args.verbose)
     print(f"\nready in {time.monotonic() - started:.1f}s\n")
+    print(runtime_note() + "\n")
     print(next_steps(outputs, cloud.port))
 
 
@@ -41,8 +54,8 @@ def next_steps(outputs: Outputs, port: int) -> str:
     lines += [
         f"  {'LocalApiUrl':42} {outputs.api_url}",
         "",
-        "Try it (any AWS credentials work; the examples use AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test):",
-        "  # every route requires IAM authorization: curl signs with SigV4",
+        "Try it with the local cloud's key pair, AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test:",
+        "  # every route requires IAM authorization: curl signs with SigV4, and a wrong signature is a 403",
         """  api=(--aws-sigv4 "aws:amz:us-east-1:execute-api" --user "test:test" -H 'Content-Type: application/json')""",
         "  # place an order through the API, then read it back from the read model",
         f"  curl -s \"${{api[@]}}\" -X POST {outputs.api_url}/orders \\",
@@ -75,6 +88,7 @@ def status(args) -> None:
         print(f"not running on {cloud.endpoint}")
         sys.exit(1)
     print(f"running on {cloud.endpoint}\n")
+    print(runtime_note() + "\n")
     print(next_steps(cloud.outputs(), cloud.port))
 
 
