@@ -437,3 +437,49 @@ def test_an_api_checks_the_signature_not_only_its_presence(cloud):
         assert get("another-secret") == 200, "MiniStack now verifies API signatures: drop verify_api_signatures"
     else:
         assert get("another-secret") == 403
+
+
+# ---- differences left as they are (docs/LOCAL-CLOUD.md): pinned, so a change is seen ---------------
+
+
+def test_a_rule_targets_own_retry_policy_and_dead_letter_queue_are_not_modelled(cloud):
+    """AWS: when EventBridge cannot deliver to a target at all (the function is gone, the
+    delivery refused), it retries by the target's RetryPolicy and then sends the event to the
+    target's DeadLetterConfig queue, with ERROR_CODE and ERROR_MESSAGE attributes. Locally a
+    target that cannot be invoked is logged and the event dropped, in both variants: the
+    deployed stacks still set both (tests/infra/test_stacks.py), and a consumer that fails is
+    retried and parked by Lambda's own async retries, which are modelled."""
+    _, local = cloud
+    client = clients(local)
+    sqs, lambda_, events = client("sqs"), client("lambda"), client("events")
+    queue_url = sqs.create_queue(QueueName="rule-dead-letters")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    function_arn = python_function(lambda_, "gone-consumer", FAILING_HANDLER)
+    events.put_rule(Name="to-gone", EventPattern=json.dumps({"source": ["fidelity.gone"]}))
+    events.put_targets(Rule="to-gone", Targets=[{
+        "Id": "gone", "Arn": function_arn, "DeadLetterConfig": {"Arn": queue_arn},
+        "RetryPolicy": {"MaximumRetryAttempts": 0, "MaximumEventAgeInSeconds": 60}}])
+    lambda_.delete_function(FunctionName="gone-consumer")
+
+    events.put_events(Entries=[{"Source": "fidelity.gone", "DetailType": "PING", "Detail": "{}"}])
+    received = []
+    deadline = time.monotonic() + 6
+    while not received and time.monotonic() < deadline:
+        received = sqs.receive_message(QueueUrl=queue_url, WaitTimeSeconds=1).get("Messages", [])
+    assert received == [], "the local cloud now sends rule-target dead letters: update docs/LOCAL-CLOUD.md"
+
+
+def test_iam_policies_are_not_evaluated(cloud):
+    """AWS: a call the caller's policies do not allow is AccessDenied. Locally (MiniStack's AUTH
+    off) any caller may do anything: the grants are checked in the synthesized template
+    (tests/infra/test_stacks.py), not at run time."""
+    _, local = cloud
+    iam, sts = clients(local)("iam"), clients(local)("sts")
+    iam.create_user(UserName="nobody")  # no policy at all
+    keys = iam.create_access_key(UserName="nobody")["AccessKey"]
+    import boto3
+
+    nobody = boto3.client("dynamodb", endpoint_url=local.endpoint, region_name="us-east-1",
+                          aws_access_key_id=keys["AccessKeyId"], aws_secret_access_key=keys["SecretAccessKey"])
+    assert "TableNames" in nobody.list_tables(), "the local cloud now evaluates IAM: update docs/LOCAL-CLOUD.md"
+    assert sts.get_caller_identity()["Account"]
