@@ -104,6 +104,24 @@ def _redrive_all(world: World, scope: Scope, *, lambda_client=None, passes: int 
     return redriven
 
 
+def _settled_and_compensated(world: World, scope: Scope, row: Row) -> None:
+    """Every order COMPLETED, or CANCELLED by the saga's timeout while one of its events sat
+    parked: then whatever was charged was refunded and whatever was reserved released."""
+    states = world.read_model(scope.orders)
+    status = {o: states.get(o, {}).get("status", {}).get("S") for o in scope.orders}
+    completed = sum(1 for v in status.values() if v == "COMPLETED")
+    cancelled = [o for o, v in status.items() if v == "CANCELLED"]
+    row.checks[f"orders settled: {completed} completed, {len(cancelled)} cancelled by the saga timeout, of "
+               f"{len(scope.orders)}"] = completed + len(cancelled) == len(scope.orders)
+    facts = {(e["aggregateId"], e["eventType"]) for e in stored_events(world, scope.prefix)}
+    owed = [o for o in cancelled
+            if ((f"payment:{o}", "PAYMENT_PROCESSED") in facts and (f"payment:{o}", "PAYMENT_REFUNDED") not in facts)
+            or ((f"reservation:{o}", "INVENTORY_UPDATED") in facts
+                and (f"reservation:{o}", "INVENTORY_RELEASED") not in facts)]
+    row.checks[f"cancelled orders refunded and released: {len(cancelled) - len(owed)}/{len(cancelled)}"] = not owed
+
+
+
 # ---- faults AWS produces: throttling, partial PutEvents, timeouts, stale events -----------------
 
 
