@@ -34,7 +34,8 @@ def up(args) -> None:
     started = time.monotonic()
     was_running = cloud.is_running()
     if not was_running:
-        print(f"starting the local cloud on {cloud.endpoint} (log: {cloud.log_file.relative_to(ROOT)})")
+        log_file = cloud.log_file.relative_to(ROOT) if cloud.log_file.is_relative_to(ROOT) else cloud.log_file
+        print(f"starting the local cloud on {cloud.endpoint} (log: {log_file})")
         cloud.start()
     print("deploying with the CDK CLI (cdk deploy --all); unchanged stacks are skipped")
     outputs = cloud.deploy(quiet=not args.verbose)
