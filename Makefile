@@ -24,7 +24,7 @@ OPS := AWS_ENDPOINT_URL=http://127.0.0.1:$(LOCAL_CLOUD_PORT) AWS_ACCESS_KEY_ID=t
 	AWS_DEFAULT_REGION=us-east-1 $(PY) -m
 endif
 
-.PHONY: help install test unit e2e synth up down status invoke logs redrive replay rebuild fault trace bench capacity chaos mutate gates catalog docs clean
+.PHONY: help install test quick unit e2e synth up down status invoke logs redrive replay rebuild fault trace bench capacity chaos mutate gates catalog docs clean
 
 help: ## list the commands
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -90,6 +90,9 @@ test: install ## run the whole test suite, the end-to-end tests on a local cloud
 
 e2e: install ## only the end-to-end tests (E2E_TARGET=aws runs them against the stacks deployed to AWS)
 	$(PY) -m pytest tests/e2e
+
+quick: $(VENV)/.installed ## only the fast tests that the files changed since main can break (found from the imports)
+	$(PY) -m scripts.quick
 
 unit: $(VENV)/.installed ## only the fast tests (no CDK synth, no local cloud)
 	$(PY) -m pytest tests/unit tests/handlers tests/properties
