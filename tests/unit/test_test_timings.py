@@ -1,0 +1,29 @@
+"""The phase table of docs/TESTING.md, from pytest's --durations lines (scripts/test_timings.py)."""
+
+from __future__ import annotations
+
+from scripts.test_timings import phases, table
+
+LOG = """
+============================= slowest durations ==============================
+300.50s call     tests/chaos/test_chaos.py::test_the_run_prints_the_table
+62.00s setup    tests/e2e/test_api_fuzz.py::test_no_generated_request
+40.00s setup    tests/infra/test_gates.py::test_cdk_nag
+12.25s call     tests/infra/test_gates.py::test_cdk_nag
+2.00s call     tests/e2e/test_api_fuzz.py::test_no_generated_request
+1.50s call     tests/handlers/test_orders_api.py::test_post
+0.50s setup    tests/handlers/test_orders_api.py::test_post
+30.00s call     tests/e2e/test_makefile.py::test_make_up
+======================= 430 passed, 2 skipped in 460.12s (0:07:40) =======================
+"""
+
+
+def test_each_duration_lands_in_its_phase_and_the_total_is_pytests():
+    spent, tests, wall = phases(LOG)
+    assert spent == {"the reliability suite's small run (tests/chaos)": 300.5,
+                     "a local cloud started and deployed into (e2e setup)": 62.0,
+                     "the synth (tests/infra's fixtures)": 40.0, "the gates (cdk-nag, cfn-lint, checkov)": 12.25,
+                     "the end-to-end tests": 2.0, "fast tests: unit, handlers, properties": 2.0,
+                     "make up ... make down through the Makefile": 30.0}
+    assert (tests, wall) == (430, 460.12)
+    assert "| **pytest in all (430 tests)** | **460** | |" in table(LOG)
