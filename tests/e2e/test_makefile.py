@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import re
-import select
 import subprocess
+import threading
 import time
 
 import boto3
@@ -109,12 +110,15 @@ def test_make_invoke_runs_a_function_here_against_the_cloud(env):
 def test_make_logs_prints_a_functions_log_lines_and_follows(env):
     logs = subprocess.Popen(["make", "-s", "logs", "FN=OrdersProjection"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    lines: queue.Queue[str] = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(line) for line in logs.stdout], daemon=True).start()
     try:
-        seen, deadline = [], time.monotonic() + 60
+        seen, deadline = [], time.monotonic() + 120
         while time.monotonic() < deadline and not any('"event consumed"' in line for line in seen):
-            ready, _, _ = select.select([logs.stdout], [], [], 1)
-            if ready:
-                seen.append(logs.stdout.readline())
+            try:
+                seen.append(lines.get(timeout=1))
+            except queue.Empty:
+                pass
         assert any('"event consumed"' in line for line in seen), seen[-20:]
         assert logs.poll() is None  # still following
     finally:
