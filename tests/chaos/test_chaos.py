@@ -6,24 +6,13 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 
 import pytest
 
 from chaos.audit import routes_of
 from chaos.corpus import api_cases, bus_cases, stream_cases
 from chaos.scenarios import SCENARIOS
-from localcloud.cloud import ROOT
-
-ORDERS = int(os.environ.get("CHAOS_TEST_ORDERS", "4"))
-# A delivery is parked when all 3 of its attempts fail: at 10% (make chaos) that is 1 in 1,000,
-# so a few orders would park nothing and the parked-event checks would have nothing to check.
-# At 50% it is 1 in 8: about 9 of the ~72 deliveries of 4 orders, none with odds of 1 in 10,000.
-FAULT_RATE = float(os.environ.get("CHAOS_TEST_FAULT_RATE", "0.5"))
-# Seeded, so that the run is the same each time: its ids, the events its faults fall on, the
-# fuzzer's requests (python -m chaos --seed; a failing run replays with its printed seed).
-SEED = os.environ.get("CHAOS_TEST_SEED", "1")
-
+from tests.chaos.conftest import SEED, start
 
 REDRIVEN = {"transient", "throttling", "partial-put", "timeouts", "stale"}  # a second row: after the redrive
 
@@ -32,15 +21,15 @@ LOCAL_ONLY = pytest.mark.skipif(os.environ.get("E2E_TARGET") == "aws",
 
 
 @pytest.fixture(scope="module")
-def chaos_run(tmp_path_factory):
-    """One `python -m chaos` run, every scenario on one local cloud: its exit code and rows."""
-    out = tmp_path_factory.mktemp("chaos") / "rows.json"
-    result = subprocess.run([sys.executable, "-m", "chaos", "--orders", str(ORDERS), "--clients", "4",
-                             "--fault-rate", str(FAULT_RATE), "--seed", SEED, "--out", str(out)],
-                            cwd=ROOT, capture_output=True, text=True, timeout=2400)
+def chaos_run():
+    """One `python -m chaos` run, every scenario on one local cloud, started when the session
+    collected this module (tests/chaos/conftest.py): its exit code, output and rows."""
+    run = start()
+    returncode = run.process.wait(timeout=2400)
+    result = subprocess.CompletedProcess(run.process.args, returncode, run.stdout.read_text(), run.stderr.read_text())
     print(result.stdout[-6000:], result.stderr[-3000:])
-    assert out.exists(), result.stderr[-3000:]
-    return result, json.loads(out.read_text())
+    assert run.out.exists(), result.stderr[-3000:]
+    return result, json.loads(run.out.read_text())
 
 
 @pytest.mark.e2e
