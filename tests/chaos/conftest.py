@@ -59,3 +59,8 @@ def pytest_sessionfinish(session, exitstatus):
     if _run is not None and _run.process.poll() is None:  # the session ended early: stop it and its cloud
         _run.process.terminate()
         _run.process.wait(timeout=300)
+
+
+def pytest_collection_modifyitems(session, config, items):
+    """The run's own tests last, so that everything else runs while it does."""
+    items.sort(key=lambda item: "chaos_run" in getattr(item, "fixturenames", ()))
