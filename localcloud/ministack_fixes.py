@@ -23,6 +23,7 @@ import logging
 import time
 from typing import Any, Callable
 
+from common.limits import MAX_ENTRY_BYTES
 from infra.runtime import ARCHITECTURE, POWERTOOLS_LAYER_PARAMETER
 
 log = logging.getLogger("localcloud.fixes")
@@ -63,9 +64,8 @@ def patch(owner: Any, name: str, wrap: Callable[[Any], Callable], *, fix: str,
     """Replace owner.name by wrap(original), once it is checked to be there and, with `params`,
     to take those parameters. An exception raised inside the replacement is logged (MiniStack
     catches and drops many) and raised again. Returns the original."""
-    original = getattr(owner, name, _MISSING)
-    if original is _MISSING:
-        raise FixTargetChanged(f"{fix}: MiniStack {MINISTACK_VERSION} had {_where(owner, name)}; this one has not")
+    require(owner, name, fix=fix)
+    original = getattr(owner, name)
     if params is not None:
         found = tuple(inspect.signature(original).parameters)
         if found != params:
@@ -287,7 +287,7 @@ def verify_api_signatures() -> None:
           params=("host", "path", "method", "headers", "body", "query_params", "raw_path", "raw_query_string"))
 
 
-MAX_PUT_EVENTS_BYTES = 256 * 1024
+MAX_PUT_EVENTS_BYTES = MAX_ENTRY_BYTES  # AWS's 256 KB, for the whole request's entries
 
 
 def put_events_entry_size(entry: Any) -> int:

@@ -106,10 +106,14 @@ def _hang(context) -> None:
     """A timeout part-way: the work's effects are done and the function never answers. The
     runtime stops it at its timeout; should it not, the fault still fails the invocation."""
     left = context.get_remaining_time_in_millis() / 1000 if context is not None else 900.0
-    print(json.dumps({"level": "WARNING", "message": "fault injected: hanging until the function's timeout",
-                      "secondsLeft": round(left, 1)}), flush=True)
+    _log("fault injected: hanging until the function's timeout", secondsLeft=round(left, 1))
     time.sleep(left + 1)
     raise FaultInjected("timed out part-way (FAULT_INJECTION_TIMEOUT): the runtime did not stop the function")
+
+
+def _log(message: str, **fields) -> None:
+    """A WARNING record of what a switch did, as the function's JSON logs write it."""
+    print(json.dumps({"level": "WARNING", "message": message, **fields}), flush=True)
 
 
 def duplicates() -> int:
@@ -133,7 +137,7 @@ def _int(name: str) -> int:
 
 # ---- faults the SDK meets: throttling and partial PutEvents --------------------------------------
 
-# The service's own throttling error, by protocol: (HTTP status, error codes drawn from, headers).
+# The service's own throttling error: (HTTP status, the error codes drawn from).
 _THROTTLES = {
     "dynamodb": (400, ("ProvisionedThroughputExceededException", "ThrottlingException")),
     "eventbridge": (400, ("ThrottlingException",)),
@@ -164,10 +168,6 @@ def instrument(client):
 INJECTED = "x-fault-injected"
 
 _calls = itertools.count(1)  # the process's AWS calls, in order: a seeded draw's key
-
-
-def _log(message: str, **fields) -> None:
-    print(json.dumps({"level": "WARNING", "message": message, **fields}), flush=True)
 
 
 class _Throttle:

@@ -49,12 +49,25 @@ def python_function(lambda_, name: str, source: str, **config) -> str:
                                    **config)["FunctionArn"]
 
 
+def queue(sqs, name: str) -> tuple[str, str]:
+    """A new queue's URL and ARN."""
+    url = sqs.create_queue(QueueName=name)["QueueUrl"]
+    return url, sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+
+
+def received_within(sqs, queue_url: str, *, seconds: float) -> list[dict]:
+    """The first messages the queue gives within `seconds` (none: an empty list)."""
+    received, deadline = [], time.monotonic() + seconds
+    while not received and time.monotonic() < deadline:
+        received = sqs.receive_message(QueueUrl=queue_url, WaitTimeSeconds=1).get("Messages", [])
+    return received
+
+
 def test_a_failing_rule_target_reaches_its_on_failure_destination(cloud):
     variant, local = cloud
     client = clients(local)
     sqs, lambda_, events = client("sqs"), client("lambda"), client("events")
-    queue_url = sqs.create_queue(QueueName="on-failure")["QueueUrl"]
-    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    queue_url, queue_arn = queue(sqs, "on-failure")
     function_arn = python_function(lambda_, "failing-consumer", FAILING_HANDLER)
     lambda_.put_function_event_invoke_config(
         FunctionName="failing-consumer", MaximumRetryAttempts=0,
@@ -64,10 +77,7 @@ def test_a_failing_rule_target_reaches_its_on_failure_destination(cloud):
     events.put_targets(Rule="to-consumer", Targets=[{"Id": "consumer", "Arn": function_arn}])
 
     events.put_events(Entries=[{"Source": "fidelity.test", "DetailType": "PING", "Detail": "{}"}])
-    received = []
-    deadline = time.monotonic() + 6  # the patched cloud delivers in about one second
-    while not received and time.monotonic() < deadline:
-        received = sqs.receive_message(QueueUrl=queue_url, WaitTimeSeconds=1).get("Messages", [])
+    received = received_within(sqs, queue_url, seconds=6)  # the patched cloud delivers in about one second
 
     if variant == "unpatched":
         assert received == [], "MiniStack now routes rule-target failures: drop route_rule_targets_through_async_invoke"
@@ -165,8 +175,7 @@ def test_a_stream_source_parks_a_reported_failure_and_goes_on(cloud):
     variant, local = cloud
     client = clients(local)
     sqs = client("sqs")
-    queue_url = sqs.create_queue(QueueName="stream-failures")["QueueUrl"]
-    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    queue_url, queue_arn = queue(sqs, "stream-failures")
     _, processed = stream_setup(client, "poisoned", BisectBatchOnFunctionError=True, MaximumRetryAttempts=1,
                                 DestinationConfig={"OnFailure": {"Destination": queue_arn}})
     dynamodb = client("dynamodb")
@@ -452,8 +461,7 @@ def test_a_rule_targets_own_retry_policy_and_dead_letter_queue_are_not_modelled(
     _, local = cloud
     client = clients(local)
     sqs, lambda_, events = client("sqs"), client("lambda"), client("events")
-    queue_url = sqs.create_queue(QueueName="rule-dead-letters")["QueueUrl"]
-    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    queue_url, queue_arn = queue(sqs, "rule-dead-letters")
     function_arn = python_function(lambda_, "gone-consumer", FAILING_HANDLER)
     events.put_rule(Name="to-gone", EventPattern=json.dumps({"source": ["fidelity.gone"]}))
     events.put_targets(Rule="to-gone", Targets=[{
@@ -462,10 +470,7 @@ def test_a_rule_targets_own_retry_policy_and_dead_letter_queue_are_not_modelled(
     lambda_.delete_function(FunctionName="gone-consumer")
 
     events.put_events(Entries=[{"Source": "fidelity.gone", "DetailType": "PING", "Detail": "{}"}])
-    received = []
-    deadline = time.monotonic() + 6
-    while not received and time.monotonic() < deadline:
-        received = sqs.receive_message(QueueUrl=queue_url, WaitTimeSeconds=1).get("Messages", [])
+    received = received_within(sqs, queue_url, seconds=6)
     assert received == [], "the local cloud now sends rule-target dead letters: update docs/LOCAL-CLOUD.md"
 
 
