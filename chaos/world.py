@@ -81,7 +81,8 @@ class World:
         kwargs = dict(endpoint_url=self.cloud.endpoint, region_name=env["AWS_REGION"],
                       aws_access_key_id=env["AWS_ACCESS_KEY_ID"], aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"])
         self.client = lambda service, **extra: boto3.client(service, **kwargs, **extra)
-        self.dynamodb, self.sqs, self.lambda_, self.events = (self.client(s) for s in ("dynamodb", "sqs", "lambda", "events"))
+        self.dynamodb, self.sqs, self.lambda_, self.events, self.streams = (
+            self.client(s) for s in ("dynamodb", "sqs", "lambda", "events", "dynamodbstreams"))
 
     def restart(self, down_seconds: float = 2.0) -> None:
         """Stop the local cloud (state saved on the way out, as `make down` does) and start it."""
