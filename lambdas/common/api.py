@@ -12,6 +12,7 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from botocore.exceptions import ClientError
 
 from catalog.types import IDENTIFIER_PATTERN
+from common import clients
 from common.http import ApiError, bad_request, correlation_id_from, json_response
 from common.observability import log_context, logger, tracer
 
@@ -49,10 +50,9 @@ def resolver(errors: dict[type[Exception], HTTPStatus] | None = None) -> APIGate
     return app
 
 
-# The AWS error codes that mean "too many requests, try later": the caller can, so it is told
-# to (503 with Retry-After), rather than meeting a 502 as for a fault of ours.
-THROTTLED = frozenset({"ProvisionedThroughputExceededException", "ThrottlingException", "Throttling",
-                       "TooManyRequestsException", "RequestLimitExceeded", "RequestThrottled"})
+# An AWS call throttled past the SDK's retries: the caller can try later, so it is told to (503
+# with Retry-After), rather than meeting a 502 as for a fault of ours.
+THROTTLED = clients.THROTTLED
 
 
 def _as(status: HTTPStatus) -> Callable[[Exception], Response]:

@@ -27,11 +27,29 @@ from typing import Any
 
 import boto3
 from boto3.dynamodb.conditions import Attr
+from botocore.exceptions import ClientError
 
 from catalog import Envelope, EventType
 from common import clients
 from eventstore.store import EventStore
 from notifications.templates import TEMPLATES
+
+
+# A claim's last write (SENT once the email is out; the claim given back when the send failed)
+# is tried again when throttled past the SDK's own retries, for up to about 10 s: left undone, the
+# claim would hold every retry of the event off until it lapsed (each retry parked as "claimed by
+# a run still in progress"), and a run after that would send a sent email again.
+SETTLE_ATTEMPTS = 7
+
+
+def _through_throttling(write):
+    for attempt in range(SETTLE_ATTEMPTS):
+        try:
+            return write()
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") not in clients.THROTTLED or attempt == SETTLE_ATTEMPTS - 1:
+                raise
+            time.sleep(min(4.0, 0.25 * 2 ** attempt))
 
 
 # Longer than the function's 30 s timeout, so a live run keeps its claim; shorter than Lambda's
@@ -95,14 +113,15 @@ class Mailer:
                 Message={"Subject": {"Data": subject}, "Body": {"Text": {"Data": body}}},
             )
         except Exception:
-            self._table.delete_item(Key={"id": key}, ConditionExpression=Attr("status").eq("SENDING"))
+            _through_throttling(lambda: self._table.delete_item(
+                Key={"id": key}, ConditionExpression=Attr("status").eq("SENDING")))
             raise
-        self._table.update_item(
+        _through_throttling(lambda: self._table.update_item(
             Key={"id": key}, UpdateExpression="SET #s = :sent, messageId = :m, #to = :to, subject = :subject",
             ExpressionAttributeNames={"#s": "status", "#to": "to"},
             ExpressionAttributeValues={":sent": "SENT", ":m": response["MessageId"], ":to": contact["email"],
                                        ":subject": subject},
-        )
+        ))
         return {"outcome": "sent", "messageId": response["MessageId"], "to": contact["email"]}
 
     def _claim(self, key: str, event_type: str) -> dict[str, Any] | None:

@@ -317,6 +317,35 @@ def test_a_send_ses_refuses_gives_the_claim_back_so_the_retry_sends(email, lambd
     assert len(sent_emails()) == 1
 
 
+def test_the_sent_mark_throttled_past_the_sdks_retries_still_lands(email, lambda_context, monkeypatch):
+    """The email is out; its SENT mark meets throttling twice (the SDK's retries spent each time):
+    written on the third try, so the event's retry finds it SENT and sends nothing (a claim left
+    SENDING would park every retry until it lapsed, and a run after that would send again)."""
+    from botocore.exceptions import ClientError
+
+    from notifications import mailer as module
+    from notifications.handler import mailer
+
+    event = registered()
+    table = mailer()._table
+    real_update, refusals = table.update_item, []
+
+    def throttled_twice(**kwargs):
+        if len(refusals) < 2:
+            refusals.append(kwargs["Key"])
+            raise ClientError({"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "slow down"}},
+                              "UpdateItem")
+        return real_update(**kwargs)
+
+    monkeypatch.setattr(table, "update_item", throttled_twice)
+    monkeypatch.setattr(module.time, "sleep", lambda seconds: None)
+    [result] = deliver(email, event, lambda_context)
+    assert result["outcome"] == "sent" and len(refusals) == 2
+    assert sent_record(event)["status"] == "SENT"
+    [again] = deliver(email, event, lambda_context)
+    assert again["outcome"] == "sent" and len(sent_emails()) == 1
+
+
 def test_a_delivery_while_another_run_holds_the_claim_fails_so_it_is_retried(email, lambda_context, monkeypatch):
     import time
 
