@@ -26,7 +26,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
 from catalog import CATALOG, EventType, parse_event
-from chaos.world import PUBLISHER, Scope, World
+from chaos.world import PUBLISHER, SETTLED, Scope, World
 from infra.consumers import CONSUMERS
 from ops.redrive import REFUSED, STREAM_BATCH, Redrive, classify
 
@@ -216,23 +216,58 @@ def batch_events(world: World, parked) -> list[str]:
 # ---- the audit ------------------------------------------------------------------------------
 
 
+def settle(world: World, scope: Scope, *, timeout: float = 1800, quiet_for: float = 60, still: float = 4) -> None:
+    """Until every order of the scope is COMPLETED or CANCELLED; or, once the read model has
+    been still for `still` seconds, until nothing is in flight: every event processed by each of
+    its consumers or parked (a parked event holds its order, perhaps until the saga's timeout);
+    or until nothing has moved for `quiet_for` seconds (the audit then names what is missing).
+    Nothing in flight: the local cloud has no invocation queued, running or waiting for a retry
+    (an event processed may still be retried, and parked, when the work after its effects
+    fails), and every event of the scope is processed by each of its consumers or parked."""
+    started = last_change = time.monotonic()
+    last, last_log = None, 0.0
+    while time.monotonic() - started < timeout:
+        states = world.read_model(scope.orders)
+        terminal = sum(1 for o in states.values() if o.get("status", {}).get("S") in SETTLED)
+        if terminal == len(scope.orders):
+            return
+        now, figures = time.monotonic(), (terminal, sum(int(o["version"]["N"]) for o in states.values()))
+        if figures != last:
+            last, last_change = figures, now
+            if now - last_log >= 15:
+                last_log = now
+                statuses = Counter(states.get(o, {}).get("status", {}).get("S", "not in the read model")
+                                   for o in scope.orders)
+                world.log(f"  {scope.name}: {terminal}/{len(scope.orders)} orders settled {dict(statuses)}")
+        elif now - last_change > quiet_for or (now - last_change >= still and _at_rest(world, scope)):
+            return
+        time.sleep(1)
+
+
+def _at_rest(world: World, scope: Scope) -> bool:
+    return world.cloud.in_flight() == 0 and _account(world, scope)[0].lost == 0
+
+
 def audit(world: World, scope: Scope, *, settle: float = 30, timeout: float = 600) -> Row:
     """Account for the scope's events; keeps looking while anything is still moving (events in
     flight count as lost until they land), then reports."""
     deadline, last, stable_since = time.monotonic() + timeout, None, time.monotonic()
     while True:
-        row = _audit_once(world, scope)
+        row, events = _account(world, scope)
+        _duplicates(world, scope, events, row)
         figures = (row.events, row.processed, row.parked, row.lost)
-        if row.lost == 0 and last == figures:
+        if row.lost == 0 and last == figures and world.cloud.in_flight() == 0:
             return row
         if figures != last:
             last, stable_since = figures, time.monotonic()
         elif time.monotonic() - stable_since > settle or time.monotonic() > deadline:
             return row
-        time.sleep(3)
+        time.sleep(1)
 
 
-def _audit_once(world: World, scope: Scope) -> Row:
+def _account(world: World, scope: Scope) -> tuple[Row, list[dict]]:
+    """Each event of the scope processed, parked or (so far) lost, and the events stored; the
+    effects not yet counted."""
     row = Row(scope.name)
     events = stored_events(world, scope.prefix)
     # (event id, type, source) of everything that went in: the store's and the scenario's own entries
@@ -269,8 +304,7 @@ def _audit_once(world: World, scope: Scope) -> Row:
         else:
             row.lost += 1
             row.details.append(f"lost: stream item {key} neither published nor parked")
-    _duplicates(world, scope, events, row)
-    return row
+    return row, events
 
 
 ORDER_EMAILS = ("ORDER_CREATED", "ORDER_CANCELLED", "ORDER_COMPLETED")  # the events Email writes to a customer about

@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from typing import Callable, Iterator
 
 from chaos import corpus
-from chaos.audit import Row, batch_events, audit, dead_letters, routes_of, stored_events
+from chaos.audit import Row, audit, batch_events, dead_letters, routes_of, settle, stored_events
 from chaos.world import PRICE, PUBLISHER, Scope, World
 from ops.redrive import STREAM_BATCH, Redrive
 
@@ -51,7 +51,7 @@ def _faulted_then_redriven(world: World, scope: Scope, orders: int, label: str, 
     world.switch(functions, **switches)
     try:
         world.place_orders(scope, orders)
-        world.wait_until_settled(scope)
+        settle(world, scope)
     finally:
         world.switch(functions, **{name: None for name in switches})
     first = audit(world, scope)
@@ -68,7 +68,7 @@ def _redriven(world: World, scope: Scope, *, must_park: bool, lambda_client=None
     """The scope's dead letters redriven, the platform settled again, and the audit's row: nothing
     left parked, every order settled (or cancelled and compensated)."""
     redriven = _redrive_all(world, scope, lambda_client=lambda_client)
-    world.wait_until_settled(scope, quiet_for=60)
+    settle(world, scope)
     row = audit(world, scope)
     row.scenario = f"  ... then {redriven} dead letters redriven"
     row.checks[f"nothing left parked, {redriven} redriven" + (" (at least 1)" if must_park else "")] = (
@@ -85,7 +85,8 @@ def _redrive_all(world: World, scope: Scope, *, lambda_client=None, passes: int 
     redriven = 0
     for _ in range(passes):
         left = 0
-        for owner in [*world.consumers(), PUBLISHER]:
+        # only the queues holding one of ours: the tool's read of a queue waits out two empty polls
+        for owner in sorted({p.owner for p in dead_letters(world) if p.event_id in ours}):
             redrive = Redrive(owner, world.outputs.values, sqs=world.sqs, lambda_=lambda_client or world.lambda_,
                               events=world.events)
             for parked in redrive.parked(hold_seconds=120):
@@ -199,21 +200,26 @@ def timeouts(world: World, orders: int, rate: float = 0.1, seconds: int = 6) -> 
         row.checks[f"invocations hung after their effects: {len(hung)}, stopped at the {seconds} s timeout: "
                    f"{stopped}; at least 1"] = 1 <= len(hung) <= stopped
 
-    for name in names:
-        _set_timeout(world, name, seconds)
-    try:
-        return _faulted_then_redriven(world, scope, orders, f"timeouts part-way ({share:.0%} of invocations)",
-                                      functions, dict(rate=str(share), timeout="1", seed=str(world.seed)),
-                                      must_park=False, checks=checks)
-    finally:
-        for name, timeout in deployed.items():
-            _set_timeout(world, name, timeout)
+    with ThreadPoolExecutor(len(names)) as pool:
+        list(pool.map(lambda name: _set_timeout(world, name, seconds), names))
+        try:
+            return _faulted_then_redriven(world, scope, orders, f"timeouts part-way ({share:.0%} of invocations)",
+                                          functions, dict(rate=str(share), timeout="1", seed=str(world.seed)),
+                                          must_park=False, checks=checks)
+        finally:
+            list(pool.map(lambda name: _set_timeout(world, name, deployed[name]), names))
 
 
-def _set_timeout(world: World, function_name: str, seconds: int) -> None:
+def _set_timeout(world: World, function_name: str, seconds: int, patience: float = 120) -> None:
+    """The function's timeout changed, once the update has landed (polled more often than the
+    SDK's waiter, which first looks after a whole second)."""
     world.lambda_.update_function_configuration(FunctionName=function_name, Timeout=seconds)
-    world.lambda_.get_waiter("function_updated_v2").wait(FunctionName=function_name,
-                                                        WaiterConfig={"Delay": 1, "MaxAttempts": 120})
+    deadline = time.monotonic() + patience
+    while (status := world.lambda_.get_function_configuration(FunctionName=function_name)
+           .get("LastUpdateStatus", "Successful")) != "Successful":
+        if status == "Failed" or time.monotonic() > deadline:
+            raise RuntimeError(f"{function_name}'s timeout update ended {status}")
+        time.sleep(0.1)
 
 
 def stale(world: World, orders: int, consumer: str = "Audit", max_age: int = 60) -> list[Row]:
@@ -234,7 +240,7 @@ def stale(world: World, orders: int, consumer: str = "Audit", max_age: int = 60)
     try:
         scope = world.scope("stale", count)  # its customer and stock too: every event of the scope is held
         world.place_orders(scope, count)
-        world.wait_until_settled(scope)
+        settle(world, scope)
         expected = {e["eventId"] for e in stored_events(world, scope.prefix)
                     if consumer in routes_of(e["eventType"], e["source"])}
         deadline = time.monotonic() + max_age + 180
@@ -297,7 +303,7 @@ def poison(world: World, orders: int) -> list[Row]:
                                        "detail": json.loads(entry["Detail"])})
 
     world.place_orders(scope, orders, after_each=put_poison)
-    world.wait_until_settled(scope)
+    settle(world, scope)
     row = audit(world, scope)
     row.scenario = "poison events (1 in 10)"
     poisoned = [(d["detail"]["eventId"], d["detail-type"], d["source"]) for d in scope.put_directly]
@@ -319,7 +325,7 @@ def duplicates(world: World, orders: int, copies: int = 1) -> list[Row]:
     world.switch([PUBLISHER], duplicates=str(copies))
     try:
         world.place_orders(scope, orders)
-        world.wait_until_settled(scope)
+        settle(world, scope)
     finally:
         world.switch([PUBLISHER], duplicates=None)
     row = audit(world, scope)
@@ -358,8 +364,8 @@ def reordering(world: World, orders: int) -> list[Row]:
                 seen_early += len(world.read_model(chunk))
             finally:
                 world.lambda_.update_event_source_mapping(UUID=mapping, Enabled=True)
-            world.wait_until_settled(scope, quiet_for=60, trailing=0)
-        world.wait_until_settled(scope)
+            settle(world, scope)
+        settle(world, scope)
     finally:
         world.switch([PUBLISHER], reorder=None)
     row = audit(world, scope)
@@ -424,7 +430,7 @@ def concurrency(world: World, orders: int, writers: int = 4, hot_writers: int = 
     world.place_orders(scope, orders, after_each=lambda _n, order_id: race(order_id, writers))
     [hot] = world.place_orders(scope, 1)
     race(hot, hot_writers)
-    world.wait_until_settled(scope)
+    settle(world, scope)
     row = audit(world, scope)
     row.scenario = f"concurrency ({writers} writers per order, {hot_writers} on one)"
 
@@ -471,7 +477,7 @@ def restart(world: World, orders: int) -> list[Row]:
     restarter.start()
     world.place_orders(scope, orders, after_each=note)
     restarter.join()
-    world.wait_until_settled(scope)
+    settle(world, scope)
     row = audit(world, scope)
     row.scenario = "restart of the local cloud mid-run"
     stored_orders = {e["aggregateId"] for e in stored_events(world, scope.prefix) if e["eventType"] == "ORDER_CREATED"}
@@ -492,7 +498,7 @@ def bad_input(world: World, orders: int) -> list[Row]:
     started = time.monotonic()
     scope = world.scope("bad-input", 1)
     [order_id] = world.place_orders(scope, 1)
-    world.wait_until_settled(scope)
+    settle(world, scope)
     row = Row("bad input corpus")
     counts = _counts(world)
     surprises: list[str] = []
@@ -551,8 +557,9 @@ def bad_input(world: World, orders: int) -> list[Row]:
     row.duplicated = sum(abs(v) for v in written.values())  # partial writes
     row.checks[f"nothing written by bad input: {written}"] = row.duplicated == 0
     following = world.place_orders(scope, 1)
-    world.wait_until_settled(scope)
+    settle(world, scope)
     _all_completed(world, scope, row, following)
+    world.wait_until_counted()  # the order's last events, before the next scenario counts its own
     row.checks[f"inputs: {len(api_cases)} API, {len(bus_cases)} bus, {len(stream_cases)} stream"] = row.events >= 50
     row.details = surprises
     row.seconds = round(time.monotonic() - started, 1)

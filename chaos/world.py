@@ -104,8 +104,9 @@ class World:
     def switch(self, functions: list[str], **switches: str | None) -> None:
         """Set fault-injection switches (FAULT_INJECTION_<NAME>) on these functions."""
         values = {f"FAULT_INJECTION_{name.upper()}": value for name, value in switches.items()}
-        for function in functions:
-            set_switches(self.outputs.function_name(function), values, client=self.lambda_)
+        with ThreadPoolExecutor(max(1, len(functions))) as pool:  # each update waits for its function to be ready
+            list(pool.map(lambda f: set_switches(self.outputs.function_name(f), values, client=self.lambda_),
+                          functions))
 
     @staticmethod
     def consumers() -> list[str]:
@@ -198,31 +199,6 @@ class World:
                 found += response["Responses"].get(table, [])
                 request = response.get("UnprocessedKeys") or None
         return found
-
-    def wait_until_settled(self, scope: Scope, *, timeout: float = 1800, quiet_for: float = 60,
-                           trailing: float = 3) -> None:
-        """Until every order of the scope is COMPLETED or CANCELLED, or nothing has moved for
-        `quiet_for` seconds (a parked event can hold an order until the saga's timeout)."""
-        started, last_change, last, last_log = time.monotonic(), time.monotonic(), None, 0.0
-        while time.monotonic() - started < timeout:
-            states = self.read_model(scope.orders)
-            terminal = sum(1 for o in states.values() if o.get("status", {}).get("S") in SETTLED)
-            versions = sum(int(o["version"]["N"]) for o in states.values())
-            if terminal == len(scope.orders):
-                break
-            if (terminal, versions) != last:
-                last, last_change = (terminal, versions), time.monotonic()
-                if time.monotonic() - last_log < 15:
-                    time.sleep(2)
-                    continue
-                last_log = time.monotonic()
-                statuses = Counter(o.get("status", {}).get("S", "not in the read model") for o in
-                                   (states.get(order_id, {}) for order_id in scope.orders))
-                self.log(f"  {scope.name}: {terminal}/{len(scope.orders)} orders settled {dict(statuses)}")
-            elif time.monotonic() - last_change > quiet_for:
-                break
-            time.sleep(2)
-        time.sleep(trailing)  # trailing consumers (audit, analytics, email) of the last events
 
     def wait_until_counted(self, *, quiet_for: float = 10, timeout: float = 300) -> None:
         """Until the day's analytics counters have stopped moving for `quiet_for` seconds: what a

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -17,6 +20,10 @@ ROOT = Path(__file__).resolve().parents[1]
 ACCOUNT = "000000000000"  # MiniStack's account
 REGION = "us-east-1"
 ACCESS_KEY_ID = SECRET_ACCESS_KEY = "test"  # the local cloud's one key pair (the API verifies signatures with it)
+# Each stage's stacks, synthesized once for the code they are made from and reused by every
+# deploy of that code, by any process (a test session deploys into several local clouds at once).
+ASSEMBLIES = ROOT / "build" / "cloud-assembly"
+SYNTH_INPUTS = ("app.py", "cdk.json", "requirements.txt", "package-lock.json", "infra", "lambdas")
 
 
 class LocalCloudError(RuntimeError):
@@ -113,10 +120,23 @@ class LocalCloud:
             "LAMBDA_ASYNC_RETRY_MAX_SECONDS": os.environ.get("LAMBDA_ASYNC_RETRY_MAX_SECONDS", "4"),
             "LOG_LEVEL": os.environ.get("LOCAL_CLOUD_LOG_LEVEL", "INFO"),
             "LOCAL_CLOUD_KEY_PAIR": f"{ACCESS_KEY_ID}:{SECRET_ACCESS_KEY}",  # what the API verifies signatures with
+            "LOCAL_CLOUD_IN_FLIGHT": str(self.in_flight_file),
             **self._extra_env,
         }
 
     # ---- lifecycle --------------------------------------------------------------------------
+
+    @property
+    def in_flight_file(self) -> Path:
+        return self.state_dir / "in-flight"
+
+    def in_flight(self) -> int:
+        """Asynchronous invocations accepted and not done yet: queued, running or waiting for a
+        retry (localcloud/ministack_fixes.py, durable_async_invokes). What a harness waits on."""
+        try:
+            return int(self.in_flight_file.read_text() or 0)
+        except (OSError, ValueError):
+            return 0
 
     def is_running(self) -> bool:
         try:
@@ -198,13 +218,30 @@ class LocalCloud:
             raise LocalCloudError(f"`cdk {' '.join(args)}` failed ({result.returncode})\n{detail}")
 
     def deploy(self, *, quiet: bool = False) -> Outputs:
-        """Bootstrap once, then `cdk deploy --all`: unchanged stacks are left as they are."""
+        """Bootstrap once, then `cdk deploy --all` of the stage's synthesized stacks: unchanged
+        stacks are left as they are."""
+        assembly = ["--app", str(self.assembly(quiet=quiet))]
         if not self._bootstrapped():
-            self.cdk("bootstrap", f"aws://{ACCOUNT}/{REGION}", quiet=quiet)
-        self.cdk(
-            "deploy", "--all", "--require-approval", "never", "--outputs-file", str(self.outputs_file), quiet=quiet
-        )
+            self.cdk("bootstrap", f"aws://{ACCOUNT}/{REGION}", *assembly, quiet=quiet)
+        self.cdk("deploy", "--all", *assembly, "--require-approval", "never", "--outputs-file", str(self.outputs_file),
+                 quiet=quiet)
         return self.outputs()
+
+    def assembly(self, *, quiet: bool = False) -> Path:
+        """The stage's stacks synthesized (`cdk synth`) into a cloud assembly of their own, once for
+        the code they are made from: another deploy of the same code, by this process or another,
+        takes it as it is. Concurrent synths into one folder would fail (the CDK CLI locks its
+        output), so the first process synthesizes while the others wait for it."""
+        target = ASSEMBLIES / f"{self.stage}-{synth_inputs_digest(self.stage)}"
+        ASSEMBLIES.mkdir(parents=True, exist_ok=True)
+        with open(ASSEMBLIES / f"{target.name}.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if not (target / "manifest.json").exists():
+                building = ASSEMBLIES / f"{target.name}.building"
+                shutil.rmtree(building, ignore_errors=True)
+                self.cdk("synth", "--all", "--quiet", "--output", str(building), quiet=quiet)
+                building.rename(target)
+        return target
 
     def _bootstrapped(self) -> bool:
         import boto3
@@ -221,6 +258,19 @@ class LocalCloud:
         if not self.outputs_file.exists():
             raise LocalCloudError("nothing deployed yet: run `make up`")
         return Outputs.from_file(self.outputs_file, self.endpoint)
+
+
+def synth_inputs_digest(stage: str) -> str:
+    """What a synth of `stage` is made from: the app, its settings and pins, and every file of
+    infra/ and lambdas/ (the one code asset), by path and content."""
+    digest = hashlib.sha256(stage.encode())
+    for name in SYNTH_INPUTS:
+        path = ROOT / name
+        files = sorted(f for f in path.rglob("*") if f.is_file() and "__pycache__" not in f.parts) if path.is_dir() \
+            else [path]
+        for file in files:
+            digest.update(str(file.relative_to(ROOT)).encode() + b"\0" + file.read_bytes() + b"\0")
+    return digest.hexdigest()[:16]
 
 
 def default_cloud() -> LocalCloud:

@@ -477,7 +477,11 @@ def durable_async_invokes() -> None:
     per core), the rest waiting their turn as throttled async events wait on AWS. MiniStack
     starts a worker process per concurrent invocation (up to ~600 on this machine's memory):
     a burst of retries then has 150 workers cold-starting on 2 cores, each past its timeout,
-    each killed and retried: a spiral no event gets out of."""
+    each killed and retried: a spiral no event gets out of.
+
+    How many accepted invocations are not done yet (queued, running, or waiting to be retried)
+    is kept in the file LOCAL_CLOUD_IN_FLIGHT names: what a test harness waits on to know the
+    cloud has nothing left to do (AWS has no such figure: a harness there waits on outcomes)."""
     import os
     import threading
     import uuid
@@ -488,6 +492,15 @@ def durable_async_invokes() -> None:
 
     pending: dict[str, dict] = {}  # id -> {"function": arn, "event": ..., "attempt": n, "started": t}
     lock = threading.Lock()
+    in_flight_file = os.environ.get("LOCAL_CLOUD_IN_FLIGHT")
+
+    def counted() -> None:
+        """The number of pending invocations, to the in-flight file (under the lock)."""
+        if in_flight_file:
+            with open(f"{in_flight_file}.tmp", "w") as out:
+                out.write(str(len(pending)))
+            os.replace(f"{in_flight_file}.tmp", in_flight_file)
+
     stopping = threading.Event()  # set when the state is saved on the way out
     get_state, load_persisted_state = svc.get_state, svc.load_persisted_state
 
@@ -501,6 +514,7 @@ def durable_async_invokes() -> None:
             log.warning("async invoke: function %s is gone; event dropped as on AWS", name)
             with lock:
                 pending.pop(invocation_id, None)
+                counted()
             return
         config = func.get("config") or func
         account_id, region = svc._account_region_from_function_config(config)
@@ -556,6 +570,7 @@ def durable_async_invokes() -> None:
             log.warning("async invoke of %s: %s and no on-failure destination; event dropped as on AWS", name, condition)
         with lock:
             pending.pop(invocation_id, None)
+            counted()
 
     def start(invocation_id: str) -> None:
         threading.Thread(target=run, args=(invocation_id,), daemon=True).start()
@@ -566,6 +581,7 @@ def durable_async_invokes() -> None:
         with lock:
             pending[invocation_id] = {"function": config.get("FunctionArn") or config.get("FunctionName"),
                                       "event": event, "attempt": 0, "started": time.time()}
+            counted()
         start(invocation_id)
 
     def get_state_with_invocations():
@@ -580,6 +596,7 @@ def durable_async_invokes() -> None:
         left = (data or {}).get("pending_async_invocations") or {}
         with lock:
             pending.update(left)
+            counted()
         if left:
             log.info("resuming %d asynchronous invocations accepted before the restart", len(left))
             # once the server serves: the functions' own calls go back to it
