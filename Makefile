@@ -85,8 +85,10 @@ ORDERS ?= 1000
 chaos: install ## the reliability suite on a local cloud of its own: faults, duplicates, reordering... (ORDERS=1000 RATE=0.1 SEED=replays a run)
 	$(PY) -m chaos --orders $(ORDERS) --docs $(if $(RATE),--fault-rate $(RATE)) $(if $(SEED),--seed $(SEED))
 
-test: install ## run the whole test suite, the end-to-end tests on a local cloud of their own included
-	$(PY) -m pytest
+# pytest-xdist: the tests that share a deployment, a synth or a module's local cloud stay on one worker.
+WORKERS ?= 2
+test: install ## run the whole test suite, the end-to-end tests on local clouds of their own included (WORKERS=2)
+	$(PY) -m pytest -n $(WORKERS) --dist loadgroup
 
 e2e: install ## only the end-to-end tests (E2E_TARGET=aws runs them against the stacks deployed to AWS)
 	$(PY) -m pytest tests/e2e

@@ -7,6 +7,8 @@ import os
 import pytest
 from hypothesis import Phase, settings
 
+from tests.support import background
+
 # `make mutate` runs the property tests once for each mutant: the first failing example kills it,
 # and shrinking that example (minutes, against moto) would only slow the run; derandomized, so a
 # mutant's verdict does not depend on the draw.
@@ -28,3 +30,47 @@ def lambda_context():
     from localcloud.run_handler import Context
 
     return Context("test-function")
+
+
+# ---- the long runs in the background, and the workers (pytest-xdist) -----------------------------
+
+
+def pytest_configure(config):
+    if not hasattr(config, "workerinput"):  # the session's main process, before any worker starts
+        background.session_folder()
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
+def pytest_collection_modifyitems(session, config, items):
+    """The tests that wait for a long run go last, so that everything else runs while it does;
+    the tests that share an expensive fixture (a deployment, a synth, a local cloud of a
+    module's own) are one group, run by one worker (`--dist loadgroup`), which builds it once."""
+    items.sort(key=lambda item: bool(background.needs(item)))
+    for item in items:
+        shared = _shared_fixtures(item)
+        if shared:
+            item.add_marker(pytest.mark.xdist_group(shared[0]))
+
+
+def _shared_fixtures(item) -> list[str]:
+    """The suite's own fixtures of session or module scope that the item uses (module-scoped
+    ones are named with their module)."""
+    names = []
+    for name, definitions in getattr(item, "_fixtureinfo", None) and item._fixtureinfo.name2fixturedefs.items() or ():
+        definition = definitions[-1]
+        if not getattr(definition.func, "__module__", "").startswith("tests") or definition.scope == "function":
+            continue
+        names.append(SAME.get(name, name) if definition.scope == "session" else f"{item.module.__name__}::{name}")
+    return sorted(names, key=lambda name: (name not in ("deployment", "synth"), name))
+
+
+SAME = {"dev": "synth", "prod": "synth"}  # tests/infra's synths: built by the worker that takes both
+
+
+def pytest_collection_finish(session):
+    background.start_needed(session)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    if not hasattr(session.config, "workerinput"):
+        background.stop_all()  # a session that ended early stops its runs and their local clouds

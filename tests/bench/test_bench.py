@@ -4,28 +4,22 @@ asserted: speed lives in the printed figures, never in a test that fails on a sl
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
 from bench.functions import FUNCTIONS
+from tests.bench.conftest import RUN
 from tests.e2e.conftest import ON_AWS
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.skipif(ON_AWS, reason="the benchmark runs on the local cloud")
-def test_the_benchmark_reports_every_figure(tmp_path):
-    run = subprocess.run([sys.executable, "-m", "bench", "--rates", "1,2", "--step-seconds", "3", "--metered", "3", "--mixed", "4", "--repeat", "1",
-                          "--events", "2", "--out", str(tmp_path)], cwd=ROOT, capture_output=True,
-                         text=True, timeout=900)
+def test_the_benchmark_reports_every_figure(bench_run):
+    run = bench_run
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-3000:]
     for heading in ("1. Cold start", "2. Warm CPU per event", "3. End to end", "4. The bill of an order", "5. The floor"):
         assert heading in run.stdout
 
-    results = json.loads((tmp_path / "results.json").read_text())
+    results = json.loads((RUN.folder / "results.json").read_text())
     functions = results["coldStart"]["functions"]
     assert {"Publisher", "OrdersApi", "OrderSaga"} <= set(functions)
     assert set(functions) == set(FUNCTIONS)  # every function, cold to its first answer

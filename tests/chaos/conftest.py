@@ -1,18 +1,14 @@
-"""The reliability suite's small run starts as soon as the session has collected a test that
-needs it, in a process of its own, so that it runs while the other suites do: it waits far
-more than it computes (retries, a 6 s function timeout, a 60 s event age), and alone it was
-half of `make test` (docs/TESTING.md). Its tests wait for it to finish."""
+"""The reliability suite's small run: every scenario of `make chaos` with a few orders each, in
+the background (tests/support/background.py), split over `CHAOS_TEST_SHARDS` processes, each
+with a local cloud of its own, so that their waits (retries, a 6 s function timeout, a 60 s
+event age) overlap. Its tests get the finished runs."""
 
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
-import tempfile
-from dataclasses import dataclass
-from pathlib import Path
 
-from localcloud.cloud import ROOT
+from chaos.scenarios import SCENARIOS
+from tests.support.background import Run, register
 
 ORDERS = int(os.environ.get("CHAOS_TEST_ORDERS", "4"))
 # A delivery is parked when all 3 of its attempts fail: at 10% (make chaos) that is 1 in 1,000,
@@ -22,45 +18,16 @@ FAULT_RATE = float(os.environ.get("CHAOS_TEST_FAULT_RATE", "0.5"))
 # Seeded, so that the run is the same each time: its ids, the events its faults fall on, the
 # fuzzer's requests (python -m chaos --seed; a failing run replays with its printed seed).
 SEED = os.environ.get("CHAOS_TEST_SEED", "1")
+SHARDS = int(os.environ.get("CHAOS_TEST_SHARDS", "2"))
 
 
-@dataclass
-class Run:
-    process: subprocess.Popen
-    out: Path
-    stdout: Path
-    stderr: Path
+def shards(names: list[str], count: int) -> list[list[str]]:
+    """The scenarios dealt out in turn: the slow ones (the faults AWS produces, a restart, an
+    event's maximum age) sit apart in the list, so they land on different shards."""
+    return [part for part in (names[i::count] for i in range(count)) if part]
 
 
-_run: Run | None = None
-
-
-def start() -> Run:
-    """The run, started once."""
-    global _run
-    if _run is None:
-        folder = Path(tempfile.mkdtemp(prefix="chaos-"))
-        stdout, stderr = folder / "stdout.txt", folder / "stderr.txt"
-        process = subprocess.Popen(
-            [sys.executable, "-m", "chaos", "--orders", str(ORDERS), "--clients", "4", "--fault-rate", str(FAULT_RATE),
-             "--seed", SEED, "--out", str(folder / "rows.json")],
-            cwd=ROOT, stdout=stdout.open("w"), stderr=stderr.open("w"), text=True)
-        _run = Run(process, folder / "rows.json", stdout, stderr)
-    return _run
-
-
-def pytest_collection_finish(session):
-    if os.environ.get("E2E_TARGET") != "aws" and any("chaos_run" in getattr(item, "fixturenames", ())
-                                                     for item in session.items):
-        start()
-
-
-def pytest_sessionfinish(session, exitstatus):
-    if _run is not None and _run.process.poll() is None:  # the session ended early: stop it and its cloud
-        _run.process.terminate()
-        _run.process.wait(timeout=300)
-
-
-def pytest_collection_modifyitems(session, config, items):
-    """The run's own tests last, so that everything else runs while it does."""
-    items.sort(key=lambda item: "chaos_run" in getattr(item, "fixturenames", ()))
+RUNS = register("chaos_run", *[
+    Run(f"chaos {i + 1}/{SHARDS}", ["chaos", "--orders", str(ORDERS), "--clients", "4", "--fault-rate", str(FAULT_RATE),
+                                    "--seed", SEED, "--scenarios", ",".join(part), "--out", "{folder}/rows.json"])
+    for i, part in enumerate(shards(list(SCENARIOS), SHARDS))])

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 
 import pytest
 
 from chaos.audit import routes_of
 from chaos.corpus import api_cases, bus_cases, stream_cases
 from chaos.scenarios import SCENARIOS
-from tests.chaos.conftest import SEED, start
+from tests.chaos.conftest import RUNS, SEED
 
 REDRIVEN = {"transient", "throttling", "partial-put", "timeouts", "stale"}  # a second row: after the redrive
 
@@ -22,40 +21,43 @@ LOCAL_ONLY = pytest.mark.skipif(os.environ.get("E2E_TARGET") == "aws",
 
 @pytest.fixture(scope="module")
 def chaos_run():
-    """One `python -m chaos` run, every scenario on one local cloud, started when the session
-    collected this module (tests/chaos/conftest.py): its exit code, output and rows."""
-    run = start()
-    returncode = run.process.wait(timeout=2400)
-    result = subprocess.CompletedProcess(run.process.args, returncode, run.stdout.read_text(), run.stderr.read_text())
-    print(result.stdout[-6000:], result.stderr[-3000:])
-    assert run.out.exists(), result.stderr[-3000:]
-    return result, json.loads(run.out.read_text())
+    """The small run's shards (`python -m chaos --scenarios ...`, each on a local cloud of its
+    own), started when the session collected this module (tests/chaos/conftest.py), finished:
+    each one's exit code and output, and its rows."""
+    finished = []
+    for run in RUNS:
+        result = run.finished(timeout=2400)
+        print(run.name, result.stdout[-6000:], result.stderr[-3000:])
+        rows = run.folder / "rows.json"
+        assert rows.exists(), result.stderr[-3000:]
+        finished.append((result, json.loads(rows.read_text())))
+    return finished
 
 
 @pytest.mark.e2e
 @LOCAL_ONLY
 @pytest.mark.parametrize("scenario", list(SCENARIOS))
 def test_the_scenario_accounts_for_every_event(chaos_run, scenario):
-    _, rows = chaos_run
-    mine = [row for row in rows if row["name"] == scenario]
+    mine = [row for _, rows in chaos_run for row in rows if row["name"] == scenario]
     assert len(mine) == (2 if scenario in REDRIVEN else 1), [r["scenario"] for r in mine]
     for row in mine:
         assert row["lost"] == 0, row["details"]
         assert row["duplicated"] == 0, row["details"]
-        assert all(row["checks"].values()), row["checks"]
+        assert all(row["checks"].values()), (row["checks"], row["details"], row["parked_by"], row["reasons"])
         assert row["events"] == row["processed"] + row["parked"], row
 
 
 @pytest.mark.e2e
 @LOCAL_ONLY
 def test_the_run_prints_the_table_and_exits_nonzero_only_when_a_row_failed(chaos_run):
-    result, rows = chaos_run
-    failed = [row for row in rows if row["lost"] or row["duplicated"] or not all(row["checks"].values())]
-    assert result.returncode == (1 if failed else 0), result.stderr[-3000:]
-    assert "| scenario" in result.stdout and "lost" in result.stdout
-    assert f"seed {SEED} (replay with --seed {SEED})" in result.stdout
-    for row in rows:
-        assert row["scenario"] in result.stdout
+    assert len(chaos_run) == len(RUNS) >= 1
+    for result, rows in chaos_run:
+        failed = [row for row in rows if row["lost"] or row["duplicated"] or not all(row["checks"].values())]
+        assert result.returncode == (1 if failed else 0), result.stderr[-3000:]
+        assert "| scenario" in result.stdout and "lost" in result.stdout
+        assert f"seed {SEED} (replay with --seed {SEED})" in result.stdout
+        for row in rows:
+            assert row["scenario"] in result.stdout
 
 
 # ---- the audit's own arithmetic ------------------------------------------------------------

@@ -1,0 +1,36 @@
+"""`make test` spreads the suite over pytest-xdist workers and keeps the tests that share an
+expensive fixture (a deployment, a synth, a module's local cloud) on one worker, by group
+(`--dist loadgroup`, tests/conftest.py). pytest 9.2 silently stopped that grouping
+(pytest-xdist#1386: the group was written into the node id, which 9.2 no longer reads), and
+each worker built its own deployment: requirements.txt pins pytest 9.1. This is the smallest
+case: it goes red on a pytest that loses the groups."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+GROUPED = '''
+import os, pytest
+
+@pytest.mark.xdist_group("shared")
+@pytest.mark.parametrize("n", range(4))
+def test_grouped(n):
+    with open(os.path.join(os.environ["RAN_ON"], f"{__name__}-{n}"), "w") as ran:
+        ran.write(os.environ["PYTEST_XDIST_WORKER"])
+'''
+
+
+def test_tests_of_one_group_run_on_one_worker(tmp_path):
+    (tmp_path / "test_a.py").write_text(GROUPED)
+    (tmp_path / "test_b.py").write_text(GROUPED)
+    ran_on = tmp_path / "ran-on"
+    ran_on.mkdir()
+    run = subprocess.run([sys.executable, "-m", "pytest", "-n", "2", "--dist", "loadgroup", "-p", "no:cacheprovider",
+                          "-q", "test_a.py", "test_b.py"], cwd=tmp_path, env={**os.environ, "RAN_ON": str(ran_on)},
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stdout[-2000:]
+    workers = {path.name: path.read_text() for path in ran_on.iterdir()}
+    assert len(workers) == 8 and set(workers.values()) <= {"gw0", "gw1"}, workers
+    assert len(set(workers.values())) == 1, workers
