@@ -67,6 +67,7 @@ def _faulted_then_redriven(world: World, scope: Scope, orders: int, label: str, 
 def _redriven(world: World, scope: Scope, *, must_park: bool, lambda_client=None) -> Row:
     """The scope's dead letters redriven, the platform settled again, and the audit's row: nothing
     left parked, every order settled (or cancelled and compensated)."""
+    _claims_lapsed(world, scope)
     redriven = _redrive_all(world, scope, lambda_client=lambda_client)
     settle(world, scope)
     row = audit(world, scope)
@@ -75,6 +76,21 @@ def _redriven(world: World, scope: Scope, *, must_park: bool, lambda_client=None
         row.parked == 0 and (redriven >= 1 or not must_park))
     _settled_and_compensated(world, scope, row)
     return row
+
+
+def _claims_lapsed(world: World, scope: Scope, patience: float = 120) -> None:
+    """Until the email claims that parked one of the scope's events have lapsed. A run that failed
+    after claiming an email holds it for CLAIM_SECONDS; on AWS the first retry comes about a
+    minute later and finds it lapsed, locally retries come seconds apart, meet the claim and park
+    the event ("claimed by a run still in progress"). A redrive before the claim lapses would
+    park it again: the operator, like this, redrives after."""
+    ours = {e["eventId"] for e in stored_events(world, scope.prefix)}
+    held = [p.event_id for p in dead_letters(world) if p.event_id in ours and "claimed by a run" in p.reason]
+    claims = world.batch_get(world.outputs["EmailLogTableName"], "id", [f"sent#{i}" for i in held], ("claimedUntil",))
+    until = max((int(c["claimedUntil"]["N"]) for c in claims if "claimedUntil" in c), default=0)
+    if until:
+        world.log(f"  {len(held)} parked on a held email claim: redriven once it lapses, in {until - time.time():.0f} s")
+        time.sleep(max(0.0, min(patience, until + 1 - time.time())))
 
 
 def _redrive_all(world: World, scope: Scope, *, lambda_client=None, passes: int = 5) -> int:
