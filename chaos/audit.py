@@ -219,9 +219,9 @@ def batch_events(world: World, parked) -> list[str]:
 def settle(world: World, scope: Scope, *, timeout: float = 1800, quiet_for: float = 60) -> None:
     """Until every order of the scope is COMPLETED or CANCELLED, or nothing has moved for
     `quiet_for` seconds (a parked event can hold an order until the saga's timeout; the audit
-    then waits for what is still in flight and names what is missing). Ending as soon as nothing
-    is in flight (`_at_rest`) cut the fault scenarios by a minute each, but let the first audit
-    and the redrive come before held email claims lapsed: see docs/TESTING.md."""
+    then waits for what is still in flight and names what is missing). Ending as soon as the local
+    cloud had nothing in flight cut the fault scenarios by a minute each, but brought a redrive
+    that sent an email twice: see docs/TESTING.md."""
     started = last_change = time.monotonic()
     last, last_log = None, 0.0
     while time.monotonic() - started < timeout:
@@ -240,10 +240,6 @@ def settle(world: World, scope: Scope, *, timeout: float = 1800, quiet_for: floa
         elif now - last_change > quiet_for:
             return
         time.sleep(1)
-
-
-def _at_rest(world: World, scope: Scope) -> bool:
-    return world.cloud.in_flight() == 0 and _account(world, scope)[0].lost == 0
 
 
 def audit(world: World, scope: Scope, *, settle: float = 30, timeout: float = 600) -> Row:

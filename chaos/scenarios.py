@@ -67,7 +67,6 @@ def _faulted_then_redriven(world: World, scope: Scope, orders: int, label: str, 
 def _redriven(world: World, scope: Scope, *, must_park: bool, lambda_client=None) -> Row:
     """The scope's dead letters redriven, the platform settled again, and the audit's row: nothing
     left parked, every order settled (or cancelled and compensated)."""
-    _claims_lapsed(world, scope)
     redriven = _redrive_all(world, scope, lambda_client=lambda_client)
     settle(world, scope)
     row = audit(world, scope)
@@ -78,14 +77,12 @@ def _redriven(world: World, scope: Scope, *, must_park: bool, lambda_client=None
     return row
 
 
-def _claims_lapsed(world: World, scope: Scope, patience: float = 120) -> None:
-    """Until the email claims that parked one of the scope's events have lapsed. A run that failed
-    after claiming an email holds it for CLAIM_SECONDS; on AWS the first retry comes about a
-    minute later and finds it lapsed, locally retries come seconds apart, meet the claim and park
-    the event ("claimed by a run still in progress"). A redrive before the claim lapses would
-    park it again: the operator, like this, redrives after."""
-    ours = {e["eventId"] for e in stored_events(world, scope.prefix)}
-    held = [p.event_id for p in dead_letters(world) if p.event_id in ours and "claimed by a run" in p.reason]
+def _claims_lapsed(world: World, held: list[str], patience: float = 120) -> None:
+    """Until the email claims of these parked events have lapsed. A run that failed after
+    claiming an email holds it for CLAIM_SECONDS; on AWS the first retry comes about a minute
+    later and finds it lapsed, locally retries come seconds apart, meet the claim and park the
+    event ("claimed by a run still in progress"). A redrive before the claim lapses would park it
+    again: the operator, like this, redrives after."""
     claims = world.batch_get(world.outputs["EmailLogTableName"], "id", [f"sent#{i}" for i in held], ("claimedUntil",))
     until = max((int(c["claimedUntil"]["N"]) for c in claims if "claimedUntil" in c), default=0)
     if until:
@@ -99,10 +96,13 @@ def _redrive_all(world: World, scope: Scope, *, lambda_client=None, passes: int 
     tool, say) keeps its message for the next pass."""
     ours = {e["eventId"] for e in stored_events(world, scope.prefix)}
     redriven = 0
-    for _ in range(passes):
+    for attempt in range(passes):
         left = 0
+        parked = [p for p in dead_letters(world) if p.event_id in ours]
+        if attempt == 0:
+            _claims_lapsed(world, [p.event_id for p in parked if "claimed by a run" in p.reason])
         # only the queues holding one of ours: the tool's read of a queue waits out two empty polls
-        for owner in sorted({p.owner for p in dead_letters(world) if p.event_id in ours}):
+        for owner in sorted({p.owner for p in parked}):
             redrive = Redrive(owner, world.outputs.values, sqs=world.sqs, lambda_=lambda_client or world.lambda_,
                               events=world.events)
             for parked in redrive.parked(hold_seconds=120):
@@ -226,16 +226,10 @@ def timeouts(world: World, orders: int, rate: float = 0.1, seconds: int = 6) -> 
             list(pool.map(lambda name: _set_timeout(world, name, deployed[name]), names))
 
 
-def _set_timeout(world: World, function_name: str, seconds: int, patience: float = 120) -> None:
-    """The function's timeout changed, once the update has landed (polled more often than the
-    SDK's waiter, which first looks after a whole second)."""
+def _set_timeout(world: World, function_name: str, seconds: int) -> None:
     world.lambda_.update_function_configuration(FunctionName=function_name, Timeout=seconds)
-    deadline = time.monotonic() + patience
-    while (status := world.lambda_.get_function_configuration(FunctionName=function_name)
-           .get("LastUpdateStatus", "Successful")) != "Successful":
-        if status == "Failed" or time.monotonic() > deadline:
-            raise RuntimeError(f"{function_name}'s timeout update ended {status}")
-        time.sleep(0.1)
+    world.lambda_.get_waiter("function_updated_v2").wait(FunctionName=function_name,
+                                                        WaiterConfig={"Delay": 1, "MaxAttempts": 120})
 
 
 def stale(world: World, orders: int, consumer: str = "Audit", max_age: int = 60) -> list[Row]:

@@ -47,24 +47,23 @@ def pytest_collection_modifyitems(session, config, items):
     module's own) are one group, run by one worker (`--dist loadgroup`), which builds it once."""
     items.sort(key=lambda item: bool(background.needs(item)))
     for item in items:
-        shared = _shared_fixtures(item)
-        if shared:
-            item.add_marker(pytest.mark.xdist_group(shared[0]))
-
-
-def _shared_fixtures(item) -> list[str]:
-    """The suite's own fixtures of session or module scope that the item uses (module-scoped
-    ones are named with their module)."""
-    names = []
-    for name, definitions in getattr(item, "_fixtureinfo", None) and item._fixtureinfo.name2fixturedefs.items() or ():
-        definition = definitions[-1]
-        if not getattr(definition.func, "__module__", "").startswith("tests") or definition.scope == "function":
-            continue
-        names.append(SAME.get(name, name) if definition.scope == "session" else f"{item.module.__name__}::{name}")
-    return sorted(names, key=lambda name: (name not in ("deployment", "synth"), name))
+        if group := _shared_fixture(item):
+            item.add_marker(pytest.mark.xdist_group(group))
 
 
 SAME = {"dev": "synth", "prod": "synth"}  # tests/infra's synths: built by the worker that takes both
+
+
+def _shared_fixture(item) -> str | None:
+    """The first of the suite's own session- or module-scoped fixtures the item uses (a
+    module-scoped one named with its module), the deployment and the synth before the others."""
+    names = []
+    for name, definitions in item._fixtureinfo.name2fixturedefs.items():
+        definition = definitions[-1]
+        if definition.scope == "function" or not getattr(definition.func, "__module__", "").startswith("tests"):
+            continue
+        names.append(SAME.get(name, name) if definition.scope == "session" else f"{item.module.__name__}::{name}")
+    return min(names, key=lambda name: (name not in ("deployment", "synth"), name), default=None)
 
 
 def pytest_collection_finish(session):

@@ -80,6 +80,7 @@ class Run:
         return subprocess.CompletedProcess(self.arguments, int(exit_code.read_text()), self.stdout.read_text(),
                                            self.stderr.read_text())
 
+
 RUNS: dict[str, list[Run]] = {}  # fixture name: the runs it stands for
 
 
@@ -96,8 +97,7 @@ def start_needed(session) -> None:
     the runs inject faults and start local clouds)."""
     if session.config.option.collectonly or os.environ.get("E2E_TARGET") == "aws":
         return
-    items = session.items
-    for name in dict.fromkeys(name for item in items for name in needs(item)):
+    for name in dict.fromkeys(name for item in session.items for name in needs(item)):
         for run in RUNS[name]:
             run.start()
 
