@@ -673,6 +673,63 @@ def keep_workers_after_handled_errors() -> None:
           params=("self", "event", "request_id", "trace_id", "depth", "durable", "invoked_function_arn"))
 
 
+def finish_running_invocations_on_update() -> None:
+    """AWS: UpdateFunctionConfiguration (a changed environment, timeout...) applies to the
+    invocations that start after it; the ones running finish as they began. MiniStack 1.5.33
+    kills every worker of the function, busy ones too: a run is cut wherever it is, between an
+    email going out and its record saying so, say, and its retry sends the email again. Take the
+    function's workers out of the pool as MiniStack does (new invocations get new workers), but
+    stop a busy one only when its invocation gives it back."""
+    import threading
+
+    from ministack.core import lambda_runtime as runtime
+    from ministack.services import lambda_svc as svc
+
+    retiring: set[int] = set()  # id() of workers taken out of the pool while busy
+    lock = threading.Lock()
+    updating = threading.local()  # set while this thread serves UpdateFunctionConfiguration
+
+    def update_config(original):
+        def update(name, data):
+            updating.on = True
+            try:
+                return original(name, data)
+            finally:
+                updating.on = False
+        return update
+
+    def invalidate_worker(original):
+        def invalidate(func_name, qualifier=None, account=None, region=None):
+            if not getattr(updating, "on", False):  # a crashed worker, a deleted function: as MiniStack does
+                return original(func_name, qualifier=qualifier, account=account, region=region)
+            with runtime._lock:  # MiniStack's pool lock: no worker is leased or given back meanwhile
+                for key, workers in runtime._workers.items():
+                    parts = key.split(":")
+                    if parts[-2:-1] == [func_name] and (qualifier is None or parts[-1] == qualifier):
+                        busy = [w for w in workers if w.in_use]
+                        workers[:] = [w for w in workers if not w.in_use]
+                        with lock:
+                            retiring.update(map(id, busy))
+            return original(func_name, qualifier=qualifier, account=account, region=region)
+        return invalidate
+
+    def release_worker(original):
+        def release(worker):
+            original(worker)
+            with lock:
+                retired = worker is not None and id(worker) in retiring
+                retiring.discard(id(worker))
+            if retired:
+                runtime.kill_workers([worker])
+        return release
+
+    fix = "finish_running_invocations_on_update"
+    require(runtime, "_lock", "_workers", "kill_workers", fix=fix)
+    patch(svc, "_update_config", update_config, fix=fix, params=("name", "data"))
+    patch(svc, "invalidate_worker", invalidate_worker, fix=fix, params=("func_name", "qualifier", "account", "region"))
+    patch(svc, "release_worker", release_worker, fix=fix, params=("worker",))
+
+
 INVOCATION_END = "\x1eministack-invocation-end"  # a line no handler writes
 
 
@@ -854,6 +911,7 @@ FIXES = (
     persist_stream_records,
     durable_async_invokes,
     keep_workers_after_handled_errors,
+    finish_running_invocations_on_update,
     end_invocations_without_waiting_for_logs,
     honour_advanced_logging_controls,
     accept_schema_registry,

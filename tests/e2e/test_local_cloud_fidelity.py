@@ -288,6 +288,36 @@ def test_a_function_error_keeps_the_execution_environment(cloud):
         assert after == before
 
 
+SETTING_HANDLER = ("import os, time\n"
+                "def handler(event, context):\n"
+                "    time.sleep(3)\n"
+                "    return os.environ.get('SETTING', 'unset')\n")
+
+
+def test_a_configuration_change_lets_running_invocations_finish(cloud):
+    """AWS applies a new configuration to the invocations that start after it."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    variant, local = cloud
+    lambda_ = clients(local)("lambda")
+    python_function(lambda_, "updated-while-running", SETTING_HANDLER, Timeout=30,
+                    Environment={"Variables": {"SETTING": "old"}})
+    lambda_.invoke(FunctionName="updated-while-running")  # warm: the worker the update meets is running, not starting
+    with ThreadPoolExecutor(1) as pool:
+        running = pool.submit(lambda_.invoke, FunctionName="updated-while-running")
+        time.sleep(1)  # the invocation is inside its 3 s
+        lambda_.update_function_configuration(FunctionName="updated-while-running", Environment={"Variables": {"SETTING": "new"}})
+        answer = running.result()
+    lambda_.get_waiter("function_updated_v2").wait(FunctionName="updated-while-running", WaiterConfig={"Delay": 1, "MaxAttempts": 30})
+    after = json.loads(lambda_.invoke(FunctionName="updated-while-running")["Payload"].read())
+    assert after == "new"
+    if variant == "unpatched":
+        assert "FunctionError" in answer, \
+            "MiniStack now lets a running invocation finish on update: drop finish_running_invocations_on_update"
+    else:
+        assert "FunctionError" not in answer and json.loads(answer["Payload"].read()) == "old"
+
+
 QUIET_HANDLER = ("def handler(event, context):\n"
                  "    if event.get('say'):\n"
                  "        print(event['say'])\n"
