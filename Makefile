@@ -32,6 +32,9 @@ help: ## list the commands
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements.txt
+	@# The one import path: the functions' packages (lambdas/) and the tools' (the root), for every
+	@# Python this environment runs (the CDK app, the tools, the local cloud, the tests).
+	printf '%s\n' "$(CURDIR)/lambdas" "$(CURDIR)" > "$$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/order-platform.pth"
 	touch $@
 
 # checkov pins a boto3 the local cloud cannot share: it gets an environment of its own.
@@ -113,14 +116,14 @@ capacity: $(VENV)/.installed ## docs/SCALING.md and infra/concurrency.json (prod
 	$(PY) -m bench.capacity
 
 gates: install ## the security gates (cdk-nag, cfn-lint, checkov, platform rules) on every stage
-	$(PY) scripts/gates.py
+	$(PY) -m scripts.gates
 
 catalog: $(VENV)/.installed ## regenerate schemas/, events/ and docs/EVENTS.md from the event catalog
-	$(PY) scripts/catalog.py
+	$(PY) -m scripts.catalog
 
 docs: $(VENV)/.installed ## regenerate what the docs take from the code (the README's security exceptions, docs/openapi.json)
-	$(PY) scripts/security_doc.py
-	$(PY) scripts/openapi.py
+	$(PY) -m scripts.security_doc
+	$(PY) -m scripts.openapi
 
 clean: ## remove build output and local-cloud state (not the virtual environment)
 	rm -rf cdk.out .pytest_cache .local-cloud build

@@ -38,7 +38,7 @@ TRACE_HEADER = "Root=1-6b0be63a-93496ecddc27bc8175ea493b;Parent=53995c3f42cd8ad8
 
 _PROBE = """
 import json, sys, time
-sys.path.insert(0, {lambdas!r})
+sys.path.insert(0, {lambdas!r})  # Lambda puts the task root (the code asset) first
 from localcloud.run_handler import Context  # the runtime's, not the function's
 event = json.loads({event!r})
 started = time.perf_counter()
@@ -212,7 +212,6 @@ def _spread(values: list[float]) -> dict:
 
 
 def measure(repeat: int) -> dict:
-    sys.path.insert(0, str(ROOT / "lambdas"))
     samples: dict[str, list[dict]] = {name: [] for name in FUNCTIONS}
     baseline: dict[int, list[dict]] = {}
     libraries: dict[int, list[dict]] = {}

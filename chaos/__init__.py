@@ -2,10 +2,6 @@
 concurrency, bad input and a restart into the platform on a local cloud, and an audit that
 accounts for every event afterwards (docs/RELIABILITY.md)."""
 
-import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-for _path in (str(ROOT / "lambdas"), str(ROOT)):
-    if _path not in sys.path:
-        sys.path.insert(0, _path)

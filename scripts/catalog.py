@@ -7,8 +7,8 @@
                              each type, and a diagram of producers -> bus -> consumers built
                              from the synthesized rules
 
-    python scripts/catalog.py           # write (refuses a breaking schema change, see below)
-    python scripts/catalog.py --check   # fail if anything committed is stale or incompatible
+    python -m scripts.catalog           # write (refuses a breaking schema change, see below)
+    python -m scripts.catalog --check   # fail if anything committed is stale or incompatible
 
 A schema version, once committed, is history: the current model must still read events
 written under it. A breaking change (catalog/schemas.py) must raise the event type's version
@@ -24,14 +24,13 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT / "lambdas"), str(ROOT)]
 
 import infra  # noqa: E402,F401  (quiets jsii before the CDK loads)
-from catalog import CATALOG, EventType  # noqa: E402
-from catalog.examples import EXAMPLES, malformed_examples, put_events_entries, rule_target_event  # noqa: E402
-from catalog.schemas import breaking_changes, schema_of  # noqa: E402
-from catalog.upcasting import UPCASTERS  # noqa: E402
-from infra.names import bus_name  # noqa: E402
+from catalog import CATALOG, EventType
+from catalog.examples import EXAMPLES, malformed_examples, put_events_entries, rule_target_event
+from catalog.schemas import breaking_changes, schema_of
+from catalog.upcasting import UPCASTERS
+from infra.names import bus_name
 
 SCHEMAS, EVENTS, DOCS = ROOT / "schemas", ROOT / "events", ROOT / "docs"
 BUS = bus_name("dev")

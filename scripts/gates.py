@@ -6,7 +6,7 @@
   platform  this project's own rules: no wildcard IAM action, no open bus or queue policy,
             every queue, topic and table encrypted
 
-    python scripts/gates.py            # all stages; exit 1 on any finding
+    python -m scripts.gates            # all stages; exit 1 on any finding
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Iterable
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT / "lambdas"), str(ROOT)]
 
 STAGES = ("dev", "prod")
 CHECKOV = ROOT / ".venv-checkov" / "bin" / "checkov"

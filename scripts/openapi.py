@@ -3,8 +3,8 @@ routes each API function serves (infra/consumers.py's HTTP_SERVICES, what the st
 the pydantic model that validates each route's body, and the error shape every 4xx answers in.
 The API fuzzer (chaos/fuzz.py) generates its requests from it.
 
-    python scripts/openapi.py           # write
-    python scripts/openapi.py --check   # fail if the committed document is stale
+    python -m scripts.openapi           # write
+    python -m scripts.openapi --check   # fail if the committed document is stale
 """
 
 from __future__ import annotations
@@ -15,14 +15,13 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT / "lambdas"), str(ROOT)]
 
 import infra  # noqa: E402,F401  (quiets jsii before the CDK loads)
-from catalog.types import IDENTIFIER_PATTERN  # noqa: E402
-from infra.consumers import HTTP_SERVICES  # noqa: E402
-from inventory.api import SetStock  # noqa: E402
-from orders.api import CancelOrder, PlaceOrder, UpdateOrder  # noqa: E402
-from users.api import RegisterUser  # noqa: E402
+from catalog.types import IDENTIFIER_PATTERN
+from infra.consumers import HTTP_SERVICES
+from inventory.api import SetStock
+from orders.api import CancelOrder, PlaceOrder, UpdateOrder
+from users.api import RegisterUser
 
 DOCUMENT = ROOT / "docs" / "openapi.json"
 
@@ -99,7 +98,7 @@ def main(argv: list[str]) -> int:
     text = json.dumps(document(), indent=2) + "\n"
     if "--check" in argv:
         if not DOCUMENT.exists() or DOCUMENT.read_text() != text:
-            print(f"{DOCUMENT.relative_to(ROOT)} is stale: run `python scripts/openapi.py`", file=sys.stderr)
+            print(f"{DOCUMENT.relative_to(ROOT)} is stale: run `python -m scripts.openapi`", file=sys.stderr)
             return 1
         return 0
     DOCUMENT.write_text(text)

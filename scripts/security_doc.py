@@ -7,9 +7,8 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT / "lambdas"), str(ROOT)]
 
-from infra import compliance  # noqa: E402
+from infra import compliance
 
 BEGIN, END = "<!-- security-exceptions:begin -->", "<!-- security-exceptions:end -->"
 

@@ -80,5 +80,5 @@ def test_the_event_catalog_schemas_and_samples_are_current():
     import subprocess
     import sys
 
-    result = subprocess.run([sys.executable, "scripts/catalog.py", "--check"], cwd=ROOT, capture_output=True, text=True)
+    result = subprocess.run([sys.executable, "-m", "scripts.catalog", "--check"], cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
