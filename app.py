@@ -6,18 +6,18 @@ import aws_cdk as cdk
 
 from infra.compliance import apply_checks
 from infra.config import StageConfig
-from infra.consumers import CONSUMERS
+from infra.consumers import CONSUMERS, ConsumerSpec
 from infra.stateful_stack import StatefulStack
 from infra.stateless_stack import StatelessStack
 
 
-def build(app: cdk.App) -> tuple[StatefulStack, StatelessStack]:
+def build(app: cdk.App, consumers: tuple[ConsumerSpec, ...] = CONSUMERS) -> tuple[StatefulStack, StatelessStack]:
     config = StageConfig.for_stage(
         app.node.try_get_context("stage") or "dev", email_sender=app.node.try_get_context("emailSender")
     )
     prefix = f"OrderPlatform-{config.stage}"
-    data = StatefulStack(app, f"{prefix}-Data", config=config, consumers=CONSUMERS)
-    services = StatelessStack(app, f"{prefix}-Services", config=config, data=data)
+    data = StatefulStack(app, f"{prefix}-Data", config=config, consumers=consumers)
+    services = StatelessStack(app, f"{prefix}-Services", config=config, data=data, consumers=consumers)
     apply_checks(app)  # cdk-nag: an unsuppressed finding fails the synth
     return data, services
 

@@ -113,13 +113,13 @@ def table(results: dict) -> str:
     lines = [f"Benchmark {results['when']} on {results['machine']} (commit {results['commit']})", "",
              f"1. Cold start, fresh interpreters with the Lambda environment, median [min-max] of {cold['repeat']}; "
              f"code asset {cold['assetBytes'] / 1024:.0f} KiB (zipped)",
-             f"   import: the handler's module; first answer: import, then the first event handled (its AWS calls "
-             f"on a local moto server)",
+             "   import: the handler's module; first answer: import, then the first event handled (its AWS calls "
+             "on a local moto server)",
              f"   baseline: import boto3, one client ({cold['baselineMs']} ms), and as many GetItem calls as the "
              f"function's first event made (" + ", ".join(f"{n}: {b['medianMs']} ms" for n, b in cold["baseline"].items())
              + ")",
-             f"   libraries: the same, after importing pydantic and Powertools' Logger and Tracer (X-Ray, botocore "
-             f"patched), what every function is built on (" + ", ".join(
+             "   libraries: the same, after importing pydantic and Powertools' Logger and Tracer (X-Ray, botocore "
+             "patched), what every function is built on (" + ", ".join(
                  f"{n}: {b['medianMs']} ms, {b['ratio']:.2f}x" for n, b in cold.get("libraries", {}).items()) + ")",
              f"   {'function':24} {'import ms':>20} {'x':>6} {'first answer ms':>20} {'calls':>6} {'x baseline':>11} "
              f"{'x libraries':>12}"]

@@ -170,7 +170,7 @@ def scaling_page(results: dict) -> str:
         lines.append(f"| {name} (one batch a shard) | | | "
                      + " | ".join(f"{stream_concurrency(per_order, r)[name]:,}" for r in RATES) + " |")
     total = [math.ceil(sum(per_function.values()) * r) + sum(stream_concurrency(per_order, r).values()) for r in RATES]
-    lines += [f"| **total** | | | " + " | ".join(_mark(t, QUOTAS['lambdaConcurrency']['default']) for t in total) + " |",
+    lines += ["| **total** | | | " + " | ".join(_mark(t, QUOTAS['lambdaConcurrency']['default']) for t in total) + " |",
               "", f"Each function adds at most {QUOTAS['lambdaScaling']['default']:,} concurrent executions every "
               f"{QUOTAS['lambdaScaling']['perSeconds']} s, so a function that needs N from cold takes about "
               "10 s per thousand to get there; EventBridge retries deliveries it could not make meanwhile.", "",

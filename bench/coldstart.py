@@ -72,13 +72,12 @@ print(json.dumps({{"importMs": (imported - started) * 1000, "answerMs": (answere
 
 def probe(name: str, handler: str, event: dict | None, endpoint: str, baseline_calls: int = 0,
           import_profile: bool = False) -> dict:
-    from bench.warm import table_environment
     from tests.support import aws
 
     code = _PROBE.format(lambdas=str(ROOT / "lambdas"), handler=handler, name=name, event=json.dumps(event, default=_epoch),
                          baseline_calls=baseline_calls, table=aws.INVENTORY)
     env = {**{k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "POWERTOOLS_"))},
-           **lambda_environment(name), **table_environment(), "AWS_ENDPOINT_URL": endpoint,
+           **lambda_environment(name), "AWS_ENDPOINT_URL": endpoint,
            "_X_AMZN_TRACE_ID": TRACE_HEADER, "PYTHONDONTWRITEBYTECODE": "1", "PYTHONPATH": str(ROOT)}
     if import_profile:
         env["PYTHONPROFILEIMPORTTIME"] = "1"
@@ -109,7 +108,7 @@ def moto_server():
     """A moto server on loopback with the tables, the bus and the sender the functions use."""
     from moto.server import ThreadedMotoServer
 
-    from bench.warm import BUS
+    from bench.functions import BUS
     from localcloud.cloud import free_port
     from tests.support import aws
 

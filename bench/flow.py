@@ -5,7 +5,6 @@ localcloud/meter.py inside the cloud), on the happy path and on a day's mix of o
 
 from __future__ import annotations
 
-import statistics
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor

@@ -2,20 +2,11 @@
 
 from __future__ import annotations
 
-from infra.consumers import CONSUMERS, HTTP_SERVICES
+from infra.consumers import CONSUMERS, FUNCTIONS as SPECS
 
-FUNCTIONS: dict[str, str] = {
-    "Publisher": "publisher.handler.handler",
-    "SagaSweep": "saga.sweep.handler",
-    "AnalyticsFold": "analytics.fold.handler",
-    **{service.name: service.handler for service in HTTP_SERVICES},
-    **{consumer.name: consumer.handler for consumer in CONSUMERS},
-}
+FUNCTIONS: dict[str, str] = {spec.name: spec.handler for spec in SPECS}
 CONSUMER_NAMES = [consumer.name for consumer in CONSUMERS]
-
-SETTINGS = ("EVENT_STORE_TABLE_NAME", "ORDERS_TABLE_NAME", "IDEMPOTENCY_TABLE_NAME", "USER_EMAILS_TABLE_NAME",
-            "INVENTORY_TABLE_NAME", "EMAIL_LOG_TABLE_NAME", "ANALYTICS_TABLE_NAME", "ANALYTICS_EVENTS_TABLE_NAME", "AUDIT_TABLE_NAME",
-            "EVENT_BUS_NAME")
+BUS = "bench-bus"
 
 
 def lambda_environment(name: str) -> dict[str, str]:
@@ -23,6 +14,8 @@ def lambda_environment(name: str) -> dict[str, str]:
     runtime's own variables matter: without LAMBDA_TASK_ROOT the X-Ray SDK takes its path for a
     server, and builds an X-Ray client for centralised sampling at import (about 100 ms that no
     function pays in Lambda, where Lambda makes the sampling decision)."""
+    from tests.support import aws
+
     return {
         "LAMBDA_TASK_ROOT": "/var/task",
         "AWS_EXECUTION_ENV": "AWS_Lambda_python3.12",
@@ -37,6 +30,5 @@ def lambda_environment(name: str) -> dict[str, str]:
         "POWERTOOLS_METRICS_NAMESPACE": "OrderPlatform",
         "POWERTOOLS_LOG_LEVEL": "INFO",
         "STAGE": "dev",
-        "EMAIL_SENDER": "orders@bench.example.com",
-        **{setting: f"bench-{setting.lower()}" for setting in SETTINGS},
+        **aws.environment(bus=BUS),  # each function's Settings, naming the tables tests/support/aws.py creates
     }

@@ -31,19 +31,6 @@ WORKLOAD = {
 }
 
 
-def table_environment() -> dict[str, str]:
-    """The settings that name the tables tests/support/aws.py creates (and the bus, the sender)."""
-    from tests.support import aws
-
-    return {"EVENT_STORE_TABLE_NAME": aws.EVENT_STORE, "ORDERS_TABLE_NAME": aws.ORDERS,
-            "IDEMPOTENCY_TABLE_NAME": aws.IDEMPOTENCY, "EMAIL_LOG_TABLE_NAME": aws.EMAIL_LOG,
-            "USER_EMAILS_TABLE_NAME": aws.USER_EMAILS, "EMAIL_SENDER": aws.SENDER,
-            "ANALYTICS_TABLE_NAME": aws.ANALYTICS, "AUDIT_TABLE_NAME": aws.AUDIT,
-            "ANALYTICS_EVENTS_TABLE_NAME": aws.ANALYTICS_EVENTS, "INVENTORY_TABLE_NAME": aws.INVENTORY,
-            "EVENT_BUS_NAME": BUS}
-
-
-BUS = "bench-bus"
 
 
 @contextmanager
@@ -57,8 +44,7 @@ def aws_in_process(name: str):
     # does), INFO logs (written to /dev/null: formatted, not kept).
     from bench.coldstart import TRACE_HEADER
 
-    env = {**lambda_environment(name), "POWERTOOLS_METRICS_NAMESPACE": "Bench", "_X_AMZN_TRACE_ID": TRACE_HEADER,
-           **table_environment()}
+    env = {**lambda_environment(name), "POWERTOOLS_METRICS_NAMESPACE": "Bench", "_X_AMZN_TRACE_ID": TRACE_HEADER}
     saved = dict(os.environ)
     os.environ.update(env)
     try:

@@ -41,7 +41,7 @@ class StageConfig:
     target_orders_per_second: int | None = None
     # How long an order's saga may wait on its steps (payment, then reservation), counted from
     # the first, before the order is cancelled.
-    saga_timeout: Duration = Duration.minutes(5)
+    saga_timeout_seconds: int = 300
     # Lambda's advanced logging controls (JSON records). Application: the handlers' own lines
     # (one INFO line per event handled); system: the platform's START/END/REPORT records,
     # which WARN leaves out (they are a third of the bytes a small invocation ingests).

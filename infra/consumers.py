@@ -1,24 +1,42 @@
-"""Every function behind the API and every consumer of the bus: name, handler, and for a
-consumer the event types its rule routes to it.
+"""Every function of the platform, declared once: its name, its handler, and what starts it
+(a consumer's event types, an API function's routes). What it uses (its tables and how, the
+bus, its settings) is its handler module's `Settings` (lambdas/common/settings.py): the
+stacks derive each function's environment and grants from the two.
 
 The stateful stack makes one dead-letter queue per consumer, the stateless stack one function
-(and rule, or routes) per entry with the grants each needs; the docs and the benchmark list
-them from here. Plain Python: no CDK import.
+(and rule, or routes) per entry; the docs, the benchmark and the handler tests list them from
+here. Plain Python: no CDK import.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from importlib import import_module
 
 from catalog import ORDER_EVENTS, EventType
+from common.settings import FunctionSettings
 
 
 @dataclass(frozen=True)
-class ConsumerSpec:
+class FunctionSpec:
     name: str
-    handler: str
-    event_types: tuple[EventType, ...]
+    handler: str  # module.function, in lambdas/
     description: str
+
+    @property
+    def settings(self) -> type[FunctionSettings]:
+        """The handler module's `Settings`: the tables, the bus and the values the function uses."""
+        settings = getattr(import_module(self.handler.rpartition(".")[0]), "Settings", None)
+        if not (isinstance(settings, type) and issubclass(settings, FunctionSettings)):
+            raise TypeError(f"{self.name}: {self.handler.rpartition('.')[0]} declares no Settings(FunctionSettings)")
+        return settings
+
+
+@dataclass(frozen=True, kw_only=True)
+class ConsumerSpec(FunctionSpec):
+    """A consumer of the bus: a rule routes these event types to it (asynchronous invoke)."""
+
+    event_types: tuple[EventType, ...]
     # Also routed the platform's events of types the catalog does not know, which it parks
     # with the reason: the bus would otherwise drop them without a trace.
     catch_all: bool = False
@@ -79,12 +97,9 @@ CONSUMERS: tuple[ConsumerSpec, ...] = (
 
 
 @dataclass(frozen=True)
-class HttpService:
+class HttpService(FunctionSpec):
     """One API function and the routes it serves."""
 
-    name: str
-    handler: str
-    description: str
     routes: tuple[tuple[str, str], ...]  # (method, path)
 
 
@@ -101,3 +116,12 @@ HTTP_SERVICES = (
     HttpService("AuditApi", "audit.api.handler", "Audit: the causal chain of a correlation id",
                 (("GET", "/audit/{correlationId}"),)),
 )
+
+# Started by a table's stream or a schedule: the stateless stack wires each of them.
+PUBLISHER = FunctionSpec("Publisher", "publisher.handler.handler", "Outbox: event-store stream -> EventBridge bus")
+SAGA_SWEEP = FunctionSpec("SagaSweep", "saga.sweep.handler",
+                          "Cancels and compensates orders whose saga waits on one step too long")
+ANALYTICS_FOLD = FunctionSpec("AnalyticsFold", "analytics.fold.handler",
+                              "Folds the analytics markers' stream into the per-day counters")
+
+FUNCTIONS: tuple[FunctionSpec, ...] = (PUBLISHER, *HTTP_SERVICES, *CONSUMERS, SAGA_SWEEP, ANALYTICS_FOLD)

@@ -20,16 +20,15 @@ from constructs import Construct
 from infra import compliance
 from infra.config import StageConfig
 from infra.constructs.dead_letter_queue import DeadLetterQueue
-from infra.consumers import ConsumerSpec
+from infra.consumers import ANALYTICS_FOLD, PUBLISHER, SAGA_SWEEP, ConsumerSpec
 from infra.names import bus_name
-
-PUBLISHER = "Publisher"
-SAGA_SWEEP = "SagaSweep"
-ANALYTICS_FOLD = "AnalyticsFold"
+from infra.tables import EVENT_STORE, TABLES, Attribute, TableSpec
 
 
-def _key(name: str, type_: dynamodb.AttributeType = dynamodb.AttributeType.STRING) -> dynamodb.Attribute:
-    return dynamodb.Attribute(name=name, type=type_)
+
+def _attribute(attribute: Attribute) -> dynamodb.Attribute:
+    return dynamodb.Attribute(name=attribute.name, type=dynamodb.AttributeType.NUMBER if attribute.type == "N"
+                              else dynamodb.AttributeType.STRING)
 
 
 class StatefulStack(Stack):
@@ -39,33 +38,8 @@ class StatefulStack(Stack):
         super().__init__(scope, construct_id, termination_protection=config.termination_protection, **kwargs)
         self.config = config
 
-        # Source of truth: every event of every aggregate, streamed to the publisher.
-        self.event_store = self._table(
-            "EventStore",
-            partition_key=_key("aggregateId"),
-            sort_key=_key("version", dynamodb.AttributeType.NUMBER),
-            stream=dynamodb.StreamViewType.NEW_IMAGE,
-            deletion_protection=config.retain_data,
-        )
-        # Powertools idempotency records of POST /orders (its Idempotency-Key); consumers keep none.
-        self.idempotency_table = self._table("IdempotencyRecords", partition_key=_key("id"),
-                                             time_to_live_attribute="expiration")
-        # Read models and service state, each owned by one service.
-        self.orders_table = self._table("OrdersReadModel", partition_key=_key("orderId"))
-        # Sparse: only pending orders carry pendingSince (when they were placed; it never changes
-        # while they wait), so the saga's timeout sweep reads only those, and an order's index
-        # entry is written once, placed, and deleted once, settled.
-        self.orders_table.add_global_secondary_index(index_name="pending", partition_key=_key("pendingSince"),
-                                                     projection_type=dynamodb.ProjectionType.KEYS_ONLY)
-        self.user_emails_table = self._table("UserEmails", partition_key=_key("email"))
-        self.inventory_table = self._table("Inventory", partition_key=_key("productId"))
-        self.email_log_table = self._table("EmailLog", partition_key=_key("id"))
-        self.analytics_table = self._table("AnalyticsDaily", partition_key=_key("pk"))
-        # One marker an event counted, spread over a few lanes; its stream is folded into the
-        # day's counters a batch at a time (lambdas/analytics/counters.py).
-        self.analytics_events_table = self._table("AnalyticsEvents", partition_key=_key("lane"), sort_key=_key("eventId"),
-                                                  stream=dynamodb.StreamViewType.NEW_IMAGE)
-        self.audit_table = self._table("AuditLog", partition_key=_key("correlationId"), sort_key=_key("at"))
+        # Every table of infra/tables.py, by its key.
+        self.tables = {key: self._table(spec) for key, spec in TABLES.items()}
 
         self.bus = events.EventBus(
             self, "EventBus", event_bus_name=bus_name(config.stage), description=f"Order platform events ({config.stage})"
@@ -99,7 +73,7 @@ class StatefulStack(Stack):
         _pin(self.alarm_topic, "AlarmTopic")
         rules_of_this_bus = f"arn:{self.partition}:events:{self.region}:{self.account}:rule/{self.bus.event_bus_name}/*"
         self.dead_letter_queues: dict[str, DeadLetterQueue] = {}
-        for owner in [PUBLISHER, SAGA_SWEEP, ANALYTICS_FOLD, *(c.name for c in consumers)]:
+        for owner in [PUBLISHER.name, SAGA_SWEEP.name, ANALYTICS_FOLD.name, *(c.name for c in consumers)]:
             dlq = DeadLetterQueue(self, f"{owner}DeadLetters", config=config, owner=owner,
                                   alarm_topic=self.alarm_topic, rule_source_arn=rules_of_this_bus)
             _pin(dlq.queue, f"{owner}DeadLetterQueue")
@@ -127,19 +101,27 @@ class StatefulStack(Stack):
                 description=f"{spec.description} (v{spec.version})",
             )
 
-    def _table(self, logical_id: str, **props) -> dynamodb.Table:
+    def _table(self, spec: TableSpec) -> dynamodb.Table:
         table = dynamodb.Table(
             self,
-            logical_id,
+            spec.logical_id,
+            partition_key=_attribute(spec.partition),
+            sort_key=_attribute(spec.sort) if spec.sort else None,
+            stream=dynamodb.StreamViewType.NEW_IMAGE if spec.stream else None,
+            time_to_live_attribute=spec.time_to_live,
+            # The source of truth is never deleted by a stack operation where data is kept.
+            deletion_protection=self.config.retain_data if spec is EVENT_STORE else None,
             billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
             encryption=dynamodb.TableEncryption.AWS_MANAGED,
             point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
                 point_in_time_recovery_enabled=self.config.point_in_time_recovery
             ),
             removal_policy=self.config.removal_policy,
-            **props,
         )
-        _pin(table, logical_id)
+        if spec.index:
+            table.add_global_secondary_index(index_name=spec.index.name, partition_key=_attribute(spec.index.partition),
+                                             projection_type=dynamodb.ProjectionType.KEYS_ONLY)
+        _pin(table, spec.logical_id)
         if not self.config.point_in_time_recovery:
             compliance.excuse(table, compliance.DISPOSABLE_DEV_TABLE)
         return table
@@ -158,14 +140,8 @@ class StatefulStack(Stack):
         CfnOutput(self, "EventBusArn", value=self.bus.event_bus_arn)
         CfnOutput(self, "EventArchiveName", value=self.archive.archive_name)
         CfnOutput(self, "AlarmTopicArn", value=self.alarm_topic.topic_arn)
-        tables = {
-            "EventStore": self.event_store, "Orders": self.orders_table, "Inventory": self.inventory_table,
-            "EmailLog": self.email_log_table, "Analytics": self.analytics_table, "Audit": self.audit_table,
-            "AnalyticsEvents": self.analytics_events_table,
-            "Idempotency": self.idempotency_table, "UserEmails": self.user_emails_table,
-        }
-        for name, table in tables.items():
-            CfnOutput(self, f"{name}TableName", value=table.table_name)
+        for key, table in self.tables.items():
+            CfnOutput(self, TABLES[key].output, value=table.table_name)
         for owner, dlq in self.dead_letter_queues.items():
             CfnOutput(self, f"{owner}DeadLetterQueueUrl", value=dlq.queue.queue_url)
 

@@ -5,15 +5,13 @@ stateful stack."""
 from __future__ import annotations
 
 import json
-from typing import Callable
-
+from typing import Iterable
 from aws_cdk import CfnOutput, Duration, Stack
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_lambda_destinations as destinations
-from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as sources
 from aws_cdk import aws_logs as logs
@@ -26,38 +24,44 @@ from infra import compliance
 from infra.config import StageConfig
 from infra.constructs.event_consumer import EventConsumer
 from infra.constructs.platform_function import API_MEMORY_MB, PlatformFunction, powertools_layer
+from common.settings import TABLE_SUFFIX, Access, Bus, FromStage, OwnDeadLetters, Sender, Table
 from infra.consumers import (
-    HTTP_SERVICES,
-    ANALYTICS,
-    AUDIT,
+    ANALYTICS_FOLD,
     CONSUMERS,
-    EMAIL,
-    INVENTORY_RESERVATIONS,
-    ORDER_SAGA,
-    ORDERS_PROJECTION,
-    PAYMENTS,
+    HTTP_SERVICES,
+    PUBLISHER,
+    SAGA_SWEEP,
     ConsumerSpec,
+    FunctionSpec,
     HttpService,
 )
-from infra.stateful_stack import ANALYTICS_FOLD, PUBLISHER, SAGA_SWEEP, StatefulStack
+from infra.stateful_stack import StatefulStack
+from infra.tables import ANALYTICS_EVENTS, EVENT_STORE, TABLES
+
+_TABLE_GRANTS = {
+    Access.READ: lambda table, function: table.grant_read_data(function),
+    Access.WRITE: lambda table, function: table.grant_write_data(function),
+    Access.READ_WRITE: lambda table, function: table.grant_read_write_data(function),
+}
 
 
 class StatelessStack(Stack):
-    def __init__(self, scope: Construct, construct_id: str, *, config: StageConfig, data: StatefulStack, **kwargs) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, config: StageConfig, data: StatefulStack,
+                 consumers: Iterable[ConsumerSpec] = CONSUMERS, **kwargs) -> None:
         super().__init__(scope, construct_id, **kwargs)
         self.config = config
         self.data = data
         self.layer = powertools_layer(self)
         self.functions: dict[str, PlatformFunction] = {}
 
-        self.functions[PUBLISHER] = self._publisher()
+        self.functions[PUBLISHER.name] = self._publisher()
         self.api = self._api()
         for service in HTTP_SERVICES:
             self.functions[service.name] = self._http_service(service)
-        self.consumers = {spec.name: self._consumer(spec) for spec in CONSUMERS}
+        self.consumers = {spec.name: self._consumer(spec) for spec in consumers}
         self.functions |= {name: consumer.handler for name, consumer in self.consumers.items()}
-        self.functions[SAGA_SWEEP] = self._saga_sweep()
-        self.functions[ANALYTICS_FOLD] = self._analytics_fold()
+        self.functions[SAGA_SWEEP.name] = self._saga_sweep()
+        self.functions[ANALYTICS_FOLD.name] = self._analytics_fold()
         self._dashboard()
 
         CfnOutput(self, "ApiUrl", value=self.api.url)
@@ -65,74 +69,40 @@ class StatelessStack(Stack):
             CfnOutput(self, f"{name}FunctionName", value=fn.function.function_name)
             CfnOutput(self, f"{name}LogGroupName", value=fn.log_group.log_group_name)
 
-    # ---- what each function may touch: its tables, and the environment naming them ----------
+    # ---- what each function uses: its Settings, granted and set in its environment -----------
 
-    def _access(self, name: str) -> tuple[dict[str, str], Callable[[iam.IGrantable], None]]:
-        d = self.data
-        store, idempotency = d.event_store.table_name, d.idempotency_table.table_name
-        needs: dict[str, tuple[dict[str, str], list[Callable[[iam.IGrantable], object]]]] = {
-            "OrdersApi": (
-                {"EVENT_STORE_TABLE_NAME": store, "ORDERS_TABLE_NAME": d.orders_table.table_name,
-                 "IDEMPOTENCY_TABLE_NAME": idempotency},
-                [d.event_store.grant_read_write_data, d.orders_table.grant_read_data,
-                 d.idempotency_table.grant_read_write_data],
-            ),
-            "UsersApi": (
-                {"EVENT_STORE_TABLE_NAME": store, "USER_EMAILS_TABLE_NAME": d.user_emails_table.table_name},
-                [d.event_store.grant_read_write_data, d.user_emails_table.grant_write_data],
-            ),
-            "InventoryApi": (
-                {"EVENT_STORE_TABLE_NAME": store, "INVENTORY_TABLE_NAME": d.inventory_table.table_name},
-                [d.event_store.grant_read_write_data, d.inventory_table.grant_read_write_data],
-            ),
-            "AnalyticsApi": ({"ANALYTICS_TABLE_NAME": d.analytics_table.table_name}, [d.analytics_table.grant_read_data]),
-            "AuditApi": ({"AUDIT_TABLE_NAME": d.audit_table.table_name}, [d.audit_table.grant_read_data]),
-            ORDERS_PROJECTION.name: (
-                {"ORDERS_TABLE_NAME": d.orders_table.table_name, "EVENT_STORE_TABLE_NAME": store},
-                [d.orders_table.grant_read_write_data, d.event_store.grant_read_data],
-            ),
-            EMAIL.name: (
-                {"EMAIL_LOG_TABLE_NAME": d.email_log_table.table_name, "EMAIL_SENDER": self.config.email_sender,
-                 "EVENT_STORE_TABLE_NAME": store},
-                [d.email_log_table.grant_read_write_data, d.event_store.grant_read_data, self._grant_send_email],
-            ),
-            ANALYTICS.name: ({"ANALYTICS_EVENTS_TABLE_NAME": d.analytics_events_table.table_name},
-                             [d.analytics_events_table.grant_write_data]),
-            ANALYTICS_FOLD: ({"ANALYTICS_TABLE_NAME": d.analytics_table.table_name}, [d.analytics_table.grant_read_write_data]),
-            AUDIT.name: ({"AUDIT_TABLE_NAME": d.audit_table.table_name}, [d.audit_table.grant_read_write_data]),
-            ORDER_SAGA.name: (
-                {"EVENT_STORE_TABLE_NAME": store},
-                [d.event_store.grant_read_write_data],
-            ),
-            SAGA_SWEEP: (
-                {"ORDERS_TABLE_NAME": d.orders_table.table_name, "EVENT_STORE_TABLE_NAME": store,
-                 "SAGA_TIMEOUT_SECONDS": str(int(self.config.saga_timeout.to_seconds()))},
-                [d.orders_table.grant_read_data, d.event_store.grant_read_write_data],
-            ),
-            PAYMENTS.name: (
-                {"EVENT_STORE_TABLE_NAME": store,
-                 "PAYMENT_LIMIT": "1000.00"},
-                [d.event_store.grant_read_write_data],
-            ),
-            INVENTORY_RESERVATIONS.name: (
-                {"INVENTORY_TABLE_NAME": d.inventory_table.table_name, "EVENT_STORE_TABLE_NAME": store},
-                [d.inventory_table.grant_read_write_data, d.event_store.grant_read_write_data],
-            ),
-        }
-        environment, grants = needs[name]
-
-        def grant_all(principal: iam.IGrantable) -> None:
-            for grant in grants:
-                grant(principal)
-            if {d.orders_table.grant_read_data, d.orders_table.grant_read_write_data} & set(grants):
-                compliance.excuse(principal.role, compliance.TABLE_INDEXES, children=True,  # type: ignore[attr-defined]
-                                  applies_to=[RegexAppliesTo(regex=r"/^Resource::.*OrdersReadModel.*\/index\/\*$/g")])
-
-        return environment, grant_all
-
-    def _grant_send_email(self, principal: iam.IGrantable) -> None:
-        """SES sending, from the stage's sender identity only."""
-        self.data.sender_identity.grant_send_email(principal)
+    def _wire(self, spec: FunctionSpec, function: lambda_.Function, dead_letters: sqs.IQueue | None = None) -> None:
+        """Each field of the function's Settings (lambdas/common/settings.py) becomes an
+        environment variable, and what it names is granted as the field says: a table read,
+        written or both, the bus, its own dead-letter queue, the stage's sender identity."""
+        settings = spec.settings
+        for field, use in settings.uses().items():
+            value: str | None = None
+            match use:
+                case Table(access=access):
+                    key = field.removesuffix(TABLE_SUFFIX)
+                    table = self.data.tables[key]
+                    value = table.table_name
+                    _TABLE_GRANTS[access](table, function)
+                    index = TABLES[key].index
+                    if index and access is not Access.WRITE:
+                        compliance.excuse(function.role, compliance.TABLE_INDEXES, children=True,  # type: ignore[arg-type]
+                                          applies_to=[RegexAppliesTo(regex=f"/^Resource::.*{TABLES[key].logical_id}.*\\/index\\/\\*$/g")])
+                case Bus():
+                    value = self.data.bus.event_bus_name
+                    self.data.bus.grant_put_events_to(function)
+                case OwnDeadLetters():
+                    if dead_letters is None:
+                        raise ValueError(f"{spec.name}: its Settings use its dead-letter queue, and it has none")
+                    value = dead_letters.queue_url
+                    dead_letters.grant_send_messages(function)
+                case Sender():
+                    value = self.config.email_sender
+                    self.data.sender_identity.grant_send_email(function)  # from the stage's sender only
+                case FromStage():
+                    value = str(getattr(self.config, field))
+            if value is not None:
+                function.add_environment(settings.variable(field), value)
 
     # ---- functions --------------------------------------------------------------------------
 
@@ -141,27 +111,26 @@ class StatelessStack(Stack):
         return sqs.Queue.from_queue_arn(self, f"{owner}DeadLetters", self.data.dead_letter_queues[owner].queue.queue_arn)
 
     def _publisher(self) -> PlatformFunction:
-        dead_letters = self._dead_letter_queue(PUBLISHER)
+        dead_letters = self._dead_letter_queue(PUBLISHER.name)
         publisher = PlatformFunction(
             self,
-            PUBLISHER,
+            PUBLISHER.name,
             config=self.config,
-            handler="publisher.handler.handler",
+            handler=PUBLISHER.handler,
             service="publisher",
-            description="Outbox: event-store stream -> EventBridge bus",
+            description=PUBLISHER.description,
             layer=self.layer,
             # Traces nothing of its own: each event goes on with the trace of the invocation that
             # stored it (the entry's TraceHeader), so a stream batch starts no trace of its own.
             tracing=lambda_.Tracing.PASS_THROUGH,
             # Records that can never be published are parked there at once, with the reason. It
             # records no segments either (Powertools' tracer off): it has no trace to add them to.
-            environment={"EVENT_BUS_NAME": self.data.bus.event_bus_name,
-                         "DEAD_LETTER_QUEUE_URL": dead_letters.queue_url,
-                         "POWERTOOLS_TRACE_DISABLED": "true"},
+            environment={"POWERTOOLS_TRACE_DISABLED": "true"},
         )
+        self._wire(PUBLISHER, publisher.function, dead_letters)
         publisher.function.add_event_source(
             sources.DynamoEventSource(
-                self.data.event_store,
+                self.data.tables[EVENT_STORE.key],
                 starting_position=lambda_.StartingPosition.TRIM_HORIZON,
                 batch_size=100,
                 bisect_batch_on_error=True,
@@ -170,24 +139,20 @@ class StatelessStack(Stack):
                 on_failure=sources.SqsDlq(dead_letters),
             )
         )
-        self.data.bus.grant_put_events_to(publisher.function)
-        dead_letters.grant_send_messages(publisher.function)
         return publisher
 
     def _analytics_fold(self) -> PlatformFunction:
         """The analytics markers' stream into the day's counters, a batch at a time: waiting up to
         the stage's batching window for a fuller batch makes fewer counter updates."""
-        environment, grant = self._access(ANALYTICS_FOLD)
-        dead_letters = self._dead_letter_queue(ANALYTICS_FOLD)
+        dead_letters = self._dead_letter_queue(ANALYTICS_FOLD.name)
         fold = PlatformFunction(
-            self, ANALYTICS_FOLD, config=self.config, handler="analytics.fold.handler", service=ANALYTICS_FOLD,
-            description="Folds the analytics markers' stream into the per-day counters", layer=self.layer,
-            environment=environment,
+            self, ANALYTICS_FOLD.name, config=self.config, handler=ANALYTICS_FOLD.handler, service=ANALYTICS_FOLD.name,
+            description=ANALYTICS_FOLD.description, layer=self.layer,
         )
-        grant(fold.function)
+        self._wire(ANALYTICS_FOLD, fold.function)
         fold.function.add_event_source(
             sources.DynamoEventSource(
-                self.data.analytics_events_table,
+                self.data.tables[ANALYTICS_EVENTS.key],
                 starting_position=lambda_.StartingPosition.TRIM_HORIZON,
                 batch_size=1000,
                 max_batching_window=self.config.analytics_batching_window,
@@ -248,7 +213,6 @@ class StatelessStack(Stack):
         return api
 
     def _http_service(self, service: HttpService) -> PlatformFunction:
-        environment, grant = self._access(service.name)
         fn = PlatformFunction(
             self,
             service.name,
@@ -257,10 +221,9 @@ class StatelessStack(Stack):
             service=service.name,
             description=service.description,
             layer=self.layer,
-            environment=environment,
             memory_size=API_MEMORY_MB,
         )
-        grant(fn.function)
+        self._wire(service, fn.function)
         integration = apigw.LambdaIntegration(fn.function)
         for method, path in service.routes:
             with_body = method in ("POST", "PUT") and not path.endswith("/cancel")
@@ -272,7 +235,6 @@ class StatelessStack(Stack):
         return fn
 
     def _consumer(self, spec: ConsumerSpec) -> EventConsumer:
-        environment, grant = self._access(spec.name)
         consumer = EventConsumer(
             self,
             spec.name,
@@ -284,23 +246,20 @@ class StatelessStack(Stack):
             description=spec.description,
             dead_letter_queue=self._dead_letter_queue(spec.name),
             layer=self.layer,
-            environment=environment,
         )
-        grant(consumer.function)
+        self._wire(spec, consumer.function)
         return consumer
 
     def _saga_sweep(self) -> PlatformFunction:
         """Times out sagas stuck in one step, every minute (EventBridge schedule)."""
-        environment, grant = self._access(SAGA_SWEEP)
-        dead_letters = self._dead_letter_queue(SAGA_SWEEP)
+        dead_letters = self._dead_letter_queue(SAGA_SWEEP.name)
         sweep = PlatformFunction(
-            self, SAGA_SWEEP, config=self.config, handler="saga.sweep.handler", service=SAGA_SWEEP,
-            description="Cancels and compensates orders whose saga waits on one step too long",
-            layer=self.layer, environment=environment, timeout=Duration.minutes(1),
+            self, SAGA_SWEEP.name, config=self.config, handler=SAGA_SWEEP.handler, service=SAGA_SWEEP.name,
+            description=SAGA_SWEEP.description, layer=self.layer, timeout=Duration.minutes(1),
             retry_attempts=0,  # the next tick sweeps again
             on_failure=destinations.SqsDestination(dead_letters),
         )
-        grant(sweep.function)
+        self._wire(SAGA_SWEEP, sweep.function)
         events.Rule(
             self, "SagaSweepSchedule", schedule=events.Schedule.rate(Duration.minutes(1)),
             description="Sweep sagas for timed-out steps",

@@ -18,24 +18,21 @@ import boto3
 
 from catalog import ORDER_EVENTS, Envelope
 from eventstore.store import EventStore
+from infra.tables import ORDERS
 from ops.deployment import progress, stack_outputs
 from orders.aggregate import Order
 from projection.read_model import OrdersReadModel, OrderView
 
 
 def ensure_table(name: str, client=None) -> None:
-    """A table shaped like the read model (key orderId), created and awaited if missing."""
+    """A table shaped like the read model (infra/tables.py), created and awaited if missing."""
     client = client or boto3.client("dynamodb")
     try:
         client.describe_table(TableName=name)
         return
     except client.exceptions.ResourceNotFoundException:
         pass
-    client.create_table(
-        TableName=name, BillingMode="PAY_PER_REQUEST",
-        KeySchema=[{"AttributeName": "orderId", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "orderId", "AttributeType": "S"}],
-    )
+    client.create_table(**ORDERS.create_table(name))
     client.get_waiter("table_exists").wait(TableName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 60})
 
 

@@ -1,7 +1,5 @@
 """Lambda: GET /analytics/daily?date=YYYY-MM-DD, the counters of one UTC day."""
 
-from __future__ import annotations
-
 from datetime import date
 from functools import cache
 from http import HTTPStatus
@@ -11,14 +9,18 @@ from aws_lambda_powertools.event_handler import Response
 from analytics.counters import DailyCounters
 from common.api import api_handler, caller, resolver
 from common.http import bad_request, json_response
-from common.settings import setting
+from common.settings import FunctionSettings, ReadTable
 
 app = resolver()
 
 
+class Settings(FunctionSettings):
+    analytics_table_name: ReadTable
+
+
 @cache
 def counters() -> DailyCounters:
-    return DailyCounters(setting("ANALYTICS_TABLE_NAME"))
+    return DailyCounters(Settings.current().analytics_table_name)
 
 
 @app.get("/analytics/daily")

@@ -1,19 +1,21 @@
 """Lambda: every event counted once, as a marker that the fold (analytics/fold.py) adds to the
 per-day counters and the metrics from the markers' stream."""
 
-from __future__ import annotations
-
 from functools import cache
 
 from analytics.counters import DailyCounters
 from catalog import Envelope
 from common.consumer import EventConsumer
-from common.settings import setting
+from common.settings import FunctionSettings, WriteTable
+
+
+class Settings(FunctionSettings):
+    analytics_events_table_name: WriteTable
 
 
 @cache
 def counters() -> DailyCounters:
-    return DailyCounters(markers_table=setting("ANALYTICS_EVENTS_TABLE_NAME"))
+    return DailyCounters(markers_table=Settings.current().analytics_events_table_name)
 
 
 def count(event: Envelope) -> dict:

@@ -1,8 +1,6 @@
 """Lambda: the analytics markers' stream into the per-day counters, and into CloudWatch metrics
 (EMF), a batch at a time."""
 
-from __future__ import annotations
-
 from decimal import Decimal
 from functools import cache
 
@@ -11,7 +9,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from analytics.counters import DailyCounters
 from common.observability import log_context, logger, tracer
-from common.settings import setting
+from common.settings import FunctionSettings, ReadWriteTable
 
 # Counter -> metric. Emitted from what a fold adds, so they count each event once, like the
 # counters (a redelivered or replayed event adds nothing), in one EMF record a batch.
@@ -25,9 +23,13 @@ METRICS = {"usersRegistered": ("UsersRegistered", MetricUnit.Count),
 metrics = Metrics(namespace="OrderPlatform")  # the only function that publishes custom metrics
 
 
+class Settings(FunctionSettings):
+    analytics_table_name: ReadWriteTable
+
+
 @cache
 def counters() -> DailyCounters:
-    return DailyCounters(setting("ANALYTICS_TABLE_NAME"))
+    return DailyCounters(Settings.current().analytics_table_name)
 
 
 def publish_metrics(added: dict[str, Decimal]) -> list[str]:

@@ -1,7 +1,5 @@
 """Lambda: GET /audit/{correlationId}, one conversation's events and who caused what."""
 
-from __future__ import annotations
-
 from functools import cache
 from http import HTTPStatus
 
@@ -10,14 +8,18 @@ from aws_lambda_powertools.event_handler import Response
 from audit.log import AuditLog
 from common.api import api_handler, caller, path_id, resolver
 from common.http import ApiError, json_response
-from common.settings import setting
+from common.settings import FunctionSettings, ReadTable
 
 app = resolver()
 
 
+class Settings(FunctionSettings):
+    audit_table_name: ReadTable
+
+
 @cache
 def audit_log() -> AuditLog:
-    return AuditLog(setting("AUDIT_TABLE_NAME"))
+    return AuditLog(Settings.current().audit_table_name)
 
 
 @app.get("/audit/<correlation_id>")

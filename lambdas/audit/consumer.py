@@ -1,17 +1,19 @@
 """Lambda: every event into the append-only audit log."""
 
-from __future__ import annotations
-
 from functools import cache
 
 from audit.log import AuditLog
 from common.consumer import EventConsumer
-from common.settings import setting
+from common.settings import FunctionSettings, ReadWriteTable
+
+
+class Settings(FunctionSettings):
+    audit_table_name: ReadWriteTable
 
 
 @cache
 def audit_log() -> AuditLog:
-    return AuditLog(setting("AUDIT_TABLE_NAME"))
+    return AuditLog(Settings.current().audit_table_name)
 
 
 # Exactly once by the entry's key (it ends in the eventId), written only if absent.

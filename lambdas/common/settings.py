@@ -1,17 +1,125 @@
-"""Function settings come from the environment, read on first use (never at import time)."""
+"""What a function needs from outside, declared once: each handler module's `Settings`.
 
-from __future__ import annotations
+A field is one environment variable (its name, upper-cased) and says what the value names and
+how the function uses it. The stacks set the variables and grant the access from these fields
+(infra/stateless_stack.py), the handler tests build their moto tables from them, and the
+function reads and validates them on its first event, with an error that names the variable:
+
+    class Settings(FunctionSettings):
+        event_store_table_name: ReadWriteTable   # EVENT_STORE_TABLE_NAME, the event_store table
+        email_sender: SenderAddress              # EMAIL_SENDER, the stage's sender identity
+        payment_limit: Decimal = Decimal("1000.00")  # not set by the stacks: the default holds
+
+A table field is named after the table's key in infra/tables.py, plus `_table_name`.
+"""
 
 import os
+from dataclasses import dataclass
+from enum import Enum
+from typing import Annotated, Any, Mapping, Self
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+TABLE_SUFFIX = "_table_name"
+
+
+class Access(Enum):
+    READ = "read"
+    WRITE = "write"
+    READ_WRITE = "read_write"
+
+
+@dataclass(frozen=True)
+class Table:
+    """A DynamoDB table's name, and what the function does with its items."""
+
+    access: Access
+
+
+@dataclass(frozen=True)
+class Bus:
+    """The platform's event bus's name: the function puts events on it."""
+
+
+@dataclass(frozen=True)
+class OwnDeadLetters:
+    """The URL of the function's own dead-letter queue: it parks what it refuses there."""
+
+
+@dataclass(frozen=True)
+class Sender:
+    """The stage's sender address: the function sends email from it (SES)."""
+
+
+@dataclass(frozen=True)
+class FromStage:
+    """A value of the stage's configuration (infra/config.py), the field's namesake."""
+
+
+ReadTable = Annotated[str, Table(Access.READ)]
+WriteTable = Annotated[str, Table(Access.WRITE)]
+ReadWriteTable = Annotated[str, Table(Access.READ_WRITE)]
+BusName = Annotated[str, Bus()]
+DeadLetterQueueUrl = Annotated[str, OwnDeadLetters()]
+SenderAddress = Annotated[str, Sender()]
+
+Use = Table | Bus | OwnDeadLetters | Sender | FromStage
 
 
 class MissingSetting(RuntimeError):
     pass
 
 
-def setting(name: str) -> str:
-    """An environment variable the deployment must set; a clear error when it did not."""
-    value = os.environ.get(name)
-    if not value:
-        raise MissingSetting(f"environment variable {name} is not set: is the function deployed by infra/?")
-    return value
+_read: dict[type, Any] = {}  # each function's settings, read on its first event
+
+
+def forget_read_settings() -> None:
+    """Read them again on the next event: for tests, where each test is a new container."""
+    _read.clear()
+
+
+class FunctionSettings(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    @classmethod
+    def current(cls) -> Self:
+        """The function's settings, read from the environment on the container's first event."""
+        if cls not in _read:
+            _read[cls] = cls.from_environment()
+        return _read[cls]
+
+    @classmethod
+    def variable(cls, field: str) -> str:
+        """The environment variable a field is read from."""
+        if field not in cls.model_fields:
+            raise KeyError(f"{cls.__module__}.{cls.__name__} has no setting {field!r}")
+        return field.upper()
+
+    @classmethod
+    def uses(cls) -> dict[str, Use | None]:
+        """Each field and what it names (None: a plain value the stacks leave to its default)."""
+        found: dict[str, Use | None] = {}
+        for name, field in cls.model_fields.items():
+            marks = [mark for mark in field.metadata if isinstance(mark, Use)]  # type: ignore[arg-type, misc]
+            found[name] = marks[0] if marks else None
+        return found
+
+    @classmethod
+    def tables(cls) -> dict[str, Access]:
+        """The tables the function uses, by their key in infra/tables.py."""
+        return {name.removesuffix(TABLE_SUFFIX): use.access for name, use in cls.uses().items() if isinstance(use, Table)}
+
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str] = os.environ) -> Self:
+        """The settings from the environment, or MissingSetting naming every variable at fault."""
+        values = {name: environ[cls.variable(name)] for name in cls.model_fields if environ.get(cls.variable(name))}
+        missing = [cls.variable(name) for name, field in cls.model_fields.items()
+                   if field.is_required() and name not in values]
+        if missing:
+            raise MissingSetting(f"{cls.__module__}: environment variable {', '.join(missing)} not set: "
+                                 "is the function deployed by infra/?")
+        try:
+            return cls.model_validate(values)
+        except ValidationError as error:
+            wrong = "; ".join(f"{cls.variable(str(e['loc'][0]))}: {e['msg']}" for e in error.errors())
+            raise MissingSetting(f"{cls.__module__}: {wrong}") from None

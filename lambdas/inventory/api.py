@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from common.api import api_handler, caller, path_id, resolver
 from common.http import json_response, parse_body
-from common.settings import setting
+from common.settings import FunctionSettings, ReadWriteTable
 from eventstore.store import EventStore
 from inventory.stock import ProductNotFound, Stock, StockContention
 
@@ -25,9 +25,15 @@ class SetStock(BaseModel):
     quantity: int = Field(ge=0, le=1_000_000_000, strict=True)
 
 
+class Settings(FunctionSettings):
+    event_store_table_name: ReadWriteTable
+    inventory_table_name: ReadWriteTable
+
+
 @cache
 def stock() -> Stock:
-    return Stock(EventStore(setting("EVENT_STORE_TABLE_NAME")), setting("INVENTORY_TABLE_NAME"))
+    settings = Settings.current()
+    return Stock(EventStore(settings.event_store_table_name), settings.inventory_table_name)
 
 
 @app.put("/inventory/<product_id>")

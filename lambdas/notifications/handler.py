@@ -1,18 +1,23 @@
 """Lambda: USER_REGISTERED and ORDER_* events to emails, once per event."""
 
-from __future__ import annotations
-
 from functools import cache
 
 from common.consumer import EventConsumer
-from common.settings import setting
+from common.settings import FunctionSettings, ReadTable, ReadWriteTable, SenderAddress
 from eventstore.store import EventStore
 from notifications.mailer import Mailer
 
 
+class Settings(FunctionSettings):
+    email_log_table_name: ReadWriteTable
+    email_sender: SenderAddress
+    event_store_table_name: ReadTable
+
+
 @cache
 def mailer() -> Mailer:
-    return Mailer(setting("EMAIL_LOG_TABLE_NAME"), setting("EMAIL_SENDER"), EventStore(setting("EVENT_STORE_TABLE_NAME")))
+    settings = Settings.current()
+    return Mailer(settings.email_log_table_name, settings.email_sender, EventStore(settings.event_store_table_name))
 
 
 handler = EventConsumer(lambda event: mailer().handle(event)).handler

@@ -31,7 +31,7 @@ from catalog.payloads import OrderItem
 from catalog.types import DEFAULT_CURRENCY, Currency, Identifier
 from common.api import Caller, api_handler, caller, path_id, resolver
 from common.http import ApiError, bad_request, json_response, parse_body
-from common.settings import setting
+from common.settings import FunctionSettings, ReadTable, ReadWriteTable
 from eventstore.store import ConcurrencyError, EventStore, EventTooLarge
 from orders.aggregate import InvalidTransition
 from orders.service import OrderNotFound, OrderService
@@ -85,9 +85,15 @@ class CancelOrder(_Body):
 # ---- dependencies, built on first use ----------------------------------------------------
 
 
+class Settings(FunctionSettings):
+    event_store_table_name: ReadWriteTable
+    orders_table_name: ReadTable
+    idempotency_table_name: ReadWriteTable
+
+
 @cache
 def store() -> EventStore:
-    return EventStore(setting("EVENT_STORE_TABLE_NAME"))
+    return EventStore(Settings.current().event_store_table_name)
 
 
 @cache
@@ -97,7 +103,7 @@ def orders() -> OrderService:
 
 @cache
 def read_model() -> OrdersReadModel:
-    return OrdersReadModel(setting("ORDERS_TABLE_NAME"))
+    return OrdersReadModel(Settings.current().orders_table_name)
 
 
 @cache
@@ -110,7 +116,7 @@ def idempotency_config() -> IdempotencyConfig:
 @cache
 def place_once():
     """_place_order guarded by the Idempotency-Key: a repeat returns the first result."""
-    persistence = DynamoDBPersistenceLayer(table_name=setting("IDEMPOTENCY_TABLE_NAME"))
+    persistence = DynamoDBPersistenceLayer(table_name=Settings.current().idempotency_table_name)
     return idempotent_function(
         _place_order, data_keyword_argument="request", config=idempotency_config(), persistence_store=persistence
     )

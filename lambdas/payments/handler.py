@@ -1,21 +1,24 @@
 """Lambda: PAYMENT_REQUESTED and PAYMENT_REFUND_REQUESTED into charges and refunds."""
 
-from __future__ import annotations
-
-import os
 from decimal import Decimal
 from functools import cache
 
 from common.consumer import EventConsumer
-from common.settings import setting
+from common.settings import FunctionSettings, ReadWriteTable
 from eventstore.store import EventStore
 from payments.provider import CardNetwork, PaymentProvider
 
 
+class Settings(FunctionSettings):
+    event_store_table_name: ReadWriteTable
+    # The simulated card network declines any charge over it. The stacks leave it to this default.
+    payment_limit: Decimal = Decimal("1000.00")
+
+
 @cache
 def provider() -> PaymentProvider:
-    network = CardNetwork(limit=Decimal(os.environ.get("PAYMENT_LIMIT", "1000.00")))
-    return PaymentProvider(EventStore(setting("EVENT_STORE_TABLE_NAME")), network)
+    settings = Settings.current()
+    return PaymentProvider(EventStore(settings.event_store_table_name), CardNetwork(limit=settings.payment_limit))
 
 
 # Exactly once by the network's idempotency key (no second charge) and the payment's own stream

@@ -1,22 +1,25 @@
 """Lambda: ORDER_* events from the bus into the orders read model."""
 
-from __future__ import annotations
-
 from functools import cache
 
 from catalog import Envelope
 from common.consumer import EventConsumer
-from common.settings import setting
+from common.settings import FunctionSettings, ReadTable, ReadWriteTable
 from eventstore.store import EventStore
 from projection.projector import OrderProjector
 from projection.read_model import OrdersReadModel
 
 
+class Settings(FunctionSettings):
+    orders_table_name: ReadWriteTable
+    event_store_table_name: ReadTable
+
+
 @cache
 def projector() -> OrderProjector:
     return OrderProjector(
-        OrdersReadModel(setting("ORDERS_TABLE_NAME")),
-        EventStore(setting("EVENT_STORE_TABLE_NAME")),
+        OrdersReadModel(Settings.current().orders_table_name),
+        EventStore(Settings.current().event_store_table_name),
     )
 
 

@@ -1,20 +1,23 @@
 """Lambda: the event store's DynamoDB stream (the outbox) onto the EventBridge bus."""
 
-from __future__ import annotations
-
 import json
 from functools import cache
 
 
 from common import clients, faults
 from common.observability import log_context, logger, tracer
-from common.settings import setting
+from common.settings import BusName, DeadLetterQueueUrl, FunctionSettings
 from publisher.outbox import OutboxPublisher, PendingEntry
+
+
+class Settings(FunctionSettings):
+    event_bus_name: BusName
+    dead_letter_queue_url: DeadLetterQueueUrl
 
 
 @cache
 def publisher() -> OutboxPublisher:
-    return OutboxPublisher(setting("EVENT_BUS_NAME"))
+    return OutboxPublisher(Settings.current().event_bus_name)
 
 
 @log_context
@@ -54,7 +57,7 @@ def park(refused: list[PendingEntry]) -> None:
     for entry in refused:
         logger.error("stream record refused", extra={"sequenceNumber": entry.sequence_number, "reason": entry.error})
         _sqs().send_message(
-            QueueUrl=setting("DEAD_LETTER_QUEUE_URL"),
+            QueueUrl=Settings.current().dead_letter_queue_url,
             MessageBody=json.dumps({"refusedRecord": _where(entry), "reason": entry.error}),
             MessageAttributes={"reason": {"DataType": "String", "StringValue": entry.error[:256]}},
         )

@@ -1,4 +1,4 @@
-"""Lambda, on a schedule: orders still pending SAGA_TIMEOUT_SECONDS after they were placed are
+"""Lambda, on a schedule: orders still pending the stage's saga timeout after they were placed are
 timed out, which cancels them and compensates what was done, so no order waits forever.
 
 The pending orders are the read model's sparse `pending` index: an order enters it when it is
@@ -6,23 +6,32 @@ placed and leaves it when it completes or is cancelled, so the sweep reads only 
 An operator (or a test) can sweep now with a shorter timeout: {"timeoutSeconds": 5}.
 """
 
-from __future__ import annotations
-
-import os
 from datetime import datetime, timedelta, timezone
 from functools import cache
+from typing import Annotated
 
 from common import clients
 from common.observability import log_context, logger, tracer
-from common.settings import setting
-from saga.handler import coordinator
+from common.settings import FromStage, FunctionSettings, ReadTable, ReadWriteTable
+from eventstore.store import EventStore
+from saga.coordinator import SagaCoordinator
 
-DEFAULT_TIMEOUT_SECONDS = 300
 PENDING_INDEX = "pending"
 
 
 class SweepFailed(RuntimeError):
     pass
+
+
+class Settings(FunctionSettings):
+    orders_table_name: ReadTable
+    event_store_table_name: ReadWriteTable
+    saga_timeout_seconds: Annotated[int, FromStage()]
+
+
+@cache
+def coordinator() -> SagaCoordinator:
+    return SagaCoordinator(EventStore(Settings.current().event_store_table_name))
 
 
 @cache
@@ -33,7 +42,7 @@ def _dynamodb():
 def pending_since_before(cutoff: datetime) -> list[str]:
     """Order ids of orders pending since before cutoff."""
     pages = _dynamodb().get_paginator("scan").paginate(
-        TableName=setting("ORDERS_TABLE_NAME"), IndexName=PENDING_INDEX,
+        TableName=Settings.current().orders_table_name, IndexName=PENDING_INDEX,
         FilterExpression="pendingSince < :cutoff",
         ExpressionAttributeValues={":cutoff": {"S": cutoff.isoformat()}},
     )
@@ -44,7 +53,7 @@ def pending_since_before(cutoff: datetime) -> list[str]:
 @tracer.capture_lambda_handler
 def handler(event: dict, context) -> dict:
     requested = (event or {}).get("timeoutSeconds")  # absent on the schedule's own events
-    timeout = int(requested if requested is not None else os.environ.get("SAGA_TIMEOUT_SECONDS", DEFAULT_TIMEOUT_SECONDS))
+    timeout = int(requested if requested is not None else Settings.current().saga_timeout_seconds)
     cutoff = datetime.now(timezone.utc) - timedelta(seconds=timeout)
     saga = coordinator()
     overdue = pending_since_before(cutoff)

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from catalog.types import Email
 from common.api import api_handler, caller, path_id, resolver
 from common.http import json_response, parse_body
-from common.settings import setting
+from common.settings import FunctionSettings, ReadWriteTable, WriteTable
 from eventstore.store import EventStore
 from users.service import EmailTaken, UserNotFound, UserService
 
@@ -27,9 +27,15 @@ class RegisterUser(BaseModel):
     name: str = Field(min_length=1, max_length=200)
 
 
+class Settings(FunctionSettings):
+    event_store_table_name: ReadWriteTable
+    user_emails_table_name: WriteTable
+
+
 @cache
 def users() -> UserService:
-    return UserService(EventStore(setting("EVENT_STORE_TABLE_NAME")), setting("USER_EMAILS_TABLE_NAME"))
+    settings = Settings.current()
+    return UserService(EventStore(settings.event_store_table_name), settings.user_emails_table_name)
 
 
 @app.post("/users")

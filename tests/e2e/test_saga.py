@@ -6,7 +6,6 @@ import json
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
-import pytest
 
 from tests.e2e.conftest import PARK_TIMEOUT, delivered, eventually, fault, parked
 

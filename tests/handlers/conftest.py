@@ -13,17 +13,8 @@ from tests.support import aws
 
 @pytest.fixture
 def tables(monkeypatch):
-    monkeypatch.setenv("EVENT_STORE_TABLE_NAME", aws.EVENT_STORE)
-    monkeypatch.setenv("ORDERS_TABLE_NAME", aws.ORDERS)
-    monkeypatch.setenv("IDEMPOTENCY_TABLE_NAME", aws.IDEMPOTENCY)
-    monkeypatch.setenv("EVENT_BUS_NAME", "test-bus")
-    monkeypatch.setenv("USER_EMAILS_TABLE_NAME", aws.USER_EMAILS)
-    monkeypatch.setenv("INVENTORY_TABLE_NAME", aws.INVENTORY)
-    monkeypatch.setenv("EMAIL_LOG_TABLE_NAME", aws.EMAIL_LOG)
-    monkeypatch.setenv("EMAIL_SENDER", aws.SENDER)
-    monkeypatch.setenv("ANALYTICS_TABLE_NAME", aws.ANALYTICS)
-    monkeypatch.setenv("ANALYTICS_EVENTS_TABLE_NAME", aws.ANALYTICS_EVENTS)
-    monkeypatch.setenv("AUDIT_TABLE_NAME", aws.AUDIT)
+    for variable, value in aws.environment().items():
+        monkeypatch.setenv(variable, value)
     aws.send_only_what_was_not_answered(monkeypatch)
     with mock_aws():
         aws.create_tables()
@@ -34,16 +25,15 @@ def tables(monkeypatch):
 def _forget_cached_clients() -> None:
     """Handlers build their clients once per container; each test is a new container."""
     from functools import _lru_cache_wrapper
+    from importlib import import_module
 
-    import analytics.api, analytics.consumer, analytics.fold, audit.api, audit.consumer, inventory.api  # noqa: E401
-    import inventory.handler, payments.handler, saga.handler, saga.sweep  # noqa: E401
-    import notifications.handler, orders.api, projection.handler, publisher.handler, users.api  # noqa: E401
     from common import clients
+    from common.settings import forget_read_settings
+    from infra.consumers import FUNCTIONS
 
     clients.client.cache_clear()  # the process's shared clients too
-    modules = (analytics.api, analytics.consumer, analytics.fold, audit.api, audit.consumer, inventory.api, notifications.handler,
-               orders.api, projection.handler, publisher.handler, users.api, inventory.handler, payments.handler,
-               saga.handler, saga.sweep)
+    forget_read_settings()
+    modules = [import_module(spec.handler.rpartition(".")[0]) for spec in FUNCTIONS]
     for module in modules:
         for value in vars(module).values():
             if isinstance(value, _lru_cache_wrapper):
@@ -70,11 +60,11 @@ def store(tables):
 def bus_to_queue(tables):
     """A bus whose every event lands in a queue, so a test can read what was published."""
     events, sqs = boto3.client("events"), boto3.client("sqs")
-    events.create_event_bus(Name="test-bus")
+    events.create_event_bus(Name=aws.BUS)
     queue_url = sqs.create_queue(QueueName="published")["QueueUrl"]
     queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    events.put_rule(Name="all", EventBusName="test-bus", EventPattern=json.dumps({"source": [{"prefix": ""}]}))
-    events.put_targets(Rule="all", EventBusName="test-bus", Targets=[{"Id": "q", "Arn": queue_arn}])
+    events.put_rule(Name="all", EventBusName=aws.BUS, EventPattern=json.dumps({"source": [{"prefix": ""}]}))
+    events.put_targets(Rule="all", EventBusName=aws.BUS, Targets=[{"Id": "q", "Arn": queue_arn}])
 
     def published() -> list[dict]:
         messages = []

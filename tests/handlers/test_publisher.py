@@ -43,7 +43,7 @@ def test_each_event_goes_out_with_the_trace_of_the_invocation_that_stored_it(sto
                                 lambda params, **_: sent.extend(params["Entries"]))
     with Stubber(client) as stub:
         stub.add_response("put_events", {"FailedEntryCount": 0, "Entries": [{"EventId": "x"}] * 2})
-        OutboxPublisher("test-bus", client=client).publish(aws.stream_records())
+        OutboxPublisher(aws.BUS, client=client).publish(aws.stream_records())
     assert {json.loads(e["Detail"])["aggregateId"]: e.get("TraceHeader") for e in sent} == {
         "traced": trace, "untraced": None}
 
@@ -54,7 +54,7 @@ def test_entries_go_out_ten_per_call(store):
     with Stubber(client) as stub:
         for size in (10, 10, 5):
             stub.add_response("put_events", {"FailedEntryCount": 0, "Entries": [{"EventId": "x"}] * size})
-        report = OutboxPublisher("test-bus", client=client).publish(records)
+        report = OutboxPublisher(aws.BUS, client=client).publish(records)
         stub.assert_no_pending_responses()
     assert report.published == 25
     assert report.failed == []
@@ -62,7 +62,7 @@ def test_entries_go_out_ten_per_call(store):
 
 def test_only_failed_entries_are_resent(store):
     records = insert_records(store, 4)
-    entries = [OutboxPublisher("test-bus")._entry_for(r).entry for r in records]
+    entries = [OutboxPublisher(aws.BUS)._entry_for(r).entry for r in records]
     client = boto3.client("events")
     with Stubber(client) as stub:
         stub.add_response(
@@ -78,7 +78,7 @@ def test_only_failed_entries_are_resent(store):
         # the second call must carry exactly the two entries that failed, nothing else
         stub.add_response("put_events", {"FailedEntryCount": 0, "Entries": [{"EventId": "b"}, {"EventId": "d"}]},
                           {"Entries": [entries[1], entries[3]]})
-        report = OutboxPublisher("test-bus", client=client, sleep=lambda s: None).publish(records)
+        report = OutboxPublisher(aws.BUS, client=client, sleep=lambda s: None).publish(records)
         stub.assert_no_pending_responses()
     assert report.published == 4
     assert report.batch_item_failures == []
@@ -94,7 +94,7 @@ def test_entries_that_keep_failing_are_reported_as_batch_item_failures(store, la
         for _ in range(2):
             stub.add_response("put_events", {"FailedEntryCount": 1, "Entries": [
                 {"ErrorCode": "InternalFailure", "ErrorMessage": "no"}]})
-        report = OutboxPublisher("test-bus", client=client, sleep=lambda s: None).publish(records)
+        report = OutboxPublisher(aws.BUS, client=client, sleep=lambda s: None).publish(records)
     assert report.published == 2
     assert report.batch_item_failures == [{"itemIdentifier": records[1]["dynamodb"]["SequenceNumber"]}]
     assert "InternalFailure" in report.failed[0].error
@@ -106,7 +106,7 @@ def test_a_whole_call_failing_is_retried_then_reported(store):
     with Stubber(client) as stub:
         for _ in range(3):
             stub.add_client_error("put_events", service_error_code="ThrottlingException", http_status_code=400)
-        report = OutboxPublisher("test-bus", client=client, sleep=lambda s: None).publish(records)
+        report = OutboxPublisher(aws.BUS, client=client, sleep=lambda s: None).publish(records)
         stub.assert_no_pending_responses()
     assert len(report.batch_item_failures) == 2
     assert "ThrottlingException" in report.failed[0].error
@@ -117,7 +117,9 @@ def dead_letters(tables, monkeypatch):
     """The publisher's dead-letter queue, read back as the messages parked in it."""
     sqs = boto3.client("sqs")
     queue_url = sqs.create_queue(QueueName="publisher-dead-letters")["QueueUrl"]
-    monkeypatch.setenv("DEAD_LETTER_QUEUE_URL", queue_url)
+    from publisher.handler import Settings
+
+    monkeypatch.setenv(Settings.variable("dead_letter_queue_url"), queue_url)
 
     def parked() -> list[dict]:
         messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", [])
@@ -201,7 +203,7 @@ def test_a_transient_fault_after_publishing_fails_the_batch_so_it_is_published_a
 def test_removals_and_modifications_are_not_events(store, bus_to_queue):
     records = insert_records(store, 1)
     records[0]["eventName"] = "REMOVE"
-    report = OutboxPublisher("test-bus").publish(records)
+    report = OutboxPublisher(aws.BUS).publish(records)
     assert (report.published, report.ignored, report.failed, report.refused) == (0, 1, [], [])
 
 
@@ -214,12 +216,12 @@ def test_each_failure_keeps_what_eventbridge_said(store):
     with Stubber(client) as stub:
         stub.add_response("put_events", {"FailedEntryCount": 2, "Entries": [
             {"ErrorCode": "InternalFailure", "ErrorMessage": "try again"}, {"ErrorCode": "InternalFailure"}]})
-        report = OutboxPublisher("test-bus", client=client, max_attempts=1).publish(records)
+        report = OutboxPublisher(aws.BUS, client=client, max_attempts=1).publish(records)
     assert [f.error for f in report.failed] == ["InternalFailure: try again", "InternalFailure: "]
     with Stubber(client) as stub:
         stub.add_client_error("put_events", service_error_code="ThrottlingException", service_message="Rate exceeded",
                               http_status_code=400)
-        report = OutboxPublisher("test-bus", client=client, max_attempts=1).publish(records)
+        report = OutboxPublisher(aws.BUS, client=client, max_attempts=1).publish(records)
     assert {f.error for f in report.failed} == {"PutEvents failed: ThrottlingException: Rate exceeded"}
 
 
@@ -229,14 +231,14 @@ def test_attempts_wait_longer_each_time(store):
     with Stubber(client) as stub:
         for _ in range(4):
             stub.add_client_error("put_events", service_error_code="ThrottlingException", http_status_code=400)
-        OutboxPublisher("test-bus", client=client, max_attempts=4, sleep=waits.append).publish(records)
+        OutboxPublisher(aws.BUS, client=client, max_attempts=4, sleep=waits.append).publish(records)
     assert waits == pytest.approx([0.1, 0.2, 0.4])  # none before the first attempt, then doubling from 100 ms
 
 
 def test_every_removal_or_modification_is_skipped_and_the_inserts_after_it_go_out(store, bus_to_queue):
     records = insert_records(store, 3)
     records[0]["eventName"], records[1]["eventName"] = "REMOVE", "MODIFY"
-    report = OutboxPublisher("test-bus").publish(records)
+    report = OutboxPublisher(aws.BUS).publish(records)
     assert (report.published, report.ignored) == (1, 2)
     assert len(bus_to_queue()) == 1
 
@@ -254,7 +256,7 @@ def test_an_entry_exactly_at_the_limit_is_published(store, bus_to_queue):
     size = entry_size(image["source"]["S"], image["eventType"]["S"], padded(0))
     image["detail"]["S"] = padded(MAX_ENTRY_BYTES - size)
     assert entry_size(image["source"]["S"], image["eventType"]["S"], image["detail"]["S"]) == MAX_ENTRY_BYTES
-    report = OutboxPublisher("test-bus").publish([record])
+    report = OutboxPublisher(aws.BUS).publish([record])
     assert (report.published, report.refused) == (1, [])
 
 
@@ -275,7 +277,7 @@ def test_an_event_not_published_is_one_error_line_with_its_reason(store, monkeyp
     with Stubber(client) as stub:
         stub.add_response("put_events", {"FailedEntryCount": 1, "Entries": [{"ErrorCode": "InternalFailure",
                                                                            "ErrorMessage": "no"}]})
-        OutboxPublisher("test-bus", client=client, max_attempts=1).publish([record])
+        OutboxPublisher(aws.BUS, client=client, max_attempts=1).publish([record])
     [line] = [entry for entry in lines() if entry.get("message") == "event not published"]
     assert (line["level"], line["sequenceNumber"], line["reason"]) == (
         "ERROR", record["dynamodb"]["SequenceNumber"], "InternalFailure: no")
@@ -283,14 +285,14 @@ def test_an_event_not_published_is_one_error_line_with_its_reason(store, monkeyp
 
 def test_a_refused_record_is_parked_with_where_it_is_and_why(store, bus_to_queue, dead_letters, lambda_context,
                                                              monkeypatch):
-    from publisher.handler import handler
+    from publisher.handler import Settings, handler
 
     lines = _lines(monkeypatch)
     [record] = insert_records(store, 1)
     record["eventSourceARN"] = "arn:aws:dynamodb:us-east-1:123456789012:table/test-event-store/stream/x"
     record["dynamodb"]["NewImage"]["eventType"]["S"] = "ORDER_" + "X" * 300  # a reason longer than an attribute
     handler({"Records": [record]}, lambda_context)
-    messages = boto3.client("sqs").receive_message(QueueUrl=__import__("os").environ["DEAD_LETTER_QUEUE_URL"],
+    messages = boto3.client("sqs").receive_message(QueueUrl=Settings.current().dead_letter_queue_url,
                                                    MessageAttributeNames=["All"])["Messages"]
     [parked] = messages
     body = json.loads(parked["Body"])
@@ -308,7 +310,7 @@ def test_a_refused_record_is_parked_with_where_it_is_and_why(store, bus_to_queue
 def test_a_record_without_an_item_image_is_refused_by_its_sequence_number(store):
     [record] = insert_records(store, 1)
     del record["dynamodb"]["NewImage"]
-    report = OutboxPublisher("test-bus").publish([record])
+    report = OutboxPublisher(aws.BUS).publish([record])
     [refused] = report.refused
     assert (refused.sequence_number, refused.entry, refused.record) == (record["dynamodb"]["SequenceNumber"], {}, record)
     assert refused.error == "stream record lacks string attribute 'source': not an event-store item"
@@ -318,7 +320,7 @@ def test_a_record_without_an_item_image_is_refused_by_its_sequence_number(store)
 def test_an_item_missing_its_identity_is_refused(store, attribute):
     [record] = insert_records(store, 1)
     del record["dynamodb"]["NewImage"][attribute]
-    [refused] = OutboxPublisher("test-bus").publish([record]).refused
+    [refused] = OutboxPublisher(aws.BUS).publish([record]).refused
     assert refused.error.startswith(f"detail {attribute} ") and refused.error.endswith("does not match the item's None")
     assert (refused.sequence_number, refused.record) == (record["dynamodb"]["SequenceNumber"], record)
     assert refused.entry["Detail"] == record["dynamodb"]["NewImage"]["detail"]["S"]

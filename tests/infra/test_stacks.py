@@ -192,10 +192,12 @@ def test_no_function_is_given_a_fault_injection_switch(dev, prod):
 
 
 def test_the_email_consumer_may_send_only_as_the_stage_sender(dev):
+    from notifications.handler import Settings
+
     dev.services.has_resource_properties(
         "AWS::Lambda::Function",
-        {"Handler": "notifications.handler.handler",
-         "Environment": {"Variables": Match.object_like({"EMAIL_SENDER": "orders@dev.order-platform.example.com"})}},
+        {"Handler": "notifications.handler.handler", "Environment": {"Variables": Match.object_like(
+            {Settings.variable("email_sender"): "orders@dev.order-platform.example.com"})}},
     )
     statements = [s for p in resources(dev.services, "AWS::IAM::Policy").values()
                   for s in p["Properties"]["PolicyDocument"]["Statement"]]
@@ -221,9 +223,12 @@ def json_text(value) -> str:
 
 def test_the_saga_sweep_runs_every_minute(dev):
     dev.services.has_resource_properties("AWS::Events::Rule", {"ScheduleExpression": "rate(1 minute)"})
+    from saga.sweep import Settings
+
     dev.services.has_resource_properties(
         "AWS::Lambda::Function",
-        {"Handler": "saga.sweep.handler", "Environment": {"Variables": Match.object_like({"SAGA_TIMEOUT_SECONDS": "300"})}},
+        {"Handler": "saga.sweep.handler",
+         "Environment": {"Variables": Match.object_like({Settings.variable("saga_timeout_seconds"): "300"})}},
     )
 
 

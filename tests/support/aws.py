@@ -1,71 +1,67 @@
-"""Tables as the stateful stack defines them, created in moto for handler tests."""
+"""The tables as infra/tables.py declares them, created in moto for handler tests, and every
+function's environment naming them, from each handler's Settings."""
 
 from __future__ import annotations
 
 import boto3
 
-EVENT_STORE = "test-event-store"
-ORDERS = "test-orders"
-IDEMPOTENCY = "test-idempotency"
-USER_EMAILS = "test-user-emails"
-INVENTORY = "test-inventory"
-EMAIL_LOG = "test-email-log"
-ANALYTICS = "test-analytics"
-ANALYTICS_EVENTS = "test-analytics-events"
-AUDIT = "test-audit"
+from infra.tables import TABLES
+
+
+def name_of(key: str) -> str:
+    """The test's name of a table, by its key in infra/tables.py."""
+    return f"test-{key.replace('_', '-')}"
+
+
+EVENT_STORE = name_of("event_store")
+ORDERS = name_of("orders")
+IDEMPOTENCY = name_of("idempotency")
+USER_EMAILS = name_of("user_emails")
+INVENTORY = name_of("inventory")
+EMAIL_LOG = name_of("email_log")
+ANALYTICS = name_of("analytics")
+ANALYTICS_EVENTS = name_of("analytics_events")
+AUDIT = name_of("audit")
 SENDER = "orders@test.example.com"
+BUS = "test-bus"
 
 
 def create_tables() -> None:
     client = boto3.client("dynamodb")
-    client.create_table(
-        TableName=EVENT_STORE,
-        KeySchema=[{"AttributeName": "aggregateId", "KeyType": "HASH"}, {"AttributeName": "version", "KeyType": "RANGE"}],
-        AttributeDefinitions=[
-            {"AttributeName": "aggregateId", "AttributeType": "S"},
-            {"AttributeName": "version", "AttributeType": "N"},
-        ],
-        BillingMode="PAY_PER_REQUEST",
-        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"},
-    )
-    client.create_table(
-        TableName=ORDERS,
-        KeySchema=[{"AttributeName": "orderId", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "orderId", "AttributeType": "S"},
-                              {"AttributeName": "pendingSince", "AttributeType": "S"}],
-        GlobalSecondaryIndexes=[{"IndexName": "pending", "KeySchema": [{"AttributeName": "pendingSince", "KeyType": "HASH"}],
-                                 "Projection": {"ProjectionType": "KEYS_ONLY"}}],
-        BillingMode="PAY_PER_REQUEST",
-    )
-    simple = ((IDEMPOTENCY, "id"), (USER_EMAILS, "email"), (INVENTORY, "productId"),
-              (EMAIL_LOG, "id"), (ANALYTICS, "pk"))
-    for name, key in simple:
-        client.create_table(
-            TableName=name,
-            KeySchema=[{"AttributeName": key, "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": key, "AttributeType": "S"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
-    create_analytics_events(ANALYTICS_EVENTS)
-    client.create_table(
-        TableName=AUDIT,
-        KeySchema=[{"AttributeName": "correlationId", "KeyType": "HASH"}, {"AttributeName": "at", "KeyType": "RANGE"}],
-        AttributeDefinitions=[{"AttributeName": "correlationId", "AttributeType": "S"},
-                              {"AttributeName": "at", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    for spec in TABLES.values():
+        client.create_table(**spec.create_table(name_of(spec.key)))
     boto3.client("ses").verify_email_identity(EmailAddress=SENDER)
 
 
 def create_analytics_events(name: str) -> None:
-    boto3.client("dynamodb").create_table(
-        TableName=name,
-        KeySchema=[{"AttributeName": "lane", "KeyType": "HASH"}, {"AttributeName": "eventId", "KeyType": "RANGE"}],
-        AttributeDefinitions=[{"AttributeName": "lane", "AttributeType": "S"},
-                              {"AttributeName": "eventId", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"},
-    )
+    boto3.client("dynamodb").create_table(**TABLES["analytics_events"].create_table(name))
+
+
+def environment(bus: str = BUS, sender: str = SENDER, name=name_of) -> dict[str, str]:
+    """Every function's settings as the stacks would set them (infra/stateless_stack.py), for
+    the tables above, the bus and the sender. A function's own dead-letter queue is one no test
+    created: a test that parks gives it one."""
+    from common.settings import TABLE_SUFFIX, Bus, FromStage, OwnDeadLetters, Sender, Table
+    from infra.consumers import FUNCTIONS
+
+    values: dict[str, str] = {}
+    for spec in FUNCTIONS:
+        settings = spec.settings
+        for field, use in settings.uses().items():
+            match use:
+                case Table():
+                    values[settings.variable(field)] = name(field.removesuffix(TABLE_SUFFIX))
+                case Bus():
+                    values[settings.variable(field)] = bus
+                case Sender():
+                    values[settings.variable(field)] = sender
+                case OwnDeadLetters():
+                    values[settings.variable(field)] = f"https://sqs.us-east-1.amazonaws.com/123456789012/{spec.name}-none"
+                case FromStage():
+                    from infra.config import StageConfig
+
+                    values[settings.variable(field)] = str(getattr(StageConfig.for_stage("dev"), field))
+    return values
 
 
 def stream_records(table_name: str = EVENT_STORE) -> list[dict]:

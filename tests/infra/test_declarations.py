@@ -1,0 +1,155 @@
+"""A function declares itself once: its handler module's Settings and its entry in
+infra/consumers.py. The stacks derive its environment and grants from the two; the README's
+worked example adds a consumer from those declarations alone."""
+
+import ast
+import json
+import re
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+import aws_cdk as cdk
+import pytest
+from aws_cdk.assertions import Template
+
+from common.settings import TABLE_SUFFIX, Access, Table
+from infra.consumers import CONSUMERS, FUNCTIONS, ConsumerSpec, FunctionSpec
+from infra.tables import TABLES, Attribute, TableSpec
+from tests.infra.conftest import CDK_CONTEXT
+
+ROOT = Path(__file__).resolve().parents[2]
+READS, WRITES = "dynamodb:GetItem", "dynamodb:PutItem"
+# What every function is given whatever it declares (infra/constructs/platform_function.py).
+PLATFORM = {"POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE", "POWERTOOLS_LOG_LEVEL", "STAGE",
+            "POWERTOOLS_TRACE_DISABLED"}
+
+
+def function_of(template: Template, spec: FunctionSpec) -> dict:
+    [found] = [f["Properties"] for f in template.find_resources("AWS::Lambda::Function").values()
+               if f["Properties"]["Handler"] == spec.handler]
+    return found
+
+
+def table_actions(template: Template, function: dict) -> dict[str, set[str]]:
+    """The DynamoDB actions the function's role may take on each table's items, by logical id."""
+    role = function["Role"]["Fn::GetAtt"][0]
+    actions: dict[str, set[str]] = {}
+    for policy in template.find_resources("AWS::IAM::Policy").values():
+        if {"Ref": role} not in policy["Properties"]["Roles"]:
+            continue
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+            granted = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+            on_items = {a for a in granted if a.startswith("dynamodb:")}
+            for logical_id in re.findall(r"FnGetAtt(\w+?)Arn[0-9A-F]{8}\"", json.dumps(statement["Resource"])):
+                if on_items and logical_id in {table.logical_id for table in TABLES.values()}:
+                    actions.setdefault(logical_id, set()).update(on_items)
+    return actions
+
+
+def expected_actions(access: Access) -> tuple[set[str], set[str]]:
+    """What a table use must grant, and what it must not."""
+    return {Access.READ: ({READS}, {WRITES}), Access.WRITE: ({WRITES}, {READS}),
+            Access.READ_WRITE: ({READS, WRITES}, set())}[access]
+
+
+def assert_given_what_it_declares(template: Template, spec: FunctionSpec) -> None:
+    function = function_of(template, spec)
+    settings = spec.settings
+    declared = {settings.variable(field) for field, use in settings.uses().items() if use is not None}
+    assert set(function["Environment"]["Variables"]) - PLATFORM == declared, spec.name
+    granted = table_actions(template, function)
+    tables = settings.tables()
+    assert set(granted) == {TABLES[key].logical_id for key in tables}, spec.name  # no other table
+    for key, access in tables.items():
+        must, must_not = expected_actions(access)
+        assert must <= granted[TABLES[key].logical_id] and not must_not & granted[TABLES[key].logical_id], (spec.name, key)
+
+
+def test_each_function_is_given_the_environment_and_grants_its_settings_declare(dev):
+    for spec in FUNCTIONS:
+        assert_given_what_it_declares(dev.services, spec)
+
+
+def test_the_check_sees_a_grant_the_settings_do_not_declare(dev):
+    """The check above can fail: the Email consumer reads the event store; declared as writing
+    it instead, the check refuses what the stack granted."""
+    from common.settings import FunctionSettings, ReadWriteTable, SenderAddress, WriteTable
+
+    class WritesTheStore(FunctionSettings):
+        email_log_table_name: ReadWriteTable
+        email_sender: SenderAddress
+        event_store_table_name: WriteTable
+
+    email = next(spec for spec in CONSUMERS if spec.name == "Email")
+    assert_given_what_it_declares(dev.services, email)
+    with pytest.raises(AssertionError):
+        assert_given_what_it_declares(dev.services, SimpleNamespace(name=email.name, handler=email.handler,
+                                                                    settings=WritesTheStore))
+
+
+def test_every_table_field_names_a_declared_table():
+    for spec in FUNCTIONS:
+        for field, use in spec.settings.uses().items():
+            if isinstance(use, Table):
+                assert field.endswith(TABLE_SUFFIX) and field.removesuffix(TABLE_SUFFIX) in TABLES, (spec.name, field)
+
+
+# ---- the README's worked example -----------------------------------------------------------
+
+
+def readme_blocks() -> dict[str, str]:
+    """The worked example's Python blocks, by the file their first line names."""
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index("### Adding a consumer"):readme.index("## The order fulfilment saga")]
+    blocks = re.findall(r"```python\n(.*?)```", section, re.S)
+    return {block.split(":")[0].removeprefix("# ").strip(): block for block in blocks}
+
+
+@pytest.fixture
+def loyalty(tmp_path, monkeypatch):
+    """The README's consumer: its handler module on the path, its table declared, its spec."""
+    blocks = readme_blocks()
+    assert set(blocks) == {"lambdas/loyalty/handler.py", "infra/consumers.py", "infra/tables.py"}
+    (tmp_path / "loyalty").mkdir()
+    (tmp_path / "loyalty" / "__init__.py").write_text("")
+    (tmp_path / "loyalty" / "handler.py").write_text(blocks["lambdas/loyalty/handler.py"])
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "loyalty", raising=False)
+    monkeypatch.delitem(sys.modules, "loyalty.handler", raising=False)
+    declared: dict = {}
+    exec(compile(blocks["infra/tables.py"], "README:infra/tables.py", "exec"),
+         {"TableSpec": TableSpec, "Attribute": Attribute}, declared)
+    [table] = [value for value in declared.values() if isinstance(value, TableSpec)]
+    monkeypatch.setitem(TABLES, table.key, table)
+    from catalog import EventType
+
+    exec(compile(blocks["infra/consumers.py"], "README:infra/consumers.py", "exec"),
+         {"ConsumerSpec": ConsumerSpec, "EventType": EventType}, declared)
+    [spec] = [value for value in declared.values() if isinstance(value, ConsumerSpec)]
+    return spec, table
+
+
+def test_the_readme_worked_example_is_a_consumer_built_from_its_declarations_alone(loyalty):
+    from app import build
+
+    spec, table = loyalty
+    assert ast.parse(readme_blocks()["lambdas/loyalty/handler.py"])  # the block is the module, whole
+    app = cdk.App(context={**CDK_CONTEXT, "stage": "dev"})
+    data_stack, services_stack = build(app, consumers=(*CONSUMERS, spec))
+    data, services = Template.from_stack(data_stack), Template.from_stack(services_stack)
+
+    # Its rule: ORDER_COMPLETED, from the service the catalog says publishes it, to its function.
+    function_id = next(key for key, f in services.find_resources("AWS::Lambda::Function").items()
+                       if f["Properties"]["Handler"] == "loyalty.handler.handler")
+    [rule] = [r["Properties"] for r in services.find_resources("AWS::Events::Rule").values()
+              if any(t["Arn"] == {"Fn::GetAtt": [function_id, "Arn"]} for t in r["Properties"].get("Targets", []))]
+    assert rule["EventPattern"] == {"detail-type": ["ORDER_COMPLETED"], "source": ["orders.service"]}
+    # Its environment and grants: its table's name, writes on that table, nothing else.
+    assert_given_what_it_declares(services, spec)
+    variables = function_of(services, spec)["Environment"]["Variables"]
+    assert set(variables) - PLATFORM == {"LOYALTY_TABLE_NAME"}
+    assert set(table_actions(services, function_of(services, spec))) == {table.logical_id}
+    # Its table, and its dead-letter queue (with its alarm), in the data stack.
+    assert table.logical_id in data.find_resources("AWS::DynamoDB::Table")
+    assert "LoyaltyDeadLetterQueue" in data.find_resources("AWS::SQS::Queue")
