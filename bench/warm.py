@@ -76,7 +76,7 @@ def fresh_event(example: str) -> dict:
 def prepare(name: str, event: dict) -> None:
     """What must exist before the event arrives (not timed): the order in the store, stock."""
     from catalog import parse_event
-    from common.api import Caller
+    from catalog import Caller
     from eventstore.store import EventStore
     from inventory.stock import Stock
     from tests.support import aws

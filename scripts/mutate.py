@@ -37,6 +37,7 @@ MODULES = {
     "common/consumer.py": "src/common/consumer.py",
     "publisher": "src/publisher",
     "projection": "src/projection",
+    "orders/read_model.py": "src/orders/read_model.py",  # the projection's writes (moved from projection/)
     "inventory/reservations.py": "src/inventory/reservations.py",
     "ops/redrive.py": "ops/redrive.py",
 }

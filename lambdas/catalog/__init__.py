@@ -12,7 +12,7 @@ from enum import StrEnum
 from typing import Any
 
 from catalog import payloads
-from catalog.envelope import Envelope, Metadata, entry_size, new_event_id, utc_now
+from catalog.envelope import Caller, Envelope, Metadata, new_event_id, utc_now
 
 
 class Source(StrEnum):
@@ -153,6 +153,7 @@ def new_event(
 
 
 __all__ = [
+    "Caller",
     "CATALOG",
     "ORDER_EVENTS",
     "Envelope",
@@ -161,7 +162,6 @@ __all__ = [
     "Metadata",
     "Source",
     "UnknownEventType",
-    "entry_size",
     "envelope_model",
     "new_event",
     "parse_event",

@@ -2,6 +2,7 @@
 
 import json
 import uuid
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Generic, TypeVar
 
@@ -12,7 +13,15 @@ from catalog.types import Identifier
 
 P = TypeVar("P", bound=Payload)
 
-from common.limits import MAX_ENTRY_BYTES, entry_size  # noqa: F401  (re-exported: part of the envelope's contract)
+
+@dataclass(frozen=True)
+class Caller:
+    """Who issued a command and which conversation it belongs to: what the metadata of every
+    event the command causes says (the API's signed-in user, or a service such as the saga)."""
+
+    user_id: str
+    correlation_id: str
+    causation_id: str | None = None
 
 
 class Metadata(BaseModel):

@@ -4,28 +4,19 @@ Lambda entry point that logs under the request's correlation id."""
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any, Callable
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from botocore.exceptions import ClientError
 
+from catalog import Caller
 from catalog.types import IDENTIFIER_PATTERN
 from common import clients
 from common.http import ApiError, bad_request, correlation_id_from, json_response
 from common.observability import log_context, logger, tracer
 
 _IDENTIFIER = re.compile(IDENTIFIER_PATTERN)
-
-
-@dataclass(frozen=True)
-class Caller:
-    """Who issued a command and which conversation it belongs to."""
-
-    user_id: str
-    correlation_id: str
-    causation_id: str | None = None
 
 
 def resolver(errors: dict[type[Exception], HTTPStatus] | None = None) -> APIGatewayRestResolver:

@@ -6,9 +6,9 @@ how the function uses it. The stacks set the variables and grant the access from
 function reads and validates them on its first event, with an error that names the variable:
 
     class Settings(FunctionSettings):
-        event_store_table_name: ReadWriteTable   # EVENT_STORE_TABLE_NAME, the event_store table
-        email_sender: SenderAddress              # EMAIL_SENDER, the stage's sender identity
-        payment_limit: Decimal = Decimal("1000.00")  # not set by the stacks: the default holds
+        loyalty_table_name: ReadWriteTable       # LOYALTY_TABLE_NAME, the `loyalty` table
+        reply_to: SenderAddress                  # REPLY_TO, the stage's sender identity
+        points_per_order: int = 10               # not set by the stacks: the default holds
 
 A table field is named after the table's key in infra/tables.py, plus `_table_name`.
 """

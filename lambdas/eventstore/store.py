@@ -15,8 +15,8 @@ from typing import Iterator, Sequence
 
 from botocore.exceptions import ClientError
 
-from catalog import CATALOG, Envelope, EventType, entry_size, parse_event
-from catalog.envelope import MAX_ENTRY_BYTES
+from catalog import CATALOG, Envelope, EventType, parse_event
+from common.limits import MAX_ENTRY_BYTES, entry_size
 from common import clients
 
 MAX_TRANSACTION_ACTIONS = 100  # TransactWriteItems limit

@@ -6,10 +6,9 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 
-from catalog import Envelope, EventType, new_event
+from catalog import Caller, Envelope, EventType, new_event
 from catalog.payloads import InventoryAdjusted
 from common import clients
-from common.api import Caller
 from eventstore.store import ConcurrencyError, EventStore, GuardFailed
 
 MAX_ATTEMPTS = 3

@@ -27,15 +27,16 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 from botocore.exceptions import ClientError
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from catalog import Caller
 from catalog.payloads import OrderItem
 from catalog.types import DEFAULT_CURRENCY, Currency, Identifier
-from common.api import Caller, api_handler, caller, path_id, resolver
+from common.api import api_handler, caller, path_id, resolver
 from common.http import ApiError, bad_request, json_response, parse_body
 from common.settings import FunctionSettings, ReadTable, ReadWriteTable
 from eventstore.store import ConcurrencyError, EventStore, EventTooLarge
 from orders.aggregate import InvalidTransition
 from orders.service import OrderNotFound, OrderService
-from projection.read_model import OrdersReadModel
+from orders.read_model import OrdersReadModel
 
 IDEMPOTENCY_TTL_SECONDS = 24 * 3600
 _ORDER_IDS = uuid.UUID("6f1c7b52-3c8e-4d0a-9a57-2a7f0f5d9e11")  # namespace of the ids derived from keys

@@ -5,10 +5,9 @@ from __future__ import annotations
 import uuid
 from typing import Iterable
 
-from catalog import Envelope, EventType, new_event
+from catalog import Caller, Envelope, EventType, new_event
 from catalog.payloads import OrderItem
 from catalog.types import DEFAULT_CURRENCY
-from common.api import Caller
 from eventstore.store import ConcurrencyError, EventStore
 from orders.aggregate import Order
 
@@ -57,6 +56,18 @@ class OrderService:
         order = self._load_at(order_id, expected_version)
         return self._append(EventType.ORDER_COMPLETED, order_id, order.complete(), order.version + 1, caller)
 
+    @staticmethod
+    def settlement(history: Iterable[Envelope], *, cancel_reason: str | None, caller: Caller) -> Envelope:
+        """The order's completion (or, given a reason, its cancellation) as the next event of its
+        stream, as the aggregate decides it from the history given, not yet appended: for the saga,
+        which appends it in one transaction with its own commands."""
+        order = Order.replay(history)
+        if order is None:
+            raise OrderNotFound("(no history)")
+        if cancel_reason is not None:
+            return _event(EventType.ORDER_CANCELLED, order.orderId, order.cancel(cancel_reason), order.version + 1, caller)
+        return _event(EventType.ORDER_COMPLETED, order.orderId, order.complete(), order.version + 1, caller)
+
     def _load_at(self, order_id: str, expected_version: int | None) -> Order:
         order = self.load(order_id)
         if expected_version is not None and order.version != expected_version:
@@ -64,14 +75,11 @@ class OrderService:
         return order
 
     def _append(self, event_type: EventType, order_id: str, payload, version: int, caller: Caller) -> Envelope:
-        event = new_event(
-            event_type,
-            aggregate_id=order_id,
-            payload=payload,
-            version=version,
-            user_id=caller.user_id,
-            correlation_id=caller.correlation_id,
-            causation_id=caller.causation_id,
-        )
+        event = _event(event_type, order_id, payload, version, caller)
         self._store.append([event])
         return event
+
+
+def _event(event_type: EventType, order_id: str, payload, version: int, caller: Caller) -> Envelope:
+    return new_event(event_type, aggregate_id=order_id, payload=payload, version=version, user_id=caller.user_id,
+                     correlation_id=caller.correlation_id, causation_id=caller.causation_id)

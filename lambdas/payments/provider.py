@@ -1,7 +1,7 @@
 """Payments: the charge and the refund of an order, at a card network that deduplicates by key.
 
 The card network is simulated, deterministic so every path can be driven on purpose: an
-amount over PAYMENT_LIMIT (default 1000.00) is declined ("amount 1200.00 exceeds the card
+amount over the limit (the function's payment_limit setting, 1000.00) is declined ("amount 1200.00 exceeds the card
 limit of 1000.00"); any other amount is charged. Like a real provider's idempotency key
 (Stripe's Idempotency-Key, Adyen's, Braintree's), a request repeated with the same key is
 answered with the first answer and moves no money again: the charge's key is the order,

@@ -7,7 +7,7 @@ from common.consumer import EventConsumer
 from common.settings import FunctionSettings, ReadTable, ReadWriteTable
 from eventstore.store import EventStore
 from projection.projector import OrderProjector
-from projection.read_model import OrdersReadModel
+from orders.read_model import OrdersReadModel
 
 
 class Settings(FunctionSettings):

@@ -12,7 +12,7 @@ from enum import StrEnum
 from catalog import Envelope
 from eventstore.store import EventStore
 from orders.aggregate import Order
-from projection.read_model import OrderView, OrdersReadModel, StaleWrite
+from orders.read_model import OrderView, OrdersReadModel, StaleWrite
 
 MAX_WRITE_ATTEMPTS = 5
 

@@ -14,11 +14,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from catalog import Envelope, EventType, new_event
-from common.api import Caller
+from catalog import Caller, Envelope, EventType, new_event
 from common.observability import logger
 from eventstore.store import ConcurrencyError, EventStore
-from orders.aggregate import InvalidTransition, Order
+from orders.aggregate import InvalidTransition
+from orders.service import OrderService
 from saga.machine import Decision, Facts, decide
 
 MAX_ATTEMPTS = 5
@@ -89,10 +89,8 @@ class SagaCoordinator:
             for offset, (event_type, payload) in enumerate(decision.commands, start=1)
         ]
         if decision.complete_order or decision.cancel_order:
-            order = Order.replay(facts.order)
-            payload = order.complete() if decision.complete_order else order.cancel(decision.cancel_order)
-            event_type = EventType.ORDER_COMPLETED if decision.complete_order else EventType.ORDER_CANCELLED
-            events.append(new_event(event_type, aggregate_id=order_id, payload=payload, version=order.version + 1,
-                                    user_id=caller.user_id, correlation_id=caller.correlation_id,
-                                    causation_id=caller.causation_id))
+            # The order's own rules decide its last event (orders/service.py): the saga only
+            # appends it, in the same transaction as its commands.
+            events.append(OrderService.settlement(facts.order, cancel_reason=decision.cancel_order or None,
+                                                  caller=caller))
         self._store.append(events)

@@ -6,10 +6,9 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, timezone
 
-from catalog import Envelope, EventType, new_event
+from catalog import Caller, Envelope, EventType, new_event
 from catalog.payloads import UserRegistered
 from eventstore.store import EventStore, GuardFailed
-from common.api import Caller
 
 
 class EmailTaken(Exception):

@@ -458,8 +458,9 @@ def test_each_failed_attempt_is_one_error_line_naming_its_event(audit, lambda_co
     written = io.StringIO()
     monkeypatch.setattr(logger.registered_handler, "stream", written)
     event = orders.created()
-    monkeypatch.setenv("AUDIT_TABLE_NAME", "no-such-table")  # every write fails
-    from audit.consumer import audit_log
+    from audit.consumer import Settings, audit_log
+
+    monkeypatch.setenv(Settings.variable("audit_table_name"), "no-such-table")  # every write fails
 
     audit_log.cache_clear()
     for _ in range(2):

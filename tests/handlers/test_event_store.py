@@ -157,7 +157,7 @@ def test_events_and_guards_together_fill_one_transaction_at_most(store):
 
 def test_an_event_exactly_at_the_bus_limit_is_stored(store):
     from catalog import EventType, new_event
-    from catalog.envelope import MAX_ENTRY_BYTES
+    from common.limits import MAX_ENTRY_BYTES
     from catalog.payloads import OrderCancelled
 
     def cancelled(length: int):
@@ -165,7 +165,7 @@ def test_an_event_exactly_at_the_bus_limit_is_stored(store):
                          payload=OrderCancelled.model_construct(orderId="order-1", reason="x" * length))
 
     def size(event) -> int:
-        from catalog import entry_size
+        from common.limits import entry_size
 
         return entry_size("orders.service", event.eventType, event.to_json())
 

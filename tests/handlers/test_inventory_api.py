@@ -35,7 +35,7 @@ def test_stock_must_be_a_non_negative_integer(api, quantity):
 
 
 def test_a_stock_write_that_loses_a_race_writes_neither_record_nor_event(tables, store):
-    from common.api import Caller
+    from catalog import Caller
     from eventstore.store import GuardFailed
     from inventory.stock import Stock
 

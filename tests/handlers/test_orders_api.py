@@ -153,7 +153,7 @@ def test_an_id_with_injection_characters_is_a_400_on_id(api):
 
 def test_get_reads_the_read_model(api, tables):
     from projection.projector import OrderProjector
-    from projection.read_model import OrdersReadModel
+    from orders.read_model import OrdersReadModel
     from eventstore.store import EventStore
 
     store = EventStore("test-event-store")

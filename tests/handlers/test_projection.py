@@ -8,7 +8,7 @@ import pytest
 
 from orders.aggregate import Order
 from projection.projector import MissingHistory, Outcome, OrderProjector
-from projection.read_model import OrdersReadModel
+from orders.read_model import OrdersReadModel
 from tests.support import aws, orders
 
 
@@ -135,7 +135,7 @@ def test_a_rebuild_writes_only_what_is_newer(read_model, store):
 
 def test_a_write_only_succeeds_from_the_version_it_read(read_model, store):
     from projection.projector import _fold
-    from projection.read_model import StaleWrite
+    from orders.read_model import StaleWrite
 
     history = stored(store, orders.created(), orders.updated())
     first, second = _fold(None, [history[0]]), _fold(None, list(history))
@@ -159,7 +159,7 @@ def test_a_failure_other_than_a_lost_race_is_not_taken_for_one(store):
 
 
 def test_a_write_lost_to_another_delivery_is_tried_again_then_given_up(projector, read_model, store, monkeypatch):
-    from projection.read_model import StaleWrite
+    from orders.read_model import StaleWrite
 
     (created,) = stored(store, orders.created())
     save, lost = read_model.save, []

@@ -10,7 +10,7 @@ import pytest
 
 from catalog import EventType, new_event
 from catalog.payloads import InventoryReservationRequested, PaymentRefundRequested, PaymentRequested, ReservedLine
-from common.api import Caller
+from catalog import Caller
 from tests.support import aws, orders
 
 
@@ -253,7 +253,7 @@ def test_a_customer_cancel_before_the_reservation_lands_releases_and_refunds(sag
 def project(store, order_id="order-1"):
     """What the projection does with the order's events: the read model (and its pending index)."""
     from projection.projector import OrderProjector
-    from projection.read_model import OrdersReadModel
+    from orders.read_model import OrdersReadModel
 
     projector = OrderProjector(OrdersReadModel(aws.ORDERS), store)
     for event in store.load(order_id):

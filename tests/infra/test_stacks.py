@@ -177,9 +177,11 @@ def test_the_consumers_rules_route_what_the_registry_says(dev):
 def test_only_the_orders_api_may_touch_the_idempotency_table(dev):
     """Every consumer is exactly-once by a write of its own; the idempotency records are the API's
     (the Idempotency-Key of POST /orders)."""
+    from orders.api import Settings
+
     functions = resources(dev.services, "AWS::Lambda::Function").values()
     given = {f["Properties"]["Handler"] for f in functions
-             if "IDEMPOTENCY_TABLE_NAME" in f["Properties"]["Environment"]["Variables"]}
+             if Settings.variable("idempotency_table_name") in f["Properties"]["Environment"]["Variables"]}
     assert given == {"orders.api.handler"}
 
 

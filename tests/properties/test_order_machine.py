@@ -25,12 +25,12 @@ from moto import mock_aws
 
 from catalog import EventType
 from catalog.payloads import OrderItem
-from common.api import Caller
+from catalog import Caller
 from eventstore.store import ConcurrencyError, EventStore
 from orders.aggregate import InvalidTransition, Order, OrderStatus
 from orders.service import OrderService, VersionMismatch
 from projection.projector import OrderProjector, Outcome
-from projection.read_model import OrdersReadModel
+from orders.read_model import OrdersReadModel
 from tests.support import aws
 
 CALLER = Caller(user_id="cust-1", correlation_id="corr-1")

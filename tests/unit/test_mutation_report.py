@@ -8,7 +8,8 @@ def test_each_mutant_falls_under_the_module_it_mutates():
     assert _module_of("orders.aggregate.xǁOrderǁapply") == "orders/aggregate.py"
     assert _module_of("ops.redrive.x_classify") == "ops/redrive.py"
     assert _module_of("publisher.handler.x_park") == "publisher"
-    assert _module_of("projection.read_model.xǁOrdersReadModelǁget") == "projection"
+    assert _module_of("projection.projector.xǁOrderProjectorǁapply") == "projection"
+    assert _module_of("orders.read_model.xǁOrdersReadModelǁget") == "orders/read_model.py"
 
 
 def test_the_score_counts_untested_mutants_against_the_module():

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from catalog import CATALOG, EventType, entry_size, parse_event
-from catalog.envelope import MAX_ENTRY_BYTES
+from catalog import CATALOG, EventType, parse_event
+from common.limits import MAX_ENTRY_BYTES, entry_size
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = sorted((ROOT / "events").glob("*.json"))
