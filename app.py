@@ -7,6 +7,7 @@ import aws_cdk as cdk
 from infra.compliance import apply_checks
 from infra.config import StageConfig
 from infra.consumers import CONSUMERS, ConsumerSpec
+from infra.names import stack_names
 from infra.stateful_stack import StatefulStack
 from infra.stateless_stack import StatelessStack
 
@@ -15,9 +16,9 @@ def build(app: cdk.App, consumers: tuple[ConsumerSpec, ...] = CONSUMERS) -> tupl
     config = StageConfig.for_stage(
         app.node.try_get_context("stage") or "dev", email_sender=app.node.try_get_context("emailSender")
     )
-    prefix = f"OrderPlatform-{config.stage}"
-    data = StatefulStack(app, f"{prefix}-Data", config=config, consumers=consumers)
-    services = StatelessStack(app, f"{prefix}-Services", config=config, data=data, consumers=consumers)
+    data_stack, services_stack = stack_names(config.stage)
+    data = StatefulStack(app, data_stack, config=config, consumers=consumers)
+    services = StatelessStack(app, services_stack, config=config, data=data, consumers=consumers)
     apply_checks(app)  # cdk-nag: an unsuppressed finding fails the synth
     return data, services
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from catalog import EventType
-from infra.consumers import CONSUMERS
+from infra.consumers import consumers_of
 
 MILLION = 1_000_000
 GB = 1024**3
@@ -117,7 +117,7 @@ class FloorLine:
 
 def hops() -> dict[EventType, list[str]]:
     """Each saga event and the consumers this design's rules route it to."""
-    return {event: [c.name for c in CONSUMERS if c.catch_all or event in c.event_types] for event in SAGA_EVENTS}
+    return {event: consumers_of(event.value) for event in SAGA_EVENTS}
 
 
 def floor(per_order: dict, prices: dict) -> list[FloorLine]:

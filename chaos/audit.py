@@ -25,13 +25,11 @@ import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
-from catalog import CATALOG, EventType, parse_event
+from catalog import parse_event
 from chaos.world import PUBLISHER, SETTLED, Scope, World
-from infra.consumers import CONSUMERS
+from eventstore.answers import PAYMENTS, RESERVATIONS
+from infra.consumers import consumers_of
 from ops.redrive import REFUSED, STREAM_BATCH, Redrive, classify
-
-ROUTES: dict[str, list[str]] = {t.value: [c.name for c in CONSUMERS if t in c.event_types] for t in EventType}
-CATCH_ALL = [c.name for c in CONSUMERS if c.catch_all]
 ONCE_PER_SAGA = ("PAYMENT_REQUESTED", "INVENTORY_RESERVATION_REQUESTED", "PAYMENT_REFUND_REQUESTED",
                  "INVENTORY_RELEASE_REQUESTED")
 ONCE_PER_PAYMENT = ("PAYMENT_PROCESSED", "PAYMENT_FAILED", "PAYMENT_REFUNDED")
@@ -65,19 +63,6 @@ class Parked:
     reason: str
 
 
-def routes_of(event_type: str, source: str | None = None) -> list[str]:
-    """The consumers the rules deliver an entry of this type to (an unknown type from a platform
-    source reaches only the catch-all consumer)."""
-    known = ROUTES.get(event_type)
-    if known is not None:
-        expected_source = CATALOG[EventType(event_type)].source.value
-        if source is None or source == expected_source:
-            return known
-        # the rules match source and type together: only the catch-all sees a mismatch
-        return CATCH_ALL
-    return CATCH_ALL
-
-
 # ---- reading the platform --------------------------------------------------------------------
 
 
@@ -103,7 +88,7 @@ def own_writes(world: World, scope: Scope, events: list[dict]) -> set[tuple[str,
         TableName=world.outputs["AuditTableName"], ConsistentRead=True, ProjectionExpression="eventId",
         FilterExpression="begins_with(correlationId, :p)", ExpressionAttributeValues={":p": {"S": scope.prefix}})
     found |= {("Audit", item["eventId"]["S"]) for page in pages for item in page["Items"]}
-    orders = [e for e in events if e["eventType"] in ROUTES and "OrdersProjection" in ROUTES[e["eventType"]]]
+    orders = [e for e in events if "OrdersProjection" in consumers_of(e["eventType"])]
     versions = {item["orderId"]["S"]: int(item["version"]["N"]) for item in world.batch_get(
         world.outputs["OrdersTableName"], "orderId", [e["aggregateId"] for e in orders], ("version",))}
     found |= {("OrdersProjection", e["eventId"]) for e in orders if versions.get(e["aggregateId"], 0) >= e["version"]}
@@ -117,13 +102,13 @@ def own_writes(world: World, scope: Scope, events: list[dict]) -> set[tuple[str,
     found |= {("OrderSaga", event_id) for event_id in _saga_done(events, scope.put_directly)}
     # payments and inventory: a request leaves its answer on the order's own stream (payment:,
     # reservation:); an undo leaves its undo there, unless there was nothing done to undo
-    found |= _answered(events, routed, "Payments", "payment:", "PAYMENT_REQUESTED",
+    found |= _answered(events, routed, "Payments", PAYMENTS.stream(""), "PAYMENT_REQUESTED",
                        answers={"PAYMENT_PROCESSED", "PAYMENT_FAILED"}, done="PAYMENT_PROCESSED", undone="PAYMENT_REFUNDED")
-    found |= _answered(events, routed, "InventoryReservations", "reservation:", "INVENTORY_RESERVATION_REQUESTED",
+    found |= _answered(events, routed, "InventoryReservations", RESERVATIONS.stream(""), "INVENTORY_RESERVATION_REQUESTED",
                        answers={"INVENTORY_UPDATED", "INVENTORY_INSUFFICIENT"}, done="INVENTORY_UPDATED",
                        undone="INVENTORY_RELEASED")
     # email: the event's sent# record, SENT or SKIPPED (a claim still SENDING is not done)
-    emailed = [event_id for event_id, event_type, _ in routed if "Email" in ROUTES.get(event_type, [])]
+    emailed = [event_id for event_id, event_type, _ in routed if "Email" in consumers_of(event_type)]
     records = world.batch_get(world.outputs["EmailLogTableName"], "id", [f"sent#{i}" for i in emailed], ("status",))
     found |= {("Email", item["id"]["S"].removeprefix("sent#")) for item in records
               if item.get("status", {}).get("S") in ("SENT", "SKIPPED")}
@@ -135,10 +120,10 @@ def _saga_done(events: list[dict], put_directly: list[dict]) -> set[str]:
     given the order's streams as they stood at the event, and everything the saga itself has
     written since (its commands, the order's completion or cancellation): it may have done the
     work on any later wake-up."""
-    from saga.coordinator import SAGA_USER
+    from saga.coordinator import SAGA_USER, saga_stream
     from saga.machine import Facts, decide  # the saga's pure decision, as the function runs it
 
-    streams = {"saga:": "commands", "payment:": "payment", "reservation:": "reservation"}
+    streams = {saga_stream(""): "commands", PAYMENTS.stream(""): "payment", RESERVATIONS.stream(""): "reservation"}
     by_order: dict[str, list[tuple[str, dict]]] = defaultdict(list)  # order id: (stream, event)
     for event in sorted(events, key=lambda e: e["version"]):
         prefix = next((p for p in streams if event["aggregateId"].startswith(p)), "")
@@ -148,7 +133,7 @@ def _saga_done(events: list[dict], put_directly: list[dict]) -> set[str]:
     done = set()
     for event_type, trigger in triggers:
         payload = trigger.get("payload")
-        if "OrderSaga" not in ROUTES.get(event_type, []) or not isinstance(payload, dict):
+        if "OrderSaga" not in consumers_of(event_type) or not isinstance(payload, dict):
             continue
         facts = Facts()
         for stream, detail in by_order.get(str(payload.get("orderId")), []):
@@ -172,7 +157,7 @@ def _answered(events: list[dict], routed: list[tuple], consumer: str, stream: st
             on_stream[e["aggregateId"].removeprefix(stream)].add(e["eventType"])
     found = set()
     for event_id, event_type, payload in routed:
-        if consumer not in ROUTES.get(event_type, []) or not isinstance(payload, dict):
+        if consumer not in consumers_of(event_type) or not isinstance(payload, dict):
             continue
         answered = on_stream.get(str(payload.get("orderId")), set())
         if answered & answers if event_type == request else undone in answered or done not in answered:
@@ -277,7 +262,7 @@ def _account(world: World, scope: Scope) -> tuple[Row, list[dict]]:
     row.events = len(entries) + len(scope.stream_items)
     for event_id, event_type, source in entries:
         parked_here = {p.owner for p in parked_by_event.get(event_id, [])}
-        missing = [c for c in routes_of(event_type, source)
+        missing = [c for c in consumers_of(event_type, source)
                    if (c, event_id) not in done and c not in parked_here]
         if PUBLISHER in parked_here:
             missing = []  # parked before it reached the bus

@@ -14,8 +14,10 @@ from contextlib import contextmanager
 from typing import Callable, Iterator
 
 from chaos import corpus
-from chaos.audit import Row, audit, batch_events, dead_letters, routes_of, settle, stored_events
+from chaos.audit import Row, audit, batch_events, dead_letters, settle, stored_events
 from chaos.world import PRICE, PUBLISHER, Scope, World
+from eventstore.answers import PAYMENTS, RESERVATIONS
+from infra.consumers import consumers_of
 from ops.redrive import STREAM_BATCH, Redrive
 
 Scenario = Callable[[World, int], list[Row]]
@@ -134,9 +136,9 @@ def _settled_and_compensated(world: World, scope: Scope, row: Row) -> None:
                f"{len(scope.orders)}"] = completed + len(cancelled) == len(scope.orders)
     facts = {(e["aggregateId"], e["eventType"]) for e in stored_events(world, scope.prefix)}
     owed = [o for o in cancelled
-            if ((f"payment:{o}", "PAYMENT_PROCESSED") in facts and (f"payment:{o}", "PAYMENT_REFUNDED") not in facts)
-            or ((f"reservation:{o}", "INVENTORY_UPDATED") in facts
-                and (f"reservation:{o}", "INVENTORY_RELEASED") not in facts)]
+            if ((PAYMENTS.stream(o), "PAYMENT_PROCESSED") in facts and (PAYMENTS.stream(o), "PAYMENT_REFUNDED") not in facts)
+            or ((RESERVATIONS.stream(o), "INVENTORY_UPDATED") in facts
+                and (RESERVATIONS.stream(o), "INVENTORY_RELEASED") not in facts)]
     row.checks[f"cancelled orders refunded and released: {len(cancelled) - len(owed)}/{len(cancelled)}"] = not owed
 
 
@@ -252,7 +254,7 @@ def stale(world: World, orders: int, consumer: str = "Audit", max_age: int = 60)
         world.place_orders(scope, count)
         settle(world, scope)
         expected = {e["eventId"] for e in stored_events(world, scope.prefix)
-                    if consumer in routes_of(e["eventType"], e["source"])}
+                    if consumer in consumers_of(e["eventType"], e["source"])}
         deadline = time.monotonic() + max_age + 180
         while True:
             parked = {p.event_id: p.reason for p in dead_letters(world) if p.owner == consumer and p.event_id in expected}
@@ -318,7 +320,7 @@ def poison(world: World, orders: int) -> list[Row]:
     row.scenario = "poison events (1 in 10)"
     poisoned = [(d["detail"]["eventId"], d["detail-type"], d["source"]) for d in scope.put_directly]
     right = sum(1 for event_id, event_type, source in poisoned
-                if row.parked_by.get(event_id) == sorted(routes_of(event_type, source)))
+                if row.parked_by.get(event_id) == sorted(consumers_of(event_type, source)))
     row.checks[f"each poison event parked by exactly the consumers it reached: {right}/{len(poisoned)}"] = (
         right == len(poisoned))
     _all_completed(world, scope, row)
@@ -535,7 +537,7 @@ def bad_input(world: World, orders: int) -> list[Row]:
             event_id = json.loads(case.entry["Detail"]).get("eventId", "?")
         except AttributeError:
             event_id = "?"
-        expected_parked.append((case, event_id, set(routes_of(case.entry["DetailType"], case.entry["Source"]))))
+        expected_parked.append((case, event_id, set(consumers_of(case.entry["DetailType"], case.entry["Source"]))))
 
     stream_cases = corpus.stream_cases(scope.prefix)
     for case in stream_cases:

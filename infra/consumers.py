@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from importlib import import_module
 
-from catalog import ORDER_EVENTS, EventType
+from catalog import CATALOG, ORDER_EVENTS, EventType, Source
 from common.settings import FunctionSettings
 
 
@@ -40,6 +40,24 @@ class ConsumerSpec(FunctionSpec):
     # Also routed the platform's events of types the catalog does not know, which it parks
     # with the reason: the bus would otherwise drop them without a trace.
     catch_all: bool = False
+
+    @property
+    def sources(self) -> list[str]:
+        """Its rule's sources: the services the catalog says publish its types; every platform
+        service for a catch-all consumer."""
+        if self.catch_all:
+            return sorted(source.value for source in Source)
+        return sorted({CATALOG[event_type].source.value for event_type in self.event_types})
+
+    @property
+    def detail_types(self) -> list[str] | None:
+        """Its rule's detail types (None: any, for a catch-all consumer)."""
+        return None if self.catch_all else [event_type.value for event_type in self.event_types]
+
+    def receives(self, detail_type: str, source: str) -> bool:
+        """Whether its rule matches an entry: its source among the rule's, and its type (EventBridge
+        matches each field on its own, so a type of one of its sources' comes from another too)."""
+        return source in self.sources and (self.detail_types is None or detail_type in self.detail_types)
 
 
 ORDERS_PROJECTION = ConsumerSpec(
@@ -116,6 +134,15 @@ HTTP_SERVICES = (
     HttpService("AuditApi", "audit.api.handler", "Audit: the causal chain of a correlation id",
                 (("GET", "/audit/{correlationId}"),)),
 )
+
+def consumers_of(event_type: str, source: str | None = None) -> list[str]:
+    """The consumers the rules deliver an entry of this type to (from this source; by default
+    the one the catalog names for the type): what the chaos audit and the bill count on."""
+    known = next((t for t in EventType if t.value == event_type), None)
+    if source is None and known is not None:
+        source = CATALOG[known].source.value
+    return [spec.name for spec in CONSUMERS if source is not None and spec.receives(event_type, source)]
+
 
 # Started by a table's stream or a schedule: the stateless stack wires each of them.
 PUBLISHER = FunctionSpec("Publisher", "publisher.handler.handler", "Outbox: event-store stream -> EventBridge bus")

@@ -237,13 +237,9 @@ class StatelessStack(Stack):
     def _consumer(self, spec: ConsumerSpec) -> EventConsumer:
         consumer = EventConsumer(
             self,
-            spec.name,
+            spec,
             config=self.config,
             bus=self.data.bus,
-            event_types=spec.event_types,
-            catch_all=spec.catch_all,
-            handler=spec.handler,
-            description=spec.description,
             dead_letter_queue=self._dead_letter_queue(spec.name),
             layer=self.layer,
         )

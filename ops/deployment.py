@@ -6,13 +6,11 @@ import os
 
 import boto3
 
+from infra.names import stack_names
+
 
 class NotDeployed(RuntimeError):
     pass
-
-
-def stack_names(stage: str) -> tuple[str, str]:
-    return f"OrderPlatform-{stage}-Data", f"OrderPlatform-{stage}-Services"
 
 
 def stack_outputs(stage: str | None = None, *, client=None) -> dict[str, str]:

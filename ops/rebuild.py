@@ -21,7 +21,7 @@ from eventstore.store import EventStore
 from infra.tables import ORDERS
 from ops.deployment import progress, stack_outputs
 from orders.aggregate import Order
-from projection.read_model import OrdersReadModel, OrderView
+from orders.read_model import OrdersReadModel, OrderView
 
 
 def ensure_table(name: str, client=None) -> None:

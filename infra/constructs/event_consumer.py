@@ -10,7 +10,7 @@ Both land in the consumer's one dead-letter queue, which the redrive tool reads.
 
 from __future__ import annotations
 
-from typing import Iterable, Mapping
+from typing import Mapping
 
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
@@ -19,49 +19,44 @@ from aws_cdk import aws_lambda_destinations as destinations
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from catalog import CATALOG, EventType, Source
 from infra.config import StageConfig
+from infra.consumers import ConsumerSpec
 from infra.constructs.platform_function import PlatformFunction
 
 
-def event_pattern(event_types: Iterable[EventType], *, catch_all: bool = False) -> events.EventPattern:
-    """Match exactly these event types, each from the service the catalog says publishes it;
-    catch_all: everything the platform's services publish, types the catalog does not know
-    included (the consumer parks those with the reason instead of the bus dropping them)."""
-    if catch_all:
-        return events.EventPattern(source=sorted(s.value for s in Source))
-    types = list(event_types)
-    sources = sorted({CATALOG[t].source.value for t in types})
-    return events.EventPattern(source=sources, detail_type=[t.value for t in types])
+def event_pattern(spec: ConsumerSpec) -> events.EventPattern:
+    """The consumer's rule (infra/consumers.py says what it matches): exactly its event types,
+    each from the service the catalog says publishes it; for a catch-all consumer, everything
+    the platform's services publish, types the catalog does not know included (it parks those
+    with the reason instead of the bus dropping them)."""
+    return events.EventPattern(source=spec.sources, detail_type=spec.detail_types)
 
 
 class EventConsumer(Construct):
+    """The consumer an entry of infra/consumers.py declares (its id is the spec's name)."""
+
     def __init__(
         self,
         scope: Construct,
-        construct_id: str,
+        spec: ConsumerSpec,
         *,
         config: StageConfig,
         bus: events.IEventBus,
-        event_types: Iterable[EventType],
-        handler: str,
-        description: str,
         dead_letter_queue: sqs.IQueue,
         layer: lambda_.ILayerVersion,
-        catch_all: bool = False,
         environment: Mapping[str, str] | None = None,
         **function_props,
     ) -> None:
-        super().__init__(scope, construct_id)
-        event_types = tuple(event_types)
+        super().__init__(scope, spec.name)
+        construct_id = spec.name
         self.dead_letter_queue = dead_letter_queue
         self.handler = PlatformFunction(
             self,
             "Handler",
             config=config,
-            handler=handler,
+            handler=spec.handler,
             service=construct_id,
-            description=description,
+            description=spec.description,
             layer=layer,
             environment=environment,
             retry_attempts=config.lambda_retry_attempts,
@@ -75,9 +70,9 @@ class EventConsumer(Construct):
             self,
             "Rule",
             event_bus=bus,
-            description=("every platform event" if catch_all else ", ".join(t.value for t in event_types))
+            description=("every platform event" if spec.catch_all else ", ".join(spec.detail_types or []))
             + f" -> {construct_id}",
-            event_pattern=event_pattern(event_types, catch_all=catch_all),
+            event_pattern=event_pattern(spec),
             targets=[
                 targets.LambdaFunction(
                     self.function,

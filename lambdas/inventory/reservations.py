@@ -1,7 +1,7 @@
 """Reserving an order's stock: every line at once or none, and releasing it again.
 
-An order's reservation is its own stream in the event store, `reservation:<orderId>`, and the
-stream is the record. A reservation is one TransactWriteItems: INVENTORY_UPDATED as version 1
+An order's reservation is its own stream of answers (eventstore/answers.py,
+`reservation:<orderId>`), and the stream is the record. A reservation is one TransactWriteItems: INVENTORY_UPDATED as version 1
 (written only if absent: an order is answered once) and each product's stock decremented on
 condition that enough is available. If any line is short the whole transaction fails, nothing
 moves, and INVENTORY_INSUFFICIENT (version 1, on the same condition) names the lines that were
@@ -15,17 +15,16 @@ from __future__ import annotations
 from typing import Any
 
 
-from catalog import Envelope, EventType, new_event
+from catalog import Envelope, EventType
 from catalog.payloads import InventoryInsufficient, InventoryReleased, InventoryUpdated, ReservedLine
 from common import clients
-from eventstore.store import ConcurrencyError, EventStore, GuardFailed
-
-USER = "inventory"
+from eventstore.answers import RESERVATIONS, Answers
+from eventstore.store import EventStore, GuardFailed
 
 
 class Reservations:
     def __init__(self, store: EventStore, stock_table: str, *, client=None):
-        self._store = store
+        self._answers = Answers(store, RESERVATIONS)
         self._stock = stock_table
         self._client = client or clients.client("dynamodb")
 
@@ -36,40 +35,32 @@ class Reservations:
 
     def reserve(self, request: Envelope) -> dict[str, Any]:
         order_id, lines = request.payload.orderId, request.payload.lines
-        updated = self._event(EventType.INVENTORY_UPDATED, order_id, InventoryUpdated(orderId=order_id, lines=lines), 1, request)
         try:
-            self._store.append([updated], guards=[self._move(line, available=-line.quantity) for line in lines])
-            return {"orderId": order_id, "outcome": "reserved"}
-        except ConcurrencyError:
+            if self._answers.answer(EventType.INVENTORY_UPDATED, order_id, InventoryUpdated(orderId=order_id, lines=lines),
+                                    request, guards=[self._move(line, available=-line.quantity) for line in lines]):
+                return {"orderId": order_id, "outcome": "reserved"}
             return {"orderId": order_id, "outcome": "already-answered"}
         except GuardFailed:
             pass  # a line is short
         short = self._short_lines(lines)
-        insufficient = self._event(EventType.INVENTORY_INSUFFICIENT, order_id,
-                                   InventoryInsufficient(orderId=order_id, shortLines=short), 1, request)
-        try:
-            self._store.append([insufficient])
-        except ConcurrencyError:
+        if not self._answers.answer(EventType.INVENTORY_INSUFFICIENT, order_id,
+                                    InventoryInsufficient(orderId=order_id, shortLines=short), request):
             return {"orderId": order_id, "outcome": "already-answered"}
         return {"orderId": order_id, "outcome": "insufficient", "short": [line.productId for line in short]}
 
     def release(self, request: Envelope) -> dict[str, Any]:
         order_id = request.payload.orderId
-        answer = self._store.load(self.stream(order_id), up_to_version=1)
-        if not answer or answer[0].eventType != EventType.INVENTORY_UPDATED:
+        answer = self._answers.answered(order_id)
+        if not answer or answer.eventType != EventType.INVENTORY_UPDATED:
             return {"orderId": order_id, "outcome": "nothing-to-release"}
-        lines = answer[0].payload.lines
-        released = self._event(EventType.INVENTORY_RELEASED, order_id, InventoryReleased(orderId=order_id, lines=lines),
-                               2, request)
+        lines = answer.payload.lines
         try:
-            self._store.append([released], guards=[self._move(line, available=line.quantity) for line in lines])
-        except (GuardFailed, ConcurrencyError):
-            return {"orderId": order_id, "outcome": "already-released"}
-        return {"orderId": order_id, "outcome": "released"}
-
-    @staticmethod
-    def stream(order_id: str) -> str:
-        return f"reservation:{order_id}"
+            if self._answers.undo(EventType.INVENTORY_RELEASED, order_id, InventoryReleased(orderId=order_id, lines=lines),
+                                  request, guards=[self._move(line, available=line.quantity) for line in lines]):
+                return {"orderId": order_id, "outcome": "released"}
+        except GuardFailed:
+            pass
+        return {"orderId": order_id, "outcome": "already-released"}
 
     # ---- transaction pieces -----------------------------------------------------------------
 
@@ -97,8 +88,3 @@ class Reservations:
         )
         # Stock moved back between the failed transaction and this read: call the first line short.
         return short or (lines[0],)
-
-    @classmethod
-    def _event(cls, event_type: EventType, order_id: str, payload, version: int, cause: Envelope) -> Envelope:
-        return new_event(event_type, aggregate_id=cls.stream(order_id), payload=payload, version=version,
-                         user_id=USER, correlation_id=cause.metadata.correlationId, causation_id=str(cause.eventId))

@@ -1,16 +1,16 @@
 """Payments: the charge and the refund of an order, at a card network that deduplicates by key.
 
 The card network is simulated, deterministic so every path can be driven on purpose: an
-amount over the limit (the function's payment_limit setting, 1000.00) is declined ("amount 1200.00 exceeds the card
-limit of 1000.00"); any other amount is charged. Like a real provider's idempotency key
+amount over the limit (the function's payment_limit setting, 1000.00) is declined ("amount
+1200.00 exceeds the card limit of 1000.00"); any other amount is charged. Like a real provider's idempotency key
 (Stripe's Idempotency-Key, Adyen's, Braintree's), a request repeated with the same key is
 answered with the first answer and moves no money again: the charge's key is the order,
 the refund's the payment.
 
-An order's payment is its own stream in the event store, `payment:<orderId>`, and the stream
-is the record: the answer to a charge is version 1 (PAYMENT_PROCESSED or PAYMENT_FAILED),
-written only if absent, so an order is answered once; a refund is version 2, written only if
-absent and only after a PAYMENT_PROCESSED of the same payment. A repeated delivery asks the
+An order's payment is its own stream of answers (eventstore/answers.py, `payment:<orderId>`):
+the answer to a charge is version 1 (PAYMENT_PROCESSED or PAYMENT_FAILED), written only if
+absent, so an order is answered once; a refund is version 2, written only if absent and only
+after a PAYMENT_PROCESSED of the same payment. A repeated delivery asks the
 network again with the same key (no second charge) and loses the stream's condition (no
 second answer): exactly once with no idempotency record and no transaction.
 """
@@ -22,11 +22,10 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from catalog import Envelope, EventType, new_event
+from catalog import Envelope, EventType
 from catalog.payloads import PaymentFailed, PaymentProcessed, PaymentRefunded
-from eventstore.store import ConcurrencyError, EventStore
-
-USER = "payments"
+from eventstore.answers import PAYMENTS, Answers
+from eventstore.store import EventStore
 KEYS = uuid.UUID("6f1d2a43-0c1e-4d39-9a59-3c1f2b8e5d70")  # namespace of the simulated network's ids
 
 
@@ -38,7 +37,7 @@ class Declined(Exception):
 class CardNetwork:
     """The simulated provider: one answer per idempotency key, whoever asks and however often."""
 
-    limit: Decimal = Decimal("1000.00")
+    limit: Decimal
     requests: list[str] = field(default_factory=list)  # the keys asked, in order: what a test inspects
     moved: dict[str, Decimal] = field(default_factory=dict)  # money moved, once per key
 
@@ -56,9 +55,9 @@ class CardNetwork:
 
 
 class PaymentProvider:
-    def __init__(self, store: EventStore, network: CardNetwork | None = None):
-        self._store = store
-        self.network = network or CardNetwork()
+    def __init__(self, store: EventStore, network: CardNetwork):
+        self._answers = Answers(store, PAYMENTS)
+        self.network = network
 
     def handle(self, event: Envelope) -> dict[str, Any]:
         if event.eventType == EventType.PAYMENT_REQUESTED:
@@ -74,30 +73,17 @@ class PaymentProvider:
         else:
             outcome = EventType.PAYMENT_PROCESSED
             payload = PaymentProcessed(orderId=order_id, paymentId=payment_id, amount=amount)
-        try:
-            self._store.append([self._event(outcome, order_id, payload, 1, request)])
-        except ConcurrencyError:
+        if not self._answers.answer(outcome, order_id, payload, request):
             return {"orderId": order_id, "outcome": "already-answered"}
         return {"orderId": order_id, "outcome": outcome.value}
 
     def _refund(self, request: Envelope) -> dict[str, Any]:
         order_id, payment_id = request.payload.orderId, request.payload.paymentId
-        charged = self._store.load(self.stream(order_id), up_to_version=1)
-        if not charged or charged[0].eventType != EventType.PAYMENT_PROCESSED or charged[0].payload.paymentId != payment_id:
+        charged = self._answers.answered(order_id)
+        if not charged or charged.eventType != EventType.PAYMENT_PROCESSED or charged.payload.paymentId != payment_id:
             return {"orderId": order_id, "outcome": "nothing-to-refund"}
         self.network.refund(f"refund:{payment_id}", request.payload.amount)
         payload = PaymentRefunded(orderId=order_id, paymentId=payment_id, amount=request.payload.amount)
-        try:
-            self._store.append([self._event(EventType.PAYMENT_REFUNDED, order_id, payload, 2, request)])
-        except ConcurrencyError:
+        if not self._answers.undo(EventType.PAYMENT_REFUNDED, order_id, payload, request):
             return {"orderId": order_id, "outcome": "nothing-to-refund"}  # refunded already
         return {"orderId": order_id, "outcome": EventType.PAYMENT_REFUNDED.value}
-
-    @staticmethod
-    def stream(order_id: str) -> str:
-        return f"payment:{order_id}"
-
-    @classmethod
-    def _event(cls, event_type: EventType, order_id: str, payload, version: int, cause: Envelope) -> Envelope:
-        return new_event(event_type, aggregate_id=cls.stream(order_id), payload=payload, version=version, user_id=USER,
-                         correlation_id=cause.metadata.correlationId, causation_id=str(cause.eventId))

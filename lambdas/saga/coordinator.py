@@ -16,6 +16,7 @@ from typing import Any
 
 from catalog import Caller, Envelope, EventType, new_event
 from common.observability import logger
+from eventstore.answers import PAYMENTS, RESERVATIONS
 from eventstore.store import ConcurrencyError, EventStore
 from orders.aggregate import InvalidTransition
 from orders.service import OrderService
@@ -49,9 +50,9 @@ class SagaCoordinator:
         """The order's streams; the payment's and the reservation's only once they were asked for."""
         facts = Facts(order=self._store.load(order_id), commands=self._store.load(saga_stream(order_id)))
         if facts.asked(EventType.PAYMENT_REQUESTED):
-            facts.payment = self._store.load(f"payment:{order_id}")
+            facts.payment = self._store.load(PAYMENTS.stream(order_id))
         if facts.asked(EventType.INVENTORY_RESERVATION_REQUESTED):
-            facts.reservation = self._store.load(f"reservation:{order_id}")
+            facts.reservation = self._store.load(RESERVATIONS.stream(order_id))
         return facts
 
     def _run(self, order_id: str, trigger: Envelope | None) -> dict[str, Any]:

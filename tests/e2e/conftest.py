@@ -133,12 +133,9 @@ def eventually(check: Callable[[], T], *, timeout: float = 30, interval: float =
 
 
 def _aws_outputs() -> Outputs:
-    cloudformation = boto3.client("cloudformation")
-    values: dict[str, str] = {}
-    for stack in (f"OrderPlatform-{STAGE}-Data", f"OrderPlatform-{STAGE}-Services"):
-        for output in cloudformation.describe_stacks(StackName=stack)["Stacks"][0].get("Outputs", []):
-            values[output["OutputKey"]] = output["OutputValue"]
-    return Outputs(values, endpoint=None)
+    from ops.deployment import stack_outputs
+
+    return Outputs(stack_outputs(STAGE), endpoint=None)
 
 
 @pytest.fixture(scope="session")

@@ -37,9 +37,9 @@ def inventory(store):
 
 @pytest.fixture
 def payments(store):
-    from payments.provider import PaymentProvider
+    from payments.handler import provider
 
-    return PaymentProvider(store)
+    return provider()  # as the function builds it: the store's table, the limit of its settings
 
 
 # ---- payments ------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ import pytest
 from aws_cdk.assertions import Template
 
 from common.settings import TABLE_SUFFIX, Access, Table
-from infra.consumers import CONSUMERS, FUNCTIONS, ConsumerSpec, FunctionSpec
+from infra.consumers import CONSUMERS, FUNCTIONS, ConsumerSpec, FunctionSpec, consumers_of
 from infra.tables import TABLES, Attribute, TableSpec
 from tests.infra.conftest import CDK_CONTEXT
 
@@ -86,6 +86,31 @@ def test_the_check_sees_a_grant_the_settings_do_not_declare(dev):
     with pytest.raises(AssertionError):
         assert_given_what_it_declares(dev.services, SimpleNamespace(name=email.name, handler=email.handler,
                                                                     settings=WritesTheStore))
+
+
+def test_the_tools_route_an_entry_as_the_synthesized_rules_do(dev):
+    """consumers_of (what the chaos audit and the bill count on) against every rule's pattern:
+    each catalog type from each platform source, and a type the catalog does not know."""
+    from catalog import EventType, Source
+
+    handlers = {f"{spec.name}": spec.handler for spec in CONSUMERS}
+    functions = dev.services.find_resources("AWS::Lambda::Function")
+    rules = {}
+    for rule in dev.services.find_resources("AWS::Events::Rule").values():
+        for target in rule["Properties"].get("Targets", []):
+            arn = target["Arn"].get("Fn::GetAtt", [None])[0] if isinstance(target["Arn"], dict) else None
+            if arn in functions and "EventPattern" in rule["Properties"]:
+                rules[functions[arn]["Properties"]["Handler"]] = rule["Properties"]["EventPattern"]
+    assert set(rules) == set(handlers.values())
+
+    def matched(source: str, detail_type: str) -> set[str]:
+        return {name for name, handler in handlers.items() if source in rules[handler]["source"]
+                and detail_type in rules[handler].get("detail-type", [detail_type])}
+
+    for source in Source:
+        for detail_type in [*(t.value for t in EventType), "ORDER_SHIPPED"]:
+            assert set(consumers_of(detail_type, source.value)) == matched(source.value, detail_type), (source, detail_type)
+    assert consumers_of("ORDER_SHIPPED", "orders.service") == ["Audit"]  # the catch-all only
 
 
 def test_every_table_field_names_a_declared_table():
