@@ -19,16 +19,15 @@ import random
 import time
 
 import gevent
-from botocore.auth import SigV4Auth
-from botocore.awsrequest import AWSRequest
-from botocore.credentials import Credentials
 from locust import FastHttpUser, LoadTestShape, constant_pacing, events, task
+
+from localcloud.api import Signer
 
 RATES = [int(rate) for rate in os.environ["LOAD_RATES"].split(",")]
 STEP_SECONDS = float(os.environ["LOAD_STEP_SECONDS"])
 CUSTOMERS = os.environ["LOAD_CUSTOMERS"].split(",")
 SKU = os.environ["LOAD_SKU"]
-CREDENTIALS = Credentials(os.environ["AWS_ACCESS_KEY_ID"], os.environ["AWS_SECRET_ACCESS_KEY"])
+SIGNER = Signer(dict(os.environ))
 
 _orders: list[dict] = []
 _run = {"started": None}
@@ -55,10 +54,9 @@ class Buyer(FastHttpUser):
         body = json.dumps({"customerId": random.choice(CUSTOMERS),
                            "items": [{"productId": SKU, "quantity": 1, "price": "9.99"}]}).encode()
         url = self.host + "/orders"
-        request = AWSRequest(method="POST", url=url, data=body, headers={"Content-Type": "application/json"})
-        SigV4Auth(CREDENTIALS, "execute-api", "us-east-1").add_auth(request)
+        headers = SIGNER.headers("POST", url, body, {"Content-Type": "application/json"})
         sent = time.time()
-        with self.client.post("/orders", data=body, headers=dict(request.headers), name="POST /orders",
+        with self.client.post("/orders", data=body, headers=headers, name="POST /orders",
                               catch_response=True) as response:
             answered = time.time()
             order_id = None

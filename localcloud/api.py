@@ -1,5 +1,5 @@
-"""SigV4-signed JSON requests to the deployed API (every route needs IAM), for the benchmark
-and the chaos suite: `api(method, path, body)` returns the JSON of a 2xx and raises otherwise
+"""SigV4-signed JSON requests to the deployed API (every route needs IAM), for the benchmark,
+the chaos suite and the end-to-end tests: `api(method, path, body)` returns the JSON of a 2xx and raises otherwise
 (a 429, the stage's throttling, is retried after a growing pause, as the AWS SDKs do);
 `api.send(...)` returns the status and body, whatever they are."""
 
@@ -9,7 +9,7 @@ import json
 import time
 import urllib.error
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
@@ -22,13 +22,34 @@ from botocore.awsrequest import AWSRequest
 class Answer:
     status: int
     body: Any
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def _session(env: dict[str, str] | None) -> boto3.Session:
+    """With the key pair of `env` (the local cloud's), or else the caller's own credentials."""
+    if not env:
+        return boto3.Session()
+    return boto3.Session(aws_access_key_id=env["AWS_ACCESS_KEY_ID"], aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+                         region_name=env.get("AWS_REGION"))
+
+
+class Signer:
+    """Signs a request as API Gateway's IAM authorization expects."""
+
+    def __init__(self, env: dict[str, str] | None = None):
+        session = _session(env)
+        self._credentials, self._region = session.get_credentials(), session.region_name or "us-east-1"
+
+    def headers(self, method: str, url: str, data: bytes | None, headers: dict[str, str]) -> dict[str, str]:
+        request = AWSRequest(method=method, url=url, data=data, headers=headers)
+        SigV4Auth(self._credentials, "execute-api", self._region).add_auth(request)
+        return dict(request.headers)
 
 
 class Api:
-    def __init__(self, base_url: str, env: dict[str, str]):
+    def __init__(self, base_url: str, env: dict[str, str] | None = None):
         self.base_url = base_url
-        self._credentials = boto3.Session(aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
-                                          aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"]).get_credentials()
+        self._signer = Signer(env)
 
     THROTTLED_RETRIES = 8
 
@@ -48,34 +69,30 @@ class Api:
         """One request; `raw` sends bytes as they are (invalid JSON included). Connection
         errors raise OSError (urllib.error.URLError is one)."""
         data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
-        request = AWSRequest(method=method, url=self.base_url + path, data=data,
-                             headers={"Content-Type": "application/json", **(headers or {})})
-        SigV4Auth(self._credentials, "execute-api", "us-east-1").add_auth(request)
-        prepared = urllib.request.Request(self.base_url + path, data=data, method=method, headers=dict(request.headers))
+        url = self.base_url + path
+        signed = self._signer.headers(method, url, data, {"Content-Type": "application/json", **(headers or {})})
+        prepared = urllib.request.Request(url, data=data, method=method, headers=signed)
         try:
             with urllib.request.urlopen(prepared, timeout=timeout) as response:
-                status, content = response.status, response.read()
+                status, content, answered = response.status, response.read(), response.headers
         except urllib.error.HTTPError as error:
-            status, content = error.code, error.read()
+            status, content, answered = error.code, error.read(), error.headers
         try:
             parsed = json.loads(content) if content else None
         except json.JSONDecodeError:
             parsed = content.decode(errors="replace")
-        return Answer(status, parsed)
+        return Answer(status, parsed, dict(answered))
 
 
 class SigV4(requests.auth.AuthBase):
     """`requests` auth that signs each request as API Gateway's IAM authorization expects."""
 
     def __init__(self, env: dict[str, str] | None = None):
-        """With the key pair of `env` (the local cloud's), or else the caller's own credentials."""
-        keys = ({"aws_access_key_id": env["AWS_ACCESS_KEY_ID"], "aws_secret_access_key": env["AWS_SECRET_ACCESS_KEY"]}
-                if env else {})
-        self._credentials = boto3.Session(**keys).get_credentials()
+        self._signer = Signer(env)
 
     def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
-        signed = AWSRequest(method=request.method, url=request.url, data=request.body,
-                            headers={k: v for k, v in request.headers.items() if k.lower() != "connection"})
-        SigV4Auth(self._credentials, "execute-api", "us-east-1").add_auth(signed)
-        request.headers.update(dict(signed.headers))
+        body = request.body.encode() if isinstance(request.body, str) else request.body
+        request.headers.update(self._signer.headers(
+            str(request.method), str(request.url), body,
+            {k: v for k, v in request.headers.items() if k.lower() != "connection"}))
         return request

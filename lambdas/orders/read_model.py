@@ -12,6 +12,7 @@ import boto3
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict
 
+from catalog import Envelope
 from catalog.types import DEFAULT_CURRENCY
 from orders.aggregate import Order, OrderStatus
 
@@ -24,6 +25,21 @@ class OrderView(BaseModel):
     order: Order
     createdAt: datetime
     updatedAt: datetime
+
+    @classmethod
+    def folded(cls, events: list[Envelope], onto: "OrderView | None" = None) -> "OrderView":
+        """The view after these events (in version order), from where `onto` left the order, or
+        from its creation: what the projection writes one event at a time and a rebuild at once."""
+        order = onto.order if onto else None
+        created_at = onto.createdAt if onto else None
+        for event in events:
+            if order is None:
+                order, created_at = Order.started_by(event), event.timestamp
+            else:
+                order = order.apply(event)
+        if order is None or created_at is None:
+            raise ValueError("no events to fold")
+        return cls(order=order, createdAt=created_at, updatedAt=events[-1].timestamp)
 
     def to_api(self) -> dict[str, Any]:
         body = self.order.model_dump(mode="json")

@@ -11,7 +11,6 @@ from enum import StrEnum
 
 from catalog import Envelope
 from eventstore.store import EventStore
-from orders.aggregate import Order
 from orders.read_model import OrderView, OrdersReadModel, StaleWrite
 
 MAX_WRITE_ATTEMPTS = 5
@@ -40,7 +39,8 @@ class OrderProjector:
                 return Outcome.ALREADY_APPLIED
             history = self._missing_before(event, current_version) + [event]
             try:
-                self._read_model.save(_fold(current, history), previous_version=current.order.version if current else None)
+                self._read_model.save(OrderView.folded(history, onto=current),
+                                      previous_version=current.order.version if current else None)
             except StaleWrite:
                 continue  # another delivery moved the order on; look again
             return Outcome.APPLIED if len(history) == 1 else Outcome.CAUGHT_UP
@@ -58,14 +58,3 @@ class OrderProjector:
             )
         return found
 
-
-def _fold(current: OrderView | None, events: list[Envelope]) -> OrderView:
-    order = current.order if current else None
-    created_at = current.createdAt if current else None
-    for event in events:
-        if order is None:
-            order, created_at = Order.started_by(event), event.timestamp
-        else:
-            order = order.apply(event)
-    assert order is not None and created_at is not None
-    return OrderView(order=order, createdAt=created_at, updatedAt=events[-1].timestamp)

@@ -15,16 +15,12 @@ import subprocess
 import sys
 import time
 import uuid
-import urllib.error
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, TypeVar
 
 import boto3
 import pytest
-from botocore.auth import SigV4Auth
-from botocore.awsrequest import AWSRequest
 
 from catalog import CATALOG, EventType
 from catalog.examples import EXAMPLES, malformed_examples
@@ -78,12 +74,6 @@ class Deployment:
 
     # ---- boto3, for what a test inspects --------------------------------------------------
 
-    def _credentials(self) -> dict[str, str]:
-        if not self.env:
-            return {}
-        return {"region_name": self.env["AWS_REGION"], "aws_access_key_id": self.env["AWS_ACCESS_KEY_ID"],
-                "aws_secret_access_key": self.env["AWS_SECRET_ACCESS_KEY"]}
-
     def client(self, service: str):
         kwargs = {"endpoint_url": self.endpoint} if self.endpoint else {}
         if self.env:
@@ -105,19 +95,10 @@ class Deployment:
 
     def http(self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None) -> HttpResponse:
         """A request to the API, signed with SigV4 as every route requires (IAM authorization)."""
-        data = json.dumps(body).encode() if body is not None else None
-        url = self.outputs.api_url + path
-        request = AWSRequest(method=method, url=url, data=data,
-                             headers={"Content-Type": "application/json", **(headers or {})})
-        session = boto3.Session(**self._credentials())
-        SigV4Auth(session.get_credentials(), "execute-api", session.region_name or "us-east-1").add_auth(request)
-        request = urllib.request.Request(url, data=data, method=method, headers=dict(request.headers))
-        try:
-            with urllib.request.urlopen(request, timeout=30) as response:
-                status, raw, response_headers = response.status, response.read(), response.headers
-        except urllib.error.HTTPError as error:
-            status, raw, response_headers = error.code, error.read(), error.headers
-        return HttpResponse(status, json.loads(raw) if raw else None, dict(response_headers))
+        from localcloud.api import Api
+
+        answer = Api(self.outputs.api_url, self.env or None).send(method, path, body, headers=headers, timeout=30)
+        return HttpResponse(answer.status, answer.body, answer.headers)
 
 
 def eventually(check: Callable[[], T], *, timeout: float = 30, interval: float = 0.5) -> T:

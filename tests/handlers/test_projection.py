@@ -122,10 +122,10 @@ def test_an_order_stored_before_currencies_reads_as_euros(read_model):
 
 
 def test_a_rebuild_writes_only_what_is_newer(read_model, store):
-    from projection.projector import _fold
+    from orders.read_model import OrderView
 
     history = stored(store, orders.created(), orders.updated(), orders.cancelled())
-    first, second, third = (_fold(None, list(history[:n])) for n in (1, 2, 3))
+    first, second, third = (OrderView.folded(list(history[:n])) for n in (1, 2, 3))
     assert read_model.save_if_newer(second) is True  # absent: written
     assert read_model.save_if_newer(first) is False and read_model.save_if_newer(second) is False
     assert read_model.get("order-1").order.version == 2
@@ -134,11 +134,11 @@ def test_a_rebuild_writes_only_what_is_newer(read_model, store):
 
 
 def test_a_write_only_succeeds_from_the_version_it_read(read_model, store):
-    from projection.projector import _fold
+    from orders.read_model import OrderView
     from orders.read_model import StaleWrite
 
     history = stored(store, orders.created(), orders.updated())
-    first, second = _fold(None, [history[0]]), _fold(None, list(history))
+    first, second = OrderView.folded([history[0]]), OrderView.folded(list(history))
     read_model.save(first, previous_version=None)
     with pytest.raises(StaleWrite, match="order-1"):
         read_model.save(first, previous_version=None)  # it is no longer absent
@@ -151,11 +151,11 @@ def test_a_write_only_succeeds_from_the_version_it_read(read_model, store):
 def test_a_failure_other_than_a_lost_race_is_not_taken_for_one(store):
     from botocore.exceptions import ClientError
 
-    from projection.projector import _fold
+    from orders.read_model import OrderView
 
     (created,) = stored(store, orders.created())
     with pytest.raises(ClientError, match="ResourceNotFoundException"):
-        OrdersReadModel("no-such-table").save(_fold(None, [created]), previous_version=None)
+        OrdersReadModel("no-such-table").save(OrderView.folded([created]), previous_version=None)
 
 
 def test_a_write_lost_to_another_delivery_is_tried_again_then_given_up(projector, read_model, store, monkeypatch):
