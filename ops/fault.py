@@ -21,7 +21,7 @@ import sys
 
 import boto3
 
-from common.faults import SWITCHES
+from common.faults import REFUSED_ON, SWITCHES
 from ops.deployment import stack_outputs
 
 SWITCH, RATE, SEED, DUPLICATES, REORDER, TIMEOUT, THROTTLE, PARTIAL_PUT = SWITCHES
@@ -58,8 +58,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stage", default=None)
     args = parser.parse_args(argv)
     stage = args.stage or os.environ.get("STAGE", "dev")
-    if stage == "prod":
-        parser.error("fault injection is refused on prod")
+    if stage == REFUSED_ON:
+        parser.error(f"fault injection is refused on {stage} (its functions read every switch as off)")
     for name in ("rate", "throttle", "partial_put"):
         if not 0 <= getattr(args, name) <= 1:
             parser.error(f"--{name.replace('_', '-')} is a fraction between 0 and 1")

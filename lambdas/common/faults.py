@@ -1,6 +1,7 @@
 """Fault injection: switches read from a function's environment, so a deployed function can be
 made to fail on purpose (`make fault`, `make chaos`). No stack sets them (a test checks it) and
-the tools refuse them on prod; unset, every switch is off.
+on prod every switch reads as off, whatever is set (`switch`, where each is read: no prod function
+can fail on purpose; the tools refuse them there too); unset, every switch is off.
 
   FAULT_INJECTION_EVENT_TYPES=ORDER_CREATED,...   fail every event of these types (consumers)
   FAULT_INJECTION_RATE=0.1                         fail this fraction of invocations at random:
@@ -48,6 +49,16 @@ SWITCHES = ("FAULT_INJECTION_EVENT_TYPES", "FAULT_INJECTION_RATE", "FAULT_INJECT
             "FAULT_INJECTION_PARTIAL_PUT")
 
 BEFORE, AFTER = "before the work", "after the work's effects"
+REFUSED_ON = "prod"  # the stage (STAGE, set on every function by the stacks) no switch works on
+
+
+def switch(name: str) -> str:
+    """A switch's value as this function may act on it: "" (off) on prod, whatever is set."""
+    if name not in SWITCHES:
+        raise KeyError(f"{name} is not a fault switch")
+    if os.environ.get("STAGE") == REFUSED_ON:
+        return ""
+    return os.environ.get(name, "")
 
 
 class FaultInjected(RuntimeError):
@@ -55,7 +66,7 @@ class FaultInjected(RuntimeError):
 
 
 def fail_for_type(event_type: str) -> None:
-    types = os.environ.get("FAULT_INJECTION_EVENT_TYPES", "")
+    types = switch("FAULT_INJECTION_EVENT_TYPES")
     if event_type in {t.strip() for t in types.split(",") if t.strip()}:
         raise FaultInjected(f"fault injected for {event_type} (FAULT_INJECTION_EVENT_TYPES)")
 
@@ -80,7 +91,7 @@ def _draw(key: str):
     """The seeded decision for this attempt at `key`; the process's own randomness without a
     seed. A retry that lands in another process counts its attempts from 1 again: a seed
     replays which events meet a fault first, not every retry's fate."""
-    if not os.environ.get("FAULT_INJECTION_SEED", "") or not key:
+    if not switch("FAULT_INJECTION_SEED") or not key:
         return random  # the module's own random() and choice()
     attempt = _seen[key] = _seen.get(key, 0) + 1
     return _seeded(f"{key}:{attempt}")
@@ -88,7 +99,7 @@ def _draw(key: str):
 
 def _seeded(key: str):
     """A draw from the seed, this function and `key` (the module's own randomness unseeded)."""
-    seed = os.environ.get("FAULT_INJECTION_SEED", "")
+    seed = switch("FAULT_INJECTION_SEED")
     if not seed:
         return random
     return random.Random(f"{seed}:{os.environ.get('POWERTOOLS_SERVICE_NAME', '')}:{key}")
@@ -130,7 +141,7 @@ def _rate() -> float:
 
 def _int(name: str) -> int:
     try:
-        return max(0, int(os.environ.get(name, "0") or 0))
+        return max(0, int(switch(name) or 0))
     except ValueError:
         return 0
 
@@ -283,6 +294,6 @@ class _PartialPut:
 
 def _fraction(name: str) -> float:
     try:
-        return min(1.0, max(0.0, float(os.environ.get(name, "0") or 0)))
+        return min(1.0, max(0.0, float(switch(name) or 0)))
     except ValueError:
         return 0.0

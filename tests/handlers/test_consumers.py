@@ -252,6 +252,21 @@ def test_a_failed_attempt_leaves_no_record_so_the_retry_runs(audit, lambda_conte
     assert len(AuditLog(aws.AUDIT).chain("corr-1")) == 1
 
 
+@pytest.mark.parametrize("switch, value", [("FAULT_INJECTION_EVENT_TYPES", "ORDER_CREATED"),
+                                           ("FAULT_INJECTION_RATE", "1")])
+def test_on_prod_no_switch_makes_a_function_fail(audit, lambda_context, monkeypatch, switch, value):
+    """Set by hand on a prod function (the tools refuse to), a switch is read as off."""
+    from audit.log import AuditLog
+    from common.faults import FaultInjected
+
+    monkeypatch.setenv(switch, value)
+    with pytest.raises(FaultInjected):  # it fails on dev: the switch works
+        deliver(audit, orders.created(order_id="order-dev"), lambda_context)
+    monkeypatch.setenv("STAGE", "prod")
+    deliver(audit, orders.created(order_id="order-prod"), lambda_context)
+    assert [entry["aggregateId"] for entry in AuditLog(aws.AUDIT).chain("corr-1")] == ["order-prod"]
+
+
 def test_a_malformed_event_fails_before_any_effect(audit, lambda_context):
     from pydantic import ValidationError
 
