@@ -24,7 +24,7 @@ OPS := AWS_ENDPOINT_URL=http://127.0.0.1:$(LOCAL_CLOUD_PORT) AWS_ACCESS_KEY_ID=t
 	AWS_DEFAULT_REGION=us-east-1 $(PY) -m
 endif
 
-.PHONY: help install test quick unit e2e synth up down status invoke logs redrive replay rebuild fault trace bench capacity chaos mutate gates catalog docs clean
+.PHONY: help install test lint quick unit e2e synth up down status invoke logs redrive replay rebuild fault trace bench capacity chaos mutate gates catalog docs clean
 
 help: ## list the commands
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -90,8 +90,13 @@ chaos: install ## the reliability suite on a local cloud of its own: faults, dup
 
 # pytest-xdist: the tests that share a deployment, a synth or a module's local cloud stay on one worker.
 WORKERS ?= 2
-test: install ## run the whole test suite, the end-to-end tests on local clouds of their own included (WORKERS=2)
-	$(PY) -m pytest -n $(WORKERS) --dist loadgroup
+test: install lint ## lint, then the whole test suite, the end-to-end tests on local clouds of their own included (WORKERS=2), with coverage
+	$(PY) -m pytest -n $(WORKERS) --dist loadgroup --cov
+
+lint: $(VENV)/.installed ## ruff (lint and format check) and mypy on lambdas/, infra/ and app.py (settings: pyproject.toml)
+	$(PY) -m ruff check
+	$(PY) -m ruff format --check
+	$(PY) -m mypy
 
 e2e: install ## only the end-to-end tests (E2E_TARGET=aws runs them against the stacks deployed to AWS)
 	$(PY) -m pytest tests/e2e

@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 """CDK entry point: the order platform's two stacks for one stage (-c stage=dev|prod)."""
 
-import infra  # noqa: F401  (first: it quiets jsii's Node.js warnings before the CDK loads)
 import aws_cdk as cdk
 
+import infra  # noqa: F401  (first: it quiets jsii's Node.js warnings before the CDK loads)
 from infra.compliance import apply_checks
 from infra.config import StageConfig
 from infra.consumers import CONSUMERS, ConsumerSpec

@@ -76,33 +76,44 @@ DISPOSABLE_DEV_TABLE = Exception_(
     checkov=("CKV_AWS_28",),
 )
 
-ALL = (XRAY_WRITES, PINNED_RUNTIME, SYNCHRONOUS_FUNCTION, ASYNC_WITH_DESTINATION, DEAD_LETTER_QUEUE,
-       IAM_AUTHORIZED_API, NO_WAF, API_LOGGING_ROLE, TABLE_INDEXES, DISPOSABLE_DEV_TABLE)
+ALL = (
+    XRAY_WRITES,
+    PINNED_RUNTIME,
+    SYNCHRONOUS_FUNCTION,
+    ASYNC_WITH_DESTINATION,
+    DEAD_LETTER_QUEUE,
+    IAM_AUTHORIZED_API,
+    NO_WAF,
+    API_LOGGING_ROLE,
+    TABLE_INDEXES,
+    DISPOSABLE_DEV_TABLE,
+)
 
 
 # checkov checks skipped for the whole app, each for a reason that holds for every resource.
 CHECKOV_SKIPS: dict[str, str] = {
     "CKV_AWS_27": "Queues are encrypted with SQS-managed keys (SSE-SQS); the check only recognises a KMS key.",
     "CKV_AWS_119": "Tables are encrypted at rest with the AWS-managed key; a customer key adds cost and key "
-                   "administration without a threat it answers here.",
+    "administration without a threat it answers here.",
     "CKV_AWS_158": "CloudWatch Logs encrypts every log group at rest; logs hold no secrets (bodies are not logged).",
     "CKV_AWS_117": "The functions reach only AWS APIs (DynamoDB, SQS, EventBridge, SES) over TLS with IAM; a VPC "
-                   "would add NAT cost and cold-start latency and protect nothing.",
+    "would add NAT cost and cold-start latency and protect nothing.",
     "CKV_AWS_173": "Environment variables hold table and bus names only, no secrets; Lambda encrypts them at rest.",
     "CKV_AWS_115": "The API is throttled at the gateway and consumers are bounded by reserved concurrency in prod "
-                   "(StageConfig); a per-function limit on every function would only add throttling.",
+    "(StageConfig); a per-function limit on every function would only add throttling.",
     "CKV_AWS_120": "Responses change with every event (order status, counters): a cache would serve stale state.",
 }
 
 # cfn-lint checks ignored, each with its reason.
 CFN_LINT_IGNORES: dict[str, str] = {
     "W3005": "CDK makes each function depend on its role's policy so the policy exists first; the role half of "
-             "that DependsOn duplicates the GetAtt, by design of CDK, and is harmless.",
+    "that DependsOn duplicates the GetAtt, by design of CDK, and is harmless.",
 }
 
 
-def excuse(construct: IConstruct, exception: Exception_, *, applies_to: list | None = None,
-           children: bool = False) -> None:
+def excuse(
+    construct: IConstruct, exception: Exception_, *, applies_to: list | None = None, children: bool = False
+) -> None:
     """Suppress these rules on this resource (and its children when asked), for this reason;
     the checkov checks the same reason answers are skipped in the resource's metadata."""
     NagSuppressions.add_resource_suppressions(

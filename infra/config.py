@@ -66,7 +66,7 @@ class StageConfig:
         return RemovalPolicy.RETAIN if self.retain_data else RemovalPolicy.DESTROY
 
     @classmethod
-    def for_stage(cls, stage: str, *, email_sender: str | None = None) -> "StageConfig":
+    def for_stage(cls, stage: str, *, email_sender: str | None = None) -> StageConfig:
         # SES sends only from a verified identity: deploying creates it, and AWS mails a
         # verification link to the address (-c emailSender=you@yourdomain to use your own).
         sender = email_sender or f"orders@{stage}.order-platform.example.com"

@@ -69,7 +69,12 @@ ORDERS_PROJECTION = ConsumerSpec(
 EMAIL = ConsumerSpec(
     name="Email",
     handler="notifications.handler.handler",
-    event_types=(EventType.USER_REGISTERED, EventType.ORDER_CREATED, EventType.ORDER_CANCELLED, EventType.ORDER_COMPLETED),
+    event_types=(
+        EventType.USER_REGISTERED,
+        EventType.ORDER_CREATED,
+        EventType.ORDER_CANCELLED,
+        EventType.ORDER_COMPLETED,
+    ),
     description="Emails the customer (SES) once per registration and order event",
 )
 ANALYTICS = ConsumerSpec(
@@ -90,8 +95,13 @@ ORDER_SAGA = ConsumerSpec(
     name="OrderSaga",
     handler="saga.handler.handler",
     event_types=(
-        EventType.ORDER_CREATED, EventType.ORDER_CANCELLED, EventType.PAYMENT_PROCESSED, EventType.PAYMENT_FAILED,
-        EventType.PAYMENT_REFUNDED, EventType.INVENTORY_UPDATED, EventType.INVENTORY_INSUFFICIENT,
+        EventType.ORDER_CREATED,
+        EventType.ORDER_CANCELLED,
+        EventType.PAYMENT_PROCESSED,
+        EventType.PAYMENT_FAILED,
+        EventType.PAYMENT_REFUNDED,
+        EventType.INVENTORY_UPDATED,
+        EventType.INVENTORY_INSUFFICIENT,
         EventType.INVENTORY_RELEASED,
     ),
     description="Order fulfilment saga: payment, then stock, then completion, with compensation",
@@ -110,7 +120,13 @@ INVENTORY_RESERVATIONS = ConsumerSpec(
 )
 
 CONSUMERS: tuple[ConsumerSpec, ...] = (
-    ORDERS_PROJECTION, EMAIL, ANALYTICS, AUDIT, ORDER_SAGA, PAYMENTS, INVENTORY_RESERVATIONS,
+    ORDERS_PROJECTION,
+    EMAIL,
+    ANALYTICS,
+    AUDIT,
+    ORDER_SAGA,
+    PAYMENTS,
+    INVENTORY_RESERVATIONS,
 )
 
 
@@ -122,18 +138,39 @@ class HttpService(FunctionSpec):
 
 
 HTTP_SERVICES = (
-    HttpService("OrdersApi", "orders.api.handler", "Orders: commands to the event store, queries to the read model",
-                (("POST", "/orders"), ("GET", "/orders/{id}"), ("PUT", "/orders/{id}"),
-                 ("POST", "/orders/{id}/cancel"), ("GET", "/orders/{id}/events"))),
-    HttpService("UsersApi", "users.api.handler", "Users: registration, one user per email address",
-                (("POST", "/users"), ("GET", "/users/{id}"))),
-    HttpService("InventoryApi", "inventory.api.handler", "Inventory: stock per product",
-                (("PUT", "/inventory/{productId}"), ("GET", "/inventory/{productId}"))),
-    HttpService("AnalyticsApi", "analytics.api.handler", "Analytics: per-day counters",
-                (("GET", "/analytics/daily"),)),
-    HttpService("AuditApi", "audit.api.handler", "Audit: the causal chain of a correlation id",
-                (("GET", "/audit/{correlationId}"),)),
+    HttpService(
+        "OrdersApi",
+        "orders.api.handler",
+        "Orders: commands to the event store, queries to the read model",
+        (
+            ("POST", "/orders"),
+            ("GET", "/orders/{id}"),
+            ("PUT", "/orders/{id}"),
+            ("POST", "/orders/{id}/cancel"),
+            ("GET", "/orders/{id}/events"),
+        ),
+    ),
+    HttpService(
+        "UsersApi",
+        "users.api.handler",
+        "Users: registration, one user per email address",
+        (("POST", "/users"), ("GET", "/users/{id}")),
+    ),
+    HttpService(
+        "InventoryApi",
+        "inventory.api.handler",
+        "Inventory: stock per product",
+        (("PUT", "/inventory/{productId}"), ("GET", "/inventory/{productId}")),
+    ),
+    HttpService("AnalyticsApi", "analytics.api.handler", "Analytics: per-day counters", (("GET", "/analytics/daily"),)),
+    HttpService(
+        "AuditApi",
+        "audit.api.handler",
+        "Audit: the causal chain of a correlation id",
+        (("GET", "/audit/{correlationId}"),),
+    ),
 )
+
 
 def consumers_of(event_type: str, source: str | None = None) -> list[str]:
     """The consumers the rules deliver an entry of this type to (from this source; by default
@@ -146,9 +183,11 @@ def consumers_of(event_type: str, source: str | None = None) -> list[str]:
 
 # Started by a table's stream or a schedule: the stateless stack wires each of them.
 PUBLISHER = FunctionSpec("Publisher", "publisher.handler.handler", "Outbox: event-store stream -> EventBridge bus")
-SAGA_SWEEP = FunctionSpec("SagaSweep", "saga.sweep.handler",
-                          "Cancels and compensates orders whose saga waits on one step too long")
-ANALYTICS_FOLD = FunctionSpec("AnalyticsFold", "analytics.fold.handler",
-                              "Folds the analytics markers' stream into the per-day counters")
+SAGA_SWEEP = FunctionSpec(
+    "SagaSweep", "saga.sweep.handler", "Cancels and compensates orders whose saga waits on one step too long"
+)
+ANALYTICS_FOLD = FunctionSpec(
+    "AnalyticsFold", "analytics.fold.handler", "Folds the analytics markers' stream into the per-day counters"
+)
 
 FUNCTIONS: tuple[FunctionSpec, ...] = (PUBLISHER, *HTTP_SERVICES, *CONSUMERS, SAGA_SWEEP, ANALYTICS_FOLD)

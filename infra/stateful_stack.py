@@ -5,7 +5,7 @@ redeploy of functions can never replace them."""
 from __future__ import annotations
 
 import json
-from typing import Iterable
+from collections.abc import Iterable
 
 from aws_cdk import CfnOutput, Duration, Stack
 from aws_cdk import aws_dynamodb as dynamodb
@@ -25,10 +25,11 @@ from infra.names import bus_name
 from infra.tables import EVENT_STORE, TABLES, Attribute, TableSpec
 
 
-
 def _attribute(attribute: Attribute) -> dynamodb.Attribute:
-    return dynamodb.Attribute(name=attribute.name, type=dynamodb.AttributeType.NUMBER if attribute.type == "N"
-                              else dynamodb.AttributeType.STRING)
+    return dynamodb.Attribute(
+        name=attribute.name,
+        type=dynamodb.AttributeType.NUMBER if attribute.type == "N" else dynamodb.AttributeType.STRING,
+    )
 
 
 class StatefulStack(Stack):
@@ -42,7 +43,10 @@ class StatefulStack(Stack):
         self.tables = {key: self._table(spec) for key, spec in TABLES.items()}
 
         self.bus = events.EventBus(
-            self, "EventBus", event_bus_name=bus_name(config.stage), description=f"Order platform events ({config.stage})"
+            self,
+            "EventBus",
+            event_bus_name=bus_name(config.stage),
+            description=f"Order platform events ({config.stage})",
         )
         _pin(self.bus, "EventBus")
         self._only_this_account_may_publish()
@@ -58,24 +62,39 @@ class StatefulStack(Stack):
 
         self._schema_registry()
 
-        self.sender_identity = ses.EmailIdentity(self, "SenderIdentity", identity=ses.Identity.email(config.email_sender))
+        self.sender_identity = ses.EmailIdentity(
+            self, "SenderIdentity", identity=ses.Identity.email(config.email_sender)
+        )
 
         self.alarm_topic = sns.Topic(
-            self, "AlarmTopic", display_name=f"Order platform alarms ({config.stage})", enforce_ssl=True,
+            self,
+            "AlarmTopic",
+            display_name=f"Order platform alarms ({config.stage})",
+            enforce_ssl=True,
             master_key=kms.Alias.from_alias_name(self, "SnsKey", "alias/aws/sns"),
         )
         # CloudWatch publishes alarms to an encrypted topic only if the key lets it.
-        self.alarm_topic.add_to_resource_policy(iam.PolicyStatement(
-            sid="AllowCloudWatchAlarms", principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
-            actions=["sns:Publish"], resources=[self.alarm_topic.topic_arn],
-            conditions={"StringEquals": {"aws:SourceAccount": self.account}},
-        ))
+        self.alarm_topic.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AllowCloudWatchAlarms",
+                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+                actions=["sns:Publish"],
+                resources=[self.alarm_topic.topic_arn],
+                conditions={"StringEquals": {"aws:SourceAccount": self.account}},
+            )
+        )
         _pin(self.alarm_topic, "AlarmTopic")
         rules_of_this_bus = f"arn:{self.partition}:events:{self.region}:{self.account}:rule/{self.bus.event_bus_name}/*"
         self.dead_letter_queues: dict[str, DeadLetterQueue] = {}
         for owner in [PUBLISHER.name, SAGA_SWEEP.name, ANALYTICS_FOLD.name, *(c.name for c in consumers)]:
-            dlq = DeadLetterQueue(self, f"{owner}DeadLetters", config=config, owner=owner,
-                                  alarm_topic=self.alarm_topic, rule_source_arn=rules_of_this_bus)
+            dlq = DeadLetterQueue(
+                self,
+                f"{owner}DeadLetters",
+                config=config,
+                owner=owner,
+                alarm_topic=self.alarm_topic,
+                rule_source_arn=rules_of_this_bus,
+            )
             _pin(dlq.queue, f"{owner}DeadLetterQueue")
             self.dead_letter_queues[owner] = dlq
 
@@ -88,12 +107,15 @@ class StatefulStack(Stack):
         from catalog.schemas import schema_of
 
         self.schema_registry = eventschemas.CfnRegistry(
-            self, "SchemaRegistry", registry_name=f"order-platform-{self.config.stage}",
+            self,
+            "SchemaRegistry",
+            registry_name=f"order-platform-{self.config.stage}",
             description="The order platform's events, one schema per event type",
         )
         for event_type, spec in CATALOG.items():
             eventschemas.CfnSchema(
-                self, f"{event_type.value.title().replace('_', '')}Schema",
+                self,
+                f"{event_type.value.title().replace('_', '')}Schema",
                 registry_name=self.schema_registry.attr_registry_name,
                 schema_name=f"{spec.source.value}@{event_type.value}",
                 type="JSONSchemaDraft4",
@@ -119,8 +141,11 @@ class StatefulStack(Stack):
             removal_policy=self.config.removal_policy,
         )
         if spec.index:
-            table.add_global_secondary_index(index_name=spec.index.name, partition_key=_attribute(spec.index.partition),
-                                             projection_type=dynamodb.ProjectionType.KEYS_ONLY)
+            table.add_global_secondary_index(
+                index_name=spec.index.name,
+                partition_key=_attribute(spec.index.partition),
+                projection_type=dynamodb.ProjectionType.KEYS_ONLY,
+            )
         _pin(table, spec.logical_id)
         if not self.config.point_in_time_recovery:
             compliance.excuse(table, compliance.DISPOSABLE_DEV_TABLE)
@@ -129,10 +154,16 @@ class StatefulStack(Stack):
     def _only_this_account_may_publish(self) -> None:
         """The bus policy: PutEvents for this account's principals, nobody else's."""
         bus_arn = f"arn:{self.partition}:events:{self.region}:{self.account}:event-bus/{bus_name(self.config.stage)}"
-        policy = iam.PolicyDocument(statements=[iam.PolicyStatement(
-            sid="OnlyThisAccountPublishes", principals=[iam.AccountRootPrincipal()],
-            actions=["events:PutEvents"], resources=[bus_arn],
-        )])
+        policy = iam.PolicyDocument(
+            statements=[
+                iam.PolicyStatement(
+                    sid="OnlyThisAccountPublishes",
+                    principals=[iam.AccountRootPrincipal()],
+                    actions=["events:PutEvents"],
+                    resources=[bus_arn],
+                )
+            ]
+        )
         self.bus.node.default_child.add_property_override("Policy", policy.to_json())  # type: ignore[union-attr]
 
     def _outputs(self) -> None:

@@ -46,17 +46,21 @@ class TableSpec:
         request: dict = {
             "TableName": table_name,
             "KeySchema": [{"AttributeName": a.name, "KeyType": kind} for a, kind in keys],
-            "AttributeDefinitions": [{"AttributeName": a.name, "AttributeType": a.type}
-                                     for a in sorted(attributes, key=lambda a: a.name)],
+            "AttributeDefinitions": [
+                {"AttributeName": a.name, "AttributeType": a.type} for a in sorted(attributes, key=lambda a: a.name)
+            ],
             "BillingMode": "PAY_PER_REQUEST",
         }
         if self.stream:
             request["StreamSpecification"] = {"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"}
         if self.index:
-            request["GlobalSecondaryIndexes"] = [{
-                "IndexName": self.index.name, "KeySchema": [{"AttributeName": self.index.partition.name, "KeyType": "HASH"}],
-                "Projection": {"ProjectionType": "KEYS_ONLY"},
-            }]
+            request["GlobalSecondaryIndexes"] = [
+                {
+                    "IndexName": self.index.name,
+                    "KeySchema": [{"AttributeName": self.index.partition.name, "KeyType": "HASH"}],
+                    "Projection": {"ProjectionType": "KEYS_ONLY"},
+                }
+            ]
         return request
 
 
@@ -67,17 +71,31 @@ IDEMPOTENCY = TableSpec("idempotency", "IdempotencyRecords", Attribute("id"), ti
 # The orders read model (CQRS query side). Sparse index: only pending orders carry pendingSince
 # (when they were placed; it never changes while they wait), so the saga's timeout sweep reads
 # only those, and an order's index entry is written once, placed, and deleted once, settled.
-ORDERS = TableSpec("orders", "OrdersReadModel", Attribute("orderId"),
-                   index=KeysOnlyIndex("pending", Attribute("pendingSince")))
+ORDERS = TableSpec(
+    "orders", "OrdersReadModel", Attribute("orderId"), index=KeysOnlyIndex("pending", Attribute("pendingSince"))
+)
 USER_EMAILS = TableSpec("user_emails", "UserEmails", Attribute("email"))
 INVENTORY = TableSpec("inventory", "Inventory", Attribute("productId"))
 EMAIL_LOG = TableSpec("email_log", "EmailLog", Attribute("id"))
 ANALYTICS = TableSpec("analytics", "AnalyticsDaily", Attribute("pk"))
 # One marker an event counted, spread over a few lanes; its stream is folded into the day's
 # counters a batch at a time (lambdas/analytics/counters.py).
-ANALYTICS_EVENTS = TableSpec("analytics_events", "AnalyticsEvents", Attribute("lane"), Attribute("eventId"), stream=True)
+ANALYTICS_EVENTS = TableSpec(
+    "analytics_events", "AnalyticsEvents", Attribute("lane"), Attribute("eventId"), stream=True
+)
 AUDIT = TableSpec("audit", "AuditLog", Attribute("correlationId"), Attribute("at"))
 
-TABLES: dict[str, TableSpec] = {spec.key: spec for spec in (
-    EVENT_STORE, IDEMPOTENCY, ORDERS, USER_EMAILS, INVENTORY, EMAIL_LOG, ANALYTICS, ANALYTICS_EVENTS, AUDIT,
-)}
+TABLES: dict[str, TableSpec] = {
+    spec.key: spec
+    for spec in (
+        EVENT_STORE,
+        IDEMPOTENCY,
+        ORDERS,
+        USER_EMAILS,
+        INVENTORY,
+        EMAIL_LOG,
+        ANALYTICS,
+        ANALYTICS_EVENTS,
+        AUDIT,
+    )
+}

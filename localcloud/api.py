@@ -25,7 +25,7 @@ class Answer:
     headers: dict[str, str] = field(default_factory=dict)
 
 
-def _session(env: dict[str, str] | None) -> boto3.Session:
+def session_for(env: dict[str, str] | None) -> boto3.Session:
     """With the key pair of `env` (the local cloud's), or else the caller's own credentials."""
     if not env:
         return boto3.Session()
@@ -37,7 +37,7 @@ class Signer:
     """Signs a request as API Gateway's IAM authorization expects."""
 
     def __init__(self, env: dict[str, str] | None = None):
-        session = _session(env)
+        session = session_for(env)
         self._credentials, self._region = session.get_credentials(), session.region_name or "us-east-1"
 
     def headers(self, method: str, url: str, data: bytes | None, headers: dict[str, str]) -> dict[str, str]:

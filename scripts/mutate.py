@@ -54,7 +54,7 @@ def copied() -> list[str]:
 
 
 def stage() -> None:
-    """build/mutation/: src/ is lambdas/, the rest as it is; a pytest.ini that imports from there."""
+    """build/mutation/: src/ is lambdas/, the rest as it is; a pyproject.toml whose pytest imports from there."""
     if STAGING.exists():
         shutil.rmtree(STAGING)
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc", ".hypothesis")
@@ -64,11 +64,12 @@ def stage() -> None:
             shutil.copytree(ROOT / name, STAGING / name, ignore=ignore)
         else:
             shutil.copy2(ROOT / name, STAGING / name)
-    ini = (ROOT / "pytest.ini").read_text().replace("pythonpath = lambdas .", "pythonpath = src .")
-    (STAGING / "pytest.ini").write_text(ini)
+    config = (ROOT / "pyproject.toml").read_text()
+    assert 'pythonpath = ["lambdas", "."]' in config, "pyproject.toml's pytest pythonpath moved: update stage()"
     paths = ", ".join(json.dumps(path) for path in MODULES.values())
     tests = ", ".join(json.dumps(path) for path in FAST_TESTS)
     (STAGING / "pyproject.toml").write_text(
+        config.replace('pythonpath = ["lambdas", "."]', 'pythonpath = ["src", "."]') + "\n"
         "[tool.mutmut]\n"
         f"source_paths = [{paths}]\n"
         f"pytest_add_cli_args_test_selection = [{tests}]\n"

@@ -10,7 +10,7 @@ Both land in the consumer's one dead-letter queue, which the redrive tool reads.
 
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
@@ -20,8 +20,8 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra.config import StageConfig
-from infra.consumers import ConsumerSpec
 from infra.constructs.platform_function import PlatformFunction
+from infra.consumers import ConsumerSpec
 
 
 def event_pattern(spec: ConsumerSpec) -> events.EventPattern:

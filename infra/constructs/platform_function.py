@@ -3,8 +3,8 @@ tracing, JSON logs with a retention and the stage's log levels, its own role, on
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping
 
 from aws_cdk import Duration
 from aws_cdk import aws_iam as iam
@@ -52,9 +52,13 @@ class PlatformFunction(Construct):
         **function_props,
     ) -> None:
         super().__init__(scope, construct_id)
-        self.log_group = logs.LogGroup(self, "Logs", retention=config.log_retention, removal_policy=config.removal_policy)
+        self.log_group = logs.LogGroup(
+            self, "Logs", retention=config.log_retention, removal_policy=config.removal_policy
+        )
         # Its own role, allowed to write its own log group: no AWS-managed policy.
-        self.role = iam.Role(self, "Role", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"), description=description)
+        self.role = iam.Role(
+            self, "Role", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"), description=description
+        )
         self.log_group.grant_write(self.role)
         self.function = lambda_.Function(
             self,
@@ -85,5 +89,6 @@ class PlatformFunction(Construct):
         compliance.excuse(self.role, compliance.XRAY_WRITES, applies_to=["Resource::*"], children=True)
         compliance.excuse(self.function, compliance.PINNED_RUNTIME)
         asynchronous = "on_failure" in function_props
-        compliance.excuse(self.function,
-                          compliance.ASYNC_WITH_DESTINATION if asynchronous else compliance.SYNCHRONOUS_FUNCTION)
+        compliance.excuse(
+            self.function, compliance.ASYNC_WITH_DESTINATION if asynchronous else compliance.SYNCHRONOUS_FUNCTION
+        )

@@ -21,8 +21,9 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
+from collections.abc import Iterable
 from decimal import Decimal
-from typing import Any, Iterable
+from typing import Any
 
 from botocore.exceptions import ClientError
 
@@ -92,7 +93,9 @@ class DailyCounters:
             "deltas": {"M": {name: {"N": str(value)} for name, value in increments(event).items()}},
         }
         try:
-            self._client.put_item(TableName=self._markers, Item=item, ConditionExpression="attribute_not_exists(eventId)")
+            self._client.put_item(
+                TableName=self._markers, Item=item, ConditionExpression="attribute_not_exists(eventId)"
+            )
         except ClientError as error:
             if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
                 return {"day": day, "outcome": "already-counted"}
@@ -124,8 +127,9 @@ class DailyCounters:
     def _fold_group(self, day: str, lane: str, markers: list[tuple[str, dict]]) -> tuple[dict[str, Decimal], int]:
         """The sums the group's new markers added to their counter, and how many it had already."""
         key = {"pk": {"S": counter_key(day, lane)}}
-        item = self._client.get_item(TableName=self._table, Key=key, ConsistentRead=True,
-                                     ProjectionExpression="lastSequence").get("Item")
+        item = self._client.get_item(
+            TableName=self._table, Key=key, ConsistentRead=True, ProjectionExpression="lastSequence"
+        ).get("Item")
         last = item["lastSequence"]["S"] if item else None
         fresh = [(sequence, deltas) for sequence, deltas in markers if last is None or sequence > last]
         if not fresh:
@@ -143,9 +147,12 @@ class DailyCounters:
             values[":read"] = {"S": last}
         try:
             self._client.update_item(
-                TableName=self._table, Key=key,
-                UpdateExpression="SET lastSequence = :last ADD " + ", ".join(f"{n} {v}" for n, v in zip(names, values)),
-                ConditionExpression=condition, ExpressionAttributeNames=names, ExpressionAttributeValues=values,
+                TableName=self._table,
+                Key=key,
+                UpdateExpression="SET lastSequence = :last ADD " + ", ".join(f"#c{i} :c{i}" for i in range(len(sums))),
+                ConditionExpression=condition,
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
             )
         except ClientError as error:
             if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
@@ -158,7 +165,7 @@ class DailyCounters:
     def day(self, day: str) -> dict[str, Any]:
         keys = [{"pk": {"S": counter_key(day, f"lane#{lane}")}} for lane in range(LANES)]
         found: list[dict] = []
-        request = {self._table: {"Keys": keys, "ConsistentRead": True}}
+        request: dict[str | None, Any] | None = {self._table: {"Keys": keys, "ConsistentRead": True}}
         while request:  # a lane BatchGetItem leaves unread comes again, or the day would be short
             response = self._client.batch_get_item(RequestItems=request)
             found += response["Responses"].get(self._table, [])
@@ -173,6 +180,8 @@ class DailyCounters:
             amount = counters.get(name, Decimal(0))
             summary[name] = f"{amount:.2f}" if name.endswith("evenue") else int(amount)
         summary["byEventType"] = {
-            name.removeprefix("count_"): int(value) for name, value in sorted(counters.items()) if name.startswith("count_")
+            name.removeprefix("count_"): int(value)
+            for name, value in sorted(counters.items())
+            if name.startswith("count_")
         }
         return summary

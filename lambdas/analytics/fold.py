@@ -13,11 +13,13 @@ from common.settings import FunctionSettings, ReadWriteTable
 
 # Counter -> metric. Emitted from what a fold adds, so they count each event once, like the
 # counters (a redelivered or replayed event adds nothing), in one EMF record a batch.
-METRICS = {"usersRegistered": ("UsersRegistered", MetricUnit.Count),
-           "ordersPlaced": ("OrdersPlaced", MetricUnit.Count),
-           "ordersCancelled": ("OrdersCancelled", MetricUnit.Count),
-           "ordersCompleted": ("OrdersCompleted", MetricUnit.Count),
-           "bookedRevenue": ("BookedRevenue", MetricUnit.NoUnit)}
+METRICS = {
+    "usersRegistered": ("UsersRegistered", MetricUnit.Count),
+    "ordersPlaced": ("OrdersPlaced", MetricUnit.Count),
+    "ordersCancelled": ("OrdersCancelled", MetricUnit.Count),
+    "ordersCompleted": ("OrdersCompleted", MetricUnit.Count),
+    "bookedRevenue": ("BookedRevenue", MetricUnit.NoUnit),
+}
 
 
 metrics = Metrics(namespace="OrderPlatform")  # the only function that publishes custom metrics
@@ -51,7 +53,10 @@ def handler(event: dict, context) -> dict:
     # recognised by the counters' sequence numbers); after the retries it is parked. Metrics are
     # published after the counters took the batch: a fold that fails publishes none.
     result = counters().fold(event.get("Records", []))
-    summary = {"folded": result["folded"], "alreadyFolded": result["alreadyFolded"],
-               "metrics": publish_metrics(result["added"])}
+    summary = {
+        "folded": result["folded"],
+        "alreadyFolded": result["alreadyFolded"],
+        "metrics": publish_metrics(result["added"]),
+    }
     logger.info("analytics batch folded", extra=summary)
     return summary

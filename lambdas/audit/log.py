@@ -33,8 +33,12 @@ class AuditLog:
         if event.metadata.causationId:
             item["causationId"] = {"S": event.metadata.causationId}
         try:  # append-only: an entry is written once and never changed
-            self._client.put_item(TableName=self._table, Item=item, ConditionExpression="attribute_not_exists(#at)",
-                                  ExpressionAttributeNames={"#at": "at"})
+            self._client.put_item(
+                TableName=self._table,
+                Item=item,
+                ConditionExpression="attribute_not_exists(#at)",
+                ExpressionAttributeNames={"#at": "at"},
+            )
         except ClientError as error:
             if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
                 return {"outcome": "already-recorded", "at": at}
@@ -52,14 +56,16 @@ class AuditLog:
         )
         for page in pages:
             for item in page["Items"]:
-                entries.append({
-                    "at": item["at"]["S"].split("#", 1)[0],
-                    "eventId": item["eventId"]["S"],
-                    "eventType": item["eventType"]["S"],
-                    "source": item["source"]["S"],
-                    "aggregateId": item["aggregateId"]["S"],
-                    "version": int(item["version"]["N"]),
-                    "userId": item["userId"]["S"],
-                    "causationId": item.get("causationId", {}).get("S"),
-                })
+                entries.append(
+                    {
+                        "at": item["at"]["S"].split("#", 1)[0],
+                        "eventId": item["eventId"]["S"],
+                        "eventType": item["eventType"]["S"],
+                        "source": item["source"]["S"],
+                        "aggregateId": item["aggregateId"]["S"],
+                        "version": int(item["version"]["N"]),
+                        "userId": item["userId"]["S"],
+                        "causationId": item.get("causationId", {}).get("S"),
+                    }
+                )
         return entries

@@ -6,6 +6,7 @@ event type is named in exactly one place.
 
 from __future__ import annotations
 
+import builtins
 import json
 from dataclasses import dataclass
 from enum import StrEnum
@@ -48,7 +49,7 @@ class EventType(StrEnum):
 class EventSpec:
     type: EventType
     source: Source
-    payload: type[payloads.Payload]
+    payload: builtins.type[payloads.Payload]  # `type` is the field above
     description: str
     version: int = 1  # the payload's current schema version; older ones are upcast on read
 
@@ -57,29 +58,47 @@ CATALOG: dict[EventType, EventSpec] = {
     spec.type: spec
     for spec in (
         EventSpec(EventType.USER_REGISTERED, Source.USERS, payloads.UserRegistered, "A user signed up."),
-        EventSpec(EventType.ORDER_CREATED, Source.ORDERS, payloads.OrderCreated, "A customer placed an order.", version=2),
+        EventSpec(
+            EventType.ORDER_CREATED, Source.ORDERS, payloads.OrderCreated, "A customer placed an order.", version=2
+        ),
         EventSpec(EventType.ORDER_UPDATED, Source.ORDERS, payloads.OrderUpdated, "An open order's lines changed."),
-        EventSpec(EventType.ORDER_CANCELLED, Source.ORDERS, payloads.OrderCancelled, "An order was cancelled, with why."),
+        EventSpec(
+            EventType.ORDER_CANCELLED, Source.ORDERS, payloads.OrderCancelled, "An order was cancelled, with why."
+        ),
         EventSpec(EventType.ORDER_COMPLETED, Source.ORDERS, payloads.OrderCompleted, "An order was paid and reserved."),
         EventSpec(EventType.PAYMENT_REQUESTED, Source.SAGA, payloads.PaymentRequested, "The saga asks for a payment."),
         EventSpec(EventType.PAYMENT_PROCESSED, Source.PAYMENTS, payloads.PaymentProcessed, "A payment was charged."),
         EventSpec(EventType.PAYMENT_FAILED, Source.PAYMENTS, payloads.PaymentFailed, "A payment was declined."),
         EventSpec(EventType.PAYMENT_REFUNDED, Source.PAYMENTS, payloads.PaymentRefunded, "A charge was refunded."),
         EventSpec(EventType.INVENTORY_ADJUSTED, Source.INVENTORY, payloads.InventoryAdjusted, "Stock was set."),
-        EventSpec(EventType.INVENTORY_UPDATED, Source.INVENTORY, payloads.InventoryUpdated, "An order's lines were reserved."),
         EventSpec(
-            EventType.INVENTORY_INSUFFICIENT, Source.INVENTORY, payloads.InventoryInsufficient, "Stock too low to reserve."
-        ),
-        EventSpec(EventType.INVENTORY_RELEASED, Source.INVENTORY, payloads.InventoryReleased, "A reservation was undone."),
-        EventSpec(
-            EventType.PAYMENT_REFUND_REQUESTED, Source.SAGA, payloads.PaymentRefundRequested, "The saga asks for a refund."
+            EventType.INVENTORY_UPDATED, Source.INVENTORY, payloads.InventoryUpdated, "An order's lines were reserved."
         ),
         EventSpec(
-            EventType.INVENTORY_RESERVATION_REQUESTED, Source.SAGA, payloads.InventoryReservationRequested,
+            EventType.INVENTORY_INSUFFICIENT,
+            Source.INVENTORY,
+            payloads.InventoryInsufficient,
+            "Stock too low to reserve.",
+        ),
+        EventSpec(
+            EventType.INVENTORY_RELEASED, Source.INVENTORY, payloads.InventoryReleased, "A reservation was undone."
+        ),
+        EventSpec(
+            EventType.PAYMENT_REFUND_REQUESTED,
+            Source.SAGA,
+            payloads.PaymentRefundRequested,
+            "The saga asks for a refund.",
+        ),
+        EventSpec(
+            EventType.INVENTORY_RESERVATION_REQUESTED,
+            Source.SAGA,
+            payloads.InventoryReservationRequested,
             "The saga asks to reserve an order's lines.",
         ),
         EventSpec(
-            EventType.INVENTORY_RELEASE_REQUESTED, Source.SAGA, payloads.InventoryReleaseRequested,
+            EventType.INVENTORY_RELEASE_REQUESTED,
+            Source.SAGA,
+            payloads.InventoryReleaseRequested,
             "The saga asks to release a reservation.",
         ),
     )
@@ -105,7 +124,13 @@ def spec_for(event_type: str) -> EventSpec:
 
 
 def envelope_model(event_type: str) -> type[Envelope]:
-    return Envelope[spec_for(event_type).payload]  # type: ignore[index]
+    return _envelope_of(spec_for(event_type).payload)
+
+
+def _envelope_of(payload: builtins.type[payloads.Payload]) -> type[Envelope]:
+    """The envelope model parametrized with a payload class known only at run time."""
+    generic: Any = Envelope
+    return generic[payload]
 
 
 def parse_event(detail: str | bytes | dict[str, Any]) -> Envelope:
@@ -136,7 +161,7 @@ def new_event(
     spec = CATALOG[event_type]
     if not isinstance(payload, spec.payload):
         raise TypeError(f"{event_type} carries {spec.payload.__name__}, not {type(payload).__name__}")
-    return Envelope[spec.payload](  # type: ignore[index]
+    return _envelope_of(spec.payload)(
         eventId=new_event_id(),
         eventType=event_type.value,
         timestamp=utc_now(),
@@ -153,9 +178,9 @@ def new_event(
 
 
 __all__ = [
-    "Caller",
     "CATALOG",
     "ORDER_EVENTS",
+    "Caller",
     "Envelope",
     "EventSpec",
     "EventType",

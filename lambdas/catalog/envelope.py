@@ -3,7 +3,7 @@
 import json
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_serializer
@@ -48,7 +48,7 @@ class Envelope(BaseModel, Generic[P]):
 
     @field_serializer("timestamp")
     def _utc_iso(self, value: datetime) -> str:
-        return value.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
     @property
     def version(self) -> int:
@@ -67,6 +67,5 @@ def new_event_id() -> uuid.UUID:
 
 def utc_now() -> datetime:
     """Now, to the millisecond: the precision the envelope carries, so events round-trip."""
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     return now.replace(microsecond=now.microsecond // 1000 * 1000)
-

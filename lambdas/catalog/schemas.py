@@ -24,8 +24,12 @@ def schema_of(event_type: EventType) -> dict[str, Any]:
     schema = _draft4(schema)
     if "$defs" in schema:
         schema["definitions"] = schema.pop("$defs")
-    return {"$schema": DRAFT_4, "title": f"{event_type.value} v{spec.version}",
-            "description": spec.description, **{k: v for k, v in schema.items() if k != "title"}}
+    return {
+        "$schema": DRAFT_4,
+        "title": f"{event_type.value} v{spec.version}",
+        "description": spec.description,
+        **{k: v for k, v in schema.items() if k != "title"},
+    }
 
 
 def _draft4(node: Any) -> Any:

@@ -10,7 +10,8 @@ one here; tests/unit/test_schemas.py fails when either is missing.
 from __future__ import annotations
 
 import copy
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from catalog.types import DEFAULT_CURRENCY
 

@@ -18,8 +18,16 @@ from common import faults
 
 RETRIES = Config(retries={"mode": "standard", "total_max_attempts": 3})
 # The AWS error codes that mean "too many requests, try later".
-THROTTLED = frozenset({"ProvisionedThroughputExceededException", "ThrottlingException", "Throttling",
-                       "TooManyRequestsException", "RequestLimitExceeded", "RequestThrottled"})
+THROTTLED = frozenset(
+    {
+        "ProvisionedThroughputExceededException",
+        "ThrottlingException",
+        "Throttling",
+        "TooManyRequestsException",
+        "RequestLimitExceeded",
+        "RequestThrottled",
+    }
+)
 
 
 @cache

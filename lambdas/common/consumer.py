@@ -5,8 +5,9 @@ EventBridge delivers at least once, and Lambda retries failed invocations, so ev
 work is exactly-once by a write of its own that is conditional on the event: the read model's
 version, the audit entry's key (it ends in the eventId), the analytics marker, the saga's, the
 payment's and the reservation's own streams in the event store (each answer or command at the
-stream's next version, written only if absent), the email's claim. None keeps a second record beside its effect (Powertools idempotency would add two writes
-an event, the second billed at the whole record's size). A failed attempt writes nothing that
+stream's next version, written only if absent), the email's claim. None keeps a second record
+beside its effect (Powertools idempotency would add two writes an event, the second billed at
+the whole record's size). A failed attempt writes nothing that
 would stop its retry.
 
     consumer = EventConsumer(process)   # process(envelope) -> dict, the per-event work
@@ -15,7 +16,8 @@ would stop its retry.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from catalog import CATALOG, Envelope, EventType, parse_event
 from common import faults
@@ -45,13 +47,22 @@ class EventConsumer:
         except Exception:
             # One line an attempt that failed, naming the event (the runtime's own error record
             # names only the request): Lambda retries it, then parks it with the last error.
-            logger.exception("event failed", extra={"eventId": _event_id(detail), "eventType": event.get("detail-type")})
+            logger.exception(
+                "event failed", extra={"eventId": _event_id(detail), "eventType": event.get("detail-type")}
+            )
             raise
         # Lambda's own Invocations and Errors count the events; a custom metric per event would
         # only add an EMF record to every invocation's logs. One line an event, its outcome only
         # (each byte is ingested and billed); the whole result is DEBUG.
-        logger.info("event consumed", extra={"eventId": str(envelope.eventId), "eventType": envelope.eventType,
-                                             "aggregateId": envelope.aggregateId, "outcome": result.get("outcome")})
+        logger.info(
+            "event consumed",
+            extra={
+                "eventId": str(envelope.eventId),
+                "eventType": envelope.eventType,
+                "aggregateId": envelope.aggregateId,
+                "outcome": result.get("outcome"),
+            },
+        )
         logger.debug("event result", extra={"eventId": str(envelope.eventId), "result": result})
         return result
 

@@ -44,9 +44,16 @@ import random
 import threading
 import time
 
-SWITCHES = ("FAULT_INJECTION_EVENT_TYPES", "FAULT_INJECTION_RATE", "FAULT_INJECTION_SEED", "FAULT_INJECTION_DUPLICATES",
-            "FAULT_INJECTION_REORDER", "FAULT_INJECTION_TIMEOUT", "FAULT_INJECTION_THROTTLE",
-            "FAULT_INJECTION_PARTIAL_PUT")
+SWITCHES = (
+    "FAULT_INJECTION_EVENT_TYPES",
+    "FAULT_INJECTION_RATE",
+    "FAULT_INJECTION_SEED",
+    "FAULT_INJECTION_DUPLICATES",
+    "FAULT_INJECTION_REORDER",
+    "FAULT_INJECTION_TIMEOUT",
+    "FAULT_INJECTION_THROTTLE",
+    "FAULT_INJECTION_PARTIAL_PUT",
+)
 
 BEFORE, AFTER = "before the work", "after the work's effects"
 REFUSED_ON = "prod"  # the stage (STAGE, set on every function by the stacks) no switch works on
@@ -208,8 +215,15 @@ class _Throttle:
                 self._bursts.pop(invocation, None)
             if attempt > burst[0]:
                 return None
-        _log("fault injected: AWS call throttled", service=self.service, operation=event_name.rsplit(".", 1)[-1],
-             code=burst[1], attempt=attempt, attempts=most, exhausted=attempt >= most)
+        _log(
+            "fault injected: AWS call throttled",
+            service=self.service,
+            operation=event_name.rsplit(".", 1)[-1],
+            code=burst[1],
+            attempt=attempt,
+            attempts=most,
+            exhausted=attempt >= most,
+        )
         request.headers[INJECTED] = "throttle"
         return _throttle_response(self.service, self.status, burst[1], request.url)
 
@@ -228,11 +242,15 @@ def _throttle_response(service: str, status: int, code: str, url: str):
 
     message = "Rate exceeded (fault injected: FAULT_INJECTION_THROTTLE)"
     if service == "ses":  # the query protocol answers in XML
-        body = (f"<ErrorResponse><Error><Type>Sender</Type><Code>{code}</Code><Message>{message}</Message></Error>"
-                "<RequestId>fault-injected</RequestId></ErrorResponse>").encode()
+        body = (
+            f"<ErrorResponse><Error><Type>Sender</Type><Code>{code}</Code><Message>{message}</Message></Error>"
+            "<RequestId>fault-injected</RequestId></ErrorResponse>"
+        ).encode()
         headers = {"Content-Type": "text/xml"}
     elif service == "lambda":  # rest-json: the code in a header
-        body = json.dumps({"message": message, "Type": "User", "Reason": "ReservedFunctionConcurrentInvocationLimitExceeded"}).encode()
+        body = json.dumps(
+            {"message": message, "Type": "User", "Reason": "ReservedFunctionConcurrentInvocationLimitExceeded"}
+        ).encode()
         headers = {"Content-Type": "application/json", "x-amzn-ErrorType": code}
     else:  # json
         body = json.dumps({"__type": code, "message": message}).encode()
@@ -279,7 +297,9 @@ class _PartialPut:
         from botocore.awsrequest import AWSResponse
 
         body = {"FailedEntryCount": 0, "Entries": []}  # spliced in by `splice`, as for a partial answer
-        return AWSResponse(request.url, 200, {"Content-Type": "application/x-amz-json-1.1"}, _Raw(json.dumps(body).encode()))
+        return AWSResponse(
+            request.url, 200, {"Content-Type": "application/x-amz-json-1.1"}, _Raw(json.dumps(body).encode())
+        )
 
     def splice(self, parsed, **_):
         codes, total = getattr(self._local, "failed", {}), getattr(self._local, "total", 0)
@@ -287,8 +307,12 @@ class _PartialPut:
         if not codes or "Entries" not in parsed:
             return
         delivered = iter(parsed["Entries"])
-        parsed["Entries"] = [{"ErrorCode": codes[i], "ErrorMessage": "fault injected: FAULT_INJECTION_PARTIAL_PUT"}
-                             if i in codes else next(delivered) for i in range(total)]
+        parsed["Entries"] = [
+            {"ErrorCode": codes[i], "ErrorMessage": "fault injected: FAULT_INJECTION_PARTIAL_PUT"}
+            if i in codes
+            else next(delivered)
+            for i in range(total)
+        ]
         parsed["FailedEntryCount"] = parsed.get("FailedEntryCount", 0) + len(codes)
 
 

@@ -2,8 +2,9 @@
 
 import json
 import re
+from collections.abc import Mapping
 from http import HTTPStatus
-from typing import Any, Mapping, TypeVar
+from typing import Any, TypeVar
 
 from aws_lambda_powertools.event_handler import Response, content_types
 from pydantic import BaseModel, ValidationError

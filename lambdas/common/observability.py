@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from typing import Callable
+from collections.abc import Callable
 
 from aws_lambda_powertools import Logger, Tracer
 
@@ -21,8 +21,15 @@ tracer = Tracer(patch_modules=("botocore",))
 # 20 are not recorded (the default rule's 5%), while the correlation id, on every line, follows
 # an order through every function and the audit log. function_request_id stays: a failed
 # invocation's error record names only it.
-REPEATED_KEYS = ("function_arn", "function_memory_size", "function_name", "location", "timestamp", "cold_start",
-                 "service")
+REPEATED_KEYS = (
+    "function_arn",
+    "function_memory_size",
+    "function_name",
+    "location",
+    "timestamp",
+    "cold_start",
+    "service",
+)
 
 
 def log_context(handler: Callable | None = None, *, correlation_id_path: str | None = None):

@@ -14,9 +14,10 @@ A table field is named after the table's key in infra/tables.py, plus `_table_na
 """
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import Enum
-from typing import Annotated, Any, Mapping, Self
+from typing import Annotated, Any, Self
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
@@ -100,24 +101,29 @@ class FunctionSettings(BaseModel):
         """Each field and what it names (None: a plain value the stacks leave to its default)."""
         found: dict[str, Use | None] = {}
         for name, field in cls.model_fields.items():
-            marks = [mark for mark in field.metadata if isinstance(mark, Use)]  # type: ignore[arg-type, misc]
+            marks = [mark for mark in field.metadata if isinstance(mark, Use)]
             found[name] = marks[0] if marks else None
         return found
 
     @classmethod
     def tables(cls) -> dict[str, Access]:
         """The tables the function uses, by their key in infra/tables.py."""
-        return {name.removesuffix(TABLE_SUFFIX): use.access for name, use in cls.uses().items() if isinstance(use, Table)}
+        return {
+            name.removesuffix(TABLE_SUFFIX): use.access for name, use in cls.uses().items() if isinstance(use, Table)
+        }
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] = os.environ) -> Self:
         """The settings from the environment, or MissingSetting naming every variable at fault."""
         values = {name: environ[cls.variable(name)] for name in cls.model_fields if environ.get(cls.variable(name))}
-        missing = [cls.variable(name) for name, field in cls.model_fields.items()
-                   if field.is_required() and name not in values]
+        missing = [
+            cls.variable(name) for name, field in cls.model_fields.items() if field.is_required() and name not in values
+        ]
         if missing:
-            raise MissingSetting(f"{cls.__module__}: environment variable {', '.join(missing)} not set: "
-                                 "is the function deployed by infra/?")
+            raise MissingSetting(
+                f"{cls.__module__}: environment variable {', '.join(missing)} not set: "
+                "is the function deployed by infra/?"
+            )
         try:
             return cls.model_validate(values)
         except ValidationError as error:

@@ -8,8 +8,9 @@ no idempotency record beside it. Each event is caused by the request it answers,
 request's conversation.
 """
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any
 
 from catalog import Envelope, EventType, new_event
 from eventstore.store import ConcurrencyError, EventStore
@@ -35,14 +36,16 @@ class Answers:
         self._store = store
         self.streams = streams
 
-    def answer(self, event_type: EventType, order_id: str, payload: Any, request: Envelope,
-               guards: Iterable[dict] = ()) -> bool:
+    def answer(
+        self, event_type: EventType, order_id: str, payload: Any, request: Envelope, guards: Iterable[dict] = ()
+    ) -> bool:
         """Answer the order, with the guards' writes in the same transaction (GuardFailed if one
         fails); False if it was answered already."""
         return self._write(event_type, order_id, payload, ANSWER, request, guards)
 
-    def undo(self, event_type: EventType, order_id: str, payload: Any, request: Envelope,
-             guards: Iterable[dict] = ()) -> bool:
+    def undo(
+        self, event_type: EventType, order_id: str, payload: Any, request: Envelope, guards: Iterable[dict] = ()
+    ) -> bool:
         """Undo the answer, with the guards' writes; False if it was undone already."""
         return self._write(event_type, order_id, payload, UNDO, request, guards)
 
@@ -51,11 +54,24 @@ class Answers:
         found = self._store.load(self.streams.stream(order_id), up_to_version=ANSWER)
         return found[0] if found else None
 
-    def _write(self, event_type: EventType, order_id: str, payload: Any, version: int, request: Envelope,
-               guards: Iterable[dict]) -> bool:
-        event = new_event(event_type, aggregate_id=self.streams.stream(order_id), payload=payload, version=version,
-                          user_id=self.streams.user, correlation_id=request.metadata.correlationId,
-                          causation_id=str(request.eventId))
+    def _write(
+        self,
+        event_type: EventType,
+        order_id: str,
+        payload: Any,
+        version: int,
+        request: Envelope,
+        guards: Iterable[dict],
+    ) -> bool:
+        event = new_event(
+            event_type,
+            aggregate_id=self.streams.stream(order_id),
+            payload=payload,
+            version=version,
+            user_id=self.streams.user,
+            correlation_id=request.metadata.correlationId,
+            causation_id=str(request.eventId),
+        )
         try:
             self._store.append([event], guards=list(guards))
         except ConcurrencyError:

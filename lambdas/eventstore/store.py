@@ -11,13 +11,13 @@ from its POST to its completion, instead of one more for every batch the outbox 
 from __future__ import annotations
 
 import os
-from typing import Iterator, Sequence
+from collections.abc import Iterator, Sequence
 
 from botocore.exceptions import ClientError
 
 from catalog import CATALOG, Envelope, EventType, parse_event
-from common.limits import MAX_ENTRY_BYTES, entry_size
 from common import clients
+from common.limits import MAX_ENTRY_BYTES, entry_size
 
 MAX_TRANSACTION_ACTIONS = 100  # TransactWriteItems limit
 
@@ -71,8 +71,10 @@ class EventStore:
             if len(items) == 1 and not guards:
                 self._client.put_item(TableName=self.table_name, Item=items[0], ConditionExpression=condition)
             else:
-                puts = [{"Put": {"TableName": self.table_name, "Item": item, "ConditionExpression": condition}}
-                        for item in items]
+                puts = [
+                    {"Put": {"TableName": self.table_name, "Item": item, "ConditionExpression": condition}}
+                    for item in items
+                ]
                 self._client.transact_write_items(TransactItems=[*puts, *guards])
         except ClientError as error:
             failed = _failed_conditions(error)
@@ -87,7 +89,8 @@ class EventStore:
     def _check_batch(events: Sequence[Envelope], guards: int) -> None:
         if len(events) + guards > MAX_TRANSACTION_ACTIONS:
             raise EventStoreError(
-                f"one command may append at most {MAX_TRANSACTION_ACTIONS} events and guards, got {len(events) + guards}"
+                f"one command may append at most {MAX_TRANSACTION_ACTIONS} events and guards, "
+                f"got {len(events) + guards}"
             )
         last_version: dict[str, int] = {}
         for event in events:
@@ -131,7 +134,11 @@ class EventStore:
         values: dict = {":id": {"S": aggregate_id}, ":after": {"N": str(after_version)}}
         if up_to_version is not None:
             key_condition = "aggregateId = :id AND version BETWEEN :first AND :last"
-            values = {":id": {"S": aggregate_id}, ":first": {"N": str(after_version + 1)}, ":last": {"N": str(up_to_version)}}
+            values = {
+                ":id": {"S": aggregate_id},
+                ":first": {"N": str(after_version + 1)},
+                ":last": {"N": str(up_to_version)},
+            }
         paginator = self._client.get_paginator("query")
         pages = paginator.paginate(
             TableName=self.table_name,
@@ -147,7 +154,9 @@ class EventStore:
     def scan(self, *, event_types: Sequence[str] | None = None) -> Iterator[tuple[int, list[Envelope]]]:
         """Every stored event (of these types), page by page, with the items each page read."""
         pages = self._client.get_paginator("scan").paginate(
-            TableName=self.table_name, ConsistentRead=True, PaginationConfig={"PageSize": self._page_size},
+            TableName=self.table_name,
+            ConsistentRead=True,
+            PaginationConfig={"PageSize": self._page_size},
             **_scan_filter(event_types),
         )
         for page in pages:

@@ -43,7 +43,9 @@ def set_stock(product_id: str) -> Response:
     body = parse_body(app.current_event.body, SetStock)
     event = stock().set(product_id, body.quantity, caller=who)
     return json_response(
-        HTTPStatus.OK, {"productId": product_id, "available": body.quantity, "version": event.version}, who.correlation_id
+        HTTPStatus.OK,
+        {"productId": product_id, "available": body.quantity, "version": event.version},
+        who.correlation_id,
     )
 
 

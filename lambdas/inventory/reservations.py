@@ -1,19 +1,19 @@
 """Reserving an order's stock: every line at once or none, and releasing it again.
 
 An order's reservation is its own stream of answers (eventstore/answers.py,
-`reservation:<orderId>`), and the stream is the record. A reservation is one TransactWriteItems: INVENTORY_UPDATED as version 1
-(written only if absent: an order is answered once) and each product's stock decremented on
-condition that enough is available. If any line is short the whole transaction fails, nothing
-moves, and INVENTORY_INSUFFICIENT (version 1, on the same condition) names the lines that were
-short. A release is INVENTORY_RELEASED as version 2 with the stock given back, once, and only
-after an INVENTORY_UPDATED. Stock can never go negative: the condition is checked by DynamoDB
-at write time, not read beforehand.
+`reservation:<orderId>`), and the stream is the record. A reservation is one
+TransactWriteItems: INVENTORY_UPDATED as version 1 (written only if absent: an order is
+answered once) and each product's stock decremented on condition that enough is available.
+If any line is short the whole transaction fails, nothing moves, and INVENTORY_INSUFFICIENT
+(version 1, on the same condition) names the lines that were short. A release is
+INVENTORY_RELEASED as version 2 with the stock given back, once, and only after an
+INVENTORY_UPDATED. Stock can never go negative: the condition is checked by DynamoDB at write
+time, not read beforehand.
 """
 
 from __future__ import annotations
 
 from typing import Any
-
 
 from catalog import Envelope, EventType
 from catalog.payloads import InventoryInsufficient, InventoryReleased, InventoryUpdated, ReservedLine
@@ -36,15 +36,24 @@ class Reservations:
     def reserve(self, request: Envelope) -> dict[str, Any]:
         order_id, lines = request.payload.orderId, request.payload.lines
         try:
-            if self._answers.answer(EventType.INVENTORY_UPDATED, order_id, InventoryUpdated(orderId=order_id, lines=lines),
-                                    request, guards=[self._move(line, available=-line.quantity) for line in lines]):
+            if self._answers.answer(
+                EventType.INVENTORY_UPDATED,
+                order_id,
+                InventoryUpdated(orderId=order_id, lines=lines),
+                request,
+                guards=[self._move(line, available=-line.quantity) for line in lines],
+            ):
                 return {"orderId": order_id, "outcome": "reserved"}
             return {"orderId": order_id, "outcome": "already-answered"}
         except GuardFailed:
             pass  # a line is short
         short = self._short_lines(lines)
-        if not self._answers.answer(EventType.INVENTORY_INSUFFICIENT, order_id,
-                                    InventoryInsufficient(orderId=order_id, shortLines=short), request):
+        if not self._answers.answer(
+            EventType.INVENTORY_INSUFFICIENT,
+            order_id,
+            InventoryInsufficient(orderId=order_id, shortLines=short),
+            request,
+        ):
             return {"orderId": order_id, "outcome": "already-answered"}
         return {"orderId": order_id, "outcome": "insufficient", "short": [line.productId for line in short]}
 
@@ -55,8 +64,13 @@ class Reservations:
             return {"orderId": order_id, "outcome": "nothing-to-release"}
         lines = answer.payload.lines
         try:
-            if self._answers.undo(EventType.INVENTORY_RELEASED, order_id, InventoryReleased(orderId=order_id, lines=lines),
-                                  request, guards=[self._move(line, available=line.quantity) for line in lines]):
+            if self._answers.undo(
+                EventType.INVENTORY_RELEASED,
+                order_id,
+                InventoryReleased(orderId=order_id, lines=lines),
+                request,
+                guards=[self._move(line, available=line.quantity) for line in lines],
+            ):
                 return {"orderId": order_id, "outcome": "released"}
         except GuardFailed:
             pass
@@ -84,7 +98,8 @@ class Reservations:
         available = {item["productId"]["S"]: int(item["available"]["N"]) for item in response["Responses"][self._stock]}
         short = tuple(
             ReservedLine(productId=line.productId, quantity=line.quantity - available.get(line.productId, 0))
-            for line in lines if available.get(line.productId, 0) < line.quantity
+            for line in lines
+            if available.get(line.productId, 0) < line.quantity
         )
         # Stock moved back between the failed transaction and this read: call the first line short.
         return short or (lines[0],)

@@ -3,8 +3,7 @@ transaction: the change and its event exist together or not at all (no dual writ
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
-
+from datetime import UTC, datetime
 
 from catalog import Caller, Envelope, EventType, new_event
 from catalog.payloads import InventoryAdjusted
@@ -30,7 +29,9 @@ class Stock:
         self._client = client or clients.client("dynamodb")
 
     def get(self, product_id: str) -> dict:
-        item = self._client.get_item(TableName=self._table, Key={"productId": {"S": product_id}}, ConsistentRead=True).get("Item")
+        item = self._client.get_item(
+            TableName=self._table, Key={"productId": {"S": product_id}}, ConsistentRead=True
+        ).get("Item")
         if item is None:
             raise ProductNotFound(product_id)
         return {
@@ -78,7 +79,7 @@ class Stock:
                     ":version": {"N": str(previous_version + 1)},
                     ":previous": {"N": str(previous_version)},
                     ":zero": {"N": "0"},
-                    ":now": {"S": datetime.now(timezone.utc).isoformat()},
+                    ":now": {"S": datetime.now(UTC).isoformat()},
                 },
             }
         }

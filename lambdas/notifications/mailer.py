@@ -20,9 +20,10 @@ that expires, and the retry sends again: at least once in that window, never twi
 
 from __future__ import annotations
 
+import contextlib
 import time
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import boto3
@@ -33,7 +34,6 @@ from catalog import Envelope, EventType
 from common import clients
 from eventstore.store import EventStore
 from notifications.templates import TEMPLATES
-
 
 # A claim's last write (SENT once the email is out; the claim given back when the send failed)
 # is tried again when throttled past the SDK's own retries, for up to about 10 s: left undone, the
@@ -49,7 +49,7 @@ def _through_throttling(write):
         except ClientError as error:
             if error.response.get("Error", {}).get("Code") not in clients.THROTTLED or attempt == SETTLE_ATTEMPTS - 1:
                 raise
-            time.sleep(min(4.0, 0.25 * 2 ** attempt))
+            time.sleep(min(4.0, 0.25 * 2**attempt))
 
 
 # Longer than the function's 30 s timeout, so a live run keeps its claim; shorter than Lambda's
@@ -81,10 +81,18 @@ class Mailer:
                 return self._send(event, payload.userId, userId=payload.userId)
             case EventType.ORDER_CREATED:
                 lines = "\n".join(f"  {i.quantity} x {i.productId} at {i.price:.2f}" for i in payload.items)
-                return self._send(event, payload.customerId, orderId=payload.orderId, lines=lines,
-                                  totalAmount=f"{payload.totalAmount:.2f}", currency=payload.currency)
+                return self._send(
+                    event,
+                    payload.customerId,
+                    orderId=payload.orderId,
+                    lines=lines,
+                    totalAmount=f"{payload.totalAmount:.2f}",
+                    currency=payload.currency,
+                )
             case EventType.ORDER_CANCELLED:
-                return self._send(event, self._customer_of(payload.orderId), orderId=payload.orderId, reason=payload.reason)
+                return self._send(
+                    event, self._customer_of(payload.orderId), orderId=payload.orderId, reason=payload.reason
+                )
             case EventType.ORDER_COMPLETED:
                 return self._send(event, self._customer_of(payload.orderId), orderId=payload.orderId)
         return {"outcome": "ignored"}
@@ -113,15 +121,23 @@ class Mailer:
                 Message={"Subject": {"Data": subject}, "Body": {"Text": {"Data": body}}},
             )
         except Exception:
-            _through_throttling(lambda: self._table.delete_item(
-                Key={"id": key}, ConditionExpression=Attr("status").eq("SENDING")))
+            _through_throttling(
+                lambda: self._table.delete_item(Key={"id": key}, ConditionExpression=Attr("status").eq("SENDING"))
+            )
             raise
-        _through_throttling(lambda: self._table.update_item(
-            Key={"id": key}, UpdateExpression="SET #s = :sent, messageId = :m, #to = :to, subject = :subject",
-            ExpressionAttributeNames={"#s": "status", "#to": "to"},
-            ExpressionAttributeValues={":sent": "SENT", ":m": response["MessageId"], ":to": contact["email"],
-                                       ":subject": subject},
-        ))
+        _through_throttling(
+            lambda: self._table.update_item(
+                Key={"id": key},
+                UpdateExpression="SET #s = :sent, messageId = :m, #to = :to, subject = :subject",
+                ExpressionAttributeNames={"#s": "status", "#to": "to"},
+                ExpressionAttributeValues={
+                    ":sent": "SENT",
+                    ":m": response["MessageId"],
+                    ":to": contact["email"],
+                    ":subject": subject,
+                },
+            )
+        )
         return {"outcome": "sent", "messageId": response["MessageId"], "to": contact["email"]}
 
     def _claim(self, key: str, event_type: str) -> dict[str, Any] | None:
@@ -129,9 +145,16 @@ class Mailer:
         now = int(time.time())
         try:
             self._table.put_item(
-                Item={"id": key, "status": "SENDING", "claim": uuid.uuid4().hex, "claimedUntil": now + CLAIM_SECONDS,
-                      "eventType": event_type, "at": datetime.now(timezone.utc).isoformat()},
-                ConditionExpression=Attr("id").not_exists() | (Attr("status").eq("SENDING") & Attr("claimedUntil").lt(now)),
+                Item={
+                    "id": key,
+                    "status": "SENDING",
+                    "claim": uuid.uuid4().hex,
+                    "claimedUntil": now + CLAIM_SECONDS,
+                    "eventType": event_type,
+                    "at": datetime.now(UTC).isoformat(),
+                },
+                ConditionExpression=Attr("id").not_exists()
+                | (Attr("status").eq("SENDING") & Attr("claimedUntil").lt(now)),
             )
             return None
         except self._table.meta.client.exceptions.ConditionalCheckFailedException:
@@ -145,11 +168,11 @@ class Mailer:
         raise EmailInProgress(f"{key} is claimed by a run still in progress")
 
     def _record_once(self, key: str, **attributes: str) -> None:
-        try:
-            self._table.put_item(Item={"id": key, **attributes, "at": datetime.now(timezone.utc).isoformat()},
-                                 ConditionExpression=Attr("id").not_exists())
-        except self._table.meta.client.exceptions.ConditionalCheckFailedException:
-            pass  # recorded by an earlier delivery
+        with contextlib.suppress(self._table.meta.client.exceptions.ConditionalCheckFailedException):
+            self._table.put_item(  # or an earlier delivery recorded it
+                Item={"id": key, **attributes, "at": datetime.now(UTC).isoformat()},
+                ConditionExpression=Attr("id").not_exists(),
+            )
 
     def _put(self, key: str, **attributes: str) -> None:
-        self._table.put_item(Item={"id": key, **attributes, "at": datetime.now(timezone.utc).isoformat()})
+        self._table.put_item(Item={"id": key, **attributes, "at": datetime.now(UTC).isoformat()})

@@ -4,9 +4,9 @@ Commands never mutate state; they return new payloads. State only changes by app
 events, so the same code rebuilds an order from the event store and from the read model.
 """
 
+from collections.abc import Iterable
 from decimal import Decimal
 from enum import StrEnum
-from typing import Iterable
 
 from pydantic import BaseModel, ConfigDict
 
@@ -93,7 +93,9 @@ class Order(BaseModel):
     @classmethod
     def started_by(cls, event: Envelope) -> "Order":
         if event.eventType != EventType.ORDER_CREATED or event.version != 1:
-            raise UnexpectedEvent(f"an order starts with ORDER_CREATED at version 1, not {event.eventType} v{event.version}")
+            raise UnexpectedEvent(
+                f"an order starts with ORDER_CREATED at version 1, not {event.eventType} v{event.version}"
+            )
         created: OrderCreated = event.payload
         return cls(
             orderId=created.orderId,

@@ -35,8 +35,8 @@ from common.http import ApiError, bad_request, json_response, parse_body
 from common.settings import FunctionSettings, ReadTable, ReadWriteTable
 from eventstore.store import ConcurrencyError, EventStore, EventTooLarge
 from orders.aggregate import InvalidTransition
-from orders.service import OrderNotFound, OrderService
 from orders.read_model import OrdersReadModel
+from orders.service import OrderNotFound, OrderService
 
 IDEMPOTENCY_TTL_SECONDS = 24 * 3600
 _ORDER_IDS = uuid.UUID("6f1c7b52-3c8e-4d0a-9a57-2a7f0f5d9e11")  # namespace of the ids derived from keys
@@ -134,15 +134,21 @@ def _place_order(request: dict[str, Any]) -> dict[str, Any]:
     # the record's lease, and must find that order rather than place a second one.
     order_id = str(uuid.uuid5(_ORDER_IDS, f"{who.user_id}\n{request['key']}")) if request.get("key") else None
     try:
-        event = orders().place(customer_id=body.customerId, items=body.items, currency=body.currency, caller=who,
-                               order_id=order_id)
+        event = orders().place(
+            customer_id=body.customerId, items=body.items, currency=body.currency, caller=who, order_id=order_id
+        )
     except ConcurrencyError:
         if order_id is None:
             raise
         event = store().load(order_id, up_to_version=1)[0]
-        if event.payload.customerId != body.customerId or list(event.payload.items) != list(body.items) \
-                or event.payload.currency != body.currency:
-            raise ApiError(HTTPStatus.UNPROCESSABLE_ENTITY, "this Idempotency-Key was used with a different body") from None
+        if (
+            event.payload.customerId != body.customerId
+            or list(event.payload.items) != list(body.items)
+            or event.payload.currency != body.currency
+        ):
+            raise ApiError(
+                HTTPStatus.UNPROCESSABLE_ENTITY, "this Idempotency-Key was used with a different body"
+            ) from None
     return {"orderId": event.aggregateId, "version": event.version, "eventId": str(event.eventId)}
 
 
@@ -160,9 +166,13 @@ def place() -> Response:
         try:
             result = place_once()(request={**request, "key": key})
         except IdempotencyValidationError:
-            raise ApiError(HTTPStatus.UNPROCESSABLE_ENTITY, "this Idempotency-Key was used with a different body") from None
+            raise ApiError(
+                HTTPStatus.UNPROCESSABLE_ENTITY, "this Idempotency-Key was used with a different body"
+            ) from None
         except IdempotencyAlreadyInProgressError:
-            raise ApiError(HTTPStatus.CONFLICT, "a request with this Idempotency-Key is in progress; retry shortly") from None
+            raise ApiError(
+                HTTPStatus.CONFLICT, "a request with this Idempotency-Key is in progress; retry shortly"
+            ) from None
         except IdempotencyPersistenceLayerError as error:
             if isinstance(error.__cause__, ClientError):
                 raise error.__cause__ from None  # the record's table refused the call: answered as the call's error

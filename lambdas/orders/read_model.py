@@ -13,6 +13,7 @@ from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict
 
 from catalog import Envelope
+from catalog.payloads import OrderItem
 from catalog.types import DEFAULT_CURRENCY
 from orders.aggregate import Order, OrderStatus
 
@@ -69,7 +70,7 @@ class OrdersReadModel:
             order=Order(
                 orderId=item["orderId"],
                 customerId=item["customerId"],
-                items=[{**line, "quantity": int(line["quantity"])} for line in item["items"]],
+                items=tuple(OrderItem(**{**line, "quantity": int(line["quantity"])}) for line in item["items"]),
                 totalAmount=item["totalAmount"],
                 currency=item.get("currency", DEFAULT_CURRENCY),
                 status=item["status"],

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Iterable
+from collections.abc import Iterable
 
 from catalog import Caller, Envelope, EventType, new_event
 from catalog.payloads import OrderItem
@@ -33,7 +33,12 @@ class OrderService:
         return order
 
     def place(
-        self, *, customer_id: str, items: Iterable[OrderItem], caller: Caller, currency: str = DEFAULT_CURRENCY,
+        self,
+        *,
+        customer_id: str,
+        items: Iterable[OrderItem],
+        caller: Caller,
+        currency: str = DEFAULT_CURRENCY,
         order_id: str | None = None,
     ) -> Envelope:
         """A new order (a fresh id, or the one given: placing it again is then a ConcurrencyError
@@ -65,7 +70,9 @@ class OrderService:
         if order is None:
             raise OrderNotFound("(no history)")
         if cancel_reason is not None:
-            return _event(EventType.ORDER_CANCELLED, order.orderId, order.cancel(cancel_reason), order.version + 1, caller)
+            return _event(
+                EventType.ORDER_CANCELLED, order.orderId, order.cancel(cancel_reason), order.version + 1, caller
+            )
         return _event(EventType.ORDER_COMPLETED, order.orderId, order.complete(), order.version + 1, caller)
 
     def _load_at(self, order_id: str, expected_version: int | None) -> Order:
@@ -81,5 +88,12 @@ class OrderService:
 
 
 def _event(event_type: EventType, order_id: str, payload, version: int, caller: Caller) -> Envelope:
-    return new_event(event_type, aggregate_id=order_id, payload=payload, version=version, user_id=caller.user_id,
-                     correlation_id=caller.correlation_id, causation_id=caller.causation_id)
+    return new_event(
+        event_type,
+        aggregate_id=order_id,
+        payload=payload,
+        version=version,
+        user_id=caller.user_id,
+        correlation_id=caller.correlation_id,
+        causation_id=caller.causation_id,
+    )

@@ -26,6 +26,7 @@ from catalog import Envelope, EventType
 from catalog.payloads import PaymentFailed, PaymentProcessed, PaymentRefunded
 from eventstore.answers import PAYMENTS, Answers
 from eventstore.store import EventStore
+
 KEYS = uuid.UUID("6f1d2a43-0c1e-4d39-9a59-3c1f2b8e5d70")  # namespace of the simulated network's ids
 
 
@@ -66,6 +67,7 @@ class PaymentProvider:
 
     def _charge(self, request: Envelope) -> dict[str, Any]:
         order_id, amount = request.payload.orderId, request.payload.amount
+        payload: PaymentFailed | PaymentProcessed
         try:
             payment_id = self.network.charge(f"charge:{order_id}", amount)
         except Declined as declined:

@@ -6,8 +6,8 @@ from catalog import Envelope
 from common.consumer import EventConsumer
 from common.settings import FunctionSettings, ReadTable, ReadWriteTable
 from eventstore.store import EventStore
-from projection.projector import OrderProjector
 from orders.read_model import OrdersReadModel
+from projection.projector import OrderProjector
 
 
 class Settings(FunctionSettings):

@@ -11,7 +11,7 @@ from enum import StrEnum
 
 from catalog import Envelope
 from eventstore.store import EventStore
-from orders.read_model import OrderView, OrdersReadModel, StaleWrite
+from orders.read_model import OrdersReadModel, OrderView, StaleWrite
 
 MAX_WRITE_ATTEMPTS = 5
 
@@ -37,10 +37,11 @@ class OrderProjector:
             current_version = current.order.version if current else 0
             if event.version <= current_version:
                 return Outcome.ALREADY_APPLIED
-            history = self._missing_before(event, current_version) + [event]
+            history = [*self._missing_before(event, current_version), event]
             try:
-                self._read_model.save(OrderView.folded(history, onto=current),
-                                      previous_version=current.order.version if current else None)
+                self._read_model.save(
+                    OrderView.folded(history, onto=current), previous_version=current.order.version if current else None
+                )
             except StaleWrite:
                 continue  # another delivery moved the order on; look again
             return Outcome.APPLIED if len(history) == 1 else Outcome.CAUGHT_UP
@@ -57,4 +58,3 @@ class OrderProjector:
                 f"..v{event.version - 1}, and the event store has {len(found)} of those {wanted} events"
             )
         return found
-

@@ -3,7 +3,6 @@
 import json
 from functools import cache
 
-
 from common import clients, faults
 from common.observability import log_context, logger, tracer
 from common.settings import BusName, DeadLetterQueueUrl, FunctionSettings
@@ -33,8 +32,12 @@ def handler(event: dict, context) -> dict:
     clean = not (report.failed or report.refused)
     (logger.debug if clean else logger.warning)(
         "outbox batch published",
-        extra={"published": report.published, "failed": len(report.failed), "refused": len(report.refused),
-               "ignored": report.ignored},
+        extra={
+            "published": report.published,
+            "failed": len(report.failed),
+            "refused": len(report.refused),
+            "ignored": report.ignored,
+        },
     )
     faults.fail_at(fault, faults.AFTER, context)  # published, not yet checkpointed: the batch comes again
     return {"batchItemFailures": report.batch_item_failures}
@@ -66,5 +69,8 @@ def park(refused: list[PendingEntry]) -> None:
 def _where(entry: PendingEntry) -> dict:
     """Where the record is, not the record: a refused item may be larger than a message."""
     record = entry.record
-    return {"eventSourceARN": record.get("eventSourceARN"), "sequenceNumber": entry.sequence_number,
-            "keys": record.get("dynamodb", {}).get("Keys", {})}
+    return {
+        "eventSourceARN": record.get("eventSourceARN"),
+        "sequenceNumber": entry.sequence_number,
+        "keys": record.get("dynamodb", {}).get("Keys", {}),
+    }

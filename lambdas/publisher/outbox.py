@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Callable, Iterable
 
 from botocore.exceptions import ClientError
 
@@ -99,16 +99,18 @@ class OutboxPublisher:
         try:
             source, detail_type, detail = image["source"]["S"], image["eventType"]["S"], image["detail"]["S"]
         except (KeyError, TypeError) as missing:
-            return PendingEntry(sequence_number, {}, f"stream record lacks string attribute {missing}: "
-                                                     "not an event-store item", record)
+            return PendingEntry(
+                sequence_number, {}, f"stream record lacks string attribute {missing}: not an event-store item", record
+            )
         entry = {"EventBusName": self.bus_name, "Source": source, "DetailType": detail_type, "Detail": detail}
         trace = image.get("traceHeader", {}).get("S")
         if trace:  # the consumers continue the trace of the invocation that stored the event
             entry["TraceHeader"] = trace
         size = entry_size(source, detail_type, detail)
         if size > MAX_ENTRY_BYTES:
-            return PendingEntry(sequence_number, entry, f"entry is {size} bytes; PutEvents takes at most "
-                                                        f"{MAX_ENTRY_BYTES}", record)
+            return PendingEntry(
+                sequence_number, entry, f"entry is {size} bytes; PutEvents takes at most {MAX_ENTRY_BYTES}", record
+            )
         problem = _not_an_event(detail, detail_type, image)
         if problem:
             return PendingEntry(sequence_number, entry, problem, record)
@@ -126,12 +128,14 @@ class OutboxPublisher:
         try:
             response = self._client.put_events(Entries=[pending.entry for pending in chunk])
         except ClientError as error:
-            reason = f"PutEvents failed: {error.response['Error'].get('Code')}: {error.response['Error'].get('Message')}"
+            reason = (
+                f"PutEvents failed: {error.response['Error'].get('Code')}: {error.response['Error'].get('Message')}"
+            )
             for pending in chunk:
                 pending.error = reason
             return chunk
         failed = []
-        for pending, result in zip(chunk, response["Entries"]):
+        for pending, result in zip(chunk, response["Entries"], strict=True):  # one result an entry
             if result.get("ErrorCode"):
                 pending.error = f"{result['ErrorCode']}: {result.get('ErrorMessage', '')}"
                 failed.append(pending)
@@ -147,8 +151,11 @@ def _not_an_event(detail: str, detail_type: str, image: dict) -> str | None:
         return f"detail is not JSON: {error}"
     if not isinstance(data, dict):
         return "detail is not a JSON object"
-    for name, expected in (("eventType", detail_type), ("eventId", image.get("eventId", {}).get("S")),
-                           ("aggregateId", image.get("aggregateId", {}).get("S"))):
+    for name, expected in (
+        ("eventType", detail_type),
+        ("eventId", image.get("eventId", {}).get("S")),
+        ("aggregateId", image.get("aggregateId", {}).get("S")),
+    ):
         if data.get(name) != expected:
             return f"detail {name} {data.get(name)!r} does not match the item's {expected!r}"
     return None

@@ -70,13 +70,19 @@ class SagaCoordinator:
                 self._append(facts, decision, trigger)
             except (ConcurrencyError, InvalidTransition):
                 continue  # another run (or the customer) moved the order first: read again
-            return {"orderId": order_id, "outcome": "moved", "emitted": [t.value for t, _ in decision.commands],
-                    **({"order": "cancelled"} if decision.cancel_order else {}),
-                    **({"order": "completed"} if decision.complete_order else {})}
+            return {
+                "orderId": order_id,
+                "outcome": "moved",
+                "emitted": [t.value for t, _ in decision.commands],
+                **({"order": "cancelled"} if decision.cancel_order else {}),
+                **({"order": "completed"} if decision.complete_order else {}),
+            }
         raise SagaConflict(f"saga of order {order_id} kept changing during {MAX_ATTEMPTS} attempts")
 
     def _append(self, facts: Facts, decision: Decision, trigger: Envelope | None) -> None:
         created = facts.created
+        if created is None:
+            raise ValueError("the saga appends only for an order the event store holds")  # _run checked it
         order_id = created.payload.orderId
         caller = Caller(
             user_id=SAGA_USER,
@@ -84,14 +90,21 @@ class SagaCoordinator:
             causation_id=str(trigger.eventId) if trigger else None,
         )
         events = [
-            new_event(event_type, aggregate_id=saga_stream(order_id), payload=payload,
-                      version=len(facts.commands) + offset, user_id=caller.user_id,
-                      correlation_id=caller.correlation_id, causation_id=caller.causation_id)
+            new_event(
+                event_type,
+                aggregate_id=saga_stream(order_id),
+                payload=payload,
+                version=len(facts.commands) + offset,
+                user_id=caller.user_id,
+                correlation_id=caller.correlation_id,
+                causation_id=caller.causation_id,
+            )
             for offset, (event_type, payload) in enumerate(decision.commands, start=1)
         ]
         if decision.complete_order or decision.cancel_order:
             # The order's own rules decide its last event (orders/service.py): the saga only
             # appends it, in the same transaction as its commands.
-            events.append(OrderService.settlement(facts.order, cancel_reason=decision.cancel_order or None,
-                                                  caller=caller))
+            events.append(
+                OrderService.settlement(facts.order, cancel_reason=decision.cancel_order or None, caller=caller)
+            )
         self._store.append(events)

@@ -23,17 +23,17 @@ due again.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Iterable
 
 from catalog import Envelope, EventType
 from catalog.payloads import (
     InventoryReleaseRequested,
     InventoryReservationRequested,
     OrderItem,
+    Payload,
     PaymentRefundRequested,
     PaymentRequested,
-    Payload,
     ReservedLine,
 )
 
@@ -133,8 +133,8 @@ def decide(facts: Facts, *, timed_out: bool = False) -> Decision:
         request = InventoryReservationRequested(orderId=order.orderId, lines=merged_lines(order.items))
         return Decision(commands=((EventType.INVENTORY_RESERVATION_REQUESTED, request),))
     if facts.charge is None and not facts.asked(EventType.PAYMENT_REQUESTED):
-        request = PaymentRequested(orderId=order.orderId, customerId=order.customerId, amount=order.totalAmount)
-        return Decision(commands=((EventType.PAYMENT_REQUESTED, request),))
+        charge = PaymentRequested(orderId=order.orderId, customerId=order.customerId, amount=order.totalAmount)
+        return Decision(commands=((EventType.PAYMENT_REQUESTED, charge),))
     if timed_out and facts.waiting_on is not None:
         reason = f"timed out waiting for {facts.waiting_on}"
         return Decision(commands=_compensations(facts, reason), cancel_order=reason)
@@ -143,13 +143,24 @@ def decide(facts: Facts, *, timed_out: bool = False) -> Decision:
 
 def _compensations(facts: Facts, reason: str) -> tuple[tuple[EventType, Payload], ...]:
     """Each undo now due and not yet asked: the refund of a charge, the release of a reservation."""
-    order_id = facts.created.payload.orderId
+    created = facts.created
+    if created is None:
+        return ()  # no order, nothing was done for it
+    order_id = created.payload.orderId
     due: list[tuple[EventType, Payload]] = []
     charge = facts.charge
     if charge is not None and not facts.asked(EventType.PAYMENT_REFUND_REQUESTED):
-        due.append((EventType.PAYMENT_REFUND_REQUESTED, PaymentRefundRequested(
-            orderId=order_id, paymentId=charge.payload.paymentId, amount=charge.payload.amount,
-            reason=_reason(facts, reason))))
+        due.append(
+            (
+                EventType.PAYMENT_REFUND_REQUESTED,
+                PaymentRefundRequested(
+                    orderId=order_id,
+                    paymentId=charge.payload.paymentId,
+                    amount=charge.payload.amount,
+                    reason=_reason(facts, reason),
+                ),
+            )
+        )
     if facts.reserved and not facts.asked(EventType.INVENTORY_RELEASE_REQUESTED):
         due.append((EventType.INVENTORY_RELEASE_REQUESTED, InventoryReleaseRequested(orderId=order_id)))
     return tuple(due)

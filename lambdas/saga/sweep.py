@@ -6,7 +6,7 @@ placed and leaves it when it completes or is cancelled, so the sweep reads only 
 An operator (or a test) can sweep now with a shorter timeout: {"timeoutSeconds": 5}.
 """
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from functools import cache
 from typing import Annotated
 
@@ -41,10 +41,15 @@ def _dynamodb():
 
 def pending_since_before(cutoff: datetime) -> list[str]:
     """Order ids of orders pending since before cutoff."""
-    pages = _dynamodb().get_paginator("scan").paginate(
-        TableName=Settings.current().orders_table_name, IndexName=PENDING_INDEX,
-        FilterExpression="pendingSince < :cutoff",
-        ExpressionAttributeValues={":cutoff": {"S": cutoff.isoformat()}},
+    pages = (
+        _dynamodb()
+        .get_paginator("scan")
+        .paginate(
+            TableName=Settings.current().orders_table_name,
+            IndexName=PENDING_INDEX,
+            FilterExpression="pendingSince < :cutoff",
+            ExpressionAttributeValues={":cutoff": {"S": cutoff.isoformat()}},
+        )
     )
     return [item["orderId"]["S"] for page in pages for item in page["Items"]]
 
@@ -54,14 +59,14 @@ def pending_since_before(cutoff: datetime) -> list[str]:
 def handler(event: dict, context) -> dict:
     requested = (event or {}).get("timeoutSeconds")  # absent on the schedule's own events
     timeout = int(requested if requested is not None else Settings.current().saga_timeout_seconds)
-    cutoff = datetime.now(timezone.utc) - timedelta(seconds=timeout)
+    cutoff = datetime.now(UTC) - timedelta(seconds=timeout)
     saga = coordinator()
     overdue = pending_since_before(cutoff)
     results, failures = [], []
     for order_id in overdue:
         try:
             results.append(saga.time_out(order_id))
-        except Exception as error:  # noqa: BLE001 - one stuck saga must not keep the others waiting
+        except Exception as error:
             logger.exception("saga timeout failed", extra={"orderId": order_id})
             failures.append(f"{order_id}: {error}")
     logger.info("saga sweep", extra={"timeoutSeconds": timeout, "overdue": len(overdue), "failed": len(failures)})

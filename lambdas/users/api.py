@@ -44,7 +44,9 @@ def register() -> Response:
     body = parse_body(app.current_event.body, RegisterUser)
     event = users().register(email=body.email, name=body.name, caller=who)
     return json_response(
-        HTTPStatus.CREATED, {"userId": event.aggregateId, "eventId": str(event.eventId)}, who.correlation_id,
+        HTTPStatus.CREATED,
+        {"userId": event.aggregateId, "eventId": str(event.eventId)},
+        who.correlation_id,
         Location=f"/users/{event.aggregateId}",
     )
 

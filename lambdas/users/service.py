@@ -4,7 +4,7 @@ written in one transaction, so an address can never belong to two users."""
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from catalog import Caller, Envelope, EventType, new_event
 from catalog.payloads import UserRegistered
@@ -46,7 +46,7 @@ class UserService:
                 "Item": {
                     "email": {"S": address.lower()},
                     "userId": {"S": user_id},
-                    "registeredAt": {"S": datetime.now(timezone.utc).isoformat()},
+                    "registeredAt": {"S": datetime.now(UTC).isoformat()},
                 },
                 "ConditionExpression": "attribute_not_exists(email)",
             }

@@ -171,7 +171,9 @@ def _signed_call(deployment, method: str, path: str, *, secret: str | None = Non
     from botocore.awsrequest import AWSRequest
     from botocore.credentials import Credentials
 
-    own = boto3.Session(**deployment._credentials()).get_credentials()
+    from localcloud.api import session_for
+
+    own = session_for(deployment.env or None).get_credentials()
     url = deployment.outputs.api_url + path
     request = AWSRequest(method=method, url=url, data=body, headers={"Content-Type": "application/json"})
     SigV4Auth(Credentials(key_id or own.access_key, secret or own.secret_key, own.token), "execute-api",

