@@ -190,4 +190,4 @@ ANALYTICS_FOLD = FunctionSpec(
     "AnalyticsFold", "analytics.fold.handler", "Folds the analytics markers' stream into the per-day counters"
 )
 
-FUNCTIONS: tuple[FunctionSpec, ...] = (PUBLISHER, *HTTP_SERVICES, *CONSUMERS, SAGA_SWEEP, ANALYTICS_FOLD)
+FUNCTIONS: tuple[FunctionSpec, ...] = (PUBLISHER, SAGA_SWEEP, ANALYTICS_FOLD, *HTTP_SERVICES, *CONSUMERS)

@@ -14,12 +14,11 @@ A table field is named after the table's key in infra/tables.py, plus `_table_na
 """
 
 import os
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import MISSING, dataclass, fields
+from decimal import Decimal
 from enum import Enum
-from typing import Annotated, Any, Self
-
-from pydantic import BaseModel, ConfigDict, ValidationError
+from typing import Annotated, Any, ClassVar, Self, dataclass_transform, get_args, get_type_hints
 
 TABLE_SUFFIX = "_table_name"
 
@@ -79,8 +78,37 @@ def forget_read_settings() -> None:
     _read.clear()
 
 
-class FunctionSettings(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+_KINDS: dict[type, tuple[str, Callable[[str], Any]]] = {
+    str: ("a string", str),
+    int: ("an integer", int),
+    Decimal: ("a decimal number", Decimal),
+}
+
+
+@dataclass_transform(kw_only_default=True, frozen_default=True)
+class FunctionSettings:
+    """A function's settings: each subclass is a frozen dataclass of its fields.
+
+    Plain Python, not pydantic: the publisher, which parses no event models, would otherwise
+    import pydantic for its settings alone (a fifth of its cold start, docs/PERFORMANCE.md)."""
+
+    _fields: ClassVar[dict[str, tuple[type, Use | None, Any]]] = {}  # name: (kind, use, default)
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        dataclass(frozen=True, kw_only=True)(cls)
+        hints = get_type_hints(cls, include_extras=True)
+        cls._fields = {}
+        for field in fields(cls):  # type: ignore[arg-type]
+            kind, *marks = get_args(hints[field.name]) or (hints[field.name],)
+            if kind not in _KINDS:
+                raise TypeError(f"{cls.__qualname__}.{field.name}: a setting is one of {[k.__name__ for k in _KINDS]}")
+            use = next((mark for mark in marks if isinstance(mark, Use)), None)
+            cls._fields[field.name] = (kind, use, field.default)
+
+    @classmethod
+    def fields(cls) -> list[str]:
+        return list(cls._fields)
 
     @classmethod
     def current(cls) -> Self:
@@ -92,18 +120,14 @@ class FunctionSettings(BaseModel):
     @classmethod
     def variable(cls, field: str) -> str:
         """The environment variable a field is read from."""
-        if field not in cls.model_fields:
+        if field not in cls._fields:
             raise KeyError(f"{cls.__module__}.{cls.__name__} has no setting {field!r}")
         return field.upper()
 
     @classmethod
     def uses(cls) -> dict[str, Use | None]:
         """Each field and what it names (None: a plain value the stacks leave to its default)."""
-        found: dict[str, Use | None] = {}
-        for name, field in cls.model_fields.items():
-            marks = [mark for mark in field.metadata if isinstance(mark, Use)]
-            found[name] = marks[0] if marks else None
-        return found
+        return {name: use for name, (_, use, _) in cls._fields.items()}
 
     @classmethod
     def tables(cls) -> dict[str, Access]:
@@ -115,17 +139,24 @@ class FunctionSettings(BaseModel):
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] = os.environ) -> Self:
         """The settings from the environment, or MissingSetting naming every variable at fault."""
-        values = {name: environ[cls.variable(name)] for name in cls.model_fields if environ.get(cls.variable(name))}
-        missing = [
-            cls.variable(name) for name, field in cls.model_fields.items() if field.is_required() and name not in values
-        ]
+        values: dict[str, Any] = {}
+        missing, wrong = [], []
+        for name, (kind, _, default) in cls._fields.items():
+            text = environ.get(cls.variable(name))
+            if not text:
+                if default is MISSING:
+                    missing.append(cls.variable(name))
+                continue
+            described, parse = _KINDS[kind]
+            try:
+                values[name] = parse(text)
+            except (ValueError, ArithmeticError):
+                wrong.append(f"{cls.variable(name)}: {text!r} is not {described}")
         if missing:
             raise MissingSetting(
                 f"{cls.__module__}: environment variable {', '.join(missing)} not set: "
                 "is the function deployed by infra/?"
             )
-        try:
-            return cls.model_validate(values)
-        except ValidationError as error:
-            wrong = "; ".join(f"{cls.variable(str(e['loc'][0]))}: {e['msg']}" for e in error.errors())
-            raise MissingSetting(f"{cls.__module__}: {wrong}") from None
+        if wrong:
+            raise MissingSetting(f"{cls.__module__}: {'; '.join(wrong)}")
+        return cls(**values)

@@ -118,7 +118,7 @@ def test_modules_that_define_pydantic_models_leave_annotations_evaluated():
     offenders = []
     for path in sorted(lambdas.rglob("*.py")):
         tree = ast.parse(path.read_text())
-        models = any(isinstance(node, ast.ClassDef) and any(getattr(base, "id", "") in {"BaseModel", "_Body", "Payload", "FunctionSettings"}
+        models = any(isinstance(node, ast.ClassDef) and any(getattr(base, "id", "") in {"BaseModel", "_Body", "Payload"}
                                                              for base in node.bases) for node in ast.walk(tree))
         future = any(isinstance(node, ast.ImportFrom) and node.module == "__future__" for node in tree.body)
         if models and future:

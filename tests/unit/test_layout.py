@@ -70,7 +70,7 @@ def test_no_module_edits_the_import_path():
 def test_each_settings_variable_is_named_in_its_field_only():
     from infra.consumers import FUNCTIONS
 
-    variables = {spec.settings.variable(field) for spec in FUNCTIONS for field in spec.settings.model_fields}
+    variables = {spec.settings.variable(field) for spec in FUNCTIONS for field in spec.settings.fields()}
     assert "event_store_table_name".upper() in variables  # the check has something to find
     written = {variable: [str(path.relative_to(ROOT)) for path in SOURCES if variable in path.read_text()]
                for variable in variables}

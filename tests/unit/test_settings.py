@@ -7,7 +7,7 @@ from common.settings import MissingSetting
 from payments.handler import Settings as PaymentSettings
 from saga.sweep import Settings as SweepSettings
 
-ORDERS, STORE, TIMEOUT = (SweepSettings.variable(field) for field in SweepSettings.model_fields)
+ORDERS, STORE, TIMEOUT = (SweepSettings.variable(field) for field in SweepSettings.fields())
 
 
 def test_every_missing_variable_is_named():
