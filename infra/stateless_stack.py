@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from typing import Any
 
 from aws_cdk import CfnOutput, Duration, Stack
 from aws_cdk import aws_apigateway as apigw
@@ -120,6 +121,24 @@ class StatelessStack(Stack):
 
     # ---- functions --------------------------------------------------------------------------
 
+    def _function(
+        self, spec: FunctionSpec, dead_letters: sqs.IQueue | None = None, *, service: str | None = None, **props: Any
+    ) -> PlatformFunction:
+        """A function of infra/consumers.py (not a consumer: EventConsumer builds those), given
+        what its Settings use."""
+        function = PlatformFunction(
+            self,
+            spec.name,
+            config=self.config,
+            handler=spec.handler,
+            service=service or spec.name,
+            description=spec.description,
+            layer=self.layer,
+            **props,
+        )
+        self._wire(spec, function.function, dead_letters)
+        return function
+
     def _dead_letter_queue(self, owner: str) -> sqs.IQueue:
         # Imported by ARN: the stateful stack owns the queue and its resource policy.
         return sqs.Queue.from_queue_arn(
@@ -128,14 +147,10 @@ class StatelessStack(Stack):
 
     def _publisher(self) -> PlatformFunction:
         dead_letters = self._dead_letter_queue(PUBLISHER.name)
-        publisher = PlatformFunction(
-            self,
-            PUBLISHER.name,
-            config=self.config,
-            handler=PUBLISHER.handler,
+        publisher = self._function(
+            PUBLISHER,
+            dead_letters,
             service="publisher",
-            description=PUBLISHER.description,
-            layer=self.layer,
             # Traces nothing of its own: each event goes on with the trace of the invocation that
             # stored it (the entry's TraceHeader), so a stream batch starts no trace of its own.
             tracing=lambda_.Tracing.PASS_THROUGH,
@@ -143,7 +158,6 @@ class StatelessStack(Stack):
             # records no segments either (Powertools' tracer off): it has no trace to add them to.
             environment={"POWERTOOLS_TRACE_DISABLED": "true"},
         )
-        self._wire(PUBLISHER, publisher.function, dead_letters)
         publisher.function.add_event_source(
             sources.DynamoEventSource(
                 self.data.tables[EVENT_STORE.key],
@@ -161,16 +175,7 @@ class StatelessStack(Stack):
         """The analytics markers' stream into the day's counters, a batch at a time: waiting up to
         the stage's batching window for a fuller batch makes fewer counter updates."""
         dead_letters = self._dead_letter_queue(ANALYTICS_FOLD.name)
-        fold = PlatformFunction(
-            self,
-            ANALYTICS_FOLD.name,
-            config=self.config,
-            handler=ANALYTICS_FOLD.handler,
-            service=ANALYTICS_FOLD.name,
-            description=ANALYTICS_FOLD.description,
-            layer=self.layer,
-        )
-        self._wire(ANALYTICS_FOLD, fold.function)
+        fold = self._function(ANALYTICS_FOLD)
         fold.function.add_event_source(
             sources.DynamoEventSource(
                 self.data.tables[ANALYTICS_EVENTS.key],
@@ -252,17 +257,7 @@ class StatelessStack(Stack):
         return api
 
     def _http_service(self, service: HttpService) -> PlatformFunction:
-        fn = PlatformFunction(
-            self,
-            service.name,
-            config=self.config,
-            handler=service.handler,
-            service=service.name,
-            description=service.description,
-            layer=self.layer,
-            memory_size=API_MEMORY_MB,
-        )
-        self._wire(service, fn.function)
+        fn = self._function(service, memory_size=API_MEMORY_MB)
         integration = apigw.LambdaIntegration(fn.function)
         for method, path in service.routes:
             with_body = method in ("POST", "PUT") and not path.endswith("/cancel")
@@ -290,19 +285,12 @@ class StatelessStack(Stack):
     def _saga_sweep(self) -> PlatformFunction:
         """Times out sagas stuck in one step, every minute (EventBridge schedule)."""
         dead_letters = self._dead_letter_queue(SAGA_SWEEP.name)
-        sweep = PlatformFunction(
-            self,
-            SAGA_SWEEP.name,
-            config=self.config,
-            handler=SAGA_SWEEP.handler,
-            service=SAGA_SWEEP.name,
-            description=SAGA_SWEEP.description,
-            layer=self.layer,
+        sweep = self._function(
+            SAGA_SWEEP,
             timeout=Duration.minutes(1),
             retry_attempts=0,  # the next tick sweeps again
             on_failure=destinations.SqsDestination(dead_letters),
         )
-        self._wire(SAGA_SWEEP, sweep.function)
         events.Rule(
             self,
             "SagaSweepSchedule",
