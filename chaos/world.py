@@ -19,12 +19,13 @@ import boto3
 
 from analytics.counters import DailyCounters, lane_of
 from infra.consumers import CONSUMERS
+from infra.consumers import PUBLISHER as PUBLISHER_SPEC
 from localcloud.api import Answer, Api
 from localcloud.cloud import LocalCloud, Outputs, free_port
 from ops.fault import set_switches
 from orders.aggregate import OrderStatus
 
-PUBLISHER = "Publisher"
+PUBLISHER = PUBLISHER_SPEC.name
 PRICE = "9.99"
 SETTLED = (OrderStatus.COMPLETED, OrderStatus.CANCELLED)  # an order in either has nothing left to do
 
