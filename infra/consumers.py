@@ -11,9 +11,10 @@ here. Plain Python: no CDK import.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from importlib import import_module
 
-from catalog import CATALOG, ORDER_EVENTS, EventType, Source
+from catalog import CATALOG, ORDER_EVENTS, EventType, Source, UnknownEventType, spec_for
 from common.settings import FunctionSettings
 
 
@@ -41,7 +42,7 @@ class ConsumerSpec(FunctionSpec):
     # with the reason: the bus would otherwise drop them without a trace.
     catch_all: bool = False
 
-    @property
+    @cached_property
     def sources(self) -> list[str]:
         """Its rule's sources: the services the catalog says publish its types; every platform
         service for a catch-all consumer."""
@@ -49,7 +50,7 @@ class ConsumerSpec(FunctionSpec):
             return sorted(source.value for source in Source)
         return sorted({CATALOG[event_type].source.value for event_type in self.event_types})
 
-    @property
+    @cached_property
     def detail_types(self) -> list[str] | None:
         """Its rule's detail types (None: any, for a catch-all consumer)."""
         return None if self.catch_all else [event_type.value for event_type in self.event_types]
@@ -175,10 +176,12 @@ HTTP_SERVICES = (
 def consumers_of(event_type: str, source: str | None = None) -> list[str]:
     """The consumers the rules deliver an entry of this type to (from this source; by default
     the one the catalog names for the type): what the chaos audit and the bill count on."""
-    known = next((t for t in EventType if t.value == event_type), None)
-    if source is None and known is not None:
-        source = CATALOG[known].source.value
-    return [spec.name for spec in CONSUMERS if source is not None and spec.receives(event_type, source)]
+    if source is None:
+        try:
+            source = spec_for(event_type).source.value
+        except UnknownEventType:
+            return []  # no source to route it from
+    return [spec.name for spec in CONSUMERS if spec.receives(event_type, source)]
 
 
 # Started by a table's stream or a schedule: the stateless stack wires each of them.
