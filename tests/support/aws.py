@@ -37,7 +37,7 @@ def create_analytics_events(name: str) -> None:
     boto3.client("dynamodb").create_table(**TABLES["analytics_events"].create_table(name))
 
 
-def environment(bus: str = BUS, sender: str = SENDER, name=name_of) -> dict[str, str]:
+def environment(bus: str = BUS) -> dict[str, str]:
     """Every function's settings as the stacks would set them (infra/stateless_stack.py), for
     the tables above, the bus and the sender. A function's own dead-letter queue is one no test
     created: a test that parks gives it one."""
@@ -50,11 +50,11 @@ def environment(bus: str = BUS, sender: str = SENDER, name=name_of) -> dict[str,
         for field, use in settings.uses().items():
             match use:
                 case Table():
-                    values[settings.variable(field)] = name(field.removesuffix(TABLE_SUFFIX))
+                    values[settings.variable(field)] = name_of(field.removesuffix(TABLE_SUFFIX))
                 case Bus():
                     values[settings.variable(field)] = bus
                 case Sender():
-                    values[settings.variable(field)] = sender
+                    values[settings.variable(field)] = SENDER
                 case OwnDeadLetters():
                     values[settings.variable(field)] = f"https://sqs.us-east-1.amazonaws.com/123456789012/{spec.name}-none"
                 case FromStage():
