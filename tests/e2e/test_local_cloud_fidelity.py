@@ -292,10 +292,15 @@ def test_a_function_error_keeps_the_execution_environment(cloud):
         assert after == before
 
 
-SETTING_HANDLER = ("import os, time\n"
-                "def handler(event, context):\n"
-                "    time.sleep(3)\n"
-                "    return os.environ.get('SETTING', 'unset')\n")
+SETTING_HANDLER = """
+import os, time, boto3
+
+def handler(event, context):
+    if event.get("hold"):  # says it has started, then holds its worker for 3 s
+        boto3.client("dynamodb").put_item(TableName="started", Item={"id": {"S": event["hold"]}})
+        time.sleep(3)
+    return os.environ.get("SETTING", "unset")
+"""
 
 
 def test_a_configuration_change_lets_running_invocations_finish(cloud):
@@ -303,13 +308,18 @@ def test_a_configuration_change_lets_running_invocations_finish(cloud):
     from concurrent.futures import ThreadPoolExecutor
 
     variant, local = cloud
-    lambda_ = clients(local)("lambda")
+    client = clients(local)
+    lambda_ = client("lambda")
+    client("dynamodb").create_table(
+        TableName="started", KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}], BillingMode="PAY_PER_REQUEST",
+    )
     python_function(lambda_, "updated-while-running", SETTING_HANDLER, Timeout=30,
                     Environment={"Variables": {"SETTING": "old"}})
     lambda_.invoke(FunctionName="updated-while-running")  # warm: the worker the update meets is running, not starting
     with ThreadPoolExecutor(1) as pool:
-        running = pool.submit(lambda_.invoke, FunctionName="updated-while-running")
-        time.sleep(1)  # the invocation is inside its 3 s
+        running = pool.submit(lambda_.invoke, FunctionName="updated-while-running", Payload=b'{"hold": "first"}')
+        assert wait_for(lambda: "first" in processed_ids(client, "started"), 10)  # inside its 3 s
         lambda_.update_function_configuration(FunctionName="updated-while-running", Environment={"Variables": {"SETTING": "new"}})
         answer = running.result()
     lambda_.get_waiter("function_updated_v2").wait(FunctionName="updated-while-running", WaiterConfig={"Delay": 1, "MaxAttempts": 30})
