@@ -34,3 +34,20 @@ def test_tests_of_one_group_run_on_one_worker(tmp_path):
     workers = {path.name: path.read_text() for path in ran_on.iterdir()}
     assert len(workers) == 8 and set(workers.values()) <= {"gw0", "gw1"}, workers
     assert len(set(workers.values())) == 1, workers
+
+
+def test_the_chaos_small_run_is_split_into_shards_of_about_equal_time():
+    """The small run's wall clock is its slower shard's: every scenario runs once, on one shard,
+    and no shard holds much more than its share."""
+    from chaos.scenarios import SCENARIOS
+    from tests.chaos.conftest import SECONDS, shards
+
+    names = list(SCENARIOS)
+    assert set(SECONDS) == set(names), "time the new scenario and add it to SECONDS (tests/chaos/conftest.py)"
+    for count in (1, 2, 3):
+        parts = shards(names, count)
+        assert sorted(n for part in parts for n in part) == sorted(names)
+        assert all(part == sorted(part, key=names.index) for part in parts)  # the suite's order kept
+        times = [sum(SECONDS[n] for n in part) for part in parts]
+        assert max(times) <= sum(times) / count + max(SECONDS.values()) / 2, (parts, times)
+    assert ["new"] in shards([*names, "new"], len(names) + 1)  # an untimed scenario still runs
