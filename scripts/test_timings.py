@@ -19,6 +19,7 @@ from collections import defaultdict
 from pathlib import Path
 
 LINE = re.compile(r"^\s*([\d.]+)s (setup|call|teardown)\s+(\S+)")
+RUN = re.compile(r"^([a-z0-9-]+): (\d+) s, exit \d+$", re.MULTILINE)
 TOTAL = re.compile(r"=+ .*?(\d+) passed.* in ([\d.]+)s")
 
 PHASES = [
@@ -54,6 +55,12 @@ def phases(log: str) -> tuple[dict[str, float], int, float]:
     return dict(spent), int(total.group(1)) if total else 0, float(total.group(2)) if total else sum(spent.values())
 
 
+def long_runs(log: str) -> dict[str, float]:
+    """Each background run's seconds, from start to exit (tests/conftest.py's summary)."""
+    _, found, rest = log.partition(" the long runs in the background ")
+    return {m.group(1): float(m.group(2)) for m in RUN.finditer(rest)} if found else {}
+
+
 def table(log: str) -> str:
     spent, tests, wall = phases(log)
     rows = ["| phase | seconds | share |", "| --- | ---: | ---: |"]
@@ -61,6 +68,9 @@ def table(log: str) -> str:
         if spent.get(name):
             rows.append(f"| {name} | {spent[name]:.0f} | {spent[name] / wall:.0%} |")
     rows.append(f"| **pytest in all ({tests} tests)** | **{wall:.0f}** | |")
+    if runs := long_runs(log):
+        rows += ["", "The long runs in the background, from start to end (the slowest sets the wall clock): "
+                 + ", ".join(f"{name} {seconds:.0f} s" for name, seconds in runs.items()) + "."]
     return "\n".join(rows)
 
 

@@ -72,4 +72,15 @@ def pytest_collection_finish(session):
 
 def pytest_sessionfinish(session, exitstatus):
     if not hasattr(session.config, "workerinput"):
-        background.stop_all()  # a session that ended early stops its runs and their local clouds
+        # a session that ended early stops its runs and their local clouds
+        session.config.stash[LONG_RUNS] = background.stop_all()
+
+
+LONG_RUNS = pytest.StashKey[list]()
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    if took := config.stash.get(LONG_RUNS, []):
+        terminalreporter.write_sep("-", "the long runs in the background")
+        for line in took:
+            terminalreporter.write_line(line)

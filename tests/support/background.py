@@ -68,6 +68,7 @@ class Run:
         process = subprocess.Popen(["sh", "-c", _WRAPPER, "run", str(ROOT), sys.executable, "-m", *arguments],
                                    env={**os.environ, "RUN": str(self.folder)}, start_new_session=True)
         (self.folder / "pid").write_text(str(process.pid))
+        (self.folder / "started").write_text(str(time.time()))
         return self
 
     def finished(self, timeout: float) -> subprocess.CompletedProcess:
@@ -102,17 +103,24 @@ def start_needed(session) -> None:
             run.start()
 
 
-def stop_all() -> None:
+def stop_all() -> list[str]:
     """What the session started and is still running, stopped (from the session's main process:
-    a worker may finish while another still waits for a run)."""
+    a worker may finish while another still waits for a run); a line for each run: how long it
+    took, from its start to its exit code (the slowest sets `make test`'s wall clock)."""
+    took = []
     if FOLDER in os.environ and session_folder().exists():
-        for folder in session_folder().iterdir():
+        for folder in sorted(session_folder().iterdir()):
             stop(folder)
+            started, exit_code = folder / "started", folder / "exit"
+            if started.exists() and exit_code.exists():
+                seconds = exit_code.stat().st_mtime - float(started.read_text())
+                took.append(f"{folder.name}: {seconds:.0f} s, exit {exit_code.read_text().strip()}")
         failed = [f for f in session_folder().glob("*/exit") if f.read_text().strip() != "0"]
         if failed:  # kept for the reader: each run's output
             print(f"\nthe long runs' output: {session_folder()}", file=sys.stderr)
         else:
             shutil.rmtree(session_folder(), ignore_errors=True)
+    return took
 
 
 def stop(folder: Path, patience: float = 300) -> None:

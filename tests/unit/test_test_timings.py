@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from scripts.test_timings import phases, table
+from scripts.test_timings import long_runs, phases, table
 
 LOG = """
 ============================= slowest durations ==============================
@@ -14,6 +14,9 @@ LOG = """
 1.50s call     tests/handlers/test_orders_api.py::test_post
 0.50s setup    tests/handlers/test_orders_api.py::test_post
 30.00s call     tests/e2e/test_makefile.py::test_make_up
+------------------------ the long runs in the background ------------------------
+bench: 214 s, exit 0
+chaos-1-2: 251 s, exit 0
 ======================= 430 passed, 2 skipped in 460.12s (0:07:40) =======================
 """
 
@@ -27,3 +30,9 @@ def test_each_duration_lands_in_its_phase_and_the_total_is_pytests():
                      "make up ... make down through the Makefile": 30.0}
     assert (tests, wall) == (430, 460.12)
     assert "| **pytest in all (430 tests)** | **460** | |" in table(LOG)
+
+
+def test_the_background_runs_are_listed_with_their_own_seconds():
+    assert long_runs(LOG) == {"bench": 214.0, "chaos-1-2": 251.0}
+    assert table(LOG).endswith("(the slowest sets the wall clock): bench 214 s, chaos-1-2 251 s.")
+    assert long_runs(LOG.replace("the long runs in the background", "something else")) == {}
