@@ -18,6 +18,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from bench import ROOT, bill, capacity, coldstart, flow, load, warm
+from infra.consumers import PUBLISHER
 
 DOCS = ROOT / "docs"
 PRICES = json.loads((ROOT / "bench" / "prices.json").read_text())
@@ -83,7 +84,7 @@ def bill_of(e2e: dict, prices: dict) -> dict:
 
 def records_per_batch(per: dict) -> float:
     """Events each publisher invocation carried from the stream to the bus."""
-    calls = per["functions"].get("Publisher", {}).get("invocations", 0)
+    calls = per["functions"].get(PUBLISHER.name, {}).get("invocations", 0)
     return per["eventBridgeEvents"] / calls if calls else 0.0
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from catalog import EventType
-from infra.consumers import consumers_of
+from infra.consumers import FUNCTIONS, PUBLISHER, ScheduledSpec, StreamReaderSpec, consumers_of
 
 MILLION = 1_000_000
 GB = 1024**3
@@ -23,7 +23,8 @@ SES = "SES (emails sent)"
 # analytics markers' stream. A bus consumer's invocation continues the trace of the PutEvents that
 # delivered it, and the outbox (Publisher, tracing PassThrough) gives each entry the trace of the
 # invocation that stored its event: every event of an order is in its POST's trace.
-TRACE_ROOTS = ("SagaSweep", "AnalyticsFold")
+TRACE_ROOTS = tuple(spec.name for spec in FUNCTIONS if isinstance(spec, ScheduledSpec)
+                    or (isinstance(spec, StreamReaderSpec) and spec is not PUBLISHER))
 # The saga's conversation on the happy path: the events no correct design can do without.
 SAGA_EVENTS = (EventType.ORDER_CREATED, EventType.PAYMENT_REQUESTED, EventType.PAYMENT_PROCESSED,
                EventType.INVENTORY_RESERVATION_REQUESTED, EventType.INVENTORY_UPDATED, EventType.ORDER_COMPLETED)

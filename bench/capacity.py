@@ -20,6 +20,8 @@ from pathlib import Path
 
 from bench import bill
 from bench.functions import CONSUMER_NAMES
+from infra.consumers import ANALYTICS_FOLD, FUNCTIONS, STREAM_READERS, ScheduledSpec, StreamReaderSpec
+from infra.tables import ANALYTICS, ANALYTICS_EVENTS, AUDIT, EMAIL_LOG, EVENT_STORE, INVENTORY, ORDERS
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
@@ -28,7 +30,9 @@ QUOTAS = json.loads((Path(__file__).with_name("quotas.json")).read_text())
 PRICES = json.loads((Path(__file__).with_name("prices.json")).read_text())
 RATES = (10, 100, 1_000, 10_000)
 ENTRIES_PER_CALL = 10  # the publisher sends up to 10 entries a PutEvents call (full batches at scale)
-FOLD_BATCH = 1000  # AnalyticsFold's stream batch size (infra/stateless_stack.py)
+FOLD_BATCH = ANALYTICS_FOLD.batch_size  # markers folded into the counters a batch
+# Started by a stream or a schedule, not once an order: their concurrency is not rate x duration.
+NOT_PER_ORDER = {spec.name for spec in FUNCTIONS if isinstance(spec, (StreamReaderSpec, ScheduledSpec))}
 
 
 @dataclass(frozen=True)
@@ -64,7 +68,7 @@ def concurrency(per_order: dict) -> dict[str, float]:
     counted by shards at each rate instead (see stream_concurrency)."""
     seconds = durations(per_order)
     return {name: per_order["functions"][name]["invocations"] * seconds[name]
-            for name in seconds if name not in ("Publisher", "AnalyticsFold", "SagaSweep")}
+            for name in seconds if name not in NOT_PER_ORDER}
 
 
 def stream_concurrency(per_order: dict, rate: float) -> dict[str, int]:
@@ -72,8 +76,8 @@ def stream_concurrency(per_order: dict, rate: float) -> dict[str, int]:
     units a second (at least one)."""
     tables = per_order["writeUnitsByTable"]
     partition = QUOTAS["dynamodbPartition"]["default"]
-    return {"Publisher": max(1, math.ceil(tables.get("EventStore", 0) * rate / partition)),
-            "AnalyticsFold": max(1, math.ceil(tables.get("AnalyticsEvents", 0) * rate / partition))}
+    return {reader.name: max(1, math.ceil(tables.get(reader.table.logical_id, 0) * rate / partition))
+            for reader in STREAM_READERS}
 
 
 def demands(per_order: dict) -> list[Demand]:
@@ -101,20 +105,20 @@ def demands(per_order: dict) -> list[Demand]:
 # (infra/stateful_stack.py): (table, key, writes/s on the key, writes/s on one item, why).
 def busiest_keys(per_order: dict, rate: float, lanes: int) -> list[tuple[str, str, float, float, str]]:
     tables = per_order["writeUnitsByTable"]
-    markers = tables.get("AnalyticsEvents", 0) * rate
+    markers = tables.get(ANALYTICS_EVENTS.logical_id, 0) * rate
     folds = max(1 / 10, markers / FOLD_BATCH)  # counter updates a second, each lane's item once a batch
-    product = tables.get("Inventory", 0) * rate
+    product = tables.get(INVENTORY.logical_id, 0) * rate
     return [
-        ("EventStore", "aggregateId", tables.get("EventStore", 0), 1.0,
+        (EVENT_STORE.logical_id, "aggregateId", tables.get(EVENT_STORE.logical_id, 0), 1.0,
          "one order's streams, whatever the rate; each event an item written once"),
-        ("AuditLog", "correlationId", tables.get("AuditLog", 0), 1.0, "one order's conversation; each entry written once"),
-        ("OrdersReadModel", "orderId", tables.get("OrdersReadModel", 0), tables.get("OrdersReadModel", 0), "one order"),
-        ("EmailLog", "id", 2.0, 2.0, "one email: claimed, then SENT"),
-        ("AnalyticsEvents", f"lane (1 of {lanes})", markers / lanes, 1.0,
+        (AUDIT.logical_id, "correlationId", tables.get(AUDIT.logical_id, 0), 1.0, "one order's conversation; each entry written once"),
+        (ORDERS.logical_id, "orderId", tables.get(ORDERS.logical_id, 0), tables.get(ORDERS.logical_id, 0), "one order"),
+        (EMAIL_LOG.logical_id, "id", 2.0, 2.0, "one email: claimed, then SENT"),
+        (ANALYTICS_EVENTS.logical_id, f"lane (1 of {lanes})", markers / lanes, 1.0,
          "the markers, spread over the lanes; each marker an item written once"),
-        ("AnalyticsDaily", "day#lane", folds, folds,
+        (ANALYTICS.logical_id, "day#lane", folds, folds,
          f"each lane's counter, once a folded batch (up to {FOLD_BATCH} markers, or 10 s in prod)"),
-        ("Inventory", "productId", product, product, "every order of one product (a flash sale): a transaction, twice the units"),
+        (INVENTORY.logical_id, "productId", product, product, "every order of one product (a flash sale): a transaction, twice the units"),
     ]
 
 
@@ -166,9 +170,9 @@ def scaling_page(results: dict) -> str:
         invocations = per_order["functions"][name]["invocations"]
         lines.append(f"| {name} | {invocations:.2f} | {seconds[name] * 1000:.0f} | "
                      + " | ".join(f"{math.ceil(per * r):,}" for r in RATES) + " |")
-    for name in ("Publisher", "AnalyticsFold"):
-        lines.append(f"| {name} (one batch a shard) | | | "
-                     + " | ".join(f"{stream_concurrency(per_order, r)[name]:,}" for r in RATES) + " |")
+    for reader in STREAM_READERS:
+        lines.append(f"| {reader.name} (one batch a shard) | | | "
+                     + " | ".join(f"{stream_concurrency(per_order, r)[reader.name]:,}" for r in RATES) + " |")
     total = [math.ceil(sum(per_function.values()) * r) + sum(stream_concurrency(per_order, r).values()) for r in RATES]
     lines += ["| **total** | | | " + " | ".join(_mark(t, QUOTAS['lambdaConcurrency']['default']) for t in total) + " |",
               "", f"Each function adds at most {QUOTAS['lambdaScaling']['default']:,} concurrent executions every "
@@ -188,7 +192,7 @@ def scaling_page(results: dict) -> str:
             _, _, on_key, on_item, _ = busiest_keys(per_order, rate, LANES)[index]
             cells.append(f"{_mark(on_key, partition)} / {_mark(on_item, item_target)}")
         lines.append(f"| {table} | {key} | " + " | ".join(cells) + f" | {why} |")
-    inventory = per_order["writeUnitsByTable"].get("Inventory", 0)
+    inventory = per_order["writeUnitsByTable"].get(INVENTORY.logical_id, 0)
     lines += ["", "**The one accepted limit: a hot product.** Every reservation of a product updates its one stock "
               "item in a transaction, conditional on the stock left, so a product sells at most "
               f"{QUOTAS['dynamodbPartition']['default'] / max(inventory, 1):,.0f} orders a second (a partition's "
@@ -197,7 +201,7 @@ def scaling_page(results: dict) -> str:
               "its stock over several items would lift that, at the price of reservations that can fail while stock "
               "is left in another item. Orders spread over many products do not meet it.", "",
               f"**Analytics lanes.** Each lane's partition key takes 1/{LANES} of the markers. Past about "
-              f"{QUOTAS['dynamodbPartition']['default'] * LANES / max(per_order['writeUnitsByTable'].get('AnalyticsEvents', 1), 1):,.0f} "
+              f"{QUOTAS['dynamodbPartition']['default'] * LANES / max(per_order['writeUnitsByTable'].get(ANALYTICS_EVENTS.logical_id, 1), 1):,.0f} "
               "orders a second a lane outgrows a partition: raise `LANES` (lambdas/analytics/counters.py) on a new table. "
               "More lanes cost more counter updates a folded batch; one order at a time, 64 lanes measured 2.8 write "
               "units an order on AnalyticsDaily against 0.4 with 8 (`make bench`, 2026-11-29).", ""]

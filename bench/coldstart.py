@@ -27,6 +27,7 @@ from datetime import datetime, timezone
 
 from bench import ROOT
 from bench.functions import FUNCTIONS, lambda_environment
+from infra.consumers import ANALYTICS_FOLD, PUBLISHER, SAGA_SWEEP
 
 BASELINE = "baseline"
 # The same, plus the libraries every function is built on, as they use them: pydantic, and
@@ -155,11 +156,11 @@ def first_event(name: str) -> dict:
         return proxy_event("GET", "/analytics/daily", query={"date": datetime.now(timezone.utc).date().isoformat()})
     if name == "AuditApi":
         return proxy_event("GET", f"/audit/corr-{unique}")
-    if name == "Publisher":
+    if name == PUBLISHER.name:
         return {"Records": _new_stream_record(aws.EVENT_STORE, lambda: _store_an_event(unique))}
-    if name == "AnalyticsFold":
+    if name == ANALYTICS_FOLD.name:
         return {"Records": _new_stream_record(aws.ANALYTICS_EVENTS, lambda: _count_an_event(unique))}
-    if name == "SagaSweep":
+    if name == SAGA_SWEEP.name:
         return {"version": "0", "id": unique, "detail-type": "Scheduled Event", "source": "aws.events",
                 "account": "123456789012", "time": datetime.now(timezone.utc).isoformat(), "region": "us-east-1",
                 "resources": [], "detail": {}}

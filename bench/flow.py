@@ -16,6 +16,7 @@ import boto3
 from bench import load
 from bench.functions import CONSUMER_NAMES, FUNCTIONS
 from bench.load import percentile
+from infra.tables import TABLES as DECLARED_TABLES
 from localcloud import meter
 from localcloud.api import Api
 from localcloud.cloud import LocalCloud, free_port
@@ -253,8 +254,7 @@ def per_order(before: dict, after: dict, orders: int, *, api_requests: int) -> d
 
 
 # The stateful stack's tables by logical id, longest first (one name may contain another).
-TABLES = ("IdempotencyRecords", "OrdersReadModel", "AnalyticsDaily", "AnalyticsEvents", "EventStore", "UserEmails",
-          "Inventory", "EmailLog", "AuditLog")
+TABLES = sorted((spec.logical_id for spec in DECLARED_TABLES.values()), key=len, reverse=True)
 
 
 def _short(physical_name: str, names=None) -> str:

@@ -1,7 +1,8 @@
 """Every function of the platform, declared once: its name, its handler, and what starts it
-(a consumer's event types, an API function's routes). What it uses (its tables and how, the
-bus, its settings) is its handler module's `Settings` (lambdas/common/settings.py): the
-stacks derive each function's environment and grants from the two.
+(a consumer's event types, an API function's routes, a table's stream, a schedule). What it
+uses (its tables and how, the bus, its settings) is its handler module's `Settings`
+(lambdas/common/settings.py): the stacks derive each function's environment and grants from
+the two.
 
 The stateful stack makes one dead-letter queue per consumer, the stateless stack one function
 (and rule, or routes) per entry; the docs, the benchmark and the handler tests list them from
@@ -16,6 +17,7 @@ from importlib import import_module
 
 from catalog import CATALOG, ORDER_EVENTS, EventType, Source, UnknownEventType, spec_for
 from common.settings import FunctionSettings
+from infra.tables import ANALYTICS_EVENTS, EVENT_STORE, TableSpec
 
 
 @dataclass(frozen=True)
@@ -184,13 +186,43 @@ def consumers_of(event_type: str, source: str | None = None) -> list[str]:
     return [spec.name for spec in CONSUMERS if spec.receives(event_type, source)]
 
 
+@dataclass(frozen=True, kw_only=True)
+class StreamReaderSpec(FunctionSpec):
+    """Started by a table's stream (an event source mapping), one batch at a time per shard: its
+    concurrency follows the table's shards, not the rate of orders."""
+
+    table: TableSpec
+    batch_size: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class ScheduledSpec(FunctionSpec):
+    """Started by a schedule, whatever the traffic."""
+
+    every_minutes: int
+
+
 # Started by a table's stream or a schedule: the stateless stack wires each of them.
-PUBLISHER = FunctionSpec("Publisher", "publisher.handler.handler", "Outbox: event-store stream -> EventBridge bus")
-SAGA_SWEEP = FunctionSpec(
-    "SagaSweep", "saga.sweep.handler", "Cancels and compensates orders whose saga waits on one step too long"
+PUBLISHER = StreamReaderSpec(
+    "Publisher",
+    "publisher.handler.handler",
+    "Outbox: event-store stream -> EventBridge bus",
+    table=EVENT_STORE,
+    batch_size=100,
 )
-ANALYTICS_FOLD = FunctionSpec(
-    "AnalyticsFold", "analytics.fold.handler", "Folds the analytics markers' stream into the per-day counters"
+SAGA_SWEEP = ScheduledSpec(
+    "SagaSweep",
+    "saga.sweep.handler",
+    "Cancels and compensates orders whose saga waits on one step too long",
+    every_minutes=1,
 )
+ANALYTICS_FOLD = StreamReaderSpec(
+    "AnalyticsFold",
+    "analytics.fold.handler",
+    "Folds the analytics markers' stream into the per-day counters",
+    table=ANALYTICS_EVENTS,
+    batch_size=1000,
+)
+STREAM_READERS: tuple[StreamReaderSpec, ...] = (PUBLISHER, ANALYTICS_FOLD)
 
 FUNCTIONS: tuple[FunctionSpec, ...] = (PUBLISHER, SAGA_SWEEP, ANALYTICS_FOLD, *HTTP_SERVICES, *CONSUMERS)

@@ -37,7 +37,7 @@ from infra.consumers import (
     HttpService,
 )
 from infra.stateful_stack import StatefulStack
-from infra.tables import ANALYTICS_EVENTS, EVENT_STORE, TABLES
+from infra.tables import TABLES
 
 _TABLE_GRANTS = {
     Access.READ: lambda table, function: table.grant_read_data(function),
@@ -160,9 +160,9 @@ class StatelessStack(Stack):
         )
         publisher.function.add_event_source(
             sources.DynamoEventSource(
-                self.data.tables[EVENT_STORE.key],
+                self.data.tables[PUBLISHER.table.key],
                 starting_position=lambda_.StartingPosition.TRIM_HORIZON,
-                batch_size=100,
+                batch_size=PUBLISHER.batch_size,
                 bisect_batch_on_error=True,
                 report_batch_item_failures=True,
                 retry_attempts=5,
@@ -178,9 +178,9 @@ class StatelessStack(Stack):
         fold = self._function(ANALYTICS_FOLD)
         fold.function.add_event_source(
             sources.DynamoEventSource(
-                self.data.tables[ANALYTICS_EVENTS.key],
+                self.data.tables[ANALYTICS_FOLD.table.key],
                 starting_position=lambda_.StartingPosition.TRIM_HORIZON,
-                batch_size=1000,
+                batch_size=ANALYTICS_FOLD.batch_size,
                 max_batching_window=self.config.analytics_batching_window,
                 bisect_batch_on_error=False,  # a fold is all or nothing, and a retry adds only what it has not
                 retry_attempts=10,
@@ -294,7 +294,7 @@ class StatelessStack(Stack):
         events.Rule(
             self,
             "SagaSweepSchedule",
-            schedule=events.Schedule.rate(Duration.minutes(1)),
+            schedule=events.Schedule.rate(Duration.minutes(SAGA_SWEEP.every_minutes)),
             description="Sweep sagas for timed-out steps",
             targets=[
                 targets.LambdaFunction(

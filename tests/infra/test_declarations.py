@@ -14,7 +14,15 @@ import pytest
 from aws_cdk.assertions import Template
 
 from common.settings import TABLE_SUFFIX, Access, Table
-from infra.consumers import CONSUMERS, FUNCTIONS, ConsumerSpec, FunctionSpec, consumers_of
+from infra.consumers import (
+    CONSUMERS,
+    FUNCTIONS,
+    ConsumerSpec,
+    FunctionSpec,
+    ScheduledSpec,
+    StreamReaderSpec,
+    consumers_of,
+)
 from infra.tables import TABLES, Attribute, TableSpec
 from tests.infra.conftest import CDK_CONTEXT
 
@@ -86,6 +94,36 @@ def test_the_check_sees_a_grant_the_settings_do_not_declare(dev):
     with pytest.raises(AssertionError):
         assert_given_what_it_declares(dev.services, SimpleNamespace(name=email.name, handler=email.handler,
                                                                     settings=WritesTheStore))
+
+
+def logical_id_of(template: Template, spec: FunctionSpec) -> str:
+    [found] = [logical_id for logical_id, f in template.find_resources("AWS::Lambda::Function").items()
+               if f["Properties"]["Handler"] == spec.handler]
+    return found
+
+
+@pytest.mark.parametrize("stage", ["dev", "prod"])
+def test_each_stream_reader_and_schedule_is_started_as_declared(stage, request):
+    """The capacity model and the bill count a stream reader by its table's shards and its batch
+    size, and a scheduled function by its schedule: what the stacks wire is what they declare."""
+    stacks = request.getfixturevalue(stage)
+    readers = [spec for spec in FUNCTIONS if isinstance(spec, StreamReaderSpec)]
+    scheduled = [spec for spec in FUNCTIONS if isinstance(spec, ScheduledSpec)]
+    assert readers and scheduled
+    mappings = stacks.services.find_resources("AWS::Lambda::EventSourceMapping").values()
+    for spec in readers:
+        [mapping] = [m["Properties"] for m in mappings
+                     if m["Properties"]["FunctionName"] == {"Ref": logical_id_of(stacks.services, spec)}]
+        assert mapping["BatchSize"] == spec.batch_size, spec.name
+        stream = json.dumps(mapping["EventSourceArn"])
+        assert re.search(rf"FnGetAtt{spec.table.logical_id}StreamArn[0-9A-F]{{8}}\"", stream), (spec.name, stream)
+    rules = stacks.services.find_resources("AWS::Events::Rule").values()
+    for spec in scheduled:
+        function = logical_id_of(stacks.services, spec)
+        [rule] = [r["Properties"] for r in rules if "ScheduleExpression" in r["Properties"]
+                  and any(t["Arn"] == {"Fn::GetAtt": [function, "Arn"]} for t in r["Properties"]["Targets"])]
+        minutes = spec.every_minutes
+        assert rule["ScheduleExpression"] == f"rate({minutes} minute{'s' if minutes > 1 else ''})", spec.name
 
 
 def test_the_tools_route_an_entry_as_the_synthesized_rules_do(dev):
