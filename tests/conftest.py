@@ -70,17 +70,17 @@ def pytest_collection_finish(session):
     background.start_needed(session)
 
 
+LONG_RUNS = pytest.StashKey[list]()  # each background run's time, for the summary
+
+
 def pytest_sessionfinish(session, exitstatus):
     if not hasattr(session.config, "workerinput"):
         # a session that ended early stops its runs and their local clouds
         session.config.stash[LONG_RUNS] = background.stop_all()
 
 
-LONG_RUNS = pytest.StashKey[list]()
-
-
 def pytest_terminal_summary(terminalreporter, config):
     if took := config.stash.get(LONG_RUNS, []):
-        terminalreporter.write_sep("-", "the long runs in the background")
+        terminalreporter.write_sep("-", background.SUMMARY)
         for line in took:
             terminalreporter.write_line(line)

@@ -27,6 +27,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 FOLDER = "TEST_BACKGROUND_RUNS"  # the environment variable naming the session's runs folder
+SUMMARY = "the long runs in the background"  # the title of the session's summary of their times
 # The run's command, its output to files and its exit code to a file, in a shell of its own
 # (any process of the session can read the code; none needs to be its parent). The shell
 # outlives a Ctrl-C (`trap :`), so the code is written after the run has stopped its cloud.

@@ -3,6 +3,7 @@ many processes ask, their exit code and output read by any of them, and their ti
 
 from __future__ import annotations
 
+from scripts.test_timings import long_runs
 from tests.support import background
 from tests.support.background import Run
 
@@ -23,3 +24,6 @@ def test_a_run_starts_once_and_reports_its_exit_code_output_and_time(tmp_path, m
     seconds = float(took[1].split(": ")[1].split(" s")[0])
     assert 1 <= seconds < 30 and took[1].endswith("exit 0") and took[0].endswith("exit 1")
     assert (tmp_path / "runs").exists()  # a failed run's output is kept for the reader
+    # as make test prints them, and as the timing table reads them (docs/TESTING.md)
+    assert long_runs(f"----- {background.SUMMARY} -----\n" + "\n".join(took)) == {"failing": float(took[0].split()[1]),
+                                                                                 "sleeper-1-2": seconds}
