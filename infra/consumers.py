@@ -223,6 +223,6 @@ ANALYTICS_FOLD = StreamReaderSpec(
     table=ANALYTICS_EVENTS,
     batch_size=1000,
 )
-STREAM_READERS: tuple[StreamReaderSpec, ...] = (PUBLISHER, ANALYTICS_FOLD)
 
 FUNCTIONS: tuple[FunctionSpec, ...] = (PUBLISHER, SAGA_SWEEP, ANALYTICS_FOLD, *HTTP_SERVICES, *CONSUMERS)
+STREAM_READERS = tuple(spec for spec in FUNCTIONS if isinstance(spec, StreamReaderSpec))

@@ -137,18 +137,19 @@ def handler(event, context):
 """
 
 
+def id_table(dynamodb, name: str, **extra) -> dict:
+    """A new on-demand table keyed by the string `id`; its description."""
+    return dynamodb.create_table(TableName=name, KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+                                 AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+                                 BillingMode="PAY_PER_REQUEST", **extra)["TableDescription"]
+
+
 def stream_setup(client, name: str, **mapping) -> tuple[str, str]:
     """A table with a stream read by STREAM_CONSUMER, which records processed ids in <name>-processed."""
     dynamodb, lambda_ = client("dynamodb"), client("lambda")
-    stream_arn = dynamodb.create_table(
-        TableName=name, KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}], BillingMode="PAY_PER_REQUEST",
-        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"},
-    )["TableDescription"]["LatestStreamArn"]
-    dynamodb.create_table(
-        TableName=f"{name}-processed", KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}], BillingMode="PAY_PER_REQUEST",
-    )
+    stream_arn = id_table(dynamodb, name, StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"})[
+        "LatestStreamArn"]
+    id_table(dynamodb, f"{name}-processed")
     python_function(lambda_, f"{name}-consumer", STREAM_CONSUMER,
                     Environment={"Variables": {"PROCESSED_TABLE": f"{name}-processed"}})
     lambda_.create_event_source_mapping(
@@ -246,10 +247,7 @@ def test_an_accepted_async_invoke_survives_a_restart(cloud):
     variant, local = cloud
     client = clients(local)
     dynamodb, lambda_ = client("dynamodb"), client("lambda")
-    dynamodb.create_table(
-        TableName="done", KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}], BillingMode="PAY_PER_REQUEST",
-    )
+    id_table(dynamodb, "done")
     python_function(lambda_, "slow", SLOW_HANDLER, Timeout=5, Environment={"Variables": {"DONE_TABLE": "done"}})
     assert lambda_.invoke(FunctionName="slow", InvocationType="Event", Payload=b'{"id": "accepted"}')["StatusCode"] == 202
 
@@ -310,10 +308,7 @@ def test_a_configuration_change_lets_running_invocations_finish(cloud):
     variant, local = cloud
     client = clients(local)
     lambda_ = client("lambda")
-    client("dynamodb").create_table(
-        TableName="started", KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}], BillingMode="PAY_PER_REQUEST",
-    )
+    id_table(client("dynamodb"), "started")
     python_function(lambda_, "updated-while-running", SETTING_HANDLER, Timeout=30,
                     Environment={"Variables": {"SETTING": "old"}})
     lambda_.invoke(FunctionName="updated-while-running")  # warm: the worker the update meets is running, not starting

@@ -33,10 +33,14 @@ PLATFORM = {"POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE", "POWERTOO
             "POWERTOOLS_TRACE_DISABLED"}
 
 
-def function_of(template: Template, spec: FunctionSpec) -> dict:
-    [found] = [f["Properties"] for f in template.find_resources("AWS::Lambda::Function").values()
+def logical_id_of(template: Template, spec: FunctionSpec) -> str:
+    [found] = [logical_id for logical_id, f in template.find_resources("AWS::Lambda::Function").items()
                if f["Properties"]["Handler"] == spec.handler]
     return found
+
+
+def function_of(template: Template, spec: FunctionSpec) -> dict:
+    return template.find_resources("AWS::Lambda::Function")[logical_id_of(template, spec)]["Properties"]
 
 
 def table_actions(template: Template, function: dict) -> dict[str, set[str]]:
@@ -94,12 +98,6 @@ def test_the_check_sees_a_grant_the_settings_do_not_declare(dev):
     with pytest.raises(AssertionError):
         assert_given_what_it_declares(dev.services, SimpleNamespace(name=email.name, handler=email.handler,
                                                                     settings=WritesTheStore))
-
-
-def logical_id_of(template: Template, spec: FunctionSpec) -> str:
-    [found] = [logical_id for logical_id, f in template.find_resources("AWS::Lambda::Function").items()
-               if f["Properties"]["Handler"] == spec.handler]
-    return found
 
 
 @pytest.mark.parametrize("stage", ["dev", "prod"])
