@@ -62,21 +62,11 @@ class Watcher:
             time.sleep(0.3)
 
 
-# Longer than the prod analytics fold's batching window (10 s): a fold still gathering is
-# counted in the run whose markers it folds.
-QUIET_SECONDS = 12.0
-
-
-def settled_meter(path: str, quiet: float = QUIET_SECONDS) -> dict:
-    """The meter once it has not moved for `quiet` seconds (trailing consumers, folds and
-    retries done)."""
-    previous, still_since = meter.read(path), time.monotonic()
-    while time.monotonic() - still_since < quiet:
-        time.sleep(0.5)
-        current = meter.read(path)
-        if current != previous:
-            previous, still_since = current, time.monotonic()
-    return previous or {}
+def settled_meter(cloud: LocalCloud, path: str) -> dict:
+    """The meter once the cloud has nothing in flight and the meter has stopped moving: trailing
+    consumers and retries done, and the analytics fold's batch, gathered for up to its window
+    (10 s in prod), folded and counted in the run whose markers it folds."""
+    return cloud.wait_until_idle(lambda: meter.read(path))
 
 
 def run(rates: list[int], step_seconds: float, *, metered: int = 20, mixed: int = 40, timeout: float = 900,
@@ -110,24 +100,24 @@ def run(rates: list[int], step_seconds: float, *, metered: int = 20, mixed: int 
 
             # 1. The happy path, one order at a time, metered: what an order costs, and its
             # latency unloaded (under load the durations would also count waiting for a worker).
-            before = settled_meter(meter_file)
+            before = settled_meter(cloud, meter_file)
             sequential = []
             for i in range(metered):
                 sequential.append(place(i))
                 watcher.wait_settled(sequential[-1:], timeout, settled=("COMPLETED",))
-            happy = per_order(before, settled_meter(meter_file), metered, api_requests=metered)
+            happy = per_order(before, settled_meter(cloud, meter_file), metered, api_requests=metered)
 
             # 2. A day's mix, one at a time, metered, with 1% transient faults in every consumer.
             faults = _transient_faults(cloud, outputs, TRANSIENT_FAULT_RATE)
             try:
                 watcher.wait_settled([place(i) for i in range(WARM_UP)], timeout)  # the functions' new workers
-                before = settled_meter(meter_file)
+                before = settled_meter(cloud, meter_file)
                 kinds = [MIX[i % len(MIX)] for i in range(mixed)]
                 mixed_ids = []
                 for i, kind in enumerate(kinds):
                     mixed_ids.append(place(i, kind))
                     watcher.wait_settled(mixed_ids[-1:], timeout)
-                after = settled_meter(meter_file)
+                after = settled_meter(cloud, meter_file)
             finally:
                 faults.clear()
             statuses = watcher.statuses(mixed_ids)
@@ -140,14 +130,14 @@ def run(rates: list[int], step_seconds: float, *, metered: int = 20, mixed: int 
             # 3. Steady arrival rates, rising (locust, SigV4): each order from its POST to its
             # ORDER_COMPLETED, metered too (the outbox's stream batches carry more than one event
             # when orders overlap).
-            before = settled_meter(meter_file)
+            before = settled_meter(cloud, meter_file)
             records = load.drive(outputs.api_url, cloud.aws_env(), customers, SKU, rates, step_seconds)
             order_ids = [o["orderId"] for o in records["orders"] if o["orderId"]]
             try:  # the backlog of the rates beyond saturation drains; what never completes is an error
                 watcher.wait_settled(order_ids, timeout, settled=("COMPLETED",))
             except TimeoutError:
                 pass
-            under_load = per_order(before, settled_meter(meter_file), len(order_ids), api_requests=len(records["orders"]))
+            under_load = per_order(before, settled_meter(cloud, meter_file), len(order_ids), api_requests=len(records["orders"]))
             completed = _completed_at(api, order_ids)
             rows = load.curve(records, completed)
             unloaded = _unloaded_latencies(api, sequential)

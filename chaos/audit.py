@@ -201,13 +201,12 @@ def batch_events(world: World, parked) -> list[str]:
 # ---- the audit ------------------------------------------------------------------------------
 
 
-def settle(world: World, scope: Scope, *, timeout: float = 1800, quiet_for: float = 60) -> None:
-    """Until every order of the scope is COMPLETED or CANCELLED, or nothing has moved for
-    `quiet_for` seconds (a parked event can hold an order until the saga's timeout; the audit
-    then waits for what is still in flight and names what is missing). Ending as soon as the local
-    cloud had nothing in flight cut the fault scenarios by a minute each, but brought a redrive
-    that sent an email twice: see docs/TESTING.md."""
-    started = last_change = time.monotonic()
+def settle(world: World, scope: Scope, *, timeout: float = 1800, idle_for: float = 3, quiet_for: float = 60) -> None:
+    """Until every order of the scope is COMPLETED or CANCELLED; or, some held by a parked event
+    (until the saga's timeout), until nothing has moved and nothing has been in flight for
+    `idle_for` seconds (nothing left to move them but the saga's sweep: the audit then names
+    what is missing); or, at the most, until nothing has moved for `quiet_for` seconds."""
+    started = last_change = idle_since = time.monotonic()
     last, last_log = None, 0.0
     while time.monotonic() - started < timeout:
         states = world.read_model(scope.orders)
@@ -222,7 +221,9 @@ def settle(world: World, scope: Scope, *, timeout: float = 1800, quiet_for: floa
                 statuses = Counter(states.get(o, {}).get("status", {}).get("S", "not in the read model")
                                    for o in scope.orders)
                 world.log(f"  {scope.name}: {terminal}/{len(scope.orders)} orders settled {dict(statuses)}")
-        elif now - last_change > quiet_for:
+        if last_change == now or world.cloud.in_flight():
+            idle_since = now
+        if now - idle_since >= idle_for or now - last_change > quiet_for:
             return
         time.sleep(1)
 

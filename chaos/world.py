@@ -201,18 +201,12 @@ class World:
                 request = response.get("UnprocessedKeys") or None
         return found
 
-    def wait_until_counted(self, *, quiet_for: float = 10, timeout: float = 300) -> None:
-        """Until the day's analytics counters have stopped moving for `quiet_for` seconds: what a
-        scenario set going has been counted, so that the next scenario's counter check (the day
-        moved by exactly its own events) sees only its own."""
-        started, last, since = time.monotonic(), None, time.monotonic()
-        while time.monotonic() - started < timeout:
-            now = self.day_counters().get("events", 0)
-            if now != last:
-                last, since = now, time.monotonic()
-            elif time.monotonic() - since >= quiet_for:
-                return
-            time.sleep(2)
+    def wait_until_counted(self, *, timeout: float = 300) -> None:
+        """Until the cloud has nothing in flight and the day's analytics counters have stopped
+        moving: what a scenario set going has been counted (the fold's batch included), so that
+        the next scenario's counter check (the day moved by exactly its own events) sees only its
+        own."""
+        self.cloud.wait_until_idle(lambda: self.day_counters().get("events", 0), timeout=timeout)
 
     def day_counters(self) -> dict[str, int]:
         day = time.strftime("%Y-%m-%d", time.gmtime())

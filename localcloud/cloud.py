@@ -15,6 +15,7 @@ import time
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable, TypeVar
 
 ROOT = Path(__file__).resolve().parents[1]
 ACCOUNT = "000000000000"  # MiniStack's account
@@ -24,6 +25,9 @@ ACCESS_KEY_ID = SECRET_ACCESS_KEY = "test"  # the local cloud's one key pair (th
 # deploy of that code, by any process (a test session deploys into several local clouds at once).
 ASSEMBLIES = ROOT / "build" / "cloud-assembly"
 SYNTH_INPUTS = ("app.py", "cdk.json", "requirements.txt", "package-lock.json", "infra", "lambdas")
+
+
+T = TypeVar("T")
 
 
 class LocalCloudError(RuntimeError):
@@ -131,12 +135,29 @@ class LocalCloud:
         return self.state_dir / "in-flight"
 
     def in_flight(self) -> int:
-        """Asynchronous invocations accepted and not done yet: queued, running or waiting for a
-        retry (localcloud/ministack_fixes.py, durable_async_invokes). What a harness waits on."""
+        """What the cloud still has to do: asynchronous invocations accepted and not done yet
+        (queued, running or waiting for a retry), and stream records not yet read past
+        (localcloud/in_flight.py). What a harness waits on."""
         try:
             return int(self.in_flight_file.read_text() or 0)
         except (OSError, ValueError):
             return 0
+
+    def wait_until_idle(self, watch: Callable[[], T], *, idle_for: float = 1.5, timeout: float = 900) -> T:
+        """Until nothing has been in flight, and `watch()` (a figure the caller reads: counters, a
+        meter, flushed every half second) has not moved, for `idle_for` seconds; its last value.
+        Nothing is left to move it then but a schedule (the saga's sweep)."""
+        deadline = time.monotonic() + timeout
+        last, since = watch(), time.monotonic()
+        while True:
+            time.sleep(0.5)
+            now = watch()
+            if now != last or self.in_flight():
+                last, since = now, time.monotonic()
+            elif time.monotonic() - since >= idle_for:
+                return last
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the local cloud still busy after {timeout:.0f} s: {self.in_flight()} in flight")
 
     def is_running(self) -> bool:
         try:

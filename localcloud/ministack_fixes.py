@@ -25,6 +25,7 @@ from typing import Any, Callable
 
 from common.limits import MAX_ENTRY_BYTES
 from infra.runtime import ARCHITECTURE, POWERTOOLS_LAYER_PARAMETER
+from localcloud import in_flight
 
 log = logging.getLogger("localcloud.fixes")
 
@@ -310,7 +311,8 @@ def honour_stream_source_settings() -> None:
     failure is dropped), and retries a failing batch until MaximumRecordAgeInSeconds, never
     bisecting, never honouring MaximumRetryAttempts; and it invokes the function as soon as one
     record is there, where AWS waits up to MaximumBatchingWindowInSeconds to gather a fuller
-    batch. This poller replaces its stream poll."""
+    batch. This poller replaces its stream poll. The records its mappings have still to get
+    past are part of what the cloud has left to do (localcloud/in_flight.py)."""
     from ministack.services import dynamodb as ddb
     from ministack.services import lambda_svc as svc
     from ministack.core.arn import ArnParseError, parse_arn
@@ -379,6 +381,7 @@ def honour_stream_source_settings() -> None:
         def advance(count: int) -> bool:
             with lock:
                 positions[esm_id] = position + count
+            in_flight.changed()
             return True
 
         batch = svc._apply_filter_criteria(raw, esm)
@@ -410,9 +413,36 @@ def honour_stream_source_settings() -> None:
         svc._esm_backoff_until[esm_id] = time.time() + svc._ESM_BACKOFF_SECONDS
         return False
 
+    def unread() -> int:
+        """The records every DynamoDB-stream mapping has still to get past (in flight)."""
+        left = 0
+        for account_id, region, esm in svc._iter_all_esms():
+            try:
+                table_stream = svc._dynamodb_stream_table_from_arn_spec(parse_arn(esm.get("EventSourceArn", "")))
+            except ArnParseError:
+                continue
+            if table_stream is None:
+                continue
+            where = dict(account_id=account_id, region=region)
+            end = ddb.stream_end_position(table_stream[0], **where)
+            with lock:
+                position = positions.get(esm["UUID"])
+            if position is None:  # not polled yet: where it will start
+                position = ddb.stream_start_position(table_stream[0], **where) \
+                    if esm.get("StartingPosition") == "TRIM_HORIZON" else end
+            left += max(0, end - position)
+        return left
+
+    def emit_stream_event(original):
+        def emit(*args, **kwargs):
+            original(*args, **kwargs)
+            in_flight.changed()  # a record to read: counted before the write's caller goes on
+        return emit
+
     def poll_dynamodb_streams() -> bool:
         if getattr(ddb, "_stream_records", None) is None:
             return False
+        in_flight.changed()  # what changed without a write or a read: a mapping made, deleted, a table gone
         processed = False
         for account_id, region, esm in svc._iter_all_esms():
             account_token = svc._request_account_id.set(account_id)
@@ -431,6 +461,9 @@ def honour_stream_source_settings() -> None:
             "_request_region", "get_account_id", "get_region", fix=fix)
     require(ddb, "_tables", "stream_start_position", "stream_end_position", "stream_records_since", fix=fix)
     patch(svc, "_poll_dynamodb_streams", lambda _: poll_dynamodb_streams, fix=fix, params=())
+    patch(ddb, "_emit_stream_event", emit_stream_event, fix=fix,
+          params=("table_name", "event_name", "old_item", "new_item", "replicate"))
+    in_flight.count("stream records", unread)
 
 
 def persist_stream_records() -> None:
@@ -480,8 +513,7 @@ def durable_async_invokes() -> None:
     each killed and retried: a spiral no event gets out of.
 
     How many accepted invocations are not done yet (queued, running, or waiting to be retried)
-    is kept in the file LOCAL_CLOUD_IN_FLIGHT names: what a test harness waits on to know the
-    cloud has nothing left to do (AWS has no such figure: a harness there waits on outcomes)."""
+    is part of what the cloud has left to do (localcloud/in_flight.py)."""
     import os
     import threading
     import uuid
@@ -492,14 +524,7 @@ def durable_async_invokes() -> None:
 
     pending: dict[str, dict] = {}  # id -> {"function": arn, "event": ..., "attempt": n, "started": t}
     lock = threading.Lock()
-    in_flight_file = os.environ.get("LOCAL_CLOUD_IN_FLIGHT")
-
-    def counted() -> None:
-        """The number of pending invocations, to the in-flight file (under the lock)."""
-        if in_flight_file:
-            with open(f"{in_flight_file}.tmp", "w") as out:
-                out.write(str(len(pending)))
-            os.replace(f"{in_flight_file}.tmp", in_flight_file)
+    counted = in_flight.changed
 
     stopping = threading.Event()  # set when the state is saved on the way out
     get_state, load_persisted_state = svc.get_state, svc.load_persisted_state
@@ -611,6 +636,7 @@ def durable_async_invokes() -> None:
 
     require(sqs_svc, "_queue_by_arn", "queue_delay", fix=fix)
     patch(svc, "invoke_async_with_retry", lambda _: invoke_async_with_retry, fix=fix, params=("func", "event"))
+    in_flight.count("async invocations", lambda: len(pending))
     patch(svc, "get_state", lambda _: get_state_with_invocations, fix=fix, params=())
     patch(svc, "load_persisted_state", lambda _: load_with_invocations, fix=fix, params=("data",))
 

@@ -399,12 +399,16 @@ def test_a_stream_source_waits_out_its_batching_window_for_a_fuller_batch(cloud)
     _, processed = stream_setup(client, "windowed", MaximumBatchingWindowInSeconds=6)
     client("dynamodb").put_item(TableName="windowed", Item={"id": {"S": "a"}, "poison": {"BOOL": False}})
     written = time.monotonic()
+    gathering = local.in_flight()  # counted as soon as the write is answered
     assert wait_for(lambda: processed_ids(client, processed) == {"a"}, 20)
     waited = time.monotonic() - written
     if variant == "unpatched":
         assert waited < 5, "MiniStack now waits for MaximumBatchingWindowInSeconds: drop it from the stream poller"
     else:
         assert waited >= 5.5  # one record, a batch of 10 allowed: it waited (nearly) the whole window
+        # what a harness waits on (localcloud/in_flight.py): the record, until the mapping is past it
+        assert gathering == 1
+        assert wait_for(lambda: local.in_flight() == 0, 5)
 
 
 def test_transact_get_items_reports_index_reads_it_never_made(cloud):
