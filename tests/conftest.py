@@ -56,11 +56,15 @@ SAME = {"dev": "synth", "prod": "synth"}  # tests/infra's synths: built by the w
 
 def _shared_fixture(item) -> str | None:
     """The first of the suite's own session- or module-scoped fixtures the item uses (a
-    module-scoped one named with its module), the deployment and the synth before the others."""
+    module-scoped one named with its module), the deployment and the synth before the others.
+    Not a long run's: it builds nothing, any worker reads the run's files. Grouped, its tests
+    were one large unit, which pytest-xdist sends out early (largest first): a worker then
+    sat waiting for the run (113 s of 290) while the other ran the rest."""
     names = []
     for name, definitions in item._fixtureinfo.name2fixturedefs.items():
         definition = definitions[-1]
-        if definition.scope == "function" or not getattr(definition.func, "__module__", "").startswith("tests"):
+        if (definition.scope == "function" or name in background.RUNS
+                or not getattr(definition.func, "__module__", "").startswith("tests")):
             continue
         names.append(SAME.get(name, name) if definition.scope == "session" else f"{item.module.__name__}::{name}")
     return min(names, key=lambda name: (name not in ("deployment", "synth"), name), default=None)

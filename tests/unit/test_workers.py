@@ -51,3 +51,30 @@ def test_the_chaos_small_run_is_split_into_shards_of_about_equal_time():
         times = [sum(SECONDS[n] for n in part) for part in parts]
         assert max(times) <= sum(times) / count + max(SECONDS.values()) / 2, (parts, times)
     assert ["new"] in shards([*names, "new"], len(names) + 1)  # an untimed scenario still runs
+
+
+def item_using(*fixtures: tuple[str, str]):
+    """A collected test as `_shared_fixture` sees it: the (name, scope) of each suite fixture it uses."""
+    from types import SimpleNamespace
+
+    def definition(scope: str):
+        return [SimpleNamespace(scope=scope, func=SimpleNamespace(__module__="tests.e2e.conftest"))]
+
+    return SimpleNamespace(module=SimpleNamespace(__name__="tests.chaos.test_chaos"),
+                           _fixtureinfo=SimpleNamespace(name2fixturedefs={n: definition(s) for n, s in fixtures}))
+
+
+def test_a_test_that_waits_for_a_long_run_is_in_no_group():
+    """Grouped, the reliability run's tests were one large unit that pytest-xdist sent out early: a
+    worker sat waiting for the run while the other ran the rest of the suite. Alone, each goes
+    last (tests/conftest.py sorts them last) to whichever worker is free."""
+    import tests.bench.conftest  # noqa: F401 - each registers its run, as collecting its folder does
+    import tests.chaos.conftest  # noqa: F401
+    from tests.conftest import _shared_fixture
+    from tests.support.background import RUNS
+
+    assert "chaos_run" in RUNS and "bench_run" in RUNS
+    assert _shared_fixture(item_using(("chaos_run", "module"))) is None
+    assert _shared_fixture(item_using(("bench_run", "session"))) is None
+    assert _shared_fixture(item_using(("chaos_run", "module"), ("deployment", "session"))) == "deployment"
+    assert _shared_fixture(item_using(("cloud", "module"))) == "tests.chaos.test_chaos::cloud"
