@@ -224,45 +224,17 @@ class LocalCloud:
     # ---- deployment -------------------------------------------------------------------------
 
     def cdk(self, *args: str, quiet: bool = False) -> None:
-        env = {
-            **os.environ,
-            **self.aws_env(),
-            "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
-            "JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION": "1",
-            "CDK_DISABLE_VERSION_CHECK": "1",
-            "NODE_NO_WARNINGS": "1",
-        }
-        command = ["npx", "--no-install", "cdk", *args, "-c", f"stage={self.stage}"]
-        result = subprocess.run(command, cwd=ROOT, env=env, capture_output=quiet, text=True)
-        if result.returncode != 0:
-            detail = (result.stdout or "")[-3000:] + (result.stderr or "")[-3000:] if quiet else ""
-            raise LocalCloudError(f"`cdk {' '.join(args)}` failed ({result.returncode})\n{detail}")
+        cdk(*args, stage=self.stage, env=self.aws_env(), quiet=quiet)
 
     def deploy(self, *, quiet: bool = False) -> Outputs:
         """Bootstrap once, then `cdk deploy --all` of the stage's synthesized stacks: unchanged
         stacks are left as they are."""
-        assembly = ["--app", str(self.assembly(quiet=quiet))]
+        assembly = ["--app", str(synthesized(self.stage, quiet=quiet))]
         if not self._bootstrapped():
             self.cdk("bootstrap", f"aws://{ACCOUNT}/{REGION}", *assembly, quiet=quiet)
         self.cdk("deploy", "--all", *assembly, "--require-approval", "never", "--outputs-file", str(self.outputs_file),
                  quiet=quiet)
         return self.outputs()
-
-    def assembly(self, *, quiet: bool = False) -> Path:
-        """The stage's stacks synthesized (`cdk synth`) into a cloud assembly of their own, once for
-        the code they are made from: another deploy of the same code, by this process or another,
-        takes it as it is. Concurrent synths into one folder would fail (the CDK CLI locks its
-        output), so the first process synthesizes while the others wait for it."""
-        target = ASSEMBLIES / f"{self.stage}-{synth_inputs_digest(self.stage)}"
-        ASSEMBLIES.mkdir(parents=True, exist_ok=True)
-        with open(ASSEMBLIES / f"{target.name}.lock", "w") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            if not (target / "manifest.json").exists():
-                building = ASSEMBLIES / f"{target.name}.building"
-                shutil.rmtree(building, ignore_errors=True)
-                self.cdk("synth", "--all", "--quiet", "--output", str(building), quiet=quiet)
-                building.rename(target)
-        return target
 
     def _bootstrapped(self) -> bool:
         import boto3
@@ -279,6 +251,44 @@ class LocalCloud:
         if not self.outputs_file.exists():
             raise LocalCloudError("nothing deployed yet: run `make up`")
         return Outputs.from_file(self.outputs_file, self.endpoint)
+
+
+def cdk(*args: str, stage: str, env: dict[str, str], quiet: bool = False) -> None:
+    """The CDK CLI (node_modules' pin) on the app, for one stage."""
+    env = {
+        **os.environ,
+        **env,
+        "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
+        "JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION": "1",
+        "CDK_DISABLE_VERSION_CHECK": "1",
+        "NODE_NO_WARNINGS": "1",
+    }
+    command = ["npx", "--no-install", "cdk", *args, "-c", f"stage={stage}"]
+    result = subprocess.run(command, cwd=ROOT, env=env, capture_output=quiet, text=True)
+    if result.returncode != 0:
+        detail = (result.stdout or "")[-3000:] + (result.stderr or "")[-3000:] if quiet else ""
+        raise LocalCloudError(f"`cdk {' '.join(args)}` failed ({result.returncode})\n{detail}")
+
+
+def synthesized(stage: str, *, quiet: bool = True) -> Path:
+    """The stage's stacks synthesized (`cdk synth`, cdk-nag inside: an unsuppressed finding fails
+    it) into a cloud assembly of their own, once for the code they are made from: every deploy,
+    security gate and catalog check of the same code, by this process or another, takes it as it
+    is. Concurrent synths into one folder would fail (the CDK CLI locks its output), so the first
+    process synthesizes while the others wait for it. The stacks name no account or region, so the
+    assembly is the same whichever cloud (or none) it is deployed to."""
+    target = ASSEMBLIES / f"{stage}-{synth_inputs_digest(stage)}"
+    ASSEMBLIES.mkdir(parents=True, exist_ok=True)
+    with open(ASSEMBLIES / f"{target.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (target / "manifest.json").exists():
+            building = ASSEMBLIES / f"{target.name}.building"
+            shutil.rmtree(building, ignore_errors=True)
+            cdk("synth", "--quiet", "--output", str(building), stage=stage, quiet=quiet, env={
+                "AWS_ACCESS_KEY_ID": ACCESS_KEY_ID, "AWS_SECRET_ACCESS_KEY": SECRET_ACCESS_KEY, "AWS_REGION": REGION,
+                "AWS_DEFAULT_REGION": REGION, "CDK_DEFAULT_ACCOUNT": ACCOUNT, "CDK_DEFAULT_REGION": REGION})
+            building.rename(target)
+    return target
 
 
 def synth_inputs_digest(stage: str) -> str:

@@ -20,7 +20,6 @@ from __future__ import annotations
 import json
 import re
 import sys
-import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -109,10 +108,8 @@ def routes(template: dict) -> dict[str, list[tuple[str, str]]]:
 def synthesized_routes() -> dict[str, list[tuple[str, str]]]:
     from scripts.gates import synth
 
-    with tempfile.TemporaryDirectory() as tmp:
-        templates = synth(Path(tmp), stages=("dev",))
-        services = next(t for t in templates if t.name.endswith("-Services.template.json"))
-        return routes(json.loads(services.read_text()))
+    services = next(t for t in synth(stages=("dev",)) if t.name.endswith("-Services.template.json"))
+    return routes(json.loads(services.read_text()))
 
 
 def catalog_page(routing: dict[str, list[tuple[str, str]]]) -> str:

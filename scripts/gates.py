@@ -12,8 +12,10 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from typing import Iterable
 
@@ -23,26 +25,18 @@ STAGES = ("dev", "prod")
 CHECKOV = ROOT / ".venv-checkov" / "bin" / "checkov"
 
 
-def synth(outdir: Path, stages: Iterable[str] = STAGES) -> list[Path]:
-    """Synthesize every stage into outdir/<stage>; cdk-nag runs here and raises on findings."""
-    import aws_cdk as cdk
-    from aws_cdk import cx_api
+def synth(stages: Iterable[str] = STAGES) -> list[Path]:
+    """Every stage's templates, from its cloud assembly: synthesized once for the code it is made
+    from and shared with every deploy of that code (localcloud.cloud.synthesized); cdk-nag runs
+    inside the synth, and an unsuppressed finding fails it."""
+    from localcloud.cloud import synthesized
 
-    from app import build
-
-    context = json.loads((ROOT / "cdk.json").read_text())["context"]
     templates = []
     for stage in stages:
-        # path metadata, as `cdk synth` writes it: the catalog names rules and consumers by it
-        app = cdk.App(context={**context, "stage": stage, "aws:cdk:enable-path-metadata": True},
-                      outdir=str(outdir / stage))
-        build(app)
-        assembly = app.synth()
-        for stack in assembly.stacks:
-            errors = [m for m in stack.messages if m.level == cx_api.SynthesisMessageLevel.ERROR]
-            if errors:
-                raise SystemExit("cdk-nag: " + "\n".join(f"{m.id}: {m.entry.data}" for m in errors))
-            templates.append(Path(assembly.directory) / stack.template_file)
+        assembly = synthesized(stage)
+        manifest = json.loads((assembly / "manifest.json").read_text())
+        templates += [assembly / artifact["properties"]["templateFile"] for artifact in manifest["artifacts"].values()
+                      if artifact["type"] == "aws:cloudformation:stack"]
     return templates
 
 
@@ -128,16 +122,17 @@ def _anyone(principal) -> bool:
     return False
 
 
-def run_all(outdir: Path) -> dict[str, list[str]]:
-    templates = synth(outdir)
-    return {"cfn-lint": cfn_lint(templates), "checkov": checkov(outdir), "platform": platform_rules(templates)}
+def run_all() -> dict[str, list[str]]:
+    templates = synth()
+    with tempfile.TemporaryDirectory() as folder:  # checkov reads a folder: the templates of every stage, alone
+        for template in templates:
+            shutil.copy(template, folder)
+        checked = checkov(Path(folder))
+    return {"cfn-lint": cfn_lint(templates), "checkov": checked, "platform": platform_rules(templates)}
 
 
 def main() -> int:
-    import tempfile
-
-    with tempfile.TemporaryDirectory() as tmp:
-        results = run_all(Path(tmp))
+    results = run_all()
     for gate, findings in results.items():
         print(f"{gate:9} {'clean' if not findings else f'{len(findings)} finding(s)'}")
         for finding in findings:
