@@ -3,6 +3,9 @@
     PYTEST_ADDOPTS="--durations=0 --durations-min=0" make test | tee test.log
     python -m scripts.test_timings test.log          # the table docs/TESTING.md shows
 
+With `-v` in PYTEST_ADDOPTS too, it also sums each pytest-xdist worker's tests, and how long
+each sat waiting for a long run (the setup of a test that needs one).
+
 Each test's setup, call and teardown is put in one phase: the synth and the gates (tests/infra),
 starting a local cloud and deploying into it (the setup of the first end-to-end test, which
 builds the session's deployment; `make up` in tests/e2e/test_makefile.py), the end-to-end
@@ -20,6 +23,7 @@ from pathlib import Path
 
 LINE = re.compile(r"^\s*([\d.]+)s (setup|call|teardown)\s+(\S+)")
 RUN = re.compile(r"^([a-z0-9-]+): (\d+) s, exit \d+$", re.MULTILINE)
+WORKER = re.compile(r"^\[(gw\d+)\] \[\s*\d+%\] \w+ (\S+)", re.MULTILINE)  # -v: "[gw0] [ 12%] PASSED tests/..."
 TOTAL = re.compile(r"=+ .*?(\d+) passed.* in ([\d.]+)s")
 
 PHASES = [
@@ -61,6 +65,20 @@ def long_runs(log: str) -> dict[str, float]:
     return {m.group(1): float(m.group(2)) for m in RUN.finditer(rest)} if found else {}
 
 
+def workers(log: str) -> dict[str, tuple[float, float]]:
+    """With -v: each worker's seconds in its tests, and how many of them it spent waiting for a
+    long run (the setup of a tests/chaos or tests/bench test)."""
+    ran_on = {m.group(2).split("@")[0]: m.group(1) for m in WORKER.finditer(log)}
+    busy: dict[str, float] = defaultdict(float)
+    waiting: dict[str, float] = defaultdict(float)
+    for line in log.splitlines():
+        if (match := LINE.match(line)) and (worker := ran_on.get(match.group(3).split("@")[0])):
+            busy[worker] += float(match.group(1))
+            if match.group(2) == "setup" and match.group(3).startswith(("tests/chaos", "tests/bench")):
+                waiting[worker] += float(match.group(1))
+    return {worker: (busy[worker], waiting[worker]) for worker in sorted(busy)}
+
+
 def table(log: str) -> str:
     spent, tests, wall = phases(log)
     rows = ["| phase | seconds | share |", "| --- | ---: | ---: |"]
@@ -71,6 +89,9 @@ def table(log: str) -> str:
     if runs := long_runs(log):
         rows += ["", "The long runs in the background, from start to end (the slowest sets the wall clock): "
                  + ", ".join(f"{name} {seconds:.0f} s" for name, seconds in runs.items()) + "."]
+    if by_worker := workers(log):
+        rows += ["", "Each worker's tests (-v), and the part spent waiting for a long run: " + ", ".join(
+            f"{worker} {busy:.0f} s ({waiting:.0f} s waiting)" for worker, (busy, waiting) in by_worker.items()) + "."]
     return "\n".join(rows)
 
 
