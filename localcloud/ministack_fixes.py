@@ -524,7 +524,6 @@ def durable_async_invokes() -> None:
 
     pending: dict[str, dict] = {}  # id -> {"function": arn, "event": ..., "attempt": n, "started": t}
     lock = threading.Lock()
-    counted = in_flight.changed
 
     stopping = threading.Event()  # set when the state is saved on the way out
     get_state, load_persisted_state = svc.get_state, svc.load_persisted_state
@@ -539,7 +538,7 @@ def durable_async_invokes() -> None:
             log.warning("async invoke: function %s is gone; event dropped as on AWS", name)
             with lock:
                 pending.pop(invocation_id, None)
-                counted()
+                in_flight.changed()
             return
         config = func.get("config") or func
         account_id, region = svc._account_region_from_function_config(config)
@@ -595,7 +594,7 @@ def durable_async_invokes() -> None:
             log.warning("async invoke of %s: %s and no on-failure destination; event dropped as on AWS", name, condition)
         with lock:
             pending.pop(invocation_id, None)
-            counted()
+            in_flight.changed()
 
     def start(invocation_id: str) -> None:
         threading.Thread(target=run, args=(invocation_id,), daemon=True).start()
@@ -606,7 +605,7 @@ def durable_async_invokes() -> None:
         with lock:
             pending[invocation_id] = {"function": config.get("FunctionArn") or config.get("FunctionName"),
                                       "event": event, "attempt": 0, "started": time.time()}
-            counted()
+            in_flight.changed()
         start(invocation_id)
 
     def get_state_with_invocations():
@@ -621,7 +620,7 @@ def durable_async_invokes() -> None:
         left = (data or {}).get("pending_async_invocations") or {}
         with lock:
             pending.update(left)
-            counted()
+            in_flight.changed()
         if left:
             log.info("resuming %d asynchronous invocations accepted before the restart", len(left))
             # once the server serves: the functions' own calls go back to it
