@@ -21,6 +21,9 @@ ROOT = Path(__file__).resolve().parents[1]
 ACCOUNT = "000000000000"  # MiniStack's account
 REGION = "us-east-1"
 ACCESS_KEY_ID = SECRET_ACCESS_KEY = "test"  # the local cloud's one key pair (the API verifies signatures with it)
+# Its account, region and keys, as an AWS SDK and the CDK CLI read them from the environment.
+LOCAL_ACCOUNT = {"AWS_ACCESS_KEY_ID": ACCESS_KEY_ID, "AWS_SECRET_ACCESS_KEY": SECRET_ACCESS_KEY, "AWS_DEFAULT_REGION": REGION,
+                 "AWS_REGION": REGION, "CDK_DEFAULT_ACCOUNT": ACCOUNT, "CDK_DEFAULT_REGION": REGION}
 # Each stage's stacks, synthesized once for the code they are made from and reused by every
 # deploy of that code, by any process (a test session deploys into several local clouds at once).
 ASSEMBLIES = ROOT / "build" / "cloud-assembly"
@@ -100,15 +103,7 @@ class LocalCloud:
 
     def aws_env(self) -> dict[str, str]:
         """What an AWS SDK or the CDK CLI needs to talk to this cloud instead of AWS."""
-        return {
-            "AWS_ENDPOINT_URL": self.endpoint,
-            "AWS_ACCESS_KEY_ID": ACCESS_KEY_ID,
-            "AWS_SECRET_ACCESS_KEY": SECRET_ACCESS_KEY,
-            "AWS_DEFAULT_REGION": REGION,
-            "AWS_REGION": REGION,
-            "CDK_DEFAULT_ACCOUNT": ACCOUNT,
-            "CDK_DEFAULT_REGION": REGION,
-        }
+        return {"AWS_ENDPOINT_URL": self.endpoint, **LOCAL_ACCOUNT}
 
     def _server_env(self) -> dict[str, str]:
         return {
@@ -284,9 +279,7 @@ def synthesized(stage: str, *, quiet: bool = True) -> Path:
         if not (target / "manifest.json").exists():
             building = ASSEMBLIES / f"{target.name}.building"
             shutil.rmtree(building, ignore_errors=True)
-            cdk("synth", "--quiet", "--output", str(building), stage=stage, quiet=quiet, env={
-                "AWS_ACCESS_KEY_ID": ACCESS_KEY_ID, "AWS_SECRET_ACCESS_KEY": SECRET_ACCESS_KEY, "AWS_REGION": REGION,
-                "AWS_DEFAULT_REGION": REGION, "CDK_DEFAULT_ACCOUNT": ACCOUNT, "CDK_DEFAULT_REGION": REGION})
+            cdk("synth", "--quiet", "--output", str(building), stage=stage, env=LOCAL_ACCOUNT, quiet=quiet)
             building.rename(target)
     return target
 
