@@ -82,3 +82,26 @@ def test_the_event_catalog_schemas_and_samples_are_current():
 
     result = subprocess.run([sys.executable, "-m", "scripts.catalog", "--check"], cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
+
+
+def test_checkov_given_two_folders_reads_only_the_first(bad, tmp_path):
+    """checkov 3.3.30 takes --directory more than once, but reports the first folder twice and
+    the second not at all, so `gates.run_all` copies every stage's templates into one folder.
+    When this fails, checkov reads each folder it is given, and the copy can go."""
+    import json
+    import shutil
+    import subprocess
+
+    _, [template], _ = bad
+    folders = [tmp_path / "one", tmp_path / "two"]
+    for folder in folders:
+        folder.mkdir()
+        shutil.copy(template, folder / f"{folder.name}.template.json")
+    result = subprocess.run([str(gates.CHECKOV), *(f"--directory={folder}" for folder in folders), "--framework",
+                             "cloudformation", "--quiet", "--compact", "--output", "json"], capture_output=True, text=True)
+    text, decoder, at, reported = result.stdout.strip(), json.JSONDecoder(), 0, []
+    while at < len(text):  # a report for each folder
+        report, at = decoder.raw_decode(text, at)
+        reported.append(sorted({Path(c["file_abs_path"]).name for c in report["results"]["failed_checks"]}))
+        at += len(text[at:]) - len(text[at:].lstrip())
+    assert reported == [["one.template.json"], ["one.template.json"]]
