@@ -434,9 +434,10 @@ def honour_stream_source_settings() -> None:
         return left
 
     def emit_stream_event(original):
-        def emit(*args, **kwargs):
-            original(*args, **kwargs)
-            in_flight.changed()  # a record to read: counted before the write's caller goes on
+        def emit(table_name, *args, **kwargs):
+            original(table_name, *args, **kwargs)
+            if ((ddb._tables.get(table_name) or {}).get("StreamSpecification") or {}).get("StreamEnabled"):
+                in_flight.changed()  # a record to read: counted before the write's caller goes on
         return emit
 
     def poll_dynamodb_streams() -> bool:

@@ -59,7 +59,7 @@ def _shared_fixture(item) -> str | None:
     module-scoped one named with its module), the deployment and the synth before the others.
     Not a long run's: it builds nothing, any worker reads the run's files. Grouped, its tests
     were one large unit, which pytest-xdist sends out early (largest first): a worker then
-    sat waiting for the run (113 s of 290) while the other ran the rest."""
+    sat waiting for the run (113 s of 286) while the other ran the rest."""
     names = []
     for name, definitions in item._fixtureinfo.name2fixturedefs.items():
         definition = definitions[-1]
