@@ -52,7 +52,14 @@ DEAD_LETTER_QUEUE = Exception_(
 )
 IAM_AUTHORIZED_API = Exception_(
     ("AwsSolutions-COG4",),
-    "Every route is authorized with IAM (SigV4): callers are IAM principals, not user-pool users.",
+    "A staff route, authorized with IAM (SigV4): its callers are staff and operators' IAM roles, and a "
+    "customer's user-pool token is refused there. The customer routes use the Cognito authorizer.",
+)
+OPTIONAL_CUSTOMER_MFA = Exception_(
+    ("AwsSolutions-COG2", "AwsSolutions-COG3", "AwsSolutions-COG8"),
+    "Customers may add a second factor (TOTP) but are not made to: a shop that demands MFA to order "
+    "loses its customers. Threat protection (the Plus plan) is priced per active user; the API's own "
+    "checks (owner on every read and write, prices from the catalog) bound what a stolen token does.",
 )
 NO_WAF = Exception_(
     ("AwsSolutions-APIG3",),
@@ -83,6 +90,7 @@ ALL = (
     ASYNC_WITH_DESTINATION,
     DEAD_LETTER_QUEUE,
     IAM_AUTHORIZED_API,
+    OPTIONAL_CUSTOMER_MFA,
     NO_WAF,
     API_LOGGING_ROLE,
     TABLE_INDEXES,

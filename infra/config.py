@@ -50,6 +50,9 @@ class StageConfig:
     # How long the analytics fold waits to gather a batch: longer is fewer counter updates, and
     # counters that lag by as much.
     analytics_batching_window: Duration = Duration.seconds(1)
+    # Whether operators may put events of the platform's sources on the bus by hand (the
+    # BusOperatorRole): for trying consumers on dev; on prod only the outbox speaks for a service.
+    operators_may_publish: bool = False
 
     def reserved_concurrency(self, consumer: str) -> int | None:
         """The concurrent executions reserved for a consumer: the capacity model's figure for it
@@ -90,5 +93,6 @@ class StageConfig:
                 point_in_time_recovery=False,
                 termination_protection=False,
                 log_retention=logs.RetentionDays.ONE_WEEK,
+                operators_may_publish=True,
             )
         raise ValueError(f"unknown stage {stage!r}: use -c stage=dev or -c stage=prod")

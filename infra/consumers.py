@@ -12,6 +12,7 @@ here. Plain Python: no CDK import.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import Enum
 from functools import cached_property
 from importlib import import_module
 
@@ -133,11 +134,19 @@ CONSUMERS: tuple[ConsumerSpec, ...] = (
 )
 
 
+class Door(Enum):
+    """Who may call an API function's routes, and how the API checks it (docs/SECURITY.md)."""
+
+    CUSTOMER = "customer"  # the customers' user pool: an ID token, and the customer is its subject
+    STAFF = "staff"  # IAM (SigV4): staff and operators' roles, never a customer's token
+
+
 @dataclass(frozen=True)
 class HttpService(FunctionSpec):
-    """One API function and the routes it serves."""
+    """One API function, the routes it serves, and who may call them."""
 
     routes: tuple[tuple[str, str], ...]  # (method, path)
+    door: Door
 
 
 HTTP_SERVICES = (
@@ -152,25 +161,35 @@ HTTP_SERVICES = (
             ("POST", "/orders/{id}/cancel"),
             ("GET", "/orders/{id}/events"),
         ),
+        Door.CUSTOMER,
     ),
     HttpService(
         "UsersApi",
         "users.api.handler",
         "Users: registration, one user per email address",
         (("POST", "/users"), ("GET", "/users/{id}")),
+        Door.CUSTOMER,
     ),
     HttpService(
         "InventoryApi",
         "inventory.api.handler",
         "Inventory: stock per product",
         (("PUT", "/inventory/{productId}"), ("GET", "/inventory/{productId}")),
+        Door.STAFF,
     ),
-    HttpService("AnalyticsApi", "analytics.api.handler", "Analytics: per-day counters", (("GET", "/analytics/daily"),)),
+    HttpService(
+        "AnalyticsApi",
+        "analytics.api.handler",
+        "Analytics: per-day counters",
+        (("GET", "/analytics/daily"),),
+        Door.STAFF,
+    ),
     HttpService(
         "AuditApi",
         "audit.api.handler",
         "Audit: the causal chain of a correlation id",
         (("GET", "/audit/{correlationId}"),),
+        Door.STAFF,
     ),
 )
 

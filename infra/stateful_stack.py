@@ -17,8 +17,10 @@ from aws_cdk import aws_ses as ses
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
+from catalog import Source
 from infra import compliance
 from infra.config import StageConfig
+from infra.constructs.customer_pool import CustomerPool
 from infra.constructs.dead_letter_queue import DeadLetterQueue
 from infra.consumers import ANALYTICS_FOLD, PUBLISHER, SAGA_SWEEP, ConsumerSpec
 from infra.names import bus_name
@@ -49,7 +51,17 @@ class StatefulStack(Stack):
             description=f"Order platform events ({config.stage})",
         )
         _pin(self.bus, "EventBus")
-        self._only_this_account_may_publish()
+        self.customers = CustomerPool(self, "Customers", config=config)
+        _pin(self.customers.pool, "CustomerPool")
+        # The outbox's role lives with the bus it speaks on, so that the bus's policy can name it.
+        self.publisher_role = iam.Role(
+            self,
+            "PublisherRole",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description="The outbox publisher: the only principal that puts the platform's events on the bus",
+        )
+        self.operator_role = self._operators() if config.operators_may_publish else None
+        self._only_the_outbox_speaks_for_the_services()
         self.archive = events.Archive(
             self,
             "EventArchive",
@@ -151,9 +163,27 @@ class StatefulStack(Stack):
             compliance.excuse(table, compliance.DISPOSABLE_DEV_TABLE)
         return table
 
-    def _only_this_account_may_publish(self) -> None:
-        """The bus policy: PutEvents for this account's principals, nobody else's."""
+    def _operators(self) -> iam.Role:
+        """On a dev stage, a role the account's operators assume to put hand-made events on the bus
+        (trying a consumer with the AWS CLI); prod has none."""
+        role = iam.Role(
+            self,
+            "BusOperatorRole",
+            assumed_by=iam.AccountRootPrincipal(),
+            description="dev only: operators putting events on the bus by hand, for trying consumers",
+        )
+        self.bus.grant_put_events_to(role)
+        return role
+
+    def _only_the_outbox_speaks_for_the_services(self) -> None:
+        """The bus policy. This account's principals may put events (nobody else's), but none of
+        the platform's sources: those are the outbox publisher's alone (every service writes its
+        events to the store, and the publisher puts them on the bus), and on dev the operators'
+        role's. A Deny, so no identity policy in the account can grant it back."""
         bus_arn = f"arn:{self.partition}:events:{self.region}:{self.account}:event-bus/{bus_name(self.config.stage)}"
+        speakers = [self.publisher_role.role_arn]
+        if self.operator_role is not None:
+            speakers.append(self.operator_role.role_arn)
         policy = iam.PolicyDocument(
             statements=[
                 iam.PolicyStatement(
@@ -161,7 +191,18 @@ class StatefulStack(Stack):
                     principals=[iam.AccountRootPrincipal()],
                     actions=["events:PutEvents"],
                     resources=[bus_arn],
-                )
+                ),
+                iam.PolicyStatement(
+                    sid="OnlyTheOutboxSpeaksForTheServices",
+                    effect=iam.Effect.DENY,
+                    principals=[iam.AnyPrincipal()],
+                    actions=["events:PutEvents"],
+                    resources=[bus_arn],
+                    conditions={
+                        "StringEquals": {"events:source": sorted(source.value for source in Source)},
+                        "ArnNotEquals": {"aws:PrincipalArn": speakers},
+                    },
+                ),
             ]
         )
         self.bus.node.default_child.add_property_override("Policy", policy.to_json())  # type: ignore[union-attr]
@@ -171,6 +212,10 @@ class StatefulStack(Stack):
         CfnOutput(self, "EventBusArn", value=self.bus.event_bus_arn)
         CfnOutput(self, "EventArchiveName", value=self.archive.archive_name)
         CfnOutput(self, "AlarmTopicArn", value=self.alarm_topic.topic_arn)
+        CfnOutput(self, "UserPoolId", value=self.customers.pool.user_pool_id)
+        CfnOutput(self, "UserPoolClientId", value=self.customers.client.user_pool_client_id)
+        if self.operator_role is not None:
+            CfnOutput(self, "BusOperatorRoleArn", value=self.operator_role.role_arn)
         for key, table in self.tables.items():
             CfnOutput(self, TABLES[key].output, value=table.table_name)
         for owner, dlq in self.dead_letter_queues.items():

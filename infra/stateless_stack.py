@@ -13,6 +13,7 @@ from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_destinations as destinations
 from aws_cdk import aws_lambda_event_sources as sources
@@ -21,7 +22,16 @@ from aws_cdk import aws_sqs as sqs
 from cdk_nag import RegexAppliesTo
 from constructs import Construct
 
-from common.settings import TABLE_SUFFIX, Access, Bus, FromStage, OwnDeadLetters, Sender, Table
+from common.settings import (
+    TABLE_SUFFIX,
+    Access,
+    Bus,
+    CustomersAppClient,
+    FromStage,
+    OwnDeadLetters,
+    Sender,
+    Table,
+)
 from infra import compliance
 from infra.config import StageConfig
 from infra.constructs.event_consumer import EventConsumer
@@ -33,6 +43,7 @@ from infra.consumers import (
     PUBLISHER,
     SAGA_SWEEP,
     ConsumerSpec,
+    Door,
     FunctionSpec,
     HttpService,
 )
@@ -114,6 +125,8 @@ class StatelessStack(Stack):
                 case Sender():
                     value = self.config.email_sender
                     self.data.sender_identity.grant_send_email(function)  # from the stage's sender only
+                case CustomersAppClient():
+                    value = self.data.customers.client.user_pool_client_id
                 case FromStage():
                     value = str(getattr(self.config, field))
             if value is not None:
@@ -151,6 +164,9 @@ class StatelessStack(Stack):
             PUBLISHER,
             dead_letters,
             service="publisher",
+            # Imported (mutable): its grants are policies of this stack, attached to the role the
+            # stateful stack's bus policy names as the only voice of the platform's services.
+            role=iam.Role.from_role_arn(self, "PublisherRole", self.data.publisher_role.role_arn, mutable=True),
             # Traces nothing of its own: each event goes on with the trace of the invocation that
             # stored it (the entry's TraceHeader), so a stream batch starts no trace of its own.
             tracing=lambda_.Tracing.PASS_THROUGH,
@@ -191,8 +207,9 @@ class StatelessStack(Stack):
         return fold
 
     def _api(self) -> apigw.RestApi:
-        """One REST API for every service: IAM (SigV4) on every route, throttled, access- and
-        execution-logged, and a JSON object required before any function is invoked."""
+        """One REST API for every service: the customers' user pool on the customer routes, IAM
+        (SigV4) on the staff routes, throttled, access- and execution-logged, and a JSON object
+        required before any function is invoked."""
         access_logs = logs.LogGroup(
             self, "ApiAccessLogs", retention=self.config.log_retention, removal_policy=self.config.removal_policy
         )
@@ -200,7 +217,6 @@ class StatelessStack(Stack):
             self,
             "Api",
             description="Order platform API",
-            default_method_options=apigw.MethodOptions(authorization_type=apigw.AuthorizationType.IAM),
             deploy_options=apigw.StageOptions(
                 stage_name=self.config.stage,
                 throttling_rate_limit=100,
@@ -221,6 +237,9 @@ class StatelessStack(Stack):
                     user=True,
                 ),
             ),
+        )
+        self._customers = apigw.CognitoUserPoolsAuthorizer(
+            self, "CustomersAuthorizer", cognito_user_pools=[self.data.customers.pool]
         )
         self._validator = api.add_request_validator(
             "Validator", validate_request_body=True, validate_request_parameters=True
@@ -261,13 +280,20 @@ class StatelessStack(Stack):
         integration = apigw.LambdaIntegration(fn.function)
         for method, path in service.routes:
             with_body = method in ("POST", "PUT") and not path.endswith("/cancel")
+            door = (
+                {"authorization_type": apigw.AuthorizationType.COGNITO, "authorizer": self._customers}
+                if service.door is Door.CUSTOMER
+                else {"authorization_type": apigw.AuthorizationType.IAM}
+            )
             added = self.api.root.resource_for_path(path).add_method(
                 method,
                 integration,
                 request_validator=self._validator,
                 request_models={"application/json": self._json_object} if with_body else None,
+                **door,
             )
-            compliance.excuse(added, compliance.IAM_AUTHORIZED_API)
+            if service.door is Door.STAFF:
+                compliance.excuse(added, compliance.IAM_AUTHORIZED_API)
         return fn
 
     def _consumer(self, spec: ConsumerSpec) -> EventConsumer:

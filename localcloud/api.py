@@ -1,11 +1,14 @@
-"""SigV4-signed JSON requests to the deployed API (every route needs IAM), for the benchmark,
-the chaos suite and the end-to-end tests: `api(method, path, body)` returns the JSON of a 2xx and raises otherwise
-(a 429, the stage's throttling, is retried after a growing pause, as the AWS SDKs do);
-`api.send(...)` returns the status and body, whatever they are."""
+"""JSON requests to the deployed API, for the benchmark, the chaos suite and the end-to-end
+tests, through the door each route has (infra/consumers.py): a customer route with the
+customer's ID token, a staff route signed with SigV4 (IAM). `api(method, path, body)` returns
+the JSON of a 2xx and raises otherwise (a 429, the stage's throttling, is retried after a
+growing pause, as the AWS SDKs do); `api.send(...)` returns the status and body, whatever they
+are, and `auth=` sends a request through the other door (or none), as an attacker would."""
 
 from __future__ import annotations
 
 import json
+import re
 import time
 import urllib.error
 import urllib.request
@@ -46,10 +49,35 @@ class Signer:
         return dict(request.headers)
 
 
+TOKEN, SIGV4, NONE = "token", "sigv4", "none"
+
+
+def _customer_routes() -> list[re.Pattern[str]]:
+    from infra.consumers import HTTP_SERVICES, Door
+
+    return [
+        re.compile("^" + re.sub(r"\{[^}]+\}", "[^/?]+", path) + r"(\?.*)?$")
+        for service in HTTP_SERVICES
+        if service.door is Door.CUSTOMER
+        for _, path in service.routes
+    ]
+
+
 class Api:
-    def __init__(self, base_url: str, env: dict[str, str] | None = None):
+    def __init__(self, base_url: str, env: dict[str, str] | None = None, *, token: str | None = None):
         self.base_url = base_url
+        self._env = env
         self._signer = Signer(env)
+        self.token = token
+        self._customer_routes = _customer_routes()
+
+    def as_customer(self, token: str) -> "Api":
+        """The same API, with this customer's ID token on the customer routes."""
+        return Api(self.base_url, self._env, token=token)
+
+    def door(self, path: str) -> str:
+        """How a request to this path authenticates: the customer's token on a customer route."""
+        return TOKEN if any(route.match(path) for route in self._customer_routes) else SIGV4
 
     THROTTLED_RETRIES = 8
 
@@ -65,13 +93,20 @@ class Api:
         return answer.body
 
     def send(self, method: str, path: str, body: Any = None, *, raw: bytes | None = None,
-             headers: dict[str, str] | None = None, timeout: float = 60) -> Answer:
+             headers: dict[str, str] | None = None, timeout: float = 60, auth: str | None = None) -> Answer:
         """One request; `raw` sends bytes as they are (invalid JSON included). Connection
         errors raise OSError (urllib.error.URLError is one)."""
         data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
         url = self.base_url + path
-        signed = self._signer.headers(method, url, data, {"Content-Type": "application/json", **(headers or {})})
-        prepared = urllib.request.Request(url, data=data, method=method, headers=signed)
+        sent = {"Content-Type": "application/json", **(headers or {})}
+        auth = auth or self.door(path)
+        if auth == TOKEN:
+            if self.token is None:
+                raise ValueError(f"{method} {path} is a customer route: Api(..., token=) or api.as_customer(token)")
+            sent["Authorization"] = self.token
+        elif auth == SIGV4:
+            sent = self._signer.headers(method, url, data, sent)
+        prepared = urllib.request.Request(url, data=data, method=method, headers=sent)
         try:
             with urllib.request.urlopen(prepared, timeout=timeout) as response:
                 status, content, answered = response.status, response.read(), response.headers

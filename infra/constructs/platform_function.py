@@ -49,14 +49,16 @@ class PlatformFunction(Construct):
         timeout: Duration = Duration.seconds(30),
         memory_size: int = ASYNC_MEMORY_MB,
         tracing: lambda_.Tracing = lambda_.Tracing.ACTIVE,
+        role: iam.IRole | None = None,
         **function_props,
     ) -> None:
         super().__init__(scope, construct_id)
         self.log_group = logs.LogGroup(
             self, "Logs", retention=config.log_retention, removal_policy=config.removal_policy
         )
-        # Its own role, allowed to write its own log group: no AWS-managed policy.
-        self.role = iam.Role(
+        # Its own role (or the one given: the publisher's, which the bus policy names), allowed to
+        # write its own log group: no AWS-managed policy.
+        self.role = role or iam.Role(
             self, "Role", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"), description=description
         )
         self.log_group.grant_write(self.role)

@@ -61,14 +61,14 @@ EXAMPLES: dict[str, Envelope] = {
         20,
         p.UserRegistered(userId="cust-42", email="ada@example.com", name="Ada Lovelace"),
         version=1,
-        aggregate="cust-42",
+        aggregate="user:cust-42",
     ),
     "inventory-adjusted": _example(
         E.INVENTORY_ADJUSTED,
         21,
         p.InventoryAdjusted(productId="SKU-RED-MUG", quantity=40),
         version=1,
-        aggregate="SKU-RED-MUG",
+        aggregate="product:SKU-RED-MUG",
     ),
     "order-created": _example(
         E.ORDER_CREATED,

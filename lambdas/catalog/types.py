@@ -9,6 +9,10 @@ from pydantic import Field, PlainSerializer, StringConstraints
 # injection strings, path tricks and control characters out at the edge.
 IDENTIFIER_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$"
 Identifier = Annotated[str, StringConstraints(pattern=IDENTIFIER_PATTERN)]
+# What a caller may choose (a product's id, an order's id in a path): no ':', which the event
+# store's key spaces use (`payment:<orderId>`, `user:<sub>`), so a caller's id is never theirs.
+CALLER_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+CallerId = Annotated[str, StringConstraints(pattern=CALLER_ID_PATTERN)]
 
 # Money is exact: Decimal with at most two places, never a binary float. On the wire it is a
 # string ("19.99"), as payment APIs do, so no JSON reader turns it into a float.

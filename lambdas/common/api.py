@@ -1,8 +1,13 @@
 """What every HTTP API function shares: the resolver with JSON errors, who is calling, and the
-Lambda entry point that logs under the request's correlation id."""
+Lambda entry point that logs under the request's correlation id.
+
+Two doors (infra/consumers.py `Door`): a customer route is behind the customers' user pool, and
+the caller is the ID token's subject (`customer`); a staff route is behind IAM, and the caller
+is the signing principal (`caller`)."""
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Callable
 from http import HTTPStatus
@@ -12,12 +17,12 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from botocore.exceptions import ClientError
 
 from catalog import Caller
-from catalog.types import IDENTIFIER_PATTERN
+from catalog.types import CALLER_ID_PATTERN
 from common import clients
 from common.http import ApiError, bad_request, correlation_id_from, json_response
 from common.observability import log_context, logger, tracer
 
-_IDENTIFIER = re.compile(IDENTIFIER_PATTERN)
+_CALLER_ID = re.compile(CALLER_ID_PATTERN)
 
 
 def resolver(errors: dict[type[Exception], HTTPStatus] | None = None) -> APIGatewayRestResolver:
@@ -56,12 +61,46 @@ def _as(status: HTTPStatus) -> Callable[[Exception], Response]:
 
 
 def caller(app: APIGatewayRestResolver) -> Caller:
+    """Whoever signed a staff route's request (its IAM principal): what its events' metadata says."""
     context = app.current_event.request_context
-    # An authorizer's or IAM principal when the API has one; anonymous otherwise.
     principal = (context.authorizer.principal_id if context.authorizer else None) or (
         context.identity.user if context.identity else None
     )
     return Caller(user_id=_safe_id(principal) or "anonymous", correlation_id=logger.get_correlation_id() or "unknown")
+
+
+class NotSignedIn(ApiError):
+    def __init__(self) -> None:
+        super().__init__(HTTPStatus.UNAUTHORIZED, "sign in: this route takes the customer's ID token (Authorization)")
+
+
+def customer_claims(event: dict) -> dict[str, str] | None:
+    """The verified claims of a customer route's ID token, as API Gateway's Cognito authorizer
+    passes them (None on a staff route)."""
+    claims = ((event.get("requestContext") or {}).get("authorizer") or {}).get("claims")
+    return claims if isinstance(claims, dict) and claims.get("sub") else None
+
+
+def customer(app: APIGatewayRestResolver, app_client_id: str) -> Caller:
+    """The signed-in customer: the subject of the ID token the authorizer verified (signature,
+    issuer, expiry). Only an ID token of the platform's own app client names a customer: an
+    access token, or one another client of the pool was issued, is refused here, as a REST
+    authorizer does not check the audience itself."""
+    claims = customer_claims(app.current_event.raw_event)
+    if claims is None or claims.get("token_use") != "id" or claims.get("aud") != app_client_id:
+        raise NotSignedIn()
+    subject = claims["sub"]
+    if not _CALLER_ID.match(subject):
+        raise NotSignedIn()
+    return Caller(user_id=subject, correlation_id=logger.get_correlation_id() or "unknown")
+
+
+def scoped_correlation_id(supplied: str, subject: str) -> str:
+    """A customer's own X-Correlation-Id, tagged with who sent it: a customer cannot add events
+    to another's conversation (or to staff's) by sending its id. The tag is a digest of the
+    subject, not the subject itself, since correlation ids are logged."""
+    tag = hashlib.sha256(subject.encode()).hexdigest()[:10]
+    return f"{supplied[:53]}.c{tag}"
 
 
 def _safe_id(value: str | None) -> str | None:
@@ -71,10 +110,13 @@ def _safe_id(value: str | None) -> str | None:
     return cleaned or None
 
 
-def path_id(raw: str, field: str = "id") -> str:
-    """A path parameter that must be an identifier: a 400 naming it otherwise."""
-    if not _IDENTIFIER.match(raw):
-        raise bad_request(field, "1-64 letters, digits, '_', '.', ':' or '-'")
+def path_id(raw: str, field: str = "id", pattern: re.Pattern[str] = _CALLER_ID) -> str:
+    """A path parameter that must be a caller's identifier: a 400 naming it otherwise. No ':',
+    the event store's separator of key spaces, so that no caller-chosen id names another
+    aggregate's stream (payment:..., user:...)."""
+    if not pattern.match(raw):
+        allowed = "'_', '.', ':' or '-'" if ":" in pattern.pattern else "'_', '.' or '-'"
+        raise bad_request(field, f"1-64 letters, digits, {allowed}")
     return raw
 
 
@@ -86,7 +128,11 @@ def api_handler(app: APIGatewayRestResolver, before: Callable[[Any], None] | Non
     @tracer.capture_lambda_handler
     def handler(event: dict, context) -> dict:
         request_id = (event.get("requestContext") or {}).get("requestId") or context.aws_request_id
-        logger.set_correlation_id(correlation_id_from(event.get("headers"), request_id))
+        correlation_id = correlation_id_from(event.get("headers"), request_id)
+        claims = customer_claims(event)
+        if claims is not None and correlation_id != request_id:
+            correlation_id = scoped_correlation_id(correlation_id, claims["sub"])
+        logger.set_correlation_id(correlation_id)
         if before:
             before(context)
         return app.resolve(event, context)

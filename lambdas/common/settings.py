@@ -52,6 +52,11 @@ class Sender:
 
 
 @dataclass(frozen=True)
+class CustomersAppClient:
+    """The id of the customers' user-pool app client: the audience an ID token must be for."""
+
+
+@dataclass(frozen=True)
 class FromStage:
     """A value of the stage's configuration (infra/config.py), the field's namesake."""
 
@@ -62,8 +67,9 @@ ReadWriteTable = Annotated[str, Table(Access.READ_WRITE)]
 BusName = Annotated[str, Bus()]
 DeadLetterQueueUrl = Annotated[str, OwnDeadLetters()]
 SenderAddress = Annotated[str, Sender()]
+CustomersAppClientId = Annotated[str, CustomersAppClient()]
 
-Use = Table | Bus | OwnDeadLetters | Sender | FromStage
+Use = Table | Bus | OwnDeadLetters | Sender | CustomersAppClient | FromStage
 
 
 class MissingSetting(RuntimeError):

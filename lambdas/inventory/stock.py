@@ -11,6 +11,11 @@ from common import clients
 from eventstore.store import ConcurrencyError, EventStore, GuardFailed
 
 MAX_ATTEMPTS = 3
+# A product's stream in the event store: a key space of its own, so that no product id (chosen
+# by staff, and without ':') is ever an order's, a user's or a payment's stream. Its versions
+# are the stock record's: a product whose earlier events sit under its bare id (before key
+# spaces) continues here at the next version, and none is ever written twice.
+STREAM_PREFIX = "product:"
 
 
 class ProductNotFound(LookupError):
@@ -52,7 +57,7 @@ class Stock:
                 current = 0
             event = new_event(
                 EventType.INVENTORY_ADJUSTED,
-                aggregate_id=product_id,
+                aggregate_id=f"{STREAM_PREFIX}{product_id}",
                 payload=InventoryAdjusted(productId=product_id, quantity=quantity),
                 version=current + 1,
                 user_id=caller.user_id,

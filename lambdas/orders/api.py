@@ -1,5 +1,9 @@
 """Lambda: the orders HTTP API. Commands append to the event store; queries read the read model.
 
+Every route is the signed-in customer's (a Cognito ID token): an order is placed in their name,
+and they read, change and cancel only their own. Someone else's order answers 404, as one that
+does not exist, so that ids cannot be probed.
+
 POST /orders                   place an order (Idempotency-Key header: same answer, one order)
 PUT  /orders/{id}              replace its lines, given expectedVersion (409 when stale)
 POST /orders/{id}/cancel       cancel it, with a reason
@@ -27,12 +31,12 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 from botocore.exceptions import ClientError
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from catalog import Caller
+from catalog import Caller, EventType
 from catalog.payloads import OrderItem
-from catalog.types import DEFAULT_CURRENCY, Currency, Identifier
-from common.api import api_handler, caller, path_id, resolver
+from catalog.types import DEFAULT_CURRENCY, Currency
+from common.api import api_handler, customer, path_id, resolver
 from common.http import ApiError, bad_request, json_response, parse_body
-from common.settings import FunctionSettings, ReadTable, ReadWriteTable
+from common.settings import CustomersAppClientId, FunctionSettings, ReadTable, ReadWriteTable
 from eventstore.store import ConcurrencyError, EventStore, EventTooLarge
 from orders.aggregate import InvalidTransition
 from orders.read_model import OrdersReadModel
@@ -68,7 +72,7 @@ def _supported(code: str) -> str:
 
 
 class PlaceOrder(_Body):
-    customerId: Identifier
+    # No customerId: the customer is who the token says (a body naming one is a 400 on the field).
     items: list[OrderItem] = Field(min_length=1, max_length=100)
     currency: Annotated[Currency, AfterValidator(_supported)] = DEFAULT_CURRENCY
 
@@ -90,6 +94,7 @@ class Settings(FunctionSettings):
     event_store_table_name: ReadWriteTable
     orders_table_name: ReadTable
     idempotency_table_name: ReadWriteTable
+    customers_app_client_id: CustomersAppClientId
 
 
 @cache
@@ -109,8 +114,11 @@ def read_model() -> OrdersReadModel:
 
 @cache
 def idempotency_config() -> IdempotencyConfig:
+    # A key is the customer's own: the same key and body from another customer is another order.
     return IdempotencyConfig(
-        event_key_jmespath="key", payload_validation_jmespath="body", expires_after_seconds=IDEMPOTENCY_TTL_SECONDS
+        event_key_jmespath="[caller.user_id, key]",
+        payload_validation_jmespath="body",
+        expires_after_seconds=IDEMPOTENCY_TTL_SECONDS,
     )
 
 
@@ -135,14 +143,14 @@ def _place_order(request: dict[str, Any]) -> dict[str, Any]:
     order_id = str(uuid.uuid5(_ORDER_IDS, f"{who.user_id}\n{request['key']}")) if request.get("key") else None
     try:
         event = orders().place(
-            customer_id=body.customerId, items=body.items, currency=body.currency, caller=who, order_id=order_id
+            customer_id=who.user_id, items=body.items, currency=body.currency, caller=who, order_id=order_id
         )
     except ConcurrencyError:
         if order_id is None:
             raise
         event = store().load(order_id, up_to_version=1)[0]
         if (
-            event.payload.customerId != body.customerId
+            event.payload.customerId != who.user_id
             or list(event.payload.items) != list(body.items)
             or event.payload.currency != body.currency
         ):
@@ -152,9 +160,13 @@ def _place_order(request: dict[str, Any]) -> dict[str, Any]:
     return {"orderId": event.aggregateId, "version": event.version, "eventId": str(event.eventId)}
 
 
+def signed_in() -> Caller:
+    return customer(app, Settings.current().customers_app_client_id)
+
+
 @app.post("/orders")
 def place() -> Response:
-    who = caller(app)
+    who = signed_in()
     body = parse_body(app.current_event.body, PlaceOrder)
     request = {"body": body.model_dump(mode="json"), "caller": who.__dict__}
     key = app.current_event.headers.get("Idempotency-Key")
@@ -182,38 +194,46 @@ def place() -> Response:
 
 @app.put("/orders/<order_id>")
 def update(order_id: str) -> Response:
-    who = caller(app)
+    who = signed_in()
     order_id = path_id(order_id)
     body = parse_body(app.current_event.body, UpdateOrder)
-    event = orders().update_items(order_id, items=body.items, expected_version=body.expectedVersion, caller=who)
+    event = orders().update_items(
+        order_id, items=body.items, expected_version=body.expectedVersion, caller=who, owner=who.user_id
+    )
     return json_response(HTTPStatus.OK, {"orderId": order_id, "version": event.version}, who.correlation_id)
 
 
 @app.post("/orders/<order_id>/cancel")
 def cancel(order_id: str) -> Response:
-    who = caller(app)
+    who = signed_in()
     order_id = path_id(order_id)
     raw = app.current_event.body
     body = parse_body(raw, CancelOrder) if raw else CancelOrder()
-    event = orders().cancel(order_id, reason=body.reason, expected_version=body.expectedVersion, caller=who)
+    event = orders().cancel(
+        order_id, reason=body.reason, expected_version=body.expectedVersion, caller=who, owner=who.user_id
+    )
     return json_response(HTTPStatus.OK, {"orderId": order_id, "version": event.version}, who.correlation_id)
 
 
 @app.get("/orders/<order_id>")
 def get_order(order_id: str) -> Response:
+    who = signed_in()
     view = read_model().get(path_id(order_id))
-    if view is None:
+    if view is None or view.order.customerId != who.user_id:
         raise OrderNotFound(order_id)
-    return json_response(HTTPStatus.OK, view.to_api(), caller(app).correlation_id)
+    return json_response(HTTPStatus.OK, view.to_api(), who.correlation_id)
 
 
 @app.get("/orders/<order_id>/events")
 def get_events(order_id: str) -> Response:
+    """An order's own stream only: the path's id has no key-space separator, and the stream must
+    begin with that customer's ORDER_CREATED (a user's or a product's stream is not an order's)."""
+    who = signed_in()
     events = store().load(path_id(order_id))
-    if not events:
+    if not events or events[0].eventType != EventType.ORDER_CREATED or events[0].payload.customerId != who.user_id:
         raise OrderNotFound(order_id)
     body = {"orderId": order_id, "events": [e.to_detail() for e in events]}
-    return json_response(HTTPStatus.OK, body, caller(app).correlation_id)
+    return json_response(HTTPStatus.OK, body, who.correlation_id)
 
 
 handler = api_handler(app, before=lambda context: idempotency_config().register_lambda_context(context))

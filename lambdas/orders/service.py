@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
+from itertools import chain
 
 from catalog import Caller, Envelope, EventType, new_event
 from catalog.payloads import OrderItem
@@ -26,9 +27,15 @@ class OrderService:
     def __init__(self, store: EventStore):
         self._store = store
 
-    def load(self, order_id: str) -> Order:
-        order = Order.replay(self._store.iter_events(order_id))
-        if order is None:
+    def load(self, order_id: str, *, owner: str | None = None) -> Order:
+        """The order by replay; OrderNotFound when there is none, or when an owner is given and
+        it is not theirs (the same answer, so that another customer's ids cannot be probed)."""
+        events = self._store.iter_events(order_id)
+        first = next(events, None)
+        if first is None or first.eventType != EventType.ORDER_CREATED:
+            raise OrderNotFound(order_id)  # no stream, or one that is not an order's
+        order = Order.replay(chain([first], events))
+        if order is None or (owner is not None and order.customerId != owner):
             raise OrderNotFound(order_id)
         return order
 
@@ -48,13 +55,21 @@ class OrderService:
         return self._append(EventType.ORDER_CREATED, order_id, payload, version=1, caller=caller)
 
     def update_items(
-        self, order_id: str, *, items: Iterable[OrderItem], expected_version: int, caller: Caller
+        self,
+        order_id: str,
+        *,
+        items: Iterable[OrderItem],
+        expected_version: int,
+        caller: Caller,
+        owner: str | None = None,
     ) -> Envelope:
-        order = self._load_at(order_id, expected_version)
+        order = self._load_at(order_id, expected_version, owner)
         return self._append(EventType.ORDER_UPDATED, order_id, order.update_items(items), order.version + 1, caller)
 
-    def cancel(self, order_id: str, *, reason: str, expected_version: int | None, caller: Caller) -> Envelope:
-        order = self._load_at(order_id, expected_version)
+    def cancel(
+        self, order_id: str, *, reason: str, expected_version: int | None, caller: Caller, owner: str | None = None
+    ) -> Envelope:
+        order = self._load_at(order_id, expected_version, owner)
         return self._append(EventType.ORDER_CANCELLED, order_id, order.cancel(reason), order.version + 1, caller)
 
     def complete(self, order_id: str, *, expected_version: int | None, caller: Caller) -> Envelope:
@@ -75,8 +90,8 @@ class OrderService:
             )
         return _event(EventType.ORDER_COMPLETED, order.orderId, order.complete(), order.version + 1, caller)
 
-    def _load_at(self, order_id: str, expected_version: int | None) -> Order:
-        order = self.load(order_id)
+    def _load_at(self, order_id: str, expected_version: int | None, owner: str | None = None) -> Order:
+        order = self.load(order_id, owner=owner)
         if expected_version is not None and order.version != expected_version:
             raise VersionMismatch(order_id, order.version)
         return order

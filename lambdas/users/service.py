@@ -1,20 +1,33 @@
 """Registering a user: the USER_REGISTERED event and the claim on its email address are
-written in one transaction, so an address can never belong to two users."""
+written in one transaction, so an address can never belong to two users.
+
+A user's stream is `user:<userId>` (the customer's user-pool subject): a key space of its own,
+which no caller-chosen id can name (they have no ':')."""
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, datetime
 
 from catalog import Caller, Envelope, EventType, new_event
 from catalog.payloads import UserRegistered
-from eventstore.store import EventStore, GuardFailed
+from eventstore.store import ConcurrencyError, EventStore, GuardFailed
+
+STREAM_PREFIX = "user:"
+
+
+def stream_of(user_id: str) -> str:
+    return f"{STREAM_PREFIX}{user_id}"
 
 
 class EmailTaken(Exception):
     def __init__(self, email: str):
         super().__init__(f"a user with email {email} is already registered")
         self.email = email
+
+
+class AlreadyRegistered(Exception):
+    def __init__(self, user_id: str):
+        super().__init__(f"user {user_id} is already registered")
 
 
 class UserNotFound(LookupError):
@@ -27,12 +40,11 @@ class UserService:
         self._store = store
         self._emails_table = emails_table
 
-    def register(self, *, email: str, name: str, caller: Caller) -> Envelope:
-        user_id = str(uuid.uuid4())
+    def register(self, *, user_id: str, email: str, name: str, caller: Caller) -> Envelope:
         address = email.strip()
         event = new_event(
             EventType.USER_REGISTERED,
-            aggregate_id=user_id,
+            aggregate_id=stream_of(user_id),
             payload=UserRegistered(userId=user_id, email=address, name=name.strip()),
             version=1,
             user_id=caller.user_id,
@@ -55,10 +67,12 @@ class UserService:
             self._store.append([event], guards=[claim])
         except GuardFailed:
             raise EmailTaken(address) from None
+        except ConcurrencyError:
+            raise AlreadyRegistered(user_id) from None
         return event
 
     def get(self, user_id: str) -> UserRegistered:
-        events = self._store.load(user_id, up_to_version=1)
+        events = self._store.load(stream_of(user_id), up_to_version=1)
         if not events or events[0].eventType != EventType.USER_REGISTERED:
             raise UserNotFound(user_id)
         return events[0].payload

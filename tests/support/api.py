@@ -1,4 +1,5 @@
-"""Build API Gateway (REST, proxy integration) events and call the orders API handler."""
+"""Build API Gateway (REST, proxy integration) events and call an API handler, as a signed-in
+customer (the claims the Cognito authorizer passes) or as a staff IAM principal."""
 
 from __future__ import annotations
 
@@ -14,9 +15,26 @@ class ApiResponse:
     headers: dict[str, str]
 
 
+CUSTOMER = "cust-1"  # the signed-in customer of a handler test, unless it names another
+
+
+def claims(subject: str = CUSTOMER, **changes: str) -> dict[str, str]:
+    """An ID token's claims as API Gateway's Cognito authorizer hands them to the function."""
+    from tests.support.aws import APP_CLIENT
+
+    return {"sub": subject, "token_use": "id", "aud": APP_CLIENT, "email": f"{subject}@example.com",
+            "cognito:username": subject, **changes}
+
+
 def call(handler, context, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None,
-         raw_body: str | None = None, query: dict[str, str] | None = None) -> ApiResponse:
-    response = handler(proxy_event(method, path, body, headers, raw_body, query), context)
+         raw_body: str | None = None, query: dict[str, str] | None = None,
+         customer: str | dict[str, str] | None = CUSTOMER) -> ApiResponse:
+    """One request; `customer` is the signed-in customer's subject (or their whole claims), None
+    for a staff route's IAM caller."""
+    event = proxy_event(method, path, body, headers, raw_body, query)
+    if customer is not None:
+        event["requestContext"]["authorizer"] = {"claims": claims(customer) if isinstance(customer, str) else customer}
+    response = handler(event, context)
     text = response.get("body") or "null"
     headers = dict(response.get("headers") or {})
     headers.update({name: values[-1] for name, values in (response.get("multiValueHeaders") or {}).items()})

@@ -24,6 +24,7 @@ ANALYTICS_EVENTS = name_of("analytics_events")
 AUDIT = name_of("audit")
 SENDER = "orders@test.example.com"
 BUS = "test-bus"
+APP_CLIENT = "test-app-client"  # the customers' user-pool app client, the audience of their ID tokens
 
 
 def create_tables() -> None:
@@ -41,7 +42,7 @@ def environment(bus: str = BUS) -> dict[str, str]:
     """Every function's settings as the stacks would set them (infra/stateless_stack.py), for
     the tables above, the bus and the sender. A function's own dead-letter queue is one no test
     created: a test that parks gives it one."""
-    from common.settings import TABLE_SUFFIX, Bus, FromStage, OwnDeadLetters, Sender, Table
+    from common.settings import TABLE_SUFFIX, Bus, CustomersAppClient, FromStage, OwnDeadLetters, Sender, Table
     from infra.consumers import FUNCTIONS
 
     values: dict[str, str] = {}
@@ -55,6 +56,8 @@ def environment(bus: str = BUS) -> dict[str, str]:
                     values[settings.variable(field)] = bus
                 case Sender():
                     values[settings.variable(field)] = SENDER
+                case CustomersAppClient():
+                    values[settings.variable(field)] = APP_CLIENT
                 case OwnDeadLetters():
                     values[settings.variable(field)] = f"https://sqs.us-east-1.amazonaws.com/123456789012/{spec.name}-none"
                 case FromStage():
