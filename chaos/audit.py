@@ -192,7 +192,7 @@ def dead_letters(world: World) -> list[Parked]:
 
 def batch_events(world: World, parked) -> list[str]:
     """The event ids of a parked stream batch, read back from the stream as the redrive does."""
-    redrive = Redrive(PUBLISHER, world.outputs.values, sqs=world.sqs, lambda_=world.lambda_, events=world.events,
+    redrive = Redrive(PUBLISHER, world.outputs.values, sqs=world.sqs, lambda_=world.lambda_,
                       streams=world.streams)
     records = redrive.stream_records(parked.body["DDBStreamBatchInfo"])
     return [r["dynamodb"]["NewImage"]["eventId"]["S"] for r in records if "eventId" in r["dynamodb"].get("NewImage", {})]

@@ -6,7 +6,11 @@ belongs, deleting it only once it has been re-sent.
 
 Four kinds of message land in these queues; three go back their own way:
   on-failure record (the function failed every attempt) -> the function, as an async invoke
-  rule-target dead letter (EventBridge could not deliver) -> the bus, as the same event
+  rule-target dead letter (EventBridge could not deliver) -> the function, as the event its
+                                                           rule would have delivered (not
+                                                           the bus: only the outbox speaks
+                                                           for the services there, and every
+                                                           other consumer has it already)
   stream batch (the publisher failed every attempt)      -> the publisher, with the records
                                                            read back from the stream
   refused record (the publisher can never publish it)    -> listed with its reason, left in
@@ -81,13 +85,12 @@ def classify(message: dict[str, Any]) -> Parked:
 
 
 class Redrive:
-    def __init__(self, owner: str, outputs: dict[str, str], *, sqs=None, lambda_=None, events=None, streams=None):
+    def __init__(self, owner: str, outputs: dict[str, str], *, sqs=None, lambda_=None, streams=None):
         self.outputs = outputs
         self.queue_url = outputs[f"{owner}DeadLetterQueueUrl"]
         self.function = outputs[f"{owner}FunctionName"]
         self._sqs = sqs or boto3.client("sqs")
         self._lambda = lambda_ or boto3.client("lambda")
-        self._events = events or boto3.client("events")
         self._streams = streams or boto3.client("dynamodbstreams")
 
     def parked(self, *, hold_seconds: int = 0) -> list[Parked]:
@@ -115,12 +118,10 @@ class Redrive:
             if response["StatusCode"] != 202:
                 raise RuntimeError(f"async invoke answered {response['StatusCode']}")
         elif parked.kind == RULE_TARGET:
-            event = parked.body
-            entry = {"EventBusName": self.outputs["EventBusName"], "Source": event["source"],
-                     "DetailType": event["detail-type"], "Detail": json.dumps(event["detail"])}
-            response = self._events.put_events(Entries=[entry])
-            if response["FailedEntryCount"]:
-                raise RuntimeError(response["Entries"][0].get("ErrorMessage", "PutEvents failed"))
+            payload = json.dumps(parked.body).encode()
+            response = self._lambda.invoke(FunctionName=self.function, InvocationType="Event", Payload=payload)
+            if response["StatusCode"] != 202:
+                raise RuntimeError(f"async invoke answered {response['StatusCode']}")
         else:
             records = self.stream_records(parked.body["DDBStreamBatchInfo"])
             # boto3 parses ApproximateCreationDateTime; Lambda delivers it as epoch seconds
