@@ -24,7 +24,7 @@ OPS := AWS_ENDPOINT_URL=http://127.0.0.1:$(LOCAL_CLOUD_PORT) AWS_ACCESS_KEY_ID=t
 	AWS_DEFAULT_REGION=us-east-1 $(PY) -m
 endif
 
-.PHONY: help install test lint quick unit e2e synth up down status invoke logs redrive replay rebuild fault trace bench capacity chaos mutate gates catalog docs clean
+.PHONY: help install test lint quick unit e2e synth up down status invoke token logs redrive replay rebuild fault trace bench capacity chaos mutate gates catalog docs clean
 
 help: ## list the commands
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -63,8 +63,11 @@ down: $(VENV)/.installed ## stop the local cloud (state stays in .local-cloud/)
 status: $(VENV)/.installed ## is the local cloud up, and what is deployed
 	$(PY) -m localcloud status
 
-invoke: $(VENV)/.installed ## run a function locally against the cloud: make invoke FN=OrdersProjection EVENT=events/order-created.json
+invoke: $(VENV)/.installed ## run a function locally against the cloud: make invoke FN=Audit EVENT=events/order-created.json, or EVENT=store:<orderId>/1
 	$(PY) -m localcloud invoke $(FN) $(EVENT)
+
+token: $(VENV)/.installed ## a test customer's ID token from the local cloud's user pool (signed up on first use): make -s token EMAIL=ada@example.com
+	@$(PY) -m localcloud token $(EMAIL)
 
 logs: $(VENV)/.installed ## print a function's logs and follow them: make logs FN=OrdersProjection
 	$(PY) -m localcloud logs $(FN) --follow

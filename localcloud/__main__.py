@@ -15,7 +15,7 @@ from pathlib import Path
 
 from infra.runtime import PYTHON_RUNTIME
 from localcloud.cloud import ROOT, LocalCloudError, Outputs, default_cloud
-from localcloud.events import lambda_event_from_file
+from localcloud.events import lambda_event_from_file, stored_event
 
 
 def runtime_note() -> str:
@@ -56,22 +56,24 @@ def next_steps(outputs: Outputs, port: int) -> str:
         f"  {'LocalApiUrl':42} {outputs.api_url}",
         "",
         "Try it with the local cloud's key pair, AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test:",
-        "  # every route requires IAM authorization: curl signs with SigV4, and a wrong signature is a 403",
-        """  api=(--aws-sigv4 "aws:amz:us-east-1:execute-api" --user "test:test" -H 'Content-Type: application/json')""",
-        "  # place an order through the API, then read it back from the read model",
-        f"  curl -s \"${{api[@]}}\" -X POST {outputs.api_url}/orders \\",
-        """       -d '{"customerId":"cust-1","items":[{"productId":"SKU-1","quantity":2,"price":"19.99"}]}'""",
-        f"  curl -s \"${{api[@]}}\" {outputs.api_url}/orders/<orderId>",
-        "  # put a sample event on the bus with the AWS CLI; the projection writes the read model",
+        "  # a customer's ID token from the user pool (signed up on first use): customer routes take it",
+        "  TOKEN=$(make -s token EMAIL=ada@example.com)",
+        """  customer=(-H "Authorization: $TOKEN" -H 'Content-Type: application/json')""",
+        "  # staff routes (stock, analytics, audit) take IAM: curl signs with SigV4; a customer's token is a 403",
+        """  staff=(--aws-sigv4 aws:amz:us-east-1:execute-api --user test:test -H 'Content-Type: application/json')""",
+        "  # place an order through the API, as the signed-in customer, then read it back",
+        f"  curl -s \"${{customer[@]}}\" -X POST {outputs.api_url}/orders \\",
+        """       -d '{"items":[{"productId":"SKU-1","quantity":2,"price":"19.99"}]}'""",
+        f"  curl -s \"${{customer[@]}}\" {outputs.api_url}/orders/<orderId>",
+        f"  curl -s \"${{staff[@]}}\" -X PUT {outputs.api_url}/inventory/SKU-1 -d '{{\"quantity\":40}}'",
+        "  # a sample event put by hand: audit and analytics record it; the projection, the mailer, payments",
+        "  # and reservations act only on events the event store holds, and park it with that reason",
         f"  {aws} events put-events --entries file://events/order-created.json",
-        f"  {aws} dynamodb get-item --table-name {outputs['OrdersTableName']} --key '{{\"orderId\":{{\"S\":\"sample-order-1\"}}}}'",
-        "  # a malformed event is parked, with the reason, in the consumer's dead-letter queue",
-        f"  {aws} events put-events --entries file://events/order-created-bad-total.json",
         f"  {aws} sqs receive-message --queue-url {outputs['OrdersProjectionDeadLetterQueueUrl']}",
-        "  # invoke a deployed function, or run one locally against the cloud's tables",
-        f"  {aws} lambda invoke --function-name {outputs.function_name('OrdersProjection')} "
+        "  # run a function here against the cloud's tables, on an event the store holds (an order's version 1)",
+        "  make invoke FN=OrdersProjection EVENT=store:<orderId>/1",
+        f"  {aws} lambda invoke --function-name {outputs.function_name('Audit')} "
         "--cli-binary-format raw-in-base64-out --payload file://events/lambda/order-created.json out.json",
-        "  make invoke FN=OrdersProjection EVENT=events/order-created.json",
         "  make logs FN=OrdersProjection",
         "  make down",
     ]
@@ -102,7 +104,7 @@ def invoke(args) -> None:
 
     name = outputs.function_name(args.function)
     config = boto3.client("lambda", **_client_args(cloud)).get_function_configuration(FunctionName=name)
-    event = lambda_event_from_file(Path(args.event)) if args.event else {}
+    event = _event(cloud, outputs, args.event) if args.event else {}
     env = {
         **os.environ,
         **config.get("Environment", {}).get("Variables", {}),
@@ -113,6 +115,31 @@ def invoke(args) -> None:
     runner = [sys.executable, "-m", "localcloud.run_handler", config["Handler"]]
     result = subprocess.run(runner, cwd=ROOT, env=env, input=json.dumps(event), text=True)
     sys.exit(result.returncode)
+
+
+def _event(cloud, outputs: Outputs, name: str) -> dict:
+    """A sample file (events/*.json, or a Lambda event), or `store:<aggregateId>/<version>`: that
+    event as the event store holds it, delivered as its rule target receives it."""
+    if not name.startswith("store:"):
+        return lambda_event_from_file(Path(name))
+    import boto3
+
+    aggregate_id, _, version = name.removeprefix("store:").rpartition("/")
+    item = boto3.client("dynamodb", **_client_args(cloud)).get_item(
+        TableName=outputs["EventStoreTableName"], ConsistentRead=True,
+        Key={"aggregateId": {"S": aggregate_id}, "version": {"N": version or "0"}}).get("Item")
+    if item is None:
+        raise LocalCloudError(f"the event store holds no version {version!r} of {aggregate_id!r}")
+    return stored_event(item)
+
+
+def token(args) -> None:
+    """A test customer's ID token, printed alone: signed up (and confirmed) on first use."""
+    cloud = default_cloud()
+    from localcloud.customers import TEST_PASSWORD, Customers
+
+    customers = Customers(cloud.outputs(), cloud.aws_env(), cloud.endpoint)
+    print(customers.token_for(args.email, TEST_PASSWORD))
 
 
 def logs(args) -> None:
@@ -158,13 +185,16 @@ def main(argv: list[str] | None = None) -> None:
     invoke_cmd = commands.add_parser("invoke", help="run a function locally with a sample event")
     invoke_cmd.add_argument("function", help="construct name, e.g. OrdersProjection, Publisher, OrdersApi")
     invoke_cmd.add_argument("event", nargs="?", help="a Lambda event, or an events/*.json put-events file")
+    invoke_cmd.epilog = "EVENT may be store:<aggregateId>/<version>, an event the event store holds"
+    token_cmd = commands.add_parser("token", help="a test customer's ID token (signed up on first use)")
+    token_cmd.add_argument("email")
     logs_cmd = commands.add_parser("logs", help="print (or --follow) a function's logs")
     logs_cmd.add_argument("function")
     logs_cmd.add_argument("--follow", action="store_true")
     logs_cmd.add_argument("--since", type=float, default=60, help="minutes back to start from (60)")
     args = parser.parse_args(argv)
     try:
-        {"up": up, "down": down, "status": status, "invoke": invoke, "logs": logs}[args.command](args)
+        {"up": up, "down": down, "status": status, "invoke": invoke, "token": token, "logs": logs}[args.command](args)
     except LocalCloudError as error:
         sys.exit(f"error: {error}")
     except (KeyboardInterrupt, BrokenPipeError):

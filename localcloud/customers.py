@@ -14,6 +14,9 @@ from localcloud.api import session_for
 
 # The user pool's password policy (infra/constructs/customer_pool.py): 12 characters, each class.
 PASSWORD_PREFIX = "Aa1!"
+# `make token`'s test customers, on the local cloud only: a known password, so that a second
+# `make token` signs the same customer in again.
+TEST_PASSWORD = "Local-cloud-customer-1"
 
 
 @dataclass(frozen=True)
@@ -54,6 +57,16 @@ class Customers:
         )
         self._cognito.admin_confirm_sign_up(UserPoolId=self.pool_id, Username=email)
         return self.sign_in(email, password)
+
+    def token_for(self, email: str, password: str) -> str:
+        """The customer's ID token: signed in, or signed up first if the pool does not know them."""
+        try:
+            return self.sign_in(email, password).id_token
+        except self._cognito.exceptions.UserNotFoundException:
+            return self.sign_up(email, password).id_token
+        except self._cognito.exceptions.NotAuthorizedException:
+            # prevent_user_existence_errors: an unknown user answers as a wrong password does
+            return self.sign_up(email, password).id_token
 
     def sign_in(self, email: str, password: str) -> Customer:
         answer = self._cognito.initiate_auth(

@@ -15,3 +15,9 @@ def lambda_event_from_file(path: Path) -> dict:
     if isinstance(data, list) and data and isinstance(data[0], dict) and "DetailType" in data[0]:
         return rule_target_event(data[0])
     return data
+
+
+def stored_event(item: dict) -> dict:
+    """An event store item (as DynamoDB's low-level API returns it) as its rule target receives it."""
+    return rule_target_event({"Source": item["source"]["S"], "DetailType": item["eventType"]["S"],
+                              "Detail": item["detail"]["S"]})
