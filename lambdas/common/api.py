@@ -99,8 +99,10 @@ def scoped_correlation_id(supplied: str, subject: str) -> str:
     """A customer's own X-Correlation-Id, tagged with who sent it: a customer cannot add events
     to another's conversation (or to staff's) by sending its id. The tag is a digest of the
     subject, not the subject itself, since correlation ids are logged."""
-    tag = hashlib.sha256(subject.encode()).hexdigest()[:10]
-    return f"{supplied[:53]}.c{tag}"
+    tag = f".c{hashlib.sha256(subject.encode()).hexdigest()[:10]}"
+    if supplied.endswith(tag):
+        return supplied  # the id the API answered them with, sent back: the same conversation
+    return f"{supplied[:53]}{tag}"
 
 
 def _safe_id(value: str | None) -> str | None:

@@ -16,6 +16,7 @@ import sys
 import time
 import uuid
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Callable, TypeVar
 
@@ -25,6 +26,7 @@ import pytest
 from catalog import CATALOG, EventType
 from catalog.examples import EXAMPLES, malformed_examples
 from localcloud.cloud import ROOT, LocalCloud, Outputs, free_port
+from localcloud.customers import Customer, Customers
 
 T = TypeVar("T")
 ON_AWS = os.environ.get("E2E_TARGET") == "aws"
@@ -91,13 +93,29 @@ class Deployment:
         return subprocess.run([sys.executable, "-m", module, *args], cwd=ROOT, env=env, capture_output=True, text=True,
                               timeout=timeout)
 
+    # ---- customers, as the user pool knows them ------------------------------------------------
+
+    def sign_up(self, name: str = "customer") -> Customer:
+        """A new customer of the user pool, confirmed and signed in (an address of their own)."""
+        return Customers(self.outputs, self.env or None, self.endpoint).sign_up(f"{name}-{uuid.uuid4().hex[:12]}@example.com")
+
+    @cached_property
+    def customer(self) -> Customer:
+        """The session's customer, whose token the requests to customer routes carry by default."""
+        return self.sign_up("e2e")
+
     # ---- the HTTP API -----------------------------------------------------------------------
 
-    def http(self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None) -> HttpResponse:
-        """A request to the API, signed with SigV4 as every route requires (IAM authorization)."""
+    def http(self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None, *,
+             customer: Customer | None = None, auth: str | None = None) -> HttpResponse:
+        """A request to the API through the route's door: a customer route with the customer's ID
+        token (the session's customer unless another is given), a staff route signed with SigV4.
+        `auth` forces a door ("token", "sigv4", "none"), as an attacker would."""
         from localcloud.api import Api
 
-        answer = Api(self.outputs.api_url, self.env or None).send(method, path, body, headers=headers, timeout=30)
+        token = (customer or self.customer).id_token
+        answer = Api(self.outputs.api_url, self.env or None, token=token).send(
+            method, path, body, headers=headers, timeout=30, auth=auth)
         return HttpResponse(answer.status, answer.body, answer.headers)
 
 

@@ -13,7 +13,7 @@ import pytest
 from tests.e2e.conftest import (PARK_TIMEOUT, dead_letters, delivered, event_id, eventually, example_entries, parked,
                                 unique_day)
 
-ORDER = {"customerId": "cust-ops", "items": [{"productId": "SKU-1", "quantity": 3, "price": "2.50"}]}
+ORDER = {"items": [{"productId": "SKU-1", "quantity": 3, "price": "2.50"}]}
 
 
 def set_fault(deployment, consumer: str, event_types: str | None) -> None:

@@ -20,10 +20,11 @@ def product(deployment, quantity: int) -> str:
 
 def place(deployment, sku: str, quantity: int = 1, price: str = "10.00") -> tuple[str, str]:
     correlation = f"saga-{uuid.uuid4().hex[:12]}"
-    response = deployment.http("POST", "/orders", {"customerId": "cust-saga", "items": [
+    response = deployment.http("POST", "/orders", {"items": [
         {"productId": sku, "quantity": quantity, "price": price}]}, headers={"X-Correlation-Id": correlation})
     assert response.status == 201, response.body
-    return response.body["orderId"], correlation
+    # the conversation's id, as the API tagged it with the customer
+    return response.body["orderId"], response.headers["X-Correlation-Id"]
 
 
 def settled(deployment, order_id: str, timeout: float = 60) -> dict:

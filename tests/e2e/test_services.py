@@ -42,31 +42,34 @@ def daily(deployment, day: str) -> dict:
 
 
 def test_a_registered_user_gets_exactly_one_welcome_email(deployment, put_events):
-    address = f"user-{uuid.uuid4().hex[:12]}@example.com"
-    registered = deployment.http("POST", "/users", {"email": address, "name": "Grace"})
+    grace = deployment.sign_up("grace")
+    address = grace.email
+    registered = deployment.http("POST", "/users", {"name": "Grace"}, customer=grace)
     assert registered.status == 201, registered.body
-    assert deployment.http("POST", "/users", {"email": address.upper(), "name": "Copy"}).status == 409
+    assert registered.body["userId"] == grace.id
+    assert deployment.http("POST", "/users", {"name": "Copy"}, customer=grace).status == 409
 
     sent = eventually(lambda: _status(email_log(deployment, f"sent#{registered.body['eventId']}"), "SENT"))
     assert sent["to"] == {"S": address}
     assert sent["subject"] == {"S": "Welcome, Grace"}
 
-    put_events([stored_event(deployment, registered.body["userId"])])  # the same event, delivered again
+    put_events([stored_event(deployment, f"user:{grace.id}")])  # the same event, delivered again
     assert delivered(deployment, "Email", registered.body["eventId"], 2) == ["sent", "sent"]  # the first one's answer
     if not ON_AWS:
         assert len(local_emails_to(deployment, address)) == 1
 
 
 def test_order_emails_reach_a_registered_customer(deployment):
-    address = f"buyer-{uuid.uuid4().hex[:12]}@example.com"
-    user_id = deployment.http("POST", "/users", {"email": address, "name": "Buyer"}).body["userId"]
+    buyer = deployment.sign_up("buyer")
+    address = buyer.email
+    user_id = deployment.http("POST", "/users", {"name": "Buyer"}, customer=buyer).body["userId"]
     eventually(lambda: email_log(deployment, f"contact#{user_id}") or _missing())
-    order = deployment.http("POST", "/orders", {"customerId": user_id,
-                                                "items": [{"productId": "SKU-9", "quantity": 1, "price": "9.99"}]})
+    order = deployment.http("POST", "/orders", {"items": [{"productId": "SKU-9", "quantity": 1, "price": "9.99"}]},
+                            customer=buyer)
     order_id = order.body["orderId"]
     # the cancellation may reach Email before the order's creation: it finds the customer in the
     # event store either way
-    deployment.http("POST", f"/orders/{order_id}/cancel", {"reason": "changed my mind"})
+    deployment.http("POST", f"/orders/{order_id}/cancel", {"reason": "changed my mind"}, customer=buyer)
     if not ON_AWS:
         subjects = eventually(lambda: _at_least(sorted(m["Subject"] for m in local_emails_to(deployment, address)), 3))
         assert subjects == sorted(["Welcome, Buyer", f"We received your order {order_id}",
@@ -83,7 +86,8 @@ def test_setting_stock_is_published_and_readable(deployment):
     assert (stock["available"], stock["version"]) == (40, 1)
 
     chain = eventually(lambda: _ok(deployment.http("GET", f"/audit/{correlation}")))
-    assert [(e["eventType"], e["aggregateId"]) for e in chain["events"]] == [("INVENTORY_ADJUSTED", product)]
+    assert [(e["eventType"], e["aggregateId"]) for e in chain["events"]] == [
+        ("INVENTORY_ADJUSTED", f"product:{product}")]  # a product's stream, in a key space of its own
 
 
 def test_analytics_count_every_event_once(deployment, put_events):
@@ -108,10 +112,11 @@ def test_analytics_count_every_event_once(deployment, put_events):
 
 
 def test_the_audit_log_tells_one_conversation_and_make_trace_draws_it(deployment, saga_on_hold):
-    correlation = f"checkout-{uuid.uuid4().hex[:10]}"
+    placed = deployment.http("POST", "/orders", {"items": [{"productId": "SKU-1", "quantity": 1, "price": "1.00"}]},
+                             headers={"X-Correlation-Id": f"checkout-{uuid.uuid4().hex[:10]}"})
+    order = placed.body
+    correlation = placed.headers["X-Correlation-Id"]  # the customer's own id, tagged with who they are
     headers = {"X-Correlation-Id": correlation}
-    order = deployment.http("POST", "/orders", {"customerId": "cust-trace", "items": [
-        {"productId": "SKU-1", "quantity": 1, "price": "1.00"}]}, headers=headers).body
     deployment.http("PUT", f"/orders/{order['orderId']}", {"items": [{"productId": "SKU-1", "quantity": 2, "price": "1.00"}],
                                                           "expectedVersion": 1}, headers=headers)
 
@@ -157,7 +162,7 @@ def _at_least(values: list, count: int) -> list:
     return values
 
 
-# ---- the API's IAM authorization: the signature is checked, not only its presence ---------------
+# ---- the staff routes' IAM authorization: the signature is checked, not only its presence ----------
 
 
 def _signed_call(deployment, method: str, path: str, *, secret: str | None = None, key_id: str | None = None,
@@ -188,11 +193,11 @@ def _signed_call(deployment, method: str, path: str, *, secret: str | None = Non
 
 
 def test_a_request_signed_with_the_wrong_secret_or_tampered_after_signing_is_refused_403(deployment):
-    order = json.dumps({"customerId": "cust-sig", "items": [{"productId": "SKU-1", "quantity": 1, "price": "1.00"}]})
-    assert _signed_call(deployment, "GET", "/orders/no-such-order")[0] == 404  # signed right: it reaches the API
-    assert _signed_call(deployment, "GET", "/orders/no-such-order", secret="not-the-secret") == (
+    stock = json.dumps({"quantity": 1})
+    assert _signed_call(deployment, "GET", "/inventory/no-such-sku")[0] == 404  # signed right: it reaches the API
+    assert _signed_call(deployment, "GET", "/inventory/no-such-sku", secret="not-the-secret") == (
         403, "InvalidSignatureException")
-    assert _signed_call(deployment, "GET", "/orders/no-such-order", key_id="AKIANOTAKEYOFOURS")[0] == 403
-    status, error = _signed_call(deployment, "POST", "/orders", body=order.encode(),
-                                 sent_body=order.replace('"1.00"', '"0.01"').encode())
-    assert (status, error) == (403, "InvalidSignatureException")  # the price changed after signing
+    assert _signed_call(deployment, "GET", "/inventory/no-such-sku", key_id="AKIANOTAKEYOFOURS")[0] == 403
+    status, error = _signed_call(deployment, "PUT", "/inventory/SKU-SIG", body=stock.encode(),
+                                 sent_body=stock.replace("1", "9").encode())
+    assert (status, error) == (403, "InvalidSignatureException")  # the quantity changed after signing

@@ -50,6 +50,9 @@ def test_the_correlation_id_of_the_caller_is_carried_into_the_event_tagged_with_
     assert scoped.startswith("checkout-42.c")
     [created] = api("GET", f"/orders/{response.body['orderId']}/events").body["events"]
     assert created["metadata"]["correlationId"] == scoped
+    # the id it was answered with, sent back, is the same conversation (not tagged twice)
+    cancel = api("POST", f"/orders/{response.body['orderId']}/cancel", headers={"X-Correlation-Id": scoped})
+    assert cancel.headers["X-Correlation-Id"] == scoped
 
 
 def test_the_correlation_header_is_found_in_any_case(api):
