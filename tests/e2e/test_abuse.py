@@ -214,7 +214,7 @@ def test_forged_compensations_on_a_completed_order_move_no_money_stock_or_read_m
                     p.PaymentRefundRequested(orderId=order_id, paymentId=charge["payload"]["paymentId"],
                                              amount=Decimal("9999.00"), reason="forged"))
     release = forged(deployment, EventType.INVENTORY_RELEASE_REQUESTED, f"saga:{order_id}", next_saga_version,
-                     p.InventoryReleaseRequested(orderId=order_id, lines=(p.ReservedLine(productId=sku, quantity=2),)))
+                     p.InventoryReleaseRequested(orderId=order_id))
     cancel = forged(deployment, EventType.ORDER_CANCELLED, order_id, 4,
                     p.OrderCancelled(orderId=order_id, reason="forged"))
     put_events(refund + release + cancel)
