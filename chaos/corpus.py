@@ -31,17 +31,22 @@ class ApiCase:
 
 
 def api_cases(sku: str, customer: str, order_id: str) -> list[ApiCase]:
+    """Sent as the signed-in `customer` (their id: the token's subject), whose order `order_id` is."""
     line = {"productId": sku, "quantity": 1, "price": "9.99"}
-    order = {"customerId": customer, "items": [line]}
+    order = {"items": [line]}  # the customer is the token's: a body names none
     cases = [
-        ApiCase("invalid JSON", "POST", "/orders", raw=b'{"customerId": "c", "items": [', field="body"),
+        ApiCase("invalid JSON", "POST", "/orders", raw=b'{"items": [', field="body"),
         ApiCase("empty body", "POST", "/orders", raw=b"", field="body"),
         ApiCase("JSON array body", "POST", "/orders", body=[order], field="body"),
         ApiCase("JSON string body", "POST", "/orders", body="order", field="body"),
         ApiCase("null body", "POST", "/orders", raw=b"null", field="body"),
-        ApiCase("missing customerId", "POST", "/orders", body={"items": [line]}, field="customerId"),
-        ApiCase("missing items", "POST", "/orders", body={"customerId": customer}, field="items"),
+        # naming a customer at all is refused, even the signed-in one: an order is its token's
+        ApiCase("customerId of the signed-in customer", "POST", "/orders", body={**order, "customerId": customer},
+                field="customerId"),
+        ApiCase("customerId of another customer", "POST", "/orders", body={**order, "customerId": "someone-else"},
+                field="customerId"),
         ApiCase("customerId a number", "POST", "/orders", body={**order, "customerId": 42}, field="customerId"),
+        ApiCase("missing items", "POST", "/orders", body={}, field="items"),
         ApiCase("items an object", "POST", "/orders", body={**order, "items": line}, field="items"),
         ApiCase("no items", "POST", "/orders", body={**order, "items": []}, field="items"),
         ApiCase("101 items", "POST", "/orders", body={**order, "items": [line] * 101}, field="items"),
@@ -65,10 +70,10 @@ def api_cases(sku: str, customer: str, order_id: str) -> list[ApiCase]:
         ApiCase("productId too long", "POST", "/orders", body={**order, "items": [{**line, "productId": "P" * 65}]},
                 field="productId"),
         ApiCase("body over 64 KiB", "POST", "/orders", body={**order, "note": "x" * 70_000}, statuses=(413,)),
-        *[ApiCase(f"injection in customerId: {text[:12]!r}", "POST", "/orders", body={**order, "customerId": text},
-                  field="customerId") for text in INJECTIONS],
         *[ApiCase(f"injection in productId: {text[:12]!r}", "POST", "/orders",
-                  body={**order, "items": [{**line, "productId": text}]}, field="productId") for text in INJECTIONS[:3]],
+                  body={**order, "items": [{**line, "productId": text}]}, field="productId") for text in INJECTIONS],
+        *[ApiCase(f"injection in currency: {text[:12]!r}", "POST", "/orders", body={**order, "currency": text},
+                  field="currency") for text in INJECTIONS[:3]],
         ApiCase("update without expectedVersion", "PUT", f"/orders/{order_id}", body={"items": [line]},
                 field="expectedVersion"),
         ApiCase("update with expectedVersion a string", "PUT", f"/orders/{order_id}",
@@ -81,13 +86,20 @@ def api_cases(sku: str, customer: str, order_id: str) -> list[ApiCase]:
                 field="reason"),
         # API Gateway itself refuses a path no route matches (403 Missing Authentication Token)
         ApiCase("order id with a path injection", "GET", "/orders/..%2F..%2Fetc%2Fpasswd", statuses=(400, 403, 404)),
-        ApiCase("registration with an invalid email", "POST", "/users", body={"email": "not-an-email", "name": "A"},
+        # the address is the token's (verified at sign-up): a body naming one is refused
+        ApiCase("registration naming an email", "POST", "/users", body={"email": "a@example.com", "name": "A"},
                 field="email"),
-        ApiCase("registration without a name", "POST", "/users", body={"email": "a@example.com"}, field="name"),
+        ApiCase("registration without a name", "POST", "/users", body={}, field="name"),
         ApiCase("registration with an injection as email", "POST", "/users",
                 body={"email": "a@example.com'; --", "name": "A"}, field="email"),
+        ApiCase("registration naming a userId", "POST", "/users", body={"userId": customer, "name": "A"},
+                field="userId"),
         ApiCase("negative stock", "PUT", f"/inventory/{sku}", body={"quantity": -1}, field="quantity"),
         ApiCase("stock a string", "PUT", f"/inventory/{sku}", body={"quantity": "10"}, field="quantity"),
+        # ':' separates the event store's key spaces: a caller's id never names another stream
+        ApiCase("stock of another key space", "PUT", f"/inventory/payment:{order_id}", body={"quantity": 1},
+                field="productId"),
+        ApiCase("order id of another key space", "GET", f"/orders/payment:{order_id}/events", field="id"),
     ]
     return cases
 

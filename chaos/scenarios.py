@@ -362,7 +362,7 @@ def reordering(world: World, orders: int) -> list[Row]:
     def update(n: int, order_id: str) -> None:
         body = {"items": [{"productId": scope.sku, "quantity": 2, "price": PRICE}], "expectedVersion": 1}
         key = f"{scope.prefix}u-{order_id.replace('-', '')[:16]}"  # a correlation id is at most 64 characters
-        answer = world.request("PUT", f"/orders/{order_id}", body, key=key)
+        answer = world.request("PUT", f"/orders/{order_id}", body, key=key, scope=scope)
         updated[order_id] = answer.status
 
     world.switch([PUBLISHER], reorder="1")
@@ -395,7 +395,7 @@ def reordering(world: World, orders: int) -> list[Row]:
     for order_id in scope.orders:
         order = Order.replay(store.load(order_id))
         expected = order.model_dump(mode="json") | {"totalAmount": f"{order.totalAmount:.2f}"}
-        shown = world.api("GET", f"/orders/{order_id}")
+        shown = world.customer_api(scope)("GET", f"/orders/{order_id}")
         fields = ("status", "version", "items", "totalAmount")
         same += {f: shown.get(f) for f in fields} == {f: expected.get(f) for f in fields}
     row.checks[f"read model = events applied in order: {same}/{orders}"] = same == orders
@@ -427,7 +427,7 @@ def concurrency(world: World, orders: int, writers: int = 4, hot_writers: int = 
             quantity = 1 + writer  # each writer's lines are its own, to find them in the store
             body = {"items": [{"productId": scope.sku, "quantity": quantity, "price": PRICE}],
                     "expectedVersion": expected}
-            answer = world.request("PUT", f"/orders/{order_id}", body,
+            answer = world.request("PUT", f"/orders/{order_id}", body, scope=scope,
                                    key=f"{scope.prefix}{order_id.replace('-', '')[:16]}-w{writer}-a{attempt}")
             with lock:
                 answers.append((order_id, writer, answer.status, answer.body, quantity))
@@ -516,8 +516,8 @@ def bad_input(world: World, orders: int) -> list[Row]:
     surprises: list[str] = []
 
     api_cases = corpus.api_cases(scope.sku, scope.customer, order_id)
-    for n, case in enumerate(api_cases):
-        answer = world.api.send(case.method, case.path, case.body, raw=case.raw,
+    for n, case in enumerate(api_cases):  # as the scope's customer (a staff route: signed with SigV4)
+        answer = world.customer_api(scope).send(case.method, case.path, case.body, raw=case.raw,
                                 headers={"X-Correlation-Id": f"{scope.prefix}api-{n}"})
         named = not case.field or case.field in json.dumps(answer.body)
         if answer.status in case.statuses and named:
@@ -591,14 +591,16 @@ def _counts(world: World) -> dict[str, int]:
 
 def fuzzing(world: World, orders: int) -> list[Row]:
     """Requests generated from docs/openapi.json (chaos/fuzz.py), a tenth of `orders` for each
-    operation (at least 2, at most 100): none answers 5xx, and no refused write leaves an event."""
-    from chaos.fuzz import fuzz
-    from localcloud.api import SigV4
+    operation (at least 2, at most 100), as a signed-in customer on the customer routes and
+    signed with SigV4 on the staff ones: none answers 5xx, and no refused write leaves an event."""
+    from chaos.fuzz import Doors, fuzz
 
     started = time.monotonic()
     examples = min(100, max(2, orders // 10))
-    report = fuzz(world.outputs.api_url, SigV4(world.cloud.aws_env()), world.dynamodb,
-                  world.outputs["EventStoreTableName"], examples=examples, seed=world.seed, log=world.log)
+    fuzzer = world.customers.sign_up(f"chaos-{world.run_id}-fuzzing@example.com")  # whose orders it places
+    doors = Doors(world.outputs.api_url, world.cloud.aws_env(), fuzzer.id_token)
+    report = fuzz(world.outputs.api_url, doors, world.dynamodb, world.outputs["EventStoreTableName"],
+                  examples=examples, seed=world.seed, log=world.log)
     world.wait_until_counted()  # the accepted requests' events, before the next scenario counts its own
     statuses = ", ".join(f"{status}: {n}" for status, n in sorted(report.by_status.items()))
     row = Row(scenario=f"API fuzzing ({report.cases} requests, seed {report.seed})", events=report.cases,

@@ -22,10 +22,14 @@ from infra.consumers import CONSUMERS
 from infra.consumers import PUBLISHER as PUBLISHER_SPEC
 from localcloud.api import Answer, Api
 from localcloud.cloud import LocalCloud, Outputs, free_port
+from localcloud.customers import Customer, Customers
 from ops.fault import set_switches
 from orders.aggregate import OrderStatus
 
 PUBLISHER = PUBLISHER_SPEC.name
+# A customer's ID token lasts an hour (infra/constructs/customer_pool.py), and a 1,000-order
+# scenario may take longer: a client signs in again this long before it expires.
+TOKEN_MARGIN_SECONDS = 300
 PRICE = "9.99"
 SETTLED = (OrderStatus.COMPLETED, OrderStatus.CANCELLED)  # an order in either has nothing left to do
 
@@ -39,7 +43,8 @@ class Scope:
     email: str
     sku: str
     stock: int
-    customer: str = ""  # the registered user the scenario's orders are placed for
+    customer: str = ""  # the signed-in customer (their ID token's subject): the scenario's orders are theirs
+    signed_in: Customer | None = None  # their sign-in, whose ID token the scope's customer requests carry
     orders: list[str] = field(default_factory=list)  # acknowledged order ids
     put_directly: list[dict] = field(default_factory=list)  # envelopes put on the bus by hand
     stream_items: list[dict] = field(default_factory=list)  # keys of items written to the store by hand
@@ -78,7 +83,8 @@ class World:
     def _connect(self) -> None:
         env = self.cloud.aws_env()
         os.environ.update(env)  # this process talks to this cloud only: the tools' own clients too
-        self.api = Api(self.outputs.api_url, env)
+        self.api = Api(self.outputs.api_url, env)  # staff routes (SigV4); customers' requests: customer_api
+        self.customers = Customers(self.outputs, env, self.cloud.endpoint)
         kwargs = dict(endpoint_url=self.cloud.endpoint, region_name=env["AWS_REGION"],
                       aws_access_key_id=env["AWS_ACCESS_KEY_ID"], aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"])
         self.client = lambda service, **extra: boto3.client(service, **kwargs, **extra)
@@ -121,20 +127,37 @@ class World:
                       stock=orders * 2)
         scope.day_before = self.day_counters()  # before the scope's first event
         self.request("PUT", f"/inventory/{scope.sku}", {"quantity": scope.stock}, key=f"{prefix}stock")
-        answer = self.request("POST", "/users", {"email": scope.email, "name": "Chaos Customer"},
-                              key=f"{prefix}user")
-        scope.customer = answer.body["userId"]
+        # The scope's own customer, signed up to the user pool with the scope's address: the
+        # platform knows them by their token's subject, and their profile's email is the token's.
+        scope.signed_in = self.customers.sign_up(scope.email)
+        scope.customer = scope.signed_in.id
+        answer = self.request("POST", "/users", {"name": "Chaos Customer"}, key=f"{prefix}user", scope=scope)
+        if answer.status != 201 or answer.body["userId"] != scope.customer:
+            raise RuntimeError(f"registering {scope.name}'s customer answered {answer.status}: {answer.body}")
         return scope
 
-    def request(self, method: str, path: str, body: Any = None, *, key: str, patience: float = 180) -> Answer:
-        """A command as a careful client sends it: its correlation id and Idempotency-Key are
-        `key`; a connection error, a 5xx or an idempotent request still in progress is sent
-        again, with the same key, until it is answered (or patience runs out)."""
+    def customer_api(self, scope: Scope) -> Api:
+        """The API as the scope's customer calls it: their ID token on the customer routes (signed
+        in again when it is about to expire), SigV4 on the staff ones."""
+        if scope.signed_in is None:
+            raise ValueError(f"scope {scope.name} has no customer")
+        if scope.signed_in.claims["exp"] - time.time() < TOKEN_MARGIN_SECONDS:
+            scope.signed_in = self.customers.sign_in(scope.signed_in.email, scope.signed_in.password)
+        return self.api.as_customer(scope.signed_in.id_token)
+
+    def request(self, method: str, path: str, body: Any = None, *, key: str, scope: Scope | None = None,
+                patience: float = 180) -> Answer:
+        """A command as a careful client sends it (as `scope`'s customer, on a customer route): its
+        correlation id and Idempotency-Key are `key`; a connection error, a 5xx or an idempotent
+        request still in progress is sent again, with the same key, until it is answered (or
+        patience runs out). A customer's correlation id comes back tagged as theirs (the answer's
+        X-Correlation-Id, the one the events carry): it still begins with `key`."""
         headers = {"X-Correlation-Id": key, "Idempotency-Key": key}
         deadline = time.monotonic() + patience
         while True:
             try:
-                answer = self.api.send(method, path, body, headers=headers)
+                api = self.customer_api(scope) if scope else self.api
+                answer = api.send(method, path, body, headers=headers)
                 self.statuses[answer.status] += 1
                 retry = answer.status >= 500 or answer.status == 429 or (
                     answer.status == 409 and "in progress" in json.dumps(answer.body))
@@ -158,9 +181,8 @@ class World:
 
         def place(n: int) -> str | None:
             in_flight.wait_for_room()
-            body = {"customerId": scope.customer, "items": [{"productId": scope.sku, "quantity": quantity,
-                                                               "price": PRICE}]}
-            answer = self.request("POST", "/orders", body, key=f"{scope.prefix}{first + n}")
+            body = {"items": [{"productId": scope.sku, "quantity": quantity, "price": PRICE}]}
+            answer = self.request("POST", "/orders", body, key=f"{scope.prefix}{first + n}", scope=scope)
             if answer.status != 201:
                 raise RuntimeError(f"order {n} answered {answer.status}: {answer.body}")
             in_flight.add(answer.body["orderId"])
