@@ -1,13 +1,15 @@
 """The API fuzzer: schemathesis generates requests from docs/openapi.json (valid ones, and ones
-broken at every field), each signed with SigV4 and sent to the deployed API. Two rules, for
-every request:
+broken at every field), each sent to the deployed API through its route's door (`Doors`: a
+customer's ID token on the customer routes, SigV4 on the staff ones). Two rules, for every
+request:
 
 - **nothing answers 5xx**: whatever the request, the API answers it, refusing with a 4xx that
   says why;
 - **nothing refused writes anything**: each request carries a correlation id of its own, and
   once every request is answered the event store must hold no event with the id of a refused
   write (a POST or PUT answered 4xx): a command is all or nothing. One scan of the store at the
-  end checks them all, however many were sent.
+  end checks them all, however many were sent. A customer's correlation id comes back tagged
+  as theirs: the id looked for is the one the API answered with.
 
 `make test` sends a few examples of each operation (tests/e2e/test_api_fuzz.py); `make chaos`
 sends more and records the counts in docs/RELIABILITY.md.
@@ -20,15 +22,34 @@ import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import requests
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import seed as seeded
 
 from chaos import ROOT
+from localcloud.api import SIGV4, TOKEN, Api, SigV4
 
 DOCUMENT = ROOT / "docs" / "openapi.json"
 WRITES = {"POST", "PUT", "PATCH", "DELETE"}
+
+
+class Doors(requests.auth.AuthBase):
+    """`requests` auth that sends each request through its route's door, as localcloud.api.Api
+    does: a customer route with this customer's ID token, a staff route signed with SigV4."""
+
+    def __init__(self, api_url: str, env: dict[str, str] | None, token: str):
+        self._api, self._sigv4 = Api(api_url, env, token=token), SigV4(env)
+        self._base = urlsplit(api_url).path.rstrip("/")
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        path = urlsplit(str(request.url)).path.removeprefix(self._base)
+        if self._api.door(path) == TOKEN:
+            request.headers["Authorization"] = str(self._api.token)
+            return request
+        assert self._api.door(path) == SIGV4
+        return self._sigv4(request)
 
 
 @dataclass
@@ -66,6 +87,7 @@ def fuzz(api_url: str, auth: requests.auth.AuthBase, dynamodb, event_store: str,
             correlation_id = f"fuzz-{uuid.uuid4().hex[:16]}"
             case.headers = {**(case.headers or {}), "X-Correlation-Id": correlation_id}
             response = _call(case, api_url, session, auth)
+            correlation_id = response.headers.get("X-Correlation-Id") or correlation_id  # the one events carry
             report.cases += 1
             report.by_status[response.status_code] += 1
             what = f"{case.method} {case.formatted_path} -> {response.status_code}: {response.text[:200]}"
