@@ -12,8 +12,11 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from pydantic import ValidationError
+
 from catalog import payloads
 from catalog.envelope import Caller, Envelope, Metadata, new_event_id, utc_now
+from catalog.errors import unknown_event_type, without_values
 
 
 class Source(StrEnum):
@@ -120,7 +123,7 @@ def spec_for(event_type: str) -> EventSpec:
     try:
         return CATALOG[EventType(event_type)]
     except ValueError:
-        raise UnknownEventType(f"unknown event type {event_type!r}") from None
+        raise UnknownEventType(unknown_event_type(event_type)) from None
 
 
 def envelope_model(event_type: str) -> type[Envelope]:
@@ -135,17 +138,21 @@ def _envelope_of(payload: builtins.type[payloads.Payload]) -> type[Envelope]:
 
 def parse_event(detail: str | bytes | dict[str, Any]) -> Envelope:
     """Validate an envelope (a dict, or JSON text) against its event type's current payload
-    model, upcasting an older schema version first."""
+    model, upcasting an older schema version first. A refusal names each field at fault and
+    says no value (catalog/errors.py): the consumer logs it, and it is the dead-letter reason."""
     from catalog.upcasting import upcast
 
-    data = json.loads(detail) if isinstance(detail, (str, bytes)) else detail
+    data = json.loads(detail) if isinstance(detail, (str, bytes)) else detail  # its error quotes no text
     if not isinstance(data, dict):
         raise ValueError("an event must be a JSON object")
     event_type = data.get("eventType")
     if not isinstance(event_type, str):
         raise UnknownEventType("eventType is missing or not a string")
     spec = spec_for(event_type)
-    return envelope_model(event_type).model_validate(upcast(data, spec.type, spec.version))
+    try:
+        return envelope_model(event_type).model_validate(upcast(data, spec.type, spec.version))
+    except ValidationError as error:
+        raise without_values(error) from None
 
 
 def new_event(

@@ -25,7 +25,7 @@ class Caller:
 
 
 class Metadata(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True, hide_input_in_errors=True)
 
     userId: Identifier
     correlationId: Identifier
@@ -37,7 +37,7 @@ class Metadata(BaseModel):
 class Envelope(BaseModel, Generic[P]):
     """One event: who it belongs to, what happened (payload) and why (metadata)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True, hide_input_in_errors=True)
 
     eventId: uuid.UUID
     eventType: str

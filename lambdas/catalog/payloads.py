@@ -8,9 +8,10 @@ from catalog.types import Currency, Email, Identifier, Money, Quantity
 
 
 class Payload(BaseModel):
-    """Base of every payload: immutable, and unknown fields are a producer bug, not noise."""
+    """Base of every payload: immutable, and unknown fields are a producer bug, not noise. Its
+    errors quote no input (it may be a customer's address), wherever they are raised."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True, hide_input_in_errors=True)
 
 
 class OrderItem(Payload):
@@ -37,7 +38,8 @@ class _PricedItems(Payload):
     def _total_matches_lines(self) -> "_PricedItems":
         expected = order_total(self.items)
         if self.totalAmount != expected:
-            raise ValueError(f"totalAmount {self.totalAmount} does not equal the sum of the lines {expected}")
+            # No amounts: an error says what is wrong, never a value (catalog/errors.py).
+            raise ValueError("totalAmount does not equal the sum of the lines (price x quantity)")
         return self
 
 

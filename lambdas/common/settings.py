@@ -158,7 +158,7 @@ class FunctionSettings:
             try:
                 values[name] = parse(text)
             except (ValueError, ArithmeticError):
-                wrong.append(f"{cls.variable(name)}: {text!r} is not {described}")
+                wrong.append(f"{cls.variable(name)}: not {described}")  # the variable, not its value
         if missing:
             raise MissingSetting(
                 f"{cls.__module__}: environment variable {', '.join(missing)} not set: "
