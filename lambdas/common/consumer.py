@@ -16,10 +16,12 @@ would stop its retry.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
-from catalog import CATALOG, Envelope, EventType, parse_event
+from catalog import CATALOG, Envelope, EventType, Source, parse_event
+from catalog.types import IDENTIFIER_PATTERN
 from common import faults
 from common.observability import log_context, logger, tracer
 
@@ -48,7 +50,8 @@ class EventConsumer:
             # One line an attempt that failed, naming the event (the runtime's own error record
             # names only the request): Lambda retries it, then parks it with the last error.
             logger.exception(
-                "event failed", extra={"eventId": _event_id(detail), "eventType": event.get("detail-type")}
+                "event failed",
+                extra={"eventId": _event_id(detail), "eventType": _known(event.get("detail-type"), _TYPES)},
             )
             raise
         # Lambda's own Invocations and Errors count the events; a custom metric per event would
@@ -76,9 +79,26 @@ class EventConsumer:
         return log_context(traced, correlation_id_path="detail.metadata.correlationId")
 
 
+# What a log line or an error says of the entry's own fields: a value the platform knows, or
+# that it is not one. Anyone who may put events can write anything there (an address, say), and
+# an error is logged and kept as the dead-letter reason.
+_TYPES = frozenset(event_type.value for event_type in EventType)
+_SOURCES = frozenset(source.value for source in Source)
+_IDENTIFIER = re.compile(IDENTIFIER_PATTERN)
+
+
+def _known(value: Any, known: frozenset[str]) -> str | None:
+    return value if isinstance(value, str) and value in known else None
+
+
+def _said(value: Any, known: frozenset[str]) -> str:
+    return repr(value) if _known(value, known) else "(not one of the platform's)"
+
+
 def _event_id(detail: Any) -> str | None:
-    """The eventId of a detail, even one too malformed to parse."""
-    return str(detail.get("eventId")) if isinstance(detail, dict) and detail.get("eventId") is not None else None
+    """The eventId of a detail, even one too malformed to parse, when it is shaped as an id."""
+    event_id = detail.get("eventId") if isinstance(detail, dict) else None
+    return str(event_id) if event_id is not None and _IDENTIFIER.match(str(event_id)) else None
 
 
 def _check_routing(event: dict[str, Any], envelope: Envelope) -> None:
@@ -86,7 +106,9 @@ def _check_routing(event: dict[str, Any], envelope: Envelope) -> None:
     producer that sets one and writes another is refused, so neither can be spoofed."""
     detail_type, source = event.get("detail-type"), event.get("source")
     if detail_type is not None and detail_type != envelope.eventType:
-        raise Misrouted(f"detail-type {detail_type!r} does not match the event's eventType {envelope.eventType!r}")
+        raise Misrouted(
+            f"detail-type {_said(detail_type, _TYPES)} does not match the event's eventType {envelope.eventType!r}"
+        )
     publisher = CATALOG[EventType(envelope.eventType)].source.value
     if source is not None and source != publisher:
-        raise Misrouted(f"source {source!r} does not publish {envelope.eventType}: {publisher!r} does")
+        raise Misrouted(f"source {_said(source, _SOURCES)} does not publish {envelope.eventType}: {publisher!r} does")

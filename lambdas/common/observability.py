@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import functools
+import logging
 from collections.abc import Callable
 
 from aws_lambda_powertools import Logger, Tracer
 
 # POWERTOOLS_SERVICE_NAME (set per function by infra/) names the service in logs and traces.
 logger = Logger(xray_trace_id=None)  # not on every line: see REPEATED_KEYS
+# The SDK's DEBUG lines hold every request and answer whole (an address put, a name read), and
+# a function's log level set to DEBUG sets the root logger's: the SDK stays at WARNING whatever
+# the level, so a function's logs say only what its own lines say.
+for _sdk in ("boto3", "botocore", "urllib3"):
+    logging.getLogger(_sdk).setLevel(logging.WARNING)
 # Only boto3 is called out of a function: patching every library the X-Ray SDK knows (its
 # default) imports each of them first, about 20 ms of every cold start.
 tracer = Tracer(patch_modules=("botocore",))

@@ -138,7 +138,7 @@ class Mailer:
                 },
             )
         )
-        return {"outcome": "sent", "messageId": response["MessageId"], "to": contact["email"]}
+        return {"outcome": "sent", "messageId": response["MessageId"]}  # no address: results are logged
 
     def _claim(self, key: str, event_type: str) -> dict[str, Any] | None:
         """Take the event's claim (None), or the outcome of the run that holds it or finished."""
@@ -162,7 +162,7 @@ class Mailer:
         done = self._table.get_item(Key={"id": key}, ConsistentRead=True).get("Item") or {}
         match done.get("status"):
             case "SENT":
-                return {"outcome": "sent", "messageId": done["messageId"], "to": done["to"]}
+                return {"outcome": "sent", "messageId": done["messageId"]}
             case "SKIPPED":
                 return {"outcome": "skipped", "reason": done["reason"]}
         raise EmailInProgress(f"{key} is claimed by a run still in progress")

@@ -156,6 +156,9 @@ def _not_an_event(detail: str, detail_type: str, image: dict) -> str | None:
         ("eventId", image.get("eventId", {}).get("S")),
         ("aggregateId", image.get("aggregateId", {}).get("S")),
     ):
+        # Named, not quoted: a reason is logged and parked, and says no value (catalog/errors.py).
+        if expected is None:
+            return f"the item has no {name}: not an event-store item"
         if data.get(name) != expected:
-            return f"detail {name} {data.get(name)!r} does not match the item's {expected!r}"
+            return f"detail {name} does not match the item's {name}"
     return None

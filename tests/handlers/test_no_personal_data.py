@@ -1,0 +1,116 @@
+"""No personal data in logs, dead-letter reasons or metrics, through the functions themselves
+(issue 30): each is fed an address, and the address is in none of the lines it logs, none of
+the errors it raises (Lambda's error message: a consumer's dead-letter reason) and none of the
+messages it parks or metrics it publishes. tests/unit/test_no_personal_data.py has the doors
+one by one."""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Callable
+
+import boto3
+import pytest
+
+from catalog import EventType, new_event
+from catalog.payloads import UserRegistered
+from tests.support import aws, orders
+
+ADDRESS = "ada@example.com"
+
+
+@pytest.fixture
+def logged(monkeypatch, caplog) -> Callable[[], str]:
+    """Whatever the functions log, DEBUG included: their logger's lines (the function's stdout)
+    and any library's (the tracer logs an exception it records in the trace)."""
+    from common.observability import logger
+
+    written = io.StringIO()
+    monkeypatch.setattr(logger.registered_handler, "stream", written)
+    level = logger.log_level
+    logger.setLevel("DEBUG")
+    caplog.set_level("DEBUG")
+    yield lambda: written.getvalue() + caplog.text
+    logger.setLevel(level)
+
+
+def registered(user_id: str = "cust-1"):
+    return new_event(EventType.USER_REGISTERED, aggregate_id=f"user:{user_id}",
+                     payload=UserRegistered(userId=user_id, email=ADDRESS, name="Ada"), version=1,
+                     user_id=user_id, correlation_id="corr-1")
+
+
+def bus_event_of_registration() -> dict:
+    return orders.bus_event(registered())
+
+
+def consumer():
+    from common.consumer import EventConsumer
+
+    return EventConsumer(lambda envelope: pytest.fail("the work ran on a refused event")).handler
+
+
+@pytest.mark.parametrize("spoil", [
+    lambda e: e["detail"]["payload"].update(email=f"Ada <{ADDRESS}>"),  # not an address
+    lambda e: e["detail"]["payload"].update(phone=ADDRESS),  # a field it does not have
+    lambda e: e["detail"].update(eventId=ADDRESS),  # an id that is not one
+    lambda e: e["detail"].update(eventType=ADDRESS),  # a type that is not one
+    lambda e: e.update({"detail-type": ADDRESS}),  # the entry's routing contradicts the event
+    lambda e: e.update({"detail-type": ADDRESS, "detail": {"eventId": ADDRESS}}),  # too broken to parse
+], ids=["bad address", "unknown field", "bad event id", "bad event type", "misrouted", "broken"])
+def test_a_consumer_refuses_a_malformed_event_without_logging_or_raising_its_values(lambda_context, logged, spoil):
+    event = bus_event_of_registration()
+    spoil(event)
+    with pytest.raises(ValueError) as refusal:
+        consumer()(event, lambda_context)
+    assert ADDRESS not in str(refusal.value)  # Lambda's error message, the dead-letter reason
+    assert ADDRESS not in logged()
+    [line] = [json.loads(entry) for entry in logged().splitlines() if '"event failed"' in entry]
+    assert line["exception_name"] in ("ValidationError", "UnknownEventType", "Misrouted", "JSONDecodeError")
+
+
+def test_the_email_consumer_logs_no_address_at_debug_first_time_or_again(tables, lambda_context, logged):
+    from eventstore.store import EventStore
+    from notifications.handler import handler
+
+    EventStore(aws.EVENT_STORE).append([registration := registered()])
+    EventStore(aws.EVENT_STORE).append([created := orders.created(customer_id="cust-1")])
+    for event in (registration, created):
+        for _ in range(2):  # a redelivery answers from the email log: the same outcome, logged again
+            assert handler(orders.bus_event(event), lambda_context)["outcome"] == "sent"
+    lines = logged().splitlines()
+    assert any('"event result"' in line for line in lines)  # the DEBUG line was written
+    assert not [line for line in lines if ADDRESS in line]
+
+
+def test_the_publisher_parks_a_record_it_refuses_without_its_values(tables, lambda_context, logged, monkeypatch):
+    from eventstore.store import EventStore
+    from publisher.handler import Settings, handler
+
+    sqs = boto3.client("sqs")
+    queue_url = sqs.create_queue(QueueName="publisher-dead-letters")["QueueUrl"]
+    monkeypatch.setenv(Settings.variable("dead_letter_queue_url"), queue_url)
+    EventStore(aws.EVENT_STORE).append([registered()])
+    [record] = aws.stream_records()
+    image = record["dynamodb"]["NewImage"]
+    detail = json.loads(image["detail"]["S"])
+    image["detail"]["S"] = json.dumps(detail | {"eventType": ADDRESS})  # not the event its item says
+    handler({"Records": [record]}, lambda_context)
+    [parked] = sqs.receive_message(QueueUrl=queue_url, MessageAttributeNames=["All"])["Messages"]
+    assert ADDRESS not in json.dumps(parked)
+    assert "eventType" in json.loads(parked["Body"])["reason"]
+    assert ADDRESS not in logged()
+
+
+def test_analytics_publishes_no_address_in_its_metrics_or_logs(tables, lambda_context, logged, capsys):
+    from analytics.consumer import handler
+    from analytics.fold import handler as fold
+
+    handler(bus_event_of_registration(), lambda_context)
+    capsys.readouterr()
+    assert fold({"Records": aws.stream_records(aws.ANALYTICS_EVENTS)}, lambda_context)["metrics"] == [
+        "UsersRegistered"]
+    published = capsys.readouterr().out  # the EMF record
+    assert "UsersRegistered" in published and ADDRESS not in published
+    assert ADDRESS not in logged()
