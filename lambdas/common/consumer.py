@@ -12,13 +12,21 @@ would stop its retry.
 
     consumer = EventConsumer(process)   # process(envelope) -> dict, the per-event work
     handler = consumer.handler          # the Lambda entry point
+
+Anyone the bus lets call PutEvents can put an event with a catalog's source on it, so a consumer
+that moves money or stock, changes a read model or where a customer's email goes acts only on
+the platform's own events: `EventConsumer(process, held_by=store)` hands `process` the event
+store's copy of each event, the one it holds at the event's (aggregateId, version) with the
+same eventId and eventType, and refuses any other (NotInEventStore: retried, then parked with
+the reason). One strongly consistent read an event (docs/DECISIONS.md, "verified against the
+store").
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 from catalog import CATALOG, Envelope, EventType, Source, parse_event
 from catalog.types import IDENTIFIER_PATTERN
@@ -28,13 +36,22 @@ from common.observability import log_context, logger, tracer
 Process = Callable[[Envelope], dict[str, Any]]
 
 
+class HoldsEvents(Protocol):
+    """The event store, as a consumer that acts only on its events sees it (eventstore.store)."""
+
+    def held(self, event: Envelope) -> Envelope:
+        """The store's copy of this event, or NotInEventStore."""
+        ...
+
+
 class Misrouted(ValueError):
     """The bus entry's source or detail-type contradicts the event inside it."""
 
 
 class EventConsumer:
-    def __init__(self, process: Process):
+    def __init__(self, process: Process, *, held_by: Callable[[], HoldsEvents] | None = None):
         self._process = process
+        self._held_by = held_by  # the event store whose copy of each event is acted on
 
     def handle(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
         detail = event["detail"]
@@ -44,6 +61,8 @@ class EventConsumer:
             faults.fail_for_type(envelope.eventType)
             fault = faults.random_failure_point(f"{envelope.aggregateId}:{envelope.eventType}:{envelope.version}")
             faults.fail_at(fault, faults.BEFORE)
+            if self._held_by is not None:
+                envelope = self._held_by().held(envelope)
             result = self._process(envelope)
             faults.fail_at(fault, faults.AFTER, context)  # effects done, the result not yet returned
         except Exception:

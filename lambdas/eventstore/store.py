@@ -47,6 +47,26 @@ class EventTooLarge(EventStoreError):
     """An event that the bus would refuse; refused here so it is never stored unpublishable."""
 
 
+class NotInEventStore(EventStoreError):
+    """A delivered event that the event store does not hold: at its (aggregateId, version) it
+    holds nothing, or another event. Anyone who may put events on the bus could have sent it, so
+    a consumer that moves money or stock, or changes a read model or an address, refuses it: it
+    is retried, then parked in the consumer's dead letters with this reason."""
+
+    def __init__(self, delivered: Envelope, held: Envelope | None):
+        if held is None:
+            there = "nothing is stored there"
+        elif held.eventId != delivered.eventId:
+            there = f"event {held.eventId} is stored there"
+        else:
+            there = f"it is stored as {held.eventType}, not {delivered.eventType}"
+        super().__init__(
+            f"event {delivered.eventId} ({delivered.aggregateId}, v{delivered.version}) "
+            f"is not in the event store: {there}"
+        )
+        self.event_id = str(delivered.eventId)
+
+
 class EventStore:
     def __init__(self, table_name: str, *, client=None, page_size: int = 500):
         self.table_name = table_name
@@ -150,6 +170,20 @@ class EventStore:
         for page in pages:
             for item in page["Items"]:
                 yield parse_event(item["detail"]["S"])
+
+    def held(self, event: Envelope) -> Envelope:
+        """The store's own copy of a delivered event: the event it holds at the delivered event's
+        (aggregateId, version), if that is the same event (eventId and eventType). Anything else
+        raises NotInEventStore. One strongly consistent read of one item."""
+        item = self._client.get_item(
+            TableName=self.table_name,
+            Key={"aggregateId": {"S": event.aggregateId}, "version": {"N": str(event.version)}},
+            ConsistentRead=True,
+        ).get("Item")
+        held = parse_event(item["detail"]["S"]) if item else None
+        if held is None or held.eventId != event.eventId or held.eventType != event.eventType:
+            raise NotInEventStore(event, held)
+        return held
 
     def scan(self, *, event_types: Sequence[str] | None = None) -> Iterator[tuple[int, list[Envelope]]]:
         """Every stored event (of these types), page by page, with the items each page read."""

@@ -14,10 +14,15 @@ class Settings(FunctionSettings):
 
 
 @cache
+def event_store() -> EventStore:
+    return EventStore(Settings.current().event_store_table_name)
+
+
+@cache
 def reservations() -> Reservations:
-    settings = Settings.current()
-    return Reservations(EventStore(settings.event_store_table_name), settings.inventory_table_name)
+    return Reservations(event_store(), Settings.current().inventory_table_name)
 
 
 # Exactly once by the reservation's own stream: each answer is a version written only if absent.
-handler = EventConsumer(lambda event: reservations().handle(event)).handler
+# Only the saga's own requests, as the event store holds them, move stock.
+handler = EventConsumer(lambda event: reservations().handle(event), held_by=event_store).handler

@@ -15,9 +15,16 @@ class Settings(FunctionSettings):
 
 
 @cache
+def event_store() -> EventStore:
+    return EventStore(Settings.current().event_store_table_name)
+
+
+@cache
 def mailer() -> Mailer:
     settings = Settings.current()
-    return Mailer(settings.email_log_table_name, settings.email_sender, EventStore(settings.event_store_table_name))
+    return Mailer(settings.email_log_table_name, settings.email_sender, event_store())
 
 
-handler = EventConsumer(lambda event: mailer().handle(event)).handler
+# Only the events the event store holds send mail or set where a customer's mail goes: a forged
+# registration would redirect it, a forged cancellation put words in the platform's mouth.
+handler = EventConsumer(lambda event: mailer().handle(event), held_by=event_store).handler

@@ -77,7 +77,9 @@ class Mailer:
         payload = event.payload
         match EventType(event.eventType):
             case EventType.USER_REGISTERED:
-                self._put(f"contact#{payload.userId}", email=payload.email, name=payload.name)
+                # A user's stream holds one registration: its address is recorded once, and a
+                # redelivery leaves the record as it is.
+                self._record_once(f"contact#{payload.userId}", email=payload.email, name=payload.name)
                 return self._send(event, payload.userId, userId=payload.userId)
             case EventType.ORDER_CREATED:
                 lines = "\n".join(f"  {i.quantity} x {i.productId} at {i.price:.2f}" for i in payload.items)
@@ -173,6 +175,3 @@ class Mailer:
                 Item={"id": key, **attributes, "at": datetime.now(UTC).isoformat()},
                 ConditionExpression=Attr("id").not_exists(),
             )
-
-    def _put(self, key: str, **attributes: str) -> None:
-        self._table.put_item(Item={"id": key, **attributes, "at": datetime.now(UTC).isoformat()})

@@ -16,11 +16,16 @@ class Settings(FunctionSettings):
 
 
 @cache
+def event_store() -> EventStore:
+    return EventStore(Settings.current().event_store_table_name)
+
+
+@cache
 def provider() -> PaymentProvider:
-    settings = Settings.current()
-    return PaymentProvider(EventStore(settings.event_store_table_name), CardNetwork(limit=settings.payment_limit))
+    return PaymentProvider(event_store(), CardNetwork(limit=Settings.current().payment_limit))
 
 
 # Exactly once by the network's idempotency key (no second charge) and the payment's own stream
-# (no second answer): no idempotency record.
-handler = EventConsumer(lambda event: provider().handle(event)).handler
+# (no second answer): no idempotency record. Only the saga's own commands, as the event store
+# holds them, move money, and by the amount stored there.
+handler = EventConsumer(lambda event: provider().handle(event), held_by=event_store).handler

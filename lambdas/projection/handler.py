@@ -16,11 +16,13 @@ class Settings(FunctionSettings):
 
 
 @cache
+def event_store() -> EventStore:
+    return EventStore(Settings.current().event_store_table_name)
+
+
+@cache
 def projector() -> OrderProjector:
-    return OrderProjector(
-        OrdersReadModel(Settings.current().orders_table_name),
-        EventStore(Settings.current().event_store_table_name),
-    )
+    return OrderProjector(OrdersReadModel(Settings.current().orders_table_name), event_store())
 
 
 def project(event: Envelope) -> dict:
@@ -28,5 +30,6 @@ def project(event: Envelope) -> dict:
     return {"orderId": event.aggregateId, "version": event.version, "outcome": outcome.value}
 
 
-# Exactly once by the read model's version condition.
-handler = EventConsumer(project).handler
+# Exactly once by the read model's version condition. Only the order's events as the event store
+# holds them change the read model.
+handler = EventConsumer(project, held_by=event_store).handler

@@ -12,6 +12,7 @@ twice or backwards.
     charged, no reservation asked         -> ask inventory to reserve the lines (INVENTORY_RESERVATION_REQUESTED)
     reserved                              -> complete the order                 (ORDER_COMPLETED)
     payment declined                      -> cancel the order, with the reason
+    charged, not the order's total        -> cancel the order; refund what was charged
     stock insufficient                    -> cancel the order; refund what was charged
     cancelled (by anyone)                 -> refund what was charged, release what was reserved,
                                              each asked once, as each becomes known
@@ -123,6 +124,14 @@ def decide(facts: Facts, *, timed_out: bool = False) -> Decision:
         return Decision(commands=_compensations(facts, "order cancelled"))
     if facts.declined is not None:
         return Decision(cancel_order=f"payment declined: {facts.declined.payload.reason}")
+    if facts.charge is not None and facts.charge.payload.amount != order.totalAmount:
+        # Payments charges what the saga's stored command says; a charge of any other amount
+        # (a writer of the store that is not the saga, a bug) is not payment for this order.
+        reason = (
+            f"payment of {facts.charge.payload.amount:.2f} does not match the order's total of "
+            f"{order.totalAmount:.2f} {order.currency}"
+        )
+        return Decision(commands=_compensations(facts, reason), cancel_order=reason)
     if facts.short is not None:
         short = ", ".join(f"{line.productId} short by {line.quantity}" for line in facts.short.payload.shortLines)
         reason = f"insufficient stock: {short}"

@@ -301,10 +301,12 @@ def test_an_order_enters_the_sweeps_index_once_and_leaves_it_once(saga, store, p
     assert pending_since() is None  # completed: out of the index
 
 
-def test_a_reservation_delivered_twice_reserves_once_with_no_idempotency_record(inventory, lambda_context):
+def test_a_reservation_delivered_twice_reserves_once_with_no_idempotency_record(inventory, store, lambda_context):
     from inventory.handler import handler
 
-    event = orders.bus_event(reserve([("SKU-1", 2)]))
+    asked = reserve([("SKU-1", 2)])
+    store.append([asked])  # the saga's own request: the function acts only on what the store holds
+    event = orders.bus_event(asked)
     assert [handler(event, lambda_context)["outcome"] for _ in range(2)] == ["reserved", "already-answered"]
     assert stock("SKU-1") == {"available": 3, "reserved": 2}
     assert boto3.client("dynamodb").scan(TableName=aws.IDEMPOTENCY)["Items"] == []
