@@ -245,11 +245,13 @@ def verify_api_signatures() -> None:
     """AWS: an API Gateway method with AWS_IAM authorization (every route of this API) checks the
     request's SigV4 signature before anything else: a key it does not know is a 403
     UnrecognizedClientException, a wrong or tampered signature (another secret, a body or path
-    changed after signing) a 403 InvalidSignatureException. MiniStack 1.5.33 with its AUTH
-    switch off only checks that an Authorization header is there; with it on, it also enforces
-    IAM policies on every service, which the local cloud does not model. Verify the signature
-    against the local cloud's key pair (LOCAL_CLOUD_KEY_PAIR, `id:secret`); the caller's IAM
-    policies stay unchecked (docs/LOCAL-CLOUD.md)."""
+    changed after signing) a 403 InvalidSignatureException, and an Authorization header that is
+    not a signature at all (a customer's Cognito ID token on a staff route) a 403
+    IncompleteSignatureException. MiniStack 1.5.33 with its AUTH switch off only checks that an
+    Authorization header is there; with it on, it also enforces IAM policies on every service,
+    which the local cloud does not model. Verify the signature against the local cloud's key
+    pair (LOCAL_CLOUD_KEY_PAIR, `id:secret`), and refuse any other header on an AWS_IAM method as
+    AWS does; the caller's IAM policies stay unchecked (docs/LOCAL-CLOUD.md)."""
     import os
 
     from ministack import app
@@ -258,7 +260,8 @@ def verify_api_signatures() -> None:
 
     fix = "verify_api_signatures"
     require(app, "_parse_execute_api_url", "_get_module", fix=fix)
-    require(sigv4, "parse_header_signature", "header_signature_failure", fix=fix)
+    require(app, "_execute_api_authorization_type", fix=fix)
+    require(sigv4, "parse_header_signature", "header_signature_failure", "foreign_authorization_failure", fix=fix)
     key_id, _, secret = os.environ.get("LOCAL_CLOUD_KEY_PAIR", "test:test").partition(":")
 
     def refusal(method: str, raw_path: str, headers: dict, body: bytes, query_params: dict) -> tuple[str, str] | None:
@@ -272,20 +275,50 @@ def verify_api_signatures() -> None:
     def handle(original):
         async def verified(host, path, method, headers, body, query_params, raw_path=None, raw_query_string=None):
             parsed = app._parse_execute_api_url(host, path)
-            if parsed is not None and headers.get("authorization", "").startswith("AWS4-HMAC-SHA256"):
+            header = headers.get("authorization", "")
+            refused = None
+            if parsed is not None and header.startswith("AWS4-HMAC-SHA256"):
                 refused = refusal(method, raw_path or path, headers, body, query_params)
-                if refused:
-                    api_id, stage, _ = parsed
-                    answer = app._get_module("apigateway_v1").authentication_error_response(
-                        api_id, stage, AuthError(*refused), headers, query_params)
-                    return answer or (403, {"Content-Type": "application/json", "x-amzn-ErrorType": refused[0]},
-                                      json.dumps({"message": refused[1]}).encode())
+            elif parsed is not None and header and app._execute_api_authorization_type(*parsed[:2], method,
+                                                                                       parsed[2]) == "AWS_IAM":
+                refused = sigv4.foreign_authorization_failure(headers)
+            if refused:
+                api_id, stage, _ = parsed
+                answer = app._get_module("apigateway_v1").authentication_error_response(
+                    api_id, stage, AuthError(*refused), headers, query_params)
+                return answer or (403, {"Content-Type": "application/json", "x-amzn-ErrorType": refused[0]},
+                                  json.dumps({"message": refused[1]}).encode())
             return await original(host, path, method, headers, body, query_params, raw_path, raw_query_string)
 
         return verified
 
     patch(app, "_handle_execute_api_request", handle, fix=fix,
           params=("host", "path", "method", "headers", "body", "query_params", "raw_path", "raw_query_string"))
+
+
+def take_only_id_tokens_without_scopes() -> None:
+    """AWS: a REST method with a COGNITO_USER_POOLS authorizer and no authorization scopes
+    "treats the supplied token as an identity token": an access token of the same pool is a 401
+    Unauthorized. MiniStack 1.5.33 takes either kind of token there, so a customer's access token
+    (which names no app client in `aud`) would reach the function. Refuse any token whose
+    `token_use` is not `id` on a method without scopes; with scopes, MiniStack's own check (an
+    access token carrying one of them) is AWS's."""
+    from ministack.services import apigateway_v1
+
+    fix = "take_only_id_tokens_without_scopes"
+    require(apigateway_v1, "_gw_error", fix=fix)
+
+    def validate(original):
+        async def id_tokens_only(authorizer, method_obj, headers, query_params, stage):
+            claims, error = await original(authorizer, method_obj, headers, query_params, stage)
+            if error is None and not method_obj.get("authorizationScopes") and claims.get("token_use") != "id":
+                return None, apigateway_v1._gw_error("UNAUTHORIZED", "Unauthorized")
+            return claims, error
+
+        return id_tokens_only
+
+    patch(apigateway_v1, "_validate_cognito_authorizer", validate, fix=fix,
+          params=("authorizer", "method_obj", "headers", "query_params", "stage"))
 
 
 MAX_PUT_EVENTS_BYTES = MAX_ENTRY_BYTES  # AWS's 256 KB, for the whole request's entries
@@ -930,6 +963,7 @@ def _raise_on_error(response) -> None:
 FIXES = (
     validate_put_events,
     verify_api_signatures,
+    take_only_id_tokens_without_scopes,
     route_rule_targets_through_async_invoke,
     serve_powertools_layer_parameter,
     provision_event_archives,

@@ -4,6 +4,7 @@ MiniStack fixes a difference upstream, the `unpatched` case of its test fails: d
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 import time
@@ -449,6 +450,179 @@ def test_put_events_refuses_what_aws_refuses(cloud):
         assert [e.get("ErrorCode") for e in answer["Entries"]] == ["MalformedDetail", "InvalidArgument", None]
         with pytest.raises(ClientError, match="Total size of the entries in the request is over the limit"):
             events.put_events(Entries=oversized)
+
+
+ECHO_HANDLER = ("import json\n"
+                "def handler(event, context):\n"
+                "    authorizer = (event.get('requestContext') or {}).get('authorizer') or {}\n"
+                "    return {'statusCode': 200, 'body': json.dumps({'claims': authorizer.get('claims')})}\n")
+
+
+def rest_api(local: LocalCloud, name: str, authorization_type: str, **method) -> str:
+    """A REST API whose GET /hello, with this authorization, answers 200 with the claims the
+    authorizer passed on (if any); its URL. An `authorizerId` given as a function is called with
+    the API Gateway client and the API's id (to create the authorizer)."""
+    client = clients(local)
+    function_arn = python_function(client("lambda"), f"{name}-fn", ECHO_HANDLER)
+    apigw = client("apigateway")
+    api = apigw.create_rest_api(name=name)["id"]
+    root = apigw.get_resources(restApiId=api)["items"][0]["id"]
+    resource = apigw.create_resource(restApiId=api, parentId=root, pathPart="hello")["id"]
+    if callable(method.get("authorizerId")):
+        method["authorizerId"] = method["authorizerId"](apigw, api)
+    apigw.put_method(restApiId=api, resourceId=resource, httpMethod="GET", authorizationType=authorization_type,
+                     **method)
+    apigw.put_integration(restApiId=api, resourceId=resource, httpMethod="GET", type="AWS_PROXY",
+                          integrationHttpMethod="POST",
+                          uri=f"arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/{function_arn}/invocations")
+    apigw.create_deployment(restApiId=api, stageName="dev")
+    return f"{local.endpoint}/restapis/{api}/dev/_user_request_/hello"
+
+
+def get(url: str, headers: dict[str, str] | None = None) -> tuple[int, dict, dict]:
+    """GET url: the status, the JSON body and the headers, whatever the status."""
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, headers=headers or {}), timeout=30) as answer:
+            status, content, answered = answer.status, answer.read(), answer.headers
+    except urllib.error.HTTPError as error:
+        status, content, answered = error.code, error.read(), error.headers
+    return status, json.loads(content) if content else {}, dict(answered)
+
+
+# A JWT's shape (header.payload.signature): what a customer's ID token looks like to a gateway.
+A_TOKEN = "eyJraWQiOiJrMSIsImFsZyI6IlJTMjU2In0.eyJzdWIiOiJjdXN0b21lciIsInRva2VuX3VzZSI6ImlkIn0.c2lnbmF0dXJl"
+
+
+def test_an_iam_method_refuses_an_authorization_that_is_not_a_signature(cloud):
+    """AWS: an AWS_IAM method reads the Authorization header as a SigV4 one. A Cognito ID token
+    there is a 403 IncompleteSignatureException ("Authorization header requires 'Credential'
+    parameter. ..."), no Authorization at all a 403 MissingAuthenticationTokenException. MiniStack
+    1.5.33 with its AUTH switch off only checks that the header is there: the token gets in."""
+    variant, local = cloud
+    url = rest_api(local, "iam-door", "AWS_IAM")
+
+    status, body, headers = get(url)
+    assert (status, body["message"], headers.get("x-amzn-ErrorType")) == (
+        403, "Missing Authentication Token", "MissingAuthenticationTokenException")
+    status, body, headers = get(url, {"Authorization": A_TOKEN})
+    if variant == "unpatched":
+        assert status == 200, "MiniStack now refuses a token on an AWS_IAM method: review verify_api_signatures"
+    else:
+        assert (status, headers.get("x-amzn-ErrorType")) == (403, "IncompleteSignatureException")
+        assert body["message"].startswith("Authorization header requires 'Credential' parameter. Authorization "
+                                          "header requires 'Signature' parameter. Authorization header requires "
+                                          "'SignedHeaders' parameter."), body
+        assert A_TOKEN not in body["message"]  # AWS quotes the header only as a digest now
+        status, _, _ = get(url, {"Authorization": "Bearer " + A_TOKEN})
+        assert status == 403
+
+
+def pool_with_customer(cognito, name: str, **client) -> tuple[str, str, dict]:
+    """A user pool with an app client (password sign-in) and one confirmed customer: the pool's
+    ARN, the client's id, and the customer's tokens (IdToken, AccessToken)."""
+    pool = cognito.create_user_pool(PoolName=name)["UserPool"]
+    client_id = cognito.create_user_pool_client(UserPoolId=pool["Id"], ClientName=f"{name}-app",
+                                                ExplicitAuthFlows=["ALLOW_USER_PASSWORD_AUTH",
+                                                                   "ALLOW_REFRESH_TOKEN_AUTH"],
+                                                **client)["UserPoolClient"]["ClientId"]
+    return pool["Arn"], client_id, customer_tokens(cognito, pool["Id"], client_id)
+
+
+def customer_tokens(cognito, pool_id: str, client_id: str) -> dict:
+    """The tokens of a new confirmed customer of the pool, signed in through the client."""
+    email = f"c-{time.monotonic_ns()}@example.com"
+    cognito.sign_up(ClientId=client_id, Username=email, Password="Aa1!customer-pw",
+                    UserAttributes=[{"Name": "email", "Value": email}])
+    cognito.admin_confirm_sign_up(UserPoolId=pool_id, Username=email)
+    return cognito.initiate_auth(ClientId=client_id, AuthFlow="USER_PASSWORD_AUTH",
+                                 AuthParameters={"USERNAME": email, "PASSWORD": "Aa1!customer-pw"})[
+        "AuthenticationResult"]
+
+
+def user_pool_door(local: LocalCloud, name: str, pool_arn: str) -> str:
+    """A REST API whose GET /hello has a COGNITO_USER_POOLS authorizer on this pool, no scopes,
+    as the platform's customer routes have: its URL."""
+    def authorizer(apigw, api):
+        return apigw.create_authorizer(restApiId=api, name=f"{name}-customers", type="COGNITO_USER_POOLS",
+                                       providerARNs=[pool_arn],
+                                       identitySource="method.request.header.Authorization")["id"]
+
+    return rest_api(local, name, "COGNITO_USER_POOLS", authorizerId=authorizer)
+
+
+def jwt_part(part: dict) -> str:
+    return base64.urlsafe_b64encode(json.dumps(part).encode()).rstrip(b"=").decode()
+
+
+def jwt_claims(token: str) -> dict:
+    payload = token.split(".")[1]
+    return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+
+
+def test_a_user_pool_authorizer_refuses_what_aws_refuses(cloud):
+    """AWS: a COGNITO_USER_POOLS authorizer checks the token's RS256 signature against the pool's
+    keys, its expiry and that its issuer is one of its pools; anything else is a 401
+    Unauthorized. It does not check the app client (`aud`): the API does (common/api.customer).
+    MiniStack 1.5.33 does all of this as AWS does; this pins it, since the customer routes'
+    trust rests on it."""
+    variant, local = cloud
+    cognito = clients(local)("cognito-idp")
+    pool_arn, _, tokens = pool_with_customer(cognito, f"customers-{variant}")
+    pool_id = pool_arn.rsplit("/", 1)[1]
+    url = user_pool_door(local, f"pool-door-{variant}", pool_arn)
+    id_token = tokens["IdToken"]
+
+    status, body, _ = get(url, {"Authorization": id_token})
+    assert status == 200 and body["claims"]["sub"] == jwt_claims(id_token)["sub"], body
+    assert get(url, {"Authorization": "Bearer " + id_token})[0] == 200
+
+    header, payload, signature = id_token.split(".")
+    someone_else = jwt_part({**jwt_claims(id_token), "sub": "someone-else"})
+    _, _, other_pool_tokens = pool_with_customer(cognito, f"elsewhere-{variant}")
+    short_lived = cognito.create_user_pool_client(
+        UserPoolId=pool_id, ClientName="short-lived", ExplicitAuthFlows=["ALLOW_USER_PASSWORD_AUTH",
+                                                                         "ALLOW_REFRESH_TOKEN_AUTH"],
+        IdTokenValidity=1, TokenValidityUnits={"IdToken": "seconds"})["UserPoolClient"]["ClientId"]
+    expiring = customer_tokens(cognito, pool_id, short_lived)["IdToken"]
+    refused = {
+        "no token": {},
+        "an empty one": {"Authorization": ""},
+        "another pool's": {"Authorization": other_pool_tokens["IdToken"]},
+        "a changed subject": {"Authorization": f"{header}.{someone_else}.{signature}"},
+        "no signature (alg none)": {"Authorization": f"{jwt_part({**jwt_claims('.' + header), 'alg': 'none'})}"
+                                                     f".{payload}."},
+        "a signature by another key": {"Authorization": f"{header}.{payload}.{other_pool_tokens['IdToken'].split('.')[2]}"},
+        "not a JWT": {"Authorization": "Aa1!customer-pw"},
+    }
+    time.sleep(max(0.0, jwt_claims(expiring)["exp"] - time.time()) + 1.1)
+    refused["an expired one"] = {"Authorization": expiring}
+    answers = {case: get(url, headers)[:2] for case, headers in refused.items()}
+    assert answers == {case: (401, {"message": "Unauthorized"}) for case in refused}
+
+    other_client = cognito.create_user_pool_client(
+        UserPoolId=pool_id, ClientName="another-app", ExplicitAuthFlows=["ALLOW_USER_PASSWORD_AUTH",
+                                                                         "ALLOW_REFRESH_TOKEN_AUTH"])
+    other_app = customer_tokens(cognito, pool_id, other_client["UserPoolClient"]["ClientId"])["IdToken"]
+    status, body, _ = get(url, {"Authorization": other_app})
+    assert status == 200 and body["claims"]["aud"] == other_client["UserPoolClient"]["ClientId"]
+
+
+def test_a_user_pool_authorizer_without_scopes_takes_only_id_tokens(cloud):
+    """AWS: with no authorization scopes on the method, the authorizer treats the token as an
+    identity token, and an access token is a 401. MiniStack 1.5.33 lets it through."""
+    variant, local = cloud
+    pool_arn, _, tokens = pool_with_customer(clients(local)("cognito-idp"), f"scopes-{variant}")
+    url = user_pool_door(local, f"id-door-{variant}", pool_arn)
+
+    status, _, _ = get(url, {"Authorization": tokens["AccessToken"]})
+    if variant == "unpatched":
+        assert status == 200, "MiniStack now refuses an access token: drop take_only_id_tokens_without_scopes"
+    else:
+        assert status == 401
+        assert get(url, {"Authorization": tokens["IdToken"]})[0] == 200
 
 
 def test_an_api_checks_the_signature_not_only_its_presence(cloud):
