@@ -142,7 +142,7 @@ def table(results: dict) -> str:
         lines.append(f"   {name:24} {figures['cpuMsPerEvent']:8.2f} {figures['minimalCpuMsPerEvent']:11.2f} "
                      f"{figures['ratio']:7.2f} {figures['awsCallsPerEvent']:6}")
     unloaded = e2e["unloaded"]
-    lines += ["", f"3. End to end on the local cloud: steady arrival rates (locust, SigV4), {e2e['stepSeconds']:g} s each; "
+    lines += ["", f"3. End to end on the local cloud: steady arrival rates (locust, ID tokens), {e2e['stepSeconds']:g} s each; "
                   "each order from its POST to its ORDER_COMPLETED",
               f"   {'orders/s':>8} {'sent/s':>7} {'done/s':>7} {'p50 ms':>9} {'p95 ms':>9} {'p99 ms':>9} {'errors':>7} "
               f"{'POST p50 ms':>12}"]
@@ -395,8 +395,8 @@ one run, every figure a median of repeated measurements. The raw figures are in
 
 Part 3 drives orders at steady arrival rates, one step after another, as an open model: locust
 ([bench/locustfile.py](../bench/locustfile.py)) runs one simulated buyer for each order a second,
-each placing an order every second whatever the answers take, signed with SigV4 like any client
-of the API. Each order is measured from the client's POST to its ORDER_COMPLETED in the event
+each placing an order every second whatever the answers take, as one of the run's signed-in
+customers (with their ID token, like any customer's app). Each order is measured from the client's POST to its ORDER_COMPLETED in the event
 store, so the figure includes the whole saga and every queue on the way. *Done/s* is the orders
 completed during the step: it follows the offered rate until the platform saturates, then
 flattens while the latency bends upward (the backlog grows for as long as the step lasts).

@@ -138,7 +138,7 @@ def first_event(name: str) -> dict:
     """A first event for the function, new each time, with what it needs already in place."""
     from bench.warm import WORKLOAD, fresh_event, prepare
     from tests.support import aws
-    from tests.support.api import proxy_event
+    from tests.support.api import claims, proxy_event
 
     unique = uuid.uuid4().hex[:12]
     if name in WORKLOAD:
@@ -146,10 +146,10 @@ def first_event(name: str) -> dict:
         prepare(name, event)
         return event
     if name == "OrdersApi":
-        return proxy_event("POST", "/orders", {"customerId": f"cust-{unique}",
-                                               "items": [{"productId": "SKU-1", "quantity": 1, "price": "9.99"}]})
-    if name == "UsersApi":
-        return proxy_event("POST", "/users", {"email": f"{unique}@example.com", "name": "Ada"})
+        return _signed_in(proxy_event("POST", "/orders", {"items": [{"productId": "SKU-1", "quantity": 1,
+                                                                     "price": "9.99"}]}), claims(f"cust-{unique}"))
+    if name == "UsersApi":  # the email is the token's
+        return _signed_in(proxy_event("POST", "/users", {"name": "Ada"}), claims(f"cust-{unique}"))
     if name == "InventoryApi":
         return proxy_event("PUT", f"/inventory/SKU-{unique}", {"quantity": 5})
     if name == "AnalyticsApi":
@@ -165,6 +165,13 @@ def first_event(name: str) -> dict:
                 "account": "123456789012", "time": datetime.now(timezone.utc).isoformat(), "region": "us-east-1",
                 "resources": [], "detail": {}}
     raise KeyError(f"no first event for {name}")
+
+
+def _signed_in(event: dict, verified: dict[str, str]) -> dict:
+    """A customer route's event as API Gateway passes it on: with the claims its Cognito
+    authorizer verified."""
+    event["requestContext"]["authorizer"] = {"claims": verified}
+    return event
 
 
 def _store_an_event(unique: str) -> None:

@@ -20,6 +20,7 @@ from infra.tables import TABLES as DECLARED_TABLES
 from localcloud import meter
 from localcloud.api import Api
 from localcloud.cloud import LocalCloud, free_port
+from localcloud.customers import Customers
 from ops.fault import RATE, set_switches
 
 SKU = "BENCH-SKU"
@@ -79,20 +80,27 @@ def run(rates: list[int], step_seconds: float, *, metered: int = 20, mixed: int 
         cloud.start()
         try:
             outputs = cloud.deploy(quiet=True)
-            api = Api(outputs.api_url, cloud.aws_env())
+            api = Api(outputs.api_url, cloud.aws_env())  # staff routes: SigV4
             watcher = Watcher(cloud.endpoint, outputs["OrdersTableName"])
             api("PUT", f"/inventory/{SKU}", {"quantity": (orders + metered + mixed + WARM_UP) * 10})
             api("PUT", f"/inventory/{SOLD_OUT}", {"quantity": 0})
-            # Registered customers: every order's emails are really sent (and billed).
-            customers = [api("POST", "/users", {"email": f"bench-{i}@example.com", "name": f"Customer {i}"})["userId"]
-                         for i in range(CUSTOMERS)]
+            # Registered customers, signed up to the user pool: every order's emails are really
+            # sent (and billed). Each customer calls the customer routes with their ID token.
+            pool = Customers(outputs, cloud.aws_env(), cloud.endpoint)
+            tokens = [pool.sign_up(f"bench-{i}@example.com").id_token for i in range(CUSTOMERS)]
+            customers = [api.as_customer(token) for token in tokens]
+            for i, customer in enumerate(customers):
+                customer("POST", "/users", {"name": f"Customer {i}"})
+            owners: dict[str, Api] = {}  # order id: its customer's API (only they may read it)
 
             def place(i: int, kind: str = "happy") -> str:
                 line = {"productId": SOLD_OUT if kind == "sold-out" else SKU, "quantity": 1,
                         "price": DECLINED_PRICE if kind == "declined" else "9.99"}
-                order_id = api("POST", "/orders", {"customerId": customers[i % CUSTOMERS], "items": [line]})["orderId"]
+                customer = customers[i % CUSTOMERS]
+                order_id = customer("POST", "/orders", {"items": [line]})["orderId"]
+                owners[order_id] = customer
                 if kind == "cancelled":
-                    api("POST", f"/orders/{order_id}/cancel", {"reason": "changed my mind"})
+                    customer("POST", f"/orders/{order_id}/cancel", {"reason": "changed my mind"})
                 return order_id
 
             # Warm every function first: the figures are for a running system, not for cold starts.
@@ -127,20 +135,21 @@ def run(rates: list[int], step_seconds: float, *, metered: int = 20, mixed: int 
             day["transientFaultRate"] = TRANSIENT_FAULT_RATE
             watcher.wait_settled([place(i) for i in range(WARM_UP)], timeout)  # workers without faults again
 
-            # 3. Steady arrival rates, rising (locust, SigV4): each order from its POST to its
+            # 3. Steady arrival rates, rising (locust, ID tokens): each order from its POST to its
             # ORDER_COMPLETED, metered too (the outbox's stream batches carry more than one event
             # when orders overlap).
             before = settled_meter(cloud, meter_file)
-            records = load.drive(outputs.api_url, cloud.aws_env(), customers, SKU, rates, step_seconds)
+            records = load.drive(outputs.api_url, cloud.aws_env(), tokens, SKU, rates, step_seconds)
             order_ids = [o["orderId"] for o in records["orders"] if o["orderId"]]
+            owners.update({o["orderId"]: customers[o["customer"]] for o in records["orders"] if o["orderId"]})
             try:  # the backlog of the rates beyond saturation drains; what never completes is an error
                 watcher.wait_settled(order_ids, timeout, settled=("COMPLETED",))
             except TimeoutError:
                 pass
             under_load = per_order(before, settled_meter(cloud, meter_file), len(order_ids), api_requests=len(records["orders"]))
-            completed = _completed_at(api, order_ids)
+            completed = _completed_at(owners, order_ids)
             rows = load.curve(records, completed)
-            unloaded = _unloaded_latencies(api, sequential)
+            unloaded = _unloaded_latencies(owners, sequential)
         finally:
             cloud.stop()
 
@@ -174,24 +183,26 @@ def _transient_faults(cloud: LocalCloud, outputs, rate: float) -> _Faults:
     return _Faults(client, names)
 
 
-def _events(api: Api, order_id: str) -> dict[str, float]:
-    return {e["eventType"]: _time(e["timestamp"]) for e in api("GET", f"/orders/{order_id}/events")["events"]}
+def _events(owners: dict[str, Api], order_id: str) -> dict[str, float]:
+    """An order's events, read by its customer (another's order is a 404), by type: when stored."""
+    events = owners[order_id]("GET", f"/orders/{order_id}/events")["events"]
+    return {e["eventType"]: _time(e["timestamp"]) for e in events}
 
 
-def _completed_at(api: Api, order_ids: list[str]) -> dict[str, float]:
+def _completed_at(owners: dict[str, Api], order_ids: list[str]) -> dict[str, float]:
     """When each completed order's ORDER_COMPLETED was stored (epoch seconds)."""
     with ThreadPoolExecutor(4) as pool:
-        events = pool.map(lambda order_id: _events(api, order_id), order_ids)
+        events = pool.map(lambda order_id: _events(owners, order_id), order_ids)
         return {order_id: found["ORDER_COMPLETED"] for order_id, found in zip(order_ids, events)
                 if "ORDER_COMPLETED" in found}
 
 
-def _unloaded_latencies(api: Api, order_ids: list[str]) -> list[float]:
+def _unloaded_latencies(owners: dict[str, Api], order_ids: list[str]) -> list[float]:
     """Each order's time from ORDER_CREATED to ORDER_COMPLETED, as the event store dates them
     (sent one at a time, an order waits for nothing else: the client's POST adds its own answer)."""
     latencies = []
     for order_id in order_ids:
-        events = _events(api, order_id)
+        events = _events(owners, order_id)
         latencies.append((events["ORDER_COMPLETED"] - events["ORDER_CREATED"]) * 1000)
     return sorted(latencies)
 

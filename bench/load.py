@@ -2,7 +2,7 @@
 bench/locustfile.py, in a process of its own), each order measured from the client's
 POST /orders to its ORDER_COMPLETED in the event store.
 
-    drive(api_url, env, customers, sku, rates, step_seconds) -> the client's records
+    drive(api_url, env, tokens, sku, rates, step_seconds) -> the client's records
     curve(records, completed)                                -> one row per rate
     saturation(rows)                                         -> the highest rate kept up with
 
@@ -28,14 +28,16 @@ KEPT_UP = 0.9
 BEND = 3.0
 
 
-def drive(api_url: str, env: dict[str, str], customers: list[str], sku: str, rates: list[int],
+def drive(api_url: str, env: dict[str, str], tokens: list[str], sku: str, rates: list[int],
           step_seconds: float) -> dict:
-    """Run the steps; returns {"started", "rates", "stepSeconds", "orders": [{"sent", "postMs",
-    "status", "orderId"}]} (times in epoch seconds, as the event store dates its events)."""
+    """Run the steps, each order placed as one of the customers whose ID tokens these are;
+    returns {"started", "rates", "stepSeconds", "orders": [{"sent", "postMs", "status",
+    "orderId", "customer"}]} (times in epoch seconds, as the event store dates its events;
+    `customer`: the index of the token it was placed with)."""
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "orders.json"
         environment = {**os.environ, **env, "LOAD_RATES": ",".join(map(str, rates)),
-                       "LOAD_STEP_SECONDS": str(step_seconds), "LOAD_CUSTOMERS": ",".join(customers),
+                       "LOAD_STEP_SECONDS": str(step_seconds), "LOAD_TOKENS": ",".join(tokens),
                        "LOAD_SKU": sku, "LOAD_RECORDS": str(out)}
         run = subprocess.run([sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless", "--host", api_url,
                               "--only-summary", "--loglevel", "ERROR", "--stop-timeout", "10"],

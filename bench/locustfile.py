@@ -7,8 +7,9 @@ random points of the second so that their orders do not arrive together. The ord
 read afterwards from the event store: this file records only what the client saw.
 
 Environment: LOAD_RATES ("1,2,4": orders a second, a step each), LOAD_STEP_SECONDS,
-LOAD_CUSTOMERS (registered customer ids, comma-separated), LOAD_SKU, LOAD_RECORDS (the JSON
-file written when the run ends), AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (SigV4).
+LOAD_TOKENS (the ID tokens of the registered customers, comma-separated: each order is placed
+as one of them, as a signed-in customer's app does), LOAD_SKU, LOAD_RECORDS (the JSON file
+written when the run ends).
 """
 
 from __future__ import annotations
@@ -21,13 +22,10 @@ import time
 import gevent
 from locust import FastHttpUser, LoadTestShape, constant_pacing, events, task
 
-from localcloud.api import Signer
-
 RATES = [int(rate) for rate in os.environ["LOAD_RATES"].split(",")]
 STEP_SECONDS = float(os.environ["LOAD_STEP_SECONDS"])
-CUSTOMERS = os.environ["LOAD_CUSTOMERS"].split(",")
+TOKENS = os.environ["LOAD_TOKENS"].split(",")
 SKU = os.environ["LOAD_SKU"]
-SIGNER = Signer(dict(os.environ))
 
 _orders: list[dict] = []
 _run = {"started": None}
@@ -51,10 +49,9 @@ class Buyer(FastHttpUser):
 
     @task
     def place_order(self) -> None:
-        body = json.dumps({"customerId": random.choice(CUSTOMERS),
-                           "items": [{"productId": SKU, "quantity": 1, "price": "9.99"}]}).encode()
-        url = self.host + "/orders"
-        headers = SIGNER.headers("POST", url, body, {"Content-Type": "application/json"})
+        body = json.dumps({"items": [{"productId": SKU, "quantity": 1, "price": "9.99"}]}).encode()
+        customer = random.randrange(len(TOKENS))  # the order is theirs: the API reads them from the token
+        headers = {"Content-Type": "application/json", "Authorization": TOKENS[customer]}
         sent = time.time()
         with self.client.post("/orders", data=body, headers=headers, name="POST /orders",
                               catch_response=True) as response:
@@ -66,7 +63,7 @@ class Buyer(FastHttpUser):
             else:
                 response.failure(f"{response.status_code}")
         _orders.append({"sent": sent, "postMs": (answered - sent) * 1000,
-                        "status": response.status_code, "orderId": order_id})
+                        "status": response.status_code, "orderId": order_id, "customer": customer})
 
 
 @events.test_start.add_listener

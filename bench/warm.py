@@ -57,7 +57,8 @@ def aws_in_process(name: str):
 
 
 def fresh_event(example: str) -> dict:
-    """The example as its rule target receives it, with new event and aggregate ids."""
+    """The example as its rule target receives it, with new event and aggregate ids (the
+    aggregate in its key space: an order's bare id, `user:<id>`, `saga:<orderId>`)."""
     from catalog.examples import EXAMPLES, put_events_entries, rule_target_event
 
     entry = put_events_entries(EXAMPLES[example], "bench")[0]
@@ -68,13 +69,16 @@ def fresh_event(example: str) -> dict:
     for key in ("orderId", "userId"):
         if key in detail["payload"]:
             detail["payload"][key] = new_id
-    detail["aggregateId"] = new_id if example in ("order-created", "user-registered") else detail["aggregateId"]
+    space, colon, _ = detail["aggregateId"].rpartition(":")
+    detail["aggregateId"] = f"{space}{colon}{new_id}"
     event["detail"] = detail
     return event
 
 
 def prepare(name: str, event: dict) -> None:
-    """What must exist before the event arrives (not timed): the order in the store, stock."""
+    """What must exist before the event arrives (not timed): the event itself in the store, as
+    the outbox published it (a consumer that moves money or stock, or changes a read model or an
+    address, acts only on an event the store holds), and stock."""
     from catalog import parse_event
     from catalog import Caller
     from eventstore.store import EventStore
@@ -82,8 +86,7 @@ def prepare(name: str, event: dict) -> None:
     from tests.support import aws
 
     store = EventStore(aws.EVENT_STORE)
-    if name == "OrderSaga":
-        store.append([parse_event(event["detail"])])
+    store.append([parse_event(event["detail"])])
     if name == "InventoryReservations":
         for line in event["detail"]["payload"]["lines"]:
             Stock(store, aws.INVENTORY).set(line["productId"], 1_000_000, caller=Caller("bench", "bench"))

@@ -105,8 +105,7 @@ def _redrive_all(world: World, scope: Scope, *, lambda_client=None, passes: int 
             _claims_lapsed(world, [p.event_id for p in parked if "claimed by a run" in p.reason])
         # only the queues holding one of ours: the tool's read of a queue waits out two empty polls
         for owner in sorted({p.owner for p in parked}):
-            redrive = Redrive(owner, world.outputs.values, sqs=world.sqs, lambda_=lambda_client or world.lambda_,
-                              events=world.events)
+            redrive = Redrive(owner, world.outputs.values, sqs=world.sqs, lambda_=lambda_client or world.lambda_)
             for parked in redrive.parked(hold_seconds=120):
                 events = batch_events(world, parked) if parked.kind == STREAM_BATCH else [parked.event_id]
                 if not ours.intersection(events):
