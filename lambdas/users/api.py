@@ -51,9 +51,14 @@ def users() -> UserService:
 def register() -> Response:
     who = customer(app, Settings.current().customers_app_client_id)
     body = parse_body(app.current_event.body, RegisterUser)
-    email = (customer_claims(app.current_event.raw_event) or {}).get("email", "").strip()
+    claims = customer_claims(app.current_event.raw_event) or {}
+    email = claims.get("email", "").strip()
     if not _EMAIL.match(email):
         raise bad_request("email", "the sign-in has no usable email address: sign up with one")
+    # An address changed in the pool is in the token before its owner confirms it: only a
+    # verified one is the customer's to claim, and to have the platform's mail sent to.
+    if claims.get("email_verified") != "true":
+        raise bad_request("email", "the sign-in's email address is not verified yet: confirm it with its code first")
     event = users().register(user_id=who.user_id, email=email, name=body.name, caller=who)
     return json_response(
         HTTPStatus.CREATED,

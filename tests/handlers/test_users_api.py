@@ -74,6 +74,19 @@ def test_a_sign_in_without_an_address_cannot_register(api):
     assert "not-an-email" not in str(response.body)
 
 
+def test_an_address_the_pool_has_not_verified_registers_nobody(api):
+    """A signed-in customer who changes their pool email to someone else's (UpdateUserAttributes,
+    before confirming it) has a token with email_verified "false": that address is not theirs to
+    take, nor to have the platform's mail sent to."""
+    eve = claims("sub-eve", email="ada@example.com", email_verified="false")
+    response = api("POST", "/users", body={"name": "Eve"}, customer=eve)
+    assert response.status == 400
+    assert response.body["errors"][0]["field"] == "email"
+    assert "ada@example.com" not in str(response.body)
+    assert aws.item_count(aws.EVENT_STORE) == aws.item_count(aws.USER_EMAILS) == 0
+    assert api("POST", "/users", body={"name": "Ada"}, customer=ada()).status == 201  # hers to register
+
+
 def test_an_unregistered_customer_is_404(api):
     assert api("GET", "/users/me", customer=ada()).status == 404
 

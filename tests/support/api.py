@@ -23,7 +23,7 @@ def claims(subject: str = CUSTOMER, **changes: str) -> dict[str, str]:
     from tests.support.aws import APP_CLIENT
 
     return {"sub": subject, "token_use": "id", "aud": APP_CLIENT, "email": f"{subject}@example.com",
-            "cognito:username": subject, **changes}
+            "email_verified": "true", "cognito:username": subject, **changes}
 
 
 def call(handler, context, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None,
