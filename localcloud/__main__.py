@@ -73,7 +73,7 @@ def next_steps(outputs: Outputs, port: int) -> str:
         "  # run a function here against the cloud's tables, on an event the store holds (an order's version 1)",
         "  make invoke FN=OrdersProjection EVENT=store:<orderId>/1",
         f"  {aws} lambda invoke --function-name {outputs.function_name('Audit')} "
-        "--cli-binary-format raw-in-base64-out --payload file://events/lambda/order-created.json out.json",
+        "--payload fileb://events/lambda/order-created.json out.json",
         "  make logs FN=OrdersProjection",
         "  make down",
     ]

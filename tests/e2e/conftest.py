@@ -240,28 +240,36 @@ def parked(deployment: Deployment, owner: str, wanted_event_id: str) -> dict:
 
 def dead_letters(deployment: Deployment, owner: str, *, timeout: float = 30) -> dict[str, dict]:
     """Every message in the owner's dead-letter queue, by the event id it carries: received
-    (and left visible) until as many distinct messages were seen as the queue says it holds, so
-    that what is not returned is not there."""
+    until as many distinct messages were seen as the queue says it holds, so that what is not
+    returned is not there. Each is hidden while the rest are read (a receive gives at most 10,
+    and would give the same 10 again), then made visible again at once: nothing is taken."""
     sqs = deployment.client("sqs")
     url = deployment.outputs[f"{owner}DeadLetterQueueUrl"]
     seen: dict[str, dict] = {}
     by_event: dict[str, dict] = {}
     deadline = time.monotonic() + timeout
-    while True:
-        attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=[
-            "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])["Attributes"]
-        held = int(attributes["ApproximateNumberOfMessages"]) + int(attributes["ApproximateNumberOfMessagesNotVisible"])
-        if len(seen) >= held:
-            return by_event
-        if time.monotonic() > deadline:
-            raise AssertionError(f"read {len(seen)} of the {held} messages in {owner}'s dead-letter queue")
-        for message in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=0,
-                                           WaitTimeSeconds=1, MessageAttributeNames=["All"]).get("Messages", []):
-            seen[message["MessageId"]] = message
-            body = json.loads(message["Body"])
-            detail = body.get("requestPayload", body).get("detail", {})
-            if isinstance(detail, dict) and detail.get("eventId"):
-                by_event[str(detail["eventId"])] = body
+    try:
+        while True:
+            attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=[
+                "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])["Attributes"]
+            held = int(attributes["ApproximateNumberOfMessages"]) + int(attributes["ApproximateNumberOfMessagesNotVisible"])
+            if len(seen) >= held:
+                return by_event
+            if time.monotonic() > deadline:
+                raise AssertionError(f"read {len(seen)} of the {held} messages in {owner}'s dead-letter queue")
+            for message in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=60,
+                                               WaitTimeSeconds=1, MessageAttributeNames=["All"]).get("Messages", []):
+                seen[message["MessageId"]] = message
+                body = json.loads(message["Body"])
+                detail = body.get("requestPayload", body).get("detail", {})
+                if isinstance(detail, dict) and detail.get("eventId"):
+                    by_event[str(detail["eventId"])] = body
+    finally:
+        handles = [m["ReceiptHandle"] for m in seen.values()]
+        for start in range(0, len(handles), 10):
+            sqs.change_message_visibility_batch(QueueUrl=url, Entries=[
+                {"Id": str(i), "ReceiptHandle": handle, "VisibilityTimeout": 0}
+                for i, handle in enumerate(handles[start:start + 10])])
 
 
 # ---- holding the saga back ------------------------------------------------------------------

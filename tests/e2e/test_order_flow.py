@@ -41,9 +41,11 @@ def test_an_order_placed_through_the_api_reaches_the_read_model(deployment, saga
     assert order["totalAmount"] == "44.98"
     assert order["version"] == 1
 
-    updated = deployment.http("PUT", f"/orders/{order_id}", {"items": ORDER["items"][:1], "expectedVersion": 1})
+    conversation = {"X-Correlation-Id": created.headers["X-Correlation-Id"]}  # sent back: the same conversation
+    updated = deployment.http("PUT", f"/orders/{order_id}", {"items": ORDER["items"][:1], "expectedVersion": 1},
+                              headers=conversation)
     assert updated.status == 200
-    cancelled = deployment.http("POST", f"/orders/{order_id}/cancel", {"reason": "e2e says so"})
+    cancelled = deployment.http("POST", f"/orders/{order_id}/cancel", {"reason": "e2e says so"}, headers=conversation)
     assert cancelled.body["version"] == 3
 
     def cancelled_in_read_model():
@@ -140,7 +142,7 @@ def test_a_deployed_function_answers_aws_lambda_invoke(deployment, tmp_path):
     out = tmp_path / "out.json"
     result = deployment.aws(
         "lambda", "invoke", "--function-name", deployment.outputs.function_name("Audit"),
-        "--cli-binary-format", "raw-in-base64-out", "--payload", f"file://{ROOT / 'events/lambda/order-created.json'}",
+        "--payload", f"fileb://{ROOT / 'events/lambda/order-created.json'}",
         str(out),
     )
     assert result["StatusCode"] == 200
