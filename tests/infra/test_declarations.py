@@ -45,10 +45,13 @@ def function_of(template: Template, spec: FunctionSpec) -> dict:
 
 def table_actions(template: Template, function: dict) -> dict[str, set[str]]:
     """The DynamoDB actions the function's role may take on each table's items, by logical id."""
-    role = function["Role"]["Fn::GetAtt"][0]
+    role = function["Role"]
+    # A role of this stack is named by its Ref; one of the data stack (the outbox's, which the
+    # bus policy names) by the ARN it exports, cut down to its name.
+    named = json.dumps({"Ref": role["Fn::GetAtt"][0]} if "Fn::GetAtt" in role else role["Fn::ImportValue"])
     actions: dict[str, set[str]] = {}
     for policy in template.find_resources("AWS::IAM::Policy").values():
-        if {"Ref": role} not in policy["Properties"]["Roles"]:
+        if named not in json.dumps(policy["Properties"]["Roles"]):
             continue
         for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
             granted = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
