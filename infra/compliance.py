@@ -28,6 +28,11 @@ XRAY_WRITES = Exception_(
     "X-Ray's PutTraceSegments and PutTelemetryRecords have no resource-level permissions: "
     "active tracing needs Resource '*' for exactly these two write actions.",
 )
+STREAM_LISTING = Exception_(
+    ("AwsSolutions-IAM5",),
+    "A stream reader's event source mapping: CDK grants dynamodb:ListStreams, which lists the account's "
+    "streams and has no resource-level permissions, on Resource '*'; reading the stream is on its one ARN.",
+)
 PINNED_RUNTIME = Exception_(
     ("AwsSolutions-L1", "Serverless-LambdaLatestVersion"),
     "The runtime is pinned (python3.12) to the Python the Powertools layer is resolved for and "
@@ -85,6 +90,7 @@ DISPOSABLE_DEV_TABLE = Exception_(
 
 ALL = (
     XRAY_WRITES,
+    STREAM_LISTING,
     PINNED_RUNTIME,
     SYNCHRONOUS_FUNCTION,
     ASYNC_WITH_DESTINATION,

@@ -11,14 +11,39 @@ here. Plain Python: no CDK import.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 from functools import cached_property
 from importlib import import_module
 
 from catalog import CATALOG, ORDER_EVENTS, EventType, Source, UnknownEventType, spec_for
 from common.settings import FunctionSettings
+from eventstore import answers
 from infra.tables import ANALYTICS_EVENTS, EVENT_STORE, TableSpec
+from inventory import stock
+from users import service as users
+
+# What separates a stream's key space from its id (`payment:<orderId>`); no caller-chosen id
+# and no order's id has one (catalog/types.py).
+KEY_SPACE_SEPARATOR = ":"
+
+
+@dataclass(frozen=True)
+class Streams:
+    """The event store's streams a function appends to, when they are its own aggregates' alone:
+    its PutItem on the store is allowed only where every partition key written
+    (`dynamodb:LeadingKeys`) matches one of the patterns (IAM's StringLike: `*` is any text), or,
+    negated, none of them. A wrong one breaks that function's appends on AWS only (neither moto
+    nor the local cloud evaluates IAM): each is derived from the code's own stream names, and
+    tests/infra/test_grants.py runs the code's appends against the synthesized condition."""
+
+    patterns: tuple[str, ...]
+    negated: bool = False
+
+    @property
+    def condition(self) -> dict[str, dict[str, list[str]]]:
+        operator = "ForAllValues:StringNotLike" if self.negated else "ForAllValues:StringLike"
+        return {operator: {"dynamodb:LeadingKeys": list(self.patterns)}}
 
 
 @dataclass(frozen=True)
@@ -26,6 +51,9 @@ class FunctionSpec:
     name: str
     handler: str  # module.function, in lambdas/
     description: str
+    # The only streams it appends to (None: no condition, as for the saga, which appends to its
+    # own `saga:` stream and settles the order's, in one transaction).
+    appends_to: Streams | None = field(default=None, kw_only=True)
 
     @property
     def settings(self) -> type[FunctionSettings]:
@@ -115,12 +143,14 @@ PAYMENTS = ConsumerSpec(
     handler="payments.handler.handler",
     event_types=(EventType.PAYMENT_REQUESTED, EventType.PAYMENT_REFUND_REQUESTED),
     description="Simulated payment provider: charges, declines over the limit, refunds",
+    appends_to=Streams((answers.PAYMENTS.stream("*"),)),
 )
 INVENTORY_RESERVATIONS = ConsumerSpec(
     name="InventoryReservations",
     handler="inventory.handler.handler",
     event_types=(EventType.INVENTORY_RESERVATION_REQUESTED, EventType.INVENTORY_RELEASE_REQUESTED),
     description="Reserves all of an order's lines at once (or none), and releases them",
+    appends_to=Streams((answers.RESERVATIONS.stream("*"),)),
 )
 
 CONSUMERS: tuple[ConsumerSpec, ...] = (
@@ -162,6 +192,8 @@ HTTP_SERVICES = (
             ("GET", "/orders/{id}/events"),
         ),
         Door.CUSTOMER,
+        # An order's stream is its id, a UUID: in no other aggregate's key space.
+        appends_to=Streams((f"*{KEY_SPACE_SEPARATOR}*",), negated=True),
     ),
     HttpService(
         "UsersApi",
@@ -169,6 +201,7 @@ HTTP_SERVICES = (
         "Users: registration, one user per email address",
         (("POST", "/users"), ("GET", "/users/{id}")),
         Door.CUSTOMER,
+        appends_to=Streams((users.stream_of("*"),)),
     ),
     HttpService(
         "InventoryApi",
@@ -176,6 +209,7 @@ HTTP_SERVICES = (
         "Inventory: stock per product",
         (("PUT", "/inventory/{productId}"), ("GET", "/inventory/{productId}")),
         Door.STAFF,
+        appends_to=Streams((f"{stock.STREAM_PREFIX}*",)),
     ),
     HttpService(
         "AnalyticsApi",

@@ -11,6 +11,7 @@ from typing import Any
 from aws_cdk import CfnOutput, Duration, Stack
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
@@ -48,13 +49,18 @@ from infra.consumers import (
     HttpService,
 )
 from infra.stateful_stack import StatefulStack
-from infra.tables import TABLES
+from infra.tables import EVENT_STORE, TABLES, TableSpec
 
 _TABLE_GRANTS = {
     Access.READ: lambda table, function: table.grant_read_data(function),
     Access.WRITE: lambda table, function: table.grant_write_data(function),
     Access.READ_WRITE: lambda table, function: table.grant_read_write_data(function),
 }
+# An append-only table's (infra/tables.py): reads by key and by partition, and puts. Conditional
+# puts, single or in a TransactWriteItems (authorised action by action: a Put needs PutItem, a
+# ConditionCheck would need ConditionCheckItem, which no function makes on these tables).
+APPEND_READS = ("dynamodb:GetItem", "dynamodb:Query")
+APPENDS = ("dynamodb:PutItem",)
 
 
 class StatelessStack(Stack):
@@ -103,7 +109,7 @@ class StatelessStack(Stack):
                     key = field.removesuffix(TABLE_SUFFIX)
                     table = self.data.tables[key]
                     value = table.table_name
-                    _TABLE_GRANTS[access](table, function)
+                    self._grant_table(spec, TABLES[key], access, table, function)
                     index = TABLES[key].index
                     if index and access is not Access.WRITE and function.role is not None:
                         compliance.excuse(
@@ -131,6 +137,30 @@ class StatelessStack(Stack):
                     value = str(getattr(self.config, field))
             if value is not None:
                 function.add_environment(settings.variable(field), value)
+        if spec.appends_to is not None and settings.tables().get(EVENT_STORE.key) in (None, Access.READ):
+            raise ValueError(f"{spec.name}: declares the streams it appends to, and its Settings write no event store")
+
+    @staticmethod
+    def _grant_table(
+        spec: FunctionSpec, declared: TableSpec, access: Access, table: dynamodb.ITable, function: lambda_.Function
+    ) -> None:
+        """The use of a table its Settings declare. Items of an append-only table are only ever put
+        (never updated or deleted), and on the event store only in the streams the function
+        appends to, where infra/consumers.py says which (dynamodb:LeadingKeys)."""
+        if not declared.append_only:
+            _TABLE_GRANTS[access](table, function)
+            return
+        if access is not Access.WRITE:
+            table.grant(function, *APPEND_READS)
+        if access is Access.READ:
+            return
+        streams = spec.appends_to if declared is EVENT_STORE else None
+        if streams is None:
+            table.grant(function, *APPENDS)
+            return
+        function.add_to_role_policy(
+            iam.PolicyStatement(actions=list(APPENDS), resources=[table.table_arn], conditions=streams.condition)
+        )
 
     # ---- functions --------------------------------------------------------------------------
 
@@ -185,6 +215,7 @@ class StatelessStack(Stack):
                 on_failure=sources.SqsDlq(dead_letters),
             )
         )
+        compliance.excuse(publisher.role, compliance.STREAM_LISTING, applies_to=["Resource::*"], children=True)
         return publisher
 
     def _analytics_fold(self) -> PlatformFunction:
@@ -204,6 +235,7 @@ class StatelessStack(Stack):
             )
         )
         dead_letters.grant_send_messages(fold.function)
+        compliance.excuse(fold.role, compliance.STREAM_LISTING, applies_to=["Resource::*"], children=True)
         return fold
 
     def _api(self) -> apigw.RestApi:

@@ -33,6 +33,9 @@ class TableSpec:
     stream: bool = False  # NEW_IMAGE
     time_to_live: str | None = None
     index: KeysOnlyIndex | None = None
+    # Its items are put once, if absent, and never updated or deleted: a function that writes it
+    # is granted PutItem alone, and its reads are by key and by partition (GetItem, Query).
+    append_only: bool = False
 
     @property
     def output(self) -> str:
@@ -65,7 +68,9 @@ class TableSpec:
 
 
 # Source of truth: every event of every aggregate, streamed to the publisher (the outbox).
-EVENT_STORE = TableSpec("event_store", "EventStore", Attribute("aggregateId"), Attribute("version", "N"), stream=True)
+EVENT_STORE = TableSpec(
+    "event_store", "EventStore", Attribute("aggregateId"), Attribute("version", "N"), stream=True, append_only=True
+)
 # Powertools idempotency records of POST /orders (its Idempotency-Key); consumers keep none.
 IDEMPOTENCY = TableSpec("idempotency", "IdempotencyRecords", Attribute("id"), time_to_live="expiration")
 # The orders read model (CQRS query side). Sparse index: only pending orders carry pendingSince
@@ -83,7 +88,8 @@ ANALYTICS = TableSpec("analytics", "AnalyticsDaily", Attribute("pk"))
 ANALYTICS_EVENTS = TableSpec(
     "analytics_events", "AnalyticsEvents", Attribute("lane"), Attribute("eventId"), stream=True
 )
-AUDIT = TableSpec("audit", "AuditLog", Attribute("correlationId"), Attribute("at"))
+# Every event once, by its conversation: the audit function may add to it, never change or delete it.
+AUDIT = TableSpec("audit", "AuditLog", Attribute("correlationId"), Attribute("at"), append_only=True)
 
 TABLES: dict[str, TableSpec] = {
     spec.key: spec
