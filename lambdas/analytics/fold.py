@@ -8,7 +8,7 @@ from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
 from analytics.counters import DailyCounters
-from common.observability import log_context, logger, tracer
+from common.observability import log_context, logger, traced_handler
 from common.settings import FunctionSettings, ReadWriteTable
 
 # Counter -> metric. Emitted from what a fold adds, so they count each event once, like the
@@ -47,7 +47,7 @@ def publish_metrics(added: dict[str, Decimal]) -> list[str]:
 
 
 @log_context
-@tracer.capture_lambda_handler
+@traced_handler
 def handler(event: dict, context) -> dict:
     # All or nothing: a failed fold raises, and the whole batch comes again (its folded part is
     # recognised by the counters' sequence numbers); after the retries it is parked. Metrics are

@@ -20,7 +20,7 @@ from catalog import Caller
 from catalog.types import CALLER_ID_PATTERN
 from common import clients
 from common.http import ApiError, bad_request, correlation_id_from, json_response
-from common.observability import log_context, logger, tracer
+from common.observability import log_context, logger, traced_handler
 
 _CALLER_ID = re.compile(CALLER_ID_PATTERN)
 
@@ -127,7 +127,7 @@ def api_handler(app: APIGatewayRestResolver, before: Callable[[Any], None] | Non
     request id), Powertools logging and tracing, then routing."""
 
     @log_context
-    @tracer.capture_lambda_handler
+    @traced_handler
     def handler(event: dict, context) -> dict:
         request_id = (event.get("requestContext") or {}).get("requestId") or context.aws_request_id
         correlation_id = correlation_id_from(event.get("headers"), request_id)

@@ -31,7 +31,7 @@ from typing import Any, Protocol
 from catalog import CATALOG, Envelope, EventType, Source, parse_event
 from catalog.types import IDENTIFIER_PATTERN
 from common import faults
-from common.observability import log_context, logger, tracer
+from common.observability import log_context, logger, traced_handler
 
 Process = Callable[[Envelope], dict[str, Any]]
 
@@ -90,7 +90,7 @@ class EventConsumer:
 
     @property
     def handler(self) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
-        @tracer.capture_lambda_handler
+        @traced_handler
         def traced(event: dict[str, Any], context: Any) -> dict[str, Any]:
             return self.handle(event, context)
 

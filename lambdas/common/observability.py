@@ -18,6 +18,9 @@ for _sdk in ("boto3", "botocore", "urllib3"):
 # Only boto3 is called out of a function: patching every library the X-Ray SDK knows (its
 # default) imports each of them first, about 20 ms of every cold start.
 tracer = Tracer(patch_modules=("botocore",))
+# A handler's trace keeps its timing and its error, never its answer: an answer may be a
+# customer's profile or order, and a trace is kept where no erasure reaches (docs/SECURITY.md).
+traced_handler = functools.partial(tracer.capture_lambda_handler, capture_response=False)
 
 # What every line would repeat and nobody searches by (the log group, the REPORT record and
 # CloudWatch's own timestamp of each event say them): each byte ingested is billed. Logger adds

@@ -66,6 +66,17 @@ class EmailInProgress(RuntimeError):
     """Another run holds this event's claim: fail, so this delivery is retried after it."""
 
 
+class SendFailed(RuntimeError):
+    """SES did not take the email: fail, so the event is retried, then parked. Only SES's error
+    code is kept: its message may name the recipient ("...failed the check in region
+    US-EAST-1: <address>"), and this error is logged and is the dead letter's reason."""
+
+    def __init__(self, event: Envelope, error: Exception):
+        code = error.response.get("Error", {}).get("Code") if isinstance(error, ClientError) else type(error).__name__
+        super().__init__(f"SES did not send the email of event {event.eventId}: {code}")
+        self.code = code
+
+
 class Mailer:
     def __init__(self, table_name: str, sender: str, store: EventStore, *, dynamodb=None, ses=None):
         self._table = (dynamodb or boto3.resource("dynamodb")).Table(table_name)
@@ -122,11 +133,11 @@ class Mailer:
                 Destination={"ToAddresses": [contact["email"]]},
                 Message={"Subject": {"Data": subject}, "Body": {"Text": {"Data": body}}},
             )
-        except Exception:
+        except Exception as error:
             _through_throttling(
                 lambda: self._table.delete_item(Key={"id": key}, ConditionExpression=Attr("status").eq("SENDING"))
             )
-            raise
+            raise SendFailed(event, error) from None  # not chained: the cause's text is SES's
         _through_throttling(
             lambda: self._table.update_item(
                 Key={"id": key},

@@ -4,7 +4,7 @@ import json
 from functools import cache
 
 from common import clients, faults
-from common.observability import log_context, logger, tracer
+from common.observability import log_context, logger, traced_handler
 from common.settings import BusName, DeadLetterQueueUrl, FunctionSettings
 from publisher.outbox import OutboxPublisher, PendingEntry
 
@@ -20,7 +20,7 @@ def publisher() -> OutboxPublisher:
 
 
 @log_context
-@tracer.capture_lambda_handler
+@traced_handler
 def handler(event: dict, context) -> dict:
     records = event.get("Records", [])
     fault = faults.random_failure_point(_batch_key(records))

@@ -11,7 +11,7 @@ from functools import cache
 from typing import Annotated
 
 from common import clients
-from common.observability import log_context, logger, tracer
+from common.observability import log_context, logger, traced_handler
 from common.settings import FromStage, FunctionSettings, ReadTable, ReadWriteTable
 from eventstore.store import EventStore
 from saga.coordinator import SagaCoordinator
@@ -55,7 +55,7 @@ def pending_since_before(cutoff: datetime) -> list[str]:
 
 
 @log_context
-@tracer.capture_lambda_handler
+@traced_handler
 def handler(event: dict, context) -> dict:
     requested = (event or {}).get("timeoutSeconds")  # absent on the schedule's own events
     timeout = int(requested if requested is not None else Settings.current().saga_timeout_seconds)

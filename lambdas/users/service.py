@@ -20,9 +20,11 @@ def stream_of(user_id: str) -> str:
 
 
 class EmailTaken(Exception):
-    def __init__(self, email: str):
-        super().__init__(f"a user with email {email} is already registered")
-        self.email = email
+    """The address is another user's. Said without the address: an answer, a log line or a trace
+    quotes no personal data (docs/SECURITY.md)."""
+
+    def __init__(self) -> None:
+        super().__init__("email: the token's address is already registered to another user")
 
 
 class AlreadyRegistered(Exception):
@@ -66,7 +68,7 @@ class UserService:
         try:
             self._store.append([event], guards=[claim])
         except GuardFailed:
-            raise EmailTaken(address) from None
+            raise EmailTaken from None
         except ConcurrencyError:
             raise AlreadyRegistered(user_id) from None
         return event

@@ -335,6 +335,7 @@ def test_a_send_ses_refuses_gives_the_claim_back_so_the_retry_sends(email, lambd
     from botocore.exceptions import ClientError
 
     from notifications.handler import mailer
+    from notifications.mailer import SendFailed
 
     event = registered()
     ses = mailer()._ses
@@ -344,7 +345,7 @@ def test_a_send_ses_refuses_gives_the_claim_back_so_the_retry_sends(email, lambd
         raise ClientError({"Error": {"Code": "Throttling", "Message": "Maximum sending rate exceeded."}}, "SendEmail")
 
     monkeypatch.setattr(ses, "send_email", throttled)
-    with pytest.raises(ClientError, match="Maximum sending rate"):
+    with pytest.raises(SendFailed, match="Throttling$"):
         deliver(email, event, lambda_context)
     monkeypatch.setattr(ses, "send_email", real_send)
     [result] = deliver(email, event, lambda_context)

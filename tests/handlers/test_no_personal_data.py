@@ -6,9 +6,10 @@ one by one."""
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import boto3
 import pytest
@@ -114,3 +115,70 @@ def test_analytics_publishes_no_address_in_its_metrics_or_logs(tables, lambda_co
     published = capsys.readouterr().out  # the EMF record
     assert "UsersRegistered" in published and ADDRESS not in published
     assert ADDRESS not in logged()
+
+
+class TraceRecorder:
+    """What X-Ray's recorder is handed on AWS: each subsegment's metadata and exceptions."""
+
+    def __init__(self) -> None:
+        self.kept: list[object] = []
+
+    @contextlib.contextmanager
+    def in_subsegment(self, name: str, **_: object) -> Iterator[object]:
+        kept = self.kept
+
+        class Subsegment:
+            def put_metadata(self, key: str, value: object, namespace: str | None = None) -> None:
+                kept.append((key, value))
+
+            def put_annotation(self, key: str, value: object) -> None:
+                kept.append((key, value))
+
+            def add_exception(self, exception: BaseException, stack: object = None, remote: bool = False) -> None:
+                kept.append(str(exception))
+
+        yield Subsegment()
+
+
+def test_a_customers_profile_and_order_reach_no_trace(tables, lambda_context, monkeypatch):
+    """Powertools' tracer puts a handler's answer in the trace unless told not to; an answer can
+    be a customer's profile (GET /users/me) or order."""
+    from common.observability import tracer
+    from orders.api import handler as orders_api
+    from tests.support.api import call, claims
+    from users.api import handler as users_api
+
+    recorder = TraceRecorder()
+    monkeypatch.setattr(tracer, "provider", recorder)
+    ada = claims("sub-ada", email=ADDRESS)
+    assert call(users_api, lambda_context, "POST", "/users", body={"name": "Ada Lovelace"}, customer=ada).status == 201
+    assert call(users_api, lambda_context, "GET", "/users/me", customer=ada).status == 200
+    line = {"productId": "SKU-1", "quantity": 1, "price": "19.99"}
+    placed = call(orders_api, lambda_context, "POST", "/orders", body={"items": [line]}, customer=ada)
+    assert call(orders_api, lambda_context, "GET", f"/orders/{placed.body['orderId']}/events", customer=ada).status == 200
+    traced = json.dumps(recorder.kept, default=str)
+    assert len([kept for kept in recorder.kept if kept[0] == "ColdStart"]) == 4  # each request was traced
+    assert ADDRESS not in traced and "Ada Lovelace" not in traced and "SKU-1" not in traced, traced[:400]
+
+
+def test_a_send_ses_refuses_logs_and_parks_no_address(tables, lambda_context, logged, monkeypatch):
+    """SES's refusals name the recipient ("...failed the check in region US-EAST-1: <address>"):
+    the error the Email consumer raises (Lambda's error message, its dead-letter reason) and the
+    lines it logs keep SES's code, never its text."""
+    from botocore.exceptions import ClientError
+
+    from eventstore.store import EventStore
+    from notifications import handler as email
+
+    EventStore(aws.EVENT_STORE).append([registration := registered()])
+
+    def refuse(**request):
+        recipients = ", ".join(request["Destination"]["ToAddresses"])
+        message = f"Email address is not verified. The following identities failed the check in region US-EAST-1: {recipients}"
+        raise ClientError({"Error": {"Code": "MessageRejected", "Message": message}}, "SendEmail")
+
+    monkeypatch.setattr(email.mailer()._ses, "send_email", refuse)
+    with pytest.raises(Exception) as failed:
+        email.handler(orders.bus_event(registration), lambda_context)
+    assert "MessageRejected" in str(failed.value)  # what went wrong is still said
+    assert ADDRESS not in str(failed.value) and ADDRESS not in logged()
