@@ -34,6 +34,11 @@ class Declined(Exception):
     """The network refused the charge; the reason is the customer's to read."""
 
 
+class RefundExceedsCharge(ValueError):
+    """A refund asked for more than the payment charged: a bug in its writer, never paid; it
+    fails, so it is retried and then parked with this reason."""
+
+
 @dataclass
 class CardNetwork:
     """The simulated provider: one answer per idempotency key, whoever asks and however often."""
@@ -84,6 +89,11 @@ class PaymentProvider:
         charged = self._answers.answered(order_id)
         if not charged or charged.eventType != EventType.PAYMENT_PROCESSED or charged.payload.paymentId != payment_id:
             return {"orderId": order_id, "outcome": "nothing-to-refund"}
+        if request.payload.amount > charged.payload.amount:
+            raise RefundExceedsCharge(
+                f"refund {request.eventId} asks {request.payload.amount:.2f}, more than payment "
+                f"{payment_id} charged ({charged.payload.amount:.2f})"
+            )
         self.network.refund(f"refund:{payment_id}", request.payload.amount)
         payload = PaymentRefunded(orderId=order_id, paymentId=payment_id, amount=request.payload.amount)
         if not self._answers.undo(EventType.PAYMENT_REFUNDED, order_id, payload, request):
