@@ -46,13 +46,21 @@ class Streams:
         return {operator: {"dynamodb:LeadingKeys": list(self.patterns)}}
 
 
+# The saga's appends: its own `saga:<orderId>` stream and the order's (a bare UUID), so none of
+# the other services' key spaces, whose answers and facts only they may write.
+SAGA_STREAMS = Streams(
+    (answers.PAYMENTS.stream("*"), answers.RESERVATIONS.stream("*"), users.stream_of("*"), f"{stock.STREAM_PREFIX}*"),
+    negated=True,
+)
+
+
 @dataclass(frozen=True)
 class FunctionSpec:
     name: str
     handler: str  # module.function, in lambdas/
     description: str
-    # The only streams it appends to (None: no condition, as for the saga, which appends to its
-    # own `saga:` stream and settles the order's, in one transaction).
+    # The only streams it appends to (None: no condition; every writer of the event store names
+    # its own, tests/infra/test_grants.py).
     appends_to: Streams | None = field(default=None, kw_only=True)
 
     @property
@@ -137,6 +145,7 @@ ORDER_SAGA = ConsumerSpec(
         EventType.INVENTORY_RELEASED,
     ),
     description="Order fulfilment saga: payment, then stock, then completion, with compensation",
+    appends_to=SAGA_STREAMS,
 )
 PAYMENTS = ConsumerSpec(
     name="Payments",
@@ -268,6 +277,7 @@ SAGA_SWEEP = ScheduledSpec(
     "saga.sweep.handler",
     "Cancels and compensates orders whose saga waits on one step too long",
     every_minutes=1,
+    appends_to=SAGA_STREAMS,
 )
 ANALYTICS_FOLD = StreamReaderSpec(
     "AnalyticsFold",

@@ -79,7 +79,8 @@ IDEMPOTENCY = TableSpec("idempotency", "IdempotencyRecords", Attribute("id"), ti
 ORDERS = TableSpec(
     "orders", "OrdersReadModel", Attribute("orderId"), index=KeysOnlyIndex("pending", Attribute("pendingSince"))
 )
-USER_EMAILS = TableSpec("user_emails", "UserEmails", Attribute("email"))
+# One claim an address, put once by the registration that takes it: never moved to another user.
+USER_EMAILS = TableSpec("user_emails", "UserEmails", Attribute("email"), append_only=True)
 INVENTORY = TableSpec("inventory", "Inventory", Attribute("productId"))
 EMAIL_LOG = TableSpec("email_log", "EmailLog", Attribute("id"))
 ANALYTICS = TableSpec("analytics", "AnalyticsDaily", Attribute("pk"))

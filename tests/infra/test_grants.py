@@ -95,8 +95,8 @@ def test_the_reviewed_file_is_what_the_renderer_writes(lines):
 # ---- append-only tables, and each writer's own streams ---------------------------------------
 
 
-def test_the_event_store_and_the_audit_log_are_only_ever_appended_to(lines):
-    assert APPEND_ONLY == {"EventStore", "AuditLog"}
+def test_the_event_store_the_audit_log_and_the_address_claims_are_only_ever_appended_to(lines):
+    assert APPEND_ONLY == {"EventStore", "AuditLog", "UserEmails"}
     for stage_lines in lines.values():
         on_them = [line.split(" ") for line in stage_lines  # on their items (not their streams)
                    if re.match(rf"^({'|'.join(APPEND_ONLY)})\.Arn($|/)", line.split(" ")[2])]
@@ -104,6 +104,20 @@ def test_the_event_store_and_the_audit_log_are_only_ever_appended_to(lines):
     # the audit function may add to its log, never change or delete it
     audit = {line for line in lines["prod"] if line.startswith("AuditHandlerRole dynamodb:")}
     assert audit == {f"AuditHandlerRole dynamodb:{action} AuditLog.Arn" for action in ("GetItem", "Query", "PutItem")}
+    # and an address claimed is never given to another user: the users API only puts claims
+    claims = {line for line in lines["prod"] if " UserEmails.Arn" in line}
+    assert claims == {"UsersApiRole dynamodb:PutItem UserEmails.Arn"}
+
+
+def test_the_saga_writes_no_other_services_key_space(lines, roles):
+    """Its own commands and the order's settlement, never a payment's, a reservation's, a user's or
+    a product's stream (whose facts are those services' to write)."""
+    for name in ("OrderSaga", "SagaSweep"):
+        role = roles[name]
+        for key in ("saga:o-1", "1b4e28ba-2fa1-11d2-883f-0016d3cca427"):
+            assert grants.allows(lines["prod"], role, "dynamodb:PutItem", "EventStore.Arn", [key]), (name, key)
+        for key in ("payment:o-1", "reservation:o-1", "user:u-1", "product:SKU-1"):
+            assert not grants.allows(lines["prod"], role, "dynamodb:PutItem", "EventStore.Arn", [key]), (name, key)
 
 
 # The streams each writer of the event store appends to, as the code names them (a prefix
@@ -114,8 +128,9 @@ EXPECTED_APPENDS = {
     "UsersApi": "ForAllValues:StringLike:dynamodb:LeadingKeys=user:*",  # users/service.py
     "InventoryApi": "ForAllValues:StringLike:dynamodb:LeadingKeys=product:*",  # inventory/stock.py
     "OrdersApi": "ForAllValues:StringNotLike:dynamodb:LeadingKeys=*:*",  # a UUID: no key space's
-    "OrderSaga": None,  # `saga:<orderId>`, and the order's own stream when it settles it
-    "SagaSweep": None,  # the same, for the orders it times out
+    # `saga:<orderId>`, and the order's own stream when it settles it: no other service's key space
+    "OrderSaga": "ForAllValues:StringNotLike:dynamodb:LeadingKeys=payment:*,product:*,reservation:*,user:*",
+    "SagaSweep": "ForAllValues:StringNotLike:dynamodb:LeadingKeys=payment:*,product:*,reservation:*,user:*",
 }
 
 
