@@ -7,11 +7,16 @@ from pydantic import Field, PlainSerializer, StringConstraints
 
 # Identifiers travel in URLs, DynamoDB keys and log lines: a conservative alphabet keeps
 # injection strings, path tricks and control characters out at the edge.
-IDENTIFIER_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$"
+IDENTIFIER_LENGTH = 64
+IDENTIFIER_PATTERN = rf"^[A-Za-z0-9][A-Za-z0-9_.:-]{{0,{IDENTIFIER_LENGTH - 1}}}$"
 Identifier = Annotated[str, StringConstraints(pattern=IDENTIFIER_PATTERN)]
 # What a caller may choose (a product's id, an order's id in a path): no ':', which the event
-# store's key spaces use (`payment:<orderId>`, `user:<sub>`), so a caller's id is never theirs.
-CALLER_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+# store's key spaces use (`payment:<orderId>`, `user:<sub>`), so a caller's id is never theirs;
+# and short enough that the longest key space's stream of it (`reservation:<id>`) is still an
+# Identifier (tests/unit/test_key_spaces.py).
+LONGEST_KEY_SPACE = len("reservation:")
+CALLER_ID_LENGTH = IDENTIFIER_LENGTH - LONGEST_KEY_SPACE
+CALLER_ID_PATTERN = rf"^[A-Za-z0-9][A-Za-z0-9_.-]{{0,{CALLER_ID_LENGTH - 1}}}$"
 CallerId = Annotated[str, StringConstraints(pattern=CALLER_ID_PATTERN)]
 
 # Money is exact: Decimal with at most two places, never a binary float. On the wire it is a

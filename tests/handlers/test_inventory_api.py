@@ -63,3 +63,17 @@ def test_a_stock_write_that_loses_a_race_writes_neither_record_nor_event(tables,
 def test_unknown_products_are_404_and_bad_ids_400(api):
     assert api("GET", "/inventory/SKU-404").status == 404
     assert api("GET", "/inventory/..%2F..%2Fetc").status == 400
+
+
+def test_a_product_id_is_set_up_to_its_length_and_refused_past_it_naming_the_field(api, store):
+    """Its stream, `product:<id>`, must hold the longest id the door lets in (a 60-character id
+    was a 500 once: the door took it, the event could not)."""
+    from catalog.types import CALLER_ID_LENGTH
+
+    longest = "P" * CALLER_ID_LENGTH
+    assert api("PUT", f"/inventory/{longest}", body={"quantity": 1}).status == 200
+    assert [e.eventType for e in store.load(f"product:{longest}")] == ["INVENTORY_ADJUSTED"]
+    for too_long in (longest + "P", "P" * 64):
+        response = api("PUT", f"/inventory/{too_long}", body={"quantity": 1})
+        assert (response.status, response.body["errors"][0]["field"]) == (400, "productId"), response
+    assert aws.item_count(aws.INVENTORY) == 1
