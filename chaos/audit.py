@@ -136,12 +136,18 @@ def _saga_done(events: list[dict], put_directly: list[dict]) -> set[str]:
         if "OrderSaga" not in consumers_of(event_type) or not isinstance(payload, dict):
             continue
         facts = Facts()
-        for stream, detail in by_order.get(str(payload.get("orderId")), []):
+        history = by_order.get(str(payload.get("orderId")), [])
+        for stream, detail in history:
             by_saga = stream == "commands" or detail.get("metadata", {}).get("userId") == SAGA_USER
             earlier = (str(detail.get("timestamp")) < str(trigger.get("timestamp"))
                        or detail.get("eventType") == "ORDER_CREATED")  # an order's first event: before all its others
             if by_saga or earlier or detail.get("eventId") == trigger.get("eventId"):
                 getattr(facts, stream).append(parse_event(json.dumps(detail)))
+        # The order's stream as the saga read it is whole up to its last event there: a change the
+        # customer made before the saga settled the order came before that settlement.
+        last = max((e.version for e in facts.order), default=0)
+        facts.order = [parse_event(json.dumps(d)) for stream, d in history
+                       if stream == "order" and d.get("metadata", {}).get("version", 0) <= last]
         if not decide(facts).changed:
             done.add(str(trigger.get("eventId")))
     return done

@@ -18,7 +18,7 @@ from importlib import import_module
 
 from catalog import CATALOG, ORDER_EVENTS, EventType, Source, UnknownEventType, spec_for
 from common.settings import FunctionSettings
-from eventstore import answers
+from eventstore import answers, sagas
 from infra.tables import ANALYTICS_EVENTS, EVENT_STORE, TableSpec
 from inventory import stock
 from users import service as users
@@ -52,6 +52,9 @@ SAGA_STREAMS = Streams(
     (answers.PAYMENTS.stream("*"), answers.RESERVATIONS.stream("*"), users.stream_of("*"), f"{stock.STREAM_PREFIX}*"),
     negated=True,
 )
+# An order's own stream: its id, a UUID, in no key space. The saga asks for what an order holds
+# on condition that the order has not changed since it read it (saga/coordinator.py).
+ORDER_STREAMS = Streams((f"*{KEY_SPACE_SEPARATOR}*",), negated=True)
 
 
 @dataclass(frozen=True)
@@ -62,6 +65,9 @@ class FunctionSpec:
     # The only streams it appends to (None: no condition; every writer of the event store names
     # its own, tests/infra/test_grants.py).
     appends_to: Streams | None = field(default=None, kw_only=True)
+    # The streams whose next version it checks is absent, in a transaction with its appends
+    # (EventStore.absent: dynamodb:ConditionCheckItem); None: it checks none.
+    checks: Streams | None = field(default=None, kw_only=True)
 
     @property
     def settings(self) -> type[FunctionSettings]:
@@ -146,6 +152,7 @@ ORDER_SAGA = ConsumerSpec(
     ),
     description="Order fulfilment saga: payment, then stock, then completion, with compensation",
     appends_to=SAGA_STREAMS,
+    checks=ORDER_STREAMS,
 )
 PAYMENTS = ConsumerSpec(
     name="Payments",
@@ -201,8 +208,9 @@ HTTP_SERVICES = (
             ("GET", "/orders/{id}/events"),
         ),
         Door.CUSTOMER,
-        # An order's stream is its id, a UUID: in no other aggregate's key space.
-        appends_to=Streams((f"*{KEY_SPACE_SEPARATOR}*",), negated=True),
+        appends_to=ORDER_STREAMS,
+        # An order changes only while its saga has not asked for its payment (eventstore/sagas.py).
+        checks=Streams((sagas.saga_stream("*"),)),
     ),
     HttpService(
         "UsersApi",
@@ -278,6 +286,7 @@ SAGA_SWEEP = ScheduledSpec(
     "Cancels and compensates orders whose saga waits on one step too long",
     every_minutes=1,
     appends_to=SAGA_STREAMS,
+    checks=ORDER_STREAMS,
 )
 ANALYTICS_FOLD = StreamReaderSpec(
     "AnalyticsFold",

@@ -61,6 +61,8 @@ _TABLE_GRANTS = {
 # ConditionCheck would need ConditionCheckItem, which no function makes on these tables).
 APPEND_READS = ("dynamodb:GetItem", "dynamodb:Query")
 APPENDS = ("dynamodb:PutItem",)
+# A guard in a transaction that a stream has not reached a version (EventStore.absent).
+CHECKS = ("dynamodb:ConditionCheckItem",)
 
 
 class StatelessStack(Stack):
@@ -137,8 +139,8 @@ class StatelessStack(Stack):
                     value = str(getattr(self.config, field))
             if value is not None:
                 function.add_environment(settings.variable(field), value)
-        if spec.appends_to is not None and settings.tables().get(EVENT_STORE.key) in (None, Access.READ):
-            raise ValueError(f"{spec.name}: declares the streams it appends to, and its Settings write no event store")
+        if (spec.appends_to or spec.checks) and settings.tables().get(EVENT_STORE.key) in (None, Access.READ):
+            raise ValueError(f"{spec.name}: declares streams it appends to or checks, and writes no event store")
 
     @staticmethod
     def _grant_table(
@@ -154,6 +156,10 @@ class StatelessStack(Stack):
             table.grant(function, *APPEND_READS)
         if access is Access.READ:
             return
+        if declared is EVENT_STORE and spec.checks is not None:
+            function.add_to_role_policy(
+                iam.PolicyStatement(actions=list(CHECKS), resources=[table.table_arn], conditions=spec.checks.condition)
+            )
         streams = spec.appends_to if declared is EVENT_STORE else None
         if streams is None:
             table.grant(function, *APPENDS)

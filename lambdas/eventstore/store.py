@@ -105,6 +105,17 @@ class EventStore:
                 raise ConcurrencyError(loser.aggregateId, loser.version) from None
             raise
 
+    def absent(self, aggregate_id: str, version: int) -> dict:
+        """A guard that no event is stored at (aggregate_id, version): appended with events, they
+        are written only while that stream has not reached that version (ConditionCheckItem)."""
+        return {
+            "ConditionCheck": {
+                "TableName": self.table_name,
+                "Key": {"aggregateId": {"S": aggregate_id}, "version": {"N": str(version)}},
+                "ConditionExpression": "attribute_not_exists(aggregateId)",
+            }
+        }
+
     @staticmethod
     def _check_batch(events: Sequence[Envelope], guards: int) -> None:
         if len(events) + guards > MAX_TRANSACTION_ACTIONS:

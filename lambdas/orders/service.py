@@ -9,8 +9,9 @@ from itertools import chain
 from catalog import Caller, Envelope, EventType, new_event
 from catalog.payloads import OrderItem
 from catalog.types import DEFAULT_CURRENCY
-from eventstore.store import ConcurrencyError, EventStore
-from orders.aggregate import Order
+from eventstore.sagas import PAYMENT_ASKED, saga_stream
+from eventstore.store import ConcurrencyError, EventStore, GuardFailed
+from orders.aggregate import InvalidTransition, Order
 
 
 class OrderNotFound(LookupError):
@@ -21,6 +22,16 @@ class OrderNotFound(LookupError):
 
 class VersionMismatch(ConcurrencyError):
     """The caller's expectedVersion is not the order's current version."""
+
+
+class OrderClosed(InvalidTransition):
+    """The order's payment has been asked for: its lines and total are what is being charged."""
+
+    def __init__(self, order_id: str):
+        super().__init__(
+            f"cannot update order {order_id}: its payment has been requested, so its lines are closed; "
+            "cancel it and place a new one"
+        )
 
 
 class OrderService:
@@ -63,8 +74,17 @@ class OrderService:
         caller: Caller,
         owner: str | None = None,
     ) -> Envelope:
+        """The order's new lines, while it is open for changes: until the saga asks for its payment
+        (docs/DECISIONS.md). Written on condition that the saga's request is not stored, in one
+        transaction, so that a change and the request cannot both win: the saga charges the
+        lines it read, or reads them again."""
         order = self._load_at(order_id, expected_version, owner)
-        return self._append(EventType.ORDER_UPDATED, order_id, order.update_items(items), order.version + 1, caller)
+        event = _event(EventType.ORDER_UPDATED, order_id, order.update_items(items), order.version + 1, caller)
+        try:
+            self._store.append([event], guards=[self._store.absent(saga_stream(order_id), PAYMENT_ASKED)])
+        except GuardFailed:
+            raise OrderClosed(order_id) from None
+        return event
 
     def cancel(
         self, order_id: str, *, reason: str, expected_version: int | None, caller: Caller, owner: str | None = None

@@ -17,10 +17,13 @@ from typing import Any
 from catalog import Caller, Envelope, EventType, new_event
 from common.observability import logger
 from eventstore.answers import PAYMENTS, RESERVATIONS
-from eventstore.store import ConcurrencyError, EventStore
+from eventstore.sagas import saga_stream
+from eventstore.store import ConcurrencyError, EventStore, GuardFailed
 from orders.aggregate import InvalidTransition
 from orders.service import OrderService
 from saga.machine import Decision, Facts, decide
+
+__all__ = ["SAGA_USER", "SagaConflict", "SagaCoordinator", "saga_stream"]
 
 MAX_ATTEMPTS = 5
 SAGA_USER = "order-saga"
@@ -28,10 +31,6 @@ SAGA_USER = "order-saga"
 
 class SagaConflict(RuntimeError):
     """The order kept changing under us; fail so the event is retried."""
-
-
-def saga_stream(order_id: str) -> str:
-    return f"saga:{order_id}"
 
 
 class SagaCoordinator:
@@ -68,7 +67,7 @@ class SagaCoordinator:
                 return {"orderId": order_id, "outcome": "no-change"}
             try:
                 self._append(facts, decision, trigger)
-            except (ConcurrencyError, InvalidTransition):
+            except (ConcurrencyError, GuardFailed, InvalidTransition):
                 continue  # another run (or the customer) moved the order first: read again
             return {
                 "orderId": order_id,
@@ -101,10 +100,15 @@ class SagaCoordinator:
             )
             for offset, (event_type, payload) in enumerate(decision.commands, start=1)
         ]
+        guards = []
         if decision.complete_order or decision.cancel_order:
             # The order's own rules decide its last event (orders/service.py): the saga only
             # appends it, in the same transaction as its commands.
             events.append(
                 OrderService.settlement(facts.order, cancel_reason=decision.cancel_order or None, caller=caller)
             )
-        self._store.append(events)
+        else:
+            # Its commands are decided from the order as read (its total, its lines): written only
+            # while the order is still at that version, or read again.
+            guards.append(self._store.absent(order_id, facts.order[-1].version + 1))
+        self._store.append(events, guards=guards)

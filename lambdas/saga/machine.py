@@ -2,13 +2,15 @@
 what is due now.
 
 The saga keeps no state of its own. Everything it needs is in four streams of the event store:
-the order's (`<orderId>`: created, cancelled, completed), its own commands (`saga:<orderId>`),
+the order's (`<orderId>`: created, updated, cancelled, completed), its own commands (`saga:<orderId>`),
 the payment's (`payment:<orderId>`) and the reservation's (`reservation:<orderId>`). Each of
 them only grows, so the facts read from them only ever become true, and what is due follows
 from the facts alone: a late, repeated or reordered event can wake the saga, never move it
 twice or backwards.
 
-    created, nothing asked                -> ask for payment                   (PAYMENT_REQUESTED)
+    created, nothing asked                -> ask for payment of its total now  (PAYMENT_REQUESTED)
+                                             (after any change; from then on the order's lines
+                                             are closed: orders/service.py, eventstore/sagas.py)
     charged, no reservation asked         -> ask inventory to reserve the lines (INVENTORY_RESERVATION_REQUESTED)
     reserved                              -> complete the order                 (ORDER_COMPLETED)
     payment declined                      -> cancel the order, with the reason
@@ -37,6 +39,7 @@ from catalog.payloads import (
     PaymentRequested,
     ReservedLine,
 )
+from orders.aggregate import Order
 
 
 @dataclass
@@ -54,6 +57,11 @@ class Facts:
     @property
     def created(self) -> Envelope | None:
         return self.first(self.order, EventType.ORDER_CREATED)
+
+    @property
+    def current(self) -> Order | None:
+        """The order as its stream has it now: its lines and total after any change."""
+        return Order.replay(self.order)
 
     @property
     def cancelled(self) -> bool:
@@ -116,10 +124,9 @@ def merged_lines(items: Iterable[OrderItem]) -> tuple[ReservedLine, ...]:
 
 
 def decide(facts: Facts, *, timed_out: bool = False) -> Decision:
-    created = facts.created
-    if created is None or facts.completed:
+    order = facts.current
+    if order is None or facts.completed:
         return Decision()  # not an order of the event store's, or done
-    order = created.payload
     if facts.cancelled:
         return Decision(commands=_compensations(facts, "order cancelled"))
     if facts.declined is not None:

@@ -296,6 +296,13 @@ def stalled(deployment):
 
 
 @pytest.fixture
+def order_open(stalled):
+    """Orders stay open for changes: the saga fails ORDER_CREATED, so it never asks for their
+    payment while a test changes them (once it has, an order's lines are closed)."""
+    stalled("OrderSaga", "ORDER_CREATED")
+
+
+@pytest.fixture
 def saga_on_hold(stalled):
     """Orders stay PENDING: payment never answers, so the saga neither completes nor cancels
     them while a test updates and cancels them itself."""

@@ -98,7 +98,7 @@ def test_an_order_is_placed_in_the_tokens_name_never_the_bodys(deployment, ada, 
     ("POST", "/orders/{id}/cancel", {"reason": "a stranger's reason, mailed to the owner"}),
 ])
 def test_another_customers_order_answers_404_and_stays_as_it_was(deployment, ada, eve, stalled, method, path, body):
-    stalled("Payments", "PAYMENT_REQUESTED")  # Ada's order stays PENDING: changeable, were it anyone's
+    stalled("OrderSaga", "ORDER_CREATED")  # Ada's order stays PENDING and open: changeable, were it anyone's
     order_id = place(deployment, ada, product(deployment, 5))
     eventually(lambda: deployment.http("GET", f"/orders/{order_id}", customer=ada).status == 200 or _not_yet())
     probe = deployment.http(method, path.format(id=order_id), body, customer=eve)

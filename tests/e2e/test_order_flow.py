@@ -25,7 +25,7 @@ def read_model_item(deployment, order_id: str) -> dict | None:
     return (result or {}).get("Item")
 
 
-def test_an_order_placed_through_the_api_reaches_the_read_model(deployment, saga_on_hold):
+def test_an_order_placed_through_the_api_reaches_the_read_model(deployment, order_open):
     created = deployment.http("POST", "/orders", ORDER, headers={"X-Correlation-Id": "e2e-flow-1"})
     assert created.status == 201, created.body
     assert created.headers["X-Correlation-Id"].startswith("e2e-flow-1.c")  # tagged with the customer
@@ -61,12 +61,32 @@ def test_an_order_placed_through_the_api_reaches_the_read_model(deployment, saga
     assert {e["payload"].get("customerId") for e in history[:1]} == {deployment.customer.id}
 
 
-def test_a_stale_update_is_a_409_on_the_deployed_api(deployment, saga_on_hold):
+def test_a_stale_update_is_a_409_on_the_deployed_api(deployment, order_open):
     order_id = deployment.http("POST", "/orders", ORDER).body["orderId"]
     assert deployment.http("PUT", f"/orders/{order_id}", {"items": ORDER["items"], "expectedVersion": 1}).status == 200
     stale = deployment.http("PUT", f"/orders/{order_id}", {"items": ORDER["items"], "expectedVersion": 1})
     assert stale.status == 409
     assert stale.body["currentVersion"] == 2
+
+
+def test_once_its_payment_is_requested_an_order_cannot_be_changed_only_cancelled(deployment, saga_on_hold):
+    """Placed 1 x 19.99 then changed to 40 x 24.00 used to complete at 960.00 with 19.99 charged:
+    once the saga has asked for the payment, a change is a 409 that says why and writes nothing."""
+    placed = deployment.http("POST", "/orders", ORDER)
+    order_id, correlation = placed.body["orderId"], placed.headers["X-Correlation-Id"]
+
+    def payment_requested():
+        trail = deployment.http("GET", f"/audit/{correlation}")
+        assert trail.status == 200 and "PAYMENT_REQUESTED" in {e["eventType"] for e in trail.body["events"]}, trail.body
+
+    eventually(payment_requested)
+    bigger = {"items": [{"productId": "SKU-1", "quantity": 40, "price": "24.00"}], "expectedVersion": 1}
+    refused = deployment.http("PUT", f"/orders/{order_id}", bigger)
+    assert refused.status == 409
+    assert "payment has been requested" in refused.body["message"] and "cancel it" in refused.body["message"]
+    history = deployment.http("GET", f"/orders/{order_id}/events").body["events"]
+    assert [e["eventType"] for e in history] == ["ORDER_CREATED"]
+    assert deployment.http("POST", f"/orders/{order_id}/cancel", {"reason": "too small"}).status == 200
 
 
 def test_invalid_input_is_a_400_naming_the_field(deployment):

@@ -310,3 +310,111 @@ def test_a_reservation_delivered_twice_reserves_once_with_no_idempotency_record(
     assert [handler(event, lambda_context)["outcome"] for _ in range(2)] == ["reserved", "already-answered"]
     assert stock("SKU-1") == {"available": 3, "reserved": 2}
     assert boto3.client("dynamodb").scan(TableName=aws.IDEMPOTENCY)["Items"] == []
+
+
+# ---- a changed order: charged for what it became, closed once its payment is asked ------------
+
+
+def run_to_the_end(saga, store, payments, inventory, order_id="order-1"):
+    """Every command of the saga answered and every answer handed back, until nothing is due."""
+    handled: set[str] = set()
+    for _ in range(10):
+        due = [e for stream in (f"saga:{order_id}", f"payment:{order_id}", f"reservation:{order_id}")
+               for e in store.load(stream) if str(e.eventId) not in handled]
+        if not due:
+            return
+        for event in due:
+            handled.add(str(event.eventId))
+            if event.aggregateId.startswith("saga:"):
+                (payments if event.eventType.startswith("PAYMENT") else inventory).handle(event)
+            else:
+                saga.handle(event)
+
+
+def money_and_stock(store, payments, order_id="order-1"):
+    """What the customer paid (captured less refunded) and what the order holds of the stock."""
+    paid = sum(payments.network.moved.values(), Decimal("0.00"))
+    reservation = [e.eventType for e in store.load(f"reservation:{order_id}")]
+    reserved = store.load(f"reservation:{order_id}")[0].payload.lines if reservation[:1] == ["INVENTORY_UPDATED"] else ()
+    released = "INVENTORY_RELEASED" in reservation
+    return paid, {line.productId: line.quantity for line in reserved} if not released else {}
+
+
+def test_an_order_changed_before_its_payment_is_asked_is_charged_and_reserved_as_changed(saga, store, payments, inventory):
+    from orders.service import OrderService
+
+    created = orders.created()
+    store.append([created])
+    OrderService(store).update_items("order-1", items=orders.updated(quantity=3).payload.items, expected_version=1,
+                                     caller=Caller("cust-1", "corr-1"))
+    saga.handle(created)  # ORDER_CREATED reaches the saga after the change: it charges the order as it is
+    run_to_the_end(saga, store, payments, inventory)
+    assert [e.eventType for e in store.load("order-1")][-1] == "ORDER_COMPLETED"
+    assert money_and_stock(store, payments) == (Decimal("59.97"), {"SKU-1": 3})
+
+
+def test_once_its_payment_is_asked_an_order_cannot_be_changed_and_completes_as_charged(saga, store, payments, inventory):
+    """Placed 1 x 19.99 then changed to 40 x 24.00 was completed at 960.00 with 19.99 charged and
+    one unit reserved: now the change is a 409 that says why, and nothing of it is written."""
+    from orders.aggregate import InvalidTransition
+    from orders.service import OrderClosed, OrderService
+
+    created = orders.created()
+    store.append([created])
+    saga.handle(created)
+    bigger = (orders.OrderItem(productId="SKU-1", quantity=40, price=Decimal("24.00")),)
+    with pytest.raises(OrderClosed, match="payment has been requested, so its lines are closed; cancel it") as refused:
+        OrderService(store).update_items("order-1", items=bigger, expected_version=1, caller=Caller("cust-1", "c"))
+    assert isinstance(refused.value, InvalidTransition)  # the API's 409
+    assert [e.eventType for e in store.load("order-1")] == ["ORDER_CREATED"]
+    run_to_the_end(saga, store, payments, inventory)
+    assert [e.eventType for e in store.load("order-1")] == ["ORDER_CREATED", "ORDER_COMPLETED"]
+    assert money_and_stock(store, payments) == (Decimal("44.98"), {"SKU-1": 2, "SKU-2": 1})
+
+
+def test_a_change_and_the_payments_request_racing_cannot_both_win(saga, store, payments, inventory, monkeypatch):
+    """The saga read the order at version 1 and is about to ask for its payment when the
+    customer's change lands: its request is refused by the order's new version, and it reads
+    again and asks for the new total. The other way round (the change read the order before the
+    request landed) the change is refused: test above."""
+    from orders.service import OrderService
+
+    created = orders.created()
+    store.append([created])
+    real_facts, raced = saga.facts, []
+
+    def facts_then_a_change(order_id):
+        found = real_facts(order_id)
+        if not raced:
+            raced.append(OrderService(store).update_items(
+                "order-1", items=orders.updated(quantity=1).payload.items, expected_version=1, caller=Caller("c", "c")))
+        return found
+
+    monkeypatch.setattr(saga, "facts", facts_then_a_change)
+    assert saga.handle(created)["emitted"] == ["PAYMENT_REQUESTED"]
+    assert raced and store.load("saga:order-1")[0].payload.amount == Decimal("19.99")
+    monkeypatch.undo()
+    run_to_the_end(saga, store, payments, inventory)
+    assert money_and_stock(store, payments) == (Decimal("19.99"), {"SKU-1": 1})
+
+
+def test_a_change_that_read_the_order_before_the_request_landed_is_refused(saga, store, monkeypatch):
+    from eventstore.store import EventStore
+    from orders.service import OrderClosed, OrderService
+
+    created = orders.created()
+    store.append([created])
+    service = OrderService(store)
+    real_load = OrderService.load
+
+    def load_then_the_request(self, order_id, **kw):
+        order = real_load(self, order_id, **kw)  # the change reads version 1, no request yet
+        saga.handle(created)  # then the saga asks for the payment of 44.98
+        return order
+
+    monkeypatch.setattr(OrderService, "load", load_then_the_request)
+    with pytest.raises(OrderClosed):
+        service.update_items("order-1", items=orders.updated(quantity=1).payload.items, expected_version=1,
+                             caller=Caller("c", "c"))
+    assert [e.eventType for e in EventStore(aws.EVENT_STORE).load("order-1")] == ["ORDER_CREATED"]
+    assert store.load("saga:order-1")[0].payload.amount == Decimal("44.98")

@@ -23,7 +23,7 @@ from tests.infra import grants
 from tests.support import aws
 
 APPEND_ONLY = {spec.logical_id for spec in TABLES.values() if spec.append_only}
-ON_AN_APPEND_ONLY_TABLE = {"dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem"}
+ON_AN_APPEND_ONLY_TABLE = {"dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:ConditionCheckItem"}
 SPECS = {spec.name: spec for spec in FUNCTIONS}
 
 
@@ -391,6 +391,8 @@ def test_every_dynamodb_call_of_a_day_of_the_platform_is_allowed_by_its_callers_
             "INVENTORY_INSUFFICIENT", "USER_REGISTERED", "INVENTORY_ADJUSTED"} <= types  # every path was taken
     callers = {role for role, *_ in platform.calls.made}
     assert {platform.roles[name] for name in EXPECTED_APPENDS} <= callers  # every writer wrote
+    checkers = {role for role, _, action, *_ in platform.calls.made if action == "dynamodb:ConditionCheckItem"}
+    assert {platform.roles["OrdersApi"], platform.roles["OrderSaga"]} <= checkers  # an update; a request
     refused = [call for call in platform.calls.made if not grants.allows(lines["prod"], call[0], *call[2:])]
     assert refused == [], "\n".join(f"{role}: {operation} needs {action} on {resource} for keys {keys}"
                                     for role, operation, action, resource, keys in refused)
