@@ -13,6 +13,7 @@ GET  /orders/{id}/events       its history, from the event store
 
 import re
 import uuid
+from decimal import Decimal
 from functools import cache
 from http import HTTPStatus
 from typing import Annotated, Any
@@ -32,12 +33,12 @@ from botocore.exceptions import ClientError
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from catalog import Caller, EventType
-from catalog.payloads import OrderItem
+from catalog.payloads import OrderItem, order_total
 from catalog.types import DEFAULT_CURRENCY, Currency
 from common.api import api_handler, customer, path_id, resolver
 from common.http import ApiError, bad_request, json_response, parse_body
 from common.settings import CustomersAppClientId, FunctionSettings, ReadTable, ReadWriteTable
-from eventstore.store import ConcurrencyError, EventStore, EventTooLarge
+from eventstore.store import MAX_TRANSACTION_ACTIONS, ConcurrencyError, EventStore, EventTooLarge
 from orders.aggregate import InvalidTransition
 from orders.read_model import OrdersReadModel
 from orders.service import OrderNotFound, OrderService
@@ -71,14 +72,31 @@ def _supported(code: str) -> str:
     return code
 
 
+# An order's lines are reserved, and released, in one transaction: the answer's event and one
+# stock update a product (inventory/reservations.py), within DynamoDB's 100 actions. More lines
+# are a 400 that names the limit.
+MAX_LINES = MAX_TRANSACTION_ACTIONS - 1
+# The largest amount an order's total may be: what Money holds (12 digits, 2 after the point).
+LARGEST_TOTAL = Decimal("9999999999.99")
+
+
+def _payable(items: list[OrderItem]) -> list[OrderItem]:
+    if order_total(items) > LARGEST_TOTAL:
+        raise ValueError(f"the lines' total (price x quantity) is over the largest an order may be, {LARGEST_TOTAL}")
+    return items
+
+
+Lines = Annotated[list[OrderItem], Field(min_length=1, max_length=MAX_LINES), AfterValidator(_payable)]
+
+
 class PlaceOrder(_Body):
     # No customerId: the customer is who the token says (a body naming one is a 400 on the field).
-    items: list[OrderItem] = Field(min_length=1, max_length=100)
+    items: Lines
     currency: Annotated[Currency, AfterValidator(_supported)] = DEFAULT_CURRENCY
 
 
 class UpdateOrder(_Body):
-    items: list[OrderItem] = Field(min_length=1, max_length=100)
+    items: Lines
     expectedVersion: int = Field(ge=1, strict=True)
 
 

@@ -221,3 +221,50 @@ def test_a_malformed_idempotency_key_is_a_400(api):
     response = api("POST", "/orders", body=ORDER, headers={"Idempotency-Key": "short"})
     assert response.status == 400
     assert response.body["errors"][0]["field"] == "Idempotency-Key"
+
+
+def test_an_order_of_as_many_lines_as_its_reservation_can_hold_completes(api, store, lambda_context):
+    """Its lines are reserved in one transaction (an answer and a stock update a product, within
+    DynamoDB's 100 actions): 99 products complete, as one would; 100 are a 400 naming the limit
+    (they were taken once, and their reservation failed on every retry)."""
+    from catalog import Caller
+    from orders.api import MAX_LINES
+    from saga.coordinator import SagaCoordinator
+    from inventory.reservations import Reservations
+    from inventory.stock import Stock
+    from payments.handler import provider
+    from tests.handlers.test_saga import run_to_the_end
+
+    assert MAX_LINES == 99
+    lines = [{"productId": f"SKU-{n}", "quantity": 1, "price": "1.00"} for n in range(MAX_LINES + 1)]
+    refused = api("POST", "/orders", body={"items": lines})
+    assert refused.status == 400 and refused.body["errors"][0]["field"] == "items"
+    assert "at most 99" in refused.body["errors"][0]["message"]
+    assert aws.item_count(aws.EVENT_STORE) == 0
+
+    for line in lines[:MAX_LINES]:
+        Stock(store, aws.INVENTORY).set(line["productId"], 1, caller=Caller("staff", "setup"))
+    placed = api("POST", "/orders", body={"items": lines[:MAX_LINES]})
+    assert placed.status == 201
+    order_id = placed.body["orderId"]
+    saga = SagaCoordinator(store)
+    [created] = store.load(order_id)
+    saga.handle(created)
+    run_to_the_end(saga, store, provider(), Reservations(store, aws.INVENTORY), order_id=order_id)
+    assert [e.eventType for e in store.load(order_id)] == ["ORDER_CREATED", "ORDER_COMPLETED"]
+    assert len(store.load(f"reservation:{order_id}")[0].payload.lines) == MAX_LINES
+
+
+@pytest.mark.parametrize("method", ["POST", "PUT"])
+def test_a_total_over_what_an_amount_holds_is_a_400_naming_the_lines(api, method):
+    """10,000 x 9,999,999,999.99 overflowed the total's 12 digits inside the event: a 502."""
+    order_id = api("POST", "/orders", body=ORDER).body["orderId"]
+    huge = {"items": [{"productId": "SKU-1", "quantity": 10_000, "price": "9999999999.99"}]}
+    path, body = ("/orders", huge) if method == "POST" else (f"/orders/{order_id}", {**huge, "expectedVersion": 1})
+    response = api(method, path, body=body)
+    assert response.status == 400, response.body
+    assert response.body["errors"][0]["field"] == "items"
+    assert "over the largest an order may be, 9999999999.99" in response.body["errors"][0]["message"]
+    assert aws.item_count(aws.EVENT_STORE) == 1  # the first order alone
+    just = {"items": [{"productId": "SKU-1", "quantity": 1, "price": "9999999999.99"}]}
+    assert api("POST", "/orders", body=just).status == 201
