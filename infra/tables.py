@@ -83,6 +83,10 @@ ORDERS = TableSpec(
 USER_EMAILS = TableSpec("user_emails", "UserEmails", Attribute("email"), append_only=True)
 INVENTORY = TableSpec("inventory", "Inventory", Attribute("productId"))
 EMAIL_LOG = TableSpec("email_log", "EmailLog", Attribute("id"))
+# Each call Payments makes to the card network, recorded before it is made (its key, the request,
+# when): a request that comes back unanswered is called again only while the network remembers
+# the key (lambdas/payments/provider.py).
+PAYMENT_CALLS = TableSpec("payment_calls", "PaymentCalls", Attribute("key"), append_only=True)
 ANALYTICS = TableSpec("analytics", "AnalyticsDaily", Attribute("pk"))
 # One marker an event counted, spread over a few lanes; its stream is folded into the day's
 # counters a batch at a time (lambdas/analytics/counters.py).
@@ -101,6 +105,7 @@ TABLES: dict[str, TableSpec] = {
         USER_EMAILS,
         INVENTORY,
         EMAIL_LOG,
+        PAYMENT_CALLS,
         ANALYTICS,
         ANALYTICS_EVENTS,
         AUDIT,

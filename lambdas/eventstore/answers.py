@@ -54,6 +54,11 @@ class Answers:
         found = self._store.load(self.streams.stream(order_id), up_to_version=ANSWER)
         return found[0] if found else None
 
+    def undone(self, order_id: str) -> Envelope | None:
+        """The undoing of the order's answer, read strongly consistent; None if it has none yet."""
+        found = self._store.load(self.streams.stream(order_id), after_version=ANSWER, up_to_version=UNDO)
+        return found[0] if found else None
+
     def _write(
         self,
         event_type: EventType,

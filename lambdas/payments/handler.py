@@ -6,13 +6,17 @@ from functools import cache
 from common.consumer import EventConsumer
 from common.settings import FunctionSettings, ReadWriteTable
 from eventstore.store import EventStore
-from payments.provider import CardNetwork, PaymentProvider
+from payments.provider import KEY_SECONDS, CardNetwork, PaymentCalls, PaymentProvider
 
 
 class Settings(FunctionSettings):
     event_store_table_name: ReadWriteTable
+    payment_calls_table_name: ReadWriteTable
     # The simulated card network declines any charge over it. The stacks leave it to this default.
     payment_limit: Decimal = Decimal("1000.00")
+    # How long the simulated network remembers an idempotency key (Stripe's 24 hours); a test
+    # shortens it to see a key forgotten.
+    card_network_key_seconds: int = KEY_SECONDS
 
 
 @cache
@@ -22,10 +26,12 @@ def event_store() -> EventStore:
 
 @cache
 def provider() -> PaymentProvider:
-    return PaymentProvider(event_store(), CardNetwork(limit=Settings.current().payment_limit))
+    settings = Settings.current()
+    network = CardNetwork(limit=settings.payment_limit, key_seconds=settings.card_network_key_seconds)
+    return PaymentProvider(event_store(), network, PaymentCalls(settings.payment_calls_table_name))
 
 
-# Exactly once by the network's idempotency key (no second charge) and the payment's own stream
-# (no second answer): no idempotency record. Only the saga's own commands, as the event store
-# holds them, move money, and by the amount stored there.
+# At most one call to the network a request (an answered request is not called again, and a
+# call is recorded before it is made), one answer a request (the payment's own stream). Only the
+# saga's own commands, as the event store holds them, move money, and by the amount stored there.
 handler = EventConsumer(lambda event: provider().handle(event), held_by=event_store).handler

@@ -10,8 +10,9 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from tests.e2e.conftest import (PARK_TIMEOUT, dead_letters, delivered, event_id, eventually, example_entries, parked,
-                                unique_day)
+from catalog import Source
+from tests.e2e.conftest import (PARK_TIMEOUT, dead_letters, delivered, event_id, eventually, example_entries,
+                                log_lines, parked, unique_day)
 
 ORDER = {"items": [{"productId": "SKU-1", "quantity": 3, "price": "2.50"}]}
 
@@ -114,3 +115,71 @@ def test_replaying_the_archive_applies_nothing_twice(deployment, put_events):
 def _counted(body: dict, expected: int) -> dict:
     assert body["ordersPlaced"] == expected, json.dumps(body)
     return body
+
+
+# ---- the card network: called at most once a request, for ever -------------------------------
+
+
+def card_network_calls(deployment, key: str) -> int:
+    """How many times Payments called the card network with this idempotency key (it logs each)."""
+    return len(log_lines(deployment, "Payments", "card network called", key))
+
+
+def settled_order(deployment, quantity: int, stock: int) -> tuple[str, str]:
+    """An order placed through the API and taken to its end by the saga: (its id, its status)."""
+    sku = f"SKU-{uuid.uuid4().hex[:10]}"
+    assert deployment.http("PUT", f"/inventory/{sku}", {"quantity": stock}).status == 200
+    placed = deployment.http("POST", "/orders", {"items": [{"productId": sku, "quantity": quantity, "price": "4.00"}]})
+    assert placed.status == 201, placed.body
+    order_id = placed.body["orderId"]
+
+    def ended():
+        body = deployment.http("GET", f"/orders/{order_id}").body
+        assert body.get("status") in ("COMPLETED", "CANCELLED"), body
+        return body["status"]
+
+    return order_id, eventually(ended, timeout=60)
+
+
+def stored_event(deployment, aggregate_id: str, version: int) -> dict:
+    item = deployment.client("dynamodb").get_item(
+        TableName=deployment.outputs["EventStoreTableName"], ConsistentRead=True,
+        Key={"aggregateId": {"S": aggregate_id}, "version": {"N": str(version)}})["Item"]
+    return json.loads(item["detail"]["S"])
+
+
+def test_replaying_and_redriving_answered_payments_never_reach_the_card_network_again(deployment):
+    """A completed order's charge, and a cancelled one's charge and refund (one unit short): a
+    replay of the archive over them, and a redrive of a dead letter of each request, deliver
+    every request to Payments again, and it calls the card network for none of them."""
+    since = datetime.now(timezone.utc) - timedelta(seconds=2)
+    completed, status = settled_order(deployment, quantity=1, stock=1)
+    assert status == "COMPLETED"
+    short, status = settled_order(deployment, quantity=2, stock=1)
+    assert status == "CANCELLED"
+    refund = eventually(lambda: stored_event(deployment, f"payment:{short}", 2))  # the refund's answer
+    requests = [stored_event(deployment, f"saga:{completed}", 1), stored_event(deployment, f"saga:{short}", 1),
+                stored_event(deployment, f"saga:{short}", 3)]
+    assert [r["eventType"] for r in requests] == ["PAYMENT_REQUESTED", "PAYMENT_REQUESTED", "PAYMENT_REFUND_REQUESTED"]
+    keys = [f"charge:{completed}", f"charge:{short}", f"refund:{refund['payload']['paymentId']}"]
+    assert [card_network_calls(deployment, key) for key in keys] == [1, 1, 1]  # the calls are seen
+
+    until = datetime.now(timezone.utc) + timedelta(seconds=1)
+    replayed = deployment.tool("ops.replay", "--since", since.isoformat(), "--until", until.isoformat())
+    assert replayed.returncode == 0 and "state: COMPLETED" in replayed.stdout, replayed.stdout + replayed.stderr
+    for request in requests:
+        assert delivered(deployment, "Payments", request["eventId"], 2)[1] in ("already-answered", "nothing-to-refund")
+
+    queue = deployment.outputs["PaymentsDeadLetterQueueUrl"]
+    for request in requests:  # each request parked as EventBridge parks an undeliverable event
+        entry = {"version": "0", "id": str(uuid.uuid4()), "detail-type": request["eventType"],
+                 "source": Source.SAGA.value, "account": "000000000000", "time": request["timestamp"],
+                 "region": "us-east-1", "resources": [], "detail": request}
+        deployment.client("sqs").send_message(QueueUrl=queue, MessageBody=json.dumps(entry), MessageAttributes={
+            "ERROR_CODE": {"DataType": "String", "StringValue": "SDKClientException"},
+            "ERROR_MESSAGE": {"DataType": "String", "StringValue": "the target could not be reached"}})
+    redriven = deployment.tool("ops.redrive", "Payments", "--apply")
+    assert "re-sent and deleted" in redriven.stdout, redriven.stdout + redriven.stderr
+    for request in requests:
+        assert delivered(deployment, "Payments", request["eventId"], 3)[2] in ("already-answered", "nothing-to-refund")
+    assert [card_network_calls(deployment, key) for key in keys] == [1, 1, 1]
