@@ -88,10 +88,15 @@ def own_writes(world: World, scope: Scope, events: list[dict]) -> set[tuple[str,
         TableName=world.outputs["AuditTableName"], ConsistentRead=True, ProjectionExpression="eventId",
         FilterExpression="begins_with(correlationId, :p)", ExpressionAttributeValues={":p": {"S": scope.prefix}})
     found |= {("Audit", item["eventId"]["S"]) for page in pages for item in page["Items"]}
-    orders = [e for e in events if "OrdersProjection" in consumers_of(e["eventType"])]
-    versions = {item["orderId"]["S"]: int(item["version"]["N"]) for item in world.batch_get(
-        world.outputs["OrdersTableName"], "orderId", [e["aggregateId"] for e in orders], ("version",))}
-    found |= {("OrdersProjection", e["eventId"]) for e in orders if versions.get(e["aggregateId"], 0) >= e["version"]}
+    # the projection: an order's event is applied once the read model is at its version or past
+    # it, a payment's answer (`payment:<orderId>`) once the order's paymentVersion is
+    projected = [e for e in events if "OrdersProjection" in consumers_of(e["eventType"])]
+    paying = PAYMENTS.stream("")
+    items = world.batch_get(world.outputs["OrdersTableName"], "orderId",
+                            [e["aggregateId"].removeprefix(paying) for e in projected], ("version", "paymentVersion"))
+    versions = {item["orderId"]["S"]: int(item["version"]["N"]) for item in items}
+    versions |= {paying + item["orderId"]["S"]: int(item.get("paymentVersion", {"N": "0"})["N"]) for item in items}
+    found |= {("OrdersProjection", e["eventId"]) for e in projected if versions.get(e["aggregateId"], 0) >= e["version"]}
     # the saga: it keeps no record of what it handled, and needs none: it has done its work for
     # an event when, given its order's streams as they stood up to that event (and every command
     # the saga has asked since), its own decision asks for nothing more; an event about an order

@@ -16,7 +16,7 @@ from enum import Enum
 from functools import cached_property
 from importlib import import_module
 
-from catalog import CATALOG, ORDER_EVENTS, EventType, Source, UnknownEventType, spec_for
+from catalog import CATALOG, ORDER_EVENTS, PAYMENT_ANSWERS, EventType, Source, UnknownEventType, spec_for
 from common.settings import FunctionSettings
 from eventstore import answers, sagas
 from infra.tables import ANALYTICS_EVENTS, EVENT_STORE, TableSpec
@@ -109,8 +109,9 @@ class ConsumerSpec(FunctionSpec):
 ORDERS_PROJECTION = ConsumerSpec(
     name="OrdersProjection",
     handler="projection.handler.handler",
-    event_types=ORDER_EVENTS,
-    description="Builds the orders read model (CQRS query side) from ORDER_* events",
+    # the order's events, and its payment's answers: the read model shows its money
+    event_types=(*ORDER_EVENTS, *PAYMENT_ANSWERS),
+    description="Builds the orders read model (CQRS query side) from ORDER_* events and the payment's answers",
 )
 EMAIL = ConsumerSpec(
     name="Email",

@@ -3,8 +3,9 @@
     python -m ops.rebuild                        # in place
     python -m ops.rebuild --into orders-rebuilt  # into a fresh table (created if missing)
 
-Every order is folded from its full history with the aggregate's own code and written only
-if the stored view is older: running it twice, or while the projection runs, is safe.
+Every order is folded from its full history with the aggregate's own code, its money from its
+payment's answers, and written only if the stored view is older: running it twice, or while
+the projection runs, is safe.
 """
 
 from __future__ import annotations
@@ -16,11 +17,12 @@ from collections import defaultdict
 
 import boto3
 
-from catalog import ORDER_EVENTS, Envelope
+from catalog import ORDER_EVENTS, PAYMENT_ANSWERS, Envelope
 from eventstore.store import EventStore
 from infra.tables import ORDERS
 from ops.deployment import progress, stack_outputs
 from orders.read_model import OrdersReadModel, OrderView
+from projection.projector import PAYMENT_STREAM
 
 
 def ensure_table(name: str, client=None) -> None:
@@ -39,18 +41,25 @@ def rebuild(store: EventStore, read_model: OrdersReadModel, *, out=sys.stderr) -
     started = time.monotonic()
     total = max(store.approximate_count(), 1)
     histories: dict[str, list[Envelope]] = defaultdict(list)
+    payments: dict[str, list[Envelope]] = defaultdict(list)  # each order's payment answers
     scanned = 0
-    for page_scanned, events in store.scan(event_types=[t.value for t in ORDER_EVENTS]):
+    for page_scanned, events in store.scan(event_types=[t.value for t in (*ORDER_EVENTS, *PAYMENT_ANSWERS)]):
         scanned += page_scanned
         for event in events:
-            histories[event.aggregateId].append(event)
+            if event.aggregateId.startswith(PAYMENT_STREAM):
+                payments[event.aggregateId.removeprefix(PAYMENT_STREAM)].append(event)
+            else:
+                histories[event.aggregateId].append(event)
         print(f"\rscanning  {progress(min(scanned, total), total)}", end="", file=out, flush=True)
     print(file=out)
 
     written = unchanged = 0
     for done, (order_id, history) in enumerate(sorted(histories.items()), start=1):
         history.sort(key=lambda e: e.version)
-        if read_model.save_if_newer(OrderView.folded(history)):
+        view = OrderView.folded(history)
+        if paid := sorted(payments.get(order_id, []), key=lambda e: e.version):
+            view = view.paid(paid)
+        if read_model.save_if_newer(view):
             written += 1
         else:
             unchanged += 1

@@ -113,6 +113,8 @@ ORDER_EVENTS = (
     EventType.ORDER_CANCELLED,
     EventType.ORDER_COMPLETED,
 )
+# What a payment's stream holds (`payment:<orderId>`): the answer to its charge, then its refund.
+PAYMENT_ANSWERS = (EventType.PAYMENT_PROCESSED, EventType.PAYMENT_FAILED, EventType.PAYMENT_REFUNDED)
 
 
 class UnknownEventType(ValueError):
@@ -187,6 +189,7 @@ def new_event(
 __all__ = [
     "CATALOG",
     "ORDER_EVENTS",
+    "PAYMENT_ANSWERS",
     "Caller",
     "Envelope",
     "EventSpec",

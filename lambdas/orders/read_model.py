@@ -6,31 +6,75 @@ one order cannot interleave, and an older event can never overwrite a newer stat
 
 from datetime import datetime
 from decimal import Decimal
+from enum import StrEnum
 from typing import Any
 
 import boto3
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict
 
-from catalog import Envelope
+from catalog import Envelope, EventType
 from catalog.payloads import OrderItem
 from catalog.types import DEFAULT_CURRENCY
 from orders.aggregate import Order, OrderStatus
 
 
+class PaymentState(StrEnum):
+    NONE = "NONE"  # nothing answered yet: not asked, or asked and not answered
+    CAPTURED = "CAPTURED"
+    DECLINED = "DECLINED"
+    REFUNDED = "REFUNDED"
+
+
+class PaymentView(BaseModel):
+    """The order's money, from its payment stream (`payment:<orderId>`): what was captured and
+    what was refunded, as the payment's answers say, never as the order's total says."""
+
+    model_config = ConfigDict(frozen=True)
+
+    state: PaymentState = PaymentState.NONE
+    captured: Decimal = Decimal("0.00")
+    refunded: Decimal = Decimal("0.00")
+    version: int = 0  # of the payment stream: the last answer applied
+
+    def apply(self, event: Envelope) -> "PaymentView":
+        """The view after the payment stream's next event."""
+        if event.version != self.version + 1:
+            raise ValueError(f"payment at version {self.version} cannot take version {event.version}")
+        payload = event.payload
+        match EventType(event.eventType):
+            case EventType.PAYMENT_PROCESSED:
+                changes: dict[str, Any] = {"state": PaymentState.CAPTURED, "captured": payload.amount}
+            case EventType.PAYMENT_FAILED:
+                changes = {"state": PaymentState.DECLINED}
+            case EventType.PAYMENT_REFUNDED:
+                changes = {"state": PaymentState.REFUNDED, "refunded": self.refunded + payload.amount}
+            case other:
+                raise ValueError(f"{other} is not a payment's answer")
+        return self.model_copy(update={**changes, "version": event.version})
+
+    def to_api(self) -> dict[str, str]:
+        return {"state": self.state.value, "captured": f"{self.captured:.2f}", "refunded": f"{self.refunded:.2f}"}
+
+
 class OrderView(BaseModel):
-    """What GET /orders/{id} returns: the order's state plus when it was created and changed."""
+    """What GET /orders/{id} returns: the order's state plus when it was created and changed,
+    and its money."""
 
     model_config = ConfigDict(frozen=True)
 
     order: Order
     createdAt: datetime
     updatedAt: datetime
+    payment: PaymentView = PaymentView()
 
     @classmethod
-    def folded(cls, events: list[Envelope], onto: "OrderView | None" = None) -> "OrderView":
+    def folded(
+        cls, events: list[Envelope], onto: "OrderView | None" = None, payment: PaymentView | None = None
+    ) -> "OrderView":
         """The view after these events (in version order), from where `onto` left the order, or
-        from its creation: what the projection writes one event at a time and a rebuild at once."""
+        from its creation: what the projection writes one event at a time and a rebuild at once.
+        Its money is `onto`'s, or the payment given."""
         order = onto.order if onto else None
         created_at = onto.createdAt if onto else None
         for event in events:
@@ -40,13 +84,22 @@ class OrderView(BaseModel):
                 order = order.apply(event)
         if order is None or created_at is None:
             raise ValueError("no events to fold")
-        return cls(order=order, createdAt=created_at, updatedAt=events[-1].timestamp)
+        money = payment or (onto.payment if onto else PaymentView())
+        return cls(order=order, createdAt=created_at, updatedAt=events[-1].timestamp, payment=money)
+
+    def paid(self, events: list[Envelope]) -> "OrderView":
+        """The view after the payment stream's next events (in version order)."""
+        payment = self.payment
+        for event in events:
+            payment = payment.apply(event)
+        return self.model_copy(update={"payment": payment, "updatedAt": max(self.updatedAt, events[-1].timestamp)})
 
     def to_api(self) -> dict[str, Any]:
         body = self.order.model_dump(mode="json")
         body["totalAmount"] = f"{self.order.totalAmount:.2f}"
         body["createdAt"] = _iso(self.createdAt)
         body["updatedAt"] = _iso(self.updatedAt)
+        body["payment"] = self.payment.to_api()
         return body
 
 
@@ -79,19 +132,35 @@ class OrdersReadModel:
             ),
             createdAt=item["createdAt"],
             updatedAt=item["updatedAt"],
+            payment=PaymentView(
+                state=item.get("paymentState", PaymentState.NONE),
+                captured=item.get("captured", Decimal("0.00")),
+                refunded=item.get("refunded", Decimal("0.00")),
+                version=int(item.get("paymentVersion", 0)),
+            ),
         )
 
-    def save(self, view: OrderView, *, previous_version: int | None) -> None:
-        """Write the view if the stored one is still at previous_version (None: absent)."""
-        if previous_version is None:
+    def save(self, view: OrderView, *, previous: OrderView | None) -> None:
+        """Write the view if the stored one is still the one read (None: absent): at the order's
+        version and the payment's, so that neither stream's writer overwrites the other's."""
+        if previous is None:
             self._put(view, "attribute_not_exists(orderId)", {})
         else:
-            self._put(view, "version = :previous", {":previous": previous_version})
+            self._put(
+                view,
+                "version = :previous AND (attribute_not_exists(paymentVersion) OR paymentVersion = :paid)",
+                {":previous": previous.order.version, ":paid": previous.payment.version},
+            )
 
     def save_if_newer(self, view: OrderView) -> bool:
-        """Write the view unless the stored one is as new or newer (a rebuild never regresses)."""
+        """Write the view unless the stored one is as new or newer, in both the order's stream
+        and the payment's (a rebuild never regresses)."""
+        condition, values = "attribute_not_exists(orderId) OR version < :version", {":version": view.order.version}
+        if view.payment.version:
+            condition += " OR (version = :version AND (attribute_not_exists(paymentVersion) OR paymentVersion < :paid))"
+            values[":paid"] = view.payment.version
         try:
-            self._put(view, "attribute_not_exists(orderId) OR version < :version", {":version": view.order.version})
+            self._put(view, condition, values)
         except StaleWrite:
             return False
         return True
@@ -113,6 +182,13 @@ class OrdersReadModel:
         }
         if order.cancelReason:
             item["cancelReason"] = order.cancelReason
+        if view.payment.version:
+            item |= {
+                "paymentState": view.payment.state.value,
+                "captured": view.payment.captured,
+                "refunded": view.payment.refunded,
+                "paymentVersion": view.payment.version,
+            }
         if order.status is OrderStatus.PENDING:
             # The sparse index the saga's timeout sweep reads: an order enters it once, placed,
             # and leaves it once, settled (the key never changes in between, so an update of a

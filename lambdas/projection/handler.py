@@ -1,4 +1,4 @@
-"""Lambda: ORDER_* events from the bus into the orders read model."""
+"""Lambda: an order's events, and its payment's answers, from the bus into the orders read model."""
 
 from functools import cache
 

@@ -178,3 +178,30 @@ def test_a_request_without_a_token_or_a_signature_is_refused(deployment):
 def _exactly(value: int, expected: int) -> int:
     assert value == expected, value
     return value
+
+
+def test_an_order_shows_what_was_captured_and_refunded(deployment):
+    """Completed: captured is its total. Cancelled for want of stock after its charge: captured
+    and refunded are the total. The read model takes both from the payment's answers."""
+    import uuid
+
+    def order(quantity: int, stock: int) -> str:
+        sku = f"SKU-{uuid.uuid4().hex[:10]}"
+        assert deployment.http("PUT", f"/inventory/{sku}", {"quantity": stock}).status == 200
+        placed = deployment.http("POST", "/orders", {"items": [{"productId": sku, "quantity": quantity, "price": "7.50"}]})
+        assert placed.status == 201, placed.body
+        return placed.body["orderId"]
+
+    completed, short = order(quantity=2, stock=2), order(quantity=2, stock=1)
+
+    def shown(order_id: str, status: str, state: str) -> dict:
+        def check():
+            body = deployment.http("GET", f"/orders/{order_id}").body
+            assert (body.get("status"), body.get("payment", {}).get("state")) == (status, state), body
+            return body
+        return eventually(check, timeout=60)
+
+    body = shown(completed, "COMPLETED", "CAPTURED")
+    assert body["payment"] == {"state": "CAPTURED", "captured": "15.00", "refunded": "0.00"} and body["totalAmount"] == "15.00"
+    body = shown(short, "CANCELLED", "REFUNDED")
+    assert body["payment"] == {"state": "REFUNDED", "captured": "15.00", "refunded": "15.00"}

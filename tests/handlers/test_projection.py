@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from decimal import Decimal
 
 import pytest
@@ -105,6 +106,7 @@ def test_the_api_body_is_the_order_with_money_as_text_and_times_in_utc(projector
     stamp = created.timestamp.isoformat(timespec="milliseconds").replace("+00:00", "Z")
     assert body == {"orderId": "order-1", "customerId": "cust-1", "currency": "EUR", "status": "PENDING", "version": 1,
                     "cancelReason": None, "totalAmount": "44.98", "createdAt": stamp, "updatedAt": stamp,
+                    "payment": {"state": "NONE", "captured": "0.00", "refunded": "0.00"},
                     "items": [{"productId": "SKU-1", "quantity": 2, "price": "19.99"},
                               {"productId": "SKU-2", "quantity": 1, "price": "5.00"}]}
     assert stamp.endswith("Z") and "+00:00" not in stamp
@@ -139,12 +141,12 @@ def test_a_write_only_succeeds_from_the_version_it_read(read_model, store):
 
     history = stored(store, orders.created(), orders.updated())
     first, second = OrderView.folded([history[0]]), OrderView.folded(list(history))
-    read_model.save(first, previous_version=None)
+    read_model.save(first, previous=None)
     with pytest.raises(StaleWrite, match="order-1"):
-        read_model.save(first, previous_version=None)  # it is no longer absent
+        read_model.save(first, previous=None)  # it is no longer absent
     with pytest.raises(StaleWrite, match="order-1"):
-        read_model.save(second, previous_version=2)
-    read_model.save(second, previous_version=1)
+        read_model.save(second, previous=second)
+    read_model.save(second, previous=first)
     assert read_model.get("order-1").order.version == 2
 
 
@@ -155,7 +157,7 @@ def test_a_failure_other_than_a_lost_race_is_not_taken_for_one(store):
 
     (created,) = stored(store, orders.created())
     with pytest.raises(ClientError, match="ResourceNotFoundException"):
-        OrdersReadModel("no-such-table").save(OrderView.folded([created]), previous_version=None)
+        OrdersReadModel("no-such-table").save(OrderView.folded([created]), previous=None)
 
 
 def test_a_write_lost_to_another_delivery_is_tried_again_then_given_up(projector, read_model, store, monkeypatch):
@@ -164,15 +166,15 @@ def test_a_write_lost_to_another_delivery_is_tried_again_then_given_up(projector
     (created,) = stored(store, orders.created())
     save, lost = read_model.save, []
 
-    def lose_first(view, *, previous_version):
+    def lose_first(view, *, previous):
         if not lost:
             lost.append(view.order.version)
             raise StaleWrite(view.order.orderId)
-        save(view, previous_version=previous_version)
+        save(view, previous=previous)
 
     monkeypatch.setattr(read_model, "save", lose_first)
     assert projector.apply(created) is Outcome.APPLIED and lost == [1]
-    monkeypatch.setattr(read_model, "save", lambda view, *, previous_version: (_ for _ in ()).throw(StaleWrite("x")))
+    monkeypatch.setattr(read_model, "save", lambda view, *, previous: (_ for _ in ()).throw(StaleWrite("x")))
     (updated,) = stored(store, orders.updated())
     with pytest.raises(StaleWrite, match="order order-1 kept changing during 5 attempts"):
         projector.apply(updated)
@@ -192,3 +194,79 @@ def test_an_order_keeps_its_currency_through_the_read_model(projector, read_mode
     projector.apply(created)
     assert read_model.get("order-1").order.currency == "USD"
     assert read_model.get("order-1").to_api()["currency"] == "USD"
+
+
+# ---- the order's money, from its payment's answers -------------------------------------------
+
+
+def payment_answers(store, order_id="order-1", *, refund: bool = True, amount="44.98"):
+    """The payment stream's answers as Payments writes them: a charge, then (maybe) its refund."""
+    from decimal import Decimal
+
+    from catalog import EventType, new_event
+    from catalog.payloads import PaymentProcessed, PaymentRefunded
+
+    def answer(event_type, payload, version):
+        return new_event(event_type, aggregate_id=f"payment:{order_id}", payload=payload, version=version,
+                         user_id="payments", correlation_id="corr-1")
+
+    charged = answer(EventType.PAYMENT_PROCESSED, PaymentProcessed(orderId=order_id, paymentId="pay-1",
+                                                                   amount=Decimal(amount)), 1)
+    events = [charged]
+    if refund:
+        events.append(answer(EventType.PAYMENT_REFUNDED, PaymentRefunded(orderId=order_id, paymentId="pay-1",
+                                                                         amount=Decimal(amount)), 2))
+    return stored(store, *events)
+
+
+def money(read_model, order_id="order-1") -> dict:
+    return read_model.get(order_id).to_api()["payment"]
+
+
+@pytest.mark.parametrize("order_first", [True, False])
+def test_the_read_model_shows_what_was_captured_and_refunded_in_any_order(projector, read_model, store, order_first):
+    created, cancelled = stored(store, orders.created(), orders.cancelled(version=2))
+    charged, refunded = payment_answers(store)
+    deliveries = [created, cancelled, refunded, charged] if order_first else [refunded, charged, cancelled, created]
+    for event in deliveries:
+        projector.apply(event)
+        projector.apply(event)  # delivered twice: applied once
+    view = read_model.get("order-1").to_api()
+    assert (view["status"], view["version"]) == ("CANCELLED", 2)
+    assert view["payment"] == {"state": "REFUNDED", "captured": "44.98", "refunded": "44.98"}
+
+
+def test_a_payment_answer_before_the_order_was_projected_projects_the_order_first(projector, read_model, store):
+    from projection.projector import Outcome
+
+    (created,) = stored(store, orders.created())
+    (charged,) = payment_answers(store, refund=False)
+    assert projector.apply(charged) is Outcome.CAUGHT_UP
+    assert read_model.get("order-1").to_api()["status"] == "PENDING"
+    assert money(read_model) == {"state": "CAPTURED", "captured": "44.98", "refunded": "0.00"}
+    assert projector.apply(created) is Outcome.ALREADY_APPLIED
+    assert projector.apply(charged) is Outcome.ALREADY_APPLIED
+
+
+def test_an_order_event_keeps_the_money_and_a_payment_answer_keeps_the_order(projector, read_model, store):
+    created, updated = stored(store, orders.created(), orders.updated())
+    charged, refunded = payment_answers(store)
+    for event in (created, charged, updated, refunded):
+        projector.apply(event)
+    view = read_model.get("order-1").to_api()
+    assert (view["version"], view["totalAmount"]) == (2, "59.97")
+    assert view["payment"] == {"state": "REFUNDED", "captured": "44.98", "refunded": "44.98"}
+
+
+def test_a_rebuild_brings_back_the_money_too(read_model, store):
+    from ops.rebuild import rebuild
+
+    from catalog import EventType
+    from catalog.payloads import OrderCompleted
+
+    completed = orders._event(EventType.ORDER_COMPLETED, "order-1", OrderCompleted(orderId="order-1"), 2)
+    stored(store, orders.created(), completed)
+    payment_answers(store, refund=False)
+    rebuild(store, read_model, out=io.StringIO())
+    assert money(read_model) == {"state": "CAPTURED", "captured": "44.98", "refunded": "0.00"}
+    assert rebuild(store, read_model, out=io.StringIO())["written"] == 0  # as new as it gets

@@ -7,7 +7,7 @@ import json
 import pytest
 from aws_cdk.assertions import Match
 
-from catalog import CATALOG, ORDER_EVENTS, Source
+from catalog import CATALOG, ORDER_EVENTS, PAYMENT_ANSWERS, Source
 from infra.consumers import CONSUMERS, HTTP_SERVICES
 
 
@@ -47,17 +47,18 @@ def test_the_stream_source_bisects_reports_item_failures_and_parks_failures(dev)
     )
 
 
-def test_the_projection_rule_routes_exactly_the_order_events_from_the_order_service(dev):
+def test_the_projection_rule_routes_exactly_the_order_events_and_the_payments_answers(dev):
     dev.services.has_resource_properties(
         "AWS::Events::Rule",
         {
             "EventPattern": {
-                "source": ["orders.service"],
-                "detail-type": [t.value for t in ORDER_EVENTS],
+                "source": ["orders.service", "payments.service"],
+                "detail-type": [t.value for t in (*ORDER_EVENTS, *PAYMENT_ANSWERS)],
             }
         },
     )
     assert {CATALOG[t].source.value for t in ORDER_EVENTS} == {"orders.service"}
+    assert {CATALOG[t].source.value for t in PAYMENT_ANSWERS} == {"payments.service"}
 
 
 def test_no_iam_statement_has_a_wildcard_action(dev, prod):
