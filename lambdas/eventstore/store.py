@@ -35,6 +35,11 @@ class ConcurrencyError(EventStoreError):
         self.version = version
 
 
+class Contended(EventStoreError):
+    """Another transaction on the same items was under way (DynamoDB's TransactionConflict):
+    nothing was written, and nothing is known to have been; read again and retry."""
+
+
 class GuardFailed(EventStoreError):
     """A guard appended with the events had its condition fail; nothing was written."""
 
@@ -103,6 +108,8 @@ class EventStore:
             if failed:
                 loser = events[min(failed)]
                 raise ConcurrencyError(loser.aggregateId, loser.version) from None
+            if _conflicted(error):
+                raise Contended(f"a transaction on {events[0].aggregateId} met another under way") from None
             raise
 
     def absent(self, aggregate_id: str, version: int) -> dict:
@@ -216,6 +223,11 @@ def _scan_filter(event_types: Sequence[str] | None) -> dict:
         return {}
     names = {f":t{i}": {"S": t} for i, t in enumerate(event_types)}
     return {"FilterExpression": f"eventType IN ({', '.join(names)})", "ExpressionAttributeValues": names}
+
+
+def _conflicted(error: ClientError) -> bool:
+    reasons = error.response.get("CancellationReasons", [])
+    return any(reason.get("Code") == "TransactionConflict" for reason in reasons)
 
 
 def _failed_conditions(error: ClientError) -> list[int]:

@@ -13,7 +13,6 @@ GET  /orders/{id}/events       its history, from the event store
 
 import re
 import uuid
-from decimal import Decimal
 from functools import cache
 from http import HTTPStatus
 from typing import Annotated, Any
@@ -38,8 +37,9 @@ from catalog.types import DEFAULT_CURRENCY, Currency
 from common.api import api_handler, customer, path_id, resolver
 from common.http import ApiError, bad_request, json_response, parse_body
 from common.settings import CustomersAppClientId, FunctionSettings, ReadTable, ReadWriteTable
-from eventstore.store import MAX_TRANSACTION_ACTIONS, ConcurrencyError, EventStore, EventTooLarge
+from eventstore.store import ConcurrencyError, Contended, EventStore, EventTooLarge
 from orders.aggregate import InvalidTransition
+from orders.limits import LARGEST_TOTAL, MAX_LINES, unreservable
 from orders.read_model import OrdersReadModel
 from orders.service import OrderNotFound, OrderService
 
@@ -51,6 +51,7 @@ app = resolver(
     {
         OrderNotFound: HTTPStatus.NOT_FOUND,
         ConcurrencyError: HTTPStatus.CONFLICT,
+        Contended: HTTPStatus.CONFLICT,
         InvalidTransition: HTTPStatus.CONFLICT,
         EventTooLarge: HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
     }
@@ -72,21 +73,17 @@ def _supported(code: str) -> str:
     return code
 
 
-# An order's lines are reserved, and released, in one transaction: the answer's event and one
-# stock update a product (inventory/reservations.py), within DynamoDB's 100 actions. More lines
-# are a 400 that names the limit.
-MAX_LINES = MAX_TRANSACTION_ACTIONS - 1
-# The largest amount an order's total may be: what Money holds (12 digits, 2 after the point).
-LARGEST_TOTAL = Decimal("9999999999.99")
-
-
-def _payable(items: list[OrderItem]) -> list[OrderItem]:
+def _fulfillable(items: list[OrderItem]) -> list[OrderItem]:
+    """Lines the platform can charge and reserve: a total an amount holds, and a reservation
+    that one transaction holds (the saga cancels an order it cannot reserve: saga/machine.py)."""
     if order_total(items) > LARGEST_TOTAL:
         raise ValueError(f"the lines' total (price x quantity) is over the largest an order may be, {LARGEST_TOTAL}")
+    if (why := unreservable(items)) is not None:
+        raise ValueError(why)
     return items
 
 
-Lines = Annotated[list[OrderItem], Field(min_length=1, max_length=MAX_LINES), AfterValidator(_payable)]
+Lines = Annotated[list[OrderItem], Field(min_length=1, max_length=MAX_LINES), AfterValidator(_fulfillable)]
 
 
 class PlaceOrder(_Body):

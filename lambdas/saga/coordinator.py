@@ -18,7 +18,7 @@ from catalog import Caller, Envelope, EventType, new_event
 from common.observability import logger
 from eventstore.answers import PAYMENTS, RESERVATIONS
 from eventstore.sagas import saga_stream
-from eventstore.store import ConcurrencyError, EventStore, GuardFailed
+from eventstore.store import ConcurrencyError, Contended, EventStore, GuardFailed
 from orders.aggregate import InvalidTransition
 from orders.service import OrderService
 from saga.machine import Decision, Facts, decide
@@ -67,7 +67,7 @@ class SagaCoordinator:
                 return {"orderId": order_id, "outcome": "no-change"}
             try:
                 self._append(facts, decision, trigger)
-            except (ConcurrencyError, GuardFailed, InvalidTransition):
+            except (ConcurrencyError, Contended, GuardFailed, InvalidTransition):
                 continue  # another run (or the customer) moved the order first: read again
             return {
                 "orderId": order_id,

@@ -268,3 +268,37 @@ def test_a_total_over_what_an_amount_holds_is_a_400_naming_the_lines(api, method
     assert aws.item_count(aws.EVENT_STORE) == 1  # the first order alone
     just = {"items": [{"productId": "SKU-1", "quantity": 1, "price": "9999999999.99"}]}
     assert api("POST", "/orders", body=just).status == 201
+
+
+def test_a_change_that_meets_the_payments_request_under_way_is_a_409(tables, lambda_context, monkeypatch):
+    """A change and the saga's request are transactions on one item (`saga:<id>` v1): DynamoDB may
+    cancel the change with TransactionConflict rather than a failed condition. Nothing was
+    written: a 409 to retry, not a 5xx (moto never conflicts: the client's answer stands in)."""
+    from botocore.exceptions import ClientError
+
+    from orders.api import handler
+    from orders.api import store as api_store
+
+    line = {"productId": "SKU-1", "quantity": 1, "price": "19.99"}
+    order_id = call(handler, lambda_context, "POST", "/orders", body={"items": [line]}).body["orderId"]
+
+    def conflicted(**_):
+        raise ClientError({"Error": {"Code": "TransactionCanceledException", "Message": "Transaction cancelled"},
+                           "CancellationReasons": [{"Code": "None"}, {"Code": "TransactionConflict"}]},
+                          "TransactWriteItems")
+
+    monkeypatch.setattr(api_store()._client, "transact_write_items", conflicted)
+    changed = call(handler, lambda_context, "PUT", f"/orders/{order_id}", body={"items": [line], "expectedVersion": 1})
+    assert changed.status == 409, changed.body
+    assert "another under way" in changed.body["message"]
+
+
+def test_lines_of_one_product_over_what_a_reservation_takes_are_a_400(api):
+    """Two lines of 6,000 units of one product were taken, charged, and then could never be
+    reserved (one reservation line is at most 10,000): the order waited for ever, paid."""
+    line = {"productId": "SKU-1", "quantity": 6000, "price": "0.05"}
+    refused = api("POST", "/orders", body={"items": [line, line]})
+    assert refused.status == 400 and refused.body["errors"][0]["field"] == "items"
+    assert "more than one reservation takes (10000)" in refused.body["errors"][0]["message"]
+    assert aws.item_count(aws.EVENT_STORE) == 0
+    assert api("POST", "/orders", body={"items": [line, {**line, "quantity": 4000}]}).status == 201
