@@ -27,7 +27,8 @@ Money = Annotated[
     PlainSerializer(lambda amount: f"{amount:.2f}", return_type=str, when_used="json"),
 ]
 
-Quantity = Annotated[int, Field(gt=0, le=10_000, strict=True)]
+MAX_QUANTITY = 10_000  # of one line, and of one product in a reservation
+Quantity = Annotated[int, Field(gt=0, le=MAX_QUANTITY, strict=True)]
 
 # Deliberately simple: one @, a dot in the domain, no spaces; the mail server has the last word.
 EMAIL_PATTERN = r"^[A-Za-z0-9._%+'-]{1,64}@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,63}$"

@@ -16,6 +16,7 @@ twice or backwards.
     payment declined                      -> cancel the order, with the reason
     charged, not the order's total        -> cancel the order; refund what was charged
     stock insufficient                    -> cancel the order; refund what was charged
+    lines no reservation can hold         -> cancel the order (before charging it)
     cancelled (by anyone)                 -> refund what was charged, release what was reserved,
                                              each asked once, as each becomes known
     timed out, a step asked, unanswered   -> cancel, and compensate as above
@@ -40,6 +41,7 @@ from catalog.payloads import (
     ReservedLine,
 )
 from orders.aggregate import Order
+from orders.limits import unreservable
 
 
 @dataclass
@@ -131,6 +133,9 @@ def decide(facts: Facts, *, timed_out: bool = False) -> Decision:
         return Decision(commands=_compensations(facts, "order cancelled"))
     if facts.declined is not None:
         return Decision(cancel_order=f"payment declined: {facts.declined.payload.reason}")
+    if (why := unreservable(order.items)) is not None:
+        reason = f"cannot be fulfilled: {why}"
+        return Decision(commands=_compensations(facts, reason), cancel_order=reason)
     if facts.charge is not None and facts.charge.payload.amount != order.totalAmount:
         # Payments charges what the saga's stored command says; a charge of any other amount
         # (a writer of the store that is not the saga, a bug) is not payment for this order.

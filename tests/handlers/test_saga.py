@@ -418,3 +418,20 @@ def test_a_change_that_read_the_order_before_the_request_landed_is_refused(saga,
                              caller=Caller("c", "c"))
     assert [e.eventType for e in EventStore(aws.EVENT_STORE).load("order-1")] == ["ORDER_CREATED"]
     assert store.load("saga:order-1")[0].payload.amount == Decimal("44.98")
+
+
+def test_an_order_stored_with_lines_no_reservation_holds_is_cancelled_uncharged(saga, store, payments, inventory):
+    """Stored before the API refused it (two lines of 6,000 units of one product): the saga
+    cancels it with the reason, and asks for no payment (it used to charge, then fail for ever)."""
+    from catalog import EventType as Types
+    from catalog.payloads import OrderCreated
+
+    line = orders.OrderItem(productId="SKU-1", quantity=6000, price=Decimal("0.05"))
+    created = new_event(Types.ORDER_CREATED, aggregate_id="order-1", version=1, user_id="cust-1", correlation_id="c",
+                        payload=OrderCreated(orderId="order-1", customerId="cust-1", items=(line, line),
+                                             totalAmount=Decimal("600.00"), currency="EUR"))
+    store.append([created])
+    assert saga.handle(created)["order"] == "cancelled"
+    [cancelled] = store.load("order-1")[1:]
+    assert cancelled.payload.reason == "cannot be fulfilled: a product's quantity over its lines is more than one reservation takes (10000)"
+    assert store.load("saga:order-1") == [] and payments.network.requests == []
