@@ -87,6 +87,10 @@ EMAIL_LOG = TableSpec("email_log", "EmailLog", Attribute("id"))
 # when): a request that comes back unanswered is called again only while the network remembers
 # the key (lambdas/payments/provider.py).
 PAYMENT_CALLS = TableSpec("payment_calls", "PaymentCalls", Attribute("key"), append_only=True)
+# The simulated card network's own memory, standing in for the provider's side: each key it
+# answered, when and how, and the money it moved under it (lambdas/payments/provider.py). Shared by
+# every container of Payments, as a provider's memory is by every caller; it forgets a key by age.
+CARD_NETWORK = TableSpec("card_network", "SimulatedCardNetwork", Attribute("key"))
 ANALYTICS = TableSpec("analytics", "AnalyticsDaily", Attribute("pk"))
 # One marker an event counted, spread over a few lanes; its stream is folded into the day's
 # counters a batch at a time (lambdas/analytics/counters.py).
@@ -106,6 +110,7 @@ TABLES: dict[str, TableSpec] = {
         INVENTORY,
         EMAIL_LOG,
         PAYMENT_CALLS,
+        CARD_NETWORK,
         ANALYTICS,
         ANALYTICS_EVENTS,
         AUDIT,

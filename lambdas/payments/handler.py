@@ -6,12 +6,14 @@ from functools import cache
 from common.consumer import EventConsumer
 from common.settings import FunctionSettings, ReadWriteTable
 from eventstore.store import EventStore
-from payments.provider import KEY_SECONDS, CardNetwork, PaymentCalls, PaymentProvider
+from payments.provider import KEY_SECONDS, CardNetwork, NetworkMemory, PaymentCalls, PaymentProvider
 
 
 class Settings(FunctionSettings):
     event_store_table_name: ReadWriteTable
     payment_calls_table_name: ReadWriteTable
+    # The simulated card network's own memory (its keys, and the money moved under them).
+    card_network_table_name: ReadWriteTable
     # The simulated card network declines any charge over it. The stacks leave it to this default.
     payment_limit: Decimal = Decimal("1000.00")
     # How long the simulated network remembers an idempotency key (Stripe's 24 hours); a test
@@ -27,7 +29,11 @@ def event_store() -> EventStore:
 @cache
 def provider() -> PaymentProvider:
     settings = Settings.current()
-    network = CardNetwork(limit=settings.payment_limit, key_seconds=settings.card_network_key_seconds)
+    network = CardNetwork(
+        limit=settings.payment_limit,
+        memory=NetworkMemory(settings.card_network_table_name),
+        key_seconds=settings.card_network_key_seconds,
+    )
     return PaymentProvider(event_store(), network, PaymentCalls(settings.payment_calls_table_name))
 
 

@@ -45,8 +45,8 @@ from eventstore.store import EventStore
 KEYS = uuid.UUID("6f1d2a43-0c1e-4d39-9a59-3c1f2b8e5d70")  # namespace of the simulated network's ids
 # How long the network remembers a key: Stripe's 24 hours.
 KEY_SECONDS = 24 * 3600
-# A call older than this is not repeated: the network's window less a margin for clocks and a
-# call in flight.
+# A call older than the network's window less this is not repeated: a margin for clocks and a call
+# in flight (a 24th of the window when that is shorter: a test's window of a minute).
 REPEAT_MARGIN = timedelta(hours=1)
 
 
@@ -68,55 +68,117 @@ class CallNotAnswered(RuntimeError):
     remembers keys: calling again could move the money twice."""
 
 
+@dataclass(frozen=True)
+class Remembered:
+    at: datetime
+    answer: str  # the payment id, "refunded", or the decline's reason
+    declined: bool
+
+
+class NetworkMemory:
+    """The simulated network's own memory, in a table of its own (the stand-in for the
+    provider's side): which key it answered, when, how, and how often it moved money under it.
+    Shared by every container of the function, as a provider's memory is by every caller."""
+
+    def __init__(self, table_name: str, *, client=None):
+        self._table = table_name
+        self._client = client or clients.client("dynamodb")
+
+    def recall(self, key: str) -> Remembered | None:
+        item = self._client.get_item(TableName=self._table, Key={"key": {"S": key}}, ConsistentRead=True).get("Item")
+        if item is None:
+            return None
+        return Remembered(datetime.fromisoformat(item["at"]["S"]), item["answer"]["S"], item["declined"]["BOOL"])
+
+    def remember(self, key: str, remembered: Remembered, amount: Decimal | None, *, forgotten_before: datetime) -> bool:
+        """Keep this answer under the key, and count the money it moved; False if another call
+        under the key (one still remembered) got there first."""
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key={"key": {"S": key}},
+                UpdateExpression=(
+                    "SET #at = :at, answer = :answer, declined = :declined, amount = :amount ADD moves :moves"
+                ),
+                ConditionExpression="attribute_not_exists(#k) OR #at < :forgotten",
+                ExpressionAttributeNames={"#at": "at", "#k": "key"},
+                ExpressionAttributeValues={
+                    ":at": {"S": remembered.at.isoformat()},
+                    ":answer": {"S": remembered.answer},
+                    ":declined": {"BOOL": remembered.declined},
+                    ":amount": {"N": str(amount if amount is not None else 0)},
+                    ":moves": {"N": "1" if amount is not None else "0"},
+                    ":forgotten": {"S": forgotten_before.isoformat()},
+                },
+            )
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                raise
+            return False
+        return True
+
+    def moved(self) -> dict[str, Decimal]:
+        """The money moved, by key (`key#2` for a second time under a key the network forgot)."""
+        moved: dict[str, Decimal] = {}
+        for page in self._client.get_paginator("scan").paginate(TableName=self._table, ConsistentRead=True):
+            for item in page["Items"]:
+                key, amount = item["key"]["S"], Decimal(item["amount"]["N"])
+                for n in range(1, int(item.get("moves", {"N": "0"})["N"]) + 1):
+                    moved[key if n == 1 else f"{key}#{n}"] = amount
+        return moved
+
+
 @dataclass
 class CardNetwork:
     """The simulated provider: one answer per idempotency key for as long as it remembers it,
     whoever asks and however often; after that, the key is new to it."""
 
     limit: Decimal
+    memory: NetworkMemory
     key_seconds: int = KEY_SECONDS
     clock: Any = utc_now
-    requests: list[str] = field(default_factory=list)  # the keys asked, in order: what a test inspects
-    moved: dict[str, Decimal] = field(default_factory=dict)  # money moved, by key (`key#2`: moved again)
-    _remembered: dict[str, tuple[datetime, str, bool]] = field(default_factory=dict)  # key: when, answer, declined
+    requests: list[str] = field(default_factory=list)  # the keys this process asked: what a test inspects
+
+    @property
+    def moved(self) -> dict[str, Decimal]:
+        return self.memory.moved()
 
     def charge(self, key: str, amount: Decimal) -> str:
         """The payment id of the charge made under this key; Declined if the card refuses it."""
         remembered = self._recall(key)
         if remembered is None:
-            declined = amount > self.limit
-            if declined:
-                answer = f"amount {amount:.2f} exceeds the card limit of {self.limit:.2f}"
+            if amount > self.limit:
+                remembered = self._remember(
+                    key, f"amount {amount:.2f} exceeds the card limit of {self.limit:.2f}", declined=True, amount=None
+                )
             else:
-                answer = f"pay-{uuid.uuid5(KEYS, key).hex[:20]}"
-                self._move(key, amount)
-            remembered = self._remember(key, answer, declined)
-        answer, declined = remembered
-        if declined:
-            raise Declined(answer)
-        return answer
+                remembered = self._remember(key, f"pay-{uuid.uuid5(KEYS, key).hex[:20]}", declined=False, amount=amount)
+        if remembered.declined:
+            raise Declined(remembered.answer)
+        return remembered.answer
 
     def refund(self, key: str, amount: Decimal) -> None:
         if self._recall(key) is None:
-            self._move(key, -amount)
-            self._remember(key, "refunded", False)
+            self._remember(key, "refunded", declined=False, amount=-amount)
 
-    def _recall(self, key: str) -> tuple[str, bool] | None:
+    def _forgotten_before(self) -> datetime:
+        return self.clock() - timedelta(seconds=self.key_seconds)
+
+    def _recall(self, key: str) -> Remembered | None:
         """The answer given under this key, while it is remembered."""
         self.requests.append(key)
         logger.info("card network called", extra={"key": key})  # one line a call: the calls are counted by it
-        remembered = self._remembered.get(key)
-        if remembered is None or self.clock() - remembered[0] > timedelta(seconds=self.key_seconds):
-            return None
-        return remembered[1], remembered[2]
+        remembered = self.memory.recall(key)
+        return remembered if remembered is not None and remembered.at >= self._forgotten_before() else None
 
-    def _move(self, key: str, amount: Decimal) -> None:
-        again = sum(1 for moved in self.moved if moved.split("#")[0] == key)
-        self.moved[f"{key}#{again + 1}" if again else key] = amount
-
-    def _remember(self, key: str, answer: str, declined: bool) -> tuple[str, bool]:
-        self._remembered[key] = (self.clock(), answer, declined)
-        return answer, declined
+    def _remember(self, key: str, answer: str, *, declined: bool, amount: Decimal | None) -> Remembered:
+        remembered = Remembered(self.clock(), answer, declined)
+        if self.memory.remember(key, remembered, amount, forgotten_before=self._forgotten_before()):
+            return remembered
+        first = self.memory.recall(key)  # a call under the same key, at the same moment, went first
+        if first is None:
+            raise RuntimeError(f"the card network lost its answer under {key}")
+        return first
 
 
 class PaymentCalls:
@@ -126,6 +188,11 @@ class PaymentCalls:
     def __init__(self, table_name: str, *, client=None):
         self._table = table_name
         self._client = client or clients.client("dynamodb")
+
+    def first(self, key: str) -> datetime | None:
+        """When the network was first called with this key; None if it never was (as recorded)."""
+        item = self._client.get_item(TableName=self._table, Key={"key": {"S": key}}, ConsistentRead=True).get("Item")
+        return datetime.fromisoformat(item["calledAt"]["S"]) if item else None
 
     def record(self, key: str, request: Envelope, now: datetime) -> datetime:
         """When the network was first called with this key: now, if this is the first call."""
@@ -198,10 +265,23 @@ class PaymentProvider:
         return {"orderId": order_id, "outcome": EventType.PAYMENT_REFUNDED.value}
 
     def _before_calling(self, key: str, request: Envelope) -> None:
-        """Record the call; refuse to repeat one the network may have forgotten."""
+        """Record the call; refuse one the network may have forgotten a call of. A request with
+        no call recorded is older than the network's window only if it was delivered to no run
+        that called: or to one before calls were recorded, or it waited that long unanswered,
+        while the saga's timeout cancelled its order. Either way it is not called, but parked."""
         now = self.network.clock()
-        called = self._calls.record(key, request, now)
-        if now - called > timedelta(seconds=self.network.key_seconds) - REPEAT_MARGIN:
+        window = timedelta(seconds=self.network.key_seconds)
+        repeat_within = window - min(REPEAT_MARGIN, window / 24)
+        called = self._calls.first(key)
+        if called is None:
+            if now - request.timestamp > repeat_within:
+                raise CallNotAnswered(
+                    f"request {request.eventId} ({key}) of {request.timestamp.isoformat()} is older than the card "
+                    "network remembers keys and was never answered: it is not called, as an earlier call may not "
+                    "have been recorded; reconcile with the network, then record the answer"
+                )
+            called = self._calls.record(key, request, now)
+        if now - called > repeat_within:
             raise CallNotAnswered(
                 f"the card network was called with {key} at {called.isoformat()} for event {request.eventId} "
                 "and no answer was recorded; it may have forgotten the key since, so it is not called again: "

@@ -5,6 +5,7 @@ a request that comes back unanswered is called again only inside that window."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -15,7 +16,7 @@ from catalog import EventType, new_event
 from catalog.payloads import PaymentRefundRequested, PaymentRequested
 from tests.support import aws
 
-START = datetime(2026, 12, 6, 9, 0, tzinfo=UTC)
+START = datetime.now(UTC).replace(microsecond=0)  # the requests are made now: the network's clock starts there
 AMOUNT = Decimal("20.00")
 
 
@@ -132,8 +133,8 @@ def test_a_request_unanswered_past_the_networks_window_is_parked_not_called(paym
     died_after_calling(payments, monkeypatch, request)
     calls = len(payments.network.requests)
     clock.now = START + timedelta(days=7)
-    with pytest.raises(CallNotAnswered, match=rf"called with {kind}:\S+ at 2026-12-06T09:00:00\+00:00 for event {request.eventId} "
-                                              "and no answer was recorded"):
+    at = re.escape(START.isoformat())
+    with pytest.raises(CallNotAnswered, match=rf"called with {kind}:\S+ at {at} for event {request.eventId} and no answer"):
         payments.handle(request)
     assert len(payments.network.requests) == calls  # not called
     assert sum(payments.network.moved.values()) == (AMOUNT if kind == "charge" else Decimal("0.00"))
@@ -150,11 +151,56 @@ def test_the_simulated_network_forgets_a_key_after_its_window(payments):
     assert network.moved == {"charge:order-9": AMOUNT, "charge:order-9#2": AMOUNT}
 
 
-def test_the_window_is_a_setting_a_test_can_shorten(store, monkeypatch):
+def test_a_window_shortened_to_a_minute_still_charges_and_repeats_only_inside_it(store, charge, clock, monkeypatch):
+    """A setting a test can shorten: a minute, whose margin is a 24th of it (an hour's margin would
+    leave no window at all, and refuse every charge)."""
     from common.settings import forget_read_settings
     from payments.handler import Settings, provider
+    from payments.provider import CallNotAnswered
 
     monkeypatch.setenv(Settings.variable("card_network_key_seconds"), "60")
     forget_read_settings()
     provider.cache_clear()
-    assert provider().network.key_seconds == 60
+    payments = provider()
+    payments.network.clock = clock
+    assert payments.network.key_seconds == 60
+    died_after_calling(payments, monkeypatch, charge)
+    clock.now = START + timedelta(seconds=50)  # inside the minute, less its margin: called again
+    assert payments.handle(charge)["outcome"] == "PAYMENT_PROCESSED"
+    assert payments.network.moved == {"charge:order-1": AMOUNT}
+    other = stored(store, EventType.PAYMENT_REQUESTED, PaymentRequested(orderId="order-2", customerId="c", amount=AMOUNT), 2)
+    died_after_calling(payments, monkeypatch, other)
+    clock.now = START + timedelta(seconds=50 + 58)
+    with pytest.raises(CallNotAnswered):
+        payments.handle(other)
+
+
+def test_a_request_older_than_the_window_with_no_call_recorded_is_parked_not_called(payments, store, clock):
+    """Its call may have been made where none was recorded (before calls were recorded), and its
+    order timed out long since: not called, parked. A recent one is called."""
+    from payments.provider import CallNotAnswered
+
+    old = new_event(EventType.PAYMENT_REQUESTED, aggregate_id="saga:order-1", version=1, user_id="order-saga",
+                    correlation_id="corr-1", payload=PaymentRequested(orderId="order-1", customerId="c", amount=AMOUNT))
+    old = old.model_copy(update={"timestamp": START - timedelta(days=8)})
+    store.append([old])
+    with pytest.raises(CallNotAnswered, match=f"request {old.eventId} \\(charge:order-1\\) of .* is older than"):
+        payments.handle(old)
+    assert payments.network.requests == [] and calls_recorded() == []
+    recent = stored(store, EventType.PAYMENT_REQUESTED, PaymentRequested(orderId="order-2", customerId="c", amount=AMOUNT), 2)
+    assert payments.handle(recent)["outcome"] == "PAYMENT_PROCESSED"
+
+
+def test_the_networks_memory_is_one_for_every_container(payments, store, charge, clock, monkeypatch):
+    """Lambda retries in whichever container is free: one that never saw the key asks the same
+    network, which answers as before (its memory is its own table, not a process's)."""
+    from payments.handler import provider
+
+    died_after_calling(payments, monkeypatch, charge)
+    provider.cache_clear()  # the retry, minutes later, in a fresh container
+    fresh = provider()
+    fresh.network.clock = clock
+    clock.now = START + timedelta(minutes=3)
+    assert fresh.handle(charge)["outcome"] == "PAYMENT_PROCESSED"
+    assert fresh.network.requests == ["charge:order-1"] and fresh.network.moved == {"charge:order-1": AMOUNT}
+    assert store.load("payment:order-1")[0].payload.paymentId == payments.network.charge("charge:order-1", AMOUNT)

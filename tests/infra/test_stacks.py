@@ -82,7 +82,7 @@ def test_stateful_logical_ids_are_pinned(dev):
     # Renaming any of these replaces the resource, and with it the data: never change them.
     expected = {
         "AWS::DynamoDB::Table": {"EventStore", "OrdersReadModel", "IdempotencyRecords", "UserEmails", "Inventory",
-                                 "EmailLog", "PaymentCalls", "AnalyticsDaily", "AnalyticsEvents", "AuditLog"},
+                                 "EmailLog", "PaymentCalls", "SimulatedCardNetwork", "AnalyticsDaily", "AnalyticsEvents", "AuditLog"},
         "AWS::SNS::Topic": {"AlarmTopic"},
         "AWS::Events::EventBus": {"EventBus"},
         "AWS::Events::Archive": {"EventArchive"},

@@ -23,12 +23,13 @@ def test_a_malformed_value_is_named_with_what_is_wrong():
 
 
 def test_values_are_typed_and_a_default_holds_where_the_stacks_set_nothing():
-    store, calls, limit = (PaymentSettings.variable(field)
-                           for field in ("event_store_table_name", "payment_calls_table_name", "payment_limit"))
-    settings = PaymentSettings.from_environment({store: "store", calls: "calls"})
+    store, calls, network, limit = (PaymentSettings.variable(field) for field in (
+        "event_store_table_name", "payment_calls_table_name", "card_network_table_name", "payment_limit"))
+    tables = {calls: "calls", network: "network"}
+    settings = PaymentSettings.from_environment({store: "store", **tables})
     assert settings.event_store_table_name == "store" and str(settings.payment_limit) == "1000.00"
     assert settings.card_network_key_seconds == 24 * 3600
-    assert PaymentSettings.from_environment({store: "s", calls: "c", limit: "5"}).payment_limit == 5
+    assert PaymentSettings.from_environment({store: "s", **tables, limit: "5"}).payment_limit == 5
     assert SweepSettings.from_environment({ORDERS: "o", STORE: "e", TIMEOUT: "300"}).saga_timeout_seconds == 300
 
 
