@@ -24,7 +24,7 @@ OPS := AWS_ENDPOINT_URL=http://127.0.0.1:$(LOCAL_CLOUD_PORT) AWS_ACCESS_KEY_ID=t
 	AWS_DEFAULT_REGION=us-east-1 $(PY) -m
 endif
 
-.PHONY: help install test lint quick unit e2e synth up down status invoke token logs redrive replay rebuild fault trace bench capacity chaos mutate gates catalog docs clean
+.PHONY: help install test lint quick unit e2e synth up down status invoke token logs redrive replay rebuild fault trace bench capacity chaos money mutate gates catalog docs clean
 
 help: ## list the commands
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -121,6 +121,10 @@ unit: $(VENV)/.installed ## only the fast tests (no CDK synth, no local cloud)
 synth: install ## synthesize every stack offline into cdk.out/ (STAGE=dev|prod)
 	$(CDK) synth --all -c stage=$(STAGE) >/dev/null
 	@for t in cdk.out/*.template.json; do printf '  %-50s %3s resources\n' $$t $$($(PY) -c "import json,sys;print(len(json.load(open(sys.argv[1]))['Resources']))" $$t); done
+
+MONEY_EXAMPLES ?= 300
+money: $(VENV)/.installed ## the money's property test at length: any interleaving of changes, cancels, deliveries, sweeps and crashes keeps the books (MONEY_EXAMPLES=300)
+	MONEY_EXAMPLES=$(MONEY_EXAMPLES) $(PY) -m pytest tests/handlers/test_money_interleavings.py
 
 mutate: $(VENV)/.installed ## mutation testing of the core modules against the fast tests; scores to docs/TESTING.md (about 15-25 min)
 	$(PY) -m scripts.mutate
