@@ -125,7 +125,8 @@ def _saga_done(events: list[dict], put_directly: list[dict]) -> set[str]:
     given the order's streams as they stood at the event, and everything the saga itself has
     written since (its commands, the order's completion or cancellation): it may have done the
     work on any later wake-up."""
-    from saga.coordinator import SAGA_USER, saga_stream
+    from eventstore.sagas import saga_stream
+    from saga.coordinator import SAGA_USER
     from saga.machine import Facts, decide  # the saga's pure decision, as the function runs it
 
     streams = {saga_stream(""): "commands", PAYMENTS.stream(""): "payment", RESERVATIONS.stream(""): "reservation"}

@@ -17,13 +17,19 @@ MAX_LINES = MAX_TRANSACTION_ACTIONS - 1
 LARGEST_TOTAL = Decimal("9999999999.99")
 
 
+def per_product(items: Iterable[OrderItem]) -> dict[str, int]:
+    """Each product's quantity over the lines, in the order the products first appear."""
+    totals: dict[str, int] = {}
+    for item in items:
+        totals[item.productId] = totals.get(item.productId, 0) + item.quantity
+    return totals
+
+
 def unreservable(items: Iterable[OrderItem]) -> str | None:
     """Why these lines cannot be reserved in one transaction, if they cannot: more products than
     it holds, or a product's quantity over what one line of a reservation may take. The API
     refuses such orders (orders/api.py); one stored before it did is cancelled, not charged."""
-    totals: dict[str, int] = {}
-    for item in items:
-        totals[item.productId] = totals.get(item.productId, 0) + item.quantity
+    totals = per_product(items)
     if len(totals) > MAX_TRANSACTION_ACTIONS - 1:
         return f"more products than one reservation holds ({MAX_TRANSACTION_ACTIONS - 1})"
     if any(quantity > MAX_QUANTITY for quantity in totals.values()):

@@ -210,8 +210,10 @@ class PaymentCalls:
         except ClientError as error:
             if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
                 raise
-            item = self._client.get_item(TableName=self._table, Key={"key": {"S": key}}, ConsistentRead=True)["Item"]
-            return datetime.fromisoformat(item["calledAt"]["S"])
+            called = self.first(key)
+            if called is None:
+                raise RuntimeError(f"the call recorded under {key} is gone") from None
+            return called
         return now
 
 
@@ -272,15 +274,17 @@ class PaymentProvider:
         now = self.network.clock()
         window = timedelta(seconds=self.network.key_seconds)
         repeat_within = window - min(REPEAT_MARGIN, window / 24)
-        called = self._calls.first(key)
+        # A young request is recorded at once (one write; a conditional one, which finds an earlier
+        # call). Only an old one is read first, as recording it would make a call of it look new.
+        called = self._calls.record(key, request, now) if now - request.timestamp <= repeat_within else None
         if called is None:
-            if now - request.timestamp > repeat_within:
+            called = self._calls.first(key)
+            if called is None:
                 raise CallNotAnswered(
                     f"request {request.eventId} ({key}) of {request.timestamp.isoformat()} is older than the card "
                     "network remembers keys and was never answered: it is not called, as an earlier call may not "
                     "have been recorded; reconcile with the network, then record the answer"
                 )
-            called = self._calls.record(key, request, now)
         if now - called > repeat_within:
             raise CallNotAnswered(
                 f"the card network was called with {key} at {called.isoformat()} for event {request.eventId} "

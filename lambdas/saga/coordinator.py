@@ -23,8 +23,6 @@ from orders.aggregate import InvalidTransition
 from orders.service import OrderService
 from saga.machine import Decision, Facts, decide
 
-__all__ = ["SAGA_USER", "SagaConflict", "SagaCoordinator", "saga_stream"]
-
 MAX_ATTEMPTS = 5
 SAGA_USER = "order-saga"
 

@@ -41,7 +41,7 @@ from catalog.payloads import (
     ReservedLine,
 )
 from orders.aggregate import Order
-from orders.limits import unreservable
+from orders.limits import per_product, unreservable
 
 
 @dataclass
@@ -119,10 +119,7 @@ class Decision:
 
 def merged_lines(items: Iterable[OrderItem]) -> tuple[ReservedLine, ...]:
     """One line per product: a reservation updates each stock item once."""
-    totals: dict[str, int] = {}
-    for item in items:
-        totals[item.productId] = totals.get(item.productId, 0) + item.quantity
-    return tuple(ReservedLine(productId=p, quantity=q) for p, q in totals.items())
+    return tuple(ReservedLine(productId=p, quantity=q) for p, q in per_product(items).items())
 
 
 def decide(facts: Facts, *, timed_out: bool = False) -> Decision:

@@ -10,7 +10,7 @@ import pytest
 from catalog.types import CALLER_ID_LENGTH, CALLER_ID_PATTERN, IDENTIFIER_PATTERN, LONGEST_KEY_SPACE
 from eventstore.answers import PAYMENTS, RESERVATIONS
 from inventory.stock import STREAM_PREFIX as PRODUCTS
-from saga.coordinator import saga_stream
+from eventstore.sagas import saga_stream
 from users.service import stream_of
 
 LONGEST = "p" * CALLER_ID_LENGTH
