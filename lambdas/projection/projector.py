@@ -41,17 +41,13 @@ class OrderProjector:
         order_id = event.aggregateId.removeprefix(PAYMENT_STREAM) if paying else event.aggregateId
         for _ in range(MAX_WRITE_ATTEMPTS):
             current = self._read_model.get(order_id, consistent=True)
+            applied = (current.payment.version if paying else current.order.version) if current else 0
+            if event.version <= applied:
+                return Outcome.ALREADY_APPLIED
+            history = [*self._missing_before(event, applied), event]
             if paying:
-                applied = current.payment.version if current else 0
-                if event.version <= applied:
-                    return Outcome.ALREADY_APPLIED
-                history = [*self._missing_before(event, applied), event]
                 view = (current or self._order_from_the_store(order_id)).paid(history)
             else:
-                applied = current.order.version if current else 0
-                if event.version <= applied:
-                    return Outcome.ALREADY_APPLIED
-                history = [*self._missing_before(event, applied), event]
                 view = OrderView.folded(history, onto=current)
             try:
                 self._read_model.save(view, previous=current)
