@@ -126,6 +126,7 @@ def moto_server():
 
         boto3.setup_default_session()
         aws.create_tables()
+        aws.price({"SKU-1": "9.99"})  # what the orders API's request orders
         boto3.client("events").create_event_bus(Name=BUS)
         yield endpoint
     finally:

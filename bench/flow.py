@@ -27,7 +27,8 @@ SKU = "BENCH-SKU"
 SOLD_OUT = "BENCH-SOLD-OUT"
 WARM_UP = 3
 CUSTOMERS = 5
-DECLINED_PRICE = "1200.00"  # over the simulated card limit (payments.provider, 1000.00)
+DEAR = "BENCH-DEAR"  # priced over the simulated card's limit in euros (payments.provider, 1000.00)
+PRICES = {SKU: "9.99", SOLD_OUT: "9.99", DEAR: "1200.00"}
 # A day's mix, in 20 orders: 2 cancelled by the customer (10%), 1 declined (5%), 1 out of stock
 # (5%), the rest happy; and 1% of every consumer's invocations fail once and are retried.
 MIX = ("cancelled", "cancelled", "declined", "sold-out") + ("happy",) * 16
@@ -84,6 +85,9 @@ def run(rates: list[int], step_seconds: float, *, metered: int = 20, mixed: int 
             watcher = Watcher(cloud.endpoint, outputs["OrdersTableName"])
             api("PUT", f"/inventory/{SKU}", {"quantity": (orders + metered + mixed + WARM_UP) * 10})
             api("PUT", f"/inventory/{SOLD_OUT}", {"quantity": 0})
+            api("PUT", f"/inventory/{DEAR}", {"quantity": 0})
+            for product, price in PRICES.items():
+                api("PUT", f"/inventory/{product}/prices", {"prices": {"EUR": price}})
             # Registered customers, signed up to the user pool: every order's emails are really
             # sent (and billed). Each customer calls the customer routes with their ID token.
             pool = Customers(outputs, cloud.aws_env(), cloud.endpoint)
@@ -94,8 +98,8 @@ def run(rates: list[int], step_seconds: float, *, metered: int = 20, mixed: int 
             owners: dict[str, Api] = {}  # order id: its customer's API (only they may read it)
 
             def place(i: int, kind: str = "happy") -> str:
-                line = {"productId": SOLD_OUT if kind == "sold-out" else SKU, "quantity": 1,
-                        "price": DECLINED_PRICE if kind == "declined" else "9.99"}
+                product = {"sold-out": SOLD_OUT, "declined": DEAR}.get(kind, SKU)
+                line = {"productId": product, "quantity": 1, "price": PRICES[product]}  # the price it was shown
                 customer = customers[i % CUSTOMERS]
                 order_id = customer("POST", "/orders", {"items": [line]})["orderId"]
                 owners[order_id] = customer

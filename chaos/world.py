@@ -127,6 +127,7 @@ class World:
                       stock=orders * 2)
         scope.day_before = self.day_counters()  # before the scope's first event
         self.request("PUT", f"/inventory/{scope.sku}", {"quantity": scope.stock}, key=f"{prefix}stock")
+        self.request("PUT", f"/inventory/{scope.sku}/prices", {"prices": {"EUR": PRICE}}, key=f"{prefix}price")
         # The scope's own customer, signed up to the user pool with the scope's address: the
         # platform knows them by their token's subject, and their profile's email is the token's.
         scope.signed_in = self.customers.sign_up(scope.email)

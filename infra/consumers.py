@@ -224,8 +224,12 @@ HTTP_SERVICES = (
     HttpService(
         "InventoryApi",
         "inventory.api.handler",
-        "Inventory: stock per product",
-        (("PUT", "/inventory/{productId}"), ("GET", "/inventory/{productId}")),
+        "Inventory: stock and prices per product",
+        (
+            ("PUT", "/inventory/{productId}"),
+            ("PUT", "/inventory/{productId}/prices"),
+            ("GET", "/inventory/{productId}"),
+        ),
         Door.STAFF,
         appends_to=Streams((f"{stock.STREAM_PREFIX}*",)),
     ),

@@ -40,6 +40,7 @@ class EventType(StrEnum):
     PAYMENT_FAILED = "PAYMENT_FAILED"
     PAYMENT_REFUNDED = "PAYMENT_REFUNDED"
     INVENTORY_ADJUSTED = "INVENTORY_ADJUSTED"
+    PRODUCT_PRICED = "PRODUCT_PRICED"
     INVENTORY_UPDATED = "INVENTORY_UPDATED"
     INVENTORY_INSUFFICIENT = "INVENTORY_INSUFFICIENT"
     INVENTORY_RELEASED = "INVENTORY_RELEASED"
@@ -74,6 +75,9 @@ CATALOG: dict[EventType, EventSpec] = {
         EventSpec(EventType.PAYMENT_FAILED, Source.PAYMENTS, payloads.PaymentFailed, "A payment was declined."),
         EventSpec(EventType.PAYMENT_REFUNDED, Source.PAYMENTS, payloads.PaymentRefunded, "A charge was refunded."),
         EventSpec(EventType.INVENTORY_ADJUSTED, Source.INVENTORY, payloads.InventoryAdjusted, "Stock was set."),
+        EventSpec(
+            EventType.PRODUCT_PRICED, Source.INVENTORY, payloads.ProductPriced, "A product's price list was set."
+        ),
         EventSpec(
             EventType.INVENTORY_UPDATED, Source.INVENTORY, payloads.InventoryUpdated, "An order's lines were reserved."
         ),

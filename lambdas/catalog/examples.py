@@ -70,6 +70,13 @@ EXAMPLES: dict[str, Envelope] = {
         version=1,
         aggregate="product:SKU-RED-MUG",
     ),
+    "product-priced": _example(
+        E.PRODUCT_PRICED,
+        22,
+        p.ProductPriced(productId="SKU-RED-MUG", prices={"EUR": Decimal("12.50"), "USD": Decimal("13.90")}),
+        version=2,
+        aggregate="product:SKU-RED-MUG",
+    ),
     "order-created": _example(
         E.ORDER_CREATED,
         1,

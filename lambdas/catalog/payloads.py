@@ -4,7 +4,7 @@ from decimal import Decimal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from catalog.types import Currency, Email, Identifier, Money, Quantity
+from catalog.types import SUPPORTED_CURRENCIES, Currency, Email, Identifier, Money, Quantity
 
 
 class Payload(BaseModel):
@@ -91,6 +91,15 @@ class PaymentRefunded(Payload):
     orderId: Identifier
     paymentId: Identifier
     amount: Money
+
+
+class ProductPriced(Payload):
+    """A product's price list: one price per currency it is sold in; a currency it does not name,
+    it is not sold in. It replaces the product's earlier list, and alters no order already placed
+    (each order's lines carry the price they were placed at)."""
+
+    productId: Identifier
+    prices: dict[Currency, Money] = Field(min_length=1, max_length=len(SUPPORTED_CURRENCIES))
 
 
 class InventoryAdjusted(Payload):

@@ -34,6 +34,18 @@ Quantity = Annotated[int, Field(gt=0, le=MAX_QUANTITY, strict=True)]
 EMAIL_PATTERN = r"^[A-Za-z0-9._%+'-]{1,64}@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,63}$"
 Email = Annotated[str, StringConstraints(pattern=EMAIL_PATTERN, max_length=254)]
 
-# ISO 4217 code. Orders placed before currencies existed (ORDER_CREATED v1) were in euros.
+# ISO 4217 code. Orders placed before currencies existed (ORDER_CREATED v1) were in euros, and
+# so was every payment before payments named theirs (PAYMENT_* v1): the card network's account
+# charged in its own currency.
 DEFAULT_CURRENCY = "EUR"
 Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
+# What the card network charges in (payments/provider.py holds a limit for each): an order, and
+# a product's price, is in one of these. Events carry any ISO 4217 code.
+SUPPORTED_CURRENCIES = ("EUR", "USD", "GBP", "CHF", "SEK", "NOK", "DKK", "PLN", "CZK", "CAD", "AUD")
+
+
+def supported(code: str) -> str:
+    """A currency the card network takes (a validator for the APIs' bodies)."""
+    if code not in SUPPORTED_CURRENCIES:
+        raise ValueError(f"not a currency the platform sells in ({', '.join(SUPPORTED_CURRENCIES)})")
+    return code

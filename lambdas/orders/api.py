@@ -13,6 +13,7 @@ GET  /orders/{id}/events       its history, from the event store
 
 import re
 import uuid
+from decimal import Decimal
 from functools import cache
 from http import HTTPStatus
 from typing import Annotated, Any
@@ -32,14 +33,16 @@ from botocore.exceptions import ClientError
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from catalog import Caller, EventType
-from catalog.payloads import OrderItem, order_total
-from catalog.types import DEFAULT_CURRENCY, Currency
+from catalog.payloads import OrderCreated, OrderItem, order_total
+from catalog.types import DEFAULT_CURRENCY, CallerId, Currency, Money, Quantity, supported
 from common.api import api_handler, customer, path_id, resolver
 from common.http import ApiError, bad_request, json_response, parse_body
 from common.settings import CustomersAppClientId, FunctionSettings, ReadTable, ReadWriteTable
 from eventstore.store import ConcurrencyError, Contended, EventStore, EventTooLarge
+from inventory.prices import PriceBook
 from orders.aggregate import InvalidTransition
 from orders.limits import LARGEST_TOTAL, MAX_LINES, unreservable
+from orders.pricing import NotForSale, PriceChanged, price_lines
 from orders.read_model import OrdersReadModel
 from orders.service import OrderNotFound, OrderService
 
@@ -62,34 +65,29 @@ class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-# What the payment provider charges in. Events carry any ISO 4217 code (Currency); an order is
-# taken only in one of these.
-SUPPORTED_CURRENCIES = ("EUR", "USD", "GBP", "CHF", "SEK", "NOK", "DKK", "PLN", "CZK", "CAD", "AUD")
+class ShownLine(_Body):
+    """A line as the client sends it: the product and how many. The price is the catalog's
+    (orders/pricing.py); a client may send the one it showed, and is refused if it is not it."""
+
+    productId: CallerId
+    quantity: Quantity
+    price: Money | None = None
 
 
-def _supported(code: str) -> str:
-    if code not in SUPPORTED_CURRENCIES:
-        raise ValueError(f"not a currency orders are taken in ({', '.join(SUPPORTED_CURRENCIES)})")
-    return code
-
-
-def _fulfillable(items: list[OrderItem]) -> list[OrderItem]:
-    """Lines the platform can charge and reserve: a total an amount holds, and a reservation
-    that one transaction holds (the saga cancels an order it cannot reserve: saga/machine.py)."""
-    if order_total(items) > LARGEST_TOTAL:
-        raise ValueError(f"the lines' total (price x quantity) is over the largest an order may be, {LARGEST_TOTAL}")
-    if (why := unreservable(items)) is not None:
+def _reservable(lines: list[ShownLine]) -> list[ShownLine]:
+    """Lines one reservation holds (the saga cancels an order it cannot reserve: saga/machine.py)."""
+    if (why := unreservable(lines)) is not None:
         raise ValueError(why)
-    return items
+    return lines
 
 
-Lines = Annotated[list[OrderItem], Field(min_length=1, max_length=MAX_LINES), AfterValidator(_fulfillable)]
+Lines = Annotated[list[ShownLine], Field(min_length=1, max_length=MAX_LINES), AfterValidator(_reservable)]
 
 
 class PlaceOrder(_Body):
     # No customerId: the customer is who the token says (a body naming one is a 400 on the field).
     items: Lines
-    currency: Annotated[Currency, AfterValidator(_supported)] = DEFAULT_CURRENCY
+    currency: Annotated[Currency, AfterValidator(supported)] = DEFAULT_CURRENCY
 
 
 class UpdateOrder(_Body):
@@ -108,6 +106,7 @@ class CancelOrder(_Body):
 class Settings(FunctionSettings):
     event_store_table_name: ReadWriteTable
     orders_table_name: ReadTable
+    inventory_table_name: ReadTable  # the price book
     idempotency_table_name: ReadWriteTable
     customers_app_client_id: CustomersAppClientId
 
@@ -120,6 +119,35 @@ def store() -> EventStore:
 @cache
 def orders() -> OrderService:
     return OrderService(store())
+
+
+@cache
+def price_book() -> PriceBook:
+    return PriceBook(Settings.current().inventory_table_name)
+
+
+def priced(lines: list[ShownLine], currency: str, placed: dict[str, Decimal] | None = None) -> tuple[OrderItem, ...]:
+    """The lines at the catalog's prices (or the order's own, `placed`): a 400 on a product not for
+    sale in the currency or a total over what an order may be, a 409 on a stale shown price."""
+    try:
+        items = price_lines(lines, currency, price_book(), placed=placed)
+    except NotForSale as error:
+        raise bad_request(f"items.{error.index}.productId", str(error)) from None
+    except PriceChanged as error:
+        raise ApiError(
+            HTTPStatus.CONFLICT,
+            f"{error}: nothing was ordered; show the customer the current prices and send them again",
+            [
+                {"field": f"items.{i}.price", "message": f"the price is now {error.priced[i].price:.2f}"}
+                for i in error.stale
+            ],
+            items=[item.model_dump(mode="json") for item in error.priced],
+        ) from None
+    if order_total(items) > LARGEST_TOTAL:
+        raise bad_request(
+            "items", f"the lines' total (price x quantity) is over the largest an order may be, {LARGEST_TOTAL}"
+        )
+    return items
 
 
 @cache
@@ -157,22 +185,35 @@ def _place_order(request: dict[str, Any]) -> dict[str, Any]:
     # the record's lease, and must find that order rather than place a second one.
     order_id = str(uuid.uuid5(_ORDER_IDS, f"{who.user_id}\n{request['key']}")) if request.get("key") else None
     try:
+        items = priced(body.items, body.currency)
         event = orders().place(
-            customer_id=who.user_id, items=body.items, currency=body.currency, caller=who, order_id=order_id
+            customer_id=who.user_id, items=items, currency=body.currency, caller=who, order_id=order_id
         )
-    except ConcurrencyError:
-        if order_id is None:
+    except (ApiError, ConcurrencyError):
+        # Placed already under this key: the first answer, whatever the prices are now.
+        placed = store().load(order_id, up_to_version=1) if order_id is not None else []
+        if not placed:
             raise
-        event = store().load(order_id, up_to_version=1)[0]
-        if (
-            event.payload.customerId != who.user_id
-            or list(event.payload.items) != list(body.items)
-            or event.payload.currency != body.currency
-        ):
+        event = placed[0]
+        if not _same_order(event.payload, who, body):
             raise ApiError(
                 HTTPStatus.UNPROCESSABLE_ENTITY, "this Idempotency-Key was used with a different body"
             ) from None
     return {"orderId": event.aggregateId, "version": event.version, "eventId": str(event.eventId)}
+
+
+def _same_order(placed: OrderCreated, who: Caller, body: PlaceOrder) -> bool:
+    """Whether the order placed is this body's: its customer, currency, products and quantities,
+    and the prices shown, where the body shows them."""
+    return (
+        placed.customerId == who.user_id
+        and placed.currency == body.currency
+        and len(placed.items) == len(body.items)
+        and all(
+            item.productId == line.productId and item.quantity == line.quantity and line.price in (None, item.price)
+            for item, line in zip(placed.items, body.items, strict=True)
+        )
+    )
 
 
 def signed_in() -> Caller:
@@ -213,7 +254,12 @@ def update(order_id: str) -> Response:
     order_id = path_id(order_id)
     body = parse_body(app.current_event.body, UpdateOrder)
     event = orders().update_items(
-        order_id, items=body.items, expected_version=body.expectedVersion, caller=who, owner=who.user_id
+        order_id,
+        # priced as the order is: its products keep the prices they were placed at
+        items=lambda order: priced(body.items, order.currency, {item.productId: item.price for item in order.items}),
+        expected_version=body.expectedVersion,
+        caller=who,
+        owner=who.user_id,
     )
     return json_response(HTTPStatus.OK, {"orderId": order_id, "version": event.version}, who.correlation_id)
 

@@ -4,8 +4,8 @@ before it did (saga/machine.py)."""
 
 from collections.abc import Iterable
 from decimal import Decimal
+from typing import Protocol
 
-from catalog.payloads import OrderItem
 from catalog.types import MAX_QUANTITY
 from eventstore.store import MAX_TRANSACTION_ACTIONS
 
@@ -17,7 +17,14 @@ MAX_LINES = MAX_TRANSACTION_ACTIONS - 1
 LARGEST_TOTAL = Decimal("9999999999.99")
 
 
-def per_product(items: Iterable[OrderItem]) -> dict[str, int]:
+class Line(Protocol):
+    @property
+    def productId(self) -> str: ...
+    @property
+    def quantity(self) -> int: ...
+
+
+def per_product(items: Iterable[Line]) -> dict[str, int]:
     """Each product's quantity over the lines, in the order the products first appear."""
     totals: dict[str, int] = {}
     for item in items:
@@ -25,7 +32,7 @@ def per_product(items: Iterable[OrderItem]) -> dict[str, int]:
     return totals
 
 
-def unreservable(items: Iterable[OrderItem]) -> str | None:
+def unreservable(items: Iterable[Line]) -> str | None:
     """Why these lines cannot be reserved in one transaction, if they cannot: more products than
     it holds, or a product's quantity over what one line of a reservation may take. The API
     refuses such orders (orders/api.py); one stored before it did is cancelled, not charged."""

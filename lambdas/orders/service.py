@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from itertools import chain
 
 from catalog import Caller, Envelope, EventType, new_event
@@ -69,17 +69,18 @@ class OrderService:
         self,
         order_id: str,
         *,
-        items: Iterable[OrderItem],
+        items: Iterable[OrderItem] | Callable[[Order], Iterable[OrderItem]],
         expected_version: int,
         caller: Caller,
         owner: str | None = None,
     ) -> Envelope:
-        """The order's new lines, while it is open for changes: until the saga asks for its payment
-        (docs/DECISIONS.md). Written on condition that the saga's request is not stored, in one
-        transaction, so that a change and the request cannot both win: the saga charges the
-        lines it read, or reads them again."""
+        """The order's new lines (or how to price them, given the order: orders/pricing.py), while
+        it is open for changes: until the saga asks for its payment (docs/DECISIONS.md). Written on
+        condition that the saga's request is not stored, in one transaction, so that a change and
+        the request cannot both win: the saga charges the lines it read, or reads them again."""
         order = self._load_at(order_id, expected_version, owner)
-        event = _event(EventType.ORDER_UPDATED, order_id, order.update_items(items), order.version + 1, caller)
+        lines = items(order) if callable(items) else items
+        event = _event(EventType.ORDER_UPDATED, order_id, order.update_items(lines), order.version + 1, caller)
         try:
             self._store.append([event], guards=[self._store.absent(saga_stream(order_id), PAYMENT_ASKED)])
         except GuardFailed:

@@ -50,6 +50,10 @@ def aws_cli() -> str:
     pytest.fail("the AWS CLI is not installed: `make test` installs Debian's awscli (or set AWS_CLI)")
 
 
+# The products the tests order by name, as staff priced them (others are each test's own).
+CATALOG = {"SKU-1": "19.99", "SKU-2": "5.00", "SKU-9": "9.99"}
+
+
 @dataclass
 class HttpResponse:
     status: int
@@ -118,6 +122,19 @@ class Deployment:
             method, path, body, headers=headers, timeout=30, auth=auth)
         return HttpResponse(answer.status, answer.body, answer.headers)
 
+    def priced(self, prices: dict[str, str]) -> "Deployment":
+        """Staff price these products in euros (their stock left as it is)."""
+        for sku, price in prices.items():
+            assert self.http("PUT", f"/inventory/{sku}/prices", {"prices": {"EUR": price}}).status == 200
+        return self
+
+    def product(self, quantity: int, price: str = "10.00", *, sku: str | None = None) -> str:
+        """A product staff stocked and priced in euros (a new one, unless named), as the README does."""
+        sku = sku or f"SKU-{uuid.uuid4().hex[:10]}"
+        assert self.http("PUT", f"/inventory/{sku}", {"quantity": quantity}).status == 200
+        assert self.http("PUT", f"/inventory/{sku}/prices", {"prices": {"EUR": price}}).status == 200
+        return sku
+
 
 def eventually(check: Callable[[], T], *, timeout: float = 30, interval: float = 0.5) -> T:
     """Poll until check() returns without an AssertionError; the platform is eventually consistent."""
@@ -140,13 +157,13 @@ def _aws_outputs() -> Outputs:
 @pytest.fixture(scope="session")
 def deployment(tmp_path_factory) -> Deployment:
     if ON_AWS:
-        yield Deployment(_aws_outputs(), endpoint=None)
+        yield Deployment(_aws_outputs(), endpoint=None).priced(CATALOG)
         return
     cloud = LocalCloud(port=free_port(), state_dir=tmp_path_factory.mktemp("local-cloud"), stage=STAGE)
     cloud.start()
     try:
         outputs = cloud.deploy(quiet=True)
-        yield Deployment(outputs, endpoint=cloud.endpoint, env=cloud.aws_env())
+        yield Deployment(outputs, endpoint=cloud.endpoint, env=cloud.aws_env()).priced(CATALOG)
     finally:
         cloud.stop()
 

@@ -32,14 +32,12 @@ def eve(deployment):
     return deployment.sign_up("eve")
 
 
-def product(deployment, quantity: int) -> str:
-    sku = f"SKU-{uuid.uuid4().hex[:10]}"
-    assert deployment.http("PUT", f"/inventory/{sku}", {"quantity": quantity}).status == 200
-    return sku
+def product(deployment, quantity: int, price: str = "10.00") -> str:
+    return deployment.product(quantity, price)
 
 
-def place(deployment, customer, sku: str, price: str = "10.00", quantity: int = 1, **headers: str) -> str:
-    answer = deployment.http("POST", "/orders", {"items": [{"productId": sku, "quantity": quantity, "price": price}]},
+def place(deployment, customer, sku: str, quantity: int = 1, **headers: str) -> str:
+    answer = deployment.http("POST", "/orders", {"items": [{"productId": sku, "quantity": quantity}]},
                              headers=headers or None, customer=customer)
     assert answer.status == 201, answer.body
     return answer.body["orderId"]
@@ -84,7 +82,7 @@ def refused_as_not_stored(deployment, consumer: str, entries: list[dict]) -> dic
 def test_an_order_is_placed_in_the_tokens_name_never_the_bodys(deployment, ada, eve):
     sku = product(deployment, 5)
     forged_owner = deployment.http("POST", "/orders", {"customerId": ada.id, "items": [
-        {"productId": sku, "quantity": 1, "price": "1.00"}]}, customer=eve)
+        {"productId": sku, "quantity": 1}]}, customer=eve)
     assert forged_owner.status == 400
     assert [e["field"] for e in forged_owner.body["errors"]] == ["customerId"]
     order_id = place(deployment, eve, sku)
@@ -142,10 +140,10 @@ def test_an_idempotency_key_is_its_customers_own(deployment, ada, eve):
 def test_a_customer_cannot_write_into_another_conversation(deployment, ada, eve, stalled):
     stalled("Payments", "PAYMENT_REQUESTED")
     sku = product(deployment, 5)
-    adas = deployment.http("POST", "/orders", {"items": [{"productId": sku, "quantity": 1, "price": "1.00"}]},
+    adas = deployment.http("POST", "/orders", {"items": [{"productId": sku, "quantity": 1}]},
                            headers={"X-Correlation-Id": f"checkout-{uuid.uuid4().hex[:8]}"}, customer=ada)
     conversation = adas.headers["X-Correlation-Id"]
-    eves = deployment.http("POST", "/orders", {"items": [{"productId": sku, "quantity": 1, "price": "1.00"}]},
+    eves = deployment.http("POST", "/orders", {"items": [{"productId": sku, "quantity": 1}]},
                            headers={"X-Correlation-Id": conversation}, customer=eve)  # Ada's id, sent by Eve
     assert eves.headers["X-Correlation-Id"] != conversation
 
@@ -189,13 +187,13 @@ def test_a_forged_payment_request_charges_nothing(deployment, ada, put_events):
     order of 800.00 on the bus before the order is placed."""
     from orders.api import _ORDER_IDS
 
-    sku = product(deployment, 5)
+    sku = product(deployment, 5, price="800.00")
     key = f"checkout-{uuid.uuid4().hex[:12]}"
     order_id = str(uuid.uuid5(_ORDER_IDS, f"{ada.id}\n{key}"))
     request = forged(deployment, EventType.PAYMENT_REQUESTED, f"saga:{order_id}", 1,
                      p.PaymentRequested(orderId=order_id, customerId=ada.id, amount=Decimal("0.01")))
     put_events(request)
-    assert place(deployment, ada, sku, price="800.00", **{"Idempotency-Key": key}) == order_id
+    assert place(deployment, ada, sku, **{"Idempotency-Key": key}) == order_id
     refused_as_not_stored(deployment, "Payments", request)
     assert settled(deployment, ada, order_id)["status"] == "COMPLETED"
     [charge] = [e for e in stream(deployment, f"payment:{order_id}") if e["eventType"] == "PAYMENT_PROCESSED"]
@@ -203,8 +201,8 @@ def test_a_forged_payment_request_charges_nothing(deployment, ada, put_events):
 
 
 def test_forged_compensations_on_a_completed_order_move_no_money_stock_or_read_model(deployment, ada, put_events):
-    sku = product(deployment, 5)
-    order_id = place(deployment, ada, sku, price="20.00", quantity=2)
+    sku = product(deployment, 5, price="20.00")
+    order_id = place(deployment, ada, sku, quantity=2)
     assert settled(deployment, ada, order_id)["status"] == "COMPLETED"
     stock_before = deployment.http("GET", f"/inventory/{sku}").body
     charge = next(e for e in stream(deployment, f"payment:{order_id}") if e["eventType"] == "PAYMENT_PROCESSED")

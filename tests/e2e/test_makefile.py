@@ -76,6 +76,8 @@ def bash(line: str, env: dict) -> str:
 def test_the_try_it_commands_work_as_printed(env):
     lines = try_it_lines(env)
     setup = "\n".join(line for line in lines if line.startswith(("TOKEN=", "customer=(", "staff=(")))
+    price = next(line for line in lines if "/inventory/SKU-1/prices" in line)
+    assert json.loads(bash(f"{setup}\n{price}", env))["prices"] == {"EUR": "19.99"}
     post = next(i for i, line in enumerate(lines) if "-X POST" in line)
     placed = json.loads(bash(f"{setup}\n{lines[post]}\n{lines[post + 1]}", env))  # the POST spans two lines
     assert placed["version"] == 1
@@ -91,7 +93,7 @@ def test_the_try_it_commands_work_as_printed(env):
     assert eventually(projected, timeout=60)["customerId"] == subject  # the order is the token's customer's
     assert _subject(read_token(env)) == subject  # a second `make token` signs the same customer in again
 
-    stock = next(line for line in lines if "/inventory/SKU-1" in line)
+    stock = next(line for line in lines if "/inventory/SKU-1 " in line)
     assert json.loads(bash(f"{setup}\n{stock}", env))["available"] == 40
     refused = bash(f"{setup}\n{stock.replace('staff[@]', 'customer[@]')} -o /dev/null -w '%{{http_code}}'", env)
     assert refused == "403"  # a customer's token on a staff route

@@ -14,7 +14,7 @@ from catalog import Source
 from tests.e2e.conftest import (PARK_TIMEOUT, dead_letters, delivered, event_id, eventually, example_entries,
                                 log_lines, parked, unique_day)
 
-ORDER = {"items": [{"productId": "SKU-1", "quantity": 3, "price": "2.50"}]}
+ORDER = {"items": [{"productId": "SKU-1", "quantity": 3}]}
 
 
 def set_fault(deployment, consumer: str, event_types: str | None) -> None:
@@ -127,9 +127,8 @@ def card_network_calls(deployment, key: str) -> int:
 
 def settled_order(deployment, quantity: int, stock: int) -> tuple[str, str]:
     """An order placed through the API and taken to its end by the saga: (its id, its status)."""
-    sku = f"SKU-{uuid.uuid4().hex[:10]}"
-    assert deployment.http("PUT", f"/inventory/{sku}", {"quantity": stock}).status == 200
-    placed = deployment.http("POST", "/orders", {"items": [{"productId": sku, "quantity": quantity, "price": "4.00"}]})
+    sku = deployment.product(stock, "4.00")
+    placed = deployment.http("POST", "/orders", {"items": [{"productId": sku, "quantity": quantity}]})
     assert placed.status == 201, placed.body
     order_id = placed.body["orderId"]
 

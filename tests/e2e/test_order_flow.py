@@ -80,7 +80,7 @@ def test_once_its_payment_is_requested_an_order_cannot_be_changed_only_cancelled
         assert trail.status == 200 and "PAYMENT_REQUESTED" in {e["eventType"] for e in trail.body["events"]}, trail.body
 
     eventually(payment_requested)
-    bigger = {"items": [{"productId": "SKU-1", "quantity": 40, "price": "24.00"}], "expectedVersion": 1}
+    bigger = {"items": [{"productId": "SKU-1", "quantity": 40}], "expectedVersion": 1}
     refused = deployment.http("PUT", f"/orders/{order_id}", bigger)
     assert refused.status == 409
     assert "payment has been requested" in refused.body["message"] and "cancel it" in refused.body["message"]
@@ -186,9 +186,8 @@ def test_an_order_shows_what_was_captured_and_refunded(deployment):
     import uuid
 
     def order(quantity: int, stock: int) -> str:
-        sku = f"SKU-{uuid.uuid4().hex[:10]}"
-        assert deployment.http("PUT", f"/inventory/{sku}", {"quantity": stock}).status == 200
-        placed = deployment.http("POST", "/orders", {"items": [{"productId": sku, "quantity": quantity, "price": "7.50"}]})
+        sku = deployment.product(stock, "7.50")
+        placed = deployment.http("POST", "/orders", {"items": [{"productId": sku, "quantity": quantity}]})
         assert placed.status == 201, placed.body
         return placed.body["orderId"]
 
@@ -205,3 +204,27 @@ def test_an_order_shows_what_was_captured_and_refunded(deployment):
     assert body["payment"] == {"state": "CAPTURED", "captured": "15.00", "refunded": "0.00"} and body["totalAmount"] == "15.00"
     body = shown(short, "CANCELLED", "REFUNDED")
     assert body["payment"] == {"state": "REFUNDED", "captured": "15.00", "refunded": "15.00"}
+
+
+def test_an_order_is_priced_from_the_catalog_and_a_stale_shown_price_is_refused_with_the_current(deployment):
+    """Staff price a product; a customer's order takes that price, whatever it says; after staff
+    raise it, the price the customer was shown is refused with today's, and the order placed
+    before keeps, and is charged, the price it was placed at."""
+    sku = deployment.product(5, "12.50")
+    placed = deployment.http("POST", "/orders", {"items": [{"productId": sku, "quantity": 2}]})
+    assert placed.status == 201, placed.body
+    order_id = placed.body["orderId"]
+
+    assert deployment.http("PUT", f"/inventory/{sku}/prices", {"prices": {"EUR": "14.00"}}).status == 200
+    stale = deployment.http("POST", "/orders", {"items": [{"productId": sku, "quantity": 1, "price": "12.50"}]})
+    assert stale.status == 409, stale.body
+    assert stale.body["errors"] == [{"field": "items.0.price", "message": "the price is now 14.00"}]
+    assert stale.body["items"] == [{"productId": sku, "quantity": 1, "price": "14.00"}]
+
+    def charged():
+        body = deployment.http("GET", f"/orders/{order_id}").body
+        assert body.get("status") == "COMPLETED", body
+        return body
+
+    body = eventually(charged, timeout=60)
+    assert body["totalAmount"] == "25.00" and body["payment"]["captured"] == "25.00"

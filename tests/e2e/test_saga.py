@@ -12,16 +12,14 @@ from tests.e2e.conftest import PARK_TIMEOUT, delivered, eventually, fault, parke
 SETTLED = {"COMPLETED", "CANCELLED"}
 
 
-def product(deployment, quantity: int) -> str:
-    sku = f"SKU-{uuid.uuid4().hex[:10]}"
-    assert deployment.http("PUT", f"/inventory/{sku}", {"quantity": quantity}).status == 200
-    return sku
+def product(deployment, quantity: int, price: str = "10.00") -> str:
+    return deployment.product(quantity, price)
 
 
-def place(deployment, sku: str, quantity: int = 1, price: str = "10.00") -> tuple[str, str]:
+def place(deployment, sku: str, quantity: int = 1) -> tuple[str, str]:
     correlation = f"saga-{uuid.uuid4().hex[:12]}"
     response = deployment.http("POST", "/orders", {"items": [
-        {"productId": sku, "quantity": quantity, "price": price}]}, headers={"X-Correlation-Id": correlation})
+        {"productId": sku, "quantity": quantity}]}, headers={"X-Correlation-Id": correlation})
     assert response.status == 201, response.body
     # the conversation's id, as the API tagged it with the customer
     return response.body["orderId"], response.headers["X-Correlation-Id"]
@@ -63,8 +61,8 @@ def test_happy_path_pays_reserves_and_completes(deployment):
 
 
 def test_a_declined_payment_cancels_the_order_with_the_reason(deployment):
-    sku = product(deployment, 5)
-    order_id, _ = place(deployment, sku, price="1200.00")
+    sku = product(deployment, 5, price="1200.00")
+    order_id, _ = place(deployment, sku)
     order = settled(deployment, order_id)
     assert order["status"] == "CANCELLED"
     assert order["cancelReason"] == "payment declined: amount 1200.00 exceeds the card limit of 1000.00"

@@ -18,6 +18,7 @@ LINES = [{"productId": "SKU-1", "quantity": 2, "price": "19.99"}]
 def orders_api(tables, lambda_context):
     from orders.api import handler
 
+    aws.price({"SKU-1": "19.99"})
     return lambda method, path, **kw: call(handler, lambda_context, method, path, **kw)
 
 
@@ -43,7 +44,7 @@ def test_an_order_is_placed_in_the_name_of_the_token_never_of_the_body(orders_ap
     forged = orders_api("POST", "/orders", body={"customerId": ADA, "items": LINES}, customer=EVE)
     assert forged.status == 400
     assert [e["field"] for e in forged.body["errors"]] == ["customerId"]
-    assert aws.item_count(aws.EVENT_STORE) == 0
+    assert aws.item_count(aws.EVENT_STORE) == 1  # SKU-1's price alone
 
     placed = orders_api("POST", "/orders", body={"items": LINES}, customer=EVE)
     assert placed.status == 201
@@ -138,7 +139,7 @@ def test_a_customer_cannot_write_into_another_conversation_by_its_correlation_id
 def test_only_an_id_token_of_the_platforms_app_client_places_an_order(orders_api, token):
     answer = orders_api("POST", "/orders", body={"items": LINES}, customer=claims(ADA, **token))
     assert answer.status == 401
-    assert aws.item_count(aws.EVENT_STORE) == 0
+    assert aws.item_count(aws.EVENT_STORE) == 1  # SKU-1's price alone
 
 
 @pytest.mark.parametrize("product", ["payment:order-1", "saga:order-1", "reservation:order-1", "user:sub-ada"])

@@ -127,6 +127,7 @@ def test_an_api_throttled_past_the_sdks_retries_answers_503_and_the_same_key_lat
         tables, throttled, lambda_context, monkeypatch):
     from orders.api import handler
 
+    aws.price({"SKU-1": "9.99"})
     body = {"items": [{"productId": "SKU-1", "quantity": 1, "price": "9.99"}]}
     answers = []
     for n in range(12):
@@ -153,6 +154,7 @@ def test_an_api_throttled_past_the_sdks_retries_answers_503_and_the_same_key_lat
 def test_an_aws_error_that_is_not_a_throttle_is_not_dressed_as_one(tables, lambda_context, monkeypatch):
     from orders.api import Settings, handler
 
+    aws.price({"SKU-1": "9.99"})
     monkeypatch.setenv(Settings.variable("event_store_table_name"), "no-such-table")
     body = {"items": [{"productId": "SKU-1", "quantity": 1, "price": "9.99"}]}
     with pytest.raises(ClientError, match="ResourceNotFoundException"):

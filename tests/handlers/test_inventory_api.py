@@ -35,27 +35,24 @@ def test_stock_must_be_a_non_negative_integer(api, quantity):
     assert aws.item_count(aws.INVENTORY) == aws.item_count(aws.EVENT_STORE) == 0
 
 
-def test_a_stock_write_that_loses_a_race_writes_neither_record_nor_event(tables, store):
+def test_a_stock_write_that_loses_a_race_writes_neither_record_nor_event(tables, store, monkeypatch):
+    import boto3
+
     from catalog import Caller
-    from eventstore.store import GuardFailed
-    from inventory.stock import Stock
+    from inventory.stock import Stock, StockContention
 
     stock = Stock(store, aws.INVENTORY)
     caller = Caller("u", "c")
     stock.set("SKU-1", 5, caller=caller)
-    # the stock record moved to version 2 behind the event store's back: the guard must fail
-    import boto3
-
+    read = stock.get("SKU-1")
+    # the stock record moved to version 2 behind the event store's back, after every read: the
+    # record's condition fails each time, and neither it nor the event is written
     boto3.client("dynamodb").update_item(TableName=aws.INVENTORY, Key={"productId": {"S": "SKU-1"}},
                                          UpdateExpression="SET version = :v", ExpressionAttributeValues={":v": {"N": "2"}})
-    write = stock._write("SKU-1", 9, previous_version=1)
-    from catalog import EventType, new_event
-    from catalog.payloads import InventoryAdjusted
-
-    event = new_event(EventType.INVENTORY_ADJUSTED, aggregate_id="product:SKU-1",
-                      payload=InventoryAdjusted(productId="SKU-1", quantity=9), version=2, user_id="u", correlation_id="c")
-    with pytest.raises(GuardFailed):
-        store.append([event], guards=[write])
+    monkeypatch.setattr(stock, "get", lambda product_id: read)
+    with pytest.raises(StockContention):
+        stock.set("SKU-1", 9, caller=caller)
+    monkeypatch.undo()
     assert len(store.load("product:SKU-1")) == 1
     assert stock.get("SKU-1")["available"] == 5
 
@@ -77,3 +74,38 @@ def test_a_product_id_is_set_up_to_its_length_and_refused_past_it_naming_the_fie
         response = api("PUT", f"/inventory/{too_long}", body={"quantity": 1})
         assert (response.status, response.body["errors"][0]["field"]) == (400, "productId"), response
     assert aws.item_count(aws.INVENTORY) == 1
+
+
+def test_staff_set_a_products_prices_with_its_event_and_its_stock_is_kept(api, store):
+    assert api("PUT", "/inventory/SKU-1", body={"quantity": 12}).status == 200
+    priced = api("PUT", "/inventory/SKU-1/prices", body={"prices": {"EUR": "12.50", "USD": "13.9"}})
+    assert priced.status == 200, priced.body
+    assert priced.body == {"productId": "SKU-1", "prices": {"EUR": "12.50", "USD": "13.90"}, "version": 2}
+    # a new list replaces the old: a currency it no longer names, the product is not sold in
+    api("PUT", "/inventory/SKU-1/prices", body={"prices": {"EUR": "14.00"}})
+    api("PUT", "/inventory/SKU-1", body={"quantity": 10})
+
+    record = api("GET", "/inventory/SKU-1").body
+    assert (record["available"], record["prices"], record["version"]) == (10, {"EUR": "14.00"}, 4)
+    assert [e.eventType for e in store.load("product:SKU-1")] == [
+        "INVENTORY_ADJUSTED", "PRODUCT_PRICED", "PRODUCT_PRICED", "INVENTORY_ADJUSTED"]
+
+
+def test_a_product_priced_before_it_is_stocked_has_none_available(api):
+    assert api("PUT", "/inventory/SKU-NEW/prices", body={"prices": {"GBP": "3.00"}}).status == 200
+    record = api("GET", "/inventory/SKU-NEW").body
+    assert (record["available"], record["reserved"], record["prices"]) == (0, 0, {"GBP": "3.00"})
+
+
+@pytest.mark.parametrize(("prices", "field"), [
+    ({}, "prices"),
+    ({"EUR": "-1.00"}, "prices.EUR"),
+    ({"EUR": "1.001"}, "prices.EUR"),
+    ({"XXX": "1.00"}, "prices.XXX"),  # an ISO code, but not one the card network takes
+    ({"eur": "1.00"}, "prices.eur"),
+])
+def test_a_price_list_is_currencies_the_platform_sells_in_with_exact_amounts(api, prices, field):
+    response = api("PUT", "/inventory/SKU-1/prices", body={"prices": prices})
+    assert response.status == 400, response.body
+    assert any(e["field"].startswith(field) for e in response.body["errors"]), response.body
+    assert aws.item_count(aws.INVENTORY) == aws.item_count(aws.EVENT_STORE) == 0

@@ -153,6 +153,7 @@ def test_a_customers_profile_and_order_reach_no_trace(tables, lambda_context, mo
     ada = claims("sub-ada", email=ADDRESS)
     assert call(users_api, lambda_context, "POST", "/users", body={"name": "Ada Lovelace"}, customer=ada).status == 201
     assert call(users_api, lambda_context, "GET", "/users/me", customer=ada).status == 200
+    aws.price({"SKU-1": "19.99"})
     line = {"productId": "SKU-1", "quantity": 1, "price": "19.99"}
     placed = call(orders_api, lambda_context, "POST", "/orders", body={"items": [line]}, customer=ada)
     assert call(orders_api, lambda_context, "GET", f"/orders/{placed.body['orderId']}/events", customer=ada).status == 200

@@ -12,10 +12,19 @@ ORDER = {
 }
 
 
+PRICES = {"SKU-1": "19.99", "SKU-2": "5.00"}
+
+
+def orders_stored() -> int:
+    """The event store's items less the catalog's prices set before the test."""
+    return aws.item_count(aws.EVENT_STORE) - len(PRICES)
+
+
 @pytest.fixture
 def api(tables, lambda_context):
     from orders.api import handler
 
+    aws.price(PRICES)
     return lambda method, path, **kw: call(handler, lambda_context, method, path, **kw)
 
 
@@ -74,7 +83,8 @@ def test_a_malformed_correlation_id_is_replaced_by_the_request_id(api):
         ({**ORDER, "items": [{"productId": "SKU-1", "quantity": 0, "price": "1.00"}]}, "items.0.quantity"),
         ({**ORDER, "items": [{"productId": "SKU-1", "quantity": 1, "price": "-1"}]}, "items.0.price"),
         ({**ORDER, "items": [{"productId": "SKU-1", "quantity": "2", "price": "1.00"}]}, "items.0.quantity"),
-        ({**ORDER, "items": [{"productId": "SKU-1", "quantity": 1}]}, "items.0.price"),
+        ({**ORDER, "items": [{"productId": "SKU-UNPRICED", "quantity": 1}]}, "items.0.productId"),  # not for sale
+        ({**ORDER, "currency": "USD"}, "items.0.productId"),  # priced in euros only
         ({**ORDER, "items": [{"productId": "<script>", "quantity": 1, "price": "1"}]}, "items.0.productId"),
         ({**ORDER, "unexpected": True}, "unexpected"),
         ({**ORDER, "currency": "XXX"}, "currency"),  # an ISO code, but not one orders are taken in
@@ -84,7 +94,7 @@ def test_invalid_orders_get_400_naming_the_field_and_write_nothing(api, body, fi
     response = api("POST", "/orders", body=body)
     assert response.status == 400
     assert field in [e["field"] for e in response.body["errors"]]
-    assert aws.item_count(aws.EVENT_STORE) == 0
+    assert orders_stored() == 0
 
 
 @pytest.mark.parametrize("raw", ["{not json", "[1, 2]", "", "null"])
@@ -199,14 +209,14 @@ def test_a_keyed_order_whose_run_died_before_its_record_is_found_again_not_place
     with pytest.raises(IdempotencyPersistenceLayerError):
         api("POST", "/orders", body=ORDER, headers=headers)
     monkeypatch.setattr(DynamoDBPersistenceLayer, "save_success", save_success)
-    assert aws.item_count(aws.EVENT_STORE) == 1
+    assert orders_stored() == 1
     # the run's in-progress record lapses with the function's timeout
     dynamodb = boto3.client("dynamodb")
     for item in dynamodb.scan(TableName=aws.IDEMPOTENCY)["Items"]:
         dynamodb.delete_item(TableName=aws.IDEMPOTENCY, Key={"id": item["id"]})
     retry = api("POST", "/orders", body=ORDER, headers=headers)
     assert retry.status == 201
-    assert aws.item_count(aws.EVENT_STORE) == 1
+    assert orders_stored() == 1
     assert api("GET", f"/orders/{retry.body['orderId']}/events").body["events"][0]["eventId"] == retry.body["eventId"]
 
 
@@ -240,8 +250,9 @@ def test_an_order_of_as_many_lines_as_its_reservation_can_hold_completes(api, st
     refused = api("POST", "/orders", body={"items": lines})
     assert refused.status == 400 and refused.body["errors"][0]["field"] == "items"
     assert "at most 99" in refused.body["errors"][0]["message"]
-    assert aws.item_count(aws.EVENT_STORE) == 0
+    assert orders_stored() == 0
 
+    aws.price({line["productId"]: "1.00" for line in lines[:MAX_LINES]})
     for line in lines[:MAX_LINES]:
         Stock(store, aws.INVENTORY).set(line["productId"], 1, caller=Caller("staff", "setup"))
     placed = api("POST", "/orders", body={"items": lines[:MAX_LINES]})
@@ -259,14 +270,15 @@ def test_an_order_of_as_many_lines_as_its_reservation_can_hold_completes(api, st
 def test_a_total_over_what_an_amount_holds_is_a_400_naming_the_lines(api, method):
     """10,000 x 9,999,999,999.99 overflowed the total's 12 digits inside the event: a 502."""
     order_id = api("POST", "/orders", body=ORDER).body["orderId"]
-    huge = {"items": [{"productId": "SKU-1", "quantity": 10_000, "price": "9999999999.99"}]}
+    aws.price({"SKU-DEAR": "9999999999.99"})
+    huge = {"items": [{"productId": "SKU-DEAR", "quantity": 10_000}]}
     path, body = ("/orders", huge) if method == "POST" else (f"/orders/{order_id}", {**huge, "expectedVersion": 1})
     response = api(method, path, body=body)
     assert response.status == 400, response.body
     assert response.body["errors"][0]["field"] == "items"
     assert "over the largest an order may be, 9999999999.99" in response.body["errors"][0]["message"]
-    assert aws.item_count(aws.EVENT_STORE) == 1  # the first order alone
-    just = {"items": [{"productId": "SKU-1", "quantity": 1, "price": "9999999999.99"}]}
+    assert orders_stored() == 2  # the first order, and SKU-DEAR's price
+    just = {"items": [{"productId": "SKU-DEAR", "quantity": 1, "price": "9999999999.99"}]}
     assert api("POST", "/orders", body=just).status == 201
 
 
@@ -279,6 +291,7 @@ def test_a_change_that_meets_the_payments_request_under_way_is_a_409(tables, lam
     from orders.api import handler
     from orders.api import store as api_store
 
+    aws.price(PRICES)
     line = {"productId": "SKU-1", "quantity": 1, "price": "19.99"}
     order_id = call(handler, lambda_context, "POST", "/orders", body={"items": [line]}).body["orderId"]
 
@@ -296,9 +309,75 @@ def test_a_change_that_meets_the_payments_request_under_way_is_a_409(tables, lam
 def test_lines_of_one_product_over_what_a_reservation_takes_are_a_400(api):
     """Two lines of 6,000 units of one product were taken, charged, and then could never be
     reserved (one reservation line is at most 10,000): the order waited for ever, paid."""
-    line = {"productId": "SKU-1", "quantity": 6000, "price": "0.05"}
+    line = {"productId": "SKU-1", "quantity": 6000}
     refused = api("POST", "/orders", body={"items": [line, line]})
     assert refused.status == 400 and refused.body["errors"][0]["field"] == "items"
     assert "more than one reservation takes (10000)" in refused.body["errors"][0]["message"]
-    assert aws.item_count(aws.EVENT_STORE) == 0
+    assert orders_stored() == 0
     assert api("POST", "/orders", body={"items": [line, {**line, "quantity": 4000}]}).status == 201
+
+
+# ---- the price is the catalog's --------------------------------------------------------------
+
+
+def test_an_order_is_priced_from_the_catalog_not_the_body(api):
+    placed = api("POST", "/orders", body={"items": [{"productId": "SKU-1", "quantity": 2}]})
+    assert placed.status == 201, placed.body
+    [created] = api("GET", f"/orders/{placed.body['orderId']}/events").body["events"]
+    assert created["payload"]["items"] == [{"productId": "SKU-1", "quantity": 2, "price": "19.99"}]
+    assert created["payload"]["totalAmount"] == "39.98"
+
+
+def test_a_shown_price_that_is_not_the_catalogs_is_a_409_with_the_current_prices_and_nothing_ordered(api):
+    cheap = {"items": [{"productId": "SKU-2", "quantity": 1, "price": "5.00"},
+                       {"productId": "SKU-1", "quantity": 40, "price": "0.01"}]}
+    refused = api("POST", "/orders", body=cheap)
+    assert refused.status == 409, refused.body
+    assert refused.body["errors"] == [{"field": "items.1.price", "message": "the price is now 19.99"}]
+    assert refused.body["items"] == [{"productId": "SKU-2", "quantity": 1, "price": "5.00"},
+                                     {"productId": "SKU-1", "quantity": 40, "price": "19.99"}]
+    assert orders_stored() == 0
+    # shown the current prices, the customer's client sends them, and the order is taken
+    assert api("POST", "/orders", body={"items": refused.body["items"]}).status == 201
+
+
+def test_a_price_change_alters_no_order_placed_and_an_update_keeps_the_lines_prices(api):
+    placed = api("POST", "/orders", body={"items": [{"productId": "SKU-1", "quantity": 1, "price": "19.99"}]})
+    order_id = placed.body["orderId"]
+    aws.price({"SKU-1": "25.00", "SKU-2": "6.00"})  # staff raise both prices
+
+    [created] = api("GET", f"/orders/{order_id}/events").body["events"]
+    assert created["payload"]["totalAmount"] == "19.99"
+    # the product it holds keeps its price; the one it adds is priced today
+    changed = api("PUT", f"/orders/{order_id}", body={"expectedVersion": 1, "items": [
+        {"productId": "SKU-1", "quantity": 2, "price": "19.99"}, {"productId": "SKU-2", "quantity": 1}]})
+    assert changed.status == 200, changed.body
+    updated = api("GET", f"/orders/{order_id}/events").body["events"][1]["payload"]
+    assert updated["items"] == [{"productId": "SKU-1", "quantity": 2, "price": "19.99"},
+                                {"productId": "SKU-2", "quantity": 1, "price": "6.00"}]
+    assert updated["totalAmount"] == "45.98"
+    # shown the old price of the product it adds: refused with today's
+    stale = api("PUT", f"/orders/{order_id}", body={"expectedVersion": 2, "items": [
+        {"productId": "SKU-2", "quantity": 3, "price": "5.00"}]})
+    assert stale.status == 409 and stale.body["errors"][0] == {"field": "items.0.price",
+                                                               "message": "the price is now 6.00"}
+
+
+def test_an_order_is_taken_in_a_currency_its_products_are_priced_in(api):
+    aws.price({"SKU-1": "21.50"}, currency="USD")
+    placed = api("POST", "/orders", body={"currency": "USD", "items": [{"productId": "SKU-1", "quantity": 2}]})
+    assert placed.status == 201, placed.body
+    [created] = api("GET", f"/orders/{placed.body['orderId']}/events").body["events"]
+    assert (created["payload"]["currency"], created["payload"]["totalAmount"]) == ("USD", "43.00")
+    refused = api("POST", "/orders", body={"currency": "USD", "items": [{"productId": "SKU-2", "quantity": 1}]})
+    assert refused.status == 400
+    assert refused.body["errors"] == [{"field": "items.0.productId", "message": "SKU-2 is not for sale in USD"}]
+
+
+def test_a_keyed_order_repeated_after_a_price_change_answers_as_the_first_time(api):
+    key = {"Idempotency-Key": "price-change-0001"}
+    body = {"items": [{"productId": "SKU-1", "quantity": 1, "price": "19.99"}]}
+    first = api("POST", "/orders", body=body, headers=key)
+    aws.price({"SKU-1": "25.00"})
+    again = api("POST", "/orders", body=body, headers=key)
+    assert (again.status, again.body) == (first.status, first.body)

@@ -358,6 +358,7 @@ def test_every_dynamodb_call_of_a_day_of_the_platform_is_allowed_by_its_callers_
     platform.api("UsersApi", "GET", "/users/cust-1")
     for product, quantity in (("SKU-1", 10), ("SKU-2", 1)):
         platform.api("InventoryApi", "PUT", f"/inventory/{product}", {"quantity": quantity}, **staff)
+        platform.api("InventoryApi", "PUT", f"/inventory/{product}/prices", {"prices": {"EUR": "19.99"}}, **staff)
     platform.api("InventoryApi", "GET", "/inventory/SKU-1", **staff)
     platform.deliver()
 
@@ -405,6 +406,7 @@ def test_the_day_would_be_refused_by_a_role_without_its_appends(platform, lines,
     elsewhere = without | {f"{roles['Payments']} dynamodb:PutItem EventStore.Arn "
                            "ForAllValues:StringLike:dynamodb:LeadingKeys=reservation:*"}
     platform.api("InventoryApi", "PUT", "/inventory/SKU-1", {"quantity": 3}, customer=None)
+    platform.api("InventoryApi", "PUT", "/inventory/SKU-1/prices", {"prices": {"EUR": "19.99"}}, customer=None)
     platform.api("OrdersApi", "POST", "/orders", {"items": [{"productId": "SKU-1", "quantity": 1, "price": "19.99"}]})
     platform.deliver()
     answers = [call for call in platform.calls.made

@@ -103,3 +103,30 @@ def send_only_what_was_not_answered(monkeypatch) -> None:
         return answer(self, event_name, request, **kwargs)
 
     monkeypatch.setattr(BotocoreStubber, "__call__", unless_answered)
+
+
+def price(prices: dict[str, str], currency: str = "EUR") -> None:
+    """Staff price products (the inventory service's own code, on moto's tables): an order is
+    priced from here, never from its body."""
+    from decimal import Decimal
+
+    from catalog import Caller
+    from eventstore.store import EventStore
+    from inventory.stock import Stock
+
+    client = boto3.client("dynamodb")  # the test's own: no fault a test injects into the platform's
+    stock = Stock(EventStore(EVENT_STORE, client=client), name_of("inventory"), client=client)
+    for product_id, amount in prices.items():
+        current = stock.get(product_id)["prices"] if _exists(stock, product_id) else {}
+        wanted = {**{c: Decimal(p) for c, p in current.items()}, currency: Decimal(amount)}
+        stock.set_prices(product_id, wanted, caller=Caller("staff", "pricing"))
+
+
+def _exists(stock, product_id: str) -> bool:
+    from inventory.stock import ProductNotFound
+
+    try:
+        stock.get(product_id)
+    except ProductNotFound:
+        return False
+    return True
