@@ -70,10 +70,20 @@ CATALOG: dict[EventType, EventSpec] = {
             EventType.ORDER_CANCELLED, Source.ORDERS, payloads.OrderCancelled, "An order was cancelled, with why."
         ),
         EventSpec(EventType.ORDER_COMPLETED, Source.ORDERS, payloads.OrderCompleted, "An order was paid and reserved."),
-        EventSpec(EventType.PAYMENT_REQUESTED, Source.SAGA, payloads.PaymentRequested, "The saga asks for a payment."),
-        EventSpec(EventType.PAYMENT_PROCESSED, Source.PAYMENTS, payloads.PaymentProcessed, "A payment was charged."),
+        EventSpec(
+            EventType.PAYMENT_REQUESTED,
+            Source.SAGA,
+            payloads.PaymentRequested,
+            "The saga asks for a payment.",
+            version=2,
+        ),
+        EventSpec(
+            EventType.PAYMENT_PROCESSED, Source.PAYMENTS, payloads.PaymentProcessed, "A payment was charged.", version=2
+        ),
         EventSpec(EventType.PAYMENT_FAILED, Source.PAYMENTS, payloads.PaymentFailed, "A payment was declined."),
-        EventSpec(EventType.PAYMENT_REFUNDED, Source.PAYMENTS, payloads.PaymentRefunded, "A charge was refunded."),
+        EventSpec(
+            EventType.PAYMENT_REFUNDED, Source.PAYMENTS, payloads.PaymentRefunded, "A charge was refunded.", version=2
+        ),
         EventSpec(EventType.INVENTORY_ADJUSTED, Source.INVENTORY, payloads.InventoryAdjusted, "Stock was set."),
         EventSpec(
             EventType.PRODUCT_PRICED, Source.INVENTORY, payloads.ProductPriced, "A product's price list was set."
@@ -95,6 +105,7 @@ CATALOG: dict[EventType, EventSpec] = {
             Source.SAGA,
             payloads.PaymentRefundRequested,
             "The saga asks for a refund.",
+            version=2,
         ),
         EventSpec(
             EventType.INVENTORY_RESERVATION_REQUESTED,

@@ -92,7 +92,7 @@ EXAMPLES: dict[str, Envelope] = {
     "payment-requested": _example(
         E.PAYMENT_REQUESTED,
         4,
-        p.PaymentRequested(orderId=O, customerId="cust-42", amount=Decimal("32.95")),
+        p.PaymentRequested(orderId=O, customerId="cust-42", amount=Decimal("32.95"), currency="EUR"),
         version=1,
         aggregate=_SAGA,
         cause=1,
@@ -100,7 +100,7 @@ EXAMPLES: dict[str, Envelope] = {
     "payment-processed": _example(
         E.PAYMENT_PROCESSED,
         5,
-        p.PaymentProcessed(orderId=O, paymentId=_PAYMENT, amount=Decimal("32.95")),
+        p.PaymentProcessed(orderId=O, paymentId=_PAYMENT, amount=Decimal("32.95"), currency="EUR"),
         version=1,
         aggregate=_PAYMENTS,
         cause=4,
@@ -108,7 +108,7 @@ EXAMPLES: dict[str, Envelope] = {
     "payment-failed": _example(
         E.PAYMENT_FAILED,
         6,
-        p.PaymentFailed(orderId=O, reason="amount 1200.00 exceeds the card limit of 1000.00"),
+        p.PaymentFailed(orderId=O, reason="amount 1200.00 EUR exceeds the card limit of 1000.00 EUR"),
         version=1,
         aggregate=_PAYMENTS,
         cause=4,
@@ -137,7 +137,11 @@ EXAMPLES: dict[str, Envelope] = {
         E.PAYMENT_REFUND_REQUESTED,
         11,
         p.PaymentRefundRequested(
-            orderId=O, paymentId=_PAYMENT, amount=Decimal("32.95"), reason="insufficient stock: SKU-RED-MUG short by 1"
+            orderId=O,
+            paymentId=_PAYMENT,
+            amount=Decimal("32.95"),
+            currency="EUR",
+            reason="insufficient stock: SKU-RED-MUG short by 1",
         ),
         version=3,
         aggregate=_SAGA,
@@ -146,7 +150,7 @@ EXAMPLES: dict[str, Envelope] = {
     "payment-refunded": _example(
         E.PAYMENT_REFUNDED,
         12,
-        p.PaymentRefunded(orderId=O, paymentId=_PAYMENT, amount=Decimal("32.95")),
+        p.PaymentRefunded(orderId=O, paymentId=_PAYMENT, amount=Decimal("32.95"), currency="EUR"),
         version=2,
         aggregate=_PAYMENTS,
         cause=11,

@@ -71,15 +71,21 @@ class UserRegistered(Payload):
 
 
 class PaymentRequested(Payload):
+    """v2 added currency: the order's (v1 was read as DEFAULT_CURRENCY, catalog/upcasting.py)."""
+
     orderId: Identifier
     customerId: Identifier
     amount: Money
+    currency: Currency
 
 
 class PaymentProcessed(Payload):
+    """v2 added currency: what the network charged in."""
+
     orderId: Identifier
     paymentId: Identifier
     amount: Money
+    currency: Currency
 
 
 class PaymentFailed(Payload):
@@ -88,9 +94,12 @@ class PaymentFailed(Payload):
 
 
 class PaymentRefunded(Payload):
+    """v2 added currency: the charge's."""
+
     orderId: Identifier
     paymentId: Identifier
     amount: Money
+    currency: Currency
 
 
 class ProductPriced(Payload):
@@ -135,6 +144,7 @@ class PaymentRefundRequested(Payload):
     orderId: Identifier
     paymentId: Identifier
     amount: Money
+    currency: Currency  # v2: the charge's
     reason: str = Field(min_length=1, max_length=500)
 
 

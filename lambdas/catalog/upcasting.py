@@ -27,9 +27,19 @@ def _order_created_v1_to_v2(payload: dict[str, Any]) -> dict[str, Any]:
     return {**payload, "currency": DEFAULT_CURRENCY}
 
 
+def _payment_v1_to_v2(payload: dict[str, Any]) -> dict[str, Any]:
+    """v2 named the currency of a payment's amount. Before it, the card network was called with
+    an amount alone, and charged it in its account's currency: euros, whatever the order's."""
+    return {**payload, "currency": DEFAULT_CURRENCY}
+
+
 # (event type, version it reads) -> upcaster to the next version
 UPCASTERS: dict[tuple[str, int], Upcaster] = {
     ("ORDER_CREATED", 1): _order_created_v1_to_v2,
+    ("PAYMENT_REQUESTED", 1): _payment_v1_to_v2,
+    ("PAYMENT_PROCESSED", 1): _payment_v1_to_v2,
+    ("PAYMENT_REFUND_REQUESTED", 1): _payment_v1_to_v2,
+    ("PAYMENT_REFUNDED", 1): _payment_v1_to_v2,
 }
 
 

@@ -14,7 +14,8 @@ class Settings(FunctionSettings):
     payment_calls_table_name: ReadWriteTable
     # The simulated card network's own memory (its keys, and the money moved under them).
     card_network_table_name: ReadWriteTable
-    # The simulated card network declines any charge over it. The stacks leave it to this default.
+    # The simulated card network declines any charge over it (in euros; about as much in the other
+    # currencies it takes: provider.CARD_LIMIT_RATES). The stacks leave it to this default.
     payment_limit: Decimal = Decimal("1000.00")
     # How long the simulated network remembers an idempotency key (Stripe's 24 hours); a test
     # shortens it to see a key forgotten.

@@ -2,8 +2,10 @@
 reached at most once per request, however often the request is delivered, redriven or replayed.
 
 The card network is simulated, deterministic so every path can be driven on purpose: an
-amount over the limit (the function's payment_limit setting, 1000.00) is declined ("amount
-1200.00 exceeds the card limit of 1000.00"); any other amount is charged. Like a real provider's
+amount over the card's limit in its currency is declined ("amount 1200.00 EUR exceeds the card
+limit of 1000.00 EUR"); any other amount is charged. The limit is the function's payment_limit
+setting (1000.00) in euros, and about as much in each other currency the network takes
+(CARD_LIMIT_RATES); a currency it does not take is declined. Like a real provider's
 idempotency key (Stripe's Idempotency-Key, Adyen's, Braintree's), a request repeated with the
 same key is answered with the first answer and moves no money again, but only for a while:
 Stripe forgets a key after 24 hours, and so does this network (its key_seconds setting). The
@@ -50,6 +52,24 @@ KEY_SECONDS = 24 * 3600
 REPEAT_MARGIN = timedelta(hours=1)
 
 
+# The simulated network's card limit in each currency it takes, as units of it a euro of the
+# limit is (rounded rates: the network's, not the market's). Every currency an order may be in
+# is here (tests/unit/test_money.py).
+CARD_LIMIT_RATES = {
+    "EUR": Decimal("1"),
+    "USD": Decimal("1.10"),
+    "GBP": Decimal("0.85"),
+    "CHF": Decimal("0.95"),
+    "SEK": Decimal("11.50"),
+    "NOK": Decimal("11.70"),
+    "DKK": Decimal("7.46"),
+    "PLN": Decimal("4.30"),
+    "CZK": Decimal("25.00"),
+    "CAD": Decimal("1.55"),
+    "AUD": Decimal("1.70"),
+}
+
+
 def utc_now() -> datetime:
     return datetime.now(UTC)
 
@@ -59,8 +79,8 @@ class Declined(Exception):
 
 
 class RefundExceedsCharge(ValueError):
-    """A refund asked for more than the payment charged: a bug in its writer, never paid; it
-    fails, so it is retried and then parked with this reason."""
+    """A refund asked for more than the payment charged, or in another currency: a bug in its
+    writer, never paid; it fails, so it is retried and then parked with this reason."""
 
 
 class CallNotAnswered(RuntimeError):
@@ -133,7 +153,7 @@ class CardNetwork:
     """The simulated provider: one answer per idempotency key for as long as it remembers it,
     whoever asks and however often; after that, the key is new to it."""
 
-    limit: Decimal
+    limit: Decimal  # in euros; CARD_LIMIT_RATES gives it in the others
     memory: NetworkMemory
     key_seconds: int = KEY_SECONDS
     clock: Any = utc_now
@@ -143,14 +163,25 @@ class CardNetwork:
     def moved(self) -> dict[str, Decimal]:
         return self.memory.moved()
 
-    def charge(self, key: str, amount: Decimal) -> str:
+    def limit_in(self, currency: str) -> Decimal | None:
+        """The card's limit in this currency; None if the network does not charge in it."""
+        rate = CARD_LIMIT_RATES.get(currency)
+        return None if rate is None else (self.limit * rate).quantize(Decimal("0.01"))
+
+    def charge(self, key: str, amount: Decimal, currency: str) -> str:
         """The payment id of the charge made under this key; Declined if the card refuses it."""
         remembered = self._recall(key)
         if remembered is None:
-            if amount > self.limit:
-                remembered = self._remember(
-                    key, f"amount {amount:.2f} exceeds the card limit of {self.limit:.2f}", declined=True, amount=None
-                )
+            limit = self.limit_in(currency)
+            refusal = (
+                f"the card network does not charge in {currency}"
+                if limit is None
+                else f"amount {amount:.2f} {currency} exceeds the card limit of {limit:.2f} {currency}"
+                if amount > limit
+                else None
+            )
+            if refusal is not None:
+                remembered = self._remember(key, refusal, declined=True, amount=None)
             else:
                 remembered = self._remember(key, f"pay-{uuid.uuid5(KEYS, key).hex[:20]}", declined=False, amount=amount)
         if remembered.declined:
@@ -229,19 +260,19 @@ class PaymentProvider:
         return self._refund(event)
 
     def _charge(self, request: Envelope) -> dict[str, Any]:
-        order_id, amount = request.payload.orderId, request.payload.amount
+        order_id, amount, currency = request.payload.orderId, request.payload.amount, request.payload.currency
         if self._answers.answered(order_id) is not None:
             return {"orderId": order_id, "outcome": "already-answered"}
         key = f"charge:{order_id}"
         self._before_calling(key, request)
         payload: PaymentFailed | PaymentProcessed
         try:
-            payment_id = self.network.charge(key, amount)
+            payment_id = self.network.charge(key, amount, currency)
         except Declined as declined:
             outcome, payload = EventType.PAYMENT_FAILED, PaymentFailed(orderId=order_id, reason=str(declined))
         else:
             outcome = EventType.PAYMENT_PROCESSED
-            payload = PaymentProcessed(orderId=order_id, paymentId=payment_id, amount=amount)
+            payload = PaymentProcessed(orderId=order_id, paymentId=payment_id, amount=amount, currency=currency)
         if not self._answers.answer(outcome, order_id, payload, request):
             return {"orderId": order_id, "outcome": "already-answered"}
         return {"orderId": order_id, "outcome": outcome.value}
@@ -253,15 +284,16 @@ class PaymentProvider:
             return {"orderId": order_id, "outcome": "nothing-to-refund"}
         if self._answers.undone(order_id) is not None:
             return {"orderId": order_id, "outcome": "nothing-to-refund"}  # refunded already
-        if request.payload.amount > charged.payload.amount:
+        asked, paid = request.payload, charged.payload
+        if asked.currency != paid.currency or asked.amount > paid.amount:
             raise RefundExceedsCharge(
-                f"refund {request.eventId} asks {request.payload.amount:.2f}, more than payment "
-                f"{payment_id} charged ({charged.payload.amount:.2f})"
+                f"refund {request.eventId} asks {asked.amount:.2f} {asked.currency}, more than payment "
+                f"{payment_id} charged ({paid.amount:.2f} {paid.currency})"
             )
         key = f"refund:{payment_id}"
         self._before_calling(key, request)
         self.network.refund(key, request.payload.amount)
-        payload = PaymentRefunded(orderId=order_id, paymentId=payment_id, amount=request.payload.amount)
+        payload = PaymentRefunded(orderId=order_id, paymentId=payment_id, amount=asked.amount, currency=asked.currency)
         if not self._answers.undo(EventType.PAYMENT_REFUNDED, order_id, payload, request):
             return {"orderId": order_id, "outcome": "nothing-to-refund"}  # refunded already
         return {"orderId": order_id, "outcome": EventType.PAYMENT_REFUNDED.value}

@@ -133,11 +133,15 @@ def decide(facts: Facts, *, timed_out: bool = False) -> Decision:
     if (why := unreservable(order.items)) is not None:
         reason = f"cannot be fulfilled: {why}"
         return Decision(commands=_compensations(facts, reason), cancel_order=reason)
-    if facts.charge is not None and facts.charge.payload.amount != order.totalAmount:
+    if facts.charge is not None and (facts.charge.payload.amount, facts.charge.payload.currency) != (
+        order.totalAmount,
+        order.currency,
+    ):
         # Payments charges what the saga's stored command says; a charge of any other amount
         # (a writer of the store that is not the saga, a bug) is not payment for this order.
+        paid = facts.charge.payload
         reason = (
-            f"payment of {facts.charge.payload.amount:.2f} does not match the order's total of "
+            f"payment of {paid.amount:.2f} {paid.currency} does not match the order's total of "
             f"{order.totalAmount:.2f} {order.currency}"
         )
         return Decision(commands=_compensations(facts, reason), cancel_order=reason)
@@ -151,7 +155,9 @@ def decide(facts: Facts, *, timed_out: bool = False) -> Decision:
         request = InventoryReservationRequested(orderId=order.orderId, lines=merged_lines(order.items))
         return Decision(commands=((EventType.INVENTORY_RESERVATION_REQUESTED, request),))
     if facts.charge is None and not facts.asked(EventType.PAYMENT_REQUESTED):
-        charge = PaymentRequested(orderId=order.orderId, customerId=order.customerId, amount=order.totalAmount)
+        charge = PaymentRequested(
+            orderId=order.orderId, customerId=order.customerId, amount=order.totalAmount, currency=order.currency
+        )
         return Decision(commands=((EventType.PAYMENT_REQUESTED, charge),))
     if timed_out and facts.waiting_on is not None:
         reason = f"timed out waiting for {facts.waiting_on}"
@@ -175,6 +181,7 @@ def _compensations(facts: Facts, reason: str) -> tuple[tuple[EventType, Payload]
                     orderId=order_id,
                     paymentId=charge.payload.paymentId,
                     amount=charge.payload.amount,
+                    currency=charge.payload.currency,
                     reason=_reason(facts, reason),
                 ),
             )

@@ -81,10 +81,10 @@ def test_the_saga_is_held_to_each_event_not_to_the_whole_order():
 
     created = orders.created()
     asked = new_event(EventType.PAYMENT_REQUESTED, aggregate_id="saga:order-1", version=1, user_id="order-saga",
-                      correlation_id="corr-1", payload=PaymentRequested(orderId="order-1", customerId="cust-1",
+                      correlation_id="corr-1", payload=PaymentRequested(currency="EUR", orderId="order-1", customerId="cust-1",
                                                                         amount=Decimal("44.98")))
     paid = new_event(EventType.PAYMENT_PROCESSED, aggregate_id="payment:order-1", version=1, user_id="payments",
-                     correlation_id="corr-1", payload=PaymentProcessed(orderId="order-1", paymentId="p",
+                     correlation_id="corr-1", payload=PaymentProcessed(currency="EUR", orderId="order-1", paymentId="p",
                                                                        amount=Decimal("44.98")))
 
     def stored(*envelopes):

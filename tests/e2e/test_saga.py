@@ -65,7 +65,7 @@ def test_a_declined_payment_cancels_the_order_with_the_reason(deployment):
     order_id, _ = place(deployment, sku)
     order = settled(deployment, order_id)
     assert order["status"] == "CANCELLED"
-    assert order["cancelReason"] == "payment declined: amount 1200.00 exceeds the card limit of 1000.00"
+    assert order["cancelReason"] == "payment declined: amount 1200.00 EUR exceeds the card limit of 1000.00 EUR"
     assert stock(deployment, sku) == (5, 0)
 
 

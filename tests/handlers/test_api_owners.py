@@ -88,7 +88,7 @@ def test_the_events_route_cannot_name_another_aggregates_stream(orders_api, stor
 
     _registered(store, ADA)
     store.append([new_event(EventType.PAYMENT_REQUESTED, aggregate_id=f"saga:{adas_order}", version=1,
-                            payload=PaymentRequested(orderId=adas_order, customerId=ADA, amount="39.98"),
+                            payload=PaymentRequested(currency="EUR", orderId=adas_order, customerId=ADA, amount="39.98"),
                             user_id="saga", correlation_id="c")])
     path = f"/orders/{stream.format(ada=ADA, order=adas_order)}/events"
     for who in (EVE, ADA):  # not even its owner: the route serves order streams only

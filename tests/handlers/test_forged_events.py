@@ -153,7 +153,7 @@ def test_a_forged_payment_request_of_a_cent_charges_nothing_and_the_order_is_pai
         EventType.PAYMENT_REQUESTED,
         f"saga:{ORDER}",
         version=1,
-        payload=PaymentRequested(orderId=ORDER, customerId="cust-1", amount=Decimal("0.01")),
+        payload=PaymentRequested(currency="EUR", orderId=ORDER, customerId="cust-1", amount=Decimal("0.01")),
     )
     with pytest.raises(NotInEventStore, match=not_held(cent) + f": event {asked.eventId} is stored there$"):
         deliver("payments.handler", cent, lambda_context)
@@ -168,7 +168,7 @@ def test_a_forged_payment_request_of_an_order_never_asked_charges_nothing(platfo
         EventType.PAYMENT_REQUESTED,
         f"saga:{ORDER}",
         version=1,
-        payload=PaymentRequested(orderId=ORDER, customerId="cust-1", amount=Decimal("0.01")),
+        payload=PaymentRequested(currency="EUR", orderId=ORDER, customerId="cust-1", amount=Decimal("0.01")),
     )
     with pytest.raises(NotInEventStore, match=not_held(cent) + ": nothing is stored there$"):
         deliver("payments.handler", cent, lambda_context)
@@ -195,11 +195,11 @@ def test_a_charge_that_is_not_the_orders_total_is_not_payment_the_order_is_cance
         EventType.PAYMENT_REQUESTED,
         f"saga:{ORDER}",
         version=1,
-        payload=PaymentRequested(orderId=ORDER, customerId="cust-1", amount=Decimal("0.01")),
+        payload=PaymentRequested(currency="EUR", orderId=ORDER, customerId="cust-1", amount=Decimal("0.01")),
     )
     store.append([cent])
     platform.run()
-    reason = "payment of 0.01 does not match the order's total of 800.00 EUR"
+    reason = "payment of 0.01 EUR does not match the order's total of 800.00 EUR"
     assert (status(store), store.load(ORDER)[-1].payload.reason) == ("CANCELLED", reason)
     [charge] = [e for e in store.load(f"payment:{ORDER}") if e.eventType == EventType.PAYMENT_PROCESSED]
     assert charges() == {f"charge:{ORDER}": Decimal("0.01"), f"refund:{charge.payload.paymentId}": Decimal("-0.01")}
@@ -216,7 +216,7 @@ def refund_of(store, amount: str) -> Envelope:
         EventType.PAYMENT_REFUND_REQUESTED,
         f"saga:{ORDER}",
         version=next_saga_version(store),
-        payload=PaymentRefundRequested(
+        payload=PaymentRefundRequested(currency="EUR", 
             orderId=ORDER, paymentId=charge.payload.paymentId, amount=Decimal(amount), reason="goodwill"
         ),
     )
@@ -248,7 +248,7 @@ def test_a_stored_refund_of_more_than_was_charged_pays_nothing(platform, store, 
     platform.place()
     refund = refund_of(store, "9999.00")
     store.append([refund])
-    with pytest.raises(RefundExceedsCharge, match=r"asks 9999.00, more than payment \S+ charged \(800.00\)$"):
+    with pytest.raises(RefundExceedsCharge, match=r"asks 9999.00 EUR, more than payment \S+ charged \(800.00 EUR\)$"):
         deliver("payments.handler", refund, lambda_context)
     assert charges() == {f"charge:{ORDER}": TOTAL}
     assert [e.eventType for e in store.load(f"payment:{ORDER}")] == ["PAYMENT_PROCESSED"]

@@ -52,12 +52,12 @@ def stored(store, event_type, payload, version):
 
 @pytest.fixture
 def charge(store):
-    return stored(store, EventType.PAYMENT_REQUESTED, PaymentRequested(orderId="order-1", customerId="c", amount=AMOUNT), 1)
+    return stored(store, EventType.PAYMENT_REQUESTED, PaymentRequested(currency="EUR", orderId="order-1", customerId="c", amount=AMOUNT), 1)
 
 
 def refund_of(store, payments):
     payment_id = store.load("payment:order-1")[0].payload.paymentId
-    return stored(store, EventType.PAYMENT_REFUND_REQUESTED, PaymentRefundRequested(
+    return stored(store, EventType.PAYMENT_REFUND_REQUESTED, PaymentRefundRequested(currency="EUR", 
         orderId="order-1", paymentId=payment_id, amount=AMOUNT, reason="out of stock"), 2)
 
 
@@ -143,11 +143,11 @@ def test_a_request_unanswered_past_the_networks_window_is_parked_not_called(paym
 def test_the_simulated_network_forgets_a_key_after_its_window(payments):
     """What the record of calls guards against: past 24 hours the same key charges again."""
     network = payments.network
-    first = network.charge("charge:order-9", AMOUNT)
+    first = network.charge("charge:order-9", AMOUNT, "EUR")
     network.clock = lambda: START + timedelta(hours=23)
-    assert network.charge("charge:order-9", AMOUNT) == first and network.moved == {"charge:order-9": AMOUNT}
+    assert network.charge("charge:order-9", AMOUNT, "EUR") == first and network.moved == {"charge:order-9": AMOUNT}
     network.clock = lambda: START + timedelta(hours=25)
-    network.charge("charge:order-9", AMOUNT)
+    network.charge("charge:order-9", AMOUNT, "EUR")
     assert network.moved == {"charge:order-9": AMOUNT, "charge:order-9#2": AMOUNT}
 
 
@@ -168,7 +168,7 @@ def test_a_window_shortened_to_a_minute_still_charges_and_repeats_only_inside_it
     clock.now = START + timedelta(seconds=50)  # inside the minute, less its margin: called again
     assert payments.handle(charge)["outcome"] == "PAYMENT_PROCESSED"
     assert payments.network.moved == {"charge:order-1": AMOUNT}
-    other = stored(store, EventType.PAYMENT_REQUESTED, PaymentRequested(orderId="order-2", customerId="c", amount=AMOUNT), 2)
+    other = stored(store, EventType.PAYMENT_REQUESTED, PaymentRequested(currency="EUR", orderId="order-2", customerId="c", amount=AMOUNT), 2)
     died_after_calling(payments, monkeypatch, other)
     clock.now = START + timedelta(seconds=50 + 58)
     with pytest.raises(CallNotAnswered):
@@ -181,13 +181,13 @@ def test_a_request_older_than_the_window_with_no_call_recorded_is_parked_not_cal
     from payments.provider import CallNotAnswered
 
     old = new_event(EventType.PAYMENT_REQUESTED, aggregate_id="saga:order-1", version=1, user_id="order-saga",
-                    correlation_id="corr-1", payload=PaymentRequested(orderId="order-1", customerId="c", amount=AMOUNT))
+                    correlation_id="corr-1", payload=PaymentRequested(currency="EUR", orderId="order-1", customerId="c", amount=AMOUNT))
     old = old.model_copy(update={"timestamp": START - timedelta(days=8)})
     store.append([old])
     with pytest.raises(CallNotAnswered, match=f"request {old.eventId} \\(charge:order-1\\) of .* is older than"):
         payments.handle(old)
     assert payments.network.requests == [] and calls_recorded() == []
-    recent = stored(store, EventType.PAYMENT_REQUESTED, PaymentRequested(orderId="order-2", customerId="c", amount=AMOUNT), 2)
+    recent = stored(store, EventType.PAYMENT_REQUESTED, PaymentRequested(currency="EUR", orderId="order-2", customerId="c", amount=AMOUNT), 2)
     assert payments.handle(recent)["outcome"] == "PAYMENT_PROCESSED"
 
 
@@ -203,4 +203,4 @@ def test_the_networks_memory_is_one_for_every_container(payments, store, charge,
     clock.now = START + timedelta(minutes=3)
     assert fresh.handle(charge)["outcome"] == "PAYMENT_PROCESSED"
     assert fresh.network.requests == ["charge:order-1"] and fresh.network.moved == {"charge:order-1": AMOUNT}
-    assert store.load("payment:order-1")[0].payload.paymentId == payments.network.charge("charge:order-1", AMOUNT)
+    assert store.load("payment:order-1")[0].payload.paymentId == payments.network.charge("charge:order-1", AMOUNT, "EUR")

@@ -210,11 +210,11 @@ def payment_answers(store, order_id="order-1", *, refund: bool = True, amount="4
         return new_event(event_type, aggregate_id=f"payment:{order_id}", payload=payload, version=version,
                          user_id="payments", correlation_id="corr-1")
 
-    charged = answer(EventType.PAYMENT_PROCESSED, PaymentProcessed(orderId=order_id, paymentId="pay-1",
+    charged = answer(EventType.PAYMENT_PROCESSED, PaymentProcessed(currency="EUR", orderId=order_id, paymentId="pay-1",
                                                                    amount=Decimal(amount)), 1)
     events = [charged]
     if refund:
-        events.append(answer(EventType.PAYMENT_REFUNDED, PaymentRefunded(orderId=order_id, paymentId="pay-1",
+        events.append(answer(EventType.PAYMENT_REFUNDED, PaymentRefunded(currency="EUR", orderId=order_id, paymentId="pay-1",
                                                                          amount=Decimal(amount)), 2))
     return stored(store, *events)
 

@@ -46,7 +46,7 @@ def payments(store):
 
 
 def test_a_payment_is_charged_once(payments, store):
-    ask = request(EventType.PAYMENT_REQUESTED, PaymentRequested(orderId="order-1", customerId="c", amount=Decimal("20.00")))
+    ask = request(EventType.PAYMENT_REQUESTED, PaymentRequested(currency="EUR", orderId="order-1", customerId="c", amount=Decimal("20.00")))
     assert payments.handle(ask)["outcome"] == "PAYMENT_PROCESSED"
     assert payments.handle(ask)["outcome"] == "already-answered"
     [processed] = store.load("payment:order-1")
@@ -55,29 +55,29 @@ def test_a_payment_is_charged_once(payments, store):
     # answer stored is the charge it made
     assert payments.network.requests == ["charge:order-1"]
     assert payments.network.moved == {"charge:order-1": Decimal("20.00")}
-    assert processed.payload.paymentId == payments.network.charge("charge:order-1", Decimal("20.00"))
+    assert processed.payload.paymentId == payments.network.charge("charge:order-1", Decimal("20.00"), "EUR")
     assert processed.metadata.causationId == str(ask.eventId)
     assert processed.metadata.correlationId == "corr-1"
 
 
 def test_an_amount_over_the_limit_is_declined_with_the_reason(payments, store):
-    ask = request(EventType.PAYMENT_REQUESTED, PaymentRequested(orderId="order-1", customerId="c", amount=Decimal("1000.01")))
+    ask = request(EventType.PAYMENT_REQUESTED, PaymentRequested(currency="EUR", orderId="order-1", customerId="c", amount=Decimal("1000.01")))
     assert payments.handle(ask)["outcome"] == "PAYMENT_FAILED"
-    assert store.load("payment:order-1")[0].payload.reason == "amount 1000.01 exceeds the card limit of 1000.00"
+    assert store.load("payment:order-1")[0].payload.reason == "amount 1000.01 EUR exceeds the card limit of 1000.00 EUR"
 
 
 def test_a_refund_happens_once_and_only_for_a_charge(payments, store):
-    ask = request(EventType.PAYMENT_REQUESTED, PaymentRequested(orderId="order-1", customerId="c", amount=Decimal("20.00")))
+    ask = request(EventType.PAYMENT_REQUESTED, PaymentRequested(currency="EUR", orderId="order-1", customerId="c", amount=Decimal("20.00")))
     payments.handle(ask)
     payment_id = store.load("payment:order-1")[0].payload.paymentId
-    refund = request(EventType.PAYMENT_REFUND_REQUESTED, PaymentRefundRequested(
+    refund = request(EventType.PAYMENT_REFUND_REQUESTED, PaymentRefundRequested(currency="EUR", 
         orderId="order-1", paymentId=payment_id, amount=Decimal("20.00"), reason="out of stock"), version=2)
-    wrong = request(EventType.PAYMENT_REFUND_REQUESTED, PaymentRefundRequested(
+    wrong = request(EventType.PAYMENT_REFUND_REQUESTED, PaymentRefundRequested(currency="EUR", 
         orderId="order-1", paymentId="pay-someone-else", amount=Decimal("20.00"), reason="?"), version=2)
     assert payments.handle(wrong)["outcome"] == "nothing-to-refund"  # not this order's charge
     assert payments.handle(refund)["outcome"] == "PAYMENT_REFUNDED"
     assert payments.handle(refund)["outcome"] == "nothing-to-refund"
-    stranger = request(EventType.PAYMENT_REFUND_REQUESTED, PaymentRefundRequested(
+    stranger = request(EventType.PAYMENT_REFUND_REQUESTED, PaymentRefundRequested(currency="EUR", 
         orderId="order-2", paymentId="pay-x", amount=Decimal("1.00"), reason="?"), order_id="order-2")
     assert payments.handle(stranger)["outcome"] == "nothing-to-refund"
     assert [e.eventType for e in store.load("payment:order-1")] == ["PAYMENT_PROCESSED", "PAYMENT_REFUNDED"]
@@ -86,7 +86,7 @@ def test_a_refund_happens_once_and_only_for_a_charge(payments, store):
 
 def test_a_second_order_is_a_second_charge(payments, store):
     for order in ("order-1", "order-2"):
-        payments.handle(request(EventType.PAYMENT_REQUESTED, PaymentRequested(
+        payments.handle(request(EventType.PAYMENT_REQUESTED, PaymentRequested(currency="EUR", 
             orderId=order, customerId="c", amount=Decimal("20.00")), order_id=order))
     ids = {store.load(f"payment:{order}")[0].payload.paymentId for order in ("order-1", "order-2")}
     assert len(ids) == 2

@@ -89,7 +89,7 @@ class Saga(RuleBasedStateMachine):
     def the_card_network_answers(self, accepted):
         if accepted:
             self._append(self.facts.payment, EventType.PAYMENT_PROCESSED,
-                         PaymentProcessed(orderId=ORDER, paymentId="pay-1", amount=TOTAL), f"payment:{ORDER}")
+                         PaymentProcessed(currency="EUR", orderId=ORDER, paymentId="pay-1", amount=TOTAL), f"payment:{ORDER}")
         else:
             self._append(self.facts.payment, EventType.PAYMENT_FAILED,
                          PaymentFailed(orderId=ORDER, reason="card declined"), f"payment:{ORDER}")
@@ -98,7 +98,7 @@ class Saga(RuleBasedStateMachine):
     @rule()
     def the_card_network_refunds(self):
         self._append(self.facts.payment, EventType.PAYMENT_REFUNDED,
-                     PaymentRefunded(orderId=ORDER, paymentId="pay-1", amount=TOTAL), f"payment:{ORDER}")
+                     PaymentRefunded(currency="EUR", orderId=ORDER, paymentId="pay-1", amount=TOTAL), f"payment:{ORDER}")
 
     @precondition(RESERVATION_OWED)
     @rule(in_stock=st.booleans())

@@ -28,9 +28,9 @@ LINES = (ReservedLine(productId="SKU-1", quantity=2), ReservedLine(productId="SK
 E = EventType
 # What another party writes, and on which stream of the order.
 ANSWERS = {
-    E.PAYMENT_PROCESSED: ("payment", PaymentProcessed(orderId=O, paymentId="pay-1", amount=Decimal("44.98"))),
+    E.PAYMENT_PROCESSED: ("payment", PaymentProcessed(currency="EUR", orderId=O, paymentId="pay-1", amount=Decimal("44.98"))),
     E.PAYMENT_FAILED: ("payment", PaymentFailed(orderId=O, reason="card limit")),
-    E.PAYMENT_REFUNDED: ("payment", PaymentRefunded(orderId=O, paymentId="pay-1", amount=Decimal("44.98"))),
+    E.PAYMENT_REFUNDED: ("payment", PaymentRefunded(currency="EUR", orderId=O, paymentId="pay-1", amount=Decimal("44.98"))),
     E.INVENTORY_UPDATED: ("reservation", InventoryUpdated(orderId=O, lines=LINES)),
     E.INVENTORY_INSUFFICIENT: ("reservation", InventoryInsufficient(
         orderId=O, shortLines=(ReservedLine(productId="SKU-1", quantity=1),))),
