@@ -66,6 +66,43 @@ def test_an_amount_over_the_limit_is_declined_with_the_reason(payments, store):
     assert store.load("payment:order-1")[0].payload.reason == "amount 1000.01 EUR exceeds the card limit of 1000.00 EUR"
 
 
+@pytest.mark.parametrize(("currency", "amount", "answer"), [
+    ("SEK", "1200.00", "PAYMENT_PROCESSED"),  # about 104 euros: the limit in kronor is 11,500.00
+    ("SEK", "11500.01", "amount 11500.01 SEK exceeds the card limit of 11500.00 SEK"),
+    ("EUR", "1200.00", "amount 1200.00 EUR exceeds the card limit of 1000.00 EUR"),
+    ("JPY", "10.00", "the card network does not charge in JPY"),
+])
+def test_a_payment_is_charged_in_its_currency_against_the_cards_limit_in_it(payments, store, currency, amount, answer):
+    ask = request(EventType.PAYMENT_REQUESTED, PaymentRequested(currency=currency, orderId="order-1", customerId="c",
+                                                                amount=Decimal(amount)))
+    payments.handle(ask)
+    [stored] = store.load("payment:order-1")
+    if answer == "PAYMENT_PROCESSED":
+        assert (stored.eventType, stored.payload.amount, stored.payload.currency) == (answer, Decimal(amount), currency)
+    else:
+        assert (stored.eventType, stored.payload.reason) == ("PAYMENT_FAILED", answer)
+
+
+def test_every_currency_an_order_is_taken_in_has_a_card_limit():
+    from catalog.types import SUPPORTED_CURRENCIES
+    from payments.provider import CARD_LIMIT_RATES
+
+    assert set(SUPPORTED_CURRENCIES) == set(CARD_LIMIT_RATES)
+
+
+def test_a_refund_in_another_currency_than_its_charge_pays_nothing(payments, store):
+    from payments.provider import RefundExceedsCharge
+
+    payments.handle(request(EventType.PAYMENT_REQUESTED, PaymentRequested(currency="SEK", orderId="order-1",
+                                                                          customerId="c", amount=Decimal("100.00"))))
+    payment_id = store.load("payment:order-1")[0].payload.paymentId
+    in_euros = request(EventType.PAYMENT_REFUND_REQUESTED, PaymentRefundRequested(
+        currency="EUR", orderId="order-1", paymentId=payment_id, amount=Decimal("100.00"), reason="?"), version=2)
+    with pytest.raises(RefundExceedsCharge, match="asks 100.00 EUR, more than payment .* charged \\(100.00 SEK\\)"):
+        payments.handle(in_euros)
+    assert [e.eventType for e in store.load("payment:order-1")] == ["PAYMENT_PROCESSED"]
+
+
 def test_a_refund_happens_once_and_only_for_a_charge(payments, store):
     ask = request(EventType.PAYMENT_REQUESTED, PaymentRequested(currency="EUR", orderId="order-1", customerId="c", amount=Decimal("20.00")))
     payments.handle(ask)

@@ -205,3 +205,28 @@ def test_lines_of_one_product_are_reserved_as_one():
 
     items = (OrderItem(productId="A", quantity=1, price=Decimal("1")), OrderItem(productId="A", quantity=2, price=Decimal("2")))
     assert merged_lines(items) == (ReservedLine(productId="A", quantity=3),)
+
+
+def test_the_payment_is_asked_in_the_orders_currency_and_refunded_in_the_charges():
+    order = Order()
+    order.facts.order = [orders.created(currency="SEK")]
+    order.wake()
+    [asked] = order.facts.commands
+    assert (asked.payload.amount, asked.payload.currency) == (Decimal("44.98"), "SEK")
+    order.append("payment", E.PAYMENT_PROCESSED, PaymentProcessed(currency="SEK", orderId=O, paymentId="pay-1",
+                                                                  amount=Decimal("44.98")))
+    order.happen(E.ORDER_CANCELLED)
+    refund = order.facts.commands[-1]
+    assert (refund.eventType, refund.payload.amount, refund.payload.currency) == (
+        E.PAYMENT_REFUND_REQUESTED, Decimal("44.98"), "SEK")
+
+
+def test_a_charge_in_another_currency_than_the_orders_is_not_its_payment():
+    order = Order()
+    order.facts.order = [orders.created(currency="SEK")]
+    order.wake()
+    order.append("payment", E.PAYMENT_PROCESSED, PaymentProcessed(currency="EUR", orderId=O, paymentId="pay-1",
+                                                                  amount=Decimal("44.98")))
+    order.wake()
+    assert order.cancel_reason == "payment of 44.98 EUR does not match the order's total of 44.98 SEK"
+    assert order.commands[-1] == E.PAYMENT_REFUND_REQUESTED
