@@ -91,7 +91,8 @@ PAYMENT_CALLS = TableSpec("payment_calls", "PaymentCalls", Attribute("key"), app
 # answered, when and how, and the money it moved under it (lambdas/payments/provider.py). Shared by
 # every container of Payments, as a provider's memory is by every caller; it forgets a key by age.
 CARD_NETWORK = TableSpec("card_network", "SimulatedCardNetwork", Attribute("key"))
-ANALYTICS = TableSpec("analytics", "AnalyticsDaily", Attribute("pk"))
+# The day's counters, a lane an item, and each folded batch's receipt, kept two days.
+ANALYTICS = TableSpec("analytics", "AnalyticsDaily", Attribute("pk"), time_to_live="expiresAt")
 # One marker an event counted, spread over a few lanes; its stream is folded into the day's
 # counters a batch at a time (lambdas/analytics/counters.py).
 ANALYTICS_EVENTS = TableSpec(

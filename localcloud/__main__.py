@@ -67,7 +67,7 @@ def next_steps(outputs: Outputs, port: int) -> str:
         """       -d '{"items":[{"productId":"SKU-1","quantity":2}]}'""",
         f"  curl -s \"${{customer[@]}}\" {outputs.api_url}/orders/<orderId>",
         f"  curl -s \"${{staff[@]}}\" -X PUT {outputs.api_url}/inventory/SKU-1 -d '{{\"quantity\":40}}'",
-        "  # a sample event put by hand: audit and analytics record it; the projection, the mailer, payments",
+        "  # a sample event put by hand: audit records it; the projection, the mailer, analytics, payments",
         "  # and reservations act only on events the event store holds, and park it with that reason",
         f"  {aws} events put-events --entries file://events/order-created.json",
         f"  {aws} sqs receive-message --queue-url {outputs['OrdersProjectionDeadLetterQueueUrl']}",

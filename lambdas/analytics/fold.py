@@ -1,26 +1,30 @@
 """Lambda: the analytics markers' stream into the per-day counters, and into CloudWatch metrics
-(EMF), a batch at a time."""
+(EMF), a batch at a time, each event once in both."""
 
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from functools import cache
 
 from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
-from analytics.counters import DailyCounters
+from analytics.counters import COUNTS, MONEY, Added, DailyCounters
+from common import faults
 from common.observability import log_context, logger, traced_handler
 from common.settings import FunctionSettings, ReadWriteTable
 
-# Counter -> metric. Emitted from what a fold adds, so they count each event once, like the
-# counters (a redelivered or replayed event adds nothing), in one EMF record a batch.
-METRICS = {
-    "usersRegistered": ("UsersRegistered", MetricUnit.Count),
-    "ordersPlaced": ("OrdersPlaced", MetricUnit.Count),
-    "ordersCancelled": ("OrdersCancelled", MetricUnit.Count),
-    "ordersCompleted": ("OrdersCompleted", MetricUnit.Count),
-    "bookedRevenue": ("BookedRevenue", MetricUnit.NoUnit),
+# Counter -> metric. The counts have no dimension but the service; money has its currency.
+COUNT_METRICS = {
+    "usersRegistered": "UsersRegistered",
+    "ordersPlaced": "OrdersPlaced",
+    "ordersCancelled": "OrdersCancelled",
+    "ordersCompleted": "OrdersCompleted",
 }
-
+MONEY_METRICS = {"booked": "Booked", "cancelled": "BookingsCancelled", "captured": "Captured", "refunded": "Refunded"}
+assert set(COUNT_METRICS) == set(COUNTS.values()) and set(MONEY_METRICS) == set(MONEY)
+# CloudWatch takes a metric's data point up to two weeks old: an event older than that (a replay
+# of one never counted) is in the counters, and is no metric.
+OLDEST_METRIC = timedelta(days=14) - timedelta(hours=1)
 
 metrics = Metrics(namespace="OrderPlatform")  # the only function that publishes custom metrics
 
@@ -34,29 +38,54 @@ def counters() -> DailyCounters:
     return DailyCounters(Settings.current().analytics_table_name)
 
 
-def publish_metrics(added: dict[str, Decimal]) -> list[str]:
-    """One EMF record of what the batch added; none when it added nothing a metric counts."""
-    published = []
-    for counter, (name, unit) in METRICS.items():
-        if added.get(counter):
-            metrics.add_metric(name=name, unit=unit, value=float(added[counter]))
-            published.append(name)
-    if published:
-        metrics.flush_metrics()
+def publish_metrics(added: Added) -> list[str]:
+    """One EMF record a day and dimension of what was added, stamped with the latest event time
+    of that day it holds (the metrics fall in the day the events happened)."""
+    published: list[str] = []
+    oldest = datetime.now(UTC) - OLDEST_METRIC
+    for day, sums in sorted(added.days.items()):
+        at = added.latest[day]
+        if at < oldest:
+            logger.warning("counted, too old for a metric", extra={"day": day})
+            continue
+        records: dict[str | None, list[tuple[str, Decimal]]] = {}
+        for counter, name in COUNT_METRICS.items():
+            if sums.get(counter):
+                records.setdefault(None, []).append((name, sums[counter]))
+        for counter, value in sums.items():
+            kind, _, code = counter.partition(":")
+            if kind in MONEY_METRICS and value:
+                records.setdefault(code, []).append((MONEY_METRICS[kind], value))
+        for currency, points in records.items():
+            if currency is not None:
+                metrics.add_dimension(name="Currency", value=currency)
+            for name, value in points:
+                unit = MetricUnit.Count if currency is None else MetricUnit.NoUnit
+                metrics.add_metric(name=name, unit=unit, value=float(value))
+                published.append(name if currency is None else f"{name}:{currency}")
+            metrics.set_timestamp(at)
+            metrics.flush_metrics()
     return published
 
 
 @log_context
 @traced_handler
 def handler(event: dict, context) -> dict:
-    # All or nothing: a failed fold raises, and the whole batch comes again (its folded part is
-    # recognised by the counters' sequence numbers); after the retries it is parked. Metrics are
-    # published after the counters took the batch: a fold that fails publishes none.
-    result = counters().fold(event.get("Records", []))
-    summary = {
-        "folded": result["folded"],
-        "alreadyFolded": result["alreadyFolded"],
-        "metrics": publish_metrics(result["added"]),
-    }
+    records = event.get("Records", [])
+    for record in records:  # `make fault FN=AnalyticsFold TYPES=...`: a batch counting one of them fails
+        for counter in record.get("dynamodb", {}).get("NewImage", {}).get("deltas", {}).get("M", {}):
+            if counter.startswith("count_"):
+                faults.fail_for_type(counter.removeprefix("count_"))
+    fault = faults.random_failure_point(records[0]["eventID"] if records else "")
+    faults.fail_at(fault, faults.BEFORE)
+    # All or nothing a batch: a failed fold raises, adding nothing, and the batch comes again; after
+    # its retries it is parked, and its redrive adds what it had not (its receipt says how far it
+    # got). The metrics go out once the counters hold what they count, and their receipts then say
+    # so: a run that dies between the two leaves them to the batch's next attempt.
+    result = counters().fold(records)
+    published = publish_metrics(result.unpublished)
+    counters().published(result.receipts)
+    faults.fail_at(fault, faults.AFTER, context)
+    summary = {"folded": result.folded, "alreadyFolded": result.already, "metrics": published}
     logger.info("analytics batch folded", extra=summary)
     return summary

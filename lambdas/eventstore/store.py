@@ -189,19 +189,27 @@ class EventStore:
             for item in page["Items"]:
                 yield parse_event(item["detail"]["S"])
 
-    def held(self, event: Envelope) -> Envelope:
+    def held(self, event: Envelope, *, consistent: bool = True) -> Envelope:
         """The store's own copy of a delivered event: the event it holds at the delivered event's
         (aggregateId, version), if that is the same event (eventId and eventType). Anything else
-        raises NotInEventStore. One strongly consistent read of one item."""
+        raises NotInEventStore. One strongly consistent read of one item; or, not `consistent`,
+        an eventually consistent one (half the price), read again strongly if it does not find
+        the event (a copy not yet replicated)."""
+        held = self._held_copy(event, consistent)
+        if not consistent and not _same(held, event):
+            held = self._held_copy(event, True)
+        if not _same(held, event):
+            raise NotInEventStore(event, held)
+        assert held is not None
+        return held
+
+    def _held_copy(self, event: Envelope, consistent: bool) -> Envelope | None:
         item = self._client.get_item(
             TableName=self.table_name,
             Key={"aggregateId": {"S": event.aggregateId}, "version": {"N": str(event.version)}},
-            ConsistentRead=True,
+            ConsistentRead=consistent,
         ).get("Item")
-        held = parse_event(item["detail"]["S"]) if item else None
-        if held is None or held.eventId != event.eventId or held.eventType != event.eventType:
-            raise NotInEventStore(event, held)
-        return held
+        return parse_event(item["detail"]["S"]) if item else None
 
     def scan(self, *, event_types: Sequence[str] | None = None) -> Iterator[tuple[int, list[Envelope]]]:
         """Every stored event (of these types), page by page, with the items each page read."""
@@ -239,3 +247,7 @@ def _failed_conditions(error: ClientError) -> list[int]:
         reasons = error.response.get("CancellationReasons", [])
         return [i for i, reason in enumerate(reasons) if reason.get("Code") == "ConditionalCheckFailed"]
     return []
+
+
+def _same(held: Envelope | None, event: Envelope) -> bool:
+    return held is not None and held.eventId == event.eventId and held.eventType == event.eventType

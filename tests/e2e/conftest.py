@@ -51,7 +51,7 @@ def aws_cli() -> str:
 
 
 # The products the tests order by name, as staff priced them (others are each test's own).
-CATALOG = {"SKU-1": "19.99", "SKU-2": "5.00", "SKU-9": "9.99"}
+PRICE_LIST = {"SKU-1": "19.99", "SKU-2": "5.00", "SKU-9": "9.99"}
 
 
 @dataclass
@@ -122,6 +122,13 @@ class Deployment:
             method, path, body, headers=headers, timeout=30, auth=auth)
         return HttpResponse(answer.status, answer.body, answer.headers)
 
+    def stream(self, aggregate_id: str) -> list[dict]:
+        """A stream's events as the event store holds them (its details), oldest first."""
+        items = self.client("dynamodb").query(
+            TableName=self.outputs["EventStoreTableName"], KeyConditionExpression="aggregateId = :id",
+            ExpressionAttributeValues={":id": {"S": aggregate_id}}, ConsistentRead=True)["Items"]
+        return [json.loads(item["detail"]["S"]) for item in items]
+
     def priced(self, prices: dict[str, str]) -> "Deployment":
         """Staff price these products in euros (their stock left as it is)."""
         for sku, price in prices.items():
@@ -157,13 +164,13 @@ def _aws_outputs() -> Outputs:
 @pytest.fixture(scope="session")
 def deployment(tmp_path_factory) -> Deployment:
     if ON_AWS:
-        yield Deployment(_aws_outputs(), endpoint=None).priced(CATALOG)
+        yield Deployment(_aws_outputs(), endpoint=None).priced(PRICE_LIST)
         return
     cloud = LocalCloud(port=free_port(), state_dir=tmp_path_factory.mktemp("local-cloud"), stage=STAGE)
     cloud.start()
     try:
         outputs = cloud.deploy(quiet=True)
-        yield Deployment(outputs, endpoint=cloud.endpoint, env=cloud.aws_env()).priced(CATALOG)
+        yield Deployment(outputs, endpoint=cloud.endpoint, env=cloud.aws_env()).priced(PRICE_LIST)
     finally:
         cloud.stop()
 
@@ -207,6 +214,28 @@ def example_entries(deployment: Deployment, name: str, *, day: str | None = None
 
 def event_id(entries: list[dict]) -> str:
     return json.loads(entries[0]["Detail"])["eventId"]
+
+
+def stored_examples(deployment: Deployment, *names: str, day: str) -> tuple[str, list[dict]]:
+    """Catalog examples as one new order's stream (fresh ids, the day's timestamps), appended to
+    the event store as its producer would, in one transaction: the publisher puts them on the bus,
+    and the consumers that act only on the store's events take them. Returns the stream's id and
+    the events as put-events entries (the bus's copy, to deliver again by hand)."""
+    from catalog import parse_event
+    from eventstore.store import EventStore
+
+    aggregate_id = f"e2e-{uuid.uuid4()}"
+    events = []
+    for version, name in enumerate(names, 1):
+        detail = EXAMPLES[name].to_detail() | {"eventId": str(uuid.uuid4()), "aggregateId": aggregate_id,
+                                               "timestamp": f"{day}T12:00:{version:02d}.000Z"}
+        detail["metadata"] = detail["metadata"] | {"version": version, "causationId": None}
+        detail["payload"] = detail["payload"] | {"orderId": aggregate_id}
+        events.append(parse_event(detail))
+    EventStore(deployment.outputs["EventStoreTableName"], client=deployment.client("dynamodb")).append(events)
+    return aggregate_id, [{"EventBusName": deployment.outputs["EventBusName"],
+                           "Source": CATALOG[EventType(e.eventType)].source.value, "DetailType": e.eventType,
+                           "Detail": e.to_json()} for e in events]
 
 
 def unique_day() -> str:

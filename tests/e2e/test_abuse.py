@@ -52,14 +52,6 @@ def settled(deployment, customer, order_id: str) -> dict:
     return eventually(check, timeout=90)
 
 
-def stream(deployment, aggregate_id: str) -> list[dict]:
-    """A stream of the event store, as the envelopes it holds."""
-    items = deployment.client("dynamodb").query(
-        TableName=deployment.outputs["EventStoreTableName"], KeyConditionExpression="aggregateId = :id",
-        ExpressionAttributeValues={":id": {"S": aggregate_id}}, ConsistentRead=True)["Items"]
-    return [json.loads(item["detail"]["S"]) for item in items]
-
-
 def forged(deployment, event_type: EventType, aggregate_id: str, version: int, payload: p.Payload) -> list[dict]:
     """A well-formed event, with the source the catalog names for it, that no service wrote: what
     anyone who may call PutEvents in the account could put on the bus."""
@@ -86,7 +78,7 @@ def test_an_order_is_placed_in_the_tokens_name_never_the_bodys(deployment, ada, 
     assert forged_owner.status == 400
     assert [e["field"] for e in forged_owner.body["errors"]] == ["customerId"]
     order_id = place(deployment, eve, sku)
-    assert stream(deployment, order_id)[0]["payload"]["customerId"] == eve.id
+    assert deployment.stream(order_id)[0]["payload"]["customerId"] == eve.id
 
 
 @pytest.mark.parametrize(("method", "path", "body"), [
@@ -104,7 +96,7 @@ def test_another_customers_order_answers_404_and_stays_as_it_was(deployment, ada
     assert ada.id not in json.dumps(probe.body) and ada.email not in json.dumps(probe.body)
     missing = deployment.http(method, path.format(id=str(uuid.uuid4())), body, customer=eve)
     assert missing.status == 404  # the same answer as an id that does not exist: nothing to probe
-    assert [e["eventType"] for e in stream(deployment, order_id)] == ["ORDER_CREATED"]
+    assert [e["eventType"] for e in deployment.stream(order_id)] == ["ORDER_CREATED"]
     # the owner can: the refusal was about who asked
     assert deployment.http(method, path.format(id=order_id), body, customer=ada).status == 200
 
@@ -119,7 +111,7 @@ def test_another_customers_profile_answers_404(deployment, ada, eve):
 
 def test_the_events_route_serves_an_order_stream_only(deployment, ada, eve):
     order_id = place(deployment, ada, product(deployment, 5))
-    eventually(lambda: stream(deployment, f"payment:{order_id}") or _not_yet(), timeout=60)
+    eventually(lambda: deployment.stream(f"payment:{order_id}") or _not_yet(), timeout=60)
     for path in (f"/orders/user:{ada.id}/events", f"/orders/payment:{order_id}/events", f"/orders/saga:{order_id}/events"):
         for who in (eve, ada):  # not even for its owner: it is not an order's stream
             answer = deployment.http("GET", path, customer=who)
@@ -133,7 +125,7 @@ def test_an_idempotency_key_is_its_customers_own(deployment, ada, eve):
     adas = place(deployment, ada, sku, **key)
     eves = place(deployment, eve, sku, **key)  # the same key and body, another customer
     assert eves != adas
-    assert stream(deployment, eves)[0]["payload"]["customerId"] == eve.id
+    assert deployment.stream(eves)[0]["payload"]["customerId"] == eve.id
     assert place(deployment, ada, sku, **key) == adas  # Ada's retry still finds hers
 
 
@@ -176,7 +168,7 @@ def test_a_product_id_cannot_take_an_orders_payment_stream(deployment, ada):
     for aggregate in ("payment", "reservation", "saga", "user"):
         answer = deployment.http("PUT", f"/inventory/{aggregate}:{order_id}", {"quantity": 3})
         assert answer.status == 400 and answer.body["errors"][0]["field"] == "productId"
-        assert stream(deployment, f"{aggregate}:{order_id}") == []
+        assert deployment.stream(f"{aggregate}:{order_id}") == []
 
 
 # ---- the bus: only the store's events move money, stock, read models and email --------------------
@@ -196,7 +188,7 @@ def test_a_forged_payment_request_charges_nothing(deployment, ada, put_events):
     assert place(deployment, ada, sku, **{"Idempotency-Key": key}) == order_id
     refused_as_not_stored(deployment, "Payments", request)
     assert settled(deployment, ada, order_id)["status"] == "COMPLETED"
-    [charge] = [e for e in stream(deployment, f"payment:{order_id}") if e["eventType"] == "PAYMENT_PROCESSED"]
+    [charge] = [e for e in deployment.stream(f"payment:{order_id}") if e["eventType"] == "PAYMENT_PROCESSED"]
     assert charge["payload"]["amount"] == "800.00"  # what the order costs, not what was forged
 
 
@@ -205,8 +197,8 @@ def test_forged_compensations_on_a_completed_order_move_no_money_stock_or_read_m
     order_id = place(deployment, ada, sku, quantity=2)
     assert settled(deployment, ada, order_id)["status"] == "COMPLETED"
     stock_before = deployment.http("GET", f"/inventory/{sku}").body
-    charge = next(e for e in stream(deployment, f"payment:{order_id}") if e["eventType"] == "PAYMENT_PROCESSED")
-    next_saga_version = len(stream(deployment, f"saga:{order_id}")) + 1
+    charge = next(e for e in deployment.stream(f"payment:{order_id}") if e["eventType"] == "PAYMENT_PROCESSED")
+    next_saga_version = len(deployment.stream(f"saga:{order_id}")) + 1
 
     refund = forged(deployment, EventType.PAYMENT_REFUND_REQUESTED, f"saga:{order_id}", next_saga_version,
                     p.PaymentRefundRequested(currency="EUR", orderId=order_id, paymentId=charge["payload"]["paymentId"],
@@ -220,7 +212,7 @@ def test_forged_compensations_on_a_completed_order_move_no_money_stock_or_read_m
     refused_as_not_stored(deployment, "Payments", refund)
     refused_as_not_stored(deployment, "InventoryReservations", release)
     refused_as_not_stored(deployment, "OrdersProjection", cancel)
-    assert [e["eventType"] for e in stream(deployment, f"payment:{order_id}")] == ["PAYMENT_PROCESSED"]
+    assert [e["eventType"] for e in deployment.stream(f"payment:{order_id}")] == ["PAYMENT_PROCESSED"]
     assert deployment.http("GET", f"/inventory/{sku}").body == stock_before
     assert deployment.http("GET", f"/orders/{order_id}", customer=ada).body["status"] == "COMPLETED"
 
@@ -274,7 +266,7 @@ def test_fuzzed_requests_with_another_customers_token_reveal_and_change_nothing(
 
     order_id = place(deployment, ada, product(deployment, 5))
     settled(deployment, ada, order_id)
-    history, view = stream(deployment, order_id), deployment.http("GET", f"/orders/{order_id}", customer=ada).body
+    history, view = deployment.stream(order_id), deployment.http("GET", f"/orders/{order_id}", customer=ada).body
 
     class EvesToken(requests.auth.AuthBase):
         def __call__(self, request):
@@ -306,7 +298,7 @@ def test_fuzzed_requests_with_another_customers_token_reveal_and_change_nothing(
         send()
     assert sum(statuses.values()) >= 4 * examples // 2 and statuses[404] > 0, statuses  # it really aimed at Ada
     assert revealed == []
-    assert stream(deployment, order_id) == history
+    assert deployment.stream(order_id) == history
     assert deployment.http("GET", f"/orders/{order_id}", customer=ada).body == view
 
 

@@ -11,8 +11,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from catalog import Source
-from tests.e2e.conftest import (PARK_TIMEOUT, dead_letters, delivered, event_id, eventually, example_entries,
-                                log_lines, parked, unique_day)
+from tests.e2e.conftest import (PARK_TIMEOUT, dead_letters, delivered, event_id, eventually,
+                                log_lines, parked, stored_examples, unique_day)
 
 ORDER = {"items": [{"productId": "SKU-1", "quantity": 3}]}
 
@@ -34,10 +34,9 @@ def broken_analytics(deployment):
     set_fault(deployment, "Analytics", None)
 
 
-def test_redrive_after_the_fix_reaches_the_state_nothing_failing_would_have(deployment, put_events, broken_analytics):
+def test_redrive_after_the_fix_reaches_the_state_nothing_failing_would_have(deployment, broken_analytics):
     day = unique_day()
-    orders = [example_entries(deployment, "order-created", day=day)[1] for _ in range(3)]
-    put_events([entry for entries in orders for entry in entries])
+    orders = [stored_examples(deployment, "order-created", day=day)[1] for _ in range(3)]
     for entries in orders:
         message = eventually(lambda: parked(deployment, "Analytics", event_id(entries)), timeout=PARK_TIMEOUT)
         assert "fault injected" in message["responsePayload"]["errorMessage"]
@@ -58,9 +57,46 @@ def test_redrive_after_the_fix_reaches_the_state_nothing_failing_would_have(depl
         return body
 
     body = eventually(all_counted, timeout=PARK_TIMEOUT)
-    assert (body["events"], body["bookedRevenue"]) == (3, "98.85")
+    assert (body["events"], body["byCurrency"]["EUR"]["booked"]) == (3, "98.85")
     left = dead_letters(deployment, "Analytics")  # the whole queue, read to its last message
     assert not {event_id(entries) for entries in orders} & set(left)
+
+
+def test_a_fold_batch_parked_and_redriven_after_the_stream_moved_on_leaves_the_counters_exact(deployment):
+    """The fold fails every batch that counts an order's creation, until each is parked; the fix is
+    deployed and the stream moves on (a later order's creation and cancellation are folded); the
+    redrive then adds exactly what the parked batch had not: the counters are what they would be
+    had nothing failed."""
+    day = unique_day()
+    set_fault(deployment, "AnalyticsFold", "ORDER_CREATED")
+    try:
+        stored_examples(deployment, "order-created", day=day)
+
+        def batch_parked():
+            listing = deployment.tool("ops.redrive", "AnalyticsFold")
+            assert listing.returncode == 0 and "records" in listing.stdout, listing.stdout + listing.stderr
+            return listing.stdout
+
+        assert "fault injected for ORDER_CREATED" in eventually(batch_parked, timeout=PARK_TIMEOUT)
+        assert daily(deployment, day)["events"] == 0
+    finally:
+        set_fault(deployment, "AnalyticsFold", None)  # the fix is deployed
+    stored_examples(deployment, "order-created", "order-cancelled", day=day)  # the stream moves on
+
+    def folded(events: int):
+        def check():
+            body = daily(deployment, day)
+            assert body["events"] == events, body
+            return body
+        return check
+
+    eventually(folded(2), timeout=PARK_TIMEOUT)
+    redriven = deployment.tool("ops.redrive", "AnalyticsFold", "--apply")
+    assert "re-sent and deleted" in redriven.stdout, redriven.stdout + redriven.stderr
+    body = eventually(folded(3), timeout=PARK_TIMEOUT)
+    assert (body["ordersPlaced"], body["ordersCancelled"]) == (2, 1)
+    assert body["byCurrency"]["EUR"] == {"booked": "65.90", "cancelled": "32.95", "captured": "0.00",
+                                         "refunded": "0.00", "netBooked": "32.95", "revenue": "0.00"}
 
 
 def test_rebuild_restores_a_lost_read_model(deployment, tmp_path):
@@ -70,6 +106,9 @@ def test_rebuild_restores_a_lost_read_model(deployment, tmp_path):
     def cancelled():
         body = deployment.http("GET", f"/orders/{order_id}").body
         assert body.get("status") == "CANCELLED", body
+        # and its money settled: refunded, if the saga had asked for it before the cancellation
+        asked = any(e["eventType"] == "PAYMENT_REQUESTED" for e in deployment.stream(f"saga:{order_id}"))
+        assert body["payment"]["state"] == ("REFUNDED" if asked else "NONE"), body
         return body
 
     before = eventually(cancelled)
@@ -93,11 +132,10 @@ def test_rebuild_restores_a_lost_read_model(deployment, tmp_path):
     assert (item["status"]["S"], item["version"]["N"]) == ("CANCELLED", "2")
 
 
-def test_replaying_the_archive_applies_nothing_twice(deployment, put_events):
+def test_replaying_the_archive_applies_nothing_twice(deployment):
     day = unique_day()
     since = datetime.now(timezone.utc) - timedelta(seconds=2)
-    _, entries = example_entries(deployment, "order-created", day=day)
-    put_events(entries)
+    _, entries = stored_examples(deployment, "order-created", day=day)
     eventually(lambda: _counted(daily(deployment, day), 1))
     until = datetime.now(timezone.utc) + timedelta(seconds=1)
 

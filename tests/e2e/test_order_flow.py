@@ -96,16 +96,17 @@ def test_invalid_input_is_a_400_naming_the_field(deployment):
 
 
 def test_the_readme_sample_event_put_with_the_aws_cli_is_recorded_but_moves_no_read_model(deployment):
-    """The README's sample, put by hand: the audit log records it, but the projection acts only on
-    events the event store holds, and parks this one with that reason."""
+    """The README's sample, put by hand: the audit log records it, but the projection and analytics
+    act only on events the event store holds, and park this one with that reason."""
     if deployment.outputs["EventBusName"] != "order-platform-dev":
         pytest.skip("the sample files address the dev bus")
     result = deployment.aws("events", "put-events", "--entries", f"file://{ROOT / 'events/order-created.json'}")
     assert result["FailedEntryCount"] == 0
     sample = json.loads(json.loads((ROOT / "events/order-created.json").read_text())[0]["Detail"])["eventId"]
     assert delivered(deployment, "Audit", sample, 1)[0] in ("recorded", "already-recorded")
-    message = eventually(lambda: parked(deployment, "OrdersProjection", sample), timeout=PARK_TIMEOUT)
-    assert "not in the event store" in message["responsePayload"]["errorMessage"]
+    for consumer in ("OrdersProjection", "Analytics"):  # no read model, and no booking counted
+        message = eventually(lambda: parked(deployment, consumer, sample), timeout=PARK_TIMEOUT)
+        assert "not in the event store" in message["responsePayload"]["errorMessage"]
     assert read_model_item(deployment, "sample-order-1") is None
 
 

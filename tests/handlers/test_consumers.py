@@ -141,8 +141,55 @@ def test_counters_count_each_event_once(analytics, lambda_context):
     assert fold_the_stream(lambda_context)["folded"] == 3
     day = daily(day)
     assert (day["events"], day["ordersPlaced"], day["ordersCancelled"], day["usersRegistered"]) == (3, 1, 1, 1)
-    assert day["bookedRevenue"] == "44.98"
+    # booked when placed, and the same total taken off when cancelled: net, nothing was sold
+    assert day["byCurrency"] == {"EUR": {"booked": "44.98", "cancelled": "44.98", "captured": "0.00",
+                                         "refunded": "0.00", "netBooked": "0.00", "revenue": "0.00"}}
     assert day["byEventType"] == {"ORDER_CANCELLED": 1, "ORDER_CREATED": 1, "USER_REGISTERED": 1}
+
+
+def test_a_change_books_what_it_added_and_a_cancellation_takes_off_the_total_it_had(analytics, lambda_context):
+    created = orders.created()  # 44.98
+    deliver(analytics, created, lambda_context)
+    deliver(analytics, orders.updated(quantity=3), lambda_context)  # 59.97: 14.99 more
+    deliver(analytics, orders.cancelled(version=3), lambda_context, times=2)
+    fold_the_stream(lambda_context)
+    euros = daily(created.timestamp.date().isoformat())["byCurrency"]["EUR"]
+    assert (euros["booked"], euros["cancelled"], euros["netBooked"]) == ("59.97", "59.97", "0.00")
+
+
+def test_money_is_counted_in_each_currency_and_never_added_to_another(analytics, lambda_context):
+    from catalog.payloads import PaymentProcessed, PaymentRefunded
+
+    for n, currency in enumerate(("EUR", "USD", "SEK", "SEK")):
+        order_id = f"o-{n}"
+        deliver(analytics, orders.created(order_id=order_id, currency=currency), lambda_context)
+        deliver(analytics, answer(EventType.PAYMENT_PROCESSED, PaymentProcessed(
+            orderId=order_id, paymentId=f"pay-{n}", amount=Decimal("44.98"), currency=currency)), lambda_context)
+    deliver(analytics, answer(EventType.PAYMENT_REFUNDED, PaymentRefunded(
+        orderId="o-3", paymentId="pay-3", amount=Decimal("44.98"), currency="SEK"), version=2), lambda_context)
+    fold_the_stream(lambda_context)
+    figures = daily(orders.created().timestamp.date().isoformat())["byCurrency"]
+    assert {code: (f["booked"], f["captured"], f["refunded"], f["revenue"]) for code, f in figures.items()} == {
+        "EUR": ("44.98", "44.98", "0.00", "44.98"),
+        "USD": ("44.98", "44.98", "0.00", "44.98"),
+        "SEK": ("89.96", "89.96", "44.98", "44.98"),
+    }
+
+
+def answer(event_type, payload, version: int = 1):
+    return new_event(event_type, aggregate_id=f"payment:{payload.orderId}", payload=payload, version=version,
+                     user_id="payments", correlation_id="corr-1")
+
+
+def test_an_event_the_store_does_not_hold_counts_nothing(analytics, lambda_context):
+    from eventstore.store import NotInEventStore
+
+    forged = orders.created(order_id="o-forged")
+    with pytest.raises(NotInEventStore):
+        deliver(analytics, forged, lambda_context, stored=False)
+    assert aws.stream_records(aws.ANALYTICS_EVENTS) == []
+    deliver(analytics, forged, lambda_context)  # the same event, once the store holds it: counted
+    assert len(aws.stream_records(aws.ANALYTICS_EVENTS)) == 1
 
 
 def test_a_batch_folded_again_adds_only_what_it_had_not(tables):
@@ -152,12 +199,34 @@ def test_a_batch_folded_again_adds_only_what_it_had_not(tables):
     for n in range(6):
         counters.record(orders.created(order_id=f"o-{n}"))
     records = aws.stream_records(aws.ANALYTICS_EVENTS)
-    assert counters.fold(records[:4])["folded"] == 4
+    assert counters.fold(records[:4]).folded == 4
     again = counters.fold(records[:4])  # the same batch again
-    assert (again["folded"], again["alreadyFolded"], again["added"]) == (0, 4, {})
+    assert (again.folded, again.already) == (0, 4)
     more = counters.fold(records)  # retried, with more behind it
-    assert (more["folded"], more["alreadyFolded"], more["added"]["ordersPlaced"]) == (2, 4, 2)
+    assert (more.folded, more.already) == (2, 4)
     assert daily(orders.created().timestamp.date().isoformat())["ordersPlaced"] == 6
+
+
+def test_a_parked_batch_redriven_after_the_stream_moved_on_adds_exactly_what_it_had_not(tables):
+    """The first batch fails every attempt and is parked; the stream moves on, and later batches
+    fold. Its redrive (the same records, read back from the stream) adds them all; redriven again,
+    nothing. A batch folded before its run died (a receipt, and the run then failed) adds nothing."""
+    from analytics.counters import DailyCounters
+
+    counters = DailyCounters(aws.ANALYTICS, aws.ANALYTICS_EVENTS)
+    for n in range(9):
+        counters.record(orders.created(order_id=f"o-{n}"))
+    records = aws.stream_records(aws.ANALYTICS_EVENTS)
+    parked, later, died_after = records[:3], records[3:6], records[6:]
+    assert counters.fold(later).folded == 3
+    assert counters.fold(died_after).folded == 3  # ...and its run failed after: retried, then parked
+    day = orders.created().timestamp.date().isoformat()
+    assert daily(day)["ordersPlaced"] == 6
+
+    assert (counters.fold(parked).folded, counters.fold(died_after).folded) == (3, 0)  # the redrive
+    assert (counters.fold(parked).folded, counters.fold(parked).already) == (0, 3)  # and again
+    assert daily(day)["ordersPlaced"] == 9
+    assert daily(day)["byCurrency"]["EUR"]["booked"] == f"{9 * Decimal('44.98'):.2f}"
 
 
 def emf_records(output: str) -> list[dict]:
@@ -166,17 +235,46 @@ def emf_records(output: str) -> list[dict]:
     return [record for record in map(json.loads, filter(None, output.splitlines())) if "_aws" in record]
 
 
-def test_the_fold_publishes_each_event_once_in_one_metrics_record_a_batch(analytics, lambda_context, capsys):
-    deliver(analytics, orders.created(order_id="o-1"), lambda_context, times=2)
-    deliver(analytics, orders.created(order_id="o-2"), lambda_context)
-    deliver(analytics, completed("o-1"), lambda_context)
+def test_the_fold_publishes_each_event_once_stamped_with_its_day_and_money_by_currency(
+        analytics, lambda_context, capsys):
+    events = [orders.created(order_id="o-1"), orders.created(order_id="o-2"),
+              orders.created(order_id="o-3", currency="SEK"), completed("o-1")]
+    deliver(analytics, events[0], lambda_context, times=2)
+    for event in events[1:]:
+        deliver(analytics, event, lambda_context)
     capsys.readouterr()
-    assert fold_the_stream(lambda_context)["metrics"] == ["OrdersPlaced", "OrdersCompleted", "BookedRevenue"]
-    (record,) = emf_records(capsys.readouterr().out)
-    assert (record["OrdersPlaced"], record["OrdersCompleted"], record["BookedRevenue"]) == ([2.0], [1.0], [89.96])
+    assert fold_the_stream(lambda_context)["metrics"] == ["OrdersPlaced", "OrdersCompleted", "Booked:EUR",
+                                                         "Booked:SEK"]
+    counts, euros, kronor = emf_records(capsys.readouterr().out)
+    assert (counts["OrdersPlaced"], counts["OrdersCompleted"]) == ([3.0], [1.0]) and "Currency" not in counts
+    assert (euros["Currency"], euros["Booked"], kronor["Currency"], kronor["Booked"]) == ("EUR", [89.96], "SEK", [44.98])
+    # stamped with the events' time (the day's latest), not the fold's
+    assert counts["_aws"]["Timestamp"] == int(max(e.timestamp for e in events).timestamp() * 1000)
     # The stream again (a retried batch): the counters had it, so nothing is published twice.
     assert fold_the_stream(lambda_context)["metrics"] == []
     assert emf_records(capsys.readouterr().out) == []
+
+
+def test_metrics_a_run_died_before_publishing_go_out_with_the_batchs_next_attempt(
+        analytics, lambda_context, capsys, monkeypatch):
+    """The counters took the batch, and the run died before the metrics went out: the retry adds
+    nothing to the counters and publishes what the first run added, once."""
+    import analytics.fold as fold
+
+    deliver(analytics, orders.created(order_id="o-1"), lambda_context)
+
+    def died(_added):
+        raise TimeoutError("the run was stopped")
+
+    monkeypatch.setattr(fold, "publish_metrics", died)
+    with pytest.raises(TimeoutError):
+        fold_the_stream(lambda_context)
+    monkeypatch.undo()
+    capsys.readouterr()
+    assert fold_the_stream(lambda_context) == {"folded": 0, "alreadyFolded": 1, "metrics": ["OrdersPlaced", "Booked:EUR"]}
+    assert fold_the_stream(lambda_context)["metrics"] == []
+    assert len(emf_records(capsys.readouterr().out)) == 2
+    assert daily(orders.created().timestamp.date().isoformat())["ordersPlaced"] == 1
 
 
 def test_markers_spread_over_the_lanes(tables):
@@ -198,7 +296,7 @@ def test_money_adds_up_exactly(tables, lambda_context):
     for n in range(10):
         counters.record(orders.created(order_id=f"o-{n}"))  # 10 x 44.98, no binary drift
     fold_the_stream(lambda_context)
-    assert daily(orders.created().timestamp.date().isoformat())["bookedRevenue"] == str(Decimal("449.80"))
+    assert daily(orders.created().timestamp.date().isoformat())["byCurrency"]["EUR"]["booked"] == "449.80"
 
 
 def test_the_daily_api_answers_for_a_date_and_refuses_nonsense(tables, lambda_context, analytics):
