@@ -22,7 +22,7 @@ from functools import partial
 from pathlib import Path
 
 from chaos import ROOT
-from chaos.audit import Row
+from chaos.audit import Row, metrics_equal_counters
 from chaos.scenarios import SCENARIOS
 from chaos.world import World
 
@@ -33,6 +33,7 @@ BEGIN, END = "<!-- chaos-table:begin -->", "<!-- chaos-table:end -->"
 def run(orders: int, scenarios: list[str], *, clients: int, fault_rate: float = 0.1, seed: int = 0, log=print,
         after_each=None) -> list[Row]:
     rows: list[Row] = []
+    run_started = time.time()
     with tempfile.TemporaryDirectory() as tmp, World(Path(tmp) / "cloud", clients=clients, seed=seed, log=log) as world:
         for name in scenarios:
             log(f"scenario {name}: {orders} orders ...")
@@ -48,6 +49,13 @@ def run(orders: int, scenarios: list[str], *, clients: int, fault_rate: float = 
                     log(f"    {detail}")
             if after_each:
                 after_each(rows)
+        world.wait_until_counted()
+        books = metrics_equal_counters(world, since=run_started)
+        books.name, books.seconds = "books", 0.0
+        rows.append(books)
+        log(table([books], header=False))
+        for detail in books.details[:20]:
+            log(f"    {detail}")
     return rows
 
 

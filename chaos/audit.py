@@ -25,10 +25,15 @@ import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
-from catalog import parse_event
+from decimal import Decimal
+
+from analytics.counters import MONEY, NEEDS_THE_ORDER_BEFORE, increments
+from catalog import EventType, parse_event
 from chaos.world import PUBLISHER, SETTLED, Scope, World
 from eventstore.answers import PAYMENTS, RESERVATIONS
 from infra.consumers import consumers_of
+from orders.aggregate import Order, OrderStatus
+from orders.limits import per_product
 from ops.redrive import REFUSED, STREAM_BATCH, Redrive, classify
 ONCE_PER_SAGA = ("PAYMENT_REQUESTED", "INVENTORY_RESERVATION_REQUESTED", "PAYMENT_REFUND_REQUESTED",
                  "INVENTORY_RELEASE_REQUESTED")
@@ -354,6 +359,105 @@ def _duplicates(world: World, scope: Scope, events: list[dict], row: Row) -> Non
         row.duplicated += max(0, moved - counted)
         row.lost += max(0, counted - moved)
         row.details.append(f"analytics: the day's events moved by {moved}, {counted} events marked counted")
+    _books(world, scope, events, row)
+
+
+def _books(world: World, scope: Scope, events: list[dict], row: Row) -> None:
+    """The money of the scope's orders. Each settled order: completed, captured - refunded is its
+    final total and its reservation its final lines; cancelled, both nothing. And the day's
+    analytics moved by exactly the scope's money, in each currency: what was booked, cancelled,
+    captured and refunded (so revenue = captured - refunded)."""
+    streams: dict[str, list] = defaultdict(list)
+    for event in sorted(events, key=lambda e: (e["aggregateId"], e["version"])):
+        streams[event["aggregateId"]].append(parse_event(event["detail"]))
+    expected: dict[str, Decimal] = defaultdict(Decimal)
+    settled = pending = 0
+    for stream_id, history in streams.items():
+        for event in history:  # what each of the scope's events adds to the day's money
+            before = Order.replay(history[: event.version - 1]) if event.eventType in NEEDS_THE_ORDER_BEFORE else None
+            for name, value in increments(event, before).items():
+                if name.partition(":")[0] in MONEY:
+                    expected[name] += value
+        if history[0].eventType != EventType.ORDER_CREATED:
+            continue
+        order = Order.replay(history)
+        if order is None or order.status is OrderStatus.PENDING:
+            pending += 1
+            continue
+        settled += 1
+        payment = streams.get(f"{PAYMENTS.stream(stream_id)}", [])
+        kept = sum((e.payload.amount for e in payment if e.eventType == EventType.PAYMENT_PROCESSED), Decimal(0))
+        kept -= sum((e.payload.amount for e in payment if e.eventType == EventType.PAYMENT_REFUNDED), Decimal(0))
+        held: Counter = Counter()
+        for answer in streams.get(f"{RESERVATIONS.stream(stream_id)}", []):
+            sign = {EventType.INVENTORY_UPDATED: 1, EventType.INVENTORY_RELEASED: -1}.get(answer.eventType, 0)
+            for line in getattr(answer.payload, "lines", ()):
+                held[line.productId] += sign * line.quantity
+        held = +held  # the products still held
+        if order.status is OrderStatus.COMPLETED:
+            owed, lines = order.totalAmount, per_product(order.items)
+        else:
+            owed, lines = Decimal(0), {}
+        if kept != owed or dict(held) != lines:
+            row.details.append(f"money: order {stream_id} {order.status.value}: kept {kept} of {owed} "
+                               f"{order.currency}, holds {dict(held)} for {lines}")
+    broken = sum(1 for detail in row.details if detail.startswith("money: order"))
+    row.checks[f"money: {settled} settled orders keep their final total (completed) or nothing (cancelled), and "
+               f"hold their final lines or none; {broken} do not ({pending} pending)"] = broken == 0
+    now, before = world.day_counters().get("byCurrency", {}), scope.day_before.get("byCurrency", {})
+    moved = {f"{name}:{code}": Decimal(now[code][name]) - Decimal(before.get(code, {}).get(name, "0"))
+             for code in now for name in MONEY}
+    moved = {name: value for name, value in moved.items() if value}
+    wanted = {name: value for name, value in expected.items() if value}
+    revenue = {code: f"{wanted.get(f'captured:{code}', 0) - wanted.get(f'refunded:{code}', 0):.2f}"
+               for code in sorted({name.partition(':')[2] for name in wanted})}
+    row.checks[f"analytics: the day's money moved by the scope's own in each currency; revenue = captured - "
+               f"refunded: {revenue}"] = moved == wanted
+    if moved != wanted:
+        row.details.append(f"analytics: the day's money moved by {moved}, the scope's events hold {wanted}")
+
+
+def metrics_equal_counters(world: World, since: float) -> Row:
+    """Every day's metrics, as the fold published them (its EMF records, each stamped in the day
+    of the events it counts), equal that day's counters: each event once in both."""
+    row = Row("the books: metrics = counters, every day and currency")
+    published: dict[str, dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
+    logs = world.client("logs")
+    pages = logs.get_paginator("filter_log_events").paginate(
+        logGroupName=world.outputs["AnalyticsFoldLogGroupName"], startTime=int(since * 1000), filterPattern='"_aws"')
+    for page in pages:
+        for entry in page["events"]:
+            try:
+                record = json.loads(entry["message"])
+            except ValueError:
+                continue
+            meta = record.get("_aws") if isinstance(record, dict) else None
+            if not meta:
+                continue
+            day = time.strftime("%Y-%m-%d", time.gmtime(meta["Timestamp"] / 1000))
+            for directive in meta["CloudWatchMetrics"]:
+                for metric in directive["Metrics"]:
+                    name = metric["Name"] + (f":{record['Currency']}" if "Currency" in record else "")
+                    published[day][name] += Decimal(str(record[metric["Name"]]))
+    from analytics.fold import COUNT_METRICS, MONEY_METRICS
+
+    for day, metrics in sorted(published.items()):
+        counters = world.counters_of(day)
+        wanted: dict[str, Decimal] = {}
+        for counter, name in COUNT_METRICS.items():
+            if counters.get(counter):
+                wanted[name] = Decimal(counters[counter])
+        for code, figures in counters.get("byCurrency", {}).items():
+            for kind, name in MONEY_METRICS.items():
+                if Decimal(figures[kind]):
+                    wanted[f"{name}:{code}"] = Decimal(figures[kind])
+        got = {name: value.quantize(Decimal("0.01")) for name, value in metrics.items() if value}
+        wanted = {name: value.quantize(Decimal("0.01")) for name, value in wanted.items()}
+        row.checks[f"{day}: {len(wanted)} metrics equal the counters"] = got == wanted
+        if got != wanted:
+            row.details.append(f"{day}: published {got}, counted {wanted}")
+    row.checks["metrics were published"] = bool(published)
+    return row
 
 
 def _reserved(event: dict, sku: str) -> int:

@@ -231,8 +231,10 @@ class World:
         own."""
         self.cloud.wait_until_idle(lambda: self.day_counters().get("events", 0), timeout=timeout)
 
-    def day_counters(self) -> dict[str, int]:
-        day = time.strftime("%Y-%m-%d", time.gmtime())
+    def day_counters(self) -> dict[str, Any]:
+        return self.counters_of(time.strftime("%Y-%m-%d", time.gmtime()))
+
+    def counters_of(self, day: str) -> dict[str, Any]:
         return DailyCounters(self.outputs["AnalyticsTableName"], client=self.dynamodb).day(day)
 
     def analytics_markers(self, event_ids: list[str]) -> set[str]:

@@ -77,7 +77,7 @@ def test_a_fold_batch_parked_and_redriven_after_the_stream_moved_on_leaves_the_c
             assert listing.returncode == 0 and "records" in listing.stdout, listing.stdout + listing.stderr
             return listing.stdout
 
-        assert "fault injected for ORDER_CREATED" in eventually(batch_parked, timeout=PARK_TIMEOUT)
+        assert "stream batch" in eventually(batch_parked, timeout=PARK_TIMEOUT)
         assert daily(deployment, day)["events"] == 0
     finally:
         set_fault(deployment, "AnalyticsFold", None)  # the fix is deployed
