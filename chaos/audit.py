@@ -113,10 +113,10 @@ def own_writes(world: World, scope: Scope, events: list[dict]) -> set[tuple[str,
     # payments and inventory: a request leaves its answer on the order's own stream (payment:,
     # reservation:); an undo leaves its undo there, unless there was nothing done to undo
     found |= _answered(events, routed, "Payments", PAYMENTS.stream(""), "PAYMENT_REQUESTED",
-                       answers={"PAYMENT_PROCESSED", "PAYMENT_FAILED"}, done="PAYMENT_PROCESSED", undone="PAYMENT_REFUNDED")
+                       answers={"PAYMENT_PROCESSED", "PAYMENT_FAILED"}, done="PAYMENT_PROCESSED", undone={"PAYMENT_REFUNDED"})
     found |= _answered(events, routed, "InventoryReservations", RESERVATIONS.stream(""), "INVENTORY_RESERVATION_REQUESTED",
                        answers={"INVENTORY_UPDATED", "INVENTORY_INSUFFICIENT"}, done="INVENTORY_UPDATED",
-                       undone="INVENTORY_RELEASED")
+                       undone={"INVENTORY_RELEASED", "INVENTORY_SHIPPED"})  # a reservation ends one way
     # email: the event's sent# record, SENT or SKIPPED (a claim still SENDING is not done)
     emailed = [event_id for event_id, event_type, _ in routed if "Email" in consumers_of(event_type)]
     records = world.batch_get(world.outputs["EmailLogTableName"], "id", [f"sent#{i}" for i in emailed], ("status",))
@@ -165,9 +165,10 @@ def _saga_done(events: list[dict], put_directly: list[dict]) -> set[str]:
 
 
 def _answered(events: list[dict], routed: list[tuple], consumer: str, stream: str, request: str, *,
-              answers: set[str], done: str, undone: str) -> set[tuple[str, str]]:
+              answers: set[str], done: str, undone: set[str]) -> set[tuple[str, str]]:
     """(consumer, event id) of each request the consumer answered on the order's stream, and of
-    each undo it did (or had nothing to undo)."""
+    each end it made of that answer (a refund; a release, or a shipment once the order completed),
+    or had nothing to end."""
     on_stream: dict[str, set[str]] = defaultdict(set)
     for e in events:
         if e["aggregateId"].startswith(stream):
@@ -177,7 +178,7 @@ def _answered(events: list[dict], routed: list[tuple], consumer: str, stream: st
         if consumer not in consumers_of(event_type) or not isinstance(payload, dict):
             continue
         answered = on_stream.get(str(payload.get("orderId")), set())
-        if answered & answers if event_type == request else undone in answered or done not in answered:
+        if answered & answers if event_type == request else answered & undone or done not in answered:
             found.add((consumer, event_id))
     return found
 
@@ -341,14 +342,19 @@ def _duplicates(world: World, scope: Scope, events: list[dict], row: Row) -> Non
             row.details.append(f"duplicated: {count} x {event_type} on {aggregate}")
     outcomes = Counter(e["aggregateId"] for e in events if e["eventType"] in ("ORDER_COMPLETED", "ORDER_CANCELLED"))
     row.duplicated += sum(1 for count in outcomes.values() if count > 1)
-    # 3. stock: what is left is what was there less what is held (reserved and not released)
-    held = sum(_reserved(e, scope.sku) for e in events if e["eventType"] == "INVENTORY_UPDATED")
-    held -= sum(_reserved(e, scope.sku) for e in events if e["eventType"] == "INVENTORY_RELEASED")
+    # 3. stock: what is available is what was there less what orders took (reserved and not
+    # released); what is reserved, what they took and did not ship
+    units = {kind: sum(_reserved(e, scope.sku) for e in events if e["eventType"] == f"INVENTORY_{kind}")
+             for kind in ("UPDATED", "RELEASED", "SHIPPED")}
+    held = units["UPDATED"] - units["RELEASED"]
     stock = world.api("GET", f"/inventory/{scope.sku}")
-    left = int(stock.get("quantity", stock.get("available", 0)))
+    left, reserved = int(stock.get("available", 0)), int(stock.get("reserved", 0))
     if left != scope.stock - held:
         row.duplicated += abs(scope.stock - held - left)
         row.details.append(f"stock of {scope.sku}: {left} left, {scope.stock} - {held} held expected")
+    if reserved != held - units["SHIPPED"]:
+        row.duplicated += abs(held - units["SHIPPED"] - reserved)
+        row.details.append(f"stock of {scope.sku}: {reserved} reserved, {held} held - {units['SHIPPED']} shipped expected")
     # 4. counters: the day's event count moved by exactly the events Analytics counted (each
     # marked once, and folded from the markers' stream into the day's lanes)
     ids = [e["eventId"] for e in events] + [str(d["detail"].get("eventId")) for d in scope.put_directly
@@ -438,7 +444,9 @@ def metrics_equal_counters(world: World, since: float) -> Row:
             for directive in meta["CloudWatchMetrics"]:
                 for metric in directive["Metrics"]:
                     name = metric["Name"] + (f":{record['Currency']}" if "Currency" in record else "")
-                    published[day][name] += Decimal(str(record[metric["Name"]]))
+                    value = record[metric["Name"]]  # a number, or a list of them (EMF's values)
+                    for one in value if isinstance(value, list) else [value]:
+                        published[day][name] += Decimal(str(one))
     from analytics.fold import COUNT_METRICS, MONEY_METRICS
 
     for day, metrics in sorted(published.items()):

@@ -165,8 +165,13 @@ PAYMENTS = ConsumerSpec(
 INVENTORY_RESERVATIONS = ConsumerSpec(
     name="InventoryReservations",
     handler="inventory.handler.handler",
-    event_types=(EventType.INVENTORY_RESERVATION_REQUESTED, EventType.INVENTORY_RELEASE_REQUESTED),
-    description="Reserves all of an order's lines at once (or none), and releases them",
+    # its reservation's end: released on the saga's request, or shipped once the order completes
+    event_types=(
+        EventType.INVENTORY_RESERVATION_REQUESTED,
+        EventType.INVENTORY_RELEASE_REQUESTED,
+        EventType.ORDER_COMPLETED,
+    ),
+    description="Reserves all of an order's lines at once (or none), releases them, ships them once it completes",
     appends_to=Streams((answers.RESERVATIONS.stream("*"),)),
 )
 

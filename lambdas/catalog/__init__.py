@@ -44,6 +44,7 @@ class EventType(StrEnum):
     INVENTORY_UPDATED = "INVENTORY_UPDATED"
     INVENTORY_INSUFFICIENT = "INVENTORY_INSUFFICIENT"
     INVENTORY_RELEASED = "INVENTORY_RELEASED"
+    INVENTORY_SHIPPED = "INVENTORY_SHIPPED"
     PAYMENT_REFUND_REQUESTED = "PAYMENT_REFUND_REQUESTED"
     INVENTORY_RESERVATION_REQUESTED = "INVENTORY_RESERVATION_REQUESTED"
     INVENTORY_RELEASE_REQUESTED = "INVENTORY_RELEASE_REQUESTED"
@@ -84,7 +85,13 @@ CATALOG: dict[EventType, EventSpec] = {
         EventSpec(
             EventType.PAYMENT_REFUNDED, Source.PAYMENTS, payloads.PaymentRefunded, "A charge was refunded.", version=2
         ),
-        EventSpec(EventType.INVENTORY_ADJUSTED, Source.INVENTORY, payloads.InventoryAdjusted, "Stock was set."),
+        EventSpec(
+            EventType.INVENTORY_ADJUSTED,
+            Source.INVENTORY,
+            payloads.InventoryAdjusted,
+            "Staff counted a product's units on hand.",
+            version=2,
+        ),
         EventSpec(
             EventType.PRODUCT_PRICED, Source.INVENTORY, payloads.ProductPriced, "A product's price list was set."
         ),
@@ -99,6 +106,12 @@ CATALOG: dict[EventType, EventSpec] = {
         ),
         EventSpec(
             EventType.INVENTORY_RELEASED, Source.INVENTORY, payloads.InventoryReleased, "A reservation was undone."
+        ),
+        EventSpec(
+            EventType.INVENTORY_SHIPPED,
+            Source.INVENTORY,
+            payloads.InventoryShipped,
+            "A completed order's reserved units left the stock, for shipping.",
         ),
         EventSpec(
             EventType.PAYMENT_REFUND_REQUESTED,

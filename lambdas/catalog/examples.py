@@ -66,7 +66,7 @@ EXAMPLES: dict[str, Envelope] = {
     "inventory-adjusted": _example(
         E.INVENTORY_ADJUSTED,
         21,
-        p.InventoryAdjusted(productId="SKU-RED-MUG", quantity=40),
+        p.InventoryAdjusted(productId="SKU-RED-MUG", onHand=40, available=40),
         version=1,
         aggregate="product:SKU-RED-MUG",
     ),
@@ -157,6 +157,14 @@ EXAMPLES: dict[str, Envelope] = {
     ),
     "inventory-release-requested": _example(
         E.INVENTORY_RELEASE_REQUESTED, 13, p.InventoryReleaseRequested(orderId=O), version=3, aggregate=_SAGA, cause=3
+    ),
+    "inventory-shipped": _example(
+        E.INVENTORY_SHIPPED,
+        15,
+        p.InventoryShipped(orderId=O, lines=_LINES),
+        version=2,
+        aggregate=_RESERVATION,
+        cause=10,
     ),
     "inventory-released": _example(
         E.INVENTORY_RELEASED,

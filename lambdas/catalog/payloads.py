@@ -112,8 +112,20 @@ class ProductPriced(Payload):
 
 
 class InventoryAdjusted(Payload):
+    """Staff counted the product's units on hand (v2): `onHand` of them, of which `available` may
+    be reserved for orders; the rest are reserved already. v1 said only `quantity`, the units then
+    available, set over any reserved (the overwrite v2 fixed): it reads as that many on hand and
+    available (catalog/upcasting.py)."""
+
     productId: Identifier
-    quantity: int = Field(ge=0, strict=True)
+    onHand: int = Field(ge=0, strict=True)
+    available: int = Field(ge=0, strict=True)
+
+    @model_validator(mode="after")
+    def _available_of_on_hand(self) -> "InventoryAdjusted":
+        if self.available > self.onHand:
+            raise ValueError("available is more than the units on hand")
+        return self
 
 
 class ReservedLine(Payload):
@@ -134,6 +146,13 @@ class InventoryInsufficient(Payload):
 
 
 class InventoryReleased(Payload):
+    orderId: Identifier
+    lines: tuple[ReservedLine, ...] = Field(min_length=1, max_length=100)
+
+
+class InventoryShipped(Payload):
+    """A completed order's reservation handed over for shipping: its units leave the stock."""
+
     orderId: Identifier
     lines: tuple[ReservedLine, ...] = Field(min_length=1, max_length=100)
 

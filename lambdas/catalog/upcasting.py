@@ -33,9 +33,17 @@ def _payment_v1_to_v2(payload: dict[str, Any]) -> dict[str, Any]:
     return {**payload, "currency": DEFAULT_CURRENCY}
 
 
+def _inventory_adjusted_v1_to_v2(payload: dict[str, Any]) -> dict[str, Any]:
+    """v1 set the units available and said nothing of those reserved: that many on hand."""
+    quantity = payload.get("quantity")
+    rest = {key: value for key, value in payload.items() if key != "quantity"}
+    return {**rest, "onHand": quantity, "available": quantity}
+
+
 # (event type, version it reads) -> upcaster to the next version
 UPCASTERS: dict[tuple[str, int], Upcaster] = {
     ("ORDER_CREATED", 1): _order_created_v1_to_v2,
+    ("INVENTORY_ADJUSTED", 1): _inventory_adjusted_v1_to_v2,
     ("PAYMENT_REQUESTED", 1): _payment_v1_to_v2,
     ("PAYMENT_PROCESSED", 1): _payment_v1_to_v2,
     ("PAYMENT_REFUND_REQUESTED", 1): _payment_v1_to_v2,

@@ -1,6 +1,7 @@
 """Lambda: the inventory HTTP API.
 
-PUT /inventory/{productId}          set the available stock {quantity}: a non-negative integer
+PUT /inventory/{productId}          staff counted {quantity} units on hand: those reserved for
+                                    orders not yet shipped stay reserved, the rest are available
 PUT /inventory/{productId}/prices   set its price list {prices: {currency: price}}: the
                                     currencies it is sold in, each price a decimal string
 GET /inventory/{productId}          the stock record and its prices
@@ -18,9 +19,11 @@ from common.api import api_handler, caller, path_id, resolver
 from common.http import json_response, parse_body
 from common.settings import FunctionSettings, ReadWriteTable
 from eventstore.store import EventStore
-from inventory.stock import ProductNotFound, Stock, StockContention
+from inventory.stock import BelowReserved, ProductNotFound, Stock, StockContention
 
-app = resolver({ProductNotFound: HTTPStatus.NOT_FOUND, StockContention: HTTPStatus.CONFLICT})
+app = resolver(
+    {ProductNotFound: HTTPStatus.NOT_FOUND, StockContention: HTTPStatus.CONFLICT, BelowReserved: HTTPStatus.CONFLICT}
+)
 
 
 class SetStock(BaseModel):
@@ -55,9 +58,16 @@ def set_stock(product_id: str) -> Response:
     product_id = path_id(product_id, "productId")
     body = parse_body(app.current_event.body, SetStock)
     event = stock().set(product_id, body.quantity, caller=who)
+    counted = event.payload
     return json_response(
         HTTPStatus.OK,
-        {"productId": product_id, "available": body.quantity, "version": event.version},
+        {
+            "productId": product_id,
+            "onHand": counted.onHand,
+            "available": counted.available,
+            "reserved": counted.onHand - counted.available,
+            "version": event.version,
+        },
         who.correlation_id,
     )
 

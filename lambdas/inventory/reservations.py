@@ -7,8 +7,12 @@ answered once) and each product's stock decremented on condition that enough is 
 If any line is short the whole transaction fails, nothing moves, and INVENTORY_INSUFFICIENT
 (version 1, on the same condition) names the lines that were short. A release is
 INVENTORY_RELEASED as version 2 with the stock given back, once, and only after an
-INVENTORY_UPDATED. Stock can never go negative: the condition is checked by DynamoDB at write
-time, not read beforehand.
+INVENTORY_UPDATED. When the order completes, its reservation is handed over for shipping:
+INVENTORY_SHIPPED as version 2, with the units taken out of `reserved` (they leave the
+warehouse), once. So a product's `reserved` is the units held for orders not yet completed
+(a warehouse's "allocated, not yet picked"), and `available + reserved` the units on hand. The
+version 2 of a reservation is its end, one or the other: released or shipped. Stock can never go
+negative: the condition is checked by DynamoDB at write time, not read beforehand.
 """
 
 from __future__ import annotations
@@ -16,7 +20,13 @@ from __future__ import annotations
 from typing import Any
 
 from catalog import Envelope, EventType
-from catalog.payloads import InventoryInsufficient, InventoryReleased, InventoryUpdated, ReservedLine
+from catalog.payloads import (
+    InventoryInsufficient,
+    InventoryReleased,
+    InventoryShipped,
+    InventoryUpdated,
+    ReservedLine,
+)
 from common import clients
 from eventstore.answers import RESERVATIONS, Answers
 from eventstore.store import EventStore, GuardFailed
@@ -31,6 +41,8 @@ class Reservations:
     def handle(self, event: Envelope) -> dict[str, Any]:
         if event.eventType == EventType.INVENTORY_RESERVATION_REQUESTED:
             return self.reserve(event)
+        if event.eventType == EventType.ORDER_COMPLETED:
+            return self.ship(event)
         return self.release(event)
 
     def reserve(self, request: Envelope) -> dict[str, Any]:
@@ -74,7 +86,30 @@ class Reservations:
                 return {"orderId": order_id, "outcome": "released"}
         except GuardFailed:
             pass
-        return {"orderId": order_id, "outcome": "already-released"}
+        return {"orderId": order_id, "outcome": "already-ended"}  # released, or shipped
+
+    def ship(self, completed: Envelope) -> dict[str, Any]:
+        """A completed order's reserved units leave the stock, once."""
+        order_id = completed.payload.orderId
+        answer = self._answers.answered(order_id)
+        if not answer or answer.eventType != EventType.INVENTORY_UPDATED:
+            return {"orderId": order_id, "outcome": "nothing-to-ship"}
+        lines = answer.payload.lines
+        try:
+            shipped = self._answers.undo(
+                EventType.INVENTORY_SHIPPED,
+                order_id,
+                InventoryShipped(orderId=order_id, lines=lines),
+                completed,
+                guards=[self._ship(line) for line in lines],
+            )
+        except GuardFailed:
+            if self._answers.undone(order_id) is None:
+                raise  # fewer units reserved than the order holds: a bug, retried and then parked
+            shipped = False  # ended already: its units are not reserved any more
+        if not shipped:
+            return {"orderId": order_id, "outcome": "already-ended"}  # shipped (or released) already
+        return {"orderId": order_id, "outcome": "shipped"}
 
     # ---- transaction pieces -----------------------------------------------------------------
 
@@ -88,6 +123,18 @@ class Reservations:
                 "UpdateExpression": "SET available = available + :delta, reserved = reserved - :delta",
                 "ConditionExpression": "available >= :needed" if taking else "reserved >= :needed",
                 "ExpressionAttributeValues": {":delta": {"N": str(available)}, ":needed": {"N": str(line.quantity)}},
+            }
+        }
+
+    def _ship(self, line: ReservedLine) -> dict:
+        """Take the line's units out of reserved: they are no longer on hand."""
+        return {
+            "Update": {
+                "TableName": self._stock,
+                "Key": {"productId": {"S": line.productId}},
+                "UpdateExpression": "SET reserved = reserved - :quantity",
+                "ConditionExpression": "reserved >= :quantity",
+                "ExpressionAttributeValues": {":quantity": {"N": str(line.quantity)}},
             }
         }
 

@@ -94,3 +94,11 @@ def test_the_saga_is_held_to_each_event_not_to_the_whole_order():
     done = _saga_done(stored(created, asked, paid), [])
     assert str(created.eventId) in done
     assert str(paid.eventId) not in done  # INVENTORY_RESERVATION_REQUESTED is still due
+
+
+@pytest.mark.e2e
+@LOCAL_ONLY
+def test_every_days_metrics_equal_its_counters_at_the_end_of_each_run(chaos_run):
+    for _, rows in chaos_run:
+        [books] = [row for row in rows if row["name"] == "books"]
+        assert books["checks"] and all(books["checks"].values()), (books["checks"], books["details"])

@@ -19,12 +19,12 @@ def api(tables, lambda_context):
 def test_setting_stock_records_it_and_its_event(api, store):
     assert api("PUT", "/inventory/SKU-1", body={"quantity": 12}).status == 200
     response = api("PUT", "/inventory/SKU-1", body={"quantity": 7})
-    assert response.body == {"productId": "SKU-1", "available": 7, "version": 2}
+    assert response.body == {"productId": "SKU-1", "onHand": 7, "available": 7, "reserved": 0, "version": 2}
 
     stock = api("GET", "/inventory/SKU-1").body
     assert (stock["available"], stock["reserved"], stock["version"]) == (7, 0, 2)
-    assert [(e.eventType, e.payload.quantity) for e in store.load("product:SKU-1")] == [
-        ("INVENTORY_ADJUSTED", 12), ("INVENTORY_ADJUSTED", 7)]
+    assert [(e.eventType, e.payload.onHand, e.payload.available) for e in store.load("product:SKU-1")] == [
+        ("INVENTORY_ADJUSTED", 12, 12), ("INVENTORY_ADJUSTED", 7, 7)]
 
 
 @pytest.mark.parametrize("quantity", [-1, 1.5, "7", None])
@@ -109,3 +109,84 @@ def test_a_price_list_is_currencies_the_platform_sells_in_with_exact_amounts(api
     assert response.status == 400, response.body
     assert any(e["field"].startswith(field) for e in response.body["errors"]), response.body
     assert aws.item_count(aws.INVENTORY) == aws.item_count(aws.EVENT_STORE) == 0
+
+
+# ---- a count is of the units on hand: reservations stay reserved --------------------------------
+
+
+def reserve(store, order_id: str, quantity: int, product: str = "SKU-1"):
+    """The saga's request to reserve, as InventoryReservations answers it."""
+    from catalog import EventType, new_event
+    from catalog.payloads import InventoryReservationRequested, ReservedLine
+    from inventory.reservations import Reservations
+
+    request = new_event(EventType.INVENTORY_RESERVATION_REQUESTED, aggregate_id=f"saga:{order_id}",
+                        payload=InventoryReservationRequested(
+                            orderId=order_id, lines=(ReservedLine(productId=product, quantity=quantity),)),
+                        version=2, user_id="order-saga", correlation_id="corr-1")
+    return Reservations(store, aws.INVENTORY).handle(request)
+
+
+def test_a_count_of_the_units_on_hand_keeps_what_orders_reserved(api, store):
+    """Available 3, one reserved by an order; staff count 13 on hand (3 + 10 received): 12 are
+    available, not 13 (the count used to set `available` over the reservation)."""
+    api("PUT", "/inventory/SKU-1", body={"quantity": 4})
+    assert reserve(store, "order-1", 1)["outcome"] == "reserved"
+    counted = api("PUT", "/inventory/SKU-1", body={"quantity": 13})
+    assert counted.status == 200, counted.body
+    assert (counted.body["onHand"], counted.body["available"], counted.body["reserved"]) == (13, 12, 1)
+    record = api("GET", "/inventory/SKU-1").body
+    assert (record["available"], record["reserved"]) == (12, 1)
+
+
+def test_a_count_below_the_units_reserved_is_a_409_and_changes_nothing(api, store):
+    api("PUT", "/inventory/SKU-1", body={"quantity": 5})
+    reserve(store, "order-1", 3)
+    refused = api("PUT", "/inventory/SKU-1", body={"quantity": 2})
+    assert refused.status == 409
+    assert "3 units of SKU-1 are reserved" in refused.body["message"]
+    assert api("GET", "/inventory/SKU-1").body["available"] == 2
+    assert len(store.load("product:SKU-1")) == 1
+
+
+def test_a_reservation_between_a_counts_read_and_its_write_is_kept(tables, store, monkeypatch):
+    """The count read the record; an order reserved 2 units; the count's write is refused (the
+    reserved units are not those it read), and its second attempt counts them."""
+    from catalog import Caller
+    from inventory.stock import Stock
+
+    stock = Stock(store, aws.INVENTORY)
+    stock.set("SKU-1", 5, caller=Caller("staff", "c"))
+    read, reads = stock.get, []
+
+    def read_then_an_order_reserves(product_id):
+        record = read(product_id)
+        reads.append(record)
+        if len(reads) == 1:
+            reserve(store, "order-1", 2)
+        return record
+
+    monkeypatch.setattr(stock, "get", read_then_an_order_reserves)
+    counted = stock.set("SKU-1", 10, caller=Caller("staff", "c"))
+    assert len(reads) == 2 and (counted.payload.onHand, counted.payload.available) == (10, 8)
+    monkeypatch.undo()
+    assert (stock.get("SKU-1")["available"], stock.get("SKU-1")["reserved"]) == (8, 2)
+
+
+def test_a_completed_orders_units_leave_the_stock_once(api, store):
+    from catalog import EventType, new_event
+    from catalog.payloads import OrderCompleted
+    from inventory.reservations import Reservations
+
+    api("PUT", "/inventory/SKU-1", body={"quantity": 5})
+    reserve(store, "order-1", 2)
+    completed = new_event(EventType.ORDER_COMPLETED, aggregate_id="order-1", payload=OrderCompleted(orderId="order-1"),
+                          version=2, user_id="order-saga", correlation_id="corr-1")
+    reservations = Reservations(store, aws.INVENTORY)
+    assert reservations.handle(completed)["outcome"] == "shipped"
+    assert reservations.handle(completed)["outcome"] == "already-ended"  # delivered again
+    record = api("GET", "/inventory/SKU-1").body
+    assert (record["available"], record["reserved"]) == (3, 0)  # 3 on hand: 2 left for shipping
+    # an order never reserved has nothing to ship
+    other = completed.model_copy(update={"payload": OrderCompleted(orderId="order-2"), "aggregateId": "order-2"})
+    assert reservations.handle(other)["outcome"] == "nothing-to-ship"

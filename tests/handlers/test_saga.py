@@ -167,7 +167,7 @@ def test_a_release_gives_the_stock_back_once(inventory, store):
     inventory.handle(reserve([("SKU-1", 2)]))
     release = request(EventType.INVENTORY_RELEASE_REQUESTED, InventoryReleaseRequested(orderId="order-1"), version=2)
     assert inventory.handle(release)["outcome"] == "released"
-    assert inventory.handle(release)["outcome"] == "already-released"
+    assert inventory.handle(release)["outcome"] == "already-ended"
     assert stock("SKU-1") == {"available": 5, "reserved": 0}
     assert [(e.eventType, e.version) for e in store.load("reservation:order-1")] == [
         ("INVENTORY_UPDATED", 1), ("INVENTORY_RELEASED", 2)]
@@ -188,7 +188,7 @@ def test_each_answer_says_which_order_and_what_happened(inventory, store):
     assert inventory.handle(reserve([("SKU-2", 2)], order_id="order-2")) == {
         "orderId": "order-2", "outcome": "already-answered"}
     assert inventory.handle(release_request()) == {"orderId": "order-1", "outcome": "released"}
-    assert inventory.handle(release_request()) == {"orderId": "order-1", "outcome": "already-released"}
+    assert inventory.handle(release_request()) == {"orderId": "order-1", "outcome": "already-ended"}
 
 
 def test_only_a_reservation_is_released(inventory, store):
