@@ -25,13 +25,20 @@ SES = "SES (emails sent)"
 # invocation that stored its event: every event of an order is in its POST's trace.
 TRACE_ROOTS = tuple(spec.name for spec in FUNCTIONS if isinstance(spec, ScheduledSpec)
                     or (isinstance(spec, StreamReaderSpec) and spec is not PUBLISHER))
-# The saga's conversation on the happy path: the events no correct design can do without.
+# The order's conversation on the happy path: the events no correct design can do without (the
+# shipment: a completed order's units leave `reserved`, which then means units not yet shipped).
 SAGA_EVENTS = (EventType.ORDER_CREATED, EventType.PAYMENT_REQUESTED, EventType.PAYMENT_PROCESSED,
-               EventType.INVENTORY_RESERVATION_REQUESTED, EventType.INVENTORY_UPDATED, EventType.ORDER_COMPLETED)
+               EventType.INVENTORY_RESERVATION_REQUESTED, EventType.INVENTORY_UPDATED, EventType.ORDER_COMPLETED,
+               EventType.INVENTORY_SHIPPED)
 # Besides its events (the order is its ORDER_CREATED, the saga's state its requests, the payment
-# its PAYMENT_PROCESSED, the reservation its INVENTORY_UPDATED), the facts an order must leave
-# stored, one write each (under 1 KB: 1 write unit).
-FACTS = ("the stock level", "the read model")
+# its PAYMENT_PROCESSED, the reservation its INVENTORY_UPDATED and INVENTORY_SHIPPED), the facts an
+# order must leave stored, one write each (under 1 KB: 1 write unit). The money's: the card call
+# recorded before it is made (exactly once at the provider, a year later too: its key is
+# forgotten after a day), and the read model written again with what was captured.
+FACTS = ("the stock reserved", "the stock shipped", "the read model", "the read model's money",
+         "the card call's record")
+# The reads an order needs: each product's price, from the catalog (the server prices the order).
+READS = ("the price of its product",)
 FLOOR_LOG_LINE_BYTES = 300 + 26  # one structured line per event handled, and CloudWatch's per-event overhead
 FLOOR_IO_SECONDS = 0.010  # a hop waits on its one required request (single-digit ms in the region)
 FLOOR_MEMORY_MB = 128  # the smallest Lambda size
@@ -139,16 +146,19 @@ def floor(per_order: dict, prices: dict) -> list[FloorLine]:
         FloorLine("EventBridge archive", len(SAGA_EVENTS) * archived_per_event, "bytes",
                   len(SAGA_EVENTS) * archived_per_event * MILLION / GB * p["eventbridge"]["archivePerGb"],
                   "those events kept for replay, at the size measured"),
+        FloorLine("DynamoDB reads", len(READS), "read units", len(READS) * p["dynamodb"]["readRequestUnitsPerMillion"],
+                  "one strongly consistent read of " + ", ".join(READS) + ": the price is the server's, and an order "
+                  "placed after a change is priced at it"),
         FloorLine("DynamoDB writes", writes, "write units", writes * p["dynamodb"]["writeRequestUnitsPerMillion"],
                   "one 1 KB write for each event in the event store (the source of truth: the order is its "
                   "ORDER_CREATED, the saga's state its requests, the payment its PAYMENT_PROCESSED, the "
-                  "reservation its INVENTORY_UPDATED), one "
+                  "reservation its INVENTORY_UPDATED and INVENTORY_SHIPPED), one "
                   "for each other fact (" + ", ".join(FACTS) + "), and for each event one audit entry and one "
                   "analytics marker (a consumer handed one event at a time, at least once, and again by a replay, "
                   "counts it exactly once only by remembering it); two for each of the "
                   f"{per_order['emails']:g} emails, claimed before SES and marked sent after (SES takes no "
                   "idempotency key: one record cannot tell a sent email from a claim whose sender crashed; a card "
-                  "network takes one, so the charge needs none)"),
+                  "network takes one, but forgets it after a day, so the charge needs its call recorded once)"),
         FloorLine("Lambda requests", invocations, "invocations", invocations * p["lambda"]["requestsPerMillion"],
                   f"one per hop: the API, and each event to each consumer its rules route it to ({consumer_hops}: "
                   + "; ".join(f"{e.value} to {len(n)}" for e, n in routed.items())

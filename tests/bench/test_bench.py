@@ -41,13 +41,16 @@ def test_the_benchmark_reports_every_figure(bench_run):
     assert all(0 < row["latencyMs"]["p50"] <= row["latencyMs"]["p99"] for row in curve)
     assert end_to_end["unloaded"]["orders"] == 3
     per_order = end_to_end["perOrder"]
-    assert per_order["eventBridgeEvents"] == 6  # the happy path: six events per order, counted in the cloud
+    from bench.bill import SAGA_EVENTS
+
+    # the happy path: seven events per order (the floor's, the shipment included), counted in the cloud
+    assert per_order["eventBridgeEvents"] == len(SAGA_EVENTS) == 7
     assert per_order["emails"] == 2  # registered customers: placed and confirmed, really sent
     assert per_order["lambdaInvocations"] > 10 and per_order["dynamodbWriteUnits"] > 0
     assert per_order["logBytes"] > 0 and per_order["archivedBytes"] > 0
     assert all(f["cpuSeconds"] > 0 and f["wallSeconds"] > 0 for f in per_order["functions"].values())
     loaded = end_to_end["perOrderLoaded"]
-    assert loaded["eventBridgeEvents"] == 6 and loaded["apiRequests"] == 1  # the same orders, sent together
+    assert loaded["eventBridgeEvents"] == 7 and loaded["apiRequests"] == 1  # the same orders, sent together
     mixed = end_to_end["perOrderMixed"]
     assert mixed["outcomes"] == {"COMPLETED": 0, "CANCELLED": 4}  # 2 cancelled, 1 declined, 1 sold out
     bill = results["bill"]
