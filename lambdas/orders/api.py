@@ -42,7 +42,7 @@ from eventstore.store import ConcurrencyError, Contended, EventStore, EventTooLa
 from inventory.prices import PriceBook
 from orders.aggregate import InvalidTransition
 from orders.limits import LARGEST_TOTAL, MAX_LINES, unreservable
-from orders.pricing import NotForSale, PriceChanged, price_lines
+from orders.pricing import NotForSale, PriceChanged, placed_units, price_lines
 from orders.read_model import OrdersReadModel
 from orders.service import OrderNotFound, OrderService
 
@@ -126,7 +126,9 @@ def price_book() -> PriceBook:
     return PriceBook(Settings.current().inventory_table_name)
 
 
-def priced(lines: list[ShownLine], currency: str, placed: dict[str, Decimal] | None = None) -> tuple[OrderItem, ...]:
+def priced(
+    lines: list[ShownLine], currency: str, placed: dict[str, list[tuple[Decimal, int]]] | None = None
+) -> tuple[OrderItem, ...]:
     """The lines at the catalog's prices (or the order's own, `placed`): a 400 on a product not for
     sale in the currency or a total over what an order may be, a 409 on a stale shown price."""
     try:
@@ -137,12 +139,15 @@ def priced(lines: list[ShownLine], currency: str, placed: dict[str, Decimal] | N
         raise ApiError(
             HTTPStatus.CONFLICT,
             f"{error}: nothing was ordered; show the customer the current prices and send them again",
-            [
-                {"field": f"items.{i}.price", "message": f"the price is now {error.priced[i].price:.2f}"}
-                for i in error.stale
-            ],
-            items=[item.model_dump(mode="json") for item in error.priced],
+            [{"field": f"items.{i}.price", "message": error.now(i)} for i in error.stale],
+            items=[item.model_dump(mode="json") for items in error.priced for item in items],
         ) from None
+    if len(items) > MAX_LINES:
+        raise bad_request(
+            "items",
+            f"more than {MAX_LINES} lines at their prices (units added to a product the order holds are a line "
+            "of their own, at today's price)",
+        )
     if order_total(items) > LARGEST_TOTAL:
         raise bad_request(
             "items", f"the lines' total (price x quantity) is over the largest an order may be, {LARGEST_TOTAL}"
@@ -256,7 +261,7 @@ def update(order_id: str) -> Response:
     event = orders().update_items(
         order_id,
         # priced as the order is: its products keep the prices they were placed at
-        items=lambda order: priced(body.items, order.currency, {item.productId: item.price for item in order.items}),
+        items=lambda order: priced(body.items, order.currency, placed_units(order.items)),
         expected_version=body.expectedVersion,
         caller=who,
         owner=who.user_id,

@@ -1,9 +1,10 @@
 """An order's prices come from the catalog, never from the client.
 
 The client sends product ids and quantities, and may send the price it showed the customer. The
-server prices each line: a product the order already holds keeps the price it was placed at (a
-price change never alters an order already placed); any other takes the catalog's price in the
-order's currency today. A shown price that is not the one charged is refused with the price that
+server prices each line: the units of a product the order already holds keep the price they were
+placed at (a price change never alters an order already placed), and any other units, of a new
+product or more of one it holds, take the catalog's price in the order's currency today, as a
+line of their own. A shown price that is not the one charged is refused with the prices that
 would be (PriceChanged: a 409), never silently re-priced.
 """
 
@@ -41,29 +42,72 @@ class NotForSale(LookupError):
 class PriceChanged(Exception):
     """The client showed prices that are not the ones it would be charged."""
 
-    stale: tuple[int, ...]  # the lines' indices
-    priced: tuple[OrderItem, ...]  # every line at the price it would be charged
+    stale: tuple[int, ...]  # the client's lines' indices
+    priced: tuple[tuple[OrderItem, ...], ...]  # each client line at the prices it would be charged
 
     def __str__(self) -> str:
-        return "the price of " + ", ".join(self.priced[i].productId for i in self.stale) + " has changed"
+        return "the price of " + ", ".join(self.priced[i][0].productId for i in self.stale) + " has changed"
+
+    def now(self, index: int) -> str:
+        items = self.priced[index]
+        if len(items) == 1:
+            return f"the price is now {items[0].price:.2f}"
+        return "the price is now " + " and ".join(f"{item.price:.2f} for {item.quantity}" for item in items)
+
+
+def placed_units(items: Sequence[OrderItem]) -> dict[str, list[tuple[Decimal, int]]]:
+    """An order's units by product: each price it holds them at, and how many."""
+    placed: dict[str, list[tuple[Decimal, int]]] = {}
+    for item in items:
+        placed.setdefault(item.productId, []).append((item.price, item.quantity))
+    return placed
 
 
 def price_lines(
-    lines: Sequence[Line], currency: str, book: Prices, *, placed: Mapping[str, Decimal] | None = None
+    lines: Sequence[Line],
+    currency: str,
+    book: Prices,
+    *,
+    placed: Mapping[str, list[tuple[Decimal, int]]] | None = None,
 ) -> tuple[OrderItem, ...]:
-    """The lines at the prices they are charged: `placed` (an order's own prices, by product)
-    first, then the book's. NotForSale on the first line with neither; PriceChanged when a shown
-    price is not the one charged."""
-    placed = placed or {}
-    unplaced = [line.productId for line in lines if line.productId not in placed]
-    current = book.prices(unplaced, currency) if unplaced else {}
-    priced = []
-    for index, line in enumerate(lines):
-        price = placed.get(line.productId, current.get(line.productId))
-        if price is None:
-            raise NotForSale(index, line.productId, currency)
-        priced.append(OrderItem(productId=line.productId, quantity=line.quantity, price=price))
-    stale = tuple(i for i, line in enumerate(lines) if line.price is not None and line.price != priced[i].price)
+    """The lines at the prices they are charged: the units `placed` (an order's own, by product)
+    at theirs first, the rest at the book's. NotForSale on the first line that needs a price the
+    book does not have; PriceChanged when a shown price is not the one charged."""
+    left = {product: list(held) for product, held in (placed or {}).items()}
+    split: list[list[tuple[Decimal | None, int]]] = []  # each line: (placed price, or None: today's; units)
+    for line in lines:
+        parts: list[tuple[Decimal | None, int]] = []
+        wanted = line.quantity
+        held = left.get(line.productId, [])
+        while wanted and held:
+            at, units = held[0]
+            take = min(units, wanted)
+            parts.append((at, take))
+            wanted -= take
+            held[0] = (at, units - take)
+            if held[0][1] == 0:
+                held.pop(0)
+        if wanted:
+            parts.append((None, wanted))
+        split.append(parts)
+    needed = [line.productId for line, todo in zip(lines, split, strict=True) if any(p is None for p, _ in todo)]
+    current = book.prices(needed, currency) if needed else {}
+    priced: list[tuple[OrderItem, ...]] = []
+    for index, (line, line_parts) in enumerate(zip(lines, split, strict=True)):
+        items: list[OrderItem] = []
+        for price, units in line_parts:
+            charged = price if price is not None else current.get(line.productId)
+            if charged is None:
+                raise NotForSale(index, line.productId, currency)
+            if items and items[-1].price == charged:  # the same price whether placed or today: one line
+                units += items.pop().quantity
+            items.append(OrderItem(productId=line.productId, quantity=units, price=charged))
+        priced.append(tuple(items))
+    stale = tuple(
+        i
+        for i, line in enumerate(lines)
+        if line.price is not None and any(item.price != line.price for item in priced[i])
+    )
     if stale:
         raise PriceChanged(stale, tuple(priced))
-    return tuple(priced)
+    return tuple(item for items in priced for item in items)

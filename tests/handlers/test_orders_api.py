@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
 
 from tests.support import aws
@@ -12,7 +14,7 @@ ORDER = {
 }
 
 
-PRICES = {"SKU-1": "19.99", "SKU-2": "5.00"}
+PRICES = {"SKU-1": "19.99", "SKU-2": "5.00"}  # the catalog of every test here (others price their own)
 
 
 def orders_stored() -> int:
@@ -341,26 +343,39 @@ def test_a_shown_price_that_is_not_the_catalogs_is_a_409_with_the_current_prices
     assert api("POST", "/orders", body={"items": refused.body["items"]}).status == 201
 
 
-def test_a_price_change_alters_no_order_placed_and_an_update_keeps_the_lines_prices(api):
+def test_a_price_change_alters_no_order_placed_and_an_update_keeps_the_units_placed_at_their_price(api):
     placed = api("POST", "/orders", body={"items": [{"productId": "SKU-1", "quantity": 1, "price": "19.99"}]})
     order_id = placed.body["orderId"]
     aws.price({"SKU-1": "25.00", "SKU-2": "6.00"})  # staff raise both prices
 
     [created] = api("GET", f"/orders/{order_id}/events").body["events"]
     assert created["payload"]["totalAmount"] == "19.99"
-    # the product it holds keeps its price; the one it adds is priced today
+    # the unit placed keeps its price; the one added, and the product added, are priced today
     changed = api("PUT", f"/orders/{order_id}", body={"expectedVersion": 1, "items": [
-        {"productId": "SKU-1", "quantity": 2, "price": "19.99"}, {"productId": "SKU-2", "quantity": 1}]})
+        {"productId": "SKU-1", "quantity": 2}, {"productId": "SKU-2", "quantity": 1}]})
     assert changed.status == 200, changed.body
     updated = api("GET", f"/orders/{order_id}/events").body["events"][1]["payload"]
-    assert updated["items"] == [{"productId": "SKU-1", "quantity": 2, "price": "19.99"},
+    assert updated["items"] == [{"productId": "SKU-1", "quantity": 1, "price": "19.99"},
+                                {"productId": "SKU-1", "quantity": 1, "price": "25.00"},
                                 {"productId": "SKU-2", "quantity": 1, "price": "6.00"}]
-    assert updated["totalAmount"] == "45.98"
-    # shown the old price of the product it adds: refused with today's
+    assert updated["totalAmount"] == "50.99"
+    # shown the old price for more units than were placed at it: refused with what they cost now
     stale = api("PUT", f"/orders/{order_id}", body={"expectedVersion": 2, "items": [
-        {"productId": "SKU-2", "quantity": 3, "price": "5.00"}]})
-    assert stale.status == 409 and stale.body["errors"][0] == {"field": "items.0.price",
-                                                               "message": "the price is now 6.00"}
+        {"productId": "SKU-1", "quantity": 3, "price": "19.99"}]})
+    assert stale.status == 409 and stale.body["errors"][0] == {
+        "field": "items.0.price", "message": "the price is now 19.99 for 1 and 25.00 for 2"}
+
+
+def test_an_update_buys_no_more_units_at_a_price_since_raised(api, store):
+    """One unit placed at 10.00; staff raise it to 20.00; the customer changes the order to 10,000
+    units: 9,999 of them at 20.00 (they were charged 10.00 each once)."""
+    aws.price({"SKU-3": "10.00"})
+    order_id = api("POST", "/orders", body={"items": [{"productId": "SKU-3", "quantity": 1}]}).body["orderId"]
+    aws.price({"SKU-3": "20.00"})
+    changed = api("PUT", f"/orders/{order_id}", body={"items": [{"productId": "SKU-3", "quantity": 10000}],
+                                                        "expectedVersion": 1})
+    assert changed.status == 200, changed.body
+    assert store.load(order_id)[-1].payload.totalAmount == Decimal("199990.00")
 
 
 def test_an_order_is_taken_in_a_currency_its_products_are_priced_in(api):
