@@ -18,11 +18,16 @@ from catalog.types import SUPPORTED_CURRENCIES, Currency, Money, supported
 from common.api import api_handler, caller, path_id, resolver
 from common.http import json_response, parse_body
 from common.settings import FunctionSettings, ReadWriteTable
-from eventstore.store import EventStore
+from eventstore.store import Contended, EventStore
 from inventory.stock import BelowReserved, ProductNotFound, Stock, StockContention
 
 app = resolver(
-    {ProductNotFound: HTTPStatus.NOT_FOUND, StockContention: HTTPStatus.CONFLICT, BelowReserved: HTTPStatus.CONFLICT}
+    {
+        ProductNotFound: HTTPStatus.NOT_FOUND,
+        StockContention: HTTPStatus.CONFLICT,
+        BelowReserved: HTTPStatus.CONFLICT,
+        Contended: HTTPStatus.CONFLICT,
+    }
 )
 
 

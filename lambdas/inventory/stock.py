@@ -15,7 +15,7 @@ from decimal import Decimal
 from catalog import Caller, Envelope, EventType, new_event
 from catalog.payloads import InventoryAdjusted, Payload, ProductPriced
 from common import clients
-from eventstore.store import ConcurrencyError, EventStore, GuardFailed
+from eventstore.store import ConcurrencyError, Contended, EventStore, GuardFailed
 
 MAX_ATTEMPTS = 3
 # A product's stream in the event store: a key space of its own, so that no product id (chosen
@@ -143,7 +143,7 @@ class Stock:
             try:
                 self._store.append([event], guards=[write])
                 return event
-            except (ConcurrencyError, GuardFailed):
+            except (ConcurrencyError, GuardFailed, Contended):  # another writer, or a reservation under way
                 continue
         raise StockContention(product_id, current + 1)
 

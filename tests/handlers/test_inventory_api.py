@@ -190,3 +190,30 @@ def test_a_completed_orders_units_leave_the_stock_once(api, store):
     # an order never reserved has nothing to ship
     other = completed.model_copy(update={"payload": OrderCompleted(orderId="order-2"), "aggregateId": "order-2"})
     assert reservations.handle(other)["outcome"] == "nothing-to-ship"
+
+
+@pytest.mark.parametrize("conflicts", [1, 99])
+def test_a_staff_write_meeting_a_reservation_under_way_is_retried_or_a_409_never_a_5xx(tables, lambda_context,
+                                                                                      monkeypatch, conflicts):
+    """Reservations and shipments are transactions on the same stock item: DynamoDB cancels the
+    staff write with TransactionConflict. It is read again and retried; still conflicting, a 409."""
+    from botocore.exceptions import ClientError
+
+    from inventory import api
+
+    client = api.stock()._store._client
+    real, calls = client.transact_write_items, []
+
+    def conflicted(**kwargs):
+        calls.append(1)
+        if len(calls) <= conflicts:
+            raise ClientError({"Error": {"Code": "TransactionCanceledException", "Message": "conflict"},
+                               "CancellationReasons": [{"Code": "None"}, {"Code": "TransactionConflict"}]},
+                              "TransactWriteItems")
+        return real(**kwargs)
+
+    monkeypatch.setattr(client, "transact_write_items", conflicted)
+    for path, body in (("/inventory/SKU-1/prices", {"prices": {"EUR": "12.50"}}), ("/inventory/SKU-1", {"quantity": 3})):
+        calls.clear()
+        answer = call(api.handler, lambda_context, "PUT", path, body=body, customer=None)
+        assert answer.status == (200 if conflicts == 1 else 409), answer.body
