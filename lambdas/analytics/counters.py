@@ -330,6 +330,10 @@ def summary(day: str, counters: dict[str, Decimal]) -> dict[str, Any]:
         figures["revenue"] = figures["captured"] - figures["refunded"]
         by_currency[currency] = {name: f"{value:.2f}" for name, value in figures.items()}
     body["byCurrency"] = by_currency
+    # Counted before money was kept by currency: every currency added together, as it was then.
+    legacy = {name: counters[name] for name in ("bookedRevenue", "revenue") if counters.get(name)}
+    if legacy:
+        body["beforeCurrencies"] = {name: f"{value:.2f}" for name, value in legacy.items()}
     body["byEventType"] = {
         name.removeprefix("count_"): int(value) for name, value in sorted(counters.items()) if name.startswith("count_")
     }

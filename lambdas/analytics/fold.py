@@ -84,7 +84,10 @@ def handler(event: dict, context) -> dict:
     # so: a run that dies between the two leaves them to the batch's next attempt.
     result = counters().fold(records)
     published = publish_metrics(result.unpublished)
-    counters().published(result.receipts)
+    try:
+        counters().published(result.receipts)
+    except Exception:  # the metrics are out: a retry of the batch would publish them again
+        logger.exception("metrics published, their receipts not marked", extra={"receipts": result.receipts})
     faults.fail_at(fault, faults.AFTER, context)
     summary = {"folded": result.folded, "alreadyFolded": result.already, "metrics": published}
     logger.info("analytics batch folded", extra=summary)

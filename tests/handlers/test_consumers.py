@@ -684,3 +684,39 @@ def test_a_seeded_consumer_faults_the_same_events_in_a_replay(lambda_context, mo
     assert faulted() == first  # the same events, though each has a new eventId when made again
     events = [orders.created(order_id=f"order-{n}") for n in range(30)]
     assert faulted() == first
+
+
+def test_metrics_are_published_once_when_marking_their_receipt_fails(analytics, lambda_context, capsys, monkeypatch):
+    """The metrics went out and their receipt could not be marked (throttled past the SDK's
+    retries): the batch is done, not retried, so they are not published again."""
+    from analytics.counters import DailyCounters
+
+    deliver(analytics, orders.created(order_id="o-1"), lambda_context)
+    capsys.readouterr()
+
+    def throttled(self, receipts):
+        raise RuntimeError("ProvisionedThroughputExceededException")
+
+    monkeypatch.setattr(DailyCounters, "published", throttled)
+    assert fold_the_stream(lambda_context)["metrics"] == ["OrdersPlaced", "Booked:EUR"]
+    monkeypatch.undo()
+    booked = [r["Booked"] for r in emf_records(capsys.readouterr().out) if "Booked" in r]
+    assert booked == [[44.98]]
+
+
+def test_money_counted_before_currencies_stays_in_the_books(tables, lambda_context):
+    """A marker written before money was kept by currency (every currency added together) still
+    shows, apart, once folded: none of it disappears."""
+    import boto3
+
+    from analytics.counters import lane_of
+
+    day = "2024-05-01"
+    boto3.client("dynamodb").put_item(TableName=aws.ANALYTICS_EVENTS, Item={
+        "lane": {"S": lane_of("e-1")}, "eventId": {"S": "e-1"}, "day": {"S": day},
+        "deltas": {"M": {"events": {"N": "1"}, "count_ORDER_CREATED": {"N": "1"}, "ordersPlaced": {"N": "1"},
+                         "bookedRevenue": {"N": "44.98"}}}})
+    fold_the_stream(lambda_context)
+    summary = daily(day)
+    assert (summary["ordersPlaced"], summary["byCurrency"]) == (1, {})
+    assert summary["beforeCurrencies"] == {"bookedRevenue": "44.98"}
