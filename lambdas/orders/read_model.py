@@ -35,6 +35,7 @@ class PaymentView(BaseModel):
     state: PaymentState = PaymentState.NONE
     captured: Decimal = Decimal("0.00")
     refunded: Decimal = Decimal("0.00")
+    currency: str | None = None  # what the card network charged in (the order's, unless a bug or v1 said otherwise)
     version: int = 0  # of the payment stream: the last answer applied
 
     def apply(self, event: Envelope) -> "PaymentView":
@@ -44,7 +45,11 @@ class PaymentView(BaseModel):
         payload = event.payload
         match EventType(event.eventType):
             case EventType.PAYMENT_PROCESSED:
-                changes: dict[str, Any] = {"state": PaymentState.CAPTURED, "captured": payload.amount}
+                changes: dict[str, Any] = {
+                    "state": PaymentState.CAPTURED,
+                    "captured": payload.amount,
+                    "currency": payload.currency,
+                }
             case EventType.PAYMENT_FAILED:
                 changes = {"state": PaymentState.DECLINED}
             case EventType.PAYMENT_REFUNDED:
@@ -54,7 +59,10 @@ class PaymentView(BaseModel):
         return self.model_copy(update={**changes, "version": event.version})
 
     def to_api(self) -> dict[str, str]:
-        return {"state": self.state.value, "captured": f"{self.captured:.2f}", "refunded": f"{self.refunded:.2f}"}
+        body = {"state": self.state.value, "captured": f"{self.captured:.2f}", "refunded": f"{self.refunded:.2f}"}
+        if self.currency is not None:
+            body["currency"] = self.currency
+        return body
 
 
 class OrderView(BaseModel):
@@ -136,6 +144,7 @@ class OrdersReadModel:
                 state=item.get("paymentState", PaymentState.NONE),
                 captured=item.get("captured", Decimal("0.00")),
                 refunded=item.get("refunded", Decimal("0.00")),
+                currency=item.get("paymentCurrency"),
                 version=int(item.get("paymentVersion", 0)),
             ),
         )
@@ -189,6 +198,8 @@ class OrdersReadModel:
                 "refunded": view.payment.refunded,
                 "paymentVersion": view.payment.version,
             }
+            if view.payment.currency is not None:
+                item["paymentCurrency"] = view.payment.currency
         if order.status is OrderStatus.PENDING:
             # The sparse index the saga's timeout sweep reads: an order enters it once, placed,
             # and leaves it once, settled (the key never changes in between, so an update of a

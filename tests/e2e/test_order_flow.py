@@ -202,9 +202,9 @@ def test_an_order_shows_what_was_captured_and_refunded(deployment):
         return eventually(check, timeout=60)
 
     body = shown(completed, "COMPLETED", "CAPTURED")
-    assert body["payment"] == {"state": "CAPTURED", "captured": "15.00", "refunded": "0.00"} and body["totalAmount"] == "15.00"
+    assert body["payment"] == {"state": "CAPTURED", "captured": "15.00", "refunded": "0.00", "currency": "EUR"} and body["totalAmount"] == "15.00"
     body = shown(short, "CANCELLED", "REFUNDED")
-    assert body["payment"] == {"state": "REFUNDED", "captured": "15.00", "refunded": "15.00"}
+    assert body["payment"] == {"state": "REFUNDED", "captured": "15.00", "refunded": "15.00", "currency": "EUR"}
 
 
 def test_an_order_is_priced_from_the_catalog_and_a_stale_shown_price_is_refused_with_the_current(deployment):

@@ -233,7 +233,7 @@ def test_the_read_model_shows_what_was_captured_and_refunded_in_any_order(projec
         projector.apply(event)  # delivered twice: applied once
     view = read_model.get("order-1").to_api()
     assert (view["status"], view["version"]) == ("CANCELLED", 2)
-    assert view["payment"] == {"state": "REFUNDED", "captured": "44.98", "refunded": "44.98"}
+    assert view["payment"] == {"state": "REFUNDED", "captured": "44.98", "refunded": "44.98", "currency": "EUR"}
 
 
 def test_a_payment_answer_before_the_order_was_projected_projects_the_order_first(projector, read_model, store):
@@ -243,7 +243,7 @@ def test_a_payment_answer_before_the_order_was_projected_projects_the_order_firs
     (charged,) = payment_answers(store, refund=False)
     assert projector.apply(charged) is Outcome.CAUGHT_UP
     assert read_model.get("order-1").to_api()["status"] == "PENDING"
-    assert money(read_model) == {"state": "CAPTURED", "captured": "44.98", "refunded": "0.00"}
+    assert money(read_model) == {"state": "CAPTURED", "captured": "44.98", "refunded": "0.00", "currency": "EUR"}
     assert projector.apply(created) is Outcome.ALREADY_APPLIED
     assert projector.apply(charged) is Outcome.ALREADY_APPLIED
 
@@ -255,7 +255,7 @@ def test_an_order_event_keeps_the_money_and_a_payment_answer_keeps_the_order(pro
         projector.apply(event)
     view = read_model.get("order-1").to_api()
     assert (view["version"], view["totalAmount"]) == (2, "59.97")
-    assert view["payment"] == {"state": "REFUNDED", "captured": "44.98", "refunded": "44.98"}
+    assert view["payment"] == {"state": "REFUNDED", "captured": "44.98", "refunded": "44.98", "currency": "EUR"}
 
 
 def test_a_rebuild_brings_back_the_money_too(read_model, store):
@@ -268,5 +268,5 @@ def test_a_rebuild_brings_back_the_money_too(read_model, store):
     stored(store, orders.created(), completed)
     payment_answers(store, refund=False)
     rebuild(store, read_model, out=io.StringIO())
-    assert money(read_model) == {"state": "CAPTURED", "captured": "44.98", "refunded": "0.00"}
+    assert money(read_model) == {"state": "CAPTURED", "captured": "44.98", "refunded": "0.00", "currency": "EUR"}
     assert rebuild(store, read_model, out=io.StringIO())["written"] == 0  # as new as it gets

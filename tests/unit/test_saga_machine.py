@@ -230,3 +230,30 @@ def test_a_charge_in_another_currency_than_the_orders_is_not_its_payment():
     order.wake()
     assert order.cancel_reason == "payment of 44.98 EUR does not match the order's total of 44.98 SEK"
     assert order.commands[-1] == E.PAYMENT_REFUND_REQUESTED
+
+
+def test_a_usd_order_charged_before_payments_named_their_currency_is_refunded_in_euros():
+    """A v1 charge named no currency: the card network charged the amount in its own, euros. A
+    USD order in flight at the deploy was charged in the wrong currency: it is not the order's
+    payment, so the saga cancels the order and refunds the euros (docs/DECISIONS.md)."""
+    import json
+
+    from catalog import parse_event
+
+    def as_v1(event):
+        data = json.loads(event.to_json())
+        data["payload"].pop("currency")
+        data["metadata"]["schemaVersion"] = 1
+        return parse_event(data)
+
+    order = Order()
+    order.facts.order = [orders.created(currency="USD")]
+    order.wake()
+    order.facts.commands = [as_v1(order.facts.commands[0])]
+    order.facts.payment = [as_v1(new_event(E.PAYMENT_PROCESSED, aggregate_id=f"payment:{O}", version=1, user_id="payments",
+                                           correlation_id="c", payload=PaymentProcessed(
+                                               currency="USD", orderId=O, paymentId="pay-1", amount=Decimal("44.98"))))]
+    order.wake()
+    assert order.cancel_reason == "payment of 44.98 EUR does not match the order's total of 44.98 USD"
+    refund = order.facts.commands[-1]
+    assert (refund.eventType, refund.payload.currency) == (E.PAYMENT_REFUND_REQUESTED, "EUR")
