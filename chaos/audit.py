@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from analytics.counters import MONEY, NEEDS_THE_ORDER_BEFORE, increments
+from analytics.fold import COUNT_METRICS, MONEY_METRICS
 from catalog import EventType, parse_event
 from chaos.world import PUBLISHER, SETTLED, Scope, World
 from eventstore.answers import PAYMENTS, RESERVATIONS
@@ -428,18 +429,9 @@ def metrics_equal_counters(world: World, since: float) -> Row:
     of the events it counts), equal that day's counters: each event once in both."""
     row = Row("the books: metrics = counters, every day and currency")
     published: dict[str, dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
-    logs = world.client("logs")
-    pages = logs.get_paginator("filter_log_events").paginate(
-        logGroupName=world.outputs["AnalyticsFoldLogGroupName"], startTime=int(since * 1000), filterPattern='"_aws"')
-    for page in pages:
-        for entry in page["events"]:
-            try:
-                record = json.loads(entry["message"])
-            except ValueError:
-                continue
-            meta = record.get("_aws") if isinstance(record, dict) else None
-            if not meta:
-                continue
+    for record in world.log_records("AnalyticsFold", '"_aws"', since):
+        meta = record.get("_aws")
+        if meta:
             day = time.strftime("%Y-%m-%d", time.gmtime(meta["Timestamp"] / 1000))
             for directive in meta["CloudWatchMetrics"]:
                 for metric in directive["Metrics"]:
@@ -447,8 +439,6 @@ def metrics_equal_counters(world: World, since: float) -> Row:
                     value = record[metric["Name"]]  # a number, or a list of them (EMF's values)
                     for one in value if isinstance(value, list) else [value]:
                         published[day][name] += Decimal(str(one))
-    from analytics.fold import COUNT_METRICS, MONEY_METRICS
-
     for day, metrics in sorted(published.items()):
         counters = world.counters_of(day)
         wanted: dict[str, Decimal] = {}

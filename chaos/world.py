@@ -252,19 +252,23 @@ class World:
     def logged(self, functions: list[str], message: str, since: float) -> list[dict]:
         """The JSON log records with this message that these functions wrote since `since` (epoch
         seconds): what a fault switch says it did, each time it did it."""
-        logs, found = self.client("logs"), []
-        for function in functions:
-            pages = logs.get_paginator("filter_log_events").paginate(
-                logGroupName=self.outputs[f"{function}LogGroupName"], startTime=int(since * 1000),
-                filterPattern=f'"{message}"')
-            for page in pages:
-                for event in page["events"]:
-                    try:
-                        record = json.loads(event["message"])
-                    except ValueError:
-                        continue
-                    if isinstance(record, dict) and record.get("message") == message:
-                        found.append(record | {"function": function})
+        return [record | {"function": function} for function in functions
+                for record in self.log_records(function, f'"{message}"', since) if record.get("message") == message]
+
+    def log_records(self, function: str, pattern: str, since: float) -> list[dict]:
+        """The JSON log records of a function since `since` (epoch seconds) that match a
+        CloudWatch Logs filter pattern."""
+        found = []
+        pages = self.client("logs").get_paginator("filter_log_events").paginate(
+            logGroupName=self.outputs[f"{function}LogGroupName"], startTime=int(since * 1000), filterPattern=pattern)
+        for page in pages:
+            for event in page["events"]:
+                try:
+                    record = json.loads(event["message"])
+                except ValueError:
+                    continue
+                if isinstance(record, dict):
+                    found.append(record)
         return found
 
     def cloud_log_lines(self) -> int:
