@@ -28,7 +28,9 @@ def test_the_benchmark_reports_every_figure(bench_run):
     assert set(results["coldStart"]["libraries"]) == set(results["coldStart"]["baseline"])
     assert all(f["librariesRatio"] > 0 for f in functions.values())
     profile = results["coldStart"]["profile"]  # the slowest function's imports, by package
-    assert profile["function"] in FUNCTIONS and "pydantic" in profile["importsByPackage"]
+    # whichever is slowest on a loaded machine (the Publisher, which validates no model, can be):
+    # its imports by package, the SDK and the platform's own code among them
+    assert profile["function"] in FUNCTIONS and {"botocore", "common"} <= set(profile["importsByPackage"])
     assert "pydantic" not in profile["baselineImportsByPackage"] and "botocore" in profile["baselineImportsByPackage"]
     assert functions["OrderSaga"]["calls"] >= 2 and functions["Publisher"]["calls"] == 1  # its reads and appends; PutEvents
     assert set(results["warm"]) == {"OrdersProjection", "Email", "Analytics", "Audit", "OrderSaga", "Payments",
