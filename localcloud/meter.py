@@ -29,6 +29,8 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+from common.limits import billed_events, request_entry_size
+
 _counts: dict[str, float] = defaultdict(float)
 _lock = threading.Lock()
 
@@ -212,8 +214,8 @@ def _metered_events(handle):
         if target.endswith("PutEvents"):
             entries = json.loads(body or b"{}").get("Entries", [])
             add("events.put_events_calls")
-            # billed per 64 KB chunk of each entry
-            add("events.entries", sum(_units(len(json.dumps(e)), 65536) for e in entries))
+            # billed per 64 KB chunk of each entry, its size counted as EventBridge counts it
+            add("events.entries", sum(billed_events(request_entry_size(e)) for e in entries if isinstance(e, dict)))
         return await handle(method, path_, headers, body, query_params)
 
     return metered

@@ -23,7 +23,7 @@ import logging
 import time
 from typing import Any, Callable
 
-from common.limits import MAX_ENTRY_BYTES
+from common.limits import MAX_ENTRY_BYTES, request_entry_size
 from infra.runtime import ARCHITECTURE, POWERTOOLS_LAYER_PARAMETER
 from localcloud import in_flight
 
@@ -186,7 +186,7 @@ def provision_event_archives() -> None:
 
 def validate_put_events() -> None:
     """AWS: PutEvents refuses the whole request (ValidationException) when it has no entry or
-    more than 10, or when its entries come to more than 256 KB, counted as AWS counts them
+    more than 10, or when its entries come to more than 1 MB (256 KB before 2026-01-29), counted as AWS counts them
     (Source, DetailType, Detail and each of Resources in UTF-8 bytes, Time as 14 bytes). It
     fails entry by entry, the others of the call delivered, an entry without Source, DetailType
     or Detail (InvalidArgument) or whose Detail is not a JSON object (MalformedDetail). An entry
@@ -321,19 +321,12 @@ def take_only_id_tokens_without_scopes() -> None:
           params=("authorizer", "method_obj", "headers", "query_params", "stage"))
 
 
-MAX_PUT_EVENTS_BYTES = MAX_ENTRY_BYTES  # AWS's 256 KB, for the whole request's entries
+MAX_PUT_EVENTS_BYTES = MAX_ENTRY_BYTES  # AWS's 1 MB, for the whole request's entries
 
 
 def put_events_entry_size(entry: Any) -> int:
-    """An entry's size as EventBridge counts it against the request's 256 KB."""
-    if not isinstance(entry, dict):
-        return 0
-    size = 14 if entry.get("Time") else 0
-    for name in ("Source", "DetailType", "Detail"):
-        value = entry.get(name)
-        size += len(value.encode()) if isinstance(value, str) else 0
-    size += sum(len(r.encode()) for r in entry.get("Resources") or [] if isinstance(r, str))
-    return size
+    """An entry's size as EventBridge counts it against the request's 1 MB."""
+    return request_entry_size(entry) if isinstance(entry, dict) else 0
 
 
 def honour_stream_source_settings() -> None:

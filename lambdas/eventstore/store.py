@@ -17,7 +17,7 @@ from botocore.exceptions import ClientError
 
 from catalog import CATALOG, Envelope, EventType, parse_event
 from common import clients
-from common.limits import MAX_ENTRY_BYTES, entry_size
+from common.limits import MAX_ENTRY_BYTES, MAX_ITEM_BYTES, entry_size, item_size
 
 MAX_TRANSACTION_ACTIONS = 100  # TransactWriteItems limit
 
@@ -49,7 +49,8 @@ class GuardFailed(EventStoreError):
 
 
 class EventTooLarge(EventStoreError):
-    """An event that the bus would refuse; refused here so it is never stored unpublishable."""
+    """An event over what the store's item holds (DynamoDB's 400 KB), or what the bus takes;
+    refused here, so that nothing is stored unpublishable."""
 
 
 class NotInEventStore(EventStoreError):
@@ -142,7 +143,7 @@ class EventStore:
         detail = event.to_json()
         source = CATALOG[EventType(event.eventType)].source.value
         size = entry_size(source, event.eventType, detail)
-        if size > MAX_ENTRY_BYTES:
+        if size > MAX_ENTRY_BYTES:  # tighter than the item only if the item's limit rises past it
             raise EventTooLarge(f"{event.eventType} is {size} bytes; the bus takes at most {MAX_ENTRY_BYTES}")
         item = {
             "aggregateId": {"S": event.aggregateId},
@@ -157,6 +158,11 @@ class EventStore:
         trace = os.environ.get("_X_AMZN_TRACE_ID")  # Lambda's, set for each invocation
         if trace:
             item["traceHeader"] = {"S": trace}
+        if (stored := item_size(item)) > MAX_ITEM_BYTES:
+            raise EventTooLarge(
+                f"{event.eventType} is {size} bytes, {stored} as the event store's item; an item holds at most "
+                f"{MAX_ITEM_BYTES} (DynamoDB's 400 KB)"
+            )
         return item
 
     # ---- read -----------------------------------------------------------------------------

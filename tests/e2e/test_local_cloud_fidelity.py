@@ -442,7 +442,7 @@ def test_put_events_refuses_what_aws_refuses(cloud):
                {"Source": "fidelity.test", "DetailType": "PING"},
                {"Source": "fidelity.test", "DetailType": "PING", "Detail": "{}"}]
     answer = events.put_events(Entries=entries)
-    oversized = [{"Source": "fidelity.test", "DetailType": "PING", "Detail": json.dumps({"p": "x" * 140_000})}] * 2
+    oversized = [{"Source": "fidelity.test", "DetailType": "PING", "Detail": json.dumps({"p": "x" * 540_000})}] * 2  # > 1 MB
     if variant == "unpatched":
         assert answer["FailedEntryCount"] == 0, "MiniStack now validates PutEvents entries: review validate_put_events"
         assert events.put_events(Entries=oversized)["FailedEntryCount"] == 0

@@ -13,7 +13,7 @@ import pytest
 
 from tests.e2e.conftest import aws_cli, delivered, event_id, example_entries
 
-MAX_REQUEST_BYTES = 256 * 1024
+MAX_REQUEST_BYTES = 1024 * 1024  # EventBridge's, since 2026-01-29 (256 KB before)
 
 
 @pytest.fixture
@@ -66,7 +66,7 @@ def test_more_than_ten_entries_are_refused_whole(put_with_cli, deployment):
     assert "ValidationException" in stderr and "less than or equal to 10" in stderr
 
 
-def test_entries_over_256_kb_in_all_are_refused_whole_and_at_256_kb_taken(put_with_cli, deployment):
+def test_entries_over_1_mb_in_all_are_refused_whole_and_at_1_mb_or_300_kb_taken(put_with_cli, deployment):
     bus = deployment.outputs["EventBusName"]
 
     def entry(total: int) -> dict:
@@ -75,8 +75,10 @@ def test_entries_over_256_kb_in_all_are_refused_whole_and_at_256_kb_taken(put_wi
         padding = total - len(source) - len(detail_type) - len(json.dumps({"p": ""}))
         return {"EventBusName": bus, "Source": source, "DetailType": detail_type, "Detail": json.dumps({"p": "x" * padding})}
 
+    code, answer, stderr = put_with_cli([entry(300 * 1024)])
+    assert code == 0 and answer["FailedEntryCount"] == 0, stderr  # 300 KB: over the old limit, taken
     code, answer, stderr = put_with_cli([entry(MAX_REQUEST_BYTES // 2), entry(MAX_REQUEST_BYTES // 2)])
-    assert code == 0 and answer["FailedEntryCount"] == 0, stderr  # exactly 256 KB: taken
+    assert code == 0 and answer["FailedEntryCount"] == 0, stderr  # exactly 1 MB: taken
     code, answer, stderr = put_with_cli([entry(MAX_REQUEST_BYTES // 2), entry(MAX_REQUEST_BYTES // 2 + 1)])
     assert code != 0 and answer is None
     assert "ValidationException" in stderr and "Total size of the entries in the request is over the limit" in stderr
