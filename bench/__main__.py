@@ -53,19 +53,43 @@ def run(args) -> dict:
         "warm": warm.measure(args.events),
         "endToEnd": flow.run(args.rates, args.step_seconds, metered=args.metered, mixed=args.mixed),
     }
-    results["bill"] = bill_of(results["endToEnd"], prices)
+    results["bill"] = bill_of(results["endToEnd"], prices, results["coldStart"])
     results["seconds"] = round(time.monotonic() - started, 1)
     return results
 
 
-def bill_of(e2e: dict, prices: dict) -> dict:
-    """Both bills (happy path, a day's mix) by service, and the floor they are held against."""
-    happy, day = bill.bill(e2e["perOrder"], prices), bill.bill(e2e["perOrderMixed"], prices)
-    loaded = bill.bill(bill.at_unloaded_durations(e2e["perOrderLoaded"], e2e["perOrder"]), prices)
-    lines = bill.floor(e2e["perOrder"], prices)
+def bill_of(e2e: dict, prices: dict, cold_start: dict) -> dict:
+    """The bills (happy path, under load, a day's mix) by service, each with the INIT phases at the
+    stated cold-start rate; the floor they are held against; and the INIT at three rates, with
+    what SnapStart would charge instead."""
+    init = bill.init_seconds(cold_start)
+    floor_init = cold_start["baselineMs"] / 1000
+
+    def bill_at(per_order: dict, rate: float = bill.COLD_START_RATE) -> dict:
+        return bill.bill(per_order, prices, init=init, cold_start_rate=rate)
+
+    happy, day = bill_at(e2e["perOrder"]), bill_at(e2e["perOrderMixed"])
+    loaded = bill_at(bill.at_unloaded_durations(e2e["perOrderLoaded"], e2e["perOrder"]))
+    lines = bill.floor(e2e["perOrder"], prices, floor_init)
     floor_total = sum(line.dollars for line in lines)
+    cold_starts = []
+    for rate in bill.COLD_START_RATES:
+        at_rate = bill_at(e2e["perOrder"], rate)
+        floor_at = sum(line.dollars for line in bill.floor(e2e["perOrder"], prices, floor_init, rate))
+        restores, _ = bill.snapstart(e2e["perOrder"], prices, rate)
+        cold_starts.append({
+            "rate": rate, "init": round(at_rate["Lambda INIT"], 2),
+            "initThrottled": round(bill.lambda_init(e2e["perOrder"], init, prices, rate, throttled=True)[1]
+                                   * bill.MILLION, 2),
+            "platformHappy": round(bill.platform_total(at_rate), 2),
+            "ratioHappy": round(bill.platform_total(at_rate) / floor_at, 2),
+            "snapStartRestores": round(restores * bill.MILLION, 2)})
     return {
         "prices": prices["asOf"],
+        "coldStartRate": bill.COLD_START_RATE,
+        "coldStarts": cold_starts,
+        "snapStartCacheMonth": round(bill.snapstart(e2e["perOrder"], prices)[1], 2),
+        "snapStartBreakEvenSeconds": round(bill.snapstart_break_even_seconds(prices), 1),
         "happy": {k: round(v, 2) for k, v in happy.items()},
         "loaded": {k: round(v, 2) for k, v in loaded.items()},
         "mixed": {k: round(v, 2) for k, v in day.items()},
@@ -174,6 +198,12 @@ def table(results: dict) -> str:
               f"${cost['platformMixed']:9.2f}",
               f"   {bill.SES:24} ${cost['happy'][bill.SES]:9.2f} ${cost['loaded'][bill.SES]:9.2f} "
               f"${cost['mixed'][bill.SES]:9.2f}",
+              f"   cold starts (INIT, billed since 2025-08-01), the bill at {cost['coldStartRate']:.0%} of invocations: "
+              + "; ".join(f"at {row['rate']:.1%} INIT ${row['init']:.2f}, platform ${row['platformHappy']:.2f} "
+                          f"({row['ratioHappy']:.2f}x its floor), SnapStart's restores instead ${row['snapStartRestores']:.2f}"
+                          for row in cost["coldStarts"]),
+              f"   SnapStart: ${cost['snapStartCacheMonth']:.2f} a month of cache, and a restore costs more than the "
+              f"INIT it saves for any init under {cost['snapStartBreakEvenSeconds']:.1f} s (arm64)",
               "", "5. The floor: the fewest billable requests this design needs (per order)"]
     for line in cost["floor"]:
         lines.append(f"   {line['service']:24} {line['count']:10.3f} {line['unit']:12} ${line['dollars']:9.2f}")
@@ -245,7 +275,8 @@ def snapstart_section(results: dict) -> str:
             f"{API_MEMORY_MB} MB it would cost ${cache_month:.2f} a month for each published version of each of the "
             f"{len(apis)} API functions, kept while the version is active (${snap['cachePerGbSecond']:.10f} a "
             f"GB-second), and ${gb * snap['restorePerGb'] * 1e6:.0f} a million restores (one a cold start, not a request) "
-            f"([bench/prices.json](../bench/prices.json)): cheap beside the bill above. It needs a published version "
+            f"([bench/prices.json](../bench/prices.json)): more than the INIT it saves (above), small beside the "
+            f"bill. It needs a published version "
             f"and an alias for every function, API Gateway integrated with the alias (each deploy publishes a new "
             f"version and snapshot), and init code that is safe to resume many times: nothing unique or connected "
             f"made before the snapshot (our handlers build their clients on first use, and draw ids per request; "
@@ -368,6 +399,17 @@ def bill_table(results: dict) -> str:
     return "\n".join(lines)
 
 
+def cold_start_table(results: dict) -> str:
+    cost = results["bill"]
+    lines = ["| cold starts | INIT | INIT, if throttled to the CPU share | platform | to the floor | "
+             "SnapStart's restores instead |", "| ---: | ---: | ---: | ---: | ---: | ---: |"]
+    for row in cost["coldStarts"]:
+        stated = " (stated)" if row["rate"] == cost["coldStartRate"] else ""
+        lines.append(f"| {row['rate']:.1%}{stated} | ${row['init']:.2f} | ${row['initThrottled']:.2f} | "
+                     f"${row['platformHappy']:.2f} | {row['ratioHappy']:.2f}x | ${row['snapStartRestores']:.2f} |")
+    return "\n".join(lines)
+
+
 def floor_table(results: dict) -> str:
     lines = ["| line | per order | USD per million orders | why this much and no less |", "| --- | ---: | ---: | --- |"]
     for line in results["bill"]["floor"]:
@@ -432,6 +474,27 @@ platform ran, deployed as **prod**. {before}
 {bill_table(results)}
 
 ![The bill per million orders](performance/cost.png)
+
+### Cold starts on the bill
+
+Since 2025-08-01 Lambda bills the INIT phase of on-demand ZIP functions on managed runtimes as it
+bills an invocation ([AWS Compute Blog](https://aws.amazon.com/blogs/compute/aws-lambda-standardizes-billing-for-init-phase/)).
+The bill above counts it at the stated rate, {results['bill']['coldStartRate']:.0%} of invocations
+(AWS's analysis of production workloads puts cold starts under 1%), each billed for its function's
+init as part 1 measured it (the handler's import, median) at the function's memory. AWS does not
+document how much CPU the INIT gets below 1,769 MB; third-party measurements find it unthrottled,
+and the column beside it is the bound if it were throttled like an invocation. A bursty consumer
+or a deploy raises the rate; the table gives a tenth and ten times it, happy path, per million
+orders:
+
+{cold_start_table(results)}
+
+**SnapStart does not pay for itself here.** A restore is billed per GB of the function's memory
+(${PRICES['lambda']['snapStart']['restorePerGb']:.10f}) and the INIT it replaces per GB-second, so
+a restore costs less than the INIT only when the init is longer than
+{results['bill']['snapStartBreakEvenSeconds']:.1f} s on arm64, longer than the INIT phase may last
+(10 s). Its cache adds ${results['bill']['snapStartCacheMonth']:.2f} a month for one published version
+of every function. What it can buy is latency, not money (*SnapStart for the API functions*, above).
 
 ## The floor, line by line
 
@@ -569,6 +632,8 @@ every read was; a signature checked instead would cost a KMS call an event.
   the CPU time stretched to the function's CPU share (memory / 1,769 MB of a vCPU), plus the
   time spent waiting on I/O (wall less CPU, less the time the function waited for one of this
   machine's cores, from the same /proc figures: the local cloud standing in for AWS's latency).
+  **Lambda INIT** bills each function's measured init (part 1) at its memory, for the stated
+  share of invocations that are cold starts.
   **X-Ray** counts the traces started (each API request, each sweep, each analytics fold; a
   consumer continues the trace of the event it is given, and the outbox passes each event's on)
   at the default rule's 5%. Custom metrics are
@@ -603,7 +668,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.page_only:
         results = json.loads((DOCS / "performance" / "results.json").read_text())
         # the bill and the floor derived again from the counts measured (bench/bill.py may have changed)
-        results["bill"] = bill_of(results["endToEnd"], PRICES)
+        results["bill"] = bill_of(results["endToEnd"], PRICES, results["coldStart"])
         plots(results, DOCS / "performance")
         (DOCS / "PERFORMANCE.md").write_text(performance_page(results))
         print(f"wrote {DOCS / 'PERFORMANCE.md'} from the results of {results['when']}")

@@ -42,6 +42,13 @@ READS = ("the price of its product",)
 FLOOR_LOG_LINE_BYTES = 300 + 26  # one structured line per event handled, and CloudWatch's per-event overhead
 FLOOR_IO_SECONDS = 0.010  # a hop waits on its one required request (single-digit ms in the region)
 FLOOR_MEMORY_MB = 128  # the smallest Lambda size
+# Since 2025-08-01 Lambda bills the INIT phase of on-demand ZIP functions on managed runtimes as it
+# bills an invocation: by the millisecond, at the function's memory (AWS Compute Blog, "AWS Lambda
+# standardizes billing for INIT Phase"). AWS's analysis of production workloads puts cold starts
+# under 1% of invocations; this platform's shape (bursty consumers, scale-outs, deploys) may differ,
+# so the bill is given at the stated rate and at a tenth and ten times it.
+COLD_START_RATE = 0.01
+COLD_START_RATES = (0.001, 0.01, 0.1)
 
 
 def billed_seconds(cpu_seconds: float, wall_seconds: float, memory_mb: int, prices: dict,
@@ -84,6 +91,50 @@ def lambda_compute(per_order: dict, prices: dict) -> tuple[float, float]:
     return gb_seconds, dollars
 
 
+def init_seconds(cold_start: dict) -> dict[str, float]:
+    """Each function's INIT as the cold-start bench measured it: importing its handler's module (its
+    module-level initialisation), the median, on a full core. Third-party measurements on AWS find
+    the INIT unthrottled below 1,769 MB; `lambda_init(throttled=True)` gives the bound if it is not."""
+    return {name: figures["import"]["medianMs"] / 1000 for name, figures in cold_start["functions"].items()}
+
+
+def lambda_init(per_order: dict, init: dict[str, float], prices: dict, rate: float = COLD_START_RATE, *,
+                throttled: bool = False) -> tuple[float, float]:
+    """(GB-seconds, USD) per order of the INIT phases: each invocation a cold start at `rate`,
+    billed for its function's init at its memory. A function the bench did not measure is an
+    error, not a free init."""
+    gb_seconds = dollars = 0.0
+    for name, figures in per_order["functions"].items():
+        if name not in init:
+            raise KeyError(f"{name}: no init duration measured (bench/coldstart.py measures each function "
+                           "of infra.consumers.FUNCTIONS)")
+        seconds = init[name]
+        if throttled:
+            seconds /= min(1.0, figures["memoryMb"] / prices["lambda"]["fullVcpuAtMb"])
+        gb = rate * figures["invocations"] * (seconds + 0.0005) * figures["memoryMb"] / 1024
+        gb_seconds += gb
+        dollars += gb * prices["lambda"]["gbSecond"]["arm64" if figures["arm64"] else "x86_64"]
+    return gb_seconds, dollars
+
+
+def snapstart(per_order: dict, prices: dict, rate: float = COLD_START_RATE) -> tuple[float, float]:
+    """What SnapStart would charge instead of the INIT, per order, and its standing cost a month:
+    a restore for each cold start, per GB of the function's memory, and the cache of one published
+    version of each function, per GB-second, whether invoked or not. The restore's own billed
+    duration (the runtime's load and any after-restore hook) is not counted: it cannot be measured
+    without SnapStart, so this is its lowest price."""
+    snap, month = prices["lambda"]["snapStart"], 30 * 24 * 3600
+    restores = sum(rate * f["invocations"] * f["memoryMb"] / 1024 * snap["restorePerGb"]
+                   for f in per_order["functions"].values())
+    cache = sum(f["memoryMb"] / 1024 * month * snap["cachePerGbSecond"] for f in per_order["functions"].values())
+    return restores, cache
+
+
+def snapstart_break_even_seconds(prices: dict, architecture: str = "arm64") -> float:
+    """The init below which a SnapStart restore costs more than the INIT it saves (both per GB)."""
+    return prices["lambda"]["snapStart"]["restorePerGb"] / prices["lambda"]["gbSecond"][architecture]
+
+
 def traces(per_order: dict, prices: dict) -> float:
     """Traces recorded per order: each one started, sampled at the default rule's 5%."""
     functions = per_order["functions"]
@@ -91,7 +142,9 @@ def traces(per_order: dict, prices: dict) -> float:
     return roots * prices["xray"]["samplingRate"]
 
 
-def bill(per_order: dict, prices: dict, *, rest_api: bool = True) -> dict[str, float]:
+def bill(per_order: dict, prices: dict, *, init: dict[str, float] | None = None,
+         cold_start_rate: float = COLD_START_RATE, rest_api: bool = True) -> dict[str, float]:
+    """USD per million orders by service; with `init` (init_seconds), the INIT phases at the rate."""
     c, p = per_order, prices
     _, compute = lambda_compute(c, p)
     api_price = p["apiGateway"]["restRequestsPerMillion" if rest_api else "httpRequestsPerMillion"]
@@ -99,6 +152,7 @@ def bill(per_order: dict, prices: dict, *, rest_api: bool = True) -> dict[str, f
         "API Gateway": c["apiRequests"] * api_price,
         "Lambda requests": c["lambdaInvocations"] * p["lambda"]["requestsPerMillion"],
         "Lambda duration": compute * MILLION,
+        **({"Lambda INIT": lambda_init(c, init, p, cold_start_rate)[1] * MILLION} if init is not None else {}),
         "EventBridge events": c["eventBridgeEvents"] * p["eventbridge"]["customEventsPerMillion"],
         "EventBridge archive": c["archivedBytes"] * MILLION / GB * p["eventbridge"]["archivePerGb"],
         "DynamoDB writes": c["dynamodbWriteUnits"] * p["dynamodb"]["writeRequestUnitsPerMillion"],
@@ -128,7 +182,10 @@ def hops() -> dict[EventType, list[str]]:
     return {event: consumers_of(event.value) for event in SAGA_EVENTS}
 
 
-def floor(per_order: dict, prices: dict) -> list[FloorLine]:
+def floor(per_order: dict, prices: dict, init_seconds: float | None = None,
+          cold_start_rate: float = COLD_START_RATE) -> list[FloorLine]:
+    """The floor's lines; with `init_seconds` (the least init of a function that calls AWS: the
+    cold-start bench's baseline), the INIT of its hops at the cold-start rate."""
     p = prices
     routed = hops()
     consumer_hops = sum(len(names) for names in routed.values())
@@ -137,7 +194,7 @@ def floor(per_order: dict, prices: dict) -> list[FloorLine]:
     # Each event: its event-store entry, its audit entry, its analytics marker; each email: claimed, then sent.
     writes = len(FACTS) + 3 * len(SAGA_EVENTS) + 2 * per_order["emails"]
     gb_seconds = invocations * FLOOR_IO_SECONDS * FLOOR_MEMORY_MB / 1024
-    return [
+    lines = [
         FloorLine("API Gateway", 1, "request", p["apiGateway"]["restRequestsPerMillion"],
                   "POST /orders; a REST API, the type that refuses a non-object body before a function runs"),
         FloorLine("EventBridge events", len(SAGA_EVENTS), "events",
@@ -169,3 +226,10 @@ def floor(per_order: dict, prices: dict) -> list[FloorLine]:
                   invocations * FLOOR_LOG_LINE_BYTES * MILLION / GB * p["cloudwatchLogs"]["ingestedPerGb"],
                   "one structured line of about 300 bytes for each hop"),
     ]
+    if init_seconds is not None:
+        init_gb_seconds = cold_start_rate * invocations * init_seconds * FLOOR_MEMORY_MB / 1024
+        lines.insert(-1, FloorLine(
+            "Lambda INIT", init_gb_seconds, "GB-s", init_gb_seconds * p["lambda"]["gbSecond"]["arm64"] * MILLION,
+            f"{cold_start_rate:.1%} of the hops a cold start, each the least init of a function that calls AWS "
+            f"(import boto3 and make one client: {init_seconds * 1000:.0f} ms measured), at {FLOOR_MEMORY_MB} MB, arm64"))
+    return lines

@@ -59,3 +59,6 @@ def test_the_benchmark_reports_every_figure(bench_run):
     assert bill["platformHappy"] > bill["floorTotal"] > 0 and bill["ratioHappy"] > 1
     assert bill["platformLoaded"] > bill["floorTotal"]
     assert bill["happy"]["SES (emails sent)"] == 200.0  # 2 emails an order at $0.10 a thousand
+    # cold starts: the INIT billed at the stated rate, and the bill at a tenth and ten times it
+    assert bill["happy"]["Lambda INIT"] > 0 and [row["rate"] for row in bill["coldStarts"]] == [0.001, 0.01, 0.1]
+    assert "cold starts (INIT, billed since 2025-08-01)" in run.stdout and "Lambda INIT" in run.stdout
