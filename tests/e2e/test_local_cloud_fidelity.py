@@ -705,3 +705,52 @@ def test_iam_policies_are_not_evaluated(cloud):
                           aws_access_key_id=keys["AccessKeyId"], aws_secret_access_key=keys["SecretAccessKey"])
     assert "TableNames" in nobody.list_tables(), "the local cloud now evaluates IAM: update docs/LOCAL-CLOUD.md"
     assert sts.get_caller_identity()["Account"]
+
+
+TRACE_HANDLER = """
+import os, boto3
+
+def handler(event, context):  # says which trace it runs in
+    boto3.client("sqs").send_message(QueueUrl=os.environ["QUEUE"], MessageBody=os.environ.get("_X_AMZN_TRACE_ID", "-"))
+"""
+
+
+def test_a_rule_target_continues_the_trace_of_its_entry_and_xray_keeps_its_segment(cloud):
+    variant, local = cloud
+    client = clients(local)
+    sqs, lambda_, events = client("sqs"), client("lambda"), client("events")
+    queue_url, _ = queue(sqs, "traces")
+    function_arn = python_function(lambda_, "traced-consumer", TRACE_HANDLER, TracingConfig={"Mode": "Active"},
+                                   Environment={"Variables": {"QUEUE": queue_url}})
+    events.put_rule(Name="to-traced", EventPattern=json.dumps({"source": ["fidelity.trace"]}))
+    events.put_targets(Rule="to-traced", Targets=[{"Id": "consumer", "Arn": function_arn}])
+    root, parent = "1-67890abc-0123456789abcdef01234567", "53995c3f42cd8ad8"
+    events.put_events(Entries=[{"Source": "fidelity.trace", "DetailType": "PING", "Detail": "{}",
+                                "TraceHeader": f"Root={root};Parent={parent};Sampled=1"}])
+    [message] = received_within(sqs, queue_url, seconds=20)
+    header = dict(part.split("=", 1) for part in message["Body"].split(";"))
+
+    if variant == "unpatched":
+        assert header["Root"] != root, "MiniStack now passes an entry's TraceHeader on: drop continue_traces_across_the_bus"
+        with pytest.raises(ClientError):  # "Unsupported service"
+            client("xray").batch_get_traces(TraceIds=[root])
+    else:
+        assert header["Root"] == root and header["Parent"] != parent and header["Sampled"] == "1"
+
+        def recorded():
+            [trace] = client("xray").batch_get_traces(TraceIds=[root])["Traces"]
+            return [json.loads(segment["Document"]) for segment in trace["Segments"]]
+
+        deadline = time.monotonic() + 10
+        while not (segments := _or_none(recorded)) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        [segment] = segments
+        assert (segment["name"], segment["id"], segment["parent_id"]) == ("traced-consumer", header["Parent"], parent)
+        assert segment["start_time"] <= segment["end_time"] and "fault" not in segment
+
+
+def _or_none(read):
+    try:
+        return read()
+    except ValueError:
+        return None
