@@ -195,6 +195,7 @@ class StatelessStack(Stack):
         )
 
     def _publisher(self) -> PlatformFunction:
+        # Records that can never be published are parked there at once, with the reason.
         dead_letters = self._dead_letter_queue(PUBLISHER.name)
         publisher = self._function(
             PUBLISHER,
@@ -203,12 +204,10 @@ class StatelessStack(Stack):
             # Imported (mutable): its grants are policies of this stack, attached to the role the
             # stateful stack's bus policy names as the only voice of the platform's services.
             role=iam.Role.from_role_arn(self, "PublisherRole", self.data.publisher_role.role_arn, mutable=True),
-            # Traces nothing of its own: each event goes on with the trace of the invocation that
-            # stored it (the entry's TraceHeader), so a stream batch starts no trace of its own.
+            # Starts no trace of its own: each event goes on in the trace of the invocation that
+            # stored it, under a segment the outbox records there (lambdas/common/tracing.py).
+            # PassThrough keeps the X-Ray writes that segment needs, and a stream batch untraced.
             tracing=lambda_.Tracing.PASS_THROUGH,
-            # Records that can never be published are parked there at once, with the reason. It
-            # records no segments either (Powertools' tracer off): it has no trace to add them to.
-            environment={"POWERTOOLS_TRACE_DISABLED": "true"},
         )
         publisher.function.add_event_source(
             sources.DynamoEventSource(

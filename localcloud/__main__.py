@@ -111,7 +111,6 @@ def invoke(args) -> None:
         **config.get("Environment", {}).get("Variables", {}),
         **cloud.aws_env(),
         "AWS_LAMBDA_FUNCTION_NAME": name,
-        "POWERTOOLS_TRACE_DISABLED": "1",
     }
     runner = [sys.executable, "-m", "localcloud.run_handler", config["Handler"]]
     result = subprocess.run(runner, cwd=ROOT, env=env, input=json.dumps(event), text=True)

@@ -10,8 +10,9 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from analytics.counters import COUNTS, MONEY, Added, DailyCounters
 from common import faults
-from common.observability import log_context, logger, traced_handler
+from common.observability import log_context, logger
 from common.settings import FunctionSettings, ReadWriteTable
+from common.tracing import traced_handler
 
 # Counter -> metric. The counts have no dimension but the service; money has its currency.
 COUNT_METRICS = {

@@ -20,7 +20,8 @@ from catalog import Caller
 from catalog.types import CALLER_ID_PATTERN
 from common import clients
 from common.http import ApiError, bad_request, correlation_id_from, json_response
-from common.observability import log_context, logger, traced_handler
+from common.observability import log_context, logger
+from common.tracing import traced_handler
 
 _CALLER_ID = re.compile(CALLER_ID_PATTERN)
 

@@ -31,7 +31,8 @@ from typing import Any, Protocol
 from catalog import CATALOG, Envelope, EventType, Source, parse_event
 from catalog.types import IDENTIFIER_PATTERN
 from common import faults
-from common.observability import log_context, logger, traced_handler
+from common.observability import log_context, logger
+from common.tracing import traced_handler
 
 Process = Callable[[Envelope], dict[str, Any]]
 
@@ -94,7 +95,7 @@ class EventConsumer:
         def traced(event: dict[str, Any], context: Any) -> dict[str, Any]:
             return self.handle(event, context)
 
-        # Decorators outermost first: logger (with the correlation id), tracer.
+        # Decorators outermost first: logger (with the correlation id), tracing.
         return log_context(traced, correlation_id_path="detail.metadata.correlationId")
 
 

@@ -1,4 +1,5 @@
-"""Logger, Tracer and Metrics for every function, named after the service they belong to."""
+"""Logger and log context for every function, named after the service it belongs to (tracing:
+common/tracing.py)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import functools
 import logging
 from collections.abc import Callable
 
-from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools import Logger
 
 # POWERTOOLS_SERVICE_NAME (set per function by infra/) names the service in logs and traces.
 logger = Logger(xray_trace_id=None)  # not on every line: see REPEATED_KEYS
@@ -15,13 +16,6 @@ logger = Logger(xray_trace_id=None)  # not on every line: see REPEATED_KEYS
 # the level, so a function's logs say only what its own lines say.
 for _sdk in ("boto3", "botocore", "urllib3"):
     logging.getLogger(_sdk).setLevel(logging.WARNING)
-# Only boto3 is called out of a function: patching every library the X-Ray SDK knows (its
-# default) imports each of them first, about 20 ms of every cold start.
-tracer = Tracer(patch_modules=("botocore",))
-# A handler's trace keeps its timing and its error, never its answer: an answer may be a
-# customer's profile or order, and a trace is kept where no erasure reaches (docs/SECURITY.md).
-traced_handler = functools.partial(tracer.capture_lambda_handler, capture_response=False)
-
 # What every line would repeat and nobody searches by (the log group, the REPORT record and
 # CloudWatch's own timestamp of each event say them): each byte ingested is billed. Logger adds
 # them back with each invocation's context.

@@ -10,13 +10,12 @@ from its POST to its completion, instead of one more for every batch the outbox 
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator, Sequence
 
 from botocore.exceptions import ClientError
 
 from catalog import CATALOG, Envelope, EventType, parse_event
-from common import clients
+from common import clients, tracing
 from common.limits import MAX_ENTRY_BYTES, MAX_ITEM_BYTES, entry_size, item_size
 
 MAX_TRANSACTION_ACTIONS = 100  # TransactWriteItems limit
@@ -155,7 +154,7 @@ class EventStore:
             "correlationId": {"S": event.metadata.correlationId},
             "detail": {"S": detail},
         }
-        trace = os.environ.get("_X_AMZN_TRACE_ID")  # Lambda's, set for each invocation
+        trace = tracing.invocation_header()
         if trace:
             item["traceHeader"] = {"S": trace}
         if (stored := item_size(item)) > MAX_ITEM_BYTES:

@@ -4,8 +4,9 @@ import json
 from functools import cache
 
 from common import clients, faults
-from common.observability import log_context, logger, traced_handler
+from common.observability import log_context, logger
 from common.settings import BusName, DeadLetterQueueUrl, FunctionSettings
+from common.tracing import traced_handler
 from publisher.outbox import OutboxPublisher, PendingEntry
 
 

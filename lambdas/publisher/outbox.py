@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 from botocore.exceptions import ClientError
 
-from common import clients, faults
+from common import clients, faults, tracing
 from common.limits import MAX_ENTRY_BYTES, entry_size
 from common.observability import logger
 
@@ -55,9 +55,11 @@ class OutboxPublisher:
         max_attempts: int = 3,
         backoff_seconds: float = 0.1,
         sleep: Callable[[float], None] = time.sleep,
+        traces: tracing.Handoff | None = None,
     ):
         self.bus_name = bus_name
         self._client = client or clients.client("events")
+        self._traces = traces or tracing.Handoff("Publisher", lambda: clients.client("xray"))
         self._max_attempts = max_attempts
         self._backoff = backoff_seconds
         self._sleep = sleep
@@ -87,6 +89,7 @@ class OutboxPublisher:
             report.published += len(pending) - len(failed)
             pending = failed
         report.failed.extend(pending)
+        self._traces.close({entry.sequence_number for entry in report.failed})
         for entry in report.failed:
             logger.error("event not published", extra={"sequenceNumber": entry.sequence_number, "reason": entry.error})
         for _ in range(faults.duplicates()):
@@ -105,7 +108,7 @@ class OutboxPublisher:
         entry = {"EventBusName": self.bus_name, "Source": source, "DetailType": detail_type, "Detail": detail}
         trace = image.get("traceHeader", {}).get("S")
         if trace:  # the consumers continue the trace of the invocation that stored the event
-            entry["TraceHeader"] = trace
+            entry["TraceHeader"] = self._traces.hand_on(sequence_number, trace, detail_type)
         size = entry_size(source, detail_type, detail)
         if size > MAX_ENTRY_BYTES:
             return PendingEntry(

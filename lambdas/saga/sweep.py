@@ -11,8 +11,9 @@ from functools import cache
 from typing import Annotated
 
 from common import clients
-from common.observability import log_context, logger, traced_handler
+from common.observability import log_context, logger
 from common.settings import FromStage, FunctionSettings, ReadTable, ReadWriteTable
+from common.tracing import traced_handler
 from eventstore.store import EventStore
 from saga.coordinator import SagaCoordinator
 

@@ -151,6 +151,9 @@ def test_the_audit_log_tells_one_conversation_and_make_trace_draws_it(deployment
     assert f"event(s) with correlation id {correlation}" in traced.stdout
     assert "sequenceDiagram" in traced.stdout and "ORDER_CANCELLED" in traced.stdout
     assert "caused by ORDER_CREATED" in traced.stdout
+    # and the X-Ray trace of its first event: the POST's invocation, the outbox's hand-off, the saga under it
+    assert "X-Ray trace 1-" in traced.stdout and "Publisher ORDER_CREATED" in traced.stdout, traced.stdout
+    assert "\n    Publisher ORDER_CREATED" in traced.stdout and "\n      OrderSaga " in traced.stdout, traced.stdout
 
 
 def _ok(response):
@@ -213,3 +216,49 @@ def test_a_request_signed_with_the_wrong_secret_or_tampered_after_signing_is_ref
     status, error = _signed_call(deployment, "PUT", "/inventory/SKU-SIG", body=stock.encode(),
                                  sent_body=stock.replace("1", "9").encode())
     assert (status, error) == (403, "InvalidSignatureException")  # the quantity changed after signing
+
+
+def test_one_order_is_one_trace_from_its_post_through_the_outbox_to_every_consumer(deployment):
+    """Lambda's active tracing alone (docs/DECISIONS.md, "Tracing"): the POST starts the trace,
+    each event is stored with it, the outbox hands each on under a segment of its own, and every
+    consumer's invocation continues it, read back with `aws xray batch-get-traces`."""
+    from infra.consumers import consumers_of
+
+    sku = deployment.product(5, "7.50")
+    placed = deployment.http("POST", "/orders", {"items": [{"productId": sku, "quantity": 1}]})
+    assert placed.status == 201, placed.body
+    order_id = placed.body["orderId"]
+
+    def completed():
+        assert _ok(deployment.http("GET", f"/orders/{order_id}"))["status"] == "COMPLETED"
+
+    eventually(completed, timeout=60)
+    items = deployment.client("dynamodb").query(
+        TableName=deployment.outputs["EventStoreTableName"], KeyConditionExpression="aggregateId = :id",
+        ExpressionAttributeValues={":id": {"S": order_id}}, ConsistentRead=True)["Items"]
+    root = dict(part.split("=", 1) for part in items[0]["traceHeader"]["S"].split(";"))["Root"]
+    functions = {name: construct for construct, name in deployment.outputs.function_names().items()}
+    expected = {"OrdersApi", "Publisher"} | {consumer for item in items for consumer in consumers_of(item["eventType"]["S"])}
+
+    def traced() -> list[dict]:
+        [trace] = deployment.aws("xray", "batch-get-traces", "--trace-ids", root)["Traces"]
+        segments = [json.loads(segment["Document"]) for segment in trace["Segments"]]
+        named = {functions.get(s["name"], s["name"]) for s in segments}
+        assert expected <= named, sorted(expected - named)
+        return segments
+
+    segments = eventually(traced, timeout=60)
+    by_id = {segment["id"]: segment for segment in segments}
+    # one tree: the API's invocation is its only root, and every other segment continues one of it
+    [started] = [segment for segment in segments if "parent_id" not in segment]
+    assert functions[started["name"]] == "OrdersApi"
+    assert all(segment["parent_id"] in by_id for segment in segments if segment is not started)
+    # each consumer's invocation continues the outbox's hand-off of its event, and each hand-off the
+    # invocation that stored the event
+    for segment in segments:
+        parent = by_id.get(segment.get("parent_id"), {})
+        if segment["name"] == "Publisher":
+            assert parent.get("origin") == "AWS::Lambda::Function", segment
+        elif segment is not started:
+            assert parent["name"] == "Publisher", segment
+    assert not any(segment.get("fault") for segment in segments)

@@ -32,20 +32,37 @@ def test_each_stored_event_is_put_on_the_bus_as_its_envelope(store, bus_to_queue
     assert delivered["detail"] == event.to_detail()
 
 
-def test_each_event_goes_out_with_the_trace_of_the_invocation_that_stored_it(store, monkeypatch):
-    trace = "Root=1-67890abc-0123456789abcdef01234567;Parent=53995c3f42cd8ad8;Sampled=1"
-    monkeypatch.setenv("_X_AMZN_TRACE_ID", trace)  # what Lambda sets for each invocation
-    store.append([orders.created(order_id="traced")])
+def test_each_event_goes_on_in_the_trace_that_stored_it_under_a_segment_of_the_outbox(store, monkeypatch):
+    root = "1-67890abc-0123456789abcdef01234567"
+    stored = {"traced": f"Root={root};Parent=53995c3f42cd8ad8;Sampled=1",
+              "failing": f"Root={root};Parent=0123456789abcdef;Sampled=1",
+              "unsampled": "Root=1-67890abc-fedcba9876543210fedcba98;Parent=1111111111111111;Sampled=0"}
+    for order, header in stored.items():
+        monkeypatch.setenv("_X_AMZN_TRACE_ID", header)  # what Lambda sets for each invocation
+        store.append([orders.created(order_id=order)])
     monkeypatch.delenv("_X_AMZN_TRACE_ID")  # and outside any invocation, none
     store.append([orders.created(order_id="untraced")])
     client, sent = boto3.client("events"), []
     client.meta.events.register("provide-client-params.events.PutEvents",
                                 lambda params, **_: sent.extend(params["Entries"]))
-    with Stubber(client) as stub:
-        stub.add_response("put_events", {"FailedEntryCount": 0, "Entries": [{"EventId": "x"}] * 2})
-        OutboxPublisher(aws.BUS, client=client).publish(aws.stream_records())
-    assert {json.loads(e["Detail"])["aggregateId"]: e.get("TraceHeader") for e in sent} == {
-        "traced": trace, "untraced": None}
+    refused = {"ErrorCode": "InternalFailure", "ErrorMessage": "try again"}
+    with Stubber(client) as stub:  # in the order stored; the failing order's entry fails every attempt
+        stub.add_response("put_events", {"FailedEntryCount": 1, "Entries": [{"EventId": "a"}, refused, {"EventId": "b"},
+                                                                           {"EventId": "c"}]})
+        for _ in range(2):
+            stub.add_response("put_events", {"FailedEntryCount": 1, "Entries": [refused]})
+        report = OutboxPublisher(aws.BUS, client=client, sleep=lambda _: None).publish(aws.stream_records())
+    assert [json.loads(entry.entry["Detail"])["aggregateId"] for entry in report.failed] == ["failing"]
+    headers = {json.loads(e["Detail"])["aggregateId"]: e.get("TraceHeader") for e in sent}
+    assert headers["untraced"] is None and headers["unsampled"] == stored["unsampled"]  # handed on as they are
+    segments = {json.loads(s["Document"])["parent_id"]: json.loads(s["Document"]) for trace in
+                boto3.client("xray").batch_get_traces(TraceIds=[root])["Traces"] for s in trace["Segments"]}
+    assert set(segments) == {"53995c3f42cd8ad8", "0123456789abcdef"}  # one a sampled event, under its writer's
+    handed_on = segments["53995c3f42cd8ad8"]
+    assert handed_on["name"] == "Publisher" and handed_on["annotations"] == {"eventType": "ORDER_CREATED"}
+    assert headers["traced"] == f"Root={root};Parent={handed_on['id']};Sampled=1"  # its consumers' parent
+    assert handed_on["start_time"] <= handed_on["end_time"] and "fault" not in handed_on
+    assert segments["0123456789abcdef"]["fault"] is True  # not on the bus: the trace says so
 
 
 def test_entries_go_out_ten_per_call(store):
@@ -339,3 +356,18 @@ def test_a_seeded_fault_is_keyed_on_the_batchs_first_item(store):
     records = insert_records(store, 2)
     assert _batch_key(records) == "order-0:1"  # its stream and version, the same in a replay
     assert _batch_key(records[1:]) == "order-1:1" and _batch_key([]) == ""
+
+
+def test_a_trace_that_cannot_be_recorded_never_fails_the_batch(store, bus_to_queue, monkeypatch):
+    from common import tracing
+
+    monkeypatch.setenv("_X_AMZN_TRACE_ID", "Root=1-67890abc-0123456789abcdef01234567;Parent=53995c3f42cd8ad8;Sampled=1")
+    store.append([orders.created(order_id="traced")])
+    xray = boto3.client("xray")
+    with Stubber(xray) as stub:
+        stub.add_client_error("put_trace_segments", "ThrottledException", http_status_code=429)
+        report = OutboxPublisher(aws.BUS, traces=tracing.Handoff("Publisher", lambda: xray)).publish(
+            aws.stream_records())
+        stub.assert_no_pending_responses()  # it was tried
+    assert report.published == 1 and report.failed == []
+    assert [delivered["detail"]["aggregateId"] for delivered in bus_to_queue()] == ["traced"]

@@ -29,8 +29,7 @@ from tests.infra.conftest import CDK_CONTEXT
 ROOT = Path(__file__).resolve().parents[2]
 READS, WRITES = "dynamodb:GetItem", "dynamodb:PutItem"
 # What every function is given whatever it declares (infra/constructs/platform_function.py).
-PLATFORM = {"POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE", "POWERTOOLS_LOG_LEVEL", "STAGE",
-            "POWERTOOLS_TRACE_DISABLED"}
+PLATFORM = {"POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE", "POWERTOOLS_LOG_LEVEL", "STAGE"}
 
 
 def logical_id_of(template: Template, spec: FunctionSpec) -> str:

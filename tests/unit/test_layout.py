@@ -96,3 +96,16 @@ def test_mypy_reads_every_cdk_module_the_code_imports():
             elif isinstance(node, ast.Import):
                 imported |= {a.name for a in node.names if a.name.split(".")[0] == "aws_cdk"}
     assert imported == listed
+
+
+def test_no_function_runs_a_tracing_sdk_and_tracing_lives_in_one_module():
+    """Lambda's active tracing alone (docs/DECISIONS.md, "Tracing"): the X-Ray SDK reaches its end
+    of support on 2027-02-25, and changing the provider changes lambdas/common/tracing.py only."""
+    import re
+
+    root = Path(__file__).resolve().parents[2] / "lambdas"
+    sdk = re.compile(r"^\s*(from|import)\s+(aws_xray_sdk|opentelemetry)|\bTracer\b|_X_AMZN_TRACE_ID|TraceHeader\b",
+                     re.MULTILINE)
+    found = {str(path.relative_to(root)) for path in root.rglob("*.py") if sdk.search(path.read_text())}
+    assert found <= {"common/tracing.py", "publisher/outbox.py"}  # the outbox sets the entry's TraceHeader
+    assert "common/tracing.py" in found

@@ -1,0 +1,99 @@
+"""Everything tracing does, in one place: changing how the platform traces changes this module.
+
+The provider is Lambda's active tracing alone (docs/DECISIONS.md, "Tracing"): no tracing SDK
+runs in a function. Lambda records each invocation's segment itself, in the trace of the
+request that caused it, and gives the invocation that trace's header (`_X_AMZN_TRACE_ID`):
+
+- an API request starts the trace (API Gateway, tracing on);
+- each event is stored with the header of the invocation that wrote it (`invocation_header`);
+- the outbox hands each event on with a segment of its own (`Handoff`), whose id is the parent
+  EventBridge passes to every consumer of the event (the entry's TraceHeader);
+- each consumer's invocation is then a segment of the same trace, and so are the events it
+  stores in turn: one trace an order, from its POST through every hop of the saga.
+
+A function's segment shows its duration, its init on a cold start, and whether it failed; it
+does not break the invocation down by AWS call (the X-Ray SDK's subsegments did: see the
+decision for what that cost, and what would bring it back).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from common.observability import logger
+
+Handler = TypeVar("Handler", bound=Callable[..., Any])
+
+# PutTraceSegments takes at most 50 documents a call.
+SEGMENTS_PER_CALL = 50
+
+
+def traced_handler(handler: Handler) -> Handler:
+    """The handler, traced. Lambda records the invocation's segment: nothing to add."""
+    return handler
+
+
+def invocation_header() -> str | None:
+    """The trace header of the running invocation (Lambda sets it for each one), if traced."""
+    return os.environ.get("_X_AMZN_TRACE_ID") or None
+
+
+def parse(header: str) -> dict[str, str]:
+    """`Root=1-...;Parent=...;Sampled=1` -> {"Root": ..., "Parent": ..., "Sampled": "1"}."""
+    return dict(part.split("=", 1) for part in header.split(";") if "=" in part)
+
+
+class Handoff:
+    """The outbox's part of each sampled trace: for each event handed on, a segment from the
+    record read to the event accepted by the bus (or refused), the parent of its consumers'
+    segments. An unsampled trace is handed on as it is, and records nothing."""
+
+    def __init__(self, name: str, client_factory: Callable[[], Any]):
+        self._name = name
+        self._client = client_factory
+        self._open: dict[str, dict[str, Any]] = {}
+
+    def hand_on(self, key: str, header: str, event_type: str) -> str:
+        """The header the event goes on with: the same trace, its parent this hand-off."""
+        fields = parse(header)
+        if fields.get("Sampled") != "1" or "Root" not in fields:
+            return header
+        segment_id = secrets.token_hex(8)
+        self._open[key] = {
+            "name": self._name,
+            "id": segment_id,
+            "trace_id": fields["Root"],
+            **({"parent_id": fields["Parent"]} if "Parent" in fields else {}),
+            "start_time": time.time(),
+            "annotations": {"eventType": event_type},
+        }
+        return f"Root={fields['Root']};Parent={segment_id};Sampled=1"
+
+    def close(self, failed: set[str]) -> None:
+        """Record the hand-offs, the failed ones as faults. Tracing never fails the batch: a
+        segment that cannot be recorded is logged and dropped, as the X-Ray daemon would."""
+        if not self._open:
+            return
+        ended = time.time()
+        documents = [
+            json.dumps({**segment, "end_time": ended, **({"fault": True} if key in failed else {})})
+            for key, segment in self._open.items()
+        ]
+        self._open.clear()
+        for start in range(0, len(documents), SEGMENTS_PER_CALL):
+            try:
+                unprocessed = self._client().put_trace_segments(
+                    TraceSegmentDocuments=documents[start : start + SEGMENTS_PER_CALL]
+                )["UnprocessedTraceSegments"]
+            except (BotoCoreError, ClientError) as error:
+                logger.warning("trace segments not recorded", extra={"reason": str(error)})
+                continue
+            if unprocessed:
+                logger.warning("trace segments not recorded", extra={"unprocessed": len(unprocessed)})
