@@ -17,7 +17,7 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from bench import ROOT, bill, capacity, coldstart, flow, load, warm
+from bench import ROOT, bill, capacity, coldstart, flow, load, tracing, warm
 from infra.consumers import PUBLISHER
 
 DOCS = ROOT / "docs"
@@ -50,6 +50,7 @@ def run(args) -> dict:
         "machine": machine(),
         "commit": commit(),
         "coldStart": coldstart.measure(args.repeat),
+        "tracing": tracing.measure(args.repeat, warm=args.events),
         "warm": warm.measure(args.events),
         "endToEnd": flow.run(args.rates, args.step_seconds, metered=args.metered, mixed=args.mixed),
     }
@@ -143,8 +144,8 @@ def table(results: dict) -> str:
              f"   baseline: import boto3, one client ({cold['baselineMs']} ms), and as many GetItem calls as the "
              f"function's first event made (" + ", ".join(f"{n}: {b['medianMs']} ms" for n, b in cold["baseline"].items())
              + ")",
-             "   libraries: the same, after importing pydantic and Powertools' Logger and Tracer (X-Ray, botocore "
-             "patched), what every function is built on (" + ", ".join(
+             "   libraries: the same, after importing pydantic and Powertools' Logger, what every function is "
+             "built on (" + ", ".join(
                  f"{n}: {b['medianMs']} ms, {b['ratio']:.2f}x" for n, b in cold.get("libraries", {}).items()) + ")",
              f"   {'function':24} {'import ms':>20} {'x':>6} {'first answer ms':>20} {'calls':>6} {'x baseline':>11} "
              f"{'x libraries':>12}"]
@@ -210,6 +211,16 @@ def table(results: dict) -> str:
     lines += [f"   {'floor total':24} {'':23} ${cost['floorTotal']:9.2f}",
               f"   the platform's bill is {cost['ratioHappy']:.2f}x the floor on the happy path one order at a "
               f"time, {cost['ratioLoaded']:.2f}x under load, {cost['ratioMixed']:.2f}x on a day's mix"]
+    if "tracing" in results:
+        traced = results["tracing"]
+        lines += ["", f"6. Tracing options: a function making {traced['calls']} GetItem calls an invocation, traced each "
+                      f"way (bench/tracing.py); median of {traced['repeat']} cold starts and of "
+                      f"{traced['warmInvocations']} warm invocations; x: to active tracing alone"]
+        for option, f in traced["options"].items():
+            sent = ", ".join(f"{n:g} {kind}" for kind, n in f["sentPerInvocation"].items() if n) or "nothing"
+            lines.append(f"   {option:14} import {f['importMs']:6.1f} ms {f['importRatio']:5.2f}x   first answer "
+                         f"{f['answerMs']:6.1f} ms {f['answerRatio']:5.2f}x   warm CPU {f['warmCpuMs']:5.2f} ms "
+                         f"{f['warmCpuRatio']:5.2f}x   sends {sent} an invocation")
     return "\n".join(lines)
 
 
@@ -235,16 +246,17 @@ def coldstart_section(results: dict) -> str:
         one, base = libraries.get("1") or next(iter(libraries.values())), results["coldStart"]["baseline"]
         own = [f["librariesRatio"] for f in cold.values() if "librariesRatio" in f]
         lines += ["", f"**The floor of this design's cold start.** A function that imports only the libraries every "
-                  f"function here is built on, as they use them (pydantic; Powertools' Logger and Tracer, so the "
-                  f"X-Ray SDK with botocore patched), and makes one call, first answers in {one['medianMs']:.0f} ms: "
+                  f"function here is built on, as they use them (pydantic; Powertools' Logger), and makes one call, "
+                  f"first answers in {one['medianMs']:.0f} ms: "
                   f"**{one['ratio']:.2f}x** the bare boto3 function ({base['1']['medianMs']:.0f} ms). The platform's "
                   f"functions answer in {min(own):.2f}x to {max(own):.2f}x of that (the last column: what their own "
                   f"code costs; the publisher, which validates no model, is under it). A first answer within 1.3x "
                   f"(or 1.5x) of bare boto3 is below what these libraries cost before any code of ours runs: it needs "
                   f"a function without them on its cold path, or SnapStart on AWS, which restores past the init "
                   f"(below)."]
-    lines += ["", "The cuts: the tracer patches only botocore (the X-Ray SDK's default patches every library it "
-              "knows, importing each first: about 20 ms); the catalog's pydantic models are built when first used "
+    lines += ["", "The cuts: no tracing SDK in any function (Lambda's active tracing alone: *Tracing*, below); "
+              "before, the X-Ray SDK patched only botocore (its default patches every library it knows, importing "
+              "each first: about 20 ms); the catalog's pydantic models are built when first used "
               "(`defer_build`), so a function builds the envelope and the payloads it meets, not all 20; custom "
               "metrics are created only in the one function that publishes them; one boto3 client per service per "
               "process (`common/clients.py`), shared by the event store, the stock, the audit log and the rest; "
@@ -280,7 +292,7 @@ def snapstart_section(results: dict) -> str:
             f"and an alias for every function, API Gateway integrated with the alias (each deploy publishes a new "
             f"version and snapshot), and init code that is safe to resume many times: nothing unique or connected "
             f"made before the snapshot (our handlers build their clients on first use, and draw ids per request; "
-            f"the X-Ray SDK and Powertools hold no connection at init). What it saves is the init, here "
+            f"Powertools holds no connection at init). What it saves is the init, here "
             f"{min(imports):.0f}-{max(imports):.0f} ms of imports, less the restore, which AWS reports per "
             f"invocation (Restore Duration) and which cannot be measured here: the local cloud has no SnapStart. "
             f"prod leaves it off until a deploy to AWS measures Restore Duration against Init Duration for these "
@@ -410,6 +422,19 @@ def cold_start_table(results: dict) -> str:
     return "\n".join(lines)
 
 
+def tracing_table(results: dict) -> str:
+    if "tracing" not in results:
+        return "(not measured in this run: `make bench` measures it)"
+    traced = results["tracing"]
+    lines = ["| option | import ms | x | first answer ms | x | warm CPU ms an invocation | x | what the function sends "
+             "an invocation |", "| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]
+    for option, f in traced["options"].items():
+        sent = ", ".join(f"{n:g} {kind}" for kind, n in f["sentPerInvocation"].items() if n) or "nothing"
+        lines.append(f"| {option} | {f['importMs']:.0f} | {f['importRatio']:.2f}x | {f['answerMs']:.0f} | "
+                     f"{f['answerRatio']:.2f}x | {f['warmCpuMs']:.2f} | {f['warmCpuRatio']:.2f}x | {sent} |")
+    return "\n".join(lines)
+
+
 def floor_table(results: dict) -> str:
     lines = ["| line | per order | USD per million orders | why this much and no less |", "| --- | ---: | ---: | --- |"]
     for line in results["bill"]["floor"]:
@@ -456,6 +481,20 @@ each function's invocations run side by side up to its concurrency, which docs/S
 ### SnapStart for the API functions
 
 {snapstart_section(results)}
+
+### Tracing options
+
+The X-Ray SDKs reach their end of support on 2027-02-25; the platform traces with Lambda's active
+tracing alone (docs/DECISIONS.md, *Tracing*). The options, each tracing the same function (three
+GetItem calls an invocation, in a fresh interpreter with the Lambda environment and a sampled
+trace header; `bench/tracing.py`), against active tracing alone: the X-Ray SDK through
+Powertools' Tracer, botocore patched (what every function ran before); and OpenTelemetry (the SDK,
+the botocore instrumentation, X-Ray ids and propagation, spans exported by OTLP over HTTP to a
+stand-in on loopback and flushed before the handler returns, as a frozen environment needs). What
+each sends is counted by stand-ins for the X-Ray daemon and an OTLP endpoint; Lambda's own
+segment of each invocation, the same whatever the option, is not.
+
+{tracing_table(results)}
 
 ## Memory and init, function by function
 
@@ -606,12 +645,12 @@ every read was; a signature checked instead would cost a KMS call an event.
   then the function's first event handled, its AWS calls served by a moto server on loopback
   (compute, not network). The baseline imports boto3, creates one client and makes as many
   calls as the function's first event made; the libraries' floor is the same function after
-  importing pydantic and Powertools' Logger and Tracer (the X-Ray SDK, botocore patched): what
-  every function here is built on, before any code of its own. Interpreter start-up and the Lambda runtime's own
+  importing pydantic and Powertools' Logger: what every function here is built on, before any
+  code of its own. Interpreter start-up and the Lambda runtime's own
   start are in neither. Every function shares one code asset.
 - **Warm CPU per event** is measured with moto serving the AWS calls in-process, so it
   includes moto's own work on both sides; the *minimal* handler makes the same calls with a
-  plain client and nothing else. The consumer runs as deployed, tracing on and INFO logs; every
+  plain client and nothing else. The consumer runs as deployed, with INFO logs; every
   request it sends is counted, on any session. What the ratio shows is what parsing,
   validation, logging and tracing add.
 - **End to end** runs on the local cloud on this machine (MiniStack, every function a local

@@ -20,6 +20,7 @@ import os
 import statistics
 import subprocess
 import sys
+import urllib.request
 import uuid
 import zipfile
 from contextlib import contextmanager
@@ -31,7 +32,7 @@ from infra.consumers import ANALYTICS_FOLD, PUBLISHER, SAGA_SWEEP
 
 BASELINE = "baseline"
 # The same, plus the libraries every function is built on, as they use them: pydantic, and
-# Powertools' Logger and Tracer (the X-Ray SDK, botocore patched). The ratio of the platform's
+# Powertools' Logger (no tracing SDK: lambdas/common/tracing.py). The ratio of the platform's
 # functions to it is what the platform's own code costs; its ratio to the baseline, what the
 # libraries alone cost.
 LIBRARIES = "libraries"
@@ -53,8 +54,8 @@ if {handler!r} in ("baseline", "libraries"):
     import boto3
     if {handler!r} == "libraries":  # what every function of the platform is built on, as it uses it
         from pydantic import BaseModel
-        from aws_lambda_powertools import Logger, Tracer
-        Logger(); Tracer(patch_modules=("botocore",))
+        from aws_lambda_powertools import Logger
+        Logger()
     client = boto3.client("dynamodb")
     imported = time.perf_counter()
     for _ in range({baseline_calls}):
@@ -118,6 +119,8 @@ def moto_server():
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port)
     server.start()
     endpoint = f"http://127.0.0.1:{port}"
+    # moto's backends live in this process: what an earlier server of the run created is still there
+    urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST")).close()
     saved = dict(os.environ)
     os.environ.update({"AWS_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench",
                        "AWS_DEFAULT_REGION": "us-east-1"})

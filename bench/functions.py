@@ -10,10 +10,10 @@ BUS = "bench-bus"
 
 
 def lambda_environment(name: str) -> dict[str, str]:
-    """What the Lambda runtime and the stacks set for a function (tracing on, as deployed). The
-    runtime's own variables matter: without LAMBDA_TASK_ROOT the X-Ray SDK takes its path for a
-    server, and builds an X-Ray client for centralised sampling at import (about 100 ms that no
-    function pays in Lambda, where Lambda makes the sampling decision)."""
+    """What the Lambda runtime and the stacks set for a function, as deployed. The runtime's own
+    variables matter to the libraries: without LAMBDA_TASK_ROOT the X-Ray SDK (measured by
+    bench/tracing.py) takes its path for a server, and builds an X-Ray client for centralised
+    sampling at import (about 100 ms that no function pays in Lambda)."""
     from tests.support import aws
 
     return {

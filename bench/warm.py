@@ -1,7 +1,7 @@
 """Warm per-event cost of every consumer: CPU time to handle one event with its AWS calls
 served in-process by moto, against a minimal handler that makes the same calls and nothing
 else (no Powertools, no validation). The ratio is what the framework and the domain code add
-on top of the calls themselves. The consumer runs as deployed: tracing on, INFO logs; the
+on top of the calls themselves. The consumer runs as deployed: in a trace, INFO logs; the
 calls are every request it makes, on any session (counted where botocore sends them)."""
 
 from __future__ import annotations
@@ -41,8 +41,8 @@ def aws_in_process(name: str):
 
     from tests.support import aws
 
-    # As deployed: tracing on (the segments go to a daemon address nobody listens on, as UDP
-    # does), INFO logs (written to /dev/null: formatted, not kept).
+    # As deployed: in a sampled trace (what the events it stores carry), INFO logs (written to
+    # /dev/null: formatted, not kept).
     from bench.coldstart import TRACE_HEADER
 
     env = {**lambda_environment(name), "POWERTOOLS_METRICS_NAMESPACE": "Bench", "_X_AMZN_TRACE_ID": TRACE_HEADER}

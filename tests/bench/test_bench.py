@@ -62,3 +62,8 @@ def test_the_benchmark_reports_every_figure(bench_run):
     # cold starts: the INIT billed at the stated rate, and the bill at a tenth and ten times it
     assert bill["happy"]["Lambda INIT"] > 0 and [row["rate"] for row in bill["coldStarts"]] == [0.001, 0.01, 0.1]
     assert "cold starts (INIT, billed since 2025-08-01)" in run.stdout and "Lambda INIT" in run.stdout
+    # the tracing options, each measured cold and warm, and what each sends
+    options = results["tracing"]["options"]
+    assert set(options) == {"xray-sdk", "opentelemetry", "active"} and "6. Tracing options" in run.stdout
+    assert options["active"]["sentPerInvocation"] == {"segments": 0, "subsegments": 0, "spans": 0}
+    assert options["xray-sdk"]["sentPerInvocation"]["subsegments"] > 0 and options["opentelemetry"]["sentPerInvocation"]["spans"] > 0
