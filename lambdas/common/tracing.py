@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import time
 from collections.abc import Callable
@@ -33,6 +34,9 @@ Handler = TypeVar("Handler", bound=Callable[..., Any])
 
 # PutTraceSegments takes at most 50 documents a call.
 SEGMENTS_PER_CALL = 50
+# X-Ray's ids: a trace's root (version, epoch seconds in hex, 96 random bits) and a segment's id.
+ROOT = re.compile(r"1-[0-9a-f]{8}-[0-9a-f]{24}")
+SEGMENT_ID = re.compile(r"[0-9a-f]{16}")
 
 
 def traced_handler(handler: Handler) -> Handler:
@@ -63,8 +67,10 @@ class Handoff:
     def hand_on(self, key: str, header: str, event_type: str) -> str:
         """The header the event goes on with: the same trace, its parent this hand-off."""
         fields = parse(header)
-        if fields.get("Sampled") != "1" or "Root" not in fields:
-            return header
+        if fields.get("Sampled") != "1" or not ROOT.fullmatch(fields.get("Root", "")):
+            return header  # not sampled, or not X-Ray's: handed on as it is, nothing recorded
+        if "Parent" in fields and not SEGMENT_ID.fullmatch(fields["Parent"]):
+            del fields["Parent"]
         segment_id = secrets.token_hex(8)
         self._open[key] = {
             "name": self._name,

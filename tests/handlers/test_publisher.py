@@ -371,3 +371,21 @@ def test_a_trace_that_cannot_be_recorded_never_fails_the_batch(store, bus_to_que
         stub.assert_no_pending_responses()  # it was tried
     assert report.published == 1 and report.failed == []
     assert [delivered["detail"]["aggregateId"] for delivered in bus_to_queue()] == ["traced"]
+
+
+@pytest.mark.parametrize("header", ["Root=1-67890abc-0123456789abcdef01234567\nX;Sampled=1", "Root=bogus;Sampled=1",
+                                    "Sampled=1", "Root=1-67890abc-0123456789abcdef01234567;Parent=x y;Sampled=1"])
+def test_a_trace_header_that_is_not_x_rays_records_nothing_and_is_handed_on_as_it_is(store, monkeypatch, header):
+    from common import tracing
+
+    recorded = []
+    handoff = tracing.Handoff("Publisher", lambda: type("X", (), {"put_trace_segments": lambda self, **kw: recorded.append(
+        kw) or {"UnprocessedTraceSegments": []}})())
+    handed = handoff.hand_on("1", header, "ORDER_CREATED")
+    handoff.close(set())
+    if "Parent=x y" in header:  # a well-formed root with a parent that is not an id: the root's trace, no parent
+        [call] = recorded
+        [document] = [json.loads(d) for d in call["TraceSegmentDocuments"]]
+        assert "parent_id" not in document and handed.startswith("Root=1-67890abc-0123456789abcdef01234567;Parent=")
+    else:
+        assert handed == header and recorded == []
