@@ -138,7 +138,7 @@ capacity: $(VENV)/.installed ## docs/SCALING.md and infra/concurrency.json (prod
 gates: install ## the security gates (cdk-nag, cfn-lint, checkov, platform rules) on every stage
 	$(PY) -m scripts.gates
 
-catalog: $(VENV)/.installed ## regenerate schemas/, events/ and docs/EVENTS.md from the event catalog
+catalog: $(VENV)/.installed ## regenerate schemas/, events/, docs/EVENTS.md and docs/asyncapi.json (AsyncAPI 3) from the event catalog
 	$(PY) -m scripts.catalog
 
 docs: $(VENV)/.installed ## regenerate what the docs take from the code (the README's security exceptions, docs/openapi.json)

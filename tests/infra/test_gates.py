@@ -105,3 +105,31 @@ def test_checkov_given_two_folders_reads_only_the_first(bad, tmp_path):
         reported.append(sorted({Path(c["file_abs_path"]).name for c in report["results"]["failed_checks"]}))
         at += len(text[at:]) - len(text[at:].lstrip())
     assert reported == [["one.template.json"], ["one.template.json"]]
+
+
+ASYNCAPI = ROOT / "node_modules" / ".bin" / "asyncapi"
+
+
+def _asyncapi_validate(path: Path):
+    import os
+    import subprocess
+
+    # CI=true: the CLI sends no usage metrics (it would try the network); no config file to warn about
+    env = {**os.environ, "CI": "true", "SUPPRESS_NO_CONFIG_WARNING": "1"}
+    return subprocess.run([str(ASYNCAPI), "validate", str(path)], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=120)
+
+
+def test_the_asyncapi_document_is_valid_and_the_validator_can_say_otherwise(tmp_path):
+    """docs/asyncapi.json (kept current by the catalog test above) passes the AsyncAPI CLI pinned in
+    package.json; the same document with an operation on a channel that does not exist does not."""
+    import json
+
+    assert ASYNCAPI.exists(), "make install installs the AsyncAPI CLI (package.json)"
+    valid = _asyncapi_validate(ROOT / "docs" / "asyncapi.json")
+    assert valid.returncode == 0 and "is valid" in valid.stdout, valid.stdout + valid.stderr
+    document = json.loads((ROOT / "docs" / "asyncapi.json").read_text())
+    operation = next(iter(document["operations"].values()))
+    operation["channel"] = {"$ref": "#/channels/nowhere"}
+    (broken := tmp_path / "asyncapi.json").write_text(json.dumps(document))
+    assert _asyncapi_validate(broken).returncode != 0
