@@ -396,7 +396,8 @@ def bill_table(results: dict) -> str:
     for service in cost["happy"]:
         if service == bill.SES:
             continue
-        before = f"${baseline['bill']['happy'].get(service, 0):.2f} | " if baseline else ""
+        was = baseline["bill"]["happy"].get(service) if baseline else None  # a line the old bill had not: "-"
+        before = ("-" if was is None else f"${was:.2f}") + " | " if baseline else ""
         lines.append(f"| {service} | {before}${cost['happy'][service]:.2f} | ${cost['loaded'][service]:.2f} | "
                      f"${cost['mixed'][service]:.2f} | {'$%.2f' % floor[service] if service in floor else '-'} |")
     before = f"**${baseline['bill']['platformHappy']:.2f}** | " if baseline else ""

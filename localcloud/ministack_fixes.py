@@ -212,6 +212,8 @@ def validate_put_events() -> None:
             detail = None
         if not isinstance(detail, dict):
             return {"ErrorCode": "MalformedDetail", "ErrorMessage": "Detail is malformed."}
+        if not isinstance(entry.get("TraceHeader", ""), str):  # an SDK refuses it before it is sent
+            return {"ErrorCode": "InvalidArgument", "ErrorMessage": "Parameter TraceHeader is not valid."}
         return None
 
     def put_events(original):
@@ -1028,6 +1030,7 @@ def continue_traces_across_the_bus() -> None:
     def trace_for(original):
         def decide(config, inbound_trace_header=None):
             inbound = inbound_trace_header or _inbound_trace.get()
+            inbound = inbound if isinstance(inbound, str) else None
             active = (config.get("TracingConfig") or {}).get("Mode") == "Active"
             fields = dict(part.split("=", 1) for part in (inbound or "").split(";") if "=" in part)
             if "Root" in fields:

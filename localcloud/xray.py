@@ -23,6 +23,7 @@ from collections import OrderedDict
 from typing import Any
 
 MAX_TRACES = 20_000
+MAX_SEGMENTS_PER_TRACE = 1_000  # the local cloud's bound: a forged header cannot grow one trace for ever
 REST_JSON = "application/json"
 
 _traces: OrderedDict[str, dict[str, str]] = OrderedDict()  # trace id -> {segment id: document}
@@ -30,15 +31,21 @@ _lock = threading.Lock()
 
 
 def put(document: str) -> bool:
-    """Keep one segment document; False when it is not one (X-Ray's UnprocessedTraceSegments)."""
+    """Keep one segment document; False when it is not one (X-Ray's UnprocessedTraceSegments),
+    or when its trace is full. What is kept is the document as read, its times as numbers."""
     try:
         segment = json.loads(document)
-        trace_id, segment_id = segment["trace_id"], segment["id"]
-        float(segment["start_time"])
+        trace_id, segment_id = str(segment["trace_id"]), str(segment["id"])
+        segment["start_time"] = float(segment["start_time"])
+        if "end_time" in segment:
+            segment["end_time"] = float(segment["end_time"])
     except (TypeError, ValueError, KeyError):
         return False
     with _lock:
-        _traces.setdefault(trace_id, {})[segment_id] = document
+        segments = _traces.setdefault(trace_id, {})
+        if segment_id not in segments and len(segments) >= MAX_SEGMENTS_PER_TRACE:
+            return False
+        segments[segment_id] = json.dumps(segment)
         _traces.move_to_end(trace_id)
         while len(_traces) > MAX_TRACES:
             _traces.popitem(last=False)
@@ -96,7 +103,10 @@ def _answer(data: dict, status: int = 200) -> tuple[int, dict[str, str], bytes]:
 
 
 async def handle_request(method: str, path: str, headers: dict, body: bytes, query_params: dict):
-    request = json.loads(body or b"{}")
+    try:
+        request = json.loads(body or b"{}")
+    except ValueError:
+        return _answer({"__type": "InvalidRequestException", "message": "the request is not JSON"}, 400)
     if method == "POST" and path == "/TraceSegments":
         documents = request.get("TraceSegmentDocuments") or []
         unprocessed = [{"Id": None, "ErrorCode": "InvalidSegment", "Message": "not a segment document"}

@@ -59,7 +59,7 @@ class OutboxPublisher:
     ):
         self.bus_name = bus_name
         self._client = client or clients.client("events")
-        self._traces = traces or tracing.Handoff("Publisher", lambda: clients.client("xray"))
+        self._traces = traces or tracing.Handoff("Publisher")
         self._max_attempts = max_attempts
         self._backoff = backoff_seconds
         self._sleep = sleep
@@ -67,6 +67,7 @@ class OutboxPublisher:
     def publish(self, records: Iterable[dict]) -> PublishReport:
         report = PublishReport()
         pending: list[PendingEntry] = []
+        self._traces.begin()
         for record in records:
             if record.get("eventName") != "INSERT":
                 report.ignored += 1  # the store is append-only: only inserts are events
@@ -76,6 +77,10 @@ class OutboxPublisher:
                 report.refused.append(entry)
             else:
                 pending.append(entry)
+                if "TraceHeader" in entry.entry:  # the consumers continue the trace of the invocation that stored it
+                    entry.entry["TraceHeader"] = self._traces.hand_on(
+                        entry.sequence_number, entry.entry["TraceHeader"], entry.entry["DetailType"]
+                    )
         if faults.reorder():
             pending.reverse()
         published = list(pending)
@@ -107,8 +112,8 @@ class OutboxPublisher:
             )
         entry = {"EventBusName": self.bus_name, "Source": source, "DetailType": detail_type, "Detail": detail}
         trace = image.get("traceHeader", {}).get("S")
-        if trace:  # the consumers continue the trace of the invocation that stored the event
-            entry["TraceHeader"] = self._traces.hand_on(sequence_number, trace, detail_type)
+        if trace:  # handed on under the outbox's segment once the entry is to be sent (publish)
+            entry["TraceHeader"] = trace
         size = entry_size(source, detail_type, detail)
         if size > MAX_ENTRY_BYTES:
             return PendingEntry(

@@ -389,3 +389,14 @@ def test_a_trace_header_that_is_not_x_rays_records_nothing_and_is_handed_on_as_i
         assert "parent_id" not in document and handed.startswith("Root=1-67890abc-0123456789abcdef01234567;Parent=")
     else:
         assert handed == header and recorded == []
+
+
+def test_a_record_refused_before_the_bus_records_no_hand_off_in_its_trace(store, bus_to_queue, monkeypatch):
+    root = "1-67890abc-0123456789abcdef01234567"
+    monkeypatch.setenv("_X_AMZN_TRACE_ID", f"Root={root};Parent=53995c3f42cd8ad8;Sampled=1")
+    records = insert_records(store, 2)
+    records[1]["dynamodb"]["NewImage"]["detail"].update(S="{not json")
+    report = OutboxPublisher(aws.BUS).publish(records)
+    assert (report.published, len(report.refused)) == (1, 1)
+    [trace] = boto3.client("xray").batch_get_traces(TraceIds=[root])["Traces"]
+    assert len(trace["Segments"]) == 1  # the event that went on, only

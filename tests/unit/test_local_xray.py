@@ -43,3 +43,13 @@ def test_it_keeps_the_last_traces_only(monkeypatch):
     for n in range(5):
         assert xray.put(json.dumps({"id": "s", "trace_id": f"1-{n}", "start_time": n}))
     assert list(xray._traces) == ["1-2", "1-3", "1-4"]
+
+
+def test_a_segment_s_times_are_kept_as_numbers_and_a_trace_has_a_bound(monkeypatch):
+    monkeypatch.setattr(xray, "_traces", type(xray._traces)())
+    monkeypatch.setattr(xray, "MAX_SEGMENTS_PER_TRACE", 2)
+    assert xray.put(json.dumps({"id": "a", "trace_id": "1-x", "start_time": "5", "end_time": "6"}))
+    assert serve("/TraceSummaries", {})["TraceSummaries"][0]["Duration"] == 1.0  # not a string compared with floats
+    assert xray.put(json.dumps({"id": "b", "trace_id": "1-x", "start_time": 5}))
+    assert not xray.put(json.dumps({"id": "c", "trace_id": "1-x", "start_time": 5}))  # full
+    assert xray.put(json.dumps({"id": "b", "trace_id": "1-x", "start_time": 5, "end_time": 7}))  # an update of one it has
