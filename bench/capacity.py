@@ -20,7 +20,7 @@ from pathlib import Path
 
 from bench import bill
 from bench.functions import CONSUMER_NAMES
-from infra.consumers import ANALYTICS_FOLD, FUNCTIONS, STREAM_READERS, ScheduledSpec, StreamReaderSpec
+from infra.consumers import ANALYTICS_FOLD, CONSUMERS, FUNCTIONS, STREAM_READERS, NotSized, ScheduledSpec, StreamReaderSpec
 from infra.tables import ANALYTICS, ANALYTICS_EVENTS, AUDIT, EMAIL_LOG, EVENT_STORE, INVENTORY, ORDERS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -217,7 +217,16 @@ def reservation_lines(results: dict) -> list[str]:
     """What each stage reserves for each consumer, from this model (infra/config.py)."""
     from infra.config import RESERVED_HEADROOM, StageConfig, reserved_for
 
-    figures = reservations(results)["perOrderPerSecond"]
+    measured = reservations(results)["perOrderPerSecond"]
+    figures, estimated, unsized = {}, set(), []
+    for spec in CONSUMERS:  # measured, else the spec's estimate (infra/consumers.py)
+        try:
+            figures[spec.name] = spec.concurrency_per_order(measured)
+        except NotSized:
+            unsized.append(spec.name)
+            continue
+        if spec.name not in measured:
+            estimated.add(spec.name)
     prod = StageConfig.for_stage("prod")
     target = prod.target_orders_per_second
     reserved = {name: reserved_for(per, target) for name, per in figures.items()}
@@ -228,7 +237,10 @@ def reservation_lines(results: dict) -> list[str]:
              f"its target rate, {RESERVED_HEADROOM} times over for bursts (`StageConfig.reserved_concurrency`). prod "
              f"targets {target} orders a second:", "",
              "| consumer | concurrency an order a second | reserved in prod |", "| --- | ---: | ---: |"]
-    lines += [f"| {name} | {figures[name]:.3f} | {reserved[name]} |" for name in sorted(figures, key=lambda n: -figures[n])]
+    estimate = " (not measured: its spec's estimate)"
+    lines += [f"| {name} | {figures[name]:.3f}{estimate if name in estimated else ''} | {reserved[name]} |"
+              for name in sorted(figures, key=lambda n: -figures[n])]
+    lines += [f"| {name} | not measured, no estimate: prod does not synthesize | - |" for name in unsized]
     total = sum(reserved.values())
     per_rate = sum(figures.values()) * RESERVED_HEADROOM
     lines += [f"| **total** | {sum(figures.values()):.3f} | **{total}** |", "",
@@ -246,9 +258,11 @@ def reservations(results: dict) -> dict:
     """What infra/concurrency.json holds: each consumer's concurrent executions for each order a
     second, on the happy path (StageConfig.reserved_concurrency multiplies it by the stage's target)."""
     per_function = concurrency(results["endToEnd"]["perOrder"])
+    # Only what the benchmark measured: a consumer it did not run keeps its spec's estimate (or
+    # fails to synthesize), never a reservation sized from nothing.
     return {"generatedBy": "make capacity (bench/capacity.py)",
             "benchmark": f"{results['when']}, commit {results['commit']}",
-            "perOrderPerSecond": {name: round(per_function.get(name, 0.0), 4) for name in CONSUMER_NAMES}}
+            "perOrderPerSecond": {name: round(per_function[name], 4) for name in CONSUMER_NAMES if name in per_function}}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -256,6 +270,10 @@ def main(argv: list[str] | None = None) -> int:
     (DOCS / "SCALING.md").write_text(scaling_page(results))
     CONCURRENCY_FILE.write_text(json.dumps(reservations(results), indent=2) + "\n")
     print(f"wrote {DOCS / 'SCALING.md'} and {CONCURRENCY_FILE.relative_to(ROOT)} from the benchmark of {results['when']}")
+    unmeasured = [name for name in CONSUMER_NAMES if name not in reservations(results)["perOrderPerSecond"]]
+    if unmeasured:
+        print(f"not in that benchmark: {', '.join(unmeasured)}; their reservations use their specs' estimates "
+              "(infra/consumers.py), or prod refuses to synthesize: run `make bench`", file=sys.stderr)
     return 0
 
 

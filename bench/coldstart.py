@@ -80,7 +80,8 @@ def probe(name: str, handler: str, event: dict | None, endpoint: str, baseline_c
                          baseline_calls=baseline_calls, table=aws.INVENTORY)
     env = {**{k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "POWERTOOLS_"))},
            **lambda_environment(name), "AWS_ENDPOINT_URL": endpoint,
-           "_X_AMZN_TRACE_ID": TRACE_HEADER, "PYTHONDONTWRITEBYTECODE": "1", "PYTHONPATH": str(ROOT)}
+           "_X_AMZN_TRACE_ID": TRACE_HEADER, "PYTHONDONTWRITEBYTECODE": "1",
+           "PYTHONPATH": os.pathsep.join([str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])])}
     if import_profile:
         env["PYTHONPROFILEIMPORTTIME"] = "1"
     result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
@@ -140,13 +141,13 @@ def moto_server():
 
 def first_event(name: str) -> dict:
     """A first event for the function, new each time, with what it needs already in place."""
-    from bench.warm import WORKLOAD, fresh_event, prepare
+    from bench.warm import fresh_event, prepare, workload
     from tests.support import aws
     from tests.support.api import claims, proxy_event
 
     unique = uuid.uuid4().hex[:12]
-    if name in WORKLOAD:
-        event = fresh_event(WORKLOAD[name])
+    if name in workload():
+        event = fresh_event(workload()[name])
         prepare(name, event)
         return event
     if name == "OrdersApi":

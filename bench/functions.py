@@ -32,3 +32,14 @@ def lambda_environment(name: str) -> dict[str, str]:
         "STAGE": "dev",
         **aws.environment(bus=BUS),  # each function's Settings, naming the tables tests/support/aws.py creates
     }
+
+
+def handler_of(name: str) -> str:
+    """A function's handler, as infra/consumers.py declares it when asked (a consumer added to
+    CONSUMERS since this module was imported included)."""
+    from infra import consumers as declared
+
+    for spec in (*declared.FUNCTIONS, *declared.CONSUMERS):
+        if spec.name == name:
+            return spec.handler
+    raise KeyError(f"no function {name} in infra/consumers.py")

@@ -17,19 +17,18 @@ from contextlib import contextmanager
 import boto3
 from botocore.exceptions import ClientError
 
-from bench.functions import FUNCTIONS, lambda_environment
+from bench.functions import handler_of, lambda_environment
 from localcloud.run_handler import Context
 
-# The event each consumer is timed on (a catalog example, made fresh for every delivery).
-WORKLOAD = {
-    "OrdersProjection": "order-created",
-    "Email": "user-registered",
-    "Analytics": "order-created",
-    "Audit": "order-created",
-    "OrderSaga": "order-created",
-    "Payments": "payment-requested",
-    "InventoryReservations": "inventory-reservation-requested",
-}
+
+def workload() -> dict[str, str]:
+    """The catalog example each consumer is timed on: one of its spec's sample type (made fresh
+    for every delivery), for every consumer infra/consumers.py declares."""
+    from catalog.examples import EXAMPLES
+    from infra import consumers as declared
+
+    return {spec.name: next(name for name, example in EXAMPLES.items() if example.eventType == spec.sample_type)
+            for spec in declared.CONSUMERS}
 
 
 
@@ -149,9 +148,12 @@ def measure_consumer(name: str, events: int) -> dict:
     from functools import _lru_cache_wrapper
 
     with aws_in_process(name):
-        module_name, _, attribute = FUNCTIONS[name].rpartition(".")
+        module_name, _, attribute = handler_of(name).rpartition(".")
         module = importlib.import_module(module_name)
-        for value in vars(module).values():  # clients made in an earlier moto context are stale
+        from common import clients
+
+        clients.client.cache_clear()  # clients made in an earlier moto context (or server) are stale
+        for value in vars(module).values():
             if isinstance(value, _lru_cache_wrapper):
                 value.cache_clear()
         handler = getattr(module, attribute)
@@ -159,8 +161,9 @@ def measure_consumer(name: str, events: int) -> dict:
         CallRecorder._clients = {}
         sent = count_requests()
         handled, minimal, calls_per_event = [], [], []
+        example = workload()[name]
         for index in range(events + 1):
-            event = fresh_event(WORKLOAD[name])
+            event = fresh_event(example)
             prepare(name, event)
             recorder.calls = []
             sent.clear()
@@ -195,7 +198,7 @@ def measure(events: int) -> dict:
     from bench import ROOT
 
     results = {}
-    for name in WORKLOAD:
+    for name in workload():
         run = subprocess.run([sys.executable, "-m", "bench.warm", name, str(events)], cwd=ROOT,
                              capture_output=True, text=True, check=True)
         results[name] = json.loads(run.stdout.strip().splitlines()[-1])

@@ -3,10 +3,11 @@
   events in    every event the event store holds under the scenario's correlation ids, and
                every entry the scenario put on the bus by hand
   processed    every consumer the rules route it to has processed it: the conditional write
-               that makes it exactly-once is there (the read model at the event's version or
-               later, the audit entry, the analytics marker, nothing left due by the saga for
-               the event's order, the answer on the payment's or the reservation's stream, the
-               email SENT or SKIPPED)
+               that makes it exactly-once is there, as the consumer's spec says (`once` in
+               infra/consumers.py): an item of its table keyed by the event (the email's SENT
+               or SKIPPED record), or one of CHECKS below (the read model at the event's version
+               or later, the audit entry, the analytics marker, nothing left due by the saga for
+               the event's order, the answer on the payment's or the reservation's stream)
   parked       at least one of those consumers (or the publisher) parked it in its dead-letter
                queue, with a reason; the others processed it
   lost         some consumer neither processed nor parked it
@@ -23,6 +24,7 @@ from __future__ import annotations
 import json
 import time
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from decimal import Decimal
@@ -32,7 +34,9 @@ from analytics.fold import COUNT_METRICS, MONEY_METRICS
 from catalog import EventType, parse_event
 from chaos.world import PUBLISHER, SETTLED, Scope, World
 from eventstore.answers import PAYMENTS, RESERVATIONS
-from infra.consumers import consumers_of
+from infra import consumers as declared
+from infra.consumers import ConsumerSpec, Recorded, consumers_of
+from infra.tables import TABLES
 from orders.aggregate import Order, OrderStatus
 from orders.limits import per_product
 from ops.redrive import REFUSED, STREAM_BATCH, Redrive, classify
@@ -84,46 +88,94 @@ def stored_events(world: World, prefix: str) -> list[dict]:
     return items
 
 
-def own_writes(world: World, scope: Scope, events: list[dict]) -> set[tuple[str, str]]:
-    """(consumer, event id) for every event whose exactly-once write its consumer has made."""
+# (event id, event type, its envelope) of everything routed: the store's events and the scenario's own entries
+Routed = list[tuple[str, str, dict]]
+
+
+def own_writes(world: World, scope: Scope, events: list[dict],
+               consumers: tuple[ConsumerSpec, ...] | None = None) -> set[tuple[str, str]]:
+    """(consumer, event id) for every event whose exactly-once write its consumer has made, each
+    consumer (every one declared, by default) checked as its spec's `once` says."""
+    routed: Routed = [(e["eventId"], e["eventType"], e["detail"]) for e in events]
+    routed += [(str(d["detail"].get("eventId")), d["detail-type"], d["detail"]) for d in scope.put_directly
+               if isinstance(d["detail"], dict)]
     found: set[tuple[str, str]] = set()
-    ids = [e["eventId"] for e in events] + [str(d["detail"].get("eventId")) for d in scope.put_directly
-                                            if isinstance(d["detail"], dict)]
-    found |= {("Analytics", event_id) for event_id in world.analytics_markers(ids)}
+    for spec in declared.CONSUMERS if consumers is None else consumers:
+        mine = [(event_id, event_type, detail) for event_id, event_type, detail in routed
+                if spec.name in consumers_of(event_type)]
+        if isinstance(spec.once, Recorded):
+            found |= recorded(world, spec, spec.once, mine)
+        else:
+            found |= {(spec.name, event_id) for event_id in CHECKS[spec.once.name](world, scope, events, mine)}
+    return found
+
+
+def recorded(world: World, spec: ConsumerSpec, once: Recorded, routed: Routed) -> set[tuple[str, str]]:
+    """The events whose item is in the consumer's table (with `done`'s attribute at a done value)."""
+    table = TABLES[once.table]
+    keys = {event_id: key for event_id, _, detail in routed if (key := once.key_of(detail)) is not None}
+    attributes = (once.done[0],) if once.done else ()
+    items = {item[table.partition.name]["S"]: item
+             for item in world.batch_get(world.outputs[table.output], table.partition.name, list(keys.values()), attributes)}
+    done = {key for key, item in items.items()
+            if not once.done or next(iter(item.get(once.done[0], {}).values()), None) in once.done[1]}
+    return {(spec.name, event_id) for event_id, key in keys.items() if key in done}
+
+
+def _analytics_markers(world: World, scope: Scope, events: list[dict], routed: Routed) -> set[str]:
+    return set(world.analytics_markers([event_id for event_id, _, _ in routed]))
+
+
+def _audit_log(world: World, scope: Scope, events: list[dict], routed: Routed) -> set[str]:
     pages = world.dynamodb.get_paginator("scan").paginate(
         TableName=world.outputs["AuditTableName"], ConsistentRead=True, ProjectionExpression="eventId",
         FilterExpression="begins_with(correlationId, :p)", ExpressionAttributeValues={":p": {"S": scope.prefix}})
-    found |= {("Audit", item["eventId"]["S"]) for page in pages for item in page["Items"]}
-    # the projection: an order's event is applied once the read model is at its version or past
-    # it, a payment's answer (`payment:<orderId>`) once the order's paymentVersion is
+    return {item["eventId"]["S"] for page in pages for item in page["Items"]}
+
+
+def _read_model_version(world: World, scope: Scope, events: list[dict], routed: Routed) -> set[str]:
+    """An order's event is applied once the read model is at its version or past it, a payment's
+    answer (`payment:<orderId>`) once the order's paymentVersion is."""
     projected = [e for e in events if "OrdersProjection" in consumers_of(e["eventType"])]
     paying = PAYMENTS.stream("")
     items = world.batch_get(world.outputs["OrdersTableName"], "orderId",
                             [e["aggregateId"].removeprefix(paying) for e in projected], ("version", "paymentVersion"))
     versions = {item["orderId"]["S"]: int(item["version"]["N"]) for item in items}
     versions |= {paying + item["orderId"]["S"]: int(item.get("paymentVersion", {"N": "0"})["N"]) for item in items}
-    found |= {("OrdersProjection", e["eventId"]) for e in projected if versions.get(e["aggregateId"], 0) >= e["version"]}
-    # the saga: it keeps no record of what it handled, and needs none: it has done its work for
-    # an event when, given its order's streams as they stood up to that event (and every command
-    # the saga has asked since), its own decision asks for nothing more; an event about an order
-    # the store does not hold starts nothing, by design
-    routed = [(e["eventId"], e["eventType"], e["detail"].get("payload", {})) for e in events]
-    routed += [(str(d["detail"].get("eventId")), d["detail-type"], d["detail"].get("payload"))
-               for d in scope.put_directly if isinstance(d["detail"], dict)]
-    found |= {("OrderSaga", event_id) for event_id in _saga_done(events, scope.put_directly)}
-    # payments and inventory: a request leaves its answer on the order's own stream (payment:,
-    # reservation:); an undo leaves its undo there, unless there was nothing done to undo
-    found |= _answered(events, routed, "Payments", PAYMENTS.stream(""), "PAYMENT_REQUESTED",
-                       answers={"PAYMENT_PROCESSED", "PAYMENT_FAILED"}, done="PAYMENT_PROCESSED", undone={"PAYMENT_REFUNDED"})
-    found |= _answered(events, routed, "InventoryReservations", RESERVATIONS.stream(""), "INVENTORY_RESERVATION_REQUESTED",
-                       answers={"INVENTORY_UPDATED", "INVENTORY_INSUFFICIENT"}, done="INVENTORY_UPDATED",
-                       undone={"INVENTORY_RELEASED", "INVENTORY_SHIPPED"})  # a reservation ends one way
-    # email: the event's sent# record, SENT or SKIPPED (a claim still SENDING is not done)
-    emailed = [event_id for event_id, event_type, _ in routed if "Email" in consumers_of(event_type)]
-    records = world.batch_get(world.outputs["EmailLogTableName"], "id", [f"sent#{i}" for i in emailed], ("status",))
-    found |= {("Email", item["id"]["S"].removeprefix("sent#")) for item in records
-              if item.get("status", {}).get("S") in ("SENT", "SKIPPED")}
-    return found
+    return {e["eventId"] for e in projected if versions.get(e["aggregateId"], 0) >= e["version"]}
+
+
+def _saga_decision(world: World, scope: Scope, events: list[dict], routed: Routed) -> set[str]:
+    """The saga keeps no record of what it handled, and needs none: it has done its work for an
+    event when, given its order's streams as they stood up to that event (and every command the
+    saga has asked since), its own decision asks for nothing more; an event about an order the
+    store does not hold starts nothing, by design."""
+    return _saga_done(events, scope.put_directly)
+
+
+def _payment_answer(world: World, scope: Scope, events: list[dict], routed: Routed) -> set[str]:
+    """A request leaves its answer on the order's payment stream; an undo its undo, unless there
+    was nothing done to undo."""
+    return _answered(events, routed, PAYMENTS.stream(""), "PAYMENT_REQUESTED",
+                     answers={"PAYMENT_PROCESSED", "PAYMENT_FAILED"}, done="PAYMENT_PROCESSED",
+                     undone={"PAYMENT_REFUNDED"})
+
+
+def _reservation_answer(world: World, scope: Scope, events: list[dict], routed: Routed) -> set[str]:
+    return _answered(events, routed, RESERVATIONS.stream(""), "INVENTORY_RESERVATION_REQUESTED",
+                     answers={"INVENTORY_UPDATED", "INVENTORY_INSUFFICIENT"}, done="INVENTORY_UPDATED",
+                     undone={"INVENTORY_RELEASED", "INVENTORY_SHIPPED"})  # a reservation ends one way
+
+
+# The checks a consumer's spec names (`Checked(name)`): the event ids whose effect is there.
+CHECKS: dict[str, Callable[[World, Scope, list[dict], Routed], set[str]]] = {
+    "analytics-marker": _analytics_markers,
+    "audit-log": _audit_log,
+    "read-model-version": _read_model_version,
+    "saga-decision": _saga_decision,
+    "payment-answer": _payment_answer,
+    "reservation-answer": _reservation_answer,
+}
 
 
 def _saga_done(events: list[dict], put_directly: list[dict]) -> set[str]:
@@ -165,22 +217,23 @@ def _saga_done(events: list[dict], put_directly: list[dict]) -> set[str]:
     return done
 
 
-def _answered(events: list[dict], routed: list[tuple], consumer: str, stream: str, request: str, *,
-              answers: set[str], done: str, undone: set[str]) -> set[tuple[str, str]]:
-    """(consumer, event id) of each request the consumer answered on the order's stream, and of
-    each end it made of that answer (a refund; a release, or a shipment once the order completed),
-    or had nothing to end."""
+def _answered(events: list[dict], routed: Routed, stream: str, request: str, *,
+              answers: set[str], done: str, undone: set[str]) -> set[str]:
+    """The ids of each request the consumer answered on the order's stream, and of each end it
+    made of that answer (a refund; a release, or a shipment once the order completed), or had
+    nothing to end."""
     on_stream: dict[str, set[str]] = defaultdict(set)
     for e in events:
         if e["aggregateId"].startswith(stream):
             on_stream[e["aggregateId"].removeprefix(stream)].add(e["eventType"])
     found = set()
-    for event_id, event_type, payload in routed:
-        if consumer not in consumers_of(event_type) or not isinstance(payload, dict):
+    for event_id, event_type, detail in routed:
+        payload = detail.get("payload")
+        if not isinstance(payload, dict):
             continue
         answered = on_stream.get(str(payload.get("orderId")), set())
         if answered & answers if event_type == request else answered & undone or done not in answered:
-            found.add((consumer, event_id))
+            found.add(event_id)
     return found
 
 

@@ -6,9 +6,13 @@ import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_logs as logs
+
+if TYPE_CHECKING:
+    from infra.consumers import ConsumerSpec
 
 # The capacity model's concurrency of each consumer (bench/capacity.py, from `make bench`).
 CONCURRENCY = json.loads(Path(__file__).with_name("concurrency.json").read_text())
@@ -54,15 +58,17 @@ class StageConfig:
     # BusOperatorRole): for trying consumers on dev; on prod only the outbox speaks for a service.
     operators_may_publish: bool = False
 
-    def reserved_concurrency(self, consumer: str) -> int | None:
-        """The concurrent executions reserved for a consumer: the capacity model's figure for it
-        (concurrent executions for each order a second, from the benchmark's measured invocations
-        and durations: infra/concurrency.json, written by `make capacity`) at the stage's target
-        rate, twice over for bursts and slower invocations. A reservation is both a guarantee and a
-        cap: past it, deliveries are throttled and retried (their age bounded by max_event_age)."""
+    def reserved_concurrency(self, consumer: ConsumerSpec) -> int | None:
+        """The concurrent executions reserved for a consumer: its concurrency for each order a
+        second (measured by the benchmark: infra/concurrency.json, written by `make capacity`;
+        until measured, its spec's estimate; neither, an error that names it) at the stage's
+        target rate, twice over for bursts and slower invocations. A reservation is both a
+        guarantee and a cap: past it, deliveries are throttled and retried (their age bounded by
+        max_event_age)."""
         if self.target_orders_per_second is None:
             return None
-        return reserved_for(CONCURRENCY["perOrderPerSecond"][consumer], self.target_orders_per_second)
+        per_order = consumer.concurrency_per_order(CONCURRENCY["perOrderPerSecond"])
+        return reserved_for(per_order, self.target_orders_per_second)
 
     @property
     def removal_policy(self) -> RemovalPolicy:

@@ -4,9 +4,13 @@ uses (its tables and how, the bus, its settings) is its handler module's `Settin
 (lambdas/common/settings.py): the stacks derive each function's environment and grants from
 the two.
 
-The stateful stack makes one dead-letter queue per consumer, the stateless stack one function
-(and rule, or routes) per entry; the docs, the benchmark and the handler tests list them from
-here. Plain Python: no CDK import.
+The stateful stack makes one dead-letter queue per consumer, stream reader and schedule, the
+stateless stack one function (and rule, routes, event source or schedule) per entry. A
+consumer's entry also says how its concurrency is sized (infra/config.py), which event it is
+first handed (the benchmark) and how the chaos audit sees that its effect happened exactly
+once (chaos/audit.py): a new consumer reaches prod, the audit and the bench from its entry.
+The docs, the benchmark and the handler tests list every function from here. Plain Python: no
+CDK import.
 """
 
 from __future__ import annotations
@@ -78,14 +82,69 @@ class FunctionSpec:
         return settings
 
 
+@dataclass(frozen=True)
+class Recorded:
+    """A consumer's effect is an item of one of its tables for each event it handles, keyed by a
+    field of the event (`payload.orderId`: the item of the event's order): the chaos audit looks
+    the item up for every event routed to it. `done` names an attribute and the values that mean
+    the effect is complete (an email claimed but not yet sent is not)."""
+
+    table: str  # its TableSpec's key (infra/tables.py)
+    key: str = "eventId"  # a field of the envelope, dotted
+    prefix: str = ""  # the item's key is prefix + the field's value
+    done: tuple[str, tuple[str, ...]] | None = None
+
+    def key_of(self, event: dict) -> str | None:
+        value: object = event
+        for part in self.key.split("."):
+            value = value.get(part) if isinstance(value, dict) else None
+        return None if value is None else f"{self.prefix}{value}"
+
+
+@dataclass(frozen=True)
+class Checked:
+    """A consumer's effect that only the chaos audit's own reading of the platform can see (the
+    read model's version, the saga's decision, an answer on the order's stream): the audit's
+    check of that name (chaos/audit.py, CHECKS)."""
+
+    name: str
+
+
+class NotSized(LookupError):
+    """A consumer with neither a measured concurrency nor a declared one: a reservation of 0, or
+    a guess, would be silent; the stage refuses to synthesize instead."""
+
+
 @dataclass(frozen=True, kw_only=True)
 class ConsumerSpec(FunctionSpec):
     """A consumer of the bus: a rule routes these event types to it (asynchronous invoke)."""
 
     event_types: tuple[EventType, ...]
+    # How the chaos audit sees that its effect happened, once, for each event routed to it.
+    once: Recorded | Checked
     # Also routed the platform's events of types the catalog does not know, which it parks
     # with the reason: the bus would otherwise drop them without a trace.
     catch_all: bool = False
+    # The concurrent executions an order a second keeps busy: `make bench` measures it
+    # (infra/concurrency.json, which wins); until then, this estimate sizes its reservation.
+    per_order_per_second: float | None = None
+    # The event the benchmark hands it (cold start, warm cost): its first type by default.
+    sample: EventType | None = None
+
+    @property
+    def sample_type(self) -> EventType:
+        return self.sample or self.event_types[0]
+
+    def concurrency_per_order(self, measured: dict[str, float]) -> float:
+        """Its concurrent executions for each order a second: measured, else declared, else an error."""
+        if self.name in measured:
+            return measured[self.name]
+        if self.per_order_per_second is not None:
+            return self.per_order_per_second
+        raise NotSized(
+            f"{self.name}: no concurrency measured (infra/concurrency.json) and none declared: run "
+            f"`make bench`, or give its ConsumerSpec per_order_per_second (an estimate)"
+        )
 
     @cached_property
     def sources(self) -> list[str]:
@@ -112,6 +171,7 @@ ORDERS_PROJECTION = ConsumerSpec(
     # the order's events, and its payment's answers: the read model shows its money
     event_types=(*ORDER_EVENTS, *PAYMENT_ANSWERS),
     description="Builds the orders read model (CQRS query side) from ORDER_* events and the payment's answers",
+    once=Checked("read-model-version"),  # the order's read model at the event's version, or past it
 )
 EMAIL = ConsumerSpec(
     name="Email",
@@ -123,19 +183,24 @@ EMAIL = ConsumerSpec(
         EventType.ORDER_COMPLETED,
     ),
     description="Emails the customer (SES) once per registration and order event",
+    once=Recorded("email_log", prefix="sent#", done=("status", ("SENT", "SKIPPED"))),
 )
 ANALYTICS = ConsumerSpec(
     name="Analytics",
     handler="analytics.consumer.handler",
     event_types=tuple(EventType),
+    sample=EventType.ORDER_CREATED,
     description="Counts every event into per-day counters and CloudWatch metrics",
+    once=Checked("analytics-marker"),  # one marker an event, in one of the day's lanes
 )
 AUDIT = ConsumerSpec(
     name="Audit",
     handler="audit.consumer.handler",
     event_types=tuple(EventType),
+    sample=EventType.ORDER_CREATED,
     description="Appends every event to the audit log, by correlation id",
     catch_all=True,
+    once=Checked("audit-log"),  # its entry in the conversation's log
 )
 
 ORDER_SAGA = ConsumerSpec(
@@ -154,6 +219,7 @@ ORDER_SAGA = ConsumerSpec(
     description="Order fulfilment saga: payment, then stock, then completion, with compensation",
     appends_to=SAGA_STREAMS,
     checks=ORDER_STREAMS,
+    once=Checked("saga-decision"),  # its decision, given the order's streams, asks for nothing more
 )
 PAYMENTS = ConsumerSpec(
     name="Payments",
@@ -161,6 +227,7 @@ PAYMENTS = ConsumerSpec(
     event_types=(EventType.PAYMENT_REQUESTED, EventType.PAYMENT_REFUND_REQUESTED),
     description="Simulated payment provider: charges, declines over the limit, refunds",
     appends_to=Streams((answers.PAYMENTS.stream("*"),)),
+    once=Checked("payment-answer"),  # the request's answer on the order's payment stream
 )
 INVENTORY_RESERVATIONS = ConsumerSpec(
     name="InventoryReservations",
@@ -173,6 +240,7 @@ INVENTORY_RESERVATIONS = ConsumerSpec(
     ),
     description="Reserves all of an order's lines at once (or none), releases them, ships them once it completes",
     appends_to=Streams((answers.RESERVATIONS.stream("*"),)),
+    once=Checked("reservation-answer"),  # the request's answer on the order's reservation stream
 )
 
 CONSUMERS: tuple[ConsumerSpec, ...] = (
@@ -273,6 +341,18 @@ class StreamReaderSpec(FunctionSpec):
 
     table: TableSpec
     batch_size: int
+    # A batch that fails is retried this many times, then parked in its dead-letter queue:
+    # bisected first (to park only the record at fault), and with the records the handler
+    # reports as failed (ReportBatchItemFailures) retried alone, when asked.
+    retry_attempts: int
+    bisect_on_error: bool = False
+    reports_item_failures: bool = False
+    # Waits up to the stage's batching window (StageConfig.analytics_batching_window) for a
+    # fuller batch: fewer invocations, each doing more.
+    batching_window: bool = False
+    # The outbox: runs as the role the bus policy names as the services' only voice, and goes
+    # on in the traces of the events it reads (PassThrough) instead of starting its own.
+    speaks_for_services: bool = False
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -280,6 +360,12 @@ class ScheduledSpec(FunctionSpec):
     """Started by a schedule, whatever the traffic."""
 
     every_minutes: int
+    timeout_minutes: int = 1
+    # A run that fails is not run again by Lambda (the next tick runs anyway), and a delivery
+    # EventBridge could not make is tried this many times within this age, then parked.
+    retry_attempts: int = 0
+    delivery_retry_attempts: int = 2
+    delivery_max_age_minutes: int = 5
 
 
 # Started by a table's stream or a schedule: the stateless stack wires each of them.
@@ -289,6 +375,10 @@ PUBLISHER = StreamReaderSpec(
     "Outbox: event-store stream -> EventBridge bus",
     table=EVENT_STORE,
     batch_size=100,
+    retry_attempts=5,
+    bisect_on_error=True,
+    reports_item_failures=True,
+    speaks_for_services=True,
 )
 SAGA_SWEEP = ScheduledSpec(
     "SagaSweep",
@@ -304,7 +394,11 @@ ANALYTICS_FOLD = StreamReaderSpec(
     "Folds the analytics markers' stream into the per-day counters",
     table=ANALYTICS_EVENTS,
     batch_size=1000,
+    retry_attempts=10,
+    bisect_on_error=False,  # a fold is all or nothing, and a retry adds only what it has not
+    batching_window=True,
 )
 
 FUNCTIONS: tuple[FunctionSpec, ...] = (PUBLISHER, SAGA_SWEEP, ANALYTICS_FOLD, *HTTP_SERVICES, *CONSUMERS)
 STREAM_READERS = tuple(spec for spec in FUNCTIONS if isinstance(spec, StreamReaderSpec))
+SCHEDULES = tuple(spec for spec in FUNCTIONS if isinstance(spec, ScheduledSpec))

@@ -22,7 +22,7 @@ from infra import compliance
 from infra.config import StageConfig
 from infra.constructs.customer_pool import CustomerPool
 from infra.constructs.dead_letter_queue import DeadLetterQueue
-from infra.consumers import ANALYTICS_FOLD, PUBLISHER, SAGA_SWEEP, ConsumerSpec
+from infra.consumers import SCHEDULES, STREAM_READERS, ConsumerSpec
 from infra.names import bus_name
 from infra.tables import EVENT_STORE, TABLES, Attribute, TableSpec
 
@@ -98,7 +98,7 @@ class StatefulStack(Stack):
         _pin(self.alarm_topic, "AlarmTopic")
         rules_of_this_bus = f"arn:{self.partition}:events:{self.region}:{self.account}:rule/{self.bus.event_bus_name}/*"
         self.dead_letter_queues: dict[str, DeadLetterQueue] = {}
-        for owner in [PUBLISHER.name, SAGA_SWEEP.name, ANALYTICS_FOLD.name, *(c.name for c in consumers)]:
+        for owner in [*(spec.name for spec in (*STREAM_READERS, *SCHEDULES)), *(c.name for c in consumers)]:
             dlq = DeadLetterQueue(
                 self,
                 f"{owner}DeadLetters",

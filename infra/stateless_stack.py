@@ -38,15 +38,16 @@ from infra.config import StageConfig
 from infra.constructs.event_consumer import EventConsumer
 from infra.constructs.platform_function import API_MEMORY_MB, PlatformFunction, powertools_layer
 from infra.consumers import (
-    ANALYTICS_FOLD,
     CONSUMERS,
     HTTP_SERVICES,
-    PUBLISHER,
-    SAGA_SWEEP,
+    SCHEDULES,
+    STREAM_READERS,
     ConsumerSpec,
     Door,
     FunctionSpec,
     HttpService,
+    ScheduledSpec,
+    StreamReaderSpec,
 )
 from infra.stateful_stack import StatefulStack
 from infra.tables import EVENT_STORE, TABLES, TableSpec
@@ -74,6 +75,8 @@ class StatelessStack(Stack):
         config: StageConfig,
         data: StatefulStack,
         consumers: Iterable[ConsumerSpec] = CONSUMERS,
+        stream_readers: Iterable[StreamReaderSpec] = STREAM_READERS,
+        schedules: Iterable[ScheduledSpec] = SCHEDULES,
         **kwargs,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
@@ -82,14 +85,15 @@ class StatelessStack(Stack):
         self.layer = powertools_layer(self)
         self.functions: dict[str, PlatformFunction] = {}
 
-        self.functions[PUBLISHER.name] = self._publisher()
+        for reader in stream_readers:
+            self.functions[reader.name] = self._stream_reader(reader)
         self.api = self._api()
         for service in HTTP_SERVICES:
             self.functions[service.name] = self._http_service(service)
         self.consumers = {spec.name: self._consumer(spec) for spec in consumers}
         self.functions |= {name: consumer.handler for name, consumer in self.consumers.items()}
-        self.functions[SAGA_SWEEP.name] = self._saga_sweep()
-        self.functions[ANALYTICS_FOLD.name] = self._analytics_fold()
+        for schedule in schedules:
+            self.functions[schedule.name] = self._scheduled(schedule)
         self._dashboard()
 
         CfnOutput(self, "ApiUrl", value=self.api.url)
@@ -194,54 +198,39 @@ class StatelessStack(Stack):
             self, f"{owner}DeadLetters", self.data.dead_letter_queues[owner].queue.queue_arn
         )
 
-    def _publisher(self) -> PlatformFunction:
-        # Records that can never be published are parked there at once, with the reason.
-        dead_letters = self._dead_letter_queue(PUBLISHER.name)
-        publisher = self._function(
-            PUBLISHER,
-            dead_letters,
-            service="publisher",
+    def _stream_reader(self, spec: StreamReaderSpec) -> PlatformFunction:
+        """A function started by a table's stream, as its spec says: a batch that keeps failing is
+        parked in its dead-letter queue, with the batch's place in the stream."""
+        dead_letters = self._dead_letter_queue(spec.name)
+        props: dict[str, Any] = {}
+        if spec.speaks_for_services:
             # Imported (mutable): its grants are policies of this stack, attached to the role the
-            # stateful stack's bus policy names as the only voice of the platform's services.
-            role=iam.Role.from_role_arn(self, "PublisherRole", self.data.publisher_role.role_arn, mutable=True),
-            # Starts no trace of its own: each event goes on in the trace of the invocation that
-            # stored it, under a segment the outbox records there (lambdas/common/tracing.py).
-            # PassThrough keeps the X-Ray writes that segment needs, and a stream batch untraced.
-            tracing=lambda_.Tracing.PASS_THROUGH,
-        )
-        publisher.function.add_event_source(
+            # stateful stack's bus policy names as the only voice of the platform's services. It
+            # starts no trace of its own: each event goes on in the trace of the invocation that
+            # stored it, under a segment it records there (lambdas/common/tracing.py); PassThrough
+            # keeps the X-Ray writes that segment needs, and a stream batch untraced.
+            props = {
+                "role": iam.Role.from_role_arn(
+                    self, f"{spec.name}Role", self.data.publisher_role.role_arn, mutable=True
+                ),
+                "tracing": lambda_.Tracing.PASS_THROUGH,
+            }
+        # the outbox's logs and metrics have always named it "publisher"
+        reader = self._function(spec, dead_letters, service="publisher" if spec.speaks_for_services else None, **props)
+        reader.function.add_event_source(
             sources.DynamoEventSource(
-                self.data.tables[PUBLISHER.table.key],
+                self.data.tables[spec.table.key],
                 starting_position=lambda_.StartingPosition.TRIM_HORIZON,
-                batch_size=PUBLISHER.batch_size,
-                bisect_batch_on_error=True,
-                report_batch_item_failures=True,
-                retry_attempts=5,
+                batch_size=spec.batch_size,
+                max_batching_window=self.config.analytics_batching_window if spec.batching_window else None,
+                bisect_batch_on_error=spec.bisect_on_error,
+                report_batch_item_failures=spec.reports_item_failures or None,
+                retry_attempts=spec.retry_attempts,
                 on_failure=sources.SqsDlq(dead_letters),
             )
         )
-        compliance.excuse(publisher.role, compliance.STREAM_LISTING, applies_to=["Resource::*"], children=True)
-        return publisher
-
-    def _analytics_fold(self) -> PlatformFunction:
-        """The analytics markers' stream into the day's counters, a batch at a time: waiting up to
-        the stage's batching window for a fuller batch makes fewer counter updates."""
-        dead_letters = self._dead_letter_queue(ANALYTICS_FOLD.name)
-        fold = self._function(ANALYTICS_FOLD)
-        fold.function.add_event_source(
-            sources.DynamoEventSource(
-                self.data.tables[ANALYTICS_FOLD.table.key],
-                starting_position=lambda_.StartingPosition.TRIM_HORIZON,
-                batch_size=ANALYTICS_FOLD.batch_size,
-                max_batching_window=self.config.analytics_batching_window,
-                bisect_batch_on_error=False,  # a fold is all or nothing, and a retry adds only what it has not
-                retry_attempts=10,
-                on_failure=sources.SqsDlq(dead_letters),
-            )
-        )
-        dead_letters.grant_send_messages(fold.function)
-        compliance.excuse(fold.role, compliance.STREAM_LISTING, applies_to=["Resource::*"], children=True)
-        return fold
+        compliance.excuse(reader.role, compliance.STREAM_LISTING, applies_to=["Resource::*"], children=True)
+        return reader
 
     def _api(self) -> apigw.RestApi:
         """One REST API for every service: the customers' user pool on the customer routes, IAM
@@ -345,27 +334,30 @@ class StatelessStack(Stack):
         self._wire(spec, consumer.function)
         return consumer
 
-    def _saga_sweep(self) -> PlatformFunction:
-        """Times out sagas stuck in one step, every minute (EventBridge schedule)."""
-        dead_letters = self._dead_letter_queue(SAGA_SWEEP.name)
-        sweep = self._function(
-            SAGA_SWEEP,
-            timeout=Duration.minutes(1),
-            retry_attempts=0,  # the next tick sweeps again
+    def _scheduled(self, spec: ScheduledSpec) -> PlatformFunction:
+        """A function run by an EventBridge schedule, as its spec says."""
+        dead_letters = self._dead_letter_queue(spec.name)
+        function = self._function(
+            spec,
+            timeout=Duration.minutes(spec.timeout_minutes),
+            retry_attempts=spec.retry_attempts,
             on_failure=destinations.SqsDestination(dead_letters),
         )
         events.Rule(
             self,
-            "SagaSweepSchedule",
-            schedule=events.Schedule.rate(Duration.minutes(SAGA_SWEEP.every_minutes)),
-            description="Sweep sagas for timed-out steps",
+            f"{spec.name}Schedule",
+            schedule=events.Schedule.rate(Duration.minutes(spec.every_minutes)),
+            description=spec.description,
             targets=[
                 targets.LambdaFunction(
-                    sweep.function, dead_letter_queue=dead_letters, retry_attempts=2, max_event_age=Duration.minutes(5)
+                    function.function,
+                    dead_letter_queue=dead_letters,
+                    retry_attempts=spec.delivery_retry_attempts,
+                    max_event_age=Duration.minutes(spec.delivery_max_age_minutes),
                 )
             ],
         )
-        return sweep
+        return function
 
     # ---- what an operator looks at ------------------------------------------------------------
 

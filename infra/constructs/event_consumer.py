@@ -60,7 +60,7 @@ class EventConsumer(Construct):
             layer=layer,
             environment=environment,
             retry_attempts=config.lambda_retry_attempts,
-            reserved_concurrent_executions=config.reserved_concurrency(construct_id),
+            reserved_concurrent_executions=config.reserved_concurrency(spec),
             max_event_age=config.lambda_max_event_age,
             on_failure=destinations.SqsDestination(dead_letter_queue),
             **function_props,

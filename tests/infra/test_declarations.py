@@ -19,6 +19,8 @@ from infra.consumers import (
     FUNCTIONS,
     ConsumerSpec,
     FunctionSpec,
+    NotSized,
+    Recorded,
     ScheduledSpec,
     StreamReaderSpec,
     consumers_of,
@@ -188,17 +190,30 @@ def loyalty(tmp_path, monkeypatch):
     from catalog import EventType
 
     exec(compile(blocks["infra/consumers.py"], "README:infra/consumers.py", "exec"),
-         {"ConsumerSpec": ConsumerSpec, "EventType": EventType}, declared)
+         {"ConsumerSpec": ConsumerSpec, "EventType": EventType, "Recorded": Recorded}, declared)
     [spec] = [value for value in declared.values() if isinstance(value, ConsumerSpec)]
     return spec, table
 
 
-def test_the_readme_worked_example_is_a_consumer_built_from_its_declarations_alone(loyalty):
+@pytest.fixture
+def loyalty_declared(loyalty, monkeypatch):
+    """The README's consumer in CONSUMERS, as its entry there would put it: the rules, the audit and
+    the bench read the declarations when asked."""
+    from infra import consumers as declared
+
+    spec, table = loyalty
+    monkeypatch.setattr(declared, "CONSUMERS", (*declared.CONSUMERS, spec))
+    monkeypatch.setattr(declared, "FUNCTIONS", (*declared.FUNCTIONS, spec))
+    return spec, table
+
+
+@pytest.mark.parametrize("stage", ["dev", "prod"])
+def test_the_readme_worked_example_is_a_consumer_built_from_its_declarations_alone(loyalty, stage):
     from app import build
 
     spec, table = loyalty
     assert ast.parse(readme_blocks()["lambdas/loyalty/handler.py"])  # the block is the module, whole
-    app = cdk.App(context={**CDK_CONTEXT, "stage": "dev"})
+    app = cdk.App(context={**CDK_CONTEXT, "stage": stage})
     data_stack, services_stack = build(app, consumers=(*CONSUMERS, spec))
     data, services = Template.from_stack(data_stack), Template.from_stack(services_stack)
 
@@ -216,3 +231,84 @@ def test_the_readme_worked_example_is_a_consumer_built_from_its_declarations_alo
     # Its table, and its dead-letter queue (with its alarm), in the data stack.
     assert table.logical_id in data.find_resources("AWS::DynamoDB::Table")
     assert "LoyaltyDeadLetterQueue" in data.find_resources("AWS::SQS::Queue")
+
+    # prod reserves its concurrency from the estimate its entry declares, until the bench measures it
+    reserved = function_of(services, spec).get("ReservedConcurrentExecutions")
+    if stage == "prod":
+        from infra.config import StageConfig, reserved_for
+
+        assert reserved == reserved_for(spec.per_order_per_second, StageConfig.for_stage("prod").target_orders_per_second)
+    else:
+        assert reserved is None
+
+
+def test_a_consumer_neither_measured_nor_estimated_stops_prod_naming_it(loyalty):
+    from dataclasses import replace
+
+    from app import build
+
+    spec, _ = loyalty
+    unsized = replace(spec, per_order_per_second=None)
+    build(cdk.App(context={**CDK_CONTEXT, "stage": "dev"}), consumers=(*CONSUMERS, unsized))  # dev reserves nothing
+    with pytest.raises(NotSized, match="Loyalty: no concurrency measured"):
+        build(cdk.App(context={**CDK_CONTEXT, "stage": "prod"}), consumers=(*CONSUMERS, unsized))
+
+
+def test_the_chaos_audit_routes_to_the_readme_consumer_and_checks_its_effect_once(loyalty_declared):
+    """What `make chaos` does with it: each ORDER_COMPLETED is owed to it, and its effect is found
+    by its entry's `once` (its table's item of the event's order) for an order it awarded and
+    missing for one it did not (which the audit then counts lost)."""
+    import boto3
+    from moto import mock_aws
+
+    from catalog import EventType, new_event
+    from catalog.payloads import OrderCompleted
+    from chaos.audit import own_writes
+    from chaos.world import Scope, World
+
+    spec, table = loyalty_declared
+    assert "Loyalty" in consumers_of("ORDER_COMPLETED", "orders.service")
+    assert "Loyalty" not in consumers_of("ORDER_CREATED", "orders.service")
+
+    def completed(order_id: str) -> dict:
+        event = new_event(EventType.ORDER_COMPLETED, aggregate_id=order_id, version=3, user_id="order-saga",
+                          correlation_id="chaos-x-loyalty-1", payload=OrderCompleted(orderId=order_id))
+        return {"eventId": str(event.eventId), "eventType": event.eventType, "aggregateId": order_id,
+                "version": 3, "source": "orders.service", "detail": json.loads(event.to_json())}
+
+    with mock_aws():
+        dynamodb = boto3.client("dynamodb", region_name="us-east-1")
+        dynamodb.create_table(**table.create_table("loyalty-points"))
+        dynamodb.put_item(TableName="loyalty-points", Item={"orderId": {"S": "awarded"}, "points": {"N": "10"}})
+        world = SimpleNamespace(outputs={table.output: "loyalty-points"}, dynamodb=dynamodb)
+        world.batch_get = lambda *args: World.batch_get(world, *args)
+        events = [completed("awarded"), completed("forgotten")]
+        found = own_writes(world, Scope("x", "chaos-x-", "x@example.com", "SKU-X", 0), events, consumers=(spec,))
+    assert found == {("Loyalty", events[0]["eventId"])}
+
+
+def test_the_bench_measures_the_readme_consumer_cold_and_warm(loyalty_declared, tmp_path, monkeypatch):
+    """What `make bench` does with it: its first event (its spec's sample, stored first as the
+    outbox would have) cold in a fresh interpreter, and its warm CPU against the same calls."""
+    from bench import coldstart, warm
+
+    spec, _ = loyalty_declared
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path))  # where the loyalty fixture wrote its handler module
+    assert warm.workload()["Loyalty"] == "order-completed"
+    with coldstart.moto_server() as endpoint:
+        cold = coldstart.probe(spec.name, spec.handler, coldstart.first_event(spec.name), endpoint)
+    assert 0 < cold["importMs"] < cold["answerMs"] and cold["calls"] >= 1  # its award, at least
+    hot = warm.measure_consumer(spec.name, 2)
+    assert hot["cpuMsPerEvent"] > 0 and hot["awsCallsPerEvent"] >= 1
+
+
+def test_every_consumer_says_how_the_audit_sees_its_effect_and_each_way_exists():
+    from chaos.audit import CHECKS
+    from infra.consumers import Checked
+
+    for spec in CONSUMERS:
+        match spec.once:
+            case Recorded(table=table):
+                assert table in TABLES, spec.name
+            case Checked(name=name):
+                assert name in CHECKS, spec.name

@@ -45,10 +45,10 @@ def environment(bus: str = BUS) -> dict[str, str]:
     the tables above, the bus and the sender. A function's own dead-letter queue is one no test
     created: a test that parks gives it one."""
     from common.settings import TABLE_SUFFIX, Bus, CustomersAppClient, FromStage, OwnDeadLetters, Sender, Table
-    from infra.consumers import FUNCTIONS
+    from infra import consumers as declared
 
     values: dict[str, str] = {}
-    for spec in FUNCTIONS:
+    for spec in {spec.name: spec for spec in (*declared.FUNCTIONS, *declared.CONSUMERS)}.values():
         settings = spec.settings
         for field, use in settings.uses().items():
             match use:
