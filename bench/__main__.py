@@ -1,8 +1,9 @@
 """`make bench` (python -m bench): every figure in one run, printed as a table, written to a
 results file, and (with --docs) to docs/PERFORMANCE.md with its plots.
 
-    python -m bench                         # 200 orders, 5 cold starts, 50 events per consumer
-    python -m bench --orders 5 --repeat 1 --events 3 --out /tmp/bench   # the test's tiny run
+    python -m bench                         # the load curve, 20 + 40 metered orders, 5 cold starts, 50 events
+    python -m bench --rates 1,2 --step-seconds 3 --metered 3 --mixed 4 --repeat 1 --events 2 --out /tmp/bench
+                                            # the test's tiny run (tests/bench/conftest.py)
 """
 
 from __future__ import annotations

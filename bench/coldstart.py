@@ -27,7 +27,7 @@ from contextlib import contextmanager
 from datetime import datetime, timezone
 
 from bench import ROOT
-from bench.functions import FUNCTIONS, lambda_environment
+from bench.functions import HANDLERS, lambda_environment
 from infra.consumers import ANALYTICS_FOLD, PUBLISHER, SAGA_SWEEP
 
 BASELINE = "baseline"
@@ -224,18 +224,18 @@ def _spread(values: list[float]) -> dict:
 
 
 def measure(repeat: int) -> dict:
-    samples: dict[str, list[dict]] = {name: [] for name in FUNCTIONS}
+    samples: dict[str, list[dict]] = {name: [] for name in HANDLERS}
     baseline: dict[int, list[dict]] = {}
     libraries: dict[int, list[dict]] = {}
     with moto_server() as endpoint:
         for _ in range(repeat):
-            for name, handler in FUNCTIONS.items():
+            for name, handler in HANDLERS.items():
                 samples[name].append(probe(name, handler, first_event(name), endpoint))
             for calls in sorted({int(statistics.median(s["calls"] for s in runs)) for runs in samples.values()}):
                 baseline.setdefault(calls, []).append(probe(BASELINE, BASELINE, None, endpoint, baseline_calls=calls))
                 libraries.setdefault(calls, []).append(probe(LIBRARIES, LIBRARIES, None, endpoint, baseline_calls=calls))
         worst = max(samples, key=lambda name: statistics.median(run["answerMs"] for run in samples[name]))
-        profile = probe(worst, FUNCTIONS[worst], first_event(worst), endpoint, import_profile=True)
+        profile = probe(worst, HANDLERS[worst], first_event(worst), endpoint, import_profile=True)
         baseline_profile = probe(BASELINE, BASELINE, None, endpoint, baseline_calls=1, import_profile=True)
     base_import = statistics.median(run["importMs"] for runs in baseline.values() for run in runs)
     functions = {}

@@ -14,7 +14,7 @@ from pathlib import Path
 import boto3
 
 from bench import load
-from bench.functions import CONSUMER_NAMES, FUNCTIONS
+from bench.functions import CONSUMER_NAMES, HANDLERS
 from bench.load import percentile
 from infra.tables import TABLES as DECLARED_TABLES
 from localcloud import meter
@@ -264,7 +264,7 @@ TABLES = sorted((spec.logical_id for spec in DECLARED_TABLES.values()), key=len,
 
 def _short(physical_name: str, names=None) -> str:
     """A function's or a table's physical name -> the name the stacks give it (OrderSaga, EventStore)."""
-    for known in names or sorted(FUNCTIONS, key=len, reverse=True):
+    for known in names or sorted(HANDLERS, key=len, reverse=True):
         if known in physical_name:
             return known
     return physical_name[-40:]

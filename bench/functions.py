@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from infra.consumers import CONSUMERS, FUNCTIONS as SPECS
 
-FUNCTIONS: dict[str, str] = {spec.name: spec.handler for spec in SPECS}
+HANDLERS: dict[str, str] = {spec.name: spec.handler for spec in SPECS}  # every function: its handler
 CONSUMER_NAMES = [consumer.name for consumer in CONSUMERS]
 BUS = "bench-bus"
 

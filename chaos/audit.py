@@ -32,7 +32,7 @@ from decimal import Decimal
 from analytics.counters import MONEY, NEEDS_THE_ORDER_BEFORE, increments
 from analytics.fold import COUNT_METRICS, MONEY_METRICS
 from catalog import EventType, parse_event
-from chaos.world import PUBLISHER, SETTLED, Scope, World
+from chaos.world import PUBLISHER_NAME, SETTLED, Scope, World
 from eventstore.answers import PAYMENTS, RESERVATIONS
 from infra import consumers as declared
 from infra.consumers import ConsumerSpec, Recorded, consumers_of
@@ -67,7 +67,7 @@ class Row:
 
 
 @dataclass
-class Parked:
+class ParkedEvent:
     owner: str
     event_id: str
     reason: str
@@ -237,11 +237,11 @@ def _answered(events: list[dict], routed: Routed, stream: str, request: str, *,
     return found
 
 
-def dead_letters(world: World) -> list[Parked]:
+def dead_letters(world: World) -> list[ParkedEvent]:
     """Everything parked in every dead-letter queue, left there. Each message is held while the
     queue is read (a receive at visibility 0 may show the same ten again and again), then let go."""
     found = []
-    for owner in [*world.consumers(), PUBLISHER]:
+    for owner in [*world.consumers(), PUBLISHER_NAME]:
         queue_url = world.outputs[f"{owner}DeadLetterQueueUrl"]
         held: list[dict] = []
         while batch := world.sqs.receive_message(
@@ -255,16 +255,16 @@ def dead_letters(world: World) -> list[Parked]:
         for message in held:
             parked = classify(message)
             if parked.kind == STREAM_BATCH:  # a batch the stream gave up on: each of its events is parked
-                found += [Parked(owner, event_id, parked.error) for event_id in batch_events(world, parked)]
+                found += [ParkedEvent(owner, event_id, parked.error) for event_id in batch_events(world, parked)]
                 continue
             event_id = f"item:{parked.event_type}" if parked.kind == REFUSED else parked.event_id
-            found.append(Parked(owner, event_id, parked.error))
+            found.append(ParkedEvent(owner, event_id, parked.error))
     return found
 
 
 def batch_events(world: World, parked) -> list[str]:
     """The event ids of a parked stream batch, read back from the stream as the redrive does."""
-    redrive = Redrive(PUBLISHER, world.outputs.values, sqs=world.sqs, lambda_=world.lambda_,
+    redrive = Redrive(PUBLISHER_NAME, world.outputs.values, sqs=world.sqs, lambda_=world.lambda_,
                       streams=world.streams)
     records = redrive.stream_records(parked.body["DDBStreamBatchInfo"])
     return [r["dynamodb"]["NewImage"]["eventId"]["S"] for r in records if "eventId" in r["dynamodb"].get("NewImage", {})]
@@ -327,7 +327,7 @@ def _account(world: World, scope: Scope) -> tuple[Row, list[dict]]:
     entries += [(d["detail"].get("eventId", "?") if isinstance(d["detail"], dict) else "?", d["detail-type"],
                  d["source"]) for d in scope.put_directly]
     parked = dead_letters(world)
-    parked_by_event: dict[str, list[Parked]] = defaultdict(list)
+    parked_by_event: dict[str, list[ParkedEvent]] = defaultdict(list)
     for p in parked:
         parked_by_event[p.event_id].append(p)
 
@@ -337,7 +337,7 @@ def _account(world: World, scope: Scope) -> tuple[Row, list[dict]]:
         parked_here = {p.owner for p in parked_by_event.get(event_id, [])}
         missing = [c for c in consumers_of(event_type, source)
                    if (c, event_id) not in done and c not in parked_here]
-        if PUBLISHER in parked_here:
+        if PUBLISHER_NAME in parked_here:
             missing = []  # parked before it reached the bus
         if missing:
             row.lost += 1

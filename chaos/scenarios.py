@@ -15,7 +15,7 @@ from typing import Callable, Iterator
 
 from chaos import corpus
 from chaos.audit import Row, audit, batch_events, dead_letters, settle, stored_events
-from chaos.world import PRICE, PUBLISHER, Scope, World
+from chaos.world import PRICE, PUBLISHER_NAME, Scope, World
 from eventstore.answers import PAYMENTS, RESERVATIONS
 from infra.consumers import consumers_of
 from ops.redrive import STREAM_BATCH, Redrive
@@ -38,7 +38,7 @@ def transient(world: World, orders: int, rate: float = 0.1) -> list[Row]:
     work. Everything is processed after retries, or parked with its reason; then, the fault
     gone, the parked events are redriven and every order completes."""
     scope = world.scope("transient", orders)
-    functions = [*world.consumers(), PUBLISHER]
+    functions = [*world.consumers(), PUBLISHER_NAME]
     return _faulted_then_redriven(world, scope, orders, f"transient faults ({rate:.0%} of invocations)", functions,
                                   dict(rate=str(rate), seed=str(world.seed)), must_park=True)
 
@@ -189,13 +189,13 @@ def partial_put(world: World, orders: int, rate: float = 0.1) -> list[Row]:
     since = time.time()
 
     def checks(row: Row) -> None:
-        calls = world.logged([PUBLISHER], "fault injected: PutEvents entries failed", since)
+        calls = world.logged([PUBLISHER_NAME], "fault injected: PutEvents entries failed", since)
         failed = sum(record["failed"] for record in calls)
-        gave_up = len(world.logged([PUBLISHER], "event not published", since))
+        gave_up = len(world.logged([PUBLISHER_NAME], "event not published", since))
         row.checks[f"entries failed by PutEvents: {failed} in {len(calls)} calls, {gave_up} still failed after the "
                    "publisher's 3 attempts (the stream retried them); at least 1 failed"] = failed >= 1
     return _faulted_then_redriven(world, scope, orders, f"partial PutEvents ({share:.0%} of entries failed)",
-                                  [PUBLISHER], dict(partial_put=str(share), seed=str(world.seed)), must_park=False,
+                                  [PUBLISHER_NAME], dict(partial_put=str(share), seed=str(world.seed)), must_park=False,
                                   checks=checks)
 
 
@@ -206,7 +206,7 @@ def timeouts(world: World, orders: int, rate: float = 0.1, seconds: int = 6) -> 
     and every event is processed once or parked."""
     share = rate / 2
     scope = world.scope("timeouts", orders)
-    functions = [*world.consumers(), PUBLISHER]
+    functions = [*world.consumers(), PUBLISHER_NAME]
     names = [world.outputs.function_name(f) for f in functions]
     deployed = {name: world.lambda_.get_function_configuration(FunctionName=name)["Timeout"] for name in names}
     since, mark = time.time(), world.cloud_log_lines()
@@ -333,12 +333,12 @@ def duplicates(world: World, orders: int, copies: int = 1) -> list[Row]:
     """The publisher sends every event 1 + `copies` times: no second email, payment,
     reservation or counter increment."""
     scope = world.scope("duplicates", orders)
-    world.switch([PUBLISHER], duplicates=str(copies))
+    world.switch([PUBLISHER_NAME], duplicates=str(copies))
     try:
         world.place_orders(scope, orders)
         settle(world, scope)
     finally:
-        world.switch([PUBLISHER], duplicates=None)
+        world.switch([PUBLISHER_NAME], duplicates=None)
     row = audit(world, scope)
     row.scenario = f"duplicates (every event {1 + copies} times)"
     _all_completed(world, scope, row)
@@ -364,7 +364,7 @@ def reordering(world: World, orders: int) -> list[Row]:
         answer = world.request("PUT", f"/orders/{order_id}", body, key=key, scope=scope)
         updated[order_id] = answer.status
 
-    world.switch([PUBLISHER], reorder="1")
+    world.switch([PUBLISHER_NAME], reorder="1")
     try:
         for start in range(0, orders, world.window):
             world.lambda_.update_event_source_mapping(UUID=mapping, Enabled=False)
@@ -378,7 +378,7 @@ def reordering(world: World, orders: int) -> list[Row]:
             settle(world, scope)
         settle(world, scope)
     finally:
-        world.switch([PUBLISHER], reorder=None)
+        world.switch([PUBLISHER_NAME], reorder=None)
     row = audit(world, scope)
     row.scenario = "reordering (batches newest first)"
     row.checks[f"publisher paused while placing: {seen_early} orders projected early"] = seen_early == 0
@@ -404,7 +404,7 @@ def reordering(world: World, orders: int) -> list[Row]:
 
 
 def _publisher_mapping(world: World) -> str:
-    function = world.outputs.function_name(PUBLISHER)
+    function = world.outputs.function_name(PUBLISHER_NAME)
     return world.lambda_.list_event_source_mappings(FunctionName=function)["EventSourceMappings"][0]["UUID"]
 
 

@@ -26,7 +26,7 @@ from localcloud.customers import Customer, Customers
 from ops.fault import set_switches
 from orders.aggregate import OrderStatus
 
-PUBLISHER = PUBLISHER_SPEC.name
+PUBLISHER_NAME = PUBLISHER_SPEC.name
 # A customer's ID token lasts an hour (infra/constructs/customer_pool.py), and a 1,000-order
 # scenario may take longer: a client signs in again this long before it expires.
 TOKEN_MARGIN_SECONDS = 300

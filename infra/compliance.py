@@ -16,72 +16,72 @@ from constructs import IConstruct
 
 
 @dataclass(frozen=True)
-class Exception_:
+class Waiver:
     rules: tuple[str, ...]  # cdk-nag rule ids
     reason: str
     checkov: tuple[str, ...] = ()  # the checkov checks the same reason answers, skipped on the same resource
 
 
 # Every exception the platform takes, by the kind of resource it applies to.
-XRAY_WRITES = Exception_(
+XRAY_WRITES = Waiver(
     ("AwsSolutions-IAM5",),
     "X-Ray's PutTraceSegments and PutTelemetryRecords have no resource-level permissions: "
     "active tracing needs Resource '*' for exactly these two write actions.",
 )
-STREAM_LISTING = Exception_(
+STREAM_LISTING = Waiver(
     ("AwsSolutions-IAM5",),
     "A stream reader's event source mapping: CDK grants dynamodb:ListStreams, which lists the account's "
     "streams and has no resource-level permissions, on Resource '*'; reading the stream is on its one ARN.",
 )
-PINNED_RUNTIME = Exception_(
+PINNED_RUNTIME = Waiver(
     ("AwsSolutions-L1", "Serverless-LambdaLatestVersion"),
     "The runtime is pinned (python3.12) to the Python the Powertools layer is resolved for and "
     "the suite runs against; moving to a newer runtime is a deliberate, tested change.",
 )
-SYNCHRONOUS_FUNCTION = Exception_(
+SYNCHRONOUS_FUNCTION = Waiver(
     ("Serverless-LambdaDLQ",),
     "Invoked synchronously (API Gateway) or by a stream event source with its own on-failure "
     "destination: a function DLQ would never receive anything.",
     checkov=("CKV_AWS_116",),
 )
-ASYNC_WITH_DESTINATION = Exception_(
+ASYNC_WITH_DESTINATION = Waiver(
     ("Serverless-LambdaDLQ",),
     "Failed async invocations go to an on-failure destination (EventInvokeConfig), which "
     "supersedes the legacy function DLQ and records the error with the event.",
     checkov=("CKV_AWS_116",),
 )
-DEAD_LETTER_QUEUE = Exception_(
+DEAD_LETTER_QUEUE = Waiver(
     ("AwsSolutions-SQS3", "Serverless-SQSRedrivePolicy"),
     "This queue is itself a dead-letter queue (rule targets, on-failure destinations); it has "
     "an alarm instead of a queue behind it.",
 )
-IAM_AUTHORIZED_API = Exception_(
+IAM_AUTHORIZED_API = Waiver(
     ("AwsSolutions-COG4",),
     "A staff route, authorized with IAM (SigV4): its callers are staff and operators' IAM roles, and a "
     "customer's user-pool token is refused there. The customer routes use the Cognito authorizer.",
 )
-OPTIONAL_CUSTOMER_MFA = Exception_(
+OPTIONAL_CUSTOMER_MFA = Waiver(
     ("AwsSolutions-COG2", "AwsSolutions-COG3", "AwsSolutions-COG8"),
     "Customers may add a second factor (TOTP) but are not made to: a shop that demands MFA to order "
     "loses its customers. Threat protection (the Plus plan) is priced per active user; the API's own "
     "checks (owner on every read and write, prices from the catalog) bound what a stolen token does.",
 )
-NO_WAF = Exception_(
+NO_WAF = Waiver(
     ("AwsSolutions-APIG3",),
     "WAF is an account/edge decision with its own cost; the API is IAM-authorized, throttled "
     "and validates every body, and a WebACL can be associated without changing this stack.",
 )
-API_LOGGING_ROLE = Exception_(
+API_LOGGING_ROLE = Waiver(
     ("AwsSolutions-IAM4",),
     "The account-level role API Gateway writes execution and access logs with: "
     "AmazonAPIGatewayPushToCloudWatchLogs is the policy AWS defines for exactly that.",
 )
-TABLE_INDEXES = Exception_(
+TABLE_INDEXES = Waiver(
     ("AwsSolutions-IAM5",),
     "Access to this table's own indexes (the saga's sweep reads the read model's sparse 'pending' index): "
     "the wildcard is the index name under one table ARN.",
 )
-DISPOSABLE_DEV_TABLE = Exception_(
+DISPOSABLE_DEV_TABLE = Waiver(
     ("AwsSolutions-DDB3",),
     "dev data is disposable and removed with the stack; prod enables point-in-time recovery on "
     "every table (tests/infra checks it).",
@@ -126,7 +126,7 @@ CFN_LINT_IGNORES: dict[str, str] = {
 
 
 def excuse(
-    construct: IConstruct, exception: Exception_, *, applies_to: list | None = None, children: bool = False
+    construct: IConstruct, exception: Waiver, *, applies_to: list | None = None, children: bool = False
 ) -> None:
     """Suppress these rules on this resource (and its children when asked), for this reason;
     the checkov checks the same reason answers are skipped in the resource's metadata."""

@@ -15,7 +15,7 @@ BEGIN, END = "<!-- security-exceptions:begin -->", "<!-- security-exceptions:end
 
 def render() -> str:
     lines = ["| rule | where | reason |", "| --- | --- | --- |"]
-    names = {id(value): name for name, value in vars(compliance).items() if isinstance(value, compliance.Exception_)}
+    names = {id(value): name for name, value in vars(compliance).items() if isinstance(value, compliance.Waiver)}
     for exception in compliance.ALL:
         rules = ", ".join(f"`{r}`" for r in (*exception.rules, *exception.checkov))
         where = names[id(exception)].lower().replace("_", " ")

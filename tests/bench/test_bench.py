@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from bench.functions import FUNCTIONS
+from bench.functions import HANDLERS
 from tests.bench.conftest import RUN
 from tests.e2e.conftest import ON_AWS
 
@@ -22,7 +22,7 @@ def test_the_benchmark_reports_every_figure(bench_run):
     results = json.loads((RUN.folder / "results.json").read_text())
     functions = results["coldStart"]["functions"]
     assert {"Publisher", "OrdersApi", "OrderSaga"} <= set(functions)
-    assert set(functions) == set(FUNCTIONS)  # every function, cold to its first answer
+    assert set(functions) == set(HANDLERS)  # every function, cold to its first answer
     assert all(0 < f["import"]["medianMs"] < f["firstAnswer"]["medianMs"] and f["ratio"] > 0 for f in functions.values())
     # the libraries' floor beside the bare baseline, for each number of calls, and each function against it
     assert set(results["coldStart"]["libraries"]) == set(results["coldStart"]["baseline"])
@@ -30,7 +30,7 @@ def test_the_benchmark_reports_every_figure(bench_run):
     profile = results["coldStart"]["profile"]  # the slowest function's imports, by package
     # whichever is slowest on a loaded machine (the Publisher, which validates no model, can be):
     # its imports by package, the SDK and the platform's own code among them
-    assert profile["function"] in FUNCTIONS and {"botocore", "common"} <= set(profile["importsByPackage"])
+    assert profile["function"] in HANDLERS and {"botocore", "common"} <= set(profile["importsByPackage"])
     assert "pydantic" not in profile["baselineImportsByPackage"] and "botocore" in profile["baselineImportsByPackage"]
     assert functions["OrderSaga"]["calls"] >= 2 and functions["Publisher"]["calls"] == 1  # its reads and appends; PutEvents
     assert set(results["warm"]) == {"OrdersProjection", "Email", "Analytics", "Audit", "OrderSaga", "Payments",

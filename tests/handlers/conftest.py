@@ -38,15 +38,6 @@ def _forget_cached_clients() -> None:
         for value in vars(module).values():
             if isinstance(value, _lru_cache_wrapper):
                 value.cache_clear()
-    _forget_consumer_runtimes(modules)
-
-
-def _forget_consumer_runtimes(modules) -> None:
-    """EventConsumer builds its idempotency store on first use, against that test's moto."""
-    for module in modules:
-        runtime = getattr(getattr(module, "handler", None), "consumer", None)
-        if runtime is not None:
-            runtime.__dict__.pop("_once", None)
 
 
 @pytest.fixture
