@@ -23,20 +23,34 @@ SES = "SES (emails sent)"
 # analytics markers' stream. A bus consumer's invocation continues the trace of the PutEvents that
 # delivered it, and the outbox (Publisher, tracing PassThrough) gives each entry the trace of the
 # invocation that stored its event: every event of an order is in its POST's trace.
-TRACE_ROOTS = tuple(spec.name for spec in FUNCTIONS if isinstance(spec, ScheduledSpec)
-                    or (isinstance(spec, StreamReaderSpec) and spec is not PUBLISHER))
+TRACE_ROOTS = tuple(
+    spec.name
+    for spec in FUNCTIONS
+    if isinstance(spec, ScheduledSpec) or (isinstance(spec, StreamReaderSpec) and spec is not PUBLISHER)
+)
 # The order's conversation on the happy path: the events no correct design can do without (the
 # shipment: a completed order's units leave `reserved`, which then means units not yet shipped).
-SAGA_EVENTS = (EventType.ORDER_CREATED, EventType.PAYMENT_REQUESTED, EventType.PAYMENT_PROCESSED,
-               EventType.INVENTORY_RESERVATION_REQUESTED, EventType.INVENTORY_UPDATED, EventType.ORDER_COMPLETED,
-               EventType.INVENTORY_SHIPPED)
+SAGA_EVENTS = (
+    EventType.ORDER_CREATED,
+    EventType.PAYMENT_REQUESTED,
+    EventType.PAYMENT_PROCESSED,
+    EventType.INVENTORY_RESERVATION_REQUESTED,
+    EventType.INVENTORY_UPDATED,
+    EventType.ORDER_COMPLETED,
+    EventType.INVENTORY_SHIPPED,
+)
 # Besides its events (the order is its ORDER_CREATED, the saga's state its requests, the payment
 # its PAYMENT_PROCESSED, the reservation its INVENTORY_UPDATED and INVENTORY_SHIPPED), the facts an
 # order must leave stored, one write each (under 1 KB: 1 write unit). The money's: the card call
 # recorded before it is made (exactly once at the provider, a year later too: its key is
 # forgotten after a day), and the read model written again with what was captured.
-FACTS = ("the stock reserved", "the stock shipped", "the read model", "the read model's money",
-         "the card call's record")
+FACTS = (
+    "the stock reserved",
+    "the stock shipped",
+    "the read model",
+    "the read model's money",
+    "the card call's record",
+)
 # The reads an order needs: each product's price, from the catalog (the server prices the order).
 READS = ("the price of its product",)
 FLOOR_LOG_LINE_BYTES = 300 + 26  # one structured line per event handled, and CloudWatch's per-event overhead
@@ -51,8 +65,9 @@ COLD_START_RATE = 0.01
 COLD_START_RATES = (0.001, 0.01, 0.1)
 
 
-def billed_seconds(cpu_seconds: float, wall_seconds: float, memory_mb: int, prices: dict,
-                   queued_seconds: float = 0.0) -> float:
+def billed_seconds(
+    cpu_seconds: float, wall_seconds: float, memory_mb: int, prices: dict, queued_seconds: float = 0.0
+) -> float:
     """The duration AWS would bill: local CPU time stretched to the function's CPU share (one
     full vCPU at 1,769 MB, so 0.14 vCPU at 256 MB), plus the time spent waiting on I/O (the
     wall time the CPU did not account for, the local cloud standing in for AWS's latency), less
@@ -72,8 +87,10 @@ def at_unloaded_durations(loaded: dict, unloaded: dict) -> dict:
             functions[name] = figures
             continue
         scale = figures["invocations"] / alone["invocations"]
-        functions[name] = {**figures, **{key: alone.get(key, 0.0) * scale
-                                         for key in ("cpuSeconds", "wallSeconds", "queuedSeconds")}}
+        functions[name] = {
+            **figures,
+            **{key: alone.get(key, 0.0) * scale for key in ("cpuSeconds", "wallSeconds", "queuedSeconds")},
+        }
     return {**loaded, "functions": functions}
 
 
@@ -81,8 +98,13 @@ def lambda_compute(per_order: dict, prices: dict) -> tuple[float, float]:
     """(GB-seconds, USD) per order of every function's billed duration."""
     gb_seconds = dollars = 0.0
     for figures in per_order["functions"].values():
-        seconds = billed_seconds(figures["cpuSeconds"], figures["wallSeconds"], figures["memoryMb"], prices,
-                                 figures.get("queuedSeconds", 0.0))
+        seconds = billed_seconds(
+            figures["cpuSeconds"],
+            figures["wallSeconds"],
+            figures["memoryMb"],
+            prices,
+            figures.get("queuedSeconds", 0.0),
+        )
         # billed per millisecond, rounded up: half a millisecond an invocation on average
         seconds += 0.0005 * figures["invocations"]
         gb = seconds * figures["memoryMb"] / 1024
@@ -98,16 +120,19 @@ def init_seconds(cold_start: dict) -> dict[str, float]:
     return {name: figures["import"]["medianMs"] / 1000 for name, figures in cold_start["functions"].items()}
 
 
-def lambda_init(per_order: dict, init: dict[str, float], prices: dict, rate: float = COLD_START_RATE, *,
-                throttled: bool = False) -> tuple[float, float]:
+def lambda_init(
+    per_order: dict, init: dict[str, float], prices: dict, rate: float = COLD_START_RATE, *, throttled: bool = False
+) -> tuple[float, float]:
     """(GB-seconds, USD) per order of the INIT phases: each invocation a cold start at `rate`,
     billed for its function's init at its memory. A function the bench did not measure is an
     error, not a free init."""
     gb_seconds = dollars = 0.0
     for name, figures in per_order["functions"].items():
         if name not in init:
-            raise KeyError(f"{name}: no init duration measured (bench/coldstart.py measures each function "
-                           "of infra.consumers.FUNCTIONS)")
+            raise KeyError(
+                f"{name}: no init duration measured (bench/coldstart.py measures each function "
+                "of infra.consumers.FUNCTIONS)"
+            )
         seconds = init[name]
         if throttled:
             seconds /= min(1.0, figures["memoryMb"] / prices["lambda"]["fullVcpuAtMb"])
@@ -124,8 +149,9 @@ def snapstart(per_order: dict, prices: dict, rate: float = COLD_START_RATE) -> t
     duration (the runtime's load and any after-restore hook) is not counted: it cannot be measured
     without SnapStart, so this is its lowest price."""
     snap, month = prices["lambda"]["snapStart"], 30 * 24 * 3600
-    restores = sum(rate * f["invocations"] * f["memoryMb"] / 1024 * snap["restorePerGb"]
-                   for f in per_order["functions"].values())
+    restores = sum(
+        rate * f["invocations"] * f["memoryMb"] / 1024 * snap["restorePerGb"] for f in per_order["functions"].values()
+    )
     cache = sum(f["memoryMb"] / 1024 * month * snap["cachePerGbSecond"] for f in per_order["functions"].values())
     return restores, cache
 
@@ -142,8 +168,14 @@ def traces(per_order: dict, prices: dict) -> float:
     return roots * prices["xray"]["samplingRate"]
 
 
-def bill(per_order: dict, prices: dict, *, init: dict[str, float] | None = None,
-         cold_start_rate: float = COLD_START_RATE, rest_api: bool = True) -> dict[str, float]:
+def bill(
+    per_order: dict,
+    prices: dict,
+    *,
+    init: dict[str, float] | None = None,
+    cold_start_rate: float = COLD_START_RATE,
+    rest_api: bool = True,
+) -> dict[str, float]:
     """USD per million orders by service; with `init` (init_seconds), the INIT phases at the rate."""
     c, p = per_order, prices
     _, compute = lambda_compute(c, p)
@@ -182,8 +214,9 @@ def hops() -> dict[EventType, list[str]]:
     return {event: consumers_of(event.value) for event in SAGA_EVENTS}
 
 
-def floor(per_order: dict, prices: dict, init_seconds: float | None = None,
-          cold_start_rate: float = COLD_START_RATE) -> list[FloorLine]:
+def floor(
+    per_order: dict, prices: dict, init_seconds: float | None = None, cold_start_rate: float = COLD_START_RATE
+) -> list[FloorLine]:
     """The floor's lines; with `init_seconds` (the least init of a function that calls AWS: the
     cold-start bench's baseline), the INIT of its hops at the cold-start rate."""
     p = prices
@@ -195,41 +228,86 @@ def floor(per_order: dict, prices: dict, init_seconds: float | None = None,
     writes = len(FACTS) + 3 * len(SAGA_EVENTS) + 2 * per_order["emails"]
     gb_seconds = invocations * FLOOR_IO_SECONDS * FLOOR_MEMORY_MB / 1024
     lines = [
-        FloorLine("API Gateway", 1, "request", p["apiGateway"]["restRequestsPerMillion"],
-                  "POST /orders; a REST API, the type that refuses a non-object body before a function runs"),
-        FloorLine("EventBridge events", len(SAGA_EVENTS), "events",
-                  len(SAGA_EVENTS) * p["eventbridge"]["customEventsPerMillion"],
-                  "the saga's conversation: " + ", ".join(e.value for e in SAGA_EVENTS)),
-        FloorLine("EventBridge archive", len(SAGA_EVENTS) * archived_per_event, "bytes",
-                  len(SAGA_EVENTS) * archived_per_event * MILLION / GB * p["eventbridge"]["archivePerGb"],
-                  "those events kept for replay, at the size measured"),
-        FloorLine("DynamoDB reads", len(READS), "read units", len(READS) * p["dynamodb"]["readRequestUnitsPerMillion"],
-                  "one strongly consistent read of " + ", ".join(READS) + ": the price is the server's, and an order "
-                  "placed after a change is priced at it"),
-        FloorLine("DynamoDB writes", writes, "write units", writes * p["dynamodb"]["writeRequestUnitsPerMillion"],
-                  "one 1 KB write for each event in the event store (the source of truth: the order is its "
-                  "ORDER_CREATED, the saga's state its requests, the payment its PAYMENT_PROCESSED, the "
-                  "reservation its INVENTORY_UPDATED and INVENTORY_SHIPPED), one "
-                  "for each other fact (" + ", ".join(FACTS) + "), and for each event one audit entry and one "
-                  "analytics marker (a consumer handed one event at a time, at least once, and again by a replay, "
-                  "counts it exactly once only by remembering it); two for each of the "
-                  f"{per_order['emails']:g} emails, claimed before SES and marked sent after (SES takes no "
-                  "idempotency key: one record cannot tell a sent email from a claim whose sender crashed; a card "
-                  "network takes one, but forgets it after a day, so the charge needs its call recorded once)"),
-        FloorLine("Lambda requests", invocations, "invocations", invocations * p["lambda"]["requestsPerMillion"],
-                  f"one per hop: the API, and each event to each consumer its rules route it to ({consumer_hops}: "
-                  + "; ".join(f"{e.value} to {len(n)}" for e, n in routed.items())
-                  + "); the outbox needs none of its own per order (a stream batch carries many events)"),
-        FloorLine("Lambda duration", gb_seconds, "GB-s", gb_seconds * p["lambda"]["gbSecond"]["arm64"] * MILLION,
-                  f"each hop {FLOOR_IO_SECONDS * 1000:.0f} ms waiting on its one request, at {FLOOR_MEMORY_MB} MB, arm64"),
-        FloorLine("CloudWatch Logs", invocations * FLOOR_LOG_LINE_BYTES, "bytes",
-                  invocations * FLOOR_LOG_LINE_BYTES * MILLION / GB * p["cloudwatchLogs"]["ingestedPerGb"],
-                  "one structured line of about 300 bytes for each hop"),
+        FloorLine(
+            "API Gateway",
+            1,
+            "request",
+            p["apiGateway"]["restRequestsPerMillion"],
+            "POST /orders; a REST API, the type that refuses a non-object body before a function runs",
+        ),
+        FloorLine(
+            "EventBridge events",
+            len(SAGA_EVENTS),
+            "events",
+            len(SAGA_EVENTS) * p["eventbridge"]["customEventsPerMillion"],
+            "the saga's conversation: " + ", ".join(e.value for e in SAGA_EVENTS),
+        ),
+        FloorLine(
+            "EventBridge archive",
+            len(SAGA_EVENTS) * archived_per_event,
+            "bytes",
+            len(SAGA_EVENTS) * archived_per_event * MILLION / GB * p["eventbridge"]["archivePerGb"],
+            "those events kept for replay, at the size measured",
+        ),
+        FloorLine(
+            "DynamoDB reads",
+            len(READS),
+            "read units",
+            len(READS) * p["dynamodb"]["readRequestUnitsPerMillion"],
+            "one strongly consistent read of " + ", ".join(READS) + ": the price is the server's, and an order "
+            "placed after a change is priced at it",
+        ),
+        FloorLine(
+            "DynamoDB writes",
+            writes,
+            "write units",
+            writes * p["dynamodb"]["writeRequestUnitsPerMillion"],
+            "one 1 KB write for each event in the event store (the source of truth: the order is its "
+            "ORDER_CREATED, the saga's state its requests, the payment its PAYMENT_PROCESSED, the "
+            "reservation its INVENTORY_UPDATED and INVENTORY_SHIPPED), one "
+            "for each other fact (" + ", ".join(FACTS) + "), and for each event one audit entry and one "
+            "analytics marker (a consumer handed one event at a time, at least once, and again by a replay, "
+            "counts it exactly once only by remembering it); two for each of the "
+            f"{per_order['emails']:g} emails, claimed before SES and marked sent after (SES takes no "
+            "idempotency key: one record cannot tell a sent email from a claim whose sender crashed; a card "
+            "network takes one, but forgets it after a day, so the charge needs its call recorded once)",
+        ),
+        FloorLine(
+            "Lambda requests",
+            invocations,
+            "invocations",
+            invocations * p["lambda"]["requestsPerMillion"],
+            f"one per hop: the API, and each event to each consumer its rules route it to ({consumer_hops}: "
+            + "; ".join(f"{e.value} to {len(n)}" for e, n in routed.items())
+            + "); the outbox needs none of its own per order (a stream batch carries many events)",
+        ),
+        FloorLine(
+            "Lambda duration",
+            gb_seconds,
+            "GB-s",
+            gb_seconds * p["lambda"]["gbSecond"]["arm64"] * MILLION,
+            f"each hop {FLOOR_IO_SECONDS * 1000:.0f} ms waiting on its one request, at {FLOOR_MEMORY_MB} MB, arm64",
+        ),
+        FloorLine(
+            "CloudWatch Logs",
+            invocations * FLOOR_LOG_LINE_BYTES,
+            "bytes",
+            invocations * FLOOR_LOG_LINE_BYTES * MILLION / GB * p["cloudwatchLogs"]["ingestedPerGb"],
+            "one structured line of about 300 bytes for each hop",
+        ),
     ]
     if init_seconds is not None:
         init_gb_seconds = cold_start_rate * invocations * init_seconds * FLOOR_MEMORY_MB / 1024
-        lines.insert(-1, FloorLine(
-            "Lambda INIT", init_gb_seconds, "GB-s", init_gb_seconds * p["lambda"]["gbSecond"]["arm64"] * MILLION,
-            f"{cold_start_rate:.1%} of the hops a cold start, each the least init of a function that calls AWS "
-            f"(import boto3 and make one client: {init_seconds * 1000:.0f} ms measured), at {FLOOR_MEMORY_MB} MB, arm64"))
+        lines.insert(
+            -1,
+            FloorLine(
+                "Lambda INIT",
+                init_gb_seconds,
+                "GB-s",
+                init_gb_seconds * p["lambda"]["gbSecond"]["arm64"] * MILLION,
+                f"{cold_start_rate:.1%} of the hops a cold start, each the least init of a function that calls AWS "
+                f"(import boto3 and make one client: {init_seconds * 1000:.0f} ms measured), "
+                f"at {FLOOR_MEMORY_MB} MB, arm64",
+            ),
+        )
     return lines

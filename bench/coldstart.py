@@ -24,7 +24,7 @@ import urllib.request
 import uuid
 import zipfile
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from bench import ROOT
 from bench.functions import HANDLERS, lambda_environment
@@ -72,16 +72,27 @@ print(json.dumps({{"importMs": (imported - started) * 1000, "answerMs": (answere
 """
 
 
-def probe(name: str, handler: str, event: dict | None, endpoint: str, baseline_calls: int = 0,
-          import_profile: bool = False) -> dict:
+def probe(
+    name: str, handler: str, event: dict | None, endpoint: str, baseline_calls: int = 0, import_profile: bool = False
+) -> dict:
     from tests.support import aws
 
-    code = _PROBE.format(lambdas=str(ROOT / "lambdas"), handler=handler, name=name, event=json.dumps(event, default=_epoch),
-                         baseline_calls=baseline_calls, table=aws.INVENTORY)
-    env = {**{k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "POWERTOOLS_"))},
-           **lambda_environment(name), "AWS_ENDPOINT_URL": endpoint,
-           "_X_AMZN_TRACE_ID": TRACE_HEADER, "PYTHONDONTWRITEBYTECODE": "1",
-           "PYTHONPATH": os.pathsep.join([str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])])}
+    code = _PROBE.format(
+        lambdas=str(ROOT / "lambdas"),
+        handler=handler,
+        name=name,
+        event=json.dumps(event, default=_epoch),
+        baseline_calls=baseline_calls,
+        table=aws.INVENTORY,
+    )
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "POWERTOOLS_"))},
+        **lambda_environment(name),
+        "AWS_ENDPOINT_URL": endpoint,
+        "_X_AMZN_TRACE_ID": TRACE_HEADER,
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "PYTHONPATH": os.pathsep.join([str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]),
+    }
     if import_profile:
         env["PYTHONPROFILEIMPORTTIME"] = "1"
     result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
@@ -123,8 +134,14 @@ def moto_server():
     # moto's backends live in this process: what an earlier server of the run created is still there
     urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST")).close()
     saved = dict(os.environ)
-    os.environ.update({"AWS_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench",
-                       "AWS_DEFAULT_REGION": "us-east-1"})
+    os.environ.update(
+        {
+            "AWS_ENDPOINT_URL": endpoint,
+            "AWS_ACCESS_KEY_ID": "bench",
+            "AWS_SECRET_ACCESS_KEY": "bench",
+            "AWS_DEFAULT_REGION": "us-east-1",
+        }
+    )
     try:
         import boto3
 
@@ -151,14 +168,16 @@ def first_event(name: str) -> dict:
         prepare(name, event)
         return event
     if name == "OrdersApi":
-        return _signed_in(proxy_event("POST", "/orders", {"items": [{"productId": "SKU-1", "quantity": 1,
-                                                                     "price": "9.99"}]}), claims(f"cust-{unique}"))
+        return _signed_in(
+            proxy_event("POST", "/orders", {"items": [{"productId": "SKU-1", "quantity": 1, "price": "9.99"}]}),
+            claims(f"cust-{unique}"),
+        )
     if name == "UsersApi":  # the email is the token's
         return _signed_in(proxy_event("POST", "/users", {"name": "Ada"}), claims(f"cust-{unique}"))
     if name == "InventoryApi":
         return proxy_event("PUT", f"/inventory/SKU-{unique}", {"quantity": 5})
     if name == "AnalyticsApi":
-        return proxy_event("GET", "/analytics/daily", query={"date": datetime.now(timezone.utc).date().isoformat()})
+        return proxy_event("GET", "/analytics/daily", query={"date": datetime.now(UTC).date().isoformat()})
     if name == "AuditApi":
         return proxy_event("GET", f"/audit/corr-{unique}")
     if name == PUBLISHER.name:
@@ -166,9 +185,17 @@ def first_event(name: str) -> dict:
     if name == ANALYTICS_FOLD.name:
         return {"Records": _new_stream_record(aws.ANALYTICS_EVENTS, lambda: _count_an_event(unique))}
     if name == SAGA_SWEEP.name:
-        return {"version": "0", "id": unique, "detail-type": "Scheduled Event", "source": "aws.events",
-                "account": "123456789012", "time": datetime.now(timezone.utc).isoformat(), "region": "us-east-1",
-                "resources": [], "detail": {}}
+        return {
+            "version": "0",
+            "id": unique,
+            "detail-type": "Scheduled Event",
+            "source": "aws.events",
+            "account": "123456789012",
+            "time": datetime.now(UTC).isoformat(),
+            "region": "us-east-1",
+            "resources": [],
+            "detail": {},
+        }
     raise KeyError(f"no first event for {name}")
 
 
@@ -219,8 +246,11 @@ def asset_bytes() -> int:
 
 
 def _spread(values: list[float]) -> dict:
-    return {"medianMs": round(statistics.median(values), 1), "minMs": round(min(values), 1),
-            "maxMs": round(max(values), 1)}
+    return {
+        "medianMs": round(statistics.median(values), 1),
+        "minMs": round(min(values), 1),
+        "maxMs": round(max(values), 1),
+    }
 
 
 def measure(repeat: int) -> dict:
@@ -233,7 +263,9 @@ def measure(repeat: int) -> dict:
                 samples[name].append(probe(name, handler, first_event(name), endpoint))
             for calls in sorted({int(statistics.median(s["calls"] for s in runs)) for runs in samples.values()}):
                 baseline.setdefault(calls, []).append(probe(BASELINE, BASELINE, None, endpoint, baseline_calls=calls))
-                libraries.setdefault(calls, []).append(probe(LIBRARIES, LIBRARIES, None, endpoint, baseline_calls=calls))
+                libraries.setdefault(calls, []).append(
+                    probe(LIBRARIES, LIBRARIES, None, endpoint, baseline_calls=calls)
+                )
         worst = max(samples, key=lambda name: statistics.median(run["answerMs"] for run in samples[name]))
         profile = probe(worst, HANDLERS[worst], first_event(worst), endpoint, import_profile=True)
         baseline_profile = probe(BASELINE, BASELINE, None, endpoint, baseline_calls=1, import_profile=True)
@@ -244,25 +276,41 @@ def measure(repeat: int) -> dict:
         base_answer = statistics.median(run["answerMs"] for run in baseline[calls])
         libraries_answer = statistics.median(run["answerMs"] for run in libraries[calls])
         imports, answers = [run["importMs"] for run in runs], [run["answerMs"] for run in runs]
-        functions[name] = {"import": _spread(imports), "importRatio": round(statistics.median(imports) / base_import, 2),
-                           "firstAnswer": _spread(answers), "calls": calls,
-                           "baselineAnswerMs": round(base_answer, 1),
-                           "ratio": round(statistics.median(answers) / base_answer, 2),
-                           "librariesRatio": round(statistics.median(answers) / libraries_answer, 2),
-                           # the figures earlier pages keep
-                           "medianMs": round(statistics.median(imports), 1)}
+        functions[name] = {
+            "import": _spread(imports),
+            "importRatio": round(statistics.median(imports) / base_import, 2),
+            "firstAnswer": _spread(answers),
+            "calls": calls,
+            "baselineAnswerMs": round(base_answer, 1),
+            "ratio": round(statistics.median(answers) / base_answer, 2),
+            "librariesRatio": round(statistics.median(answers) / libraries_answer, 2),
+            # the figures earlier pages keep
+            "medianMs": round(statistics.median(imports), 1),
+        }
     return {
         "repeat": repeat,
         "assetBytes": asset_bytes(),
         "baselineMs": round(base_import, 1),
-        "baseline": {str(calls): _spread([run["answerMs"] for run in runs]) for calls, runs in sorted(baseline.items())},
-        "libraries": {str(calls): {**_spread([run["answerMs"] for run in runs]),
-                                   "ratio": round(statistics.median(run["answerMs"] for run in runs)
-                                                  / statistics.median(run["answerMs"] for run in baseline[calls]), 2)}
-                      for calls, runs in sorted(libraries.items())},
+        "baseline": {
+            str(calls): _spread([run["answerMs"] for run in runs]) for calls, runs in sorted(baseline.items())
+        },
+        "libraries": {
+            str(calls): {
+                **_spread([run["answerMs"] for run in runs]),
+                "ratio": round(
+                    statistics.median(run["answerMs"] for run in runs)
+                    / statistics.median(run["answerMs"] for run in baseline[calls]),
+                    2,
+                ),
+            }
+            for calls, runs in sorted(libraries.items())
+        },
         "functions": functions,
         # the slowest function's imports, by package, against the baseline's (one run each,
         # profiled: the profiler itself adds to every figure)
-        "profile": {"function": worst, "importsByPackage": profile["importsByPackage"],
-                    "baselineImportsByPackage": baseline_profile["importsByPackage"]},
+        "profile": {
+            "function": worst,
+            "importsByPackage": profile["importsByPackage"],
+            "baselineImportsByPackage": baseline_profile["importsByPackage"],
+        },
     }

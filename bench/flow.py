@@ -5,6 +5,7 @@ localcloud/meter.py inside the cloud), on the happy path and on a day's mix of o
 
 from __future__ import annotations
 
+import contextlib
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -40,14 +41,19 @@ class Watcher:
     """Reads the read model as an observer (the meter does not bill its requests)."""
 
     def __init__(self, endpoint: str, table: str):
-        self._client = boto3.client("dynamodb", endpoint_url=endpoint, region_name="us-east-1",
-                                    aws_access_key_id=meter.OBSERVER_KEY, aws_secret_access_key="observer")
+        self._client = boto3.client(
+            "dynamodb",
+            endpoint_url=endpoint,
+            region_name="us-east-1",
+            aws_access_key_id=meter.OBSERVER_KEY,
+            aws_secret_access_key="observer",
+        )
         self._table = table
 
     def statuses(self, order_ids: list[str]) -> dict[str, str]:
         found: dict[str, str] = {}
         for start in range(0, len(order_ids), 100):
-            keys = [{"orderId": {"S": order_id}} for order_id in order_ids[start:start + 100]]
+            keys = [{"orderId": {"S": order_id}} for order_id in order_ids[start : start + 100]]
             response = self._client.batch_get_item(RequestItems={self._table: {"Keys": keys, "ConsistentRead": True}})
             found.update({i["orderId"]["S"]: i["status"]["S"] for i in response["Responses"].get(self._table, [])})
         return found
@@ -71,13 +77,21 @@ def settled_meter(cloud: LocalCloud, path: str) -> dict:
     return cloud.wait_until_idle(lambda: meter.read(path))
 
 
-def run(rates: list[int], step_seconds: float, *, metered: int = 20, mixed: int = 40, timeout: float = 900,
-        stage: str = "prod") -> dict:
+def run(
+    rates: list[int],
+    step_seconds: float,
+    *,
+    metered: int = 20,
+    mixed: int = 40,
+    timeout: float = 900,
+    stage: str = "prod",
+) -> dict:
     orders = int(sum(rates) * step_seconds) + len(rates)
     with tempfile.TemporaryDirectory() as tmp:
         meter_file = str(Path(tmp) / "meter.json")
-        cloud = LocalCloud(port=free_port(), state_dir=Path(tmp) / "cloud", stage=stage,
-                           server_env={"LOCAL_CLOUD_METER": meter_file})
+        cloud = LocalCloud(
+            port=free_port(), state_dir=Path(tmp) / "cloud", stage=stage, server_env={"LOCAL_CLOUD_METER": meter_file}
+        )
         cloud.start()
         try:
             outputs = cloud.deploy(quiet=True)
@@ -146,11 +160,12 @@ def run(rates: list[int], step_seconds: float, *, metered: int = 20, mixed: int 
             records = load.drive(outputs.api_url, cloud.aws_env(), tokens, SKU, rates, step_seconds)
             order_ids = [o["orderId"] for o in records["orders"] if o["orderId"]]
             owners.update({o["orderId"]: customers[o["customer"]] for o in records["orders"] if o["orderId"]})
-            try:  # the backlog of the rates beyond saturation drains; what never completes is an error
+            # the backlog of the rates beyond saturation drains; what never completes is an error
+            with contextlib.suppress(TimeoutError):
                 watcher.wait_settled(order_ids, timeout, settled=("COMPLETED",))
-            except TimeoutError:
-                pass
-            under_load = per_order(before, settled_meter(cloud, meter_file), len(order_ids), api_requests=len(records["orders"]))
+            under_load = per_order(
+                before, settled_meter(cloud, meter_file), len(order_ids), api_requests=len(records["orders"])
+            )
             completed = _completed_at(owners, order_ids)
             rows = load.curve(records, completed)
             unloaded = _unloaded_latencies(owners, sequential)
@@ -179,8 +194,13 @@ class _Faults:
 
 def _transient_faults(cloud: LocalCloud, outputs, rate: float) -> _Faults:
     """Every consumer fails this share of its invocations at random (before or after its work)."""
-    client = boto3.client("lambda", endpoint_url=cloud.endpoint, region_name="us-east-1",
-                          aws_access_key_id="test", aws_secret_access_key="test")
+    client = boto3.client(
+        "lambda",
+        endpoint_url=cloud.endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+    )
     names = [outputs.function_name(name) for name in CONSUMER_NAMES]
     for name in names:
         set_switches(name, {RATE: str(rate)}, client=client)
@@ -197,8 +217,11 @@ def _completed_at(owners: dict[str, Api], order_ids: list[str]) -> dict[str, flo
     """When each completed order's ORDER_COMPLETED was stored (epoch seconds)."""
     with ThreadPoolExecutor(4) as pool:
         events = pool.map(lambda order_id: _events(owners, order_id), order_ids)
-        return {order_id: found["ORDER_COMPLETED"] for order_id, found in zip(order_ids, events)
-                if "ORDER_COMPLETED" in found}
+        return {
+            order_id: found["ORDER_COMPLETED"]
+            for order_id, found in zip(order_ids, events, strict=True)
+            if "ORDER_COMPLETED" in found
+        }
 
 
 def _unloaded_latencies(owners: dict[str, Api], order_ids: list[str]) -> list[float]:
@@ -212,8 +235,11 @@ def _unloaded_latencies(owners: dict[str, Api], order_ids: list[str]) -> list[fl
 
 
 def _summary(latencies: list[float]) -> dict[str, float]:
-    return {"p50": round(percentile(latencies, 50), 1), "p95": round(percentile(latencies, 95), 1),
-            "max": round(latencies[-1], 1)}
+    return {
+        "p50": round(percentile(latencies, 50), 1),
+        "p95": round(percentile(latencies, 95), 1),
+        "max": round(latencies[-1], 1),
+    }
 
 
 def per_order(before: dict, after: dict, orders: int, *, api_requests: int) -> dict:
@@ -246,10 +272,16 @@ def per_order(before: dict, after: dict, orders: int, *, api_requests: int) -> d
         "dynamodbRefusedWriteUnits": delta.get("dynamodb.write_units.refused", 0) / orders,
         "dynamodbReadUnits": sum(v for k, v in delta.items() if k.startswith("dynamodb.read_units.")) / orders,
         "dynamodbRequests": delta.get("dynamodb.requests", 0) / orders,
-        "dynamodbRequestsByOperation": {k.removeprefix("dynamodb.requests."): v / orders for k, v in sorted(delta.items())
-                                        if k.startswith("dynamodb.requests.") and v},
-        "writeUnitsByTable": {_short(k.removeprefix("dynamodb.write_units.table."), TABLES): v / orders
-                              for k, v in sorted(delta.items()) if k.startswith("dynamodb.write_units.table.") and v},
+        "dynamodbRequestsByOperation": {
+            k.removeprefix("dynamodb.requests."): v / orders
+            for k, v in sorted(delta.items())
+            if k.startswith("dynamodb.requests.") and v
+        },
+        "writeUnitsByTable": {
+            _short(k.removeprefix("dynamodb.write_units.table."), TABLES): v / orders
+            for k, v in sorted(delta.items())
+            if k.startswith("dynamodb.write_units.table.") and v
+        },
         "sqsRequests": delta.get("sqs.requests", 0) / orders,
         "emails": delta.get("ses.emails", 0) / orders,
         "logBytes": delta.get("logs.bytes", 0) / orders,

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from infra.consumers import CONSUMERS, FUNCTIONS as SPECS
+from infra.consumers import CONSUMERS
+from infra.consumers import FUNCTIONS as SPECS
 
 HANDLERS: dict[str, str] = {spec.name: spec.handler for spec in SPECS}  # every function: its handler
 CONSUMER_NAMES = [consumer.name for consumer in CONSUMERS]

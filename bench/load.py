@@ -28,21 +28,45 @@ KEPT_UP = 0.9
 BEND = 3.0
 
 
-def drive(api_url: str, env: dict[str, str], tokens: list[str], sku: str, rates: list[int],
-          step_seconds: float) -> dict:
+def drive(
+    api_url: str, env: dict[str, str], tokens: list[str], sku: str, rates: list[int], step_seconds: float
+) -> dict:
     """Run the steps, each order placed as one of the customers whose ID tokens these are;
     returns {"started", "rates", "stepSeconds", "orders": [{"sent", "postMs", "status",
     "orderId", "customer"}]} (times in epoch seconds, as the event store dates its events;
     `customer`: the index of the token it was placed with)."""
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "orders.json"
-        environment = {**os.environ, **env, "LOAD_RATES": ",".join(map(str, rates)),
-                       "LOAD_STEP_SECONDS": str(step_seconds), "LOAD_TOKENS": ",".join(tokens),
-                       "LOAD_SKU": sku, "LOAD_RECORDS": str(out)}
-        run = subprocess.run([sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless", "--host", api_url,
-                              "--only-summary", "--loglevel", "ERROR", "--stop-timeout", "10"],
-                             env=environment, capture_output=True, text=True,
-                             timeout=len(rates) * step_seconds + 180)
+        environment = {
+            **os.environ,
+            **env,
+            "LOAD_RATES": ",".join(map(str, rates)),
+            "LOAD_STEP_SECONDS": str(step_seconds),
+            "LOAD_TOKENS": ",".join(tokens),
+            "LOAD_SKU": sku,
+            "LOAD_RECORDS": str(out),
+        }
+        run = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "locust",
+                "-f",
+                str(LOCUSTFILE),
+                "--headless",
+                "--host",
+                api_url,
+                "--only-summary",
+                "--loglevel",
+                "ERROR",
+                "--stop-timeout",
+                "10",
+            ],
+            env=environment,
+            capture_output=True,
+            text=True,
+            timeout=len(rates) * step_seconds + 180,
+        )
         # locust exits 1 when a request failed: that is a figure of the curve, not a crash.
         if run.returncode not in (0, 1) or not out.exists():
             raise RuntimeError(f"locust failed ({run.returncode}): {run.stderr[-2000:]}")
@@ -62,17 +86,21 @@ def curve(records: dict, completed: dict[str, float]) -> list[dict]:
         sent = [o for o in records["orders"] if start <= o["sent"] < end]
         finished = [o for o in sent if o["orderId"] in completed]
         latencies = sorted((completed[o["orderId"]] - o["sent"]) * 1000 for o in finished)
-        rows.append({
-            "rate": rate,
-            "sentPerSecond": round(len(sent) / seconds, 2),
-            "completedPerSecond": round(sum(1 for t in done_at if start <= t < end) / seconds, 2),
-            "orders": len(sent),
-            "errorRate": round(1 - len(finished) / len(sent), 4) if sent else 0.0,
-            "errors": {str(status): sum(1 for o in sent if o["status"] == status)
-                       for status in sorted({o["status"] for o in sent if not 200 <= o["status"] < 300})},
-            "postP50Ms": round(statistics.median(o["postMs"] for o in sent), 1) if sent else None,
-            "latencyMs": {f"p{q}": round(percentile(latencies, q), 1) for q in (50, 95, 99)} if latencies else None,
-        })
+        rows.append(
+            {
+                "rate": rate,
+                "sentPerSecond": round(len(sent) / seconds, 2),
+                "completedPerSecond": round(sum(1 for t in done_at if start <= t < end) / seconds, 2),
+                "orders": len(sent),
+                "errorRate": round(1 - len(finished) / len(sent), 4) if sent else 0.0,
+                "errors": {
+                    str(status): sum(1 for o in sent if o["status"] == status)
+                    for status in sorted({o["status"] for o in sent if not 200 <= o["status"] < 300})
+                },
+                "postP50Ms": round(statistics.median(o["postMs"] for o in sent), 1) if sent else None,
+                "latencyMs": {f"p{q}": round(percentile(latencies, q), 1) for q in (50, 95, 99)} if latencies else None,
+            }
+        )
     return rows
 
 

@@ -53,8 +53,9 @@ class Buyer(FastHttpUser):
         customer = random.randrange(len(TOKENS))  # the order is theirs: the API reads them from the token
         headers = {"Content-Type": "application/json", "Authorization": TOKENS[customer]}
         sent = time.time()
-        with self.client.post("/orders", data=body, headers=headers, name="POST /orders",
-                              catch_response=True) as response:
+        with self.client.post(
+            "/orders", data=body, headers=headers, name="POST /orders", catch_response=True
+        ) as response:
             answered = time.time()
             order_id = None
             if 200 <= response.status_code < 300:
@@ -62,8 +63,15 @@ class Buyer(FastHttpUser):
                 response.success()
             else:
                 response.failure(f"{response.status_code}")
-        _orders.append({"sent": sent, "postMs": (answered - sent) * 1000,
-                        "status": response.status_code, "orderId": order_id, "customer": customer})
+        _orders.append(
+            {
+                "sent": sent,
+                "postMs": (answered - sent) * 1000,
+                "status": response.status_code,
+                "orderId": order_id,
+                "customer": customer,
+            }
+        )
 
 
 @events.test_start.add_listener

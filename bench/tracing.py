@@ -103,13 +103,14 @@ class _Sinks:
         sinks = self
 
         class Otlp(http.server.BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 (the standard library's name)
+            def do_POST(self) -> None:
                 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
                 request = ExportTraceServiceRequest()
                 request.ParseFromString(self.rfile.read(int(self.headers["Content-Length"])))
-                sinks.spans += sum(len(scope.spans) for resource in request.resource_spans
-                                   for scope in resource.scope_spans)
+                sinks.spans += sum(
+                    len(scope.spans) for resource in request.resource_spans for scope in resource.scope_spans
+                )
                 self.send_response(200)
                 self.end_headers()
 
@@ -152,12 +153,22 @@ def sinks():
 def probe(option: str, endpoint: str, stand_ins: _Sinks, warm: int) -> dict:
     from tests.support import aws
 
-    code = _PROBE.format(option=option, calls=CALLS, warm=warm, table=aws.INVENTORY,
-                         otlp=f"http://127.0.0.1:{stand_ins.http.server_address[1]}/v1/traces")
-    env = {**{k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "POWERTOOLS_", "OTEL_"))},
-           **lambda_environment("Probe"), "AWS_ENDPOINT_URL": endpoint, "_X_AMZN_TRACE_ID": TRACE_HEADER,
-           "AWS_XRAY_DAEMON_ADDRESS": f"127.0.0.1:{stand_ins.udp.getsockname()[1]}",
-           "PYTHONDONTWRITEBYTECODE": "1", "PYTHONPATH": str(ROOT)}
+    code = _PROBE.format(
+        option=option,
+        calls=CALLS,
+        warm=warm,
+        table=aws.INVENTORY,
+        otlp=f"http://127.0.0.1:{stand_ins.http.server_address[1]}/v1/traces",
+    )
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "POWERTOOLS_", "OTEL_"))},
+        **lambda_environment("Probe"),
+        "AWS_ENDPOINT_URL": endpoint,
+        "_X_AMZN_TRACE_ID": TRACE_HEADER,
+        "AWS_XRAY_DAEMON_ADDRESS": f"127.0.0.1:{stand_ins.udp.getsockname()[1]}",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "PYTHONPATH": str(ROOT),
+    }
     stand_ins.reset()
     result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
     if result.returncode:
@@ -179,9 +190,11 @@ def measure(repeat: int, warm: int = 50) -> dict:
     figures = {}
     for option, samples in runs.items():
         medians = {key: statistics.median(run[key] for run in samples) for key in base}
-        figures[option] = {**{key: round(value, 2) for key, value in medians.items()},
-                           **{key.replace("Ms", "Ratio"): round(medians[key] / base[key], 2) for key in base},
-                           "sentPerInvocation": samples[-1]["sentPerInvocation"]}
+        figures[option] = {
+            **{key: round(value, 2) for key, value in medians.items()},
+            **{key.replace("Ms", "Ratio"): round(medians[key] / base[key], 2) for key in base},
+            "sentPerInvocation": samples[-1]["sentPerInvocation"],
+        }
     return {"repeat": repeat, "warmInvocations": warm, "calls": CALLS, "options": figures}
 
 

@@ -6,13 +6,15 @@ calls are every request it makes, on any session (counted where botocore sends t
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import os
 import statistics
 import time
 import uuid
-from datetime import datetime, timezone
 from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import ClassVar
 
 import boto3
 from botocore.exceptions import ClientError
@@ -27,10 +29,10 @@ def workload() -> dict[str, str]:
     from catalog.examples import EXAMPLES
     from infra import consumers as declared
 
-    return {spec.name: next(name for name, example in EXAMPLES.items() if example.eventType == spec.sample_type)
-            for spec in declared.CONSUMERS}
-
-
+    return {
+        spec.name: next(name for name, example in EXAMPLES.items() if example.eventType == spec.sample_type)
+        for spec in declared.CONSUMERS
+    }
 
 
 @contextmanager
@@ -38,11 +40,10 @@ def aws_in_process(name: str):
     """moto, with the tables the functions use, and the function's environment."""
     from moto import mock_aws
 
-    from tests.support import aws
-
     # As deployed: in a sampled trace (what the events it stores carry), INFO logs (written to
     # /dev/null: formatted, not kept).
     from bench.coldstart import TRACE_HEADER
+    from tests.support import aws
 
     env = {**lambda_environment(name), "POWERTOOLS_METRICS_NAMESPACE": "Bench", "_X_AMZN_TRACE_ID": TRACE_HEADER}
     saved = dict(os.environ)
@@ -67,7 +68,7 @@ def fresh_event(example: str) -> dict:
     new_id = str(uuid.uuid4())
     detail["eventId"] = str(uuid.uuid4())
     # new in time too: Payments parks a request older than the card network remembers keys
-    now = datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    now = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
     detail["timestamp"] = event["time"] = now
     for key in ("orderId", "userId"):
         if key in detail["payload"]:
@@ -82,8 +83,7 @@ def prepare(name: str, event: dict) -> None:
     """What must exist before the event arrives (not timed): the event itself in the store, as
     the outbox published it (a consumer that moves money or stock, or changes a read model or an
     address, acts only on an event the store holds), and stock."""
-    from catalog import parse_event
-    from catalog import Caller
+    from catalog import Caller, parse_event
     from eventstore.store import EventStore
     from inventory.stock import Stock
     from tests.support import aws
@@ -120,12 +120,10 @@ class CallRecorder:
     def replay(self, calls) -> None:
         for service, operation, params, via_resource in calls:
             client = self._client(service, via_resource)
-            try:
+            with contextlib.suppress(ClientError):  # a conditional write the handler already made: the same cost
                 client._make_api_call(operation, params)
-            except ClientError:
-                pass  # a conditional write the handler already made: the request costs the same
 
-    _clients: dict = {}
+    _clients: ClassVar[dict] = {}
 
 
 def count_requests() -> list:
@@ -144,7 +142,6 @@ def count_requests() -> list:
 
 def measure_consumer(name: str, events: int) -> dict:
     import importlib
-
     from functools import _lru_cache_wrapper
 
     with aws_in_process(name):
@@ -199,14 +196,18 @@ def measure(events: int) -> dict:
 
     results = {}
     for name in workload():
-        run = subprocess.run([sys.executable, "-m", "bench.warm", name, str(events)], cwd=ROOT,
-                             capture_output=True, text=True, check=True)
+        run = subprocess.run(
+            [sys.executable, "-m", "bench.warm", name, str(events)],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         results[name] = json.loads(run.stdout.strip().splitlines()[-1])
     return results
 
 
 if __name__ == "__main__":
-    import contextlib
     import json
     import sys
 

@@ -17,7 +17,7 @@ import sys
 import tempfile
 import time
 from dataclasses import asdict
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 
@@ -30,8 +30,16 @@ DOCS = ROOT / "docs" / "RELIABILITY.md"
 BEGIN, END = "<!-- chaos-table:begin -->", "<!-- chaos-table:end -->"
 
 
-def run(orders: int, scenarios: list[str], *, clients: int, fault_rate: float = 0.1, seed: int = 0, log=print,
-        after_each=None) -> list[Row]:
+def run(
+    orders: int,
+    scenarios: list[str],
+    *,
+    clients: int,
+    fault_rate: float = 0.1,
+    seed: int = 0,
+    log=print,
+    after_each=None,
+) -> list[Row]:
     rows: list[Row] = []
     run_started = time.time()
     with tempfile.TemporaryDirectory() as tmp, World(Path(tmp) / "cloud", clients=clients, seed=seed, log=log) as world:
@@ -62,42 +70,62 @@ def run(orders: int, scenarios: list[str], *, clients: int, fault_rate: float = 
 def table(rows: list[Row], *, header: bool = True) -> str:
     lines = []
     if header:
-        lines += [f"| {'scenario':44} | {'events':>7} | {'processed':>9} | {'parked':>6} | {'lost':>4} | "
-                  f"{'duplicated effects':>18} | {'checks':6} | {'seconds':>7} |",
-                  f"|{'-' * 46}|{'-' * 8}:|{'-' * 10}:|{'-' * 7}:|{'-' * 5}:|{'-' * 19}:|{'-' * 8}|{'-' * 8}:|"]
+        lines += [
+            f"| {'scenario':44} | {'events':>7} | {'processed':>9} | {'parked':>6} | {'lost':>4} | "
+            f"{'duplicated effects':>18} | {'checks':6} | {'seconds':>7} |",
+            f"|{'-' * 46}|{'-' * 8}:|{'-' * 10}:|{'-' * 7}:|{'-' * 5}:|{'-' * 19}:|{'-' * 8}|{'-' * 8}:|",
+        ]
     for row in rows:
         checks = "pass" if all(row.checks.values()) else "FAIL"
-        lines.append(f"| {row.scenario:44} | {row.events:7} | {row.processed:9} | {row.parked:6} | {row.lost:4} | "
-                     f"{row.duplicated:18} | {checks:6} | {row.seconds:7.0f} |")
+        lines.append(
+            f"| {row.scenario:44} | {row.events:7} | {row.processed:9} | {row.parked:6} | {row.lost:4} | "
+            f"{row.duplicated:18} | {checks:6} | {row.seconds:7.0f} |"
+        )
     return "\n".join(lines)
 
 
 def checks(rows: list[Row]) -> str:
-    return "\n".join(f"- {row.scenario.strip()}: " + "; ".join(
-        f"{'ok' if passed else 'FAILED'} {check}" for check, passed in row.checks.items()) for row in rows)
+    return "\n".join(
+        f"- {row.scenario.strip()}: "
+        + "; ".join(f"{'ok' if passed else 'FAILED'} {check}" for check, passed in row.checks.items())
+        for row in rows
+    )
 
 
 def record(rows: list[Row], orders: int, seconds: float, command: str, *, seed: int, done: bool = True) -> None:
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
-    when = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+    ).stdout.strip()
+    when = datetime.now(UTC).isoformat(timespec="seconds")
     state = f"{seconds / 60:.0f} minutes" if done else f"still running after {seconds / 60:.0f} minutes"
-    block = (f"{BEGIN}\nLatest run: `{command}`, {orders} orders per scenario, seed {seed}, {when}, commit {commit}, "
-             f"{state}.\n\n{table(rows)}\n\nEach scenario's own checks:\n\n{checks(rows)}\n{END}")
+    block = (
+        f"{BEGIN}\nLatest run: `{command}`, {orders} orders per scenario, seed {seed}, {when}, commit {commit}, "
+        f"{state}.\n\n{table(rows)}\n\nEach scenario's own checks:\n\n{checks(rows)}\n{END}"
+    )
     text = DOCS.read_text()
-    DOCS.write_text(text[:text.index(BEGIN)] + block + text[text.index(END) + len(END):])
+    DOCS.write_text(text[: text.index(BEGIN)] + block + text[text.index(END) + len(END) :])
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m chaos", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m chaos", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--orders", type=int, default=1000, help="orders per scenario (default 1000)")
     parser.add_argument("--scenarios", default=",".join(SCENARIOS), help=f"comma-separated, of: {', '.join(SCENARIOS)}")
     parser.add_argument("--clients", type=int, default=8, help="concurrent API clients (default 8)")
-    parser.add_argument("--fault-rate", type=float, default=0.1,
-                        help="transient faults: the fraction of invocations that fail (default 0.1)")
-    parser.add_argument("--seed", type=int, default=None,
-                        help="what every random choice of the run follows (default: a new one, printed); the same "
-                             "seed replays the same ids, faulted events and fuzzed requests")
+    parser.add_argument(
+        "--fault-rate",
+        type=float,
+        default=0.1,
+        help="transient faults: the fraction of invocations that fail (default 0.1)",
+    )
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=None,
+        help="what every random choice of the run follows (default: a new one, printed); the same "
+        "seed replays the same ids, faulted events and fuzzed requests",
+    )
     parser.add_argument("--docs", action="store_true", help="record the table in docs/RELIABILITY.md")
     parser.add_argument("--out", type=Path, help="also write the rows as JSON here")
     args = parser.parse_args(argv)
@@ -114,8 +142,11 @@ def main(argv: list[str] | None = None) -> int:
     command = "make chaos" if args.orders == 1000 else f"make chaos ORDERS={args.orders}"
     if names != list(SCENARIOS):
         command = f"python -m chaos --orders {args.orders} --scenarios {','.join(names)} --docs"
-    progress = (lambda so_far: record(so_far, args.orders, time.monotonic() - started, command, seed=seed, done=False)) \
-        if args.docs else None  # a long run shows its rows as they come
+    progress = (
+        (lambda so_far: record(so_far, args.orders, time.monotonic() - started, command, seed=seed, done=False))
+        if args.docs
+        else None
+    )  # a long run shows its rows as they come
     rows = run(args.orders, names, clients=args.clients, fault_rate=args.fault_rate, seed=seed, after_each=progress)
     seconds = time.monotonic() - started
     print(f"\nChaos run: {args.orders} orders per scenario, seed {seed}, {seconds / 60:.1f} minutes\n")

@@ -26,7 +26,6 @@ import time
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-
 from decimal import Decimal
 
 from analytics.counters import MONEY, NEEDS_THE_ORDER_BEFORE, increments
@@ -37,11 +36,16 @@ from eventstore.answers import PAYMENTS, RESERVATIONS
 from infra import consumers as declared
 from infra.consumers import ConsumerSpec, Recorded, consumers_of
 from infra.tables import TABLES
+from ops.redrive import REFUSED, STREAM_BATCH, Redrive, classify
 from orders.aggregate import Order, OrderStatus
 from orders.limits import per_product
-from ops.redrive import REFUSED, STREAM_BATCH, Redrive, classify
-ONCE_PER_SAGA = ("PAYMENT_REQUESTED", "INVENTORY_RESERVATION_REQUESTED", "PAYMENT_REFUND_REQUESTED",
-                 "INVENTORY_RELEASE_REQUESTED")
+
+ONCE_PER_SAGA = (
+    "PAYMENT_REQUESTED",
+    "INVENTORY_RESERVATION_REQUESTED",
+    "PAYMENT_REFUND_REQUESTED",
+    "INVENTORY_RELEASE_REQUESTED",
+)
 ONCE_PER_PAYMENT = ("PAYMENT_PROCESSED", "PAYMENT_FAILED", "PAYMENT_REFUNDED")
 ONCE_PER_RESERVATION = ("INVENTORY_UPDATED", "INVENTORY_INSUFFICIENT", "INVENTORY_RELEASED")
 
@@ -77,14 +81,27 @@ class ParkedEvent:
 
 
 def stored_events(world: World, prefix: str) -> list[dict]:
-    items, kwargs = [], dict(
-        TableName=world.outputs["EventStoreTableName"], ConsistentRead=True,
-        FilterExpression="begins_with(correlationId, :p)", ExpressionAttributeValues={":p": {"S": prefix}})
+    items, kwargs = (
+        [],
+        {
+            "TableName": world.outputs["EventStoreTableName"],
+            "ConsistentRead": True,
+            "FilterExpression": "begins_with(correlationId, :p)",
+            "ExpressionAttributeValues": {":p": {"S": prefix}},
+        },
+    )
     for page in world.dynamodb.get_paginator("scan").paginate(**kwargs):
         for item in page["Items"]:
-            items.append({"eventId": item["eventId"]["S"], "eventType": item["eventType"]["S"],
-                          "aggregateId": item["aggregateId"]["S"], "version": int(item["version"]["N"]),
-                          "source": item["source"]["S"], "detail": json.loads(item["detail"]["S"])})
+            items.append(
+                {
+                    "eventId": item["eventId"]["S"],
+                    "eventType": item["eventType"]["S"],
+                    "aggregateId": item["aggregateId"]["S"],
+                    "version": int(item["version"]["N"]),
+                    "source": item["source"]["S"],
+                    "detail": json.loads(item["detail"]["S"]),
+                }
+            )
     return items
 
 
@@ -92,17 +109,24 @@ def stored_events(world: World, prefix: str) -> list[dict]:
 Routed = list[tuple[str, str, dict]]
 
 
-def own_writes(world: World, scope: Scope, events: list[dict],
-               consumers: tuple[ConsumerSpec, ...] | None = None) -> set[tuple[str, str]]:
+def own_writes(
+    world: World, scope: Scope, events: list[dict], consumers: tuple[ConsumerSpec, ...] | None = None
+) -> set[tuple[str, str]]:
     """(consumer, event id) for every event whose exactly-once write its consumer has made, each
     consumer (every one declared, by default) checked as its spec's `once` says."""
     routed: Routed = [(e["eventId"], e["eventType"], e["detail"]) for e in events]
-    routed += [(str(d["detail"].get("eventId")), d["detail-type"], d["detail"]) for d in scope.put_directly
-               if isinstance(d["detail"], dict)]
+    routed += [
+        (str(d["detail"].get("eventId")), d["detail-type"], d["detail"])
+        for d in scope.put_directly
+        if isinstance(d["detail"], dict)
+    ]
     found: set[tuple[str, str]] = set()
     for spec in declared.CONSUMERS if consumers is None else consumers:
-        mine = [(event_id, event_type, detail) for event_id, event_type, detail in routed
-                if spec.name in consumers_of(event_type)]
+        mine = [
+            (event_id, event_type, detail)
+            for event_id, event_type, detail in routed
+            if spec.name in consumers_of(event_type)
+        ]
         if isinstance(spec.once, Recorded):
             found |= recorded(world, spec, spec.once, mine)
         else:
@@ -115,10 +139,15 @@ def recorded(world: World, spec: ConsumerSpec, once: Recorded, routed: Routed) -
     table = TABLES[once.table]
     keys = {event_id: key for event_id, _, detail in routed if (key := once.key_of(detail)) is not None}
     attributes = (once.done[0],) if once.done else ()
-    items = {item[table.partition.name]["S"]: item
-             for item in world.batch_get(world.outputs[table.output], table.partition.name, list(keys.values()), attributes)}
-    done = {key for key, item in items.items()
-            if not once.done or next(iter(item.get(once.done[0], {}).values()), None) in once.done[1]}
+    items = {
+        item[table.partition.name]["S"]: item
+        for item in world.batch_get(world.outputs[table.output], table.partition.name, list(keys.values()), attributes)
+    }
+    done = {
+        key
+        for key, item in items.items()
+        if not once.done or next(iter(item.get(once.done[0], {}).values()), None) in once.done[1]
+    }
     return {(spec.name, event_id) for event_id, key in keys.items() if key in done}
 
 
@@ -128,8 +157,12 @@ def _analytics_markers(world: World, scope: Scope, events: list[dict], routed: R
 
 def _audit_log(world: World, scope: Scope, events: list[dict], routed: Routed) -> set[str]:
     pages = world.dynamodb.get_paginator("scan").paginate(
-        TableName=world.outputs["AuditTableName"], ConsistentRead=True, ProjectionExpression="eventId",
-        FilterExpression="begins_with(correlationId, :p)", ExpressionAttributeValues={":p": {"S": scope.prefix}})
+        TableName=world.outputs["AuditTableName"],
+        ConsistentRead=True,
+        ProjectionExpression="eventId",
+        FilterExpression="begins_with(correlationId, :p)",
+        ExpressionAttributeValues={":p": {"S": scope.prefix}},
+    )
     return {item["eventId"]["S"] for page in pages for item in page["Items"]}
 
 
@@ -138,8 +171,12 @@ def _read_model_version(world: World, scope: Scope, events: list[dict], routed: 
     answer (`payment:<orderId>`) once the order's paymentVersion is."""
     projected = [e for e in events if "OrdersProjection" in consumers_of(e["eventType"])]
     paying = PAYMENTS.stream("")
-    items = world.batch_get(world.outputs["OrdersTableName"], "orderId",
-                            [e["aggregateId"].removeprefix(paying) for e in projected], ("version", "paymentVersion"))
+    items = world.batch_get(
+        world.outputs["OrdersTableName"],
+        "orderId",
+        [e["aggregateId"].removeprefix(paying) for e in projected],
+        ("version", "paymentVersion"),
+    )
     versions = {item["orderId"]["S"]: int(item["version"]["N"]) for item in items}
     versions |= {paying + item["orderId"]["S"]: int(item.get("paymentVersion", {"N": "0"})["N"]) for item in items}
     return {e["eventId"] for e in projected if versions.get(e["aggregateId"], 0) >= e["version"]}
@@ -156,15 +193,27 @@ def _saga_decision(world: World, scope: Scope, events: list[dict], routed: Route
 def _payment_answer(world: World, scope: Scope, events: list[dict], routed: Routed) -> set[str]:
     """A request leaves its answer on the order's payment stream; an undo its undo, unless there
     was nothing done to undo."""
-    return _answered(events, routed, PAYMENTS.stream(""), "PAYMENT_REQUESTED",
-                     answers={"PAYMENT_PROCESSED", "PAYMENT_FAILED"}, done="PAYMENT_PROCESSED",
-                     undone={"PAYMENT_REFUNDED"})
+    return _answered(
+        events,
+        routed,
+        PAYMENTS.stream(""),
+        "PAYMENT_REQUESTED",
+        answers={"PAYMENT_PROCESSED", "PAYMENT_FAILED"},
+        done="PAYMENT_PROCESSED",
+        undone={"PAYMENT_REFUNDED"},
+    )
 
 
 def _reservation_answer(world: World, scope: Scope, events: list[dict], routed: Routed) -> set[str]:
-    return _answered(events, routed, RESERVATIONS.stream(""), "INVENTORY_RESERVATION_REQUESTED",
-                     answers={"INVENTORY_UPDATED", "INVENTORY_INSUFFICIENT"}, done="INVENTORY_UPDATED",
-                     undone={"INVENTORY_RELEASED", "INVENTORY_SHIPPED"})  # a reservation ends one way
+    return _answered(
+        events,
+        routed,
+        RESERVATIONS.stream(""),
+        "INVENTORY_RESERVATION_REQUESTED",
+        answers={"INVENTORY_UPDATED", "INVENTORY_INSUFFICIENT"},
+        done="INVENTORY_UPDATED",
+        undone={"INVENTORY_RELEASED", "INVENTORY_SHIPPED"},
+    )  # a reservation ends one way
 
 
 # The checks a consumer's spec names (`Checked(name)`): the event ids whose effect is there.
@@ -203,22 +252,28 @@ def _saga_done(events: list[dict], put_directly: list[dict]) -> set[str]:
         history = by_order.get(str(payload.get("orderId")), [])
         for stream, detail in history:
             by_saga = stream == "commands" or detail.get("metadata", {}).get("userId") == SAGA_USER
-            earlier = (str(detail.get("timestamp")) < str(trigger.get("timestamp"))
-                       or detail.get("eventType") == "ORDER_CREATED")  # an order's first event: before all its others
+            earlier = (
+                str(detail.get("timestamp")) < str(trigger.get("timestamp"))
+                or detail.get("eventType") == "ORDER_CREATED"
+            )  # an order's first event: before all its others
             if by_saga or earlier or detail.get("eventId") == trigger.get("eventId"):
                 getattr(facts, stream).append(parse_event(json.dumps(detail)))
         # The order's stream as the saga read it is whole up to its last event there: a change the
         # customer made before the saga settled the order came before that settlement.
         last = max((e.version for e in facts.order), default=0)
-        facts.order = [parse_event(json.dumps(d)) for stream, d in history
-                       if stream == "order" and d.get("metadata", {}).get("version", 0) <= last]
+        facts.order = [
+            parse_event(json.dumps(d))
+            for stream, d in history
+            if stream == "order" and d.get("metadata", {}).get("version", 0) <= last
+        ]
         if not decide(facts).changed:
             done.add(str(trigger.get("eventId")))
     return done
 
 
-def _answered(events: list[dict], routed: Routed, stream: str, request: str, *,
-              answers: set[str], done: str, undone: set[str]) -> set[str]:
+def _answered(
+    events: list[dict], routed: Routed, stream: str, request: str, *, answers: set[str], done: str, undone: set[str]
+) -> set[str]:
     """The ids of each request the consumer answered on the order's stream, and of each end it
     made of that answer (a refund; a release, or a shipment once the order completed), or had
     nothing to end."""
@@ -245,13 +300,22 @@ def dead_letters(world: World) -> list[ParkedEvent]:
         queue_url = world.outputs[f"{owner}DeadLetterQueueUrl"]
         held: list[dict] = []
         while batch := world.sqs.receive_message(
-                QueueUrl=queue_url, MaxNumberOfMessages=10, VisibilityTimeout=60, WaitTimeSeconds=0,
-                AttributeNames=["SentTimestamp"], MessageAttributeNames=["All"]).get("Messages", []):
+            QueueUrl=queue_url,
+            MaxNumberOfMessages=10,
+            VisibilityTimeout=60,
+            WaitTimeSeconds=0,
+            AttributeNames=["SentTimestamp"],
+            MessageAttributeNames=["All"],
+        ).get("Messages", []):
             held += batch
         for start in range(0, len(held), 10):
-            world.sqs.change_message_visibility_batch(QueueUrl=queue_url, Entries=[
-                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"], "VisibilityTimeout": 0}
-                for i, m in enumerate(held[start:start + 10])])
+            world.sqs.change_message_visibility_batch(
+                QueueUrl=queue_url,
+                Entries=[
+                    {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"], "VisibilityTimeout": 0}
+                    for i, m in enumerate(held[start : start + 10])
+                ],
+            )
         for message in held:
             parked = classify(message)
             if parked.kind == STREAM_BATCH:  # a batch the stream gave up on: each of its events is parked
@@ -264,10 +328,11 @@ def dead_letters(world: World) -> list[ParkedEvent]:
 
 def batch_events(world: World, parked) -> list[str]:
     """The event ids of a parked stream batch, read back from the stream as the redrive does."""
-    redrive = Redrive(PUBLISHER_NAME, world.outputs.values, sqs=world.sqs, lambda_=world.lambda_,
-                      streams=world.streams)
+    redrive = Redrive(PUBLISHER_NAME, world.outputs.values, sqs=world.sqs, lambda_=world.lambda_, streams=world.streams)
     records = redrive.stream_records(parked.body["DDBStreamBatchInfo"])
-    return [r["dynamodb"]["NewImage"]["eventId"]["S"] for r in records if "eventId" in r["dynamodb"].get("NewImage", {})]
+    return [
+        r["dynamodb"]["NewImage"]["eventId"]["S"] for r in records if "eventId" in r["dynamodb"].get("NewImage", {})
+    ]
 
 
 # ---- the audit ------------------------------------------------------------------------------
@@ -290,8 +355,9 @@ def settle(world: World, scope: Scope, *, timeout: float = 1800, idle_for: float
             last, last_change = figures, now
             if now - last_log >= 15:
                 last_log = now
-                statuses = Counter(states.get(o, {}).get("status", {}).get("S", "not in the read model")
-                                   for o in scope.orders)
+                statuses = Counter(
+                    states.get(o, {}).get("status", {}).get("S", "not in the read model") for o in scope.orders
+                )
                 world.log(f"  {scope.name}: {terminal}/{len(scope.orders)} orders settled {dict(statuses)}")
         if last_change == now or world.cloud.in_flight():
             idle_since = now
@@ -324,8 +390,10 @@ def _account(world: World, scope: Scope) -> tuple[Row, list[dict]]:
     events = stored_events(world, scope.prefix)
     # (event id, type, source) of everything that went in: the store's and the scenario's own entries
     entries = [(e["eventId"], e["eventType"], e["source"]) for e in events]
-    entries += [(d["detail"].get("eventId", "?") if isinstance(d["detail"], dict) else "?", d["detail-type"],
-                 d["source"]) for d in scope.put_directly]
+    entries += [
+        (d["detail"].get("eventId", "?") if isinstance(d["detail"], dict) else "?", d["detail-type"], d["source"])
+        for d in scope.put_directly
+    ]
     parked = dead_letters(world)
     parked_by_event: dict[str, list[ParkedEvent]] = defaultdict(list)
     for p in parked:
@@ -335,8 +403,7 @@ def _account(world: World, scope: Scope) -> tuple[Row, list[dict]]:
     row.events = len(entries) + len(scope.stream_items)
     for event_id, event_type, source in entries:
         parked_here = {p.owner for p in parked_by_event.get(event_id, [])}
-        missing = [c for c in consumers_of(event_type, source)
-                   if (c, event_id) not in done and c not in parked_here]
+        missing = [c for c in consumers_of(event_type, source) if (c, event_id) not in done and c not in parked_here]
         if PUBLISHER_NAME in parked_here:
             missing = []  # parked before it reached the bus
         if missing:
@@ -365,8 +432,10 @@ ORDER_EMAILS = ("ORDER_CREATED", "ORDER_CANCELLED", "ORDER_COMPLETED")  # the ev
 def _duplicates(world: World, scope: Scope, events: list[dict], row: Row) -> None:
     # 1. emails: one per (recipient, subject); subjects name the order
     world.collect_emails()
-    sent = Counter((tuple(m.get("To") or m.get("Destination", {}).get("ToAddresses", [])), m.get("Subject"))
-                   for m in world.emails.values())
+    sent = Counter(
+        (tuple(m.get("To") or m.get("Destination", {}).get("ToAddresses", [])), m.get("Subject"))
+        for m in world.emails.values()
+    )
     for (to, subject), count in sent.items():
         if scope.email in to and count > 1:
             row.duplicated += count - 1
@@ -374,19 +443,26 @@ def _duplicates(world: World, scope: Scope, events: list[dict], row: Row) -> Non
     # ...and that count sees the emails at all: every order email the Email log marks SENT is in
     # SES's outbox (an outbox read as empty would find no duplicate, and prove nothing)
     order_emails = {e["eventId"]: e["aggregateId"] for e in events if e["eventType"] in ORDER_EMAILS}
-    marked = sum(1 for item in world.batch_get(world.outputs["EmailLogTableName"], "id",
-                                               [f"sent#{i}" for i in order_emails], ("status",))
-                 if item.get("status", {}).get("S") == "SENT")
+    marked = sum(
+        1
+        for item in world.batch_get(
+            world.outputs["EmailLogTableName"], "id", [f"sent#{i}" for i in order_emails], ("status",)
+        )
+        if item.get("status", {}).get("S") == "SENT"
+    )
     ordered = set(order_emails.values())
     seen = sum(1 for to, subject in sent if scope.email in to and any(o in (subject or "") for o in ordered))
     if scope.name == "restart":
         # the emulator keeps SES's outbox in memory: what was sent between the last read before
         # the stop and the stop itself is gone from it (not from the recipient), so fewer is allowed
-        row.checks[f"order emails marked SENT found in SES: {seen}/{marked} (the emulator's outbox does not survive "
-                   f"its restart), at least 1"] = 1 <= seen <= marked
+        row.checks[
+            f"order emails marked SENT found in SES: {seen}/{marked} (the emulator's outbox does not survive "
+            f"its restart), at least 1"
+        ] = 1 <= seen <= marked
     else:
         row.checks[f"order emails marked SENT found in SES: {seen}/{marked}, at least 1"] = seen == marked >= 1 or (
-            not ordered and marked == 0)
+            not ordered and marked == 0
+        )
     # 2. payments, reservations, saga commands, order outcomes: at most one of each per stream
     per_stream = Counter((e["aggregateId"], e["eventType"]) for e in events)
     once = set(ONCE_PER_SAGA + ONCE_PER_PAYMENT + ONCE_PER_RESERVATION + ("ORDER_COMPLETED", "ORDER_CANCELLED"))
@@ -398,8 +474,10 @@ def _duplicates(world: World, scope: Scope, events: list[dict], row: Row) -> Non
     row.duplicated += sum(1 for count in outcomes.values() if count > 1)
     # 3. stock: what is available is what was there less what orders took (reserved and not
     # released); what is reserved, what they took and did not ship
-    units = {kind: sum(_reserved(e, scope.sku) for e in events if e["eventType"] == f"INVENTORY_{kind}")
-             for kind in ("UPDATED", "RELEASED", "SHIPPED")}
+    units = {
+        kind: sum(_reserved(e, scope.sku) for e in events if e["eventType"] == f"INVENTORY_{kind}")
+        for kind in ("UPDATED", "RELEASED", "SHIPPED")
+    }
     held = units["UPDATED"] - units["RELEASED"]
     stock = world.api("GET", f"/inventory/{scope.sku}")
     left, reserved = int(stock.get("available", 0)), int(stock.get("reserved", 0))
@@ -408,11 +486,14 @@ def _duplicates(world: World, scope: Scope, events: list[dict], row: Row) -> Non
         row.details.append(f"stock of {scope.sku}: {left} left, {scope.stock} - {held} held expected")
     if reserved != held - units["SHIPPED"]:
         row.duplicated += abs(held - units["SHIPPED"] - reserved)
-        row.details.append(f"stock of {scope.sku}: {reserved} reserved, {held} held - {units['SHIPPED']} shipped expected")
+        row.details.append(
+            f"stock of {scope.sku}: {reserved} reserved, {held} held - {units['SHIPPED']} shipped expected"
+        )
     # 4. counters: the day's event count moved by exactly the events Analytics counted (each
     # marked once, and folded from the markers' stream into the day's lanes)
-    ids = [e["eventId"] for e in events] + [str(d["detail"].get("eventId")) for d in scope.put_directly
-                                            if isinstance(d["detail"], dict)]
+    ids = [e["eventId"] for e in events] + [
+        str(d["detail"].get("eventId")) for d in scope.put_directly if isinstance(d["detail"], dict)
+    ]
     counted = len(world.analytics_markers(ids))
     moved = world.day_counters().get("events", 0) - scope.day_before.get("events", 0)
     if moved != counted:
@@ -463,20 +544,31 @@ def _books(world: World, scope: Scope, events: list[dict], row: Row) -> None:
         else:
             owed, lines = Decimal(0), {}
         if kept != owed or dict(held) != lines:
-            row.details.append(f"money: order {stream_id} {order.status.value}: kept {kept} of {owed} "
-                               f"{order.currency}, holds {dict(held)} for {lines}")
+            row.details.append(
+                f"money: order {stream_id} {order.status.value}: kept {kept} of {owed} "
+                f"{order.currency}, holds {dict(held)} for {lines}"
+            )
     broken = sum(1 for detail in row.details if detail.startswith("money: order"))
-    row.checks[f"money: {settled} settled orders keep their final total (completed) or nothing (cancelled), and "
-               f"hold their final lines or none; {broken} do not ({pending} pending)"] = broken == 0
+    row.checks[
+        f"money: {settled} settled orders keep their final total (completed) or nothing (cancelled), and "
+        f"hold their final lines or none; {broken} do not ({pending} pending)"
+    ] = broken == 0
     now, before = world.day_counters().get("byCurrency", {}), scope.day_before.get("byCurrency", {})
-    moved = {f"{name}:{code}": Decimal(now[code][name]) - Decimal(before.get(code, {}).get(name, "0"))
-             for code in now for name in MONEY}
+    moved = {
+        f"{name}:{code}": Decimal(now[code][name]) - Decimal(before.get(code, {}).get(name, "0"))
+        for code in now
+        for name in MONEY
+    }
     moved = {name: value for name, value in moved.items() if value}
     wanted = {name: value for name, value in expected.items() if value}
-    revenue = {code: f"{wanted.get(f'captured:{code}', 0) - wanted.get(f'refunded:{code}', 0):.2f}"
-               for code in sorted({name.partition(':')[2] for name in wanted})}
-    row.checks[f"analytics: the day's money moved by the scope's own (its events counted) in each currency; "
-               f"revenue = captured - refunded: {revenue}"] = moved == wanted
+    revenue = {
+        code: f"{wanted.get(f'captured:{code}', 0) - wanted.get(f'refunded:{code}', 0):.2f}"
+        for code in sorted({name.partition(":")[2] for name in wanted})
+    }
+    row.checks[
+        f"analytics: the day's money moved by the scope's own (its events counted) in each currency; "
+        f"revenue = captured - refunded: {revenue}"
+    ] = moved == wanted
     if moved != wanted:
         row.details.append(f"analytics: the day's money moved by {moved}, the scope's events hold {wanted}")
 

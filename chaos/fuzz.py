@@ -63,12 +63,23 @@ class FuzzReport:
 
     def summary(self) -> str:
         statuses = ", ".join(f"{status}: {n}" for status, n in sorted(self.by_status.items()))
-        return (f"{self.cases} requests (seed {self.seed}; {statuses}): {len(self.server_errors)} answered 5xx, "
-                f"{len(self.partial_writes)} of {self.refused_writes} refused writes left an event")
+        return (
+            f"{self.cases} requests (seed {self.seed}; {statuses}): {len(self.server_errors)} answered 5xx, "
+            f"{len(self.partial_writes)} of {self.refused_writes} refused writes left an event"
+        )
 
 
-def fuzz(api_url: str, auth: requests.auth.AuthBase, dynamodb, event_store: str, *, examples: int,
-         seed: int, document: Path = DOCUMENT, log=print) -> FuzzReport:
+def fuzz(
+    api_url: str,
+    auth: requests.auth.AuthBase,
+    dynamodb,
+    event_store: str,
+    *,
+    examples: int,
+    seed: int,
+    document: Path = DOCUMENT,
+    log=print,
+) -> FuzzReport:
     """`examples` generated requests for each operation of the document, sent to api_url."""
     import schemathesis
 
@@ -80,8 +91,13 @@ def fuzz(api_url: str, auth: requests.auth.AuthBase, dynamodb, event_store: str,
         operation = result.ok()
 
         @seeded(seed)
-        @settings(max_examples=examples, deadline=None, database=None, phases=[Phase.explicit, Phase.generate],
-                  suppress_health_check=list(HealthCheck))
+        @settings(
+            max_examples=examples,
+            deadline=None,
+            database=None,
+            phases=[Phase.explicit, Phase.generate],
+            suppress_health_check=list(HealthCheck),
+        )
         @given(case=operation.as_strategy())
         def send(case) -> None:
             correlation_id = f"fuzz-{uuid.uuid4().hex[:16]}"
@@ -110,7 +126,7 @@ def _call(case, api_url: str, session: requests.Session, auth) -> requests.Respo
         response = case.call(base_url=api_url, session=session, auth=auth, timeout=60)
         if response.status_code != 429:
             return response
-        time.sleep(min(2.0, 0.05 * 2 ** attempt))
+        time.sleep(min(2.0, 0.05 * 2**attempt))
     return response
 
 
@@ -119,14 +135,23 @@ def _fuzzed_correlation_ids(dynamodb, table: str) -> set[str]:
     consistent scan (the store has no index on correlation ids, and needs none for this)."""
     found: set[str] = set()
     pages = dynamodb.get_paginator("scan").paginate(
-        TableName=table, ConsistentRead=True, FilterExpression="begins_with(correlationId, :f)",
-        ExpressionAttributeValues={":f": {"S": "fuzz-"}}, ProjectionExpression="correlationId")
+        TableName=table,
+        ConsistentRead=True,
+        FilterExpression="begins_with(correlationId, :f)",
+        ExpressionAttributeValues={":f": {"S": "fuzz-"}},
+        ProjectionExpression="correlationId",
+    )
     for page in pages:
         found.update(item["correlationId"]["S"] for item in page["Items"])
     return found
 
 
 def record(report: FuzzReport) -> dict:
-    return {"seed": report.seed, "cases": report.cases, "byStatus": {str(k): v for k, v in sorted(report.by_status.items())},
-            "refusedWrites": report.refused_writes, "serverErrors": report.server_errors, "partialWrites": report.partial_writes}
-
+    return {
+        "seed": report.seed,
+        "cases": report.cases,
+        "byStatus": {str(k): v for k, v in sorted(report.by_status.items())},
+        "refusedWrites": report.refused_writes,
+        "serverErrors": report.server_errors,
+        "partialWrites": report.partial_writes,
+    }

@@ -9,9 +9,9 @@ import os
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from typing import Callable, Iterator
 
 from chaos import corpus
 from chaos.audit import Row, audit, batch_events, dead_letters, settle, stored_events
@@ -39,14 +39,29 @@ def transient(world: World, orders: int, rate: float = 0.1) -> list[Row]:
     gone, the parked events are redriven and every order completes."""
     scope = world.scope("transient", orders)
     functions = [*world.consumers(), PUBLISHER_NAME]
-    return _faulted_then_redriven(world, scope, orders, f"transient faults ({rate:.0%} of invocations)", functions,
-                                  dict(rate=str(rate), seed=str(world.seed)), must_park=True)
+    return _faulted_then_redriven(
+        world,
+        scope,
+        orders,
+        f"transient faults ({rate:.0%} of invocations)",
+        functions,
+        {"rate": str(rate), "seed": str(world.seed)},
+        must_park=True,
+    )
 
 
-def _faulted_then_redriven(world: World, scope: Scope, orders: int, label: str, functions: list[str],
-                           switches: dict[str, str],
-                           *, must_park: bool, checks: Callable[[Row], None] | None = None,
-                           lambda_client=None) -> list[Row]:
+def _faulted_then_redriven(
+    world: World,
+    scope: Scope,
+    orders: int,
+    label: str,
+    functions: list[str],
+    switches: dict[str, str],
+    *,
+    must_park: bool,
+    checks: Callable[[Row], None] | None = None,
+    lambda_client=None,
+) -> list[Row]:
     """`orders` placed with `switches` on `functions`; switched off, the audit; then every dead
     letter redriven (through `lambda_client` if given), and the audit again: nothing lost or
     duplicated, nothing left parked, every order settled."""
@@ -55,14 +70,16 @@ def _faulted_then_redriven(world: World, scope: Scope, orders: int, label: str, 
         world.place_orders(scope, orders)
         settle(world, scope)
     finally:
-        world.switch(functions, **{name: None for name in switches})
+        world.switch(functions, **dict.fromkeys(switches))
     first = audit(world, scope)
     first.scenario = label
     if checks:
         checks(first)
     # with must_park, at least one: a run that parked nothing tested neither the reasons nor the redrive
-    first.checks[f"parked events carry a reason: {sum(map(bool, first.reasons))}/{len(first.reasons)}"
-                 + (", at least 1" if must_park else "")] = all(first.reasons) and (bool(first.reasons) or not must_park)
+    first.checks[
+        f"parked events carry a reason: {sum(map(bool, first.reasons))}/{len(first.reasons)}"
+        + (", at least 1" if must_park else "")
+    ] = all(first.reasons) and (bool(first.reasons) or not must_park)
     return [first, _redriven(world, scope, must_park=must_park, lambda_client=lambda_client)]
 
 
@@ -74,7 +91,8 @@ def _redriven(world: World, scope: Scope, *, must_park: bool, lambda_client=None
     row = audit(world, scope)
     row.scenario = f"  ... then {redriven} dead letters redriven"
     row.checks[f"nothing left parked, {redriven} redriven" + (" (at least 1)" if must_park else "")] = (
-        row.parked == 0 and (redriven >= 1 or not must_park))
+        row.parked == 0 and (redriven >= 1 or not must_park)
+    )
     _settled_and_compensated(world, scope, row)
     return row
 
@@ -88,7 +106,9 @@ def _claims_lapsed(world: World, held: list[str], patience: float = 120) -> None
     claims = world.batch_get(world.outputs["EmailLogTableName"], "id", [f"sent#{i}" for i in held], ("claimedUntil",))
     until = max((int(c["claimedUntil"]["N"]) for c in claims if "claimedUntil" in c), default=0)
     if until:
-        world.log(f"  {len(held)} parked on a held email claim: redriven once it lapses, in {until - time.time():.0f} s")
+        world.log(
+            f"  {len(held)} parked on a held email claim: redriven once it lapses, in {until - time.time():.0f} s"
+        )
         time.sleep(max(0.0, min(patience, until + 1 - time.time())))
 
 
@@ -112,7 +132,7 @@ def _redrive_all(world: World, scope: Scope, *, lambda_client=None, passes: int 
                     continue
                 try:
                     redrive.resend(parked)
-                except Exception as error:  # noqa: BLE001 - kept, and tried again on the next pass
+                except Exception as error:
                     world.log(f"  redrive of {parked.event_id} to {owner} failed, kept: {error}")
                     left += 1
                     continue
@@ -131,15 +151,22 @@ def _settled_and_compensated(world: World, scope: Scope, row: Row) -> None:
     status = {o: states.get(o, {}).get("status", {}).get("S") for o in scope.orders}
     completed = sum(1 for v in status.values() if v == "COMPLETED")
     cancelled = [o for o, v in status.items() if v == "CANCELLED"]
-    row.checks[f"orders settled: {completed} completed, {len(cancelled)} cancelled by the saga timeout, of "
-               f"{len(scope.orders)}"] = completed + len(cancelled) == len(scope.orders)
+    row.checks[
+        f"orders settled: {completed} completed, {len(cancelled)} cancelled by the saga timeout, of {len(scope.orders)}"
+    ] = completed + len(cancelled) == len(scope.orders)
     facts = {(e["aggregateId"], e["eventType"]) for e in stored_events(world, scope.prefix)}
-    owed = [o for o in cancelled
-            if ((PAYMENTS.stream(o), "PAYMENT_PROCESSED") in facts and (PAYMENTS.stream(o), "PAYMENT_REFUNDED") not in facts)
-            or ((RESERVATIONS.stream(o), "INVENTORY_UPDATED") in facts
-                and (RESERVATIONS.stream(o), "INVENTORY_RELEASED") not in facts)]
+    owed = [
+        o
+        for o in cancelled
+        if (
+            (PAYMENTS.stream(o), "PAYMENT_PROCESSED") in facts and (PAYMENTS.stream(o), "PAYMENT_REFUNDED") not in facts
+        )
+        or (
+            (RESERVATIONS.stream(o), "INVENTORY_UPDATED") in facts
+            and (RESERVATIONS.stream(o), "INVENTORY_RELEASED") not in facts
+        )
+    ]
     row.checks[f"cancelled orders refunded and released: {len(cancelled) - len(owed)}/{len(cancelled)}"] = not owed
-
 
 
 # ---- faults AWS produces: throttling, partial PutEvents, timeouts, stale events -----------------
@@ -162,21 +189,32 @@ def throttling(world: World, orders: int, rate: float = 0.1) -> list[Row]:
         throttled = world.logged(functions, "fault injected: AWS call throttled", since)
         exhausted = sum(1 for record in throttled if record.get("exhausted"))
         codes = ", ".join(sorted({record["code"] for record in throttled}))
-        row.checks[f"attempts throttled: {len(throttled)} ({codes}), {exhausted} calls past the SDK's retries; "
-                   "at least 1 of each"] = exhausted >= 1 and len(throttled) > exhausted
+        row.checks[
+            f"attempts throttled: {len(throttled)} ({codes}), {exhausted} calls past the SDK's retries; "
+            "at least 1 of each"
+        ] = exhausted >= 1 and len(throttled) > exhausted
         answers = world.statuses - before
         other = sum(n for status, n in answers.items() if status >= 500 and status != 503)
-        row.checks[f"API answers 503 (busy: sent again with the same key): {answers.get(503, 0)}; "
-                   f"any other 5xx: {other}"] = other == 0
+        row.checks[
+            f"API answers 503 (busy: sent again with the same key): {answers.get(503, 0)}; any other 5xx: {other}"
+        ] = other == 0
 
     with _switched_env(FAULT_INJECTION_THROTTLE=str(share), FAULT_INJECTION_SEED=str(world.seed)):
         from common import faults
         from common.clients import RETRIES
 
         tool_lambda = faults.instrument(world.client("lambda", config=RETRIES))  # the redrive tool's, throttled
-    return _faulted_then_redriven(world, scope, orders, f"throttling ({share:.0%} of AWS calls)", functions,
-                                  dict(throttle=str(share), seed=str(world.seed)), must_park=False, checks=checks,
-                                  lambda_client=tool_lambda)
+    return _faulted_then_redriven(
+        world,
+        scope,
+        orders,
+        f"throttling ({share:.0%} of AWS calls)",
+        functions,
+        {"throttle": str(share), "seed": str(world.seed)},
+        must_park=False,
+        checks=checks,
+        lambda_client=tool_lambda,
+    )
 
 
 def partial_put(world: World, orders: int, rate: float = 0.1) -> list[Row]:
@@ -192,11 +230,21 @@ def partial_put(world: World, orders: int, rate: float = 0.1) -> list[Row]:
         calls = world.logged([PUBLISHER_NAME], "fault injected: PutEvents entries failed", since)
         failed = sum(record["failed"] for record in calls)
         gave_up = len(world.logged([PUBLISHER_NAME], "event not published", since))
-        row.checks[f"entries failed by PutEvents: {failed} in {len(calls)} calls, {gave_up} still failed after the "
-                   "publisher's 3 attempts (the stream retried them); at least 1 failed"] = failed >= 1
-    return _faulted_then_redriven(world, scope, orders, f"partial PutEvents ({share:.0%} of entries failed)",
-                                  [PUBLISHER_NAME], dict(partial_put=str(share), seed=str(world.seed)), must_park=False,
-                                  checks=checks)
+        row.checks[
+            f"entries failed by PutEvents: {failed} in {len(calls)} calls, {gave_up} still failed after the "
+            "publisher's 3 attempts (the stream retried them); at least 1 failed"
+        ] = failed >= 1
+
+    return _faulted_then_redriven(
+        world,
+        scope,
+        orders,
+        f"partial PutEvents ({share:.0%} of entries failed)",
+        [PUBLISHER_NAME],
+        {"partial_put": str(share), "seed": str(world.seed)},
+        must_park=False,
+        checks=checks,
+    )
 
 
 def timeouts(world: World, orders: int, rate: float = 0.1, seconds: int = 6) -> list[Row]:
@@ -214,23 +262,33 @@ def timeouts(world: World, orders: int, rate: float = 0.1, seconds: int = 6) -> 
     def checks(row: Row) -> None:
         hung = world.logged(functions, "fault injected: hanging until the function's timeout", since)
         stopped = world.cloud_logged("timed out after", mark)
-        row.checks[f"invocations hung after their effects: {len(hung)}, stopped at the {seconds} s timeout: "
-                   f"{stopped}; at least 1"] = 1 <= len(hung) <= stopped
+        row.checks[
+            f"invocations hung after their effects: {len(hung)}, stopped at the {seconds} s timeout: "
+            f"{stopped}; at least 1"
+        ] = 1 <= len(hung) <= stopped
 
     with ThreadPoolExecutor(len(names)) as pool:
         list(pool.map(lambda name: _set_timeout(world, name, seconds), names))
         try:
-            return _faulted_then_redriven(world, scope, orders, f"timeouts part-way ({share:.0%} of invocations)",
-                                          functions, dict(rate=str(share), timeout="1", seed=str(world.seed)),
-                                          must_park=False, checks=checks)
+            return _faulted_then_redriven(
+                world,
+                scope,
+                orders,
+                f"timeouts part-way ({share:.0%} of invocations)",
+                functions,
+                {"rate": str(share), "timeout": "1", "seed": str(world.seed)},
+                must_park=False,
+                checks=checks,
+            )
         finally:
             list(pool.map(lambda name: _set_timeout(world, name, deployed[name]), names))
 
 
 def _set_timeout(world: World, function_name: str, seconds: int) -> None:
     world.lambda_.update_function_configuration(FunctionName=function_name, Timeout=seconds)
-    world.lambda_.get_waiter("function_updated_v2").wait(FunctionName=function_name,
-                                                        WaiterConfig={"Delay": 1, "MaxAttempts": 120})
+    world.lambda_.get_waiter("function_updated_v2").wait(
+        FunctionName=function_name, WaiterConfig={"Delay": 1, "MaxAttempts": 120}
+    )
 
 
 def stale(world: World, orders: int, consumer: str = "Audit", max_age: int = 60) -> list[Row]:
@@ -243,20 +301,30 @@ def stale(world: World, orders: int, consumer: str = "Audit", max_age: int = 60)
     count = max(2, orders // 10)
     function = world.outputs.function_name(consumer)
     deployed = world.lambda_.get_function_event_invoke_config(FunctionName=function, Qualifier="$LATEST")
-    kept = {k: deployed[k] for k in ("MaximumRetryAttempts", "MaximumEventAgeInSeconds", "DestinationConfig") if k in deployed}
-    world.lambda_.put_function_event_invoke_config(FunctionName=function, Qualifier="$LATEST",
-                                                   **{**kept, "MaximumEventAgeInSeconds": max_age})
+    kept = {
+        k: deployed[k]
+        for k in ("MaximumRetryAttempts", "MaximumEventAgeInSeconds", "DestinationConfig")
+        if k in deployed
+    }
+    world.lambda_.put_function_event_invoke_config(
+        FunctionName=function, Qualifier="$LATEST", **{**kept, "MaximumEventAgeInSeconds": max_age}
+    )
     world.lambda_.put_function_concurrency(FunctionName=function, ReservedConcurrentExecutions=0)
     started = time.monotonic()
     try:
         scope = world.scope("stale", count)  # its customer and stock too: every event of the scope is held
         world.place_orders(scope, count)
         settle(world, scope)
-        expected = {e["eventId"] for e in stored_events(world, scope.prefix)
-                    if consumer in consumers_of(e["eventType"], e["source"])}
+        expected = {
+            e["eventId"]
+            for e in stored_events(world, scope.prefix)
+            if consumer in consumers_of(e["eventType"], e["source"])
+        }
         deadline = time.monotonic() + max_age + 180
         while True:
-            parked = {p.event_id: p.reason for p in dead_letters(world) if p.owner == consumer and p.event_id in expected}
+            parked = {
+                p.event_id: p.reason for p in dead_letters(world) if p.owner == consumer and p.event_id in expected
+            }
             if len(parked) == len(expected) or time.monotonic() > deadline:
                 break
             time.sleep(3)
@@ -267,9 +335,11 @@ def stale(world: World, orders: int, consumer: str = "Audit", max_age: int = 60)
     first.scenario = f"stale events (past a {max_age} s max age)"
     aged = sum(1 for reason in parked.values() if reason == "EventAgeExceeded")
     first.checks[f"{consumer}'s events parked as EventAgeExceeded, never run: {aged}/{len(expected)}, at least 1"] = (
-        aged == len(expected) >= 1)
+        aged == len(expected) >= 1
+    )
     first.checks[f"parked only after their age: {time.monotonic() - started:.0f} s"] = (
-        time.monotonic() - started >= max_age)
+        time.monotonic() - started >= max_age
+    )
     _all_completed(world, scope, first)  # the other consumers and the saga went on
     return [first, _redriven(world, scope, must_park=True)]
 
@@ -298,8 +368,9 @@ def poison(world: World, orders: int) -> list[Row]:
     is parked by every consumer it reaches, after the retries, while the good orders flow on."""
     scope = world.scope("poison", orders)
     bus = world.outputs["EventBusName"]
-    cases = [c for c in corpus.bus_cases(bus, scope.prefix) if c.name in ("total that does not add up",
-                                                                            "unknown event type")]
+    cases = [
+        c for c in corpus.bus_cases(bus, scope.prefix) if c.name in ("total that does not add up", "unknown event type")
+    ]
     lock = threading.Lock()
 
     def put_poison(n: int, _order_id: str) -> None:
@@ -310,18 +381,23 @@ def poison(world: World, orders: int) -> list[Row]:
         response = world.events.put_events(Entries=[entry])
         assert response["FailedEntryCount"] == 0, response
         with lock:
-            scope.put_directly.append({"source": entry["Source"], "detail-type": entry["DetailType"],
-                                       "detail": json.loads(entry["Detail"])})
+            scope.put_directly.append(
+                {"source": entry["Source"], "detail-type": entry["DetailType"], "detail": json.loads(entry["Detail"])}
+            )
 
     world.place_orders(scope, orders, after_each=put_poison)
     settle(world, scope)
     row = audit(world, scope)
     row.scenario = "poison events (1 in 10)"
     poisoned = [(d["detail"]["eventId"], d["detail-type"], d["source"]) for d in scope.put_directly]
-    right = sum(1 for event_id, event_type, source in poisoned
-                if row.parked_by.get(event_id) == sorted(consumers_of(event_type, source)))
-    row.checks[f"each poison event parked by exactly the consumers it reached: {right}/{len(poisoned)}"] = (
-        right == len(poisoned))
+    right = sum(
+        1
+        for event_id, event_type, source in poisoned
+        if row.parked_by.get(event_id) == sorted(consumers_of(event_type, source))
+    )
+    row.checks[f"each poison event parked by exactly the consumers it reached: {right}/{len(poisoned)}"] = right == len(
+        poisoned
+    )
     _all_completed(world, scope, row)
     return [row]
 
@@ -383,7 +459,8 @@ def reordering(world: World, orders: int) -> list[Row]:
     row.scenario = "reordering (batches newest first)"
     row.checks[f"publisher paused while placing: {seen_early} orders projected early"] = seen_early == 0
     row.checks[f"updates accepted: {sum(1 for s in updated.values() if s == 200)}/{orders}"] = all(
-        s == 200 for s in updated.values())
+        s == 200 for s in updated.values()
+    )
 
     # the read model must be what the order's events give applied in order
     from eventstore.store import EventStore
@@ -424,10 +501,17 @@ def concurrency(world: World, orders: int, writers: int = 4, hot_writers: int = 
         expected = 1
         for attempt in range(attempts):
             quantity = 1 + writer  # each writer's lines are its own, to find them in the store
-            body = {"items": [{"productId": scope.sku, "quantity": quantity, "price": PRICE}],
-                    "expectedVersion": expected}
-            answer = world.request("PUT", f"/orders/{order_id}", body, scope=scope,
-                                   key=f"{scope.prefix}{order_id.replace('-', '')[:16]}-w{writer}-a{attempt}")
+            body = {
+                "items": [{"productId": scope.sku, "quantity": quantity, "price": PRICE}],
+                "expectedVersion": expected,
+            }
+            answer = world.request(
+                "PUT",
+                f"/orders/{order_id}",
+                body,
+                scope=scope,
+                key=f"{scope.prefix}{order_id.replace('-', '')[:16]}-w{writer}-a{attempt}",
+            )
             with lock:
                 answers.append((order_id, writer, answer.status, answer.body, quantity))
             if answer.status != 409 or "currentVersion" not in (answer.body or {}):
@@ -454,14 +538,19 @@ def concurrency(world: World, orders: int, writers: int = 4, hot_writers: int = 
     row.checks[f"versions contiguous: {len(by_order) - gaps}/{len(by_order)} orders"] = gaps == 0
     accepted = [a for a in answers if a[2] == 200]
     stored_updates = {(e["aggregateId"], e["version"]): e for e in events if e["eventType"] == "ORDER_UPDATED"}
-    kept = sum(1 for order_id, _w, _s, body, quantity in accepted
-               if (e := stored_updates.get((order_id, body["version"])))
-               and e["detail"]["payload"]["items"][0]["quantity"] == quantity)
+    kept = sum(
+        1
+        for order_id, _w, _s, body, quantity in accepted
+        if (e := stored_updates.get((order_id, body["version"])))
+        and e["detail"]["payload"]["items"][0]["quantity"] == quantity
+    )
     row.checks[f"accepted updates in the store as sent: {kept}/{len(accepted)}"] = (
-        kept == len(accepted) == len(stored_updates))
+        kept == len(accepted) == len(stored_updates)
+    )
     refused = [a for a in answers if a[2] != 200]
     row.checks[f"refusals answered 409: {sum(1 for a in refused if a[2] == 409)}/{len(refused)}"] = all(
-        a[2] == 409 for a in refused)
+        a[2] == 409 for a in refused
+    )
     live = world.read_model(scope.orders)
     current = sum(1 for o, evs in by_order.items() if int(live.get(o, {}).get("version", {}).get("N", 0)) == len(evs))
     row.checks[f"read model at the last version: {current}/{len(by_order)}"] = current == len(by_order)
@@ -516,8 +605,9 @@ def bad_input(world: World, orders: int) -> list[Row]:
 
     api_cases = corpus.api_cases(scope.sku, scope.customer, order_id)
     for n, case in enumerate(api_cases):  # as the scope's customer (a staff route: signed with SigV4)
-        answer = world.customer_api(scope).send(case.method, case.path, case.body, raw=case.raw,
-                                headers={"X-Correlation-Id": f"{scope.prefix}api-{n}"})
+        answer = world.customer_api(scope).send(
+            case.method, case.path, case.body, raw=case.raw, headers={"X-Correlation-Id": f"{scope.prefix}api-{n}"}
+        )
         named = not case.field or case.field in json.dumps(answer.body)
         if answer.status in case.statuses and named:
             row.processed += 1
@@ -548,11 +638,21 @@ def bad_input(world: World, orders: int) -> list[Row]:
         owners: dict[str, dict[str, str]] = {}
         for p in parked:
             owners.setdefault(p.event_id, {})[p.owner] = p.reason
-        bus_ok = [c for c, event_id, routed in expected_parked
-                  if routed <= set(owners.get(event_id, {})) and all(owners[event_id].values())]
-        stream_ok = [c for c in stream_cases if any(
-            c.reason in reason for reason in owners.get(
-                f"item:aggregateId={c.item['aggregateId']['S']},version={c.item['version']['N']}", {}).values())]
+        bus_ok = [
+            c
+            for c, event_id, routed in expected_parked
+            if routed <= set(owners.get(event_id, {})) and all(owners[event_id].values())
+        ]
+        stream_ok = [
+            c
+            for c in stream_cases
+            if any(
+                c.reason in reason
+                for reason in owners.get(
+                    f"item:aggregateId={c.item['aggregateId']['S']},version={c.item['version']['N']}", {}
+                ).values()
+            )
+        ]
         if (len(bus_ok) == len(expected_parked) and len(stream_ok) == len(stream_cases)) or time.monotonic() > deadline:
             break
         time.sleep(3)
@@ -580,13 +680,15 @@ def bad_input(world: World, orders: int) -> list[Row]:
 def _counts(world: World) -> dict[str, int]:
     counts = {}
     for table in ("EventStore", "Orders", "UserEmails", "Inventory"):
-        pages = world.dynamodb.get_paginator("scan").paginate(TableName=world.outputs[f"{table}TableName"],
-                                                               Select="COUNT")
+        pages = world.dynamodb.get_paginator("scan").paginate(
+            TableName=world.outputs[f"{table}TableName"], Select="COUNT"
+        )
         counts[table] = sum(page["Count"] for page in pages)
     return counts
 
 
 # ---- the API fuzzed ------------------------------------------------------------------------------
+
 
 def fuzzing(world: World, orders: int) -> list[Row]:
     """Requests generated from docs/openapi.json (chaos/fuzz.py), a tenth of `orders` for each
@@ -598,18 +700,30 @@ def fuzzing(world: World, orders: int) -> list[Row]:
     examples = min(100, max(2, orders // 10))
     fuzzer = world.customers.sign_up(f"chaos-{world.run_id}-fuzzing@example.com")  # whose orders it places
     doors = Doors(world.outputs.api_url, world.cloud.aws_env(), fuzzer.id_token)
-    report = fuzz(world.outputs.api_url, doors, world.dynamodb, world.outputs["EventStoreTableName"],
-                  examples=examples, seed=world.seed, log=world.log)
+    report = fuzz(
+        world.outputs.api_url,
+        doors,
+        world.dynamodb,
+        world.outputs["EventStoreTableName"],
+        examples=examples,
+        seed=world.seed,
+        log=world.log,
+    )
     world.wait_until_counted()  # the accepted requests' events, before the next scenario counts its own
     statuses = ", ".join(f"{status}: {n}" for status, n in sorted(report.by_status.items()))
-    row = Row(scenario=f"API fuzzing ({report.cases} requests, seed {report.seed})", events=report.cases,
-              processed=report.cases - len(report.server_errors))
+    row = Row(
+        scenario=f"API fuzzing ({report.cases} requests, seed {report.seed})",
+        events=report.cases,
+        processed=report.cases - len(report.server_errors),
+    )
     row.duplicated = len(report.partial_writes)
-    row.checks[f"answers: {statuses}; at least one refused and one accepted"] = (
-        any(400 <= status < 500 for status in report.by_status) and any(200 <= status < 300 for status in report.by_status))
+    row.checks[f"answers: {statuses}; at least one refused and one accepted"] = any(
+        400 <= status < 500 for status in report.by_status
+    ) and any(200 <= status < 300 for status in report.by_status)
     row.checks[f"answered 5xx: {len(report.server_errors)}"] = not report.server_errors
-    row.checks[f"refused writes that left an event: {len(report.partial_writes)} of {report.refused_writes} (at least 1)"] = (
-        not report.partial_writes and report.refused_writes > 0)
+    row.checks[
+        f"refused writes that left an event: {len(report.partial_writes)} of {report.refused_writes} (at least 1)"
+    ] = not report.partial_writes and report.refused_writes > 0
     row.details = report.server_errors + report.partial_writes
     row.seconds = round(time.monotonic() - started, 1)
     return [row]

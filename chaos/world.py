@@ -10,10 +10,11 @@ import time
 import urllib.error
 import urllib.request
 from collections import Counter
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import boto3
 
@@ -53,8 +54,9 @@ class Scope:
 
 
 class World:
-    def __init__(self, state_dir: Path, *, clients: int = 8, window: int = 24, seed: int = 0,
-                 log: Callable[[str], None] = print):
+    def __init__(
+        self, state_dir: Path, *, clients: int = 8, window: int = 24, seed: int = 0, log: Callable[[str], None] = print
+    ):
         state_dir = Path(os.environ.get("CHAOS_STATE_DIR") or state_dir)  # keep it to read the cloud's log
         self.cloud = LocalCloud(port=free_port(), state_dir=state_dir)
         self.clients = clients
@@ -70,7 +72,7 @@ class World:
 
     # ---- lifecycle -----------------------------------------------------------------------
 
-    def __enter__(self) -> "World":
+    def __enter__(self) -> World:
         self.cloud.start()
         self.log(f"local cloud on {self.cloud.endpoint}; deploying both stacks ...")
         self.outputs = self.cloud.deploy(quiet=True)
@@ -85,11 +87,16 @@ class World:
         os.environ.update(env)  # this process talks to this cloud only: the tools' own clients too
         self.api = Api(self.outputs.api_url, env)  # staff routes (SigV4); customers' requests: customer_api
         self.customers = Customers(self.outputs, env, self.cloud.endpoint)
-        kwargs = dict(endpoint_url=self.cloud.endpoint, region_name=env["AWS_REGION"],
-                      aws_access_key_id=env["AWS_ACCESS_KEY_ID"], aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"])
+        kwargs = {
+            "endpoint_url": self.cloud.endpoint,
+            "region_name": env["AWS_REGION"],
+            "aws_access_key_id": env["AWS_ACCESS_KEY_ID"],
+            "aws_secret_access_key": env["AWS_SECRET_ACCESS_KEY"],
+        }
         self.client = lambda service, **extra: boto3.client(service, **kwargs, **extra)
         self.dynamodb, self.sqs, self.lambda_, self.events, self.streams = (
-            self.client(s) for s in ("dynamodb", "sqs", "lambda", "events", "dynamodbstreams"))
+            self.client(s) for s in ("dynamodb", "sqs", "lambda", "events", "dynamodbstreams")
+        )
 
     def restart(self, down_seconds: float = 2.0) -> None:
         """Stop the local cloud (state saved on the way out, as `make down` does) and start it."""
@@ -98,8 +105,10 @@ class World:
         self.cloud.stop(timeout=600)  # saving a large state takes a while (89 s in a 1,000-order run)
         saved = {p.stem for p in self.cloud.saved_state_dir.glob("*.json") if p.stat().st_mtime >= began}
         unsaved = [s for s in ("dynamodb", "sqs", "lambda", "eventbridge", "ses") if s not in saved]
-        self.log(f"  local cloud stopped in {time.time() - began:.0f}s, {len(saved)} services' state saved"
-                 + (f"; NOT saved: {', '.join(unsaved)}" if unsaved else ""))
+        self.log(
+            f"  local cloud stopped in {time.time() - began:.0f}s, {len(saved)} services' state saved"
+            + (f"; NOT saved: {', '.join(unsaved)}" if unsaved else "")
+        )
         time.sleep(down_seconds)
         began = time.time()
         self.cloud.start(timeout=600)  # and loading it again
@@ -112,8 +121,9 @@ class World:
         """Set fault-injection switches (FAULT_INJECTION_<NAME>) on these functions."""
         values = {f"FAULT_INJECTION_{name.upper()}": value for name, value in switches.items()}
         with ThreadPoolExecutor(max(1, len(functions))) as pool:  # each update waits for its function to be ready
-            list(pool.map(lambda f: set_switches(self.outputs.function_name(f), values, client=self.lambda_),
-                          functions))
+            list(
+                pool.map(lambda f: set_switches(self.outputs.function_name(f), values, client=self.lambda_), functions)
+            )
 
     @staticmethod
     def consumers() -> list[str]:
@@ -123,8 +133,13 @@ class World:
 
     def scope(self, name: str, orders: int) -> Scope:
         prefix = f"chaos-{self.run_id}-{name}-"
-        scope = Scope(name, prefix, email=f"{prefix}customer@example.com", sku=f"CHAOS-{self.run_id}-{name}".upper(),
-                      stock=orders * 2)
+        scope = Scope(
+            name,
+            prefix,
+            email=f"{prefix}customer@example.com",
+            sku=f"CHAOS-{self.run_id}-{name}".upper(),
+            stock=orders * 2,
+        )
         scope.day_before = self.day_counters()  # before the scope's first event
         self.request("PUT", f"/inventory/{scope.sku}", {"quantity": scope.stock}, key=f"{prefix}stock")
         self.request("PUT", f"/inventory/{scope.sku}/prices", {"prices": {"EUR": PRICE}}, key=f"{prefix}price")
@@ -146,8 +161,9 @@ class World:
             scope.signed_in = self.customers.sign_in(scope.signed_in.email, scope.signed_in.password)
         return self.api.as_customer(scope.signed_in.id_token)
 
-    def request(self, method: str, path: str, body: Any = None, *, key: str, scope: Scope | None = None,
-                patience: float = 180) -> Answer:
+    def request(
+        self, method: str, path: str, body: Any = None, *, key: str, scope: Scope | None = None, patience: float = 180
+    ) -> Answer:
         """A command as a careful client sends it (as `scope`'s customer, on a customer route): its
         correlation id and Idempotency-Key are `key`; a connection error, a 5xx or an idempotent
         request still in progress is sent again, with the same key, until it is answered (or
@@ -160,8 +176,11 @@ class World:
                 api = self.customer_api(scope) if scope else self.api
                 answer = api.send(method, path, body, headers=headers)
                 self.statuses[answer.status] += 1
-                retry = answer.status >= 500 or answer.status == 429 or (
-                    answer.status == 409 and "in progress" in json.dumps(answer.body))
+                retry = (
+                    answer.status >= 500
+                    or answer.status == 429
+                    or (answer.status == 409 and "in progress" in json.dumps(answer.body))
+                )
             except OSError:
                 answer, retry = None, True
             if not retry:
@@ -170,8 +189,15 @@ class World:
                 raise TimeoutError(f"{method} {path} unanswered after {patience:.0f}s (last: {answer})")
             time.sleep(0.5)
 
-    def place_orders(self, scope: Scope, count: int, *, quantity: int = 1,
-                     after_each: Callable[[int, str], None] | None = None, paced: bool = True) -> list[str]:
+    def place_orders(
+        self,
+        scope: Scope,
+        count: int,
+        *,
+        quantity: int = 1,
+        after_each: Callable[[int, str], None] | None = None,
+        paced: bool = True,
+    ) -> list[str]:
         """`count` orders of one unit each, from `self.clients` concurrent clients. Paced: a
         client waits while `self.window` orders are in flight (placed in the last minute and
         not yet COMPLETED or CANCELLED), so the load is what the platform keeps up with; an
@@ -216,8 +242,13 @@ class World:
             names = {f"#a{i}": name for i, name in enumerate((key, *attributes))}
             projection = {"ProjectionExpression": ", ".join(names), "ExpressionAttributeNames": names}
         for start in range(0, len(values), 100):
-            request = {table: {"Keys": [{key: {"S": v}} for v in values[start:start + 100]], "ConsistentRead": True,
-                               **projection}}
+            request = {
+                table: {
+                    "Keys": [{key: {"S": v}} for v in values[start : start + 100]],
+                    "ConsistentRead": True,
+                    **projection,
+                }
+            }
             while request:
                 response = self.dynamodb.batch_get_item(RequestItems=request)
                 found += response["Responses"].get(table, [])
@@ -242,7 +273,9 @@ class World:
         table, found = self.outputs["AnalyticsEventsTableName"], set()
         keys = [{"lane": {"S": lane_of(i)}, "eventId": {"S": i}} for i in dict.fromkeys(event_ids)]
         for start in range(0, len(keys), 100):
-            request = {table: {"Keys": keys[start:start + 100], "ConsistentRead": True, "ProjectionExpression": "eventId"}}
+            request = {
+                table: {"Keys": keys[start : start + 100], "ConsistentRead": True, "ProjectionExpression": "eventId"}
+            }
             while request:
                 response = self.dynamodb.batch_get_item(RequestItems=request)
                 found |= {item["eventId"]["S"] for item in response["Responses"].get(table, [])}
@@ -252,15 +285,24 @@ class World:
     def logged(self, functions: list[str], message: str, since: float) -> list[dict]:
         """The JSON log records with this message that these functions wrote since `since` (epoch
         seconds): what a fault switch says it did, each time it did it."""
-        return [record | {"function": function} for function in functions
-                for record in self.log_records(function, f'"{message}"', since) if record.get("message") == message]
+        return [
+            record | {"function": function}
+            for function in functions
+            for record in self.log_records(function, f'"{message}"', since)
+            if record.get("message") == message
+        ]
 
     def log_records(self, function: str, pattern: str, since: float) -> list[dict]:
         """The JSON log records of a function since `since` (epoch seconds) that match a
         CloudWatch Logs filter pattern."""
         found = []
-        pages = self.client("logs").get_paginator("filter_log_events").paginate(
-            logGroupName=self.outputs[f"{function}LogGroupName"], startTime=int(since * 1000), filterPattern=pattern)
+        pages = (
+            self.client("logs")
+            .get_paginator("filter_log_events")
+            .paginate(
+                logGroupName=self.outputs[f"{function}LogGroupName"], startTime=int(since * 1000), filterPattern=pattern
+            )
+        )
         for page in pages:
             for event in page["events"]:
                 try:
@@ -326,7 +368,7 @@ class InFlight:
                 watched = list(self._placed)
             try:
                 states = self._world.read_model(watched) if watched else {}
-            except Exception:  # noqa: BLE001 - the cloud may be restarting: look again
+            except Exception:
                 continue
             now = time.monotonic()
             with self._room:

@@ -125,9 +125,7 @@ CFN_LINT_IGNORES: dict[str, str] = {
 }
 
 
-def excuse(
-    construct: IConstruct, exception: Waiver, *, applies_to: list | None = None, children: bool = False
-) -> None:
+def excuse(construct: IConstruct, exception: Waiver, *, applies_to: list | None = None, children: bool = False) -> None:
     """Suppress these rules on this resource (and its children when asked), for this reason;
     the checkov checks the same reason answers are skipped in the resource's metadata."""
     NagSuppressions.add_resource_suppressions(

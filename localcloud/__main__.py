@@ -24,8 +24,10 @@ def runtime_note() -> str:
     local = f"python{sys.version_info.major}.{sys.version_info.minor}"
     note = f"functions run on {local} here (the local cloud's own interpreter); deployed, on {PYTHON_RUNTIME}"
     if local != PYTHON_RUNTIME:
-        note += (f"\nwarning: {local} is not {PYTHON_RUNTIME}: what runs here may not run there, or the reverse; "
-                 f"make test checks that lambdas/ parses and imports for {PYTHON_RUNTIME}")
+        note += (
+            f"\nwarning: {local} is not {PYTHON_RUNTIME}: what runs here may not run there, or the reverse; "
+            f"make test checks that lambdas/ parses and imports for {PYTHON_RUNTIME}"
+        )
     return note
 
 
@@ -62,11 +64,12 @@ def next_steps(outputs: Outputs, port: int) -> str:
         "  # staff routes (stock, analytics, audit) take IAM: curl signs with SigV4; a customer's token is a 403",
         """  staff=(--aws-sigv4 aws:amz:us-east-1:execute-api --user test:test -H 'Content-Type: application/json')""",
         "  # staff price a product; a customer orders it (priced from the catalog), then reads it back",
-        f"  curl -s \"${{staff[@]}}\" -X PUT {outputs.api_url}/inventory/SKU-1/prices -d '{{\"prices\":{{\"EUR\":\"19.99\"}}}}'",
-        f"  curl -s \"${{customer[@]}}\" -X POST {outputs.api_url}/orders \\",
+        f'  curl -s "${{staff[@]}}" -X PUT {outputs.api_url}/inventory/SKU-1/prices \\',
+        """       -d '{"prices":{"EUR":"19.99"}}'""",
+        f'  curl -s "${{customer[@]}}" -X POST {outputs.api_url}/orders \\',
         """       -d '{"items":[{"productId":"SKU-1","quantity":2}]}'""",
-        f"  curl -s \"${{customer[@]}}\" {outputs.api_url}/orders/<orderId>",
-        f"  curl -s \"${{staff[@]}}\" -X PUT {outputs.api_url}/inventory/SKU-1 -d '{{\"quantity\":40}}'",
+        f'  curl -s "${{customer[@]}}" {outputs.api_url}/orders/<orderId>',
+        f'  curl -s "${{staff[@]}}" -X PUT {outputs.api_url}/inventory/SKU-1 -d \'{{"quantity":40}}\'',
         "  # a sample event put by hand: audit records it; the projection, the mailer, analytics, payments",
         "  # and reservations act only on events the event store holds, and park it with that reason",
         f"  {aws} events put-events --entries file://events/order-created.json",
@@ -125,9 +128,15 @@ def _event(cloud, outputs: Outputs, name: str) -> dict:
     import boto3
 
     aggregate_id, _, version = name.removeprefix("store:").rpartition("/")
-    item = boto3.client("dynamodb", **_client_args(cloud)).get_item(
-        TableName=outputs["EventStoreTableName"], ConsistentRead=True,
-        Key={"aggregateId": {"S": aggregate_id}, "version": {"N": version or "0"}}).get("Item")
+    item = (
+        boto3.client("dynamodb", **_client_args(cloud))
+        .get_item(
+            TableName=outputs["EventStoreTableName"],
+            ConsistentRead=True,
+            Key={"aggregateId": {"S": aggregate_id}, "version": {"N": version or "0"}},
+        )
+        .get("Item")
+    )
     if item is None:
         raise LocalCloudError(f"the event store holds no version {version!r} of {aggregate_id!r}")
     return stored_event(item)

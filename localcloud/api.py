@@ -32,8 +32,11 @@ def session_for(env: dict[str, str] | None) -> boto3.Session:
     """With the key pair of `env` (the local cloud's), or else the caller's own credentials."""
     if not env:
         return boto3.Session()
-    return boto3.Session(aws_access_key_id=env["AWS_ACCESS_KEY_ID"], aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
-                         region_name=env.get("AWS_REGION"))
+    return boto3.Session(
+        aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+        region_name=env.get("AWS_REGION"),
+    )
 
 
 class Signer:
@@ -71,7 +74,7 @@ class Api:
         self.token = token
         self._customer_routes = _customer_routes()
 
-    def as_customer(self, token: str) -> "Api":
+    def as_customer(self, token: str) -> Api:
         """The same API, with this customer's ID token on the customer routes."""
         return Api(self.base_url, self._env, token=token)
 
@@ -86,14 +89,23 @@ class Api:
         for attempt in range(self.THROTTLED_RETRIES):
             if answer.status != 429:
                 break
-            time.sleep(min(2.0, 0.05 * 2 ** attempt))
+            time.sleep(min(2.0, 0.05 * 2**attempt))
             answer = self.send(method, path, body)
         if not 200 <= answer.status < 300:
             raise RuntimeError(f"{method} {path} answered {answer.status}: {answer.body}")
         return answer.body
 
-    def send(self, method: str, path: str, body: Any = None, *, raw: bytes | None = None,
-             headers: dict[str, str] | None = None, timeout: float = 60, auth: str | None = None) -> Answer:
+    def send(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        raw: bytes | None = None,
+        headers: dict[str, str] | None = None,
+        timeout: float = 60,
+        auth: str | None = None,
+    ) -> Answer:
         """One request; `raw` sends bytes as they are (invalid JSON included). Connection
         errors raise OSError (urllib.error.URLError is one)."""
         data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
@@ -127,7 +139,12 @@ class SigV4(requests.auth.AuthBase):
 
     def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
         body = request.body.encode() if isinstance(request.body, str) else request.body
-        request.headers.update(self._signer.headers(
-            str(request.method), str(request.url), body,
-            {k: v for k, v in request.headers.items() if k.lower() != "connection"}))
+        request.headers.update(
+            self._signer.headers(
+                str(request.method),
+                str(request.url),
+                body,
+                {k: v for k, v in request.headers.items() if k.lower() != "connection"},
+            )
+        )
         return request

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import hashlib
 import json
@@ -13,17 +14,24 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, TypeVar
+from typing import TypeVar
 
 ROOT = Path(__file__).resolve().parents[1]
 ACCOUNT = "000000000000"  # MiniStack's account
 REGION = "us-east-1"
 ACCESS_KEY_ID = SECRET_ACCESS_KEY = "test"  # the local cloud's one key pair (the API verifies signatures with it)
 # Its account, region and keys, as an AWS SDK and the CDK CLI read them from the environment.
-LOCAL_ACCOUNT = {"AWS_ACCESS_KEY_ID": ACCESS_KEY_ID, "AWS_SECRET_ACCESS_KEY": SECRET_ACCESS_KEY, "AWS_DEFAULT_REGION": REGION,
-                 "AWS_REGION": REGION, "CDK_DEFAULT_ACCOUNT": ACCOUNT, "CDK_DEFAULT_REGION": REGION}
+LOCAL_ACCOUNT = {
+    "AWS_ACCESS_KEY_ID": ACCESS_KEY_ID,
+    "AWS_SECRET_ACCESS_KEY": SECRET_ACCESS_KEY,
+    "AWS_DEFAULT_REGION": REGION,
+    "AWS_REGION": REGION,
+    "CDK_DEFAULT_ACCOUNT": ACCOUNT,
+    "CDK_DEFAULT_REGION": REGION,
+}
 # Each stage's stacks, synthesized once for the code they are made from and reused by every
 # deploy of that code, by any process (a test session deploys into several local clouds at once).
 ASSEMBLIES = ROOT / "build" / "cloud-assembly"
@@ -76,7 +84,7 @@ class Outputs:
         return {k[: -len(suffix)]: v for k, v in self.values.items() if k.endswith(suffix)}
 
     @classmethod
-    def from_file(cls, path: Path, endpoint: str | None) -> "Outputs":
+    def from_file(cls, path: Path, endpoint: str | None) -> Outputs:
         stacks = json.loads(path.read_text())
         return cls({k: v for outputs in stacks.values() for k, v in outputs.items()}, endpoint)
 
@@ -84,8 +92,15 @@ class Outputs:
 class LocalCloud:
     """MiniStack on 127.0.0.1:port, its state and logs under state_dir."""
 
-    def __init__(self, *, port: int, state_dir: Path, stage: str = "dev", with_fixes: bool = True,
-                 server_env: dict[str, str] | None = None):
+    def __init__(
+        self,
+        *,
+        port: int,
+        state_dir: Path,
+        stage: str = "dev",
+        with_fixes: bool = True,
+        server_env: dict[str, str] | None = None,
+    ):
         self.port = port
         # Without the fixes it is plain MiniStack: the fidelity tests show each difference on it.
         self.server_module = "localcloud.server" if with_fixes else "ministack"
@@ -199,10 +214,8 @@ class LocalCloud:
         except ProcessLookupError:
             return False
         if self._process is not None:
-            try:
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 self._process.wait(timeout)  # reap it, or it lingers as a zombie in its group
-            except subprocess.TimeoutExpired:
-                pass
             self._process = None
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -211,8 +224,11 @@ class LocalCloud:
             except ProcessLookupError:
                 return True
             time.sleep(0.2)
-        print(f"the local cloud did not exit within {timeout:.0f}s of SIGTERM and was killed: its state may "
-              f"not have been saved (see {self.log_file})", file=sys.stderr)
+        print(
+            f"the local cloud did not exit within {timeout:.0f}s of SIGTERM and was killed: its state may "
+            f"not have been saved (see {self.log_file})",
+            file=sys.stderr,
+        )
         os.killpg(pid, signal.SIGKILL)
         return True
 
@@ -227,15 +243,28 @@ class LocalCloud:
         assembly = ["--app", str(synthesized(self.stage, quiet=quiet))]
         if not self._bootstrapped():
             self.cdk("bootstrap", f"aws://{ACCOUNT}/{REGION}", *assembly, quiet=quiet)
-        self.cdk("deploy", "--all", *assembly, "--require-approval", "never", "--outputs-file", str(self.outputs_file),
-                 quiet=quiet)
+        self.cdk(
+            "deploy",
+            "--all",
+            *assembly,
+            "--require-approval",
+            "never",
+            "--outputs-file",
+            str(self.outputs_file),
+            quiet=quiet,
+        )
         return self.outputs()
 
     def _bootstrapped(self) -> bool:
         import boto3
 
-        client = boto3.client("cloudformation", endpoint_url=self.endpoint, region_name=REGION,
-                              aws_access_key_id=ACCESS_KEY_ID, aws_secret_access_key=SECRET_ACCESS_KEY)
+        client = boto3.client(
+            "cloudformation",
+            endpoint_url=self.endpoint,
+            region_name=REGION,
+            aws_access_key_id=ACCESS_KEY_ID,
+            aws_secret_access_key=SECRET_ACCESS_KEY,
+        )
         try:
             stacks = client.describe_stacks(StackName="CDKToolkit")["Stacks"]
         except client.exceptions.ClientError:
@@ -290,8 +319,11 @@ def synth_inputs_digest(stage: str) -> str:
     digest = hashlib.sha256(stage.encode())
     for name in SYNTH_INPUTS:
         path = ROOT / name
-        files = sorted(f for f in path.rglob("*") if f.is_file() and "__pycache__" not in f.parts) if path.is_dir() \
+        files = (
+            sorted(f for f in path.rglob("*") if f.is_file() and "__pycache__" not in f.parts)
+            if path.is_dir()
             else [path]
+        )
         for file in files:
             digest.update(str(file.relative_to(ROOT)).encode() + b"\0" + file.read_bytes() + b"\0")
     return digest.hexdigest()[:16]

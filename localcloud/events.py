@@ -19,5 +19,6 @@ def lambda_event_from_file(path: Path) -> dict:
 
 def stored_event(item: dict) -> dict:
     """An event store item (as DynamoDB's low-level API returns it) as its rule target receives it."""
-    return rule_target_event({"Source": item["source"]["S"], "DetailType": item["eventType"]["S"],
-                              "Detail": item["detail"]["S"]})
+    return rule_target_event(
+        {"Source": item["source"]["S"], "DetailType": item["eventType"]["S"], "Detail": item["detail"]["S"]}
+    )

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 import threading
-from typing import Callable
+from collections.abc import Callable
 
 _counters: dict[str, Callable[[], int]] = {}
 _lock = threading.Lock()

@@ -69,7 +69,8 @@ def _consumed(operation: str, consumed: list[dict]) -> None:
         index_units = sum(i.get("WriteCapacityUnits", i.get("CapacityUnits", 0)) for i in indexes.values())
         if units is None:  # only a total given: the table's share is what the indexes leave
             units = entry.get("WriteCapacityUnits", entry.get("CapacityUnits", 0)) - (
-                index_units if "WriteCapacityUnits" not in entry else 0)
+                index_units if "WriteCapacityUnits" not in entry else 0
+            )
         add("dynamodb.write_units", units + index_units)
         add(f"dynamodb.write_units.table.{table}", units)
         if index_units:
@@ -99,8 +100,9 @@ def _dynamodb(operation: str, request: dict, status: int, response: dict) -> Non
     add(f"dynamodb.requests.{operation}")
     add("dynamodb.requests")
     if status >= 400:
-        if status == 400 and response.get("__type", "").endswith(("ConditionalCheckFailedException",
-                                                                   "TransactionCanceledException")):
+        if status == 400 and response.get("__type", "").endswith(
+            ("ConditionalCheckFailedException", "TransactionCanceledException")
+        ):
             _refused_write(operation, request)
         return
     consumed = response.get("ConsumedCapacity")
@@ -128,11 +130,12 @@ def _metered_dynamodb(handle):
             if asked == "NONE" and isinstance(data, dict) and "ConsumedCapacity" in data:
                 del data["ConsumedCapacity"]  # the caller did not ask: answer as AWS would
                 payload = json.dumps(data).encode()
-                response_headers = {k: v for k, v in response_headers.items()
-                                    if k.lower() not in ("content-length", "x-amz-crc32")}
+                response_headers = {
+                    k: v for k, v in response_headers.items() if k.lower() not in ("content-length", "x-amz-crc32")
+                }
                 response_headers["x-amz-crc32"] = str(zlib.crc32(payload))  # boto3 checks the body against it
                 return status, response_headers, payload
-        except Exception:  # noqa: BLE001 - metering must never break a request
+        except Exception:
             add("meter.errors")
         return response
 
@@ -188,7 +191,9 @@ def _metered_worker_invoke(invoke):
             memory = int(config.get("MemorySize", 128))
             architecture = (config.get("Architectures") or ["x86_64"])[0]
             start = (0, 0) if cold or before is None else before
-            cpu, queued = ((after[0] - start[0]) / 1e9, (after[1] - start[1]) / 1e9) if after is not None else (0.0, 0.0)
+            cpu, queued = (
+                ((after[0] - start[0]) / 1e9, (after[1] - start[1]) / 1e9) if after is not None else (0.0, 0.0)
+            )
             with _lock:
                 _counts["lambda.invocations"] += 1
                 _counts[f"lambda.invocations.{name}"] += 1
@@ -229,7 +234,10 @@ def _metered_archive(archive_event, archives_of):
         archive_event(event, view)
         kept = sum(a.get("EventCount", 0) for a in list(archives.values())) - before
         if kept:
-            add("events.archived_bytes", kept * len(json.dumps({k: v for k, v in event.items() if not k.startswith("_")})))
+            add(
+                "events.archived_bytes",
+                kept * len(json.dumps({k: v for k, v in event.items() if not k.startswith("_")})),
+            )
 
     return metered
 
@@ -238,9 +246,9 @@ def _metered_ses(handle):
     async def metered(method, path_, headers, body, query_params):
         response = await handle(method, path_, headers, body, query_params)
         text = (body or b"").decode("utf-8", errors="replace")
-        if "Action=SendEmail" in text or "Action=SendRawEmail" in text or path_.endswith("/outbound-emails"):
-            if isinstance(response, tuple) and response[0] < 400:
-                add("ses.emails")
+        sending = "Action=SendEmail" in text or "Action=SendRawEmail" in text or path_.endswith("/outbound-emails")
+        if sending and isinstance(response, tuple) and response[0] < 400:
+            add("ses.emails")
         return response
 
     return metered
@@ -272,15 +280,17 @@ def start_flushing(path: str, log_groups) -> None:
                     new = events[seen:]
                     read_so_far[id(stream)] = len(events)
                     add("logs.events", len(new))
-                    add("logs.bytes", sum(len(str(e.get("message", "")).encode()) + LOG_EVENT_OVERHEAD_BYTES
-                                          for e in new))
+                    add(
+                        "logs.bytes",
+                        sum(len(str(e.get("message", "")).encode()) + LOG_EVENT_OVERHEAD_BYTES for e in new),
+                    )
 
     def flush() -> None:
         while True:
             time.sleep(0.5)
             try:
                 count_logs()
-            except Exception:  # noqa: BLE001 - a stream changed under us; counted next time
+            except Exception:
                 add("meter.errors")
             with _lock:
                 snapshot = dict(_counts)

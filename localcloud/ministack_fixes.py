@@ -22,8 +22,9 @@ import json
 import logging
 import secrets
 import time
+from collections.abc import Callable
 from contextvars import ContextVar
-from typing import Any, Callable
+from typing import Any
 
 from common.limits import MAX_ENTRY_BYTES, request_entry_size
 from infra.runtime import ARCHITECTURE, POWERTOOLS_LAYER_PARAMETER
@@ -44,15 +45,19 @@ def check_version(installed: str | None = None) -> None:
         raise FixTargetChanged(
             f"MiniStack {installed} is installed; the local cloud's fixes (localcloud/ministack_fixes.py) are written "
             f"for {MINISTACK_VERSION}. Run `make install` to get the pinned version, or review each fix against "
-            f"{installed} and move the pin.")
+            f"{installed} and move the pin."
+        )
 
 
 _MISSING = object()
 
 
 def _where(owner: Any, name: str) -> str:
-    return f"{getattr(owner, '__module__', '')}.{getattr(owner, '__qualname__', getattr(owner, '__name__', owner))}.{name}" \
-        if inspect.isclass(owner) else f"{getattr(owner, '__name__', owner)}.{name}"
+    return (
+        f"{getattr(owner, '__module__', '')}.{getattr(owner, '__qualname__', getattr(owner, '__name__', owner))}.{name}"
+        if inspect.isclass(owner)
+        else f"{getattr(owner, '__name__', owner)}.{name}"
+    )
 
 
 def require(owner: Any, *names: str, fix: str) -> None:
@@ -62,8 +67,9 @@ def require(owner: Any, *names: str, fix: str) -> None:
             raise FixTargetChanged(f"{fix}: MiniStack {MINISTACK_VERSION} had {_where(owner, name)}; this one has not")
 
 
-def patch(owner: Any, name: str, wrap: Callable[[Any], Callable], *, fix: str,
-          params: tuple[str, ...] | None = None) -> Callable:
+def patch(
+    owner: Any, name: str, wrap: Callable[[Any], Callable], *, fix: str, params: tuple[str, ...] | None = None
+) -> Callable:
     """Replace owner.name by wrap(original), once it is checked to be there and, with `params`,
     to take those parameters. An exception raised inside the replacement is logged (MiniStack
     catches and drops many) and raised again. Returns the original."""
@@ -72,8 +78,10 @@ def patch(owner: Any, name: str, wrap: Callable[[Any], Callable], *, fix: str,
     if params is not None:
         found = tuple(inspect.signature(original).parameters)
         if found != params:
-            raise FixTargetChanged(f"{fix}: {_where(owner, name)} takes ({', '.join(found)}); the fix was written "
-                                   f"for ({', '.join(params)})")
+            raise FixTargetChanged(
+                f"{fix}: {_where(owner, name)} takes ({', '.join(found)}); the fix was written "
+                f"for ({', '.join(params)})"
+            )
     setattr(owner, name, logged(wrap(original), f"{fix}: {_where(owner, name)}"))
     return original
 
@@ -91,6 +99,7 @@ def register(table: Any, key: str, value: Any, *, fix: str, where: str) -> None:
 def logged(function: Callable, what: str) -> Callable:
     """`function`, with any exception it raises logged with its traceback, then raised again."""
     if inspect.iscoroutinefunction(function):
+
         @functools.wraps(function)
         async def run_async(*args, **kwargs):
             try:
@@ -98,6 +107,7 @@ def logged(function: Callable, what: str) -> Callable:
             except Exception:
                 log.exception("local-cloud fix raised (%s)", what)
                 raise
+
         return run_async
 
     @functools.wraps(function)
@@ -107,11 +117,15 @@ def logged(function: Callable, what: str) -> Callable:
         except Exception:
             log.exception("local-cloud fix raised (%s)", what)
             raise
+
     return run
+
 
 # Never fetched: MiniStack runs functions on its own interpreter, whose environment already
 # has Powertools and pydantic (requirements.txt), so the layer only needs to resolve.
-POWERTOOLS_LAYER_ARN = f"arn:aws:lambda:us-east-1:017000801446:layer:AWSLambdaPowertoolsPythonV3-python312-{ARCHITECTURE}:1"
+POWERTOOLS_LAYER_ARN = (
+    f"arn:aws:lambda:us-east-1:017000801446:layer:AWSLambdaPowertoolsPythonV3-python312-{ARCHITECTURE}:1"
+)
 
 
 def route_rule_targets_through_async_invoke() -> None:
@@ -143,8 +157,13 @@ def serve_powertools_layer_parameter() -> None:
     from ministack.services import ssm
 
     require(ssm, "_PUBLIC_AMI_PARAMETERS", fix="serve_powertools_layer_parameter")
-    register(ssm._PUBLIC_AMI_PARAMETERS, POWERTOOLS_LAYER_PARAMETER, POWERTOOLS_LAYER_ARN,
-             fix="serve_powertools_layer_parameter", where="ssm._PUBLIC_AMI_PARAMETERS")
+    register(
+        ssm._PUBLIC_AMI_PARAMETERS,
+        POWERTOOLS_LAYER_PARAMETER,
+        POWERTOOLS_LAYER_ARN,
+        fix="serve_powertools_layer_parameter",
+        where="ssm._PUBLIC_AMI_PARAMETERS",
+    )
 
 
 def provision_event_archives() -> None:
@@ -182,8 +201,13 @@ def provision_event_archives() -> None:
     fix = "provision_event_archives"
     require(eventbridge, "_create_archive", "_update_archive", "_delete_archive", "_archives", fix=fix)
     require(provisioners, "_RESOURCE_HANDLERS", "_physical_name", fix=fix)
-    register(provisioners._RESOURCE_HANDLERS, "AWS::Events::Archive", {"create": create, "update": update, "delete": delete},
-             fix=fix, where="provisioners._RESOURCE_HANDLERS")
+    register(
+        provisioners._RESOURCE_HANDLERS,
+        "AWS::Events::Archive",
+        {"create": create, "update": update, "delete": delete},
+        fix=fix,
+        where="provisioners._RESOURCE_HANDLERS",
+    )
 
 
 def validate_put_events() -> None:
@@ -204,8 +228,10 @@ def validate_put_events() -> None:
             return {"ErrorCode": "InvalidArgument", "ErrorMessage": "Parameter Entry is not valid."}
         for name in ("Source", "DetailType", "Detail"):
             if not entry.get(name):
-                return {"ErrorCode": "InvalidArgument",
-                        "ErrorMessage": f"Parameter {name} is not valid. Reason: {name} is a required argument."}
+                return {
+                    "ErrorCode": "InvalidArgument",
+                    "ErrorMessage": f"Parameter {name} is not valid. Reason: {name} is a required argument.",
+                }
         try:
             detail = json.loads(entry["Detail"])
         except (TypeError, ValueError):
@@ -220,12 +246,17 @@ def validate_put_events() -> None:
         def validated(data, allow_aws_source=False):
             entries = data.get("Entries") if isinstance(data, dict) else None
             if not entries:
-                return error_response_json("ValidationException", "1 validation error detected: Value '[]' at 'entries' "
-                                           "failed to satisfy constraint: Member must have length greater than or equal "
-                                           "to 1", 400)
+                return error_response_json(
+                    "ValidationException",
+                    "1 validation error detected: Value '[]' at 'entries' "
+                    "failed to satisfy constraint: Member must have length greater than or equal "
+                    "to 1",
+                    400,
+                )
             if len(entries) <= 10 and sum(map(put_events_entry_size, entries)) > MAX_PUT_EVENTS_BYTES:
-                return error_response_json("ValidationException",
-                                           "Total size of the entries in the request is over the limit.", 400)
+                return error_response_json(
+                    "ValidationException", "Total size of the entries in the request is over the limit.", 400
+                )
             refused = {n: problem for n, entry in enumerate(entries) if (problem := refuse(entry))}
             if not refused or len(entries) > 10:
                 return original(data, allow_aws_source)  # MiniStack's own answer for more than 10
@@ -283,21 +314,33 @@ def verify_api_signatures() -> None:
             refused = None
             if parsed is not None and header.startswith("AWS4-HMAC-SHA256"):
                 refused = refusal(method, raw_path or path, headers, body, query_params)
-            elif parsed is not None and header and app._execute_api_authorization_type(*parsed[:2], method,
-                                                                                       parsed[2]) == "AWS_IAM":
+            elif (
+                parsed is not None
+                and header
+                and app._execute_api_authorization_type(*parsed[:2], method, parsed[2]) == "AWS_IAM"
+            ):
                 refused = sigv4.foreign_authorization_failure(headers)
             if refused:
                 api_id, stage, _ = parsed
                 answer = app._get_module("apigateway_v1").authentication_error_response(
-                    api_id, stage, AuthError(*refused), headers, query_params)
-                return answer or (403, {"Content-Type": "application/json", "x-amzn-ErrorType": refused[0]},
-                                  json.dumps({"message": refused[1]}).encode())
+                    api_id, stage, AuthError(*refused), headers, query_params
+                )
+                return answer or (
+                    403,
+                    {"Content-Type": "application/json", "x-amzn-ErrorType": refused[0]},
+                    json.dumps({"message": refused[1]}).encode(),
+                )
             return await original(host, path, method, headers, body, query_params, raw_path, raw_query_string)
 
         return verified
 
-    patch(app, "_handle_execute_api_request", handle, fix=fix,
-          params=("host", "path", "method", "headers", "body", "query_params", "raw_path", "raw_query_string"))
+    patch(
+        app,
+        "_handle_execute_api_request",
+        handle,
+        fix=fix,
+        params=("host", "path", "method", "headers", "body", "query_params", "raw_path", "raw_query_string"),
+    )
 
 
 def take_only_id_tokens_without_scopes() -> None:
@@ -321,8 +364,13 @@ def take_only_id_tokens_without_scopes() -> None:
 
         return id_tokens_only
 
-    patch(apigateway_v1, "_validate_cognito_authorizer", validate, fix=fix,
-          params=("authorizer", "method_obj", "headers", "query_params", "stage"))
+    patch(
+        apigateway_v1,
+        "_validate_cognito_authorizer",
+        validate,
+        fix=fix,
+        params=("authorizer", "method_obj", "headers", "query_params", "stage"),
+    )
 
 
 MAX_PUT_EVENTS_BYTES = MAX_ENTRY_BYTES  # AWS's 1 MB, for the whole request's entries
@@ -343,9 +391,9 @@ def honour_stream_source_settings() -> None:
     record is there, where AWS waits up to MaximumBatchingWindowInSeconds to gather a fuller
     batch. This poller replaces its stream poll. The records its mappings have still to get
     past are part of what the cloud has left to do (localcloud/in_flight.py)."""
+    from ministack.core.arn import ArnParseError, parse_arn
     from ministack.services import dynamodb as ddb
     from ministack.services import lambda_svc as svc
-    from ministack.core.arn import ArnParseError, parse_arn
 
     attempts: dict[str, int] = {}
     batch_limits: dict[str, int] = {}
@@ -364,7 +412,11 @@ def honour_stream_source_settings() -> None:
                 body = json.loads(body)
             except json.JSONDecodeError:
                 return 0  # an unreadable response counts as a failed batch, as on AWS
-        failed = {f.get("itemIdentifier") for f in (body or {}).get("batchItemFailures", [])} if isinstance(body, dict) else set()
+        failed = (
+            {f.get("itemIdentifier") for f in (body or {}).get("batchItemFailures", [])}
+            if isinstance(body, dict)
+            else set()
+        )
         if not failed:
             return None
         sequence_numbers = [r["dynamodb"]["SequenceNumber"] for r in batch]
@@ -435,8 +487,13 @@ def honour_stream_source_settings() -> None:
         max_retries = esm.get("MaximumRetryAttempts", -1)
         if max_retries is not None and 0 <= int(max_retries) < attempts[esm_id]:
             svc._send_ddb_stream_failure_record(esm, func_rec, raw, source_arn, result, "RetryAttemptsExhausted")
-            log.warning("stream records %s..%s of %s parked after %d attempts", raw[0]["dynamodb"]["SequenceNumber"],
-                        raw[-1]["dynamodb"]["SequenceNumber"], table_name, attempts[esm_id])
+            log.warning(
+                "stream records %s..%s of %s parked after %d attempts",
+                raw[0]["dynamodb"]["SequenceNumber"],
+                raw[-1]["dynamodb"]["SequenceNumber"],
+                table_name,
+                attempts[esm_id],
+            )
             attempts.pop(esm_id, None)
             batch_limits.pop(esm_id, None)
             return advance(len(raw))
@@ -453,13 +510,16 @@ def honour_stream_source_settings() -> None:
                 continue
             if table_stream is None:
                 continue
-            where = dict(account_id=account_id, region=region)
+            where = {"account_id": account_id, "region": region}
             end = ddb.stream_end_position(table_stream[0], **where)
             with lock:
                 position = positions.get(esm["UUID"])
             if position is None:  # not polled yet: where it will start
-                position = ddb.stream_start_position(table_stream[0], **where) \
-                    if esm.get("StartingPosition") == "TRIM_HORIZON" else end
+                position = (
+                    ddb.stream_start_position(table_stream[0], **where)
+                    if esm.get("StartingPosition") == "TRIM_HORIZON"
+                    else end
+                )
             left += max(0, end - position)
         return left
 
@@ -468,6 +528,7 @@ def honour_stream_source_settings() -> None:
             original(table_name, *args, **kwargs)
             if ((ddb._tables.get(table_name) or {}).get("StreamSpecification") or {}).get("StreamEnabled"):
                 in_flight.changed()  # a record to read: counted before the write's caller goes on
+
         return emit
 
     def poll_dynamodb_streams() -> bool:
@@ -486,14 +547,33 @@ def honour_stream_source_settings() -> None:
         return processed
 
     fix = "honour_stream_source_settings"
-    require(svc, "_dynamodb_stream_positions", "_dynamodb_stream_positions_lock", "_get_func_record_for_qualifier",
-            "_dynamodb_stream_table_from_arn_spec", "_esm_backoff_until", "_apply_filter_criteria", "_execute_function",
-            "_send_ddb_stream_failure_record", "_ESM_BACKOFF_SECONDS", "_iter_all_esms", "_request_account_id",
-            "_request_region", "get_account_id", "get_region", fix=fix)
+    require(
+        svc,
+        "_dynamodb_stream_positions",
+        "_dynamodb_stream_positions_lock",
+        "_get_func_record_for_qualifier",
+        "_dynamodb_stream_table_from_arn_spec",
+        "_esm_backoff_until",
+        "_apply_filter_criteria",
+        "_execute_function",
+        "_send_ddb_stream_failure_record",
+        "_ESM_BACKOFF_SECONDS",
+        "_iter_all_esms",
+        "_request_account_id",
+        "_request_region",
+        "get_account_id",
+        "get_region",
+        fix=fix,
+    )
     require(ddb, "_tables", "stream_start_position", "stream_end_position", "stream_records_since", fix=fix)
     patch(svc, "_poll_dynamodb_streams", lambda _: poll_dynamodb_streams, fix=fix, params=())
-    patch(ddb, "_emit_stream_event", emit_stream_event, fix=fix,
-          params=("table_name", "event_name", "old_item", "new_item", "replicate"))
+    patch(
+        ddb,
+        "_emit_stream_event",
+        emit_stream_event,
+        fix=fix,
+        params=("table_name", "event_name", "old_item", "new_item", "replicate"),
+    )
     in_flight.count("stream records", unread)
 
 
@@ -551,7 +631,9 @@ def durable_async_invokes() -> None:
 
     from ministack.services import lambda_svc as svc
 
-    slots = threading.BoundedSemaphore(int(os.environ.get("LOCAL_CLOUD_ASYNC_CONCURRENCY") or 3 * (os.cpu_count() or 2)))
+    slots = threading.BoundedSemaphore(
+        int(os.environ.get("LOCAL_CLOUD_ASYNC_CONCURRENCY") or 3 * (os.cpu_count() or 2))
+    )
 
     pending: dict[str, dict] = {}  # id -> {"function": arn, "event": ..., "attempt": n, "started": t}
     lock = threading.Lock()
@@ -579,8 +661,11 @@ def durable_async_invokes() -> None:
         retries = settings.get("MaximumRetryAttempts")
         retries = 2 if retries is None else int(retries)
         max_age = int(settings.get("MaximumEventAgeInSeconds", 21600))
-        on_failure = ((settings.get("DestinationConfig") or {}).get("OnFailure", {}).get("Destination")
-                      or (config.get("DeadLetterConfig") or {}).get("TargetArn") or "")
+        on_failure = (
+            (settings.get("DestinationConfig") or {}).get("OnFailure", {}).get("Destination")
+            or (config.get("DeadLetterConfig") or {}).get("TargetArn")
+            or ""
+        )
         if invocation.get("interrupted"):
             # Cut short by the stop: let that run's lease lapse first (a Powertools idempotency
             # record in progress lasts the function's timeout), as AWS's minute-long retry
@@ -591,8 +676,10 @@ def durable_async_invokes() -> None:
         result, condition = None, None
         while invocation["attempt"] <= retries:
             if invocation["attempt"] > 0:
-                delay = min(svc._LAMBDA_ASYNC_RETRY_BASE_SECONDS * 2 ** (invocation["attempt"] - 1),
-                            svc._LAMBDA_ASYNC_RETRY_MAX_SECONDS)
+                delay = min(
+                    svc._LAMBDA_ASYNC_RETRY_BASE_SECONDS * 2 ** (invocation["attempt"] - 1),
+                    svc._LAMBDA_ASYNC_RETRY_MAX_SECONDS,
+                )
                 if time.time() - invocation["started"] + delay > max_age:
                     condition = "EventAgeExceeded"
                     break
@@ -619,10 +706,13 @@ def durable_async_invokes() -> None:
         if condition and on_failure:
             if stopping.wait(1.0):
                 return  # the failure may be the stop itself (its workers end first)
-            _route_async_failure(svc, on_failure, config, invocation["event"], result, condition,
-                                 invocation.get("invoked", 0))
+            _route_async_failure(
+                svc, on_failure, config, invocation["event"], result, condition, invocation.get("invoked", 0)
+            )
         elif condition:
-            log.warning("async invoke of %s: %s and no on-failure destination; event dropped as on AWS", name, condition)
+            log.warning(
+                "async invoke of %s: %s and no on-failure destination; event dropped as on AWS", name, condition
+            )
         with lock:
             pending.pop(invocation_id, None)
             in_flight.changed()
@@ -634,9 +724,13 @@ def durable_async_invokes() -> None:
         config = func.get("config") or func
         invocation_id = str(uuid.uuid4())
         with lock:
-            pending[invocation_id] = {"function": config.get("FunctionArn") or config.get("FunctionName"),
-                                      "event": event, "attempt": 0, "started": time.time(),
-                                      "traceHeader": _inbound_trace.get()}  # the trace the event goes on in
+            pending[invocation_id] = {
+                "function": config.get("FunctionArn") or config.get("FunctionName"),
+                "event": event,
+                "attempt": 0,
+                "started": time.time(),
+                "traceHeader": _inbound_trace.get(),
+            }  # the trace the event goes on in
             in_flight.changed()
         start(invocation_id)
 
@@ -644,7 +738,9 @@ def durable_async_invokes() -> None:
         stopping.set()  # MiniStack saves its state only on the way out
         state = get_state()
         with lock:
-            state["pending_async_invocations"] = {i: {**copy.deepcopy(v), "interrupted": True} for i, v in pending.items()}
+            state["pending_async_invocations"] = {
+                i: {**copy.deepcopy(v), "interrupted": True} for i, v in pending.items()
+            }
         return state
 
     def load_with_invocations(data):
@@ -660,9 +756,21 @@ def durable_async_invokes() -> None:
         return result
 
     fix = "durable_async_invokes"
-    require(svc, "_get_func_record_for_ref", "_account_region_from_function_config", "_request_account_id",
-            "_request_region", "_execute_function", "_LAMBDA_ASYNC_RETRY_BASE_SECONDS", "_LAMBDA_ASYNC_RETRY_MAX_SECONDS",
-            "_route_async_failure", "new_uuid", "get_account_id", "esm_wake", fix=fix)
+    require(
+        svc,
+        "_get_func_record_for_ref",
+        "_account_region_from_function_config",
+        "_request_account_id",
+        "_request_region",
+        "_execute_function",
+        "_LAMBDA_ASYNC_RETRY_BASE_SECONDS",
+        "_LAMBDA_ASYNC_RETRY_MAX_SECONDS",
+        "_route_async_failure",
+        "new_uuid",
+        "get_account_id",
+        "esm_wake",
+        fix=fix,
+    )
     from ministack.services import sqs as sqs_svc
 
     require(sqs_svc, "_queue_by_arn", "queue_delay", fix=fix)
@@ -672,8 +780,9 @@ def durable_async_invokes() -> None:
     patch(svc, "load_persisted_state", lambda _: load_with_invocations, fix=fix, params=("data",))
 
 
-def _route_async_failure(svc, target_arn: str, config: dict, event: dict, result: dict | None, condition: str,
-                         invoked: int) -> None:
+def _route_async_failure(
+    svc, target_arn: str, config: dict, event: dict, result: dict | None, condition: str, invoked: int
+) -> None:
     """The on-failure record as AWS writes it: why the event was given up (RetriesExhausted,
     or EventAgeExceeded, for an event throttled or retried past its maximum age) and how many
     times the function really ran, with its last error when it ran at all. MiniStack 1.5.33
@@ -683,27 +792,49 @@ def _route_async_failure(svc, target_arn: str, config: dict, event: dict, result
 
     from ministack.services import sqs as sqs_svc
 
-    record = {"version": "1.0", "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime()),
-              "requestContext": {"requestId": svc.new_uuid(), "functionArn": f"{config.get('FunctionArn', '')}:$LATEST",
-                                 "condition": condition, "approximateInvokeCount": invoked},
-              "requestPayload": event}
+    record = {
+        "version": "1.0",
+        "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime()),
+        "requestContext": {
+            "requestId": svc.new_uuid(),
+            "functionArn": f"{config.get('FunctionArn', '')}:$LATEST",
+            "condition": condition,
+            "approximateInvokeCount": invoked,
+        },
+        "requestPayload": event,
+    }
     if result is not None and result.get("error"):
         body = result.get("body") if isinstance(result.get("body"), dict) else {"errorMessage": str(result["error"])}
-        record["responseContext"] = {"statusCode": 200, "executedVersion": "$LATEST",
-                                     "functionError": result.get("function_error") or "Unhandled"}
+        record["responseContext"] = {
+            "statusCode": 200,
+            "executedVersion": "$LATEST",
+            "functionError": result.get("function_error") or "Unhandled",
+        }
         record["responsePayload"] = body
     queue = sqs_svc._queue_by_arn(target_arn) if target_arn.startswith("arn:aws:sqs:") else None
     if queue is None:
         svc._route_async_failure(target_arn, config.get("FunctionName", ""), event, result or {})
         return
     body, now = json.dumps(record), time.time()
-    queue["messages"].append({
-        "id": svc.new_uuid(), "body": body, "md5_body": hashlib.md5(body.encode()).hexdigest(), "md5_attrs": "",
-        "receipt_handle": None, "sent_at": now, "visible_at": now + sqs_svc.queue_delay(queue), "receive_count": 0,
-        "first_receive_at": None, "message_attributes": {},
-        "sys": {"SenderId": svc.get_account_id(), "SentTimestamp": str(int(now * 1000))},
-        "group_id": None, "dedup_id": None, "dedup_cache_key": None, "seq": None,
-    })
+    queue["messages"].append(
+        {
+            "id": svc.new_uuid(),
+            "body": body,
+            "md5_body": hashlib.md5(body.encode()).hexdigest(),
+            "md5_attrs": "",
+            "receipt_handle": None,
+            "sent_at": now,
+            "visible_at": now + sqs_svc.queue_delay(queue),
+            "receive_count": 0,
+            "first_receive_at": None,
+            "message_attributes": {},
+            "sys": {"SenderId": svc.get_account_id(), "SentTimestamp": str(int(now * 1000))},
+            "group_id": None,
+            "dedup_id": None,
+            "dedup_cache_key": None,
+            "seq": None,
+        }
+    )
     svc.esm_wake.set()
 
 
@@ -725,9 +856,14 @@ def keep_workers_after_handled_errors() -> None:
         raise FixTargetChanged("MiniStack's Worker.invoke changed: review keep_workers_after_handled_errors")
     source = source.replace(killed_on_error, 'if response.get("status") == "error" and "trace" not in response:')
     namespace: dict = {}
-    exec(compile(source, runtime.__file__, "exec"), vars(runtime), namespace)  # noqa: S102 - one pinned method
-    patch(runtime.Worker, "invoke", lambda _: namespace["invoke"], fix="keep_workers_after_handled_errors",
-          params=("self", "event", "request_id", "trace_id", "depth", "durable", "invoked_function_arn"))
+    exec(compile(source, runtime.__file__, "exec"), vars(runtime), namespace)
+    patch(
+        runtime.Worker,
+        "invoke",
+        lambda _: namespace["invoke"],
+        fix="keep_workers_after_handled_errors",
+        params=("self", "event", "request_id", "trace_id", "depth", "durable", "invoked_function_arn"),
+    )
 
 
 def finish_running_invocations_on_update() -> None:
@@ -753,6 +889,7 @@ def finish_running_invocations_on_update() -> None:
                 return original(name, data)
             finally:
                 updating.on = False
+
         return update
 
     def invalidate_worker(original):
@@ -768,6 +905,7 @@ def finish_running_invocations_on_update() -> None:
                         with lock:
                             retiring.update(map(id, busy))
             return original(func_name, qualifier=qualifier, account=account, region=region)
+
         return invalidate
 
     def release_worker(original):
@@ -778,6 +916,7 @@ def finish_running_invocations_on_update() -> None:
                 retiring.discard(id(worker))
             if retired:
                 runtime.kill_workers([worker])
+
         return release
 
     fix = "finish_running_invocations_on_update"
@@ -802,14 +941,17 @@ def end_invocations_without_waiting_for_logs() -> None:
 
     from ministack.core import lambda_runtime as runtime
 
-    loop_end = '        _real_stdout.flush()\n\nrun()'
+    loop_end = "        _real_stdout.flush()\n\nrun()"
     if runtime._PYTHON_WORKER_SCRIPT.count(loop_end) != 1:
         raise FixTargetChanged("MiniStack's Python worker changed: review end_invocations_without_waiting_for_logs")
     runtime._PYTHON_WORKER_SCRIPT = runtime._PYTHON_WORKER_SCRIPT.replace(
-        loop_end, f'        sys.stderr.write({INVOCATION_END!r} + "\\n")\n        sys.stderr.flush()\n{loop_end}')
+        loop_end, f'        sys.stderr.write({INVOCATION_END!r} + "\\n")\n        sys.stderr.flush()\n{loop_end}'
+    )
     bounded = runtime.Worker._drain_stderr_bounded
 
-    def drain_to_the_end(self, first_line_wait: float = 0.050, idle_confirm: float = 0.005, hard_cap: float = 0.250) -> str:
+    def drain_to_the_end(
+        self, first_line_wait: float = 0.050, idle_confirm: float = 0.005, hard_cap: float = 0.250
+    ) -> str:
         if not str((self.config or {}).get("Runtime", "python")).startswith("python"):
             return bounded(self, first_line_wait, idle_confirm, hard_cap)
         # The end line always comes; a longer cap only guards against a stalled pipe, and a
@@ -825,19 +967,29 @@ def end_invocations_without_waiting_for_logs() -> None:
             lines.append(line)
         return "\n".join(lines)
 
-    patch(runtime.Worker, "_drain_stderr_bounded", lambda _: drain_to_the_end, fix="end_invocations_without_waiting_for_logs",
-          params=("self", "first_line_wait", "idle_confirm", "hard_cap"))
+    patch(
+        runtime.Worker,
+        "_drain_stderr_bounded",
+        lambda _: drain_to_the_end,
+        fix="end_invocations_without_waiting_for_logs",
+        params=("self", "first_line_wait", "idle_confirm", "hard_cap"),
+    )
 
 
 _LOG_LEVELS = {"TRACE": 0, "DEBUG": 1, "INFO": 2, "WARN": 3, "WARNING": 3, "ERROR": 4, "FATAL": 5, "CRITICAL": 5}
-_PLATFORM_LINES = (("START RequestId:", "platform.start"), ("END RequestId:", "platform.runtimeDone"),
-                   ("REPORT RequestId:", "platform.report"))
+_PLATFORM_LINES = (
+    ("START RequestId:", "platform.start"),
+    ("END RequestId:", "platform.runtimeDone"),
+    ("REPORT RequestId:", "platform.report"),
+)
 # The shape (and so the size) of the rest of each platform record as AWS writes it.
 _PLATFORM_RECORD = {
     "platform.start": {"version": "$LATEST"},
     "platform.runtimeDone": {"status": "success", "metrics": {"durationMs": 12.345, "producedBytes": 0}},
-    "platform.report": {"metrics": {"durationMs": 12.345, "billedDurationMs": 13, "memorySizeMB": 256,
-                                    "maxMemoryUsedMB": 90}, "status": "success"},
+    "platform.report": {
+        "metrics": {"durationMs": 12.345, "billedDurationMs": 13, "memorySizeMB": 256, "maxMemoryUsedMB": 90},
+        "status": "success",
+    },
 }
 
 
@@ -873,8 +1025,13 @@ def honour_advanced_logging_controls() -> None:
         return append(stream, events)
 
     fix = "honour_advanced_logging_controls"
-    patch(lambda_svc, "_emit_lambda_logs", lambda _: emit_with_levels, fix=fix,
-          params=("func", "request_id", "log_text", "error", "duration_ms", "log_source"))
+    patch(
+        lambda_svc,
+        "_emit_lambda_logs",
+        lambda _: emit_with_levels,
+        fix=fix,
+        params=("func", "request_id", "log_text", "error", "duration_ms", "log_source"),
+    )
     patch(cloudwatch_logs, "_append_log_events", lambda _: append_with_levels, fix=fix, params=("stream", "events"))
 
 
@@ -886,8 +1043,11 @@ def _as_json_record(event: dict, logging_config: dict) -> dict | None:
             if _LOG_LEVELS[logging_config.get("SystemLogLevel", "INFO")] > _LOG_LEVELS["INFO"]:
                 return None
             request_id = message.split(prefix, 1)[1].split()[0]
-            record = {"time": time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(event["timestamp"] / 1000)),
-                      "type": kind, "record": {"requestId": request_id, **_PLATFORM_RECORD[kind]}}
+            record = {
+                "time": time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(event["timestamp"] / 1000)),
+                "type": kind,
+                "record": {"requestId": request_id, **_PLATFORM_RECORD[kind]},
+            }
             return {**event, "message": json.dumps(record, separators=(",", ":"))}
     try:
         level = json.loads(message).get("level") if message.startswith("{") else None
@@ -897,7 +1057,6 @@ def _as_json_record(event: dict, logging_config: dict) -> dict | None:
     if isinstance(level, str) and _LOG_LEVELS.get(level.upper(), threshold) < threshold:
         return None
     return event
-
 
 
 def accept_schema_registry() -> None:
@@ -923,8 +1082,10 @@ def accept_schema_registry() -> None:
 
     def update(kind):
         def handler(physical_id, old_props, new_props, stack_name, logical_id=None):
-            return (create_registry if kind == "registry" else create_schema)(logical_id or physical_id, new_props,
-                                                                                stack_name)
+            return (create_registry if kind == "registry" else create_schema)(
+                logical_id or physical_id, new_props, stack_name
+            )
+
         return handler
 
     def delete(physical_id, props):
@@ -932,12 +1093,20 @@ def accept_schema_registry() -> None:
 
     fix = "accept_schema_registry"
     require(provisioners, "_RESOURCE_HANDLERS", "_physical_name", fix=fix)
-    register(provisioners._RESOURCE_HANDLERS, "AWS::EventSchemas::Registry",
-             {"create": create_registry, "update": update("registry"), "delete": delete},
-             fix=fix, where="provisioners._RESOURCE_HANDLERS")
-    register(provisioners._RESOURCE_HANDLERS, "AWS::EventSchemas::Schema",
-             {"create": create_schema, "update": update("schema"), "delete": delete},
-             fix=fix, where="provisioners._RESOURCE_HANDLERS")
+    register(
+        provisioners._RESOURCE_HANDLERS,
+        "AWS::EventSchemas::Registry",
+        {"create": create_registry, "update": update("registry"), "delete": delete},
+        fix=fix,
+        where="provisioners._RESOURCE_HANDLERS",
+    )
+    register(
+        provisioners._RESOURCE_HANDLERS,
+        "AWS::EventSchemas::Schema",
+        {"create": create_schema, "update": update("schema"), "delete": delete},
+        fix=fix,
+        where="provisioners._RESOURCE_HANDLERS",
+    )
 
 
 def _region() -> str:
@@ -966,7 +1135,9 @@ def serve_xray() -> None:
 
     from localcloud import xray
 
-    register(app.SERVICE_HANDLERS, "xray", xray.handle_request, fix="serve_xray", where="ministack.app.SERVICE_HANDLERS")
+    register(
+        app.SERVICE_HANDLERS, "xray", xray.handle_request, fix="serve_xray", where="ministack.app.SERVICE_HANDLERS"
+    )
 
 
 # The trace an invocation is to continue (an EventBridge entry's TraceHeader), and what the
@@ -1059,8 +1230,14 @@ def continue_traces_across_the_bus() -> None:
                 _invocation.reset(token)
             if invocation.get("header"):
                 config = func.get("config") or func
-                xray.record_invocation(config.get("FunctionName", "?"), invocation["header"], invocation.get("parent"),
-                                       started, time.time(), isinstance(result, dict) and bool(result.get("error")))
+                xray.record_invocation(
+                    config.get("FunctionName", "?"),
+                    invocation["header"],
+                    invocation.get("parent"),
+                    started,
+                    time.time(),
+                    isinstance(result, dict) and bool(result.get("error")),
+                )
             return result
 
         return recorded
@@ -1105,11 +1282,21 @@ def meter_billing(path: str) -> None:
     require(eventbridge, "_archives", fix=fix)
     require(cloudwatch_logs, "_log_groups", fix=fix)
     patch(dynamodb, "handle_request", meter._metered_dynamodb, fix=fix, params=handler)
-    patch(lambda_runtime.Worker, "invoke", meter._metered_worker_invoke, fix=fix,
-          params=("self", "event", "request_id", "trace_id", "depth", "durable", "invoked_function_arn"))
+    patch(
+        lambda_runtime.Worker,
+        "invoke",
+        meter._metered_worker_invoke,
+        fix=fix,
+        params=("self", "event", "request_id", "trace_id", "depth", "durable", "invoked_function_arn"),
+    )
     patch(eventbridge, "handle_request", meter._metered_events, fix=fix, params=handler)
-    patch(eventbridge, "_archive_event", lambda original: meter._metered_archive(original, lambda: eventbridge._archives),
-          fix=fix, params=("event", "view"))
+    patch(
+        eventbridge,
+        "_archive_event",
+        lambda original: meter._metered_archive(original, lambda: eventbridge._archives),
+        fix=fix,
+        params=("event", "view"),
+    )
     patch(ses, "handle_request", meter._metered_ses, fix=fix, params=handler)
     patch(sqs, "handle_request", meter._metered_sqs, fix=fix, params=handler)
     meter.start_flushing(path, lambda: cloudwatch_logs._log_groups)

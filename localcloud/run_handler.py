@@ -37,7 +37,7 @@ def main() -> int:
     started = time.perf_counter()
     try:
         result = handler(event, Context(os.environ.get("AWS_LAMBDA_FUNCTION_NAME", module_name)))
-    except Exception as error:  # noqa: BLE001 - reported like Lambda reports it
+    except Exception as error:
         print(json.dumps({"errorType": type(error).__name__, "errorMessage": str(error)}, indent=2))
         return 1
     finally:

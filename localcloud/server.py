@@ -12,8 +12,9 @@ import sys
 def main() -> None:
     os.environ.setdefault("BIND_HOST", "127.0.0.1")
     os.environ.setdefault("IOT_MTLS_ENABLED", "0")  # no listener on 0.0.0.0:8883
-    from localcloud import ministack_fixes
     from ministack import app
+
+    from localcloud import ministack_fixes
 
     ministack_fixes.apply_all()
     if os.environ.get("LOCAL_CLOUD_METER"):  # the benchmark counts what AWS would bill

@@ -58,8 +58,14 @@ def record_invocation(name: str, header: str, parent_id: str | None, start: floa
     fields = dict(part.split("=", 1) for part in header.split(";") if "=" in part)
     if fields.get("Sampled") != "1":
         return
-    segment: dict[str, Any] = {"name": name, "id": fields["Parent"], "trace_id": fields["Root"],
-                               "start_time": start, "end_time": end, "origin": "AWS::Lambda::Function"}
+    segment: dict[str, Any] = {
+        "name": name,
+        "id": fields["Parent"],
+        "trace_id": fields["Root"],
+        "start_time": start,
+        "end_time": end,
+        "origin": "AWS::Lambda::Function",
+    }
     if parent_id:
         segment["parent_id"] = parent_id
     if failed:
@@ -77,9 +83,15 @@ def _traces_of(ids: list[str]) -> tuple[list[dict], list[str]]:
                 continue
             documents = [json.loads(document) for document in segments.values()]
             duration = max(d.get("end_time", d["start_time"]) for d in documents) - min(
-                d["start_time"] for d in documents)
-            found.append({"Id": trace_id, "Duration": round(duration, 3),
-                          "Segments": [{"Id": sid, "Document": doc} for sid, doc in segments.items()]})
+                d["start_time"] for d in documents
+            )
+            found.append(
+                {
+                    "Id": trace_id,
+                    "Duration": round(duration, 3),
+                    "Segments": [{"Id": sid, "Document": doc} for sid, doc in segments.items()],
+                }
+            )
     return found, unknown
 
 
@@ -92,9 +104,14 @@ def _summaries(start: float, end: float) -> list[dict]:
         documents = [json.loads(segment["Document"]) for segment in trace["Segments"]]
         began = min(d["start_time"] for d in documents)
         if start <= began <= end:
-            summaries.append({"Id": trace["Id"], "Duration": trace["Duration"],
-                              "HasFault": any(d.get("fault") for d in documents),
-                              "HasError": any(d.get("error") for d in documents)})
+            summaries.append(
+                {
+                    "Id": trace["Id"],
+                    "Duration": trace["Duration"],
+                    "HasFault": any(d.get("fault") for d in documents),
+                    "HasError": any(d.get("error") for d in documents),
+                }
+            )
     return summaries
 
 
@@ -109,16 +126,27 @@ async def handle_request(method: str, path: str, headers: dict, body: bytes, que
         return _answer({"__type": "InvalidRequestException", "message": "the request is not JSON"}, 400)
     if method == "POST" and path == "/TraceSegments":
         documents = request.get("TraceSegmentDocuments") or []
-        unprocessed = [{"Id": None, "ErrorCode": "InvalidSegment", "Message": "not a segment document"}
-                       for document in documents if not put(document)]
+        unprocessed = [
+            {"Id": None, "ErrorCode": "InvalidSegment", "Message": "not a segment document"}
+            for document in documents
+            if not put(document)
+        ]
         return _answer({"UnprocessedTraceSegments": unprocessed})
     if method == "POST" and path == "/Traces":
         found, unknown = _traces_of(list(request.get("TraceIds") or []))
         return _answer({"Traces": found, "UnprocessedTraceIds": unknown})
     if method == "POST" and path == "/TraceSummaries":
-        return _answer({"TraceSummaries": _summaries(float(request.get("StartTime", 0)),
-                                                     float(request.get("EndTime", 2**62))),
-                        "TracesProcessedCount": len(_traces)})
-    return _answer({"__type": "InvalidRequestException",
-                    "message": f"the local cloud's X-Ray serves PutTraceSegments, BatchGetTraces and "
-                               f"GetTraceSummaries, not {method} {path}"}, 400)
+        return _answer(
+            {
+                "TraceSummaries": _summaries(float(request.get("StartTime", 0)), float(request.get("EndTime", 2**62))),
+                "TracesProcessedCount": len(_traces),
+            }
+        )
+    return _answer(
+        {
+            "__type": "InvalidRequestException",
+            "message": f"the local cloud's X-Ray serves PutTraceSegments, BatchGetTraces and "
+            f"GetTraceSummaries, not {method} {path}",
+        },
+        400,
+    )

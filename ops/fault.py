@@ -36,7 +36,9 @@ def set_switches(function_name: str, switches: dict[str, str | None], *, client=
         if value:
             variables[name] = value
     lambda_.update_function_configuration(FunctionName=function_name, Environment={"Variables": variables})
-    lambda_.get_waiter("function_updated_v2").wait(FunctionName=function_name, WaiterConfig={"Delay": 1, "MaxAttempts": 120})
+    lambda_.get_waiter("function_updated_v2").wait(
+        FunctionName=function_name, WaiterConfig={"Delay": 1, "MaxAttempts": 120}
+    )
 
 
 def set_fault(function_name: str, event_types: str | None, *, client=None) -> None:
@@ -44,8 +46,9 @@ def set_fault(function_name: str, event_types: str | None, *, client=None) -> No
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m ops.fault", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m ops.fault", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("function", help="e.g. Analytics, Audit, Email, OrdersProjection, Publisher")
     parser.add_argument("--types", default="", help="comma-separated event types to fail")
     parser.add_argument("--rate", type=float, default=0, help="fraction of invocations to fail at random (0-1)")
@@ -63,12 +66,16 @@ def main(argv: list[str] | None = None) -> int:
     for name in ("rate", "throttle", "partial_put"):
         if not 0 <= getattr(args, name) <= 1:
             parser.error(f"--{name.replace('_', '-')} is a fraction between 0 and 1")
-    switches = {SWITCH: args.types, RATE: str(args.rate) if args.rate else None,
-                SEED: str(args.seed) if (args.rate or args.throttle or args.partial_put) and args.seed is not None else None,
-                DUPLICATES: str(args.duplicates) if args.duplicates else None, REORDER: "1" if args.reorder else None,
-                TIMEOUT: "1" if args.rate and args.timeout else None,
-                THROTTLE: str(args.throttle) if args.throttle else None,
-                PARTIAL_PUT: str(args.partial_put) if args.partial_put else None}
+    switches = {
+        SWITCH: args.types,
+        RATE: str(args.rate) if args.rate else None,
+        SEED: str(args.seed) if (args.rate or args.throttle or args.partial_put) and args.seed is not None else None,
+        DUPLICATES: str(args.duplicates) if args.duplicates else None,
+        REORDER: "1" if args.reorder else None,
+        TIMEOUT: "1" if args.rate and args.timeout else None,
+        THROTTLE: str(args.throttle) if args.throttle else None,
+        PARTIAL_PUT: str(args.partial_put) if args.partial_put else None,
+    }
     set_switches(stack_outputs(stage)[f"{args.function}FunctionName"], switches)
     on = [f"{name}={value}" for name, value in switches.items() if value]
     print(f"{args.function}: " + (", ".join(on) if on else "fault injection off"))

@@ -65,13 +65,19 @@ def rebuild(store: EventStore, read_model: OrdersReadModel, *, out=sys.stderr) -
             unchanged += 1
         print(f"\rwriting   {progress(done, len(histories))}", end="", file=out, flush=True)
     print(file=out)
-    return {"eventsScanned": scanned, "orders": len(histories), "written": written, "alreadyCurrent": unchanged,
-            "seconds": round(time.monotonic() - started, 2)}
+    return {
+        "eventsScanned": scanned,
+        "orders": len(histories),
+        "written": written,
+        "alreadyCurrent": unchanged,
+        "seconds": round(time.monotonic() - started, 2),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m ops.rebuild", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m ops.rebuild", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--into", metavar="TABLE", help="write into this table instead of the live read model")
     parser.add_argument("--stage", default=None)
     args = parser.parse_args(argv)

@@ -24,7 +24,7 @@ import argparse
 import json
 import sys
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import boto3
@@ -52,36 +52,76 @@ class Parked:
 
     @property
     def age(self) -> str:
-        seconds = int((datetime.now(timezone.utc) - self.sent_at).total_seconds())
-        return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m" if seconds >= 3600 else f"{seconds // 60}m{seconds % 60:02d}s"
+        seconds = int((datetime.now(UTC) - self.sent_at).total_seconds())
+        return (
+            f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+            if seconds >= 3600
+            else f"{seconds // 60}m{seconds % 60:02d}s"
+        )
 
 
 def classify(message: dict[str, Any]) -> Parked:
     body = json.loads(message["Body"])
     attributes = message.get("MessageAttributes", {})
-    sent_at = datetime.fromtimestamp(int(message["Attributes"]["SentTimestamp"]) / 1000, timezone.utc)
+    sent_at = datetime.fromtimestamp(int(message["Attributes"]["SentTimestamp"]) / 1000, UTC)
     if "requestPayload" in body:  # Lambda async invoke, after its retries
         payload = body["requestPayload"]
         detail = payload.get("detail", {}) if isinstance(payload, dict) else {}
         detail = detail if isinstance(detail, dict) else {}  # a detail that is not an object
         error = (body.get("responsePayload") or {}).get("errorMessage") or body["requestContext"].get("condition", "")
-        return Parked(message["MessageId"], message["ReceiptHandle"], ON_FAILURE, detail.get("eventType", "?"),
-                      detail.get("eventId", "?"), error, sent_at, body)
+        return Parked(
+            message["MessageId"],
+            message["ReceiptHandle"],
+            ON_FAILURE,
+            detail.get("eventType", "?"),
+            detail.get("eventId", "?"),
+            error,
+            sent_at,
+            body,
+        )
     if "refusedRecord" in body:  # the publisher: never publishable as it is
         where = body["refusedRecord"]
         keys = ",".join(f"{k}={next(iter(v.values()))}" for k, v in sorted(where.get("keys", {}).items()))
-        return Parked(message["MessageId"], message["ReceiptHandle"], REFUSED, keys or "?",
-                      where.get("sequenceNumber", "?"), body.get("reason", ""), sent_at, body)
+        return Parked(
+            message["MessageId"],
+            message["ReceiptHandle"],
+            REFUSED,
+            keys or "?",
+            where.get("sequenceNumber", "?"),
+            body.get("reason", ""),
+            sent_at,
+            body,
+        )
     if "DDBStreamBatchInfo" in body:  # the stream event source, after its retries
         info = body["DDBStreamBatchInfo"]
-        error = body.get("responseContext", {}).get("functionError") or body.get("requestContext", {}).get("condition", "")
-        return Parked(message["MessageId"], message["ReceiptHandle"], STREAM_BATCH, f"{info.get('batchSize', '?')} records",
-                      info.get("startSequenceNumber", "?"), str(error), sent_at, body)
+        error = body.get("responseContext", {}).get("functionError") or body.get("requestContext", {}).get(
+            "condition", ""
+        )
+        return Parked(
+            message["MessageId"],
+            message["ReceiptHandle"],
+            STREAM_BATCH,
+            f"{info.get('batchSize', '?')} records",
+            info.get("startSequenceNumber", "?"),
+            str(error),
+            sent_at,
+            body,
+        )
     detail = body.get("detail", {})  # EventBridge could not deliver to the target
     detail = detail if isinstance(detail, dict) else {}
-    error = " ".join(attributes.get(name, {}).get("StringValue", "") for name in ("ERROR_CODE", "ERROR_MESSAGE")).strip()
-    return Parked(message["MessageId"], message["ReceiptHandle"], RULE_TARGET, body.get("detail-type", "?"),
-                  detail.get("eventId", "?"), error, sent_at, body)
+    error = " ".join(
+        attributes.get(name, {}).get("StringValue", "") for name in ("ERROR_CODE", "ERROR_MESSAGE")
+    ).strip()
+    return Parked(
+        message["MessageId"],
+        message["ReceiptHandle"],
+        RULE_TARGET,
+        body.get("detail-type", "?"),
+        detail.get("eventId", "?"),
+        error,
+        sent_at,
+        body,
+    )
 
 
 class Redrive:
@@ -99,8 +139,12 @@ class Redrive:
         empty_rounds = 0
         while empty_rounds < 2:
             messages = self._sqs.receive_message(
-                QueueUrl=self.queue_url, MaxNumberOfMessages=10, VisibilityTimeout=hold_seconds, WaitTimeSeconds=1,
-                AttributeNames=["SentTimestamp"], MessageAttributeNames=["All"],
+                QueueUrl=self.queue_url,
+                MaxNumberOfMessages=10,
+                VisibilityTimeout=hold_seconds,
+                WaitTimeSeconds=1,
+                AttributeNames=["SentTimestamp"],
+                MessageAttributeNames=["All"],
             ).get("Messages", [])
             new = [m for m in messages if m["MessageId"] not in seen]
             empty_rounds = 0 if new else empty_rounds + 1
@@ -134,7 +178,9 @@ class Redrive:
     def stream_records(self, info: dict[str, Any]) -> list[dict[str, Any]]:
         """The batch's records, read back from the stream (kept 24 hours on AWS)."""
         iterator = self._streams.get_shard_iterator(
-            StreamArn=info["streamArn"], ShardId=info["shardId"], ShardIteratorType="AT_SEQUENCE_NUMBER",
+            StreamArn=info["streamArn"],
+            ShardId=info["shardId"],
+            ShardIteratorType="AT_SEQUENCE_NUMBER",
             SequenceNumber=info["startSequenceNumber"],
         )["ShardIterator"]
         end, records = int(info["endSequenceNumber"]), []
@@ -156,8 +202,9 @@ class Redrive:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m ops.redrive", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m ops.redrive", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("owner", help="the consumer (e.g. Analytics) or Publisher whose dead letters to redrive")
     parser.add_argument("--apply", action="store_true", help="re-send and delete (default: only list)")
     parser.add_argument("--stage", default=None, help="dev or prod (default: $STAGE or dev)")
@@ -179,7 +226,7 @@ def main(argv: list[str] | None = None) -> int:
     for item in parked:
         try:
             redrive.resend(item)
-        except Exception as error:  # noqa: BLE001 - report and keep the message
+        except Exception as error:
             failed += 1
             print(f"kept {item.event_id}: {error}", file=sys.stderr)
             continue

@@ -23,14 +23,20 @@ def timeline(entries: list[dict]) -> str:
     for e in entries:
         cause = by_id.get(e["causationId"] or "")
         because = f"  <- {cause['eventType']} {cause['eventId'][:8]}" if cause else ""
-        lines.append(f"{e['at']}  {e['source']:18} {e['eventType']:32} {e['aggregateId']} v{e['version']}"
-                     f"  [{e['eventId'][:8]}]{because}")
+        lines.append(
+            f"{e['at']}  {e['source']:18} {e['eventType']:32} {e['aggregateId']} v{e['version']}"
+            f"  [{e['eventId'][:8]}]{because}"
+        )
     return "\n".join(lines)
 
 
 def mermaid(entries: list[dict]) -> str:
     sources = list(dict.fromkeys(e["source"] for e in entries))
-    lines = ["sequenceDiagram", *(f"    participant {_alias(s)} as {s}" for s in sources), "    participant bus as EventBridge"]
+    lines = [
+        "sequenceDiagram",
+        *(f"    participant {_alias(s)} as {s}" for s in sources),
+        "    participant bus as EventBridge",
+    ]
     by_id = {e["eventId"]: e for e in entries}
     for e in entries:
         lines.append(f"    {_alias(e['source'])}->>bus: {e['eventType']} {e['aggregateId'][:13]} v{e['version']}")
@@ -44,12 +50,21 @@ def xray_tree(entries: list[dict], outputs: dict[str, str]) -> str:
     """The X-Ray trace the first event was stored in (lambdas/common/tracing.py), as a tree of its
     segments: each function's invocation, and the outbox's hand-off of each event between them."""
     first = entries[0]
-    item = boto3.client("dynamodb").get_item(
-        TableName=outputs["EventStoreTableName"], ConsistentRead=True,
-        Key={"aggregateId": {"S": first["aggregateId"]}, "version": {"N": str(first["version"])}}).get("Item", {})
+    item = (
+        boto3.client("dynamodb")
+        .get_item(
+            TableName=outputs["EventStoreTableName"],
+            ConsistentRead=True,
+            Key={"aggregateId": {"S": first["aggregateId"]}, "version": {"N": str(first["version"])}},
+        )
+        .get("Item", {})
+    )
     header = dict(part.split("=", 1) for part in item.get("traceHeader", {}).get("S", "").split(";") if "=" in part)
     if header.get("Sampled") != "1":
-        return "X-Ray: this conversation was not sampled (the default rule records 1 request in 20, and the first each second)"
+        return (
+            "X-Ray: this conversation was not sampled (the default rule records 1 request in 20, and the first "
+            "each second)"
+        )
     traces = boto3.client("xray").batch_get_traces(TraceIds=[header["Root"]])["Traces"]
     if not traces:
         return f"X-Ray: trace {header['Root']} is not recorded (yet: X-Ray takes a few seconds)"
@@ -59,7 +74,9 @@ def xray_tree(entries: list[dict], outputs: dict[str, str]) -> str:
     for segment in sorted(segments, key=lambda s: s["start_time"]):
         children.setdefault(segment.get("parent_id") if segment.get("parent_id") in ids else None, []).append(segment)
     lines = [f"X-Ray trace {header['Root']}: {len(segments)} segment(s)"]
-    functions = {name: key.removesuffix("FunctionName") for key, name in outputs.items() if key.endswith("FunctionName")}
+    functions = {
+        name: key.removesuffix("FunctionName") for key, name in outputs.items() if key.endswith("FunctionName")
+    }
 
     def walk(parent: str | None, depth: int) -> None:
         for segment in children.get(parent, []):
@@ -78,8 +95,9 @@ def _alias(source: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m ops.trace", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m ops.trace", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("correlation_id")
     parser.add_argument("--stage", default=None)
     args = parser.parse_args(argv)

@@ -1,12 +1,12 @@
 """The security gates on the synthesized templates of every stage:
 
-  cdk-nag   AwsSolutions + Serverless packs, run inside the synth (an unsuppressed finding fails it)
-  cfn-lint  no error, no warning, except the ignores in infra/compliance.py
-  checkov   no failed check, except the skips in infra/compliance.py and on resources
-  platform  this project's own rules: no wildcard IAM action, no open bus or queue policy,
-            every queue, topic and table encrypted
+cdk-nag   AwsSolutions + Serverless packs, run inside the synth (an unsuppressed finding fails it)
+cfn-lint  no error, no warning, except the ignores in infra/compliance.py
+checkov   no failed check, except the skips in infra/compliance.py and on resources
+platform  this project's own rules: no wildcard IAM action, no open bus or queue policy,
+          every queue, topic and table encrypted
 
-    python -m scripts.gates            # all stages; exit 1 on any finding
+  python -m scripts.gates            # all stages; exit 1 on any finding
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -35,16 +35,28 @@ def synth(stages: Iterable[str] = STAGES) -> list[Path]:
     for stage in stages:
         assembly = synthesized(stage)
         manifest = json.loads((assembly / "manifest.json").read_text())
-        templates += [assembly / artifact["properties"]["templateFile"] for artifact in manifest["artifacts"].values()
-                      if artifact["type"] == "aws:cloudformation:stack"]
+        templates += [
+            assembly / artifact["properties"]["templateFile"]
+            for artifact in manifest["artifacts"].values()
+            if artifact["type"] == "aws:cloudformation:stack"
+        ]
     return templates
 
 
 def cfn_lint(templates: list[Path]) -> list[str]:
     from infra.compliance import CFN_LINT_IGNORES
 
-    command = [sys.executable, "-m", "cfnlint", "--format", "parseable",
-               "--ignore-checks", *CFN_LINT_IGNORES, "--", *map(str, templates)]
+    command = [
+        sys.executable,
+        "-m",
+        "cfnlint",
+        "--format",
+        "parseable",
+        "--ignore-checks",
+        *CFN_LINT_IGNORES,
+        "--",
+        *map(str, templates),
+    ]
     result = subprocess.run(command, capture_output=True, text=True)
     return [line for line in result.stdout.splitlines() if line.strip()]
 
@@ -52,16 +64,30 @@ def cfn_lint(templates: list[Path]) -> list[str]:
 def checkov(directory: Path) -> list[str]:
     from infra.compliance import CHECKOV_SKIPS
 
-    command = [str(CHECKOV), "--directory", str(directory), "--framework", "cloudformation", "--quiet",
-               "--compact", "--output", "json", "--skip-check", ",".join(CHECKOV_SKIPS)]
+    command = [
+        str(CHECKOV),
+        "--directory",
+        str(directory),
+        "--framework",
+        "cloudformation",
+        "--quiet",
+        "--compact",
+        "--output",
+        "json",
+        "--skip-check",
+        ",".join(CHECKOV_SKIPS),
+    ]
     result = subprocess.run(command, capture_output=True, text=True)
     if not result.stdout.strip():
         return [f"checkov did not run: {result.stderr.strip()[-500:]}"]
     reports = json.loads(result.stdout)
     reports = reports if isinstance(reports, list) else [reports]
-    return [f"{check['check_id']} {check['check_name']}: {Path(check['file_path']).name} {check['resource']}"
-            for report in reports if isinstance(report, dict)
-            for check in report.get("results", {}).get("failed_checks", [])]
+    return [
+        f"{check['check_id']} {check['check_name']}: {Path(check['file_path']).name} {check['resource']}"
+        for report in reports
+        if isinstance(report, dict)
+        for check in report.get("results", {}).get("failed_checks", [])
+    ]
 
 
 # ---- the platform's own rules ---------------------------------------------------------------

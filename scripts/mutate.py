@@ -50,7 +50,9 @@ LEFT_OUT = {"lambdas", "build", "cdk.out", "node_modules", ".local-cloud", ".git
 
 
 def copied() -> list[str]:
-    return sorted(path.name for path in ROOT.iterdir() if path.name not in LEFT_OUT and not path.name.startswith(".venv"))
+    return sorted(
+        path.name for path in ROOT.iterdir() if path.name not in LEFT_OUT and not path.name.startswith(".venv")
+    )
 
 
 def stage() -> None:
@@ -77,7 +79,7 @@ def stage() -> None:
         f"source_paths = [{paths}]\n"
         f"pytest_add_cli_args_test_selection = [{tests}]\n"
         f"pytest_add_cli_args = {json.dumps(['-q', *(arg for test in OUTSIDE for arg in ('--deselect', test))])}\n"
-        f'also_copy = [{", ".join(json.dumps(name) for name in ["src", "lambdas", *copied()])}]\n'
+        f"also_copy = [{', '.join(json.dumps(name) for name in ['src', 'lambdas', *copied()])}]\n"
     )
 
 
@@ -93,8 +95,13 @@ _STATUS = re.compile(r"^\s*(?P<name>[\w.]+?)__mutmut_(?P<n>\d+): (?P<status>.+)$
 
 def verdicts() -> dict[str, str]:
     """mutmut's verdict on each mutant of the last run, by the mutant's name."""
-    text = subprocess.run([sys.executable, "-m", "mutmut", "results", "--all", "true"], cwd=STAGING,
-                          capture_output=True, text=True, check=True).stdout
+    text = subprocess.run(
+        [sys.executable, "-m", "mutmut", "results", "--all", "true"],
+        cwd=STAGING,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     found = {}
     for line in text.splitlines():
         match = _STATUS.match(line)
@@ -142,12 +149,21 @@ def table(report: dict) -> str:
     lines = [head, "| --- | ---: | ---: | ---: | ---: | ---: |" + (" ---: |" if before else "")]
     for module, figures in report["modules"].items():
         c = figures["counts"]
-        was = f" {before['modules'][module]['score']}% |" if before and module in before["modules"] else (" - |" if before else "")
-        lines.append(f"| `{module}` | {sum(c.values())} | {c.get('killed', 0) + c.get('timeout', 0)} | "
-                     f"{c.get('survived', 0)} | {c.get('no tests', 0)} | **{figures['score']}%** |{was}")
+        was = (
+            f" {before['modules'][module]['score']}% |"
+            if before and module in before["modules"]
+            else (" - |" if before else "")
+        )
+        lines.append(
+            f"| `{module}` | {sum(c.values())} | {c.get('killed', 0) + c.get('timeout', 0)} | "
+            f"{c.get('survived', 0)} | {c.get('no tests', 0)} | **{figures['score']}%** |{was}"
+        )
     minutes = f"{report['seconds'] / 60:.0f} min" if report.get("seconds") else "?"
-    lines += ["", f"Run: `make mutate`, {minutes} on this machine (2 cores), commit {report.get('commit', '?')}"
-              + (f"; first run: commit {before['commit']}, {before['seconds'] / 60:.0f} min." if before else ".")]
+    lines += [
+        "",
+        f"Run: `make mutate`, {minutes} on this machine (2 cores), commit {report.get('commit', '?')}"
+        + (f"; first run: commit {before['commit']}, {before['seconds'] / 60:.0f} min." if before else "."),
+    ]
     return "\n".join(lines)
 
 
@@ -160,8 +176,10 @@ def write_doc(report: dict) -> None:
     start, end = text.index(BEGIN) + len(BEGIN), text.index(END)
     text = text[:start] + "\n" + table(report) + "\n" + text[end:]
     names = report.get("survivors", [])
-    listing = (f"The {len(names)} survivors of the last run, by name (`cd build/mutation && python -m mutmut show NAME` "
-               "prints a mutant's change):\n\n" + "\n".join(f"- `{name}`" for name in names))
+    listing = (
+        f"The {len(names)} survivors of the last run, by name (`cd build/mutation && python -m mutmut show NAME` "
+        "prints a mutant's change):\n\n" + "\n".join(f"- `{name}`" for name in names)
+    )
     start, end = text.index(SURVIVORS_BEGIN) + len(SURVIVORS_BEGIN), text.index(SURVIVORS_END)
     DOC.write_text(text[:start] + "\n" + listing + "\n" + text[end:])
 
@@ -176,12 +194,19 @@ def main(argv: list[str] | None = None) -> int:
     else:
         stage()
         seconds, commit = run(), None
-    commit = commit or subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
-                                      text=True).stdout.strip()
+    commit = (
+        commit
+        or subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+        ).stdout.strip()
+    )
     found = verdicts()
-    report = {"seconds": round(seconds) if seconds else None, "commit": commit,
-              "modules": {module: {"counts": c, "score": score(c)} for module, c in outcomes(found).items()},
-              "survivors": sorted(name for name, status in found.items() if status in ("survived", "no tests"))}
+    report = {
+        "seconds": round(seconds) if seconds else None,
+        "commit": commit,
+        "modules": {module: {"counts": c, "score": score(c)} for module, c in outcomes(found).items()},
+        "survivors": sorted(name for name, status in found.items() if status in ("survived", "no tests")),
+    }
     for module, figures in report["modules"].items():
         print(f"{module:28} {figures['score']!s:>6}%  {figures['counts']}")
     RESULTS.parent.mkdir(parents=True, exist_ok=True)

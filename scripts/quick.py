@@ -28,13 +28,18 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 LAMBDAS = ROOT / "lambdas"
 FAST = ("tests/unit", "tests/handlers", "tests/properties")
-SLOW = {"tests/e2e": "make e2e", "tests/chaos": "python -m pytest tests/chaos", "tests/infra": "python -m pytest tests/infra",
-        "tests/bench": "python -m pytest tests/bench"}
+SLOW = {
+    "tests/e2e": "make e2e",
+    "tests/chaos": "python -m pytest tests/chaos",
+    "tests/infra": "python -m pytest tests/infra",
+    "tests/bench": "python -m pytest tests/bench",
+}
 TOOLS = ("localcloud", "ops", "chaos", "bench", "scripts", "infra", "tests")
 
 
 def changed_files(base: str = "main") -> list[str]:
     """Files that differ from `base` (its merge base with HEAD), in the tree or not yet added."""
+
     def git(*args: str) -> list[str]:
         result = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=True)
         return [line for line in result.stdout.splitlines() if line]
@@ -66,15 +71,18 @@ def packages() -> list[str]:
 def package_dependents() -> dict[str, set[str]]:
     """For each package under lambdas/, itself and every package that imports it, transitively."""
     names = packages()
-    uses = {name: {imported.split(".")[0] for path in (LAMBDAS / name).rglob("*.py") for imported in imports_of(path)}
-            & set(names) for name in names}
+    uses = {
+        name: {imported.split(".")[0] for path in (LAMBDAS / name).rglob("*.py") for imported in imports_of(path)}
+        & set(names)
+        for name in names
+    }
     dependents = {name: {name} for name in names}
     changed = True
     while changed:
         changed = False
         for name, used in uses.items():
             for dependency in used:
-                for target, group in dependents.items():
+                for group in dependents.values():
                     if dependency in group and name not in group:
                         group.add(name)
                         changed = True
@@ -107,17 +115,21 @@ def selected(files: list[str]) -> tuple[list[str], list[str]]:
         for test in sorted((ROOT / suite).rglob("test_*.py")):
             relative = str(test.relative_to(ROOT))
             imported = imports_of(test)
-            hits = relative in files or any(relative.startswith(folder) for folder in fixtures) or any(
-                i.split(".")[0] in reached for i in imported) or any(
-                i == t or i.startswith(t + ".") for i in imported for t in tools)
+            hits = (
+                relative in files
+                or any(relative.startswith(folder) for folder in fixtures)
+                or any(i.split(".")[0] in reached for i in imported)
+                or any(i == t or i.startswith(t + ".") for i in imported for t in tools)
+            )
             if hits:
                 (chosen.add(relative) if suite in FAST else slow.add(suite))
     return sorted(chosen), sorted(slow)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m scripts.quick", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m scripts.quick", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--base", default="main", help="what the change is measured against (main)")
     parser.add_argument("--list", action="store_true", help="print the tests chosen, run nothing")
     args = parser.parse_args(argv)

@@ -27,17 +27,31 @@ WORKER = re.compile(r"^\[(gw\d+)\] \[\s*\d+%\] \w+ (\S+)", re.MULTILINE)  # -v: 
 TOTAL = re.compile(r"=+ .*?(\d+) passed.* in ([\d.]+)s")
 
 PHASES = [
-    ("fast tests: unit, handlers, properties", lambda path, when, seconds: path.startswith(
-        ("tests/unit", "tests/handlers", "tests/properties"))),
-    ("the synth (tests/infra's fixtures)", lambda path, when, seconds: path.startswith("tests/infra")
-     and when == "setup" and seconds >= 5),
-    ("templates checked (tests/infra/test_stacks.py)", lambda path, when, seconds: path.startswith("tests/infra/test_stacks")),
+    (
+        "fast tests: unit, handlers, properties",
+        lambda path, when, seconds: path.startswith(("tests/unit", "tests/handlers", "tests/properties")),
+    ),
+    (
+        "the synth (tests/infra's fixtures)",
+        lambda path, when, seconds: path.startswith("tests/infra") and when == "setup" and seconds >= 5,
+    ),
+    (
+        "templates checked (tests/infra/test_stacks.py)",
+        lambda path, when, seconds: path.startswith("tests/infra/test_stacks"),
+    ),
     ("the gates (cdk-nag, cfn-lint, checkov)", lambda path, when, seconds: path.startswith("tests/infra/test_gates")),
-    ("a local cloud started and deployed into (e2e setup)", lambda path, when, seconds: path.startswith("tests/e2e")
-     and when == "setup" and seconds >= 5),
-    ("make up ... make down through the Makefile", lambda path, when, seconds: path.startswith("tests/e2e/test_makefile")),
-    ("the local cloud's fidelity cases (plain and patched)", lambda path, when, seconds: path.startswith(
-        "tests/e2e/test_local_cloud_fidelity")),
+    (
+        "a local cloud started and deployed into (e2e setup)",
+        lambda path, when, seconds: path.startswith("tests/e2e") and when == "setup" and seconds >= 5,
+    ),
+    (
+        "make up ... make down through the Makefile",
+        lambda path, when, seconds: path.startswith("tests/e2e/test_makefile"),
+    ),
+    (
+        "the local cloud's fidelity cases (plain and patched)",
+        lambda path, when, seconds: path.startswith("tests/e2e/test_local_cloud_fidelity"),
+    ),
     ("the end-to-end tests", lambda path, when, seconds: path.startswith("tests/e2e")),
     ("the reliability suite's small run (tests/chaos)", lambda path, when, seconds: path.startswith("tests/chaos")),
     ("the benchmark's small run (tests/bench)", lambda path, when, seconds: path.startswith("tests/bench")),
@@ -87,11 +101,21 @@ def table(log: str) -> str:
             rows.append(f"| {name} | {spent[name]:.0f} | {spent[name] / wall:.0%} |")
     rows.append(f"| **pytest in all ({tests} tests)** | **{wall:.0f}** | |")
     if runs := long_runs(log):
-        rows += ["", "The long runs in the background, from start to end (the slowest sets the wall clock): "
-                 + ", ".join(f"{name} {seconds:.0f} s" for name, seconds in runs.items()) + "."]
+        rows += [
+            "",
+            "The long runs in the background, from start to end (the slowest sets the wall clock): "
+            + ", ".join(f"{name} {seconds:.0f} s" for name, seconds in runs.items())
+            + ".",
+        ]
     if by_worker := workers(log):
-        rows += ["", "Each worker's tests (-v), and the part spent waiting for a long run: " + ", ".join(
-            f"{worker} {busy:.0f} s ({waiting:.0f} s waiting)" for worker, (busy, waiting) in by_worker.items()) + "."]
+        rows += [
+            "",
+            "Each worker's tests (-v), and the part spent waiting for a long run: "
+            + ", ".join(
+                f"{worker} {busy:.0f} s ({waiting:.0f} s waiting)" for worker, (busy, waiting) in by_worker.items()
+            )
+            + ".",
+        ]
     return "\n".join(rows)
 
 

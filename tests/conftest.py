@@ -62,8 +62,11 @@ def _shared_fixture(item) -> str | None:
     names = []
     for name, definitions in item._fixtureinfo.name2fixturedefs.items():
         definition = definitions[-1]
-        if (definition.scope == "function" or name in background.RUNS
-                or not getattr(definition.func, "__module__", "").startswith("tests")):
+        if (
+            definition.scope == "function"
+            or name in background.RUNS
+            or not getattr(definition.func, "__module__", "").startswith("tests")
+        ):
             continue
         names.append(SAME.get(name, name) if definition.scope == "session" else f"{item.module.__name__}::{name}")
     return min(names, key=lambda name: (name not in ("deployment", "synth"), name), default=None)

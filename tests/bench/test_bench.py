@@ -16,14 +16,22 @@ from tests.e2e.conftest import ON_AWS
 def test_the_benchmark_reports_every_figure(bench_run):
     run = bench_run
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-3000:]
-    for heading in ("1. Cold start", "2. Warm CPU per event", "3. End to end", "4. The bill of an order", "5. The floor"):
+    for heading in (
+        "1. Cold start",
+        "2. Warm CPU per event",
+        "3. End to end",
+        "4. The bill of an order",
+        "5. The floor",
+    ):
         assert heading in run.stdout
 
     results = json.loads((RUN.folder / "results.json").read_text())
     functions = results["coldStart"]["functions"]
     assert {"Publisher", "OrdersApi", "OrderSaga"} <= set(functions)
     assert set(functions) == set(HANDLERS)  # every function, cold to its first answer
-    assert all(0 < f["import"]["medianMs"] < f["firstAnswer"]["medianMs"] and f["ratio"] > 0 for f in functions.values())
+    assert all(
+        0 < f["import"]["medianMs"] < f["firstAnswer"]["medianMs"] and f["ratio"] > 0 for f in functions.values()
+    )
     # the libraries' floor beside the bare baseline, for each number of calls, and each function against it
     assert set(results["coldStart"]["libraries"]) == set(results["coldStart"]["baseline"])
     assert all(f["librariesRatio"] > 0 for f in functions.values())
@@ -32,9 +40,18 @@ def test_the_benchmark_reports_every_figure(bench_run):
     # its imports by package, the SDK and the platform's own code among them
     assert profile["function"] in HANDLERS and {"botocore", "common"} <= set(profile["importsByPackage"])
     assert "pydantic" not in profile["baselineImportsByPackage"] and "botocore" in profile["baselineImportsByPackage"]
-    assert functions["OrderSaga"]["calls"] >= 2 and functions["Publisher"]["calls"] == 1  # its reads and appends; PutEvents
-    assert set(results["warm"]) == {"OrdersProjection", "Email", "Analytics", "Audit", "OrderSaga", "Payments",
-                                    "InventoryReservations"}
+    assert (
+        functions["OrderSaga"]["calls"] >= 2 and functions["Publisher"]["calls"] == 1
+    )  # its reads and appends; PutEvents
+    assert set(results["warm"]) == {
+        "OrdersProjection",
+        "Email",
+        "Analytics",
+        "Audit",
+        "OrderSaga",
+        "Payments",
+        "InventoryReservations",
+    }
     end_to_end = results["endToEnd"]
     curve = end_to_end["loadCurve"]  # the steady rates, from locust's signed POSTs
     assert [row["rate"] for row in curve] == [1, 2]
@@ -66,4 +83,7 @@ def test_the_benchmark_reports_every_figure(bench_run):
     options = results["tracing"]["options"]
     assert set(options) == {"xray-sdk", "opentelemetry", "active"} and "6. Tracing options" in run.stdout
     assert options["active"]["sentPerInvocation"] == {"segments": 0, "subsegments": 0, "spans": 0}
-    assert options["xray-sdk"]["sentPerInvocation"]["subsegments"] > 0 and options["opentelemetry"]["sentPerInvocation"]["spans"] > 0
+    assert (
+        options["xray-sdk"]["sentPerInvocation"]["subsegments"] > 0
+        and options["opentelemetry"]["sentPerInvocation"]["spans"] > 0
+    )

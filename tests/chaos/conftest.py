@@ -26,8 +26,20 @@ SHARDS = int(os.environ.get("CHAOS_TEST_SHARDS", "2"))
 # of it is waiting: a 6 s function timeout met again and again, the stale scenario's 60 s event
 # age, a restart that stops a running invocation and waits out its lease (10 s without one).
 # A scenario missing here counts as 15 s.
-SECONDS = {"timeouts": 90, "stale": 73, "restart": 46, "transient": 32, "throttling": 27, "bad-input": 11,
-           "partial-put": 11, "concurrency": 10, "poison": 8, "reordering": 8, "duplicates": 5, "fuzzing": 4}
+SECONDS = {
+    "timeouts": 90,
+    "stale": 73,
+    "restart": 46,
+    "transient": 32,
+    "throttling": 27,
+    "bad-input": 11,
+    "partial-put": 11,
+    "concurrency": 10,
+    "poison": 8,
+    "reordering": 8,
+    "duplicates": 5,
+    "fuzzing": 4,
+}
 
 
 def shards(names: list[str], count: int) -> list[list[str]]:
@@ -40,7 +52,27 @@ def shards(names: list[str], count: int) -> list[list[str]]:
     return [sorted(part, key=names.index) for part in parts if part]
 
 
-RUNS = register("chaos_run", *[
-    Run(f"chaos {i + 1}/{SHARDS}", ["chaos", "--orders", str(ORDERS), "--clients", "4", "--fault-rate", str(FAULT_RATE),
-                                    "--seed", SEED, "--scenarios", ",".join(part), "--out", "{folder}/rows.json"])
-    for i, part in enumerate(shards(list(SCENARIOS), SHARDS))])
+RUNS = register(
+    "chaos_run",
+    *[
+        Run(
+            f"chaos {i + 1}/{SHARDS}",
+            [
+                "chaos",
+                "--orders",
+                str(ORDERS),
+                "--clients",
+                "4",
+                "--fault-rate",
+                str(FAULT_RATE),
+                "--seed",
+                SEED,
+                "--scenarios",
+                ",".join(part),
+                "--out",
+                "{folder}/rows.json",
+            ],
+        )
+        for i, part in enumerate(shards(list(SCENARIOS), SHARDS))
+    ],
+)

@@ -14,8 +14,9 @@ from tests.chaos.conftest import RUNS, SEED
 
 REDRIVEN = {"transient", "throttling", "partial-put", "timeouts", "stale"}  # a second row: after the redrive
 
-LOCAL_ONLY = pytest.mark.skipif(os.environ.get("E2E_TARGET") == "aws",
-                                reason="injects faults and restarts the local cloud")
+LOCAL_ONLY = pytest.mark.skipif(
+    os.environ.get("E2E_TARGET") == "aws", reason="injects faults and restarts the local cloud"
+)
 
 
 @pytest.fixture(scope="module")
@@ -80,16 +81,34 @@ def test_the_saga_is_held_to_each_event_not_to_the_whole_order():
     from tests.support import orders
 
     created = orders.created()
-    asked = new_event(EventType.PAYMENT_REQUESTED, aggregate_id="saga:order-1", version=1, user_id="order-saga",
-                      correlation_id="corr-1", payload=PaymentRequested(currency="EUR", orderId="order-1", customerId="cust-1",
-                                                                        amount=Decimal("44.98")))
-    paid = new_event(EventType.PAYMENT_PROCESSED, aggregate_id="payment:order-1", version=1, user_id="payments",
-                     correlation_id="corr-1", payload=PaymentProcessed(currency="EUR", orderId="order-1", paymentId="p",
-                                                                       amount=Decimal("44.98")))
+    asked = new_event(
+        EventType.PAYMENT_REQUESTED,
+        aggregate_id="saga:order-1",
+        version=1,
+        user_id="order-saga",
+        correlation_id="corr-1",
+        payload=PaymentRequested(currency="EUR", orderId="order-1", customerId="cust-1", amount=Decimal("44.98")),
+    )
+    paid = new_event(
+        EventType.PAYMENT_PROCESSED,
+        aggregate_id="payment:order-1",
+        version=1,
+        user_id="payments",
+        correlation_id="corr-1",
+        payload=PaymentProcessed(currency="EUR", orderId="order-1", paymentId="p", amount=Decimal("44.98")),
+    )
 
     def stored(*envelopes):
-        return [{"eventId": str(e.eventId), "eventType": e.eventType, "aggregateId": e.aggregateId,
-                 "version": e.version, "detail": json.loads(e.to_json())} for e in envelopes]
+        return [
+            {
+                "eventId": str(e.eventId),
+                "eventType": e.eventType,
+                "aggregateId": e.aggregateId,
+                "version": e.version,
+                "detail": json.loads(e.to_json()),
+            }
+            for e in envelopes
+        ]
 
     done = _saga_done(stored(created, asked, paid), [])
     assert str(created.eventId) in done

@@ -15,10 +15,11 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Callable, TypeVar
+from typing import Any, TypeVar
 
 import boto3
 import pytest
@@ -94,14 +95,17 @@ class Deployment:
 
     def tool(self, module: str, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
         env = {**os.environ, **self.env, "STAGE": STAGE}
-        return subprocess.run([sys.executable, "-m", module, *args], cwd=ROOT, env=env, capture_output=True, text=True,
-                              timeout=timeout)
+        return subprocess.run(
+            [sys.executable, "-m", module, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout
+        )
 
     # ---- customers, as the user pool knows them ------------------------------------------------
 
     def sign_up(self, name: str = "customer") -> Customer:
         """A new customer of the user pool, confirmed and signed in (an address of their own)."""
-        return Customers(self.outputs, self.env or None, self.endpoint).sign_up(f"{name}-{uuid.uuid4().hex[:12]}@example.com")
+        return Customers(self.outputs, self.env or None, self.endpoint).sign_up(
+            f"{name}-{uuid.uuid4().hex[:12]}@example.com"
+        )
 
     @cached_property
     def customer(self) -> Customer:
@@ -110,8 +114,16 @@ class Deployment:
 
     # ---- the HTTP API -----------------------------------------------------------------------
 
-    def http(self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None, *,
-             customer: Customer | None = None, auth: str | None = None) -> HttpResponse:
+    def http(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        headers: dict[str, str] | None = None,
+        *,
+        customer: Customer | None = None,
+        auth: str | None = None,
+    ) -> HttpResponse:
         """A request to the API through the route's door: a customer route with the customer's ID
         token (the session's customer unless another is given), a staff route signed with SigV4.
         `auth` forces a door ("token", "sigv4", "none"), as an attacker would."""
@@ -119,17 +131,21 @@ class Deployment:
 
         token = (customer or self.customer).id_token
         answer = Api(self.outputs.api_url, self.env or None, token=token).send(
-            method, path, body, headers=headers, timeout=30, auth=auth)
+            method, path, body, headers=headers, timeout=30, auth=auth
+        )
         return HttpResponse(answer.status, answer.body, answer.headers)
 
     def stream(self, aggregate_id: str) -> list[dict]:
         """A stream's events as the event store holds them (its details), oldest first."""
         items = self.client("dynamodb").query(
-            TableName=self.outputs["EventStoreTableName"], KeyConditionExpression="aggregateId = :id",
-            ExpressionAttributeValues={":id": {"S": aggregate_id}}, ConsistentRead=True)["Items"]
+            TableName=self.outputs["EventStoreTableName"],
+            KeyConditionExpression="aggregateId = :id",
+            ExpressionAttributeValues={":id": {"S": aggregate_id}},
+            ConsistentRead=True,
+        )["Items"]
         return [json.loads(item["detail"]["S"]) for item in items]
 
-    def priced(self, prices: dict[str, str]) -> "Deployment":
+    def priced(self, prices: dict[str, str]) -> Deployment:
         """Staff price these products in euros (their stock left as it is)."""
         for sku, price in prices.items():
             assert self.http("PUT", f"/inventory/{sku}/prices", {"prices": {"EUR": price}}).status == 200
@@ -227,15 +243,24 @@ def stored_examples(deployment: Deployment, *names: str, day: str) -> tuple[str,
     aggregate_id = f"e2e-{uuid.uuid4()}"
     events = []
     for version, name in enumerate(names, 1):
-        detail = EXAMPLES[name].to_detail() | {"eventId": str(uuid.uuid4()), "aggregateId": aggregate_id,
-                                               "timestamp": f"{day}T12:00:{version:02d}.000Z"}
+        detail = EXAMPLES[name].to_detail() | {
+            "eventId": str(uuid.uuid4()),
+            "aggregateId": aggregate_id,
+            "timestamp": f"{day}T12:00:{version:02d}.000Z",
+        }
         detail["metadata"] = detail["metadata"] | {"version": version, "causationId": None}
         detail["payload"] = detail["payload"] | {"orderId": aggregate_id}
         events.append(parse_event(detail))
     EventStore(deployment.outputs["EventStoreTableName"], client=deployment.client("dynamodb")).append(events)
-    return aggregate_id, [{"EventBusName": deployment.outputs["EventBusName"],
-                           "Source": CATALOG[EventType(e.eventType)].source.value, "DetailType": e.eventType,
-                           "Detail": e.to_json()} for e in events]
+    return aggregate_id, [
+        {
+            "EventBusName": deployment.outputs["EventBusName"],
+            "Source": CATALOG[EventType(e.eventType)].source.value,
+            "DetailType": e.eventType,
+            "Detail": e.to_json(),
+        }
+        for e in events
+    ]
 
 
 def unique_day() -> str:
@@ -250,8 +275,12 @@ def log_lines(deployment: Deployment, consumer: str, message: str, wanted_event_
     consumed" once a delivery handled, "event failed" once an attempt that failed."""
     logs = deployment.client("logs")
     group = deployment.outputs[f"{consumer}LogGroupName"]
-    found = [entry for page in logs.get_paginator("filter_log_events").paginate(logGroupName=group)
-             for entry in page["events"] if f'"{message}"' in entry["message"] and wanted_event_id in entry["message"]]
+    found = [
+        entry
+        for page in logs.get_paginator("filter_log_events").paginate(logGroupName=group)
+        for entry in page["events"]
+        if f'"{message}"' in entry["message"] and wanted_event_id in entry["message"]
+    ]
     return [entry["message"] for entry in sorted(found, key=lambda entry: entry["timestamp"])]
 
 
@@ -268,6 +297,7 @@ def outcomes(deployment: Deployment, consumer: str, wanted_event_id: str) -> lis
 def delivered(deployment: Deployment, consumer: str, wanted_event_id: str, times: int) -> list[str]:
     """Wait until the consumer has handled this event `times` times; what it did each time. A
     check that nothing else happened holds only once the thing that could have done it has run."""
+
     def handled() -> list[str]:
         seen = outcomes(deployment, consumer, wanted_event_id)
         assert len(seen) >= times, seen
@@ -296,15 +326,23 @@ def dead_letters(deployment: Deployment, owner: str, *, timeout: float = 30) -> 
     deadline = time.monotonic() + timeout
     try:
         while True:
-            attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=[
-                "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])["Attributes"]
-            held = int(attributes["ApproximateNumberOfMessages"]) + int(attributes["ApproximateNumberOfMessagesNotVisible"])
+            attributes = sqs.get_queue_attributes(
+                QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+            )["Attributes"]
+            held = int(attributes["ApproximateNumberOfMessages"]) + int(
+                attributes["ApproximateNumberOfMessagesNotVisible"]
+            )
             if len(seen) >= held:
                 return by_event
             if time.monotonic() > deadline:
                 raise AssertionError(f"read {len(seen)} of the {held} messages in {owner}'s dead-letter queue")
-            for message in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=60,
-                                               WaitTimeSeconds=1, MessageAttributeNames=["All"]).get("Messages", []):
+            for message in sqs.receive_message(
+                QueueUrl=url,
+                MaxNumberOfMessages=10,
+                VisibilityTimeout=60,
+                WaitTimeSeconds=1,
+                MessageAttributeNames=["All"],
+            ).get("Messages", []):
                 seen[message["MessageId"]] = message
                 body = json.loads(message["Body"])
                 detail = body.get("requestPayload", body).get("detail", {})
@@ -313,9 +351,13 @@ def dead_letters(deployment: Deployment, owner: str, *, timeout: float = 30) -> 
     finally:
         handles = [m["ReceiptHandle"] for m in seen.values()]
         for start in range(0, len(handles), 10):
-            sqs.change_message_visibility_batch(QueueUrl=url, Entries=[
-                {"Id": str(i), "ReceiptHandle": handle, "VisibilityTimeout": 0}
-                for i, handle in enumerate(handles[start:start + 10])])
+            sqs.change_message_visibility_batch(
+                QueueUrl=url,
+                Entries=[
+                    {"Id": str(i), "ReceiptHandle": handle, "VisibilityTimeout": 0}
+                    for i, handle in enumerate(handles[start : start + 10])
+                ],
+            )
 
 
 # ---- holding the saga back ------------------------------------------------------------------

@@ -17,8 +17,15 @@ EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "8"))  # per operation; make chao
 
 
 def test_no_generated_request_gets_a_server_error_or_leaves_a_partial_write(deployment):
-    report = fuzz(deployment.outputs.api_url, SigV4(deployment.env or None), deployment.client("dynamodb"),
-                  deployment.outputs["EventStoreTableName"], examples=EXAMPLES, seed=17, log=lambda line: None)
+    report = fuzz(
+        deployment.outputs.api_url,
+        SigV4(deployment.env or None),
+        deployment.client("dynamodb"),
+        deployment.outputs["EventStoreTableName"],
+        examples=EXAMPLES,
+        seed=17,
+        log=lambda line: None,
+    )
     print(report.summary())
     refused = sum(n for status, n in report.by_status.items() if 400 <= status < 500)
     accepted = sum(n for status, n in report.by_status.items() if 200 <= status < 300)

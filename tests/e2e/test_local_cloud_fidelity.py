@@ -25,8 +25,9 @@ FAILING_HANDLER = "def handler(event, context):\n    raise RuntimeError('consume
 
 @pytest.fixture(scope="module", params=["unpatched", "patched"])
 def cloud(request, tmp_path_factory):
-    cloud = LocalCloud(port=free_port(), state_dir=tmp_path_factory.mktemp(request.param),
-                       with_fixes=request.param == "patched")
+    cloud = LocalCloud(
+        port=free_port(), state_dir=tmp_path_factory.mktemp(request.param), with_fixes=request.param == "patched"
+    )
     cloud.start()
     yield request.param, cloud
     cloud.stop()
@@ -35,8 +36,11 @@ def cloud(request, tmp_path_factory):
 def clients(cloud: LocalCloud):
     env = cloud.aws_env()
     return lambda service: boto3.client(
-        service, endpoint_url=cloud.endpoint, region_name=env["AWS_REGION"],
-        aws_access_key_id=env["AWS_ACCESS_KEY_ID"], aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+        service,
+        endpoint_url=cloud.endpoint,
+        region_name=env["AWS_REGION"],
+        aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
     )
 
 
@@ -45,9 +49,14 @@ def python_function(lambda_, name: str, source: str, **config) -> str:
     code = io.BytesIO()
     with zipfile.ZipFile(code, "w") as archive:
         archive.writestr("fn.py", source)
-    return lambda_.create_function(FunctionName=name, Runtime="python3.12", Handler="fn.handler",
-                                   Code={"ZipFile": code.getvalue()}, Role="arn:aws:iam::000000000000:role/consumer",
-                                   **config)["FunctionArn"]
+    return lambda_.create_function(
+        FunctionName=name,
+        Runtime="python3.12",
+        Handler="fn.handler",
+        Code={"ZipFile": code.getvalue()},
+        Role="arn:aws:iam::000000000000:role/consumer",
+        **config,
+    )["FunctionArn"]
 
 
 def queue(sqs, name: str) -> tuple[str, str]:
@@ -71,7 +80,8 @@ def test_a_failing_rule_target_reaches_its_on_failure_destination(cloud):
     queue_url, queue_arn = queue(sqs, "on-failure")
     function_arn = python_function(lambda_, "failing-consumer", FAILING_HANDLER)
     lambda_.put_function_event_invoke_config(
-        FunctionName="failing-consumer", MaximumRetryAttempts=0,
+        FunctionName="failing-consumer",
+        MaximumRetryAttempts=0,
         DestinationConfig={"OnFailure": {"Destination": queue_arn}},
     )
     events.put_rule(Name="to-consumer", EventPattern=json.dumps({"source": ["fidelity.test"]}))
@@ -105,8 +115,14 @@ def test_cloudformation_provisions_an_event_archive(cloud):
     variant, local = cloud
     client = clients(local)
     bus_arn = client("events").create_event_bus(Name=f"archived-{variant}")["EventBusArn"]
-    template = {"Resources": {"Archive": {"Type": "AWS::Events::Archive", "Properties": {
-        "SourceArn": bus_arn, "RetentionDays": 1, "EventPattern": {"source": ["x"]}}}}}
+    template = {
+        "Resources": {
+            "Archive": {
+                "Type": "AWS::Events::Archive",
+                "Properties": {"SourceArn": bus_arn, "RetentionDays": 1, "EventPattern": {"source": ["x"]}},
+            }
+        }
+    }
     cloudformation = client("cloudformation")
     if variant == "unpatched":
         with pytest.raises(ClientError, match="Unrecognized resource types: \\[AWS::Events::Archive\\]"):
@@ -114,7 +130,9 @@ def test_cloudformation_provisions_an_event_archive(cloud):
         return
     cloudformation.create_stack(StackName="archive", TemplateBody=json.dumps(template))
     deadline = time.monotonic() + 15
-    while (status := cloudformation.describe_stacks(StackName="archive")["Stacks"][0]["StackStatus"]).endswith("PROGRESS"):
+    while (status := cloudformation.describe_stacks(StackName="archive")["Stacks"][0]["StackStatus"]).endswith(
+        "PROGRESS"
+    ):
         assert time.monotonic() < deadline
         time.sleep(0.3)
     assert status == "CREATE_COMPLETE"
@@ -140,22 +158,35 @@ def handler(event, context):
 
 def id_table(dynamodb, name: str, **extra) -> dict:
     """A new on-demand table keyed by the string `id`; its description."""
-    return dynamodb.create_table(TableName=name, KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-                                 AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-                                 BillingMode="PAY_PER_REQUEST", **extra)["TableDescription"]
+    return dynamodb.create_table(
+        TableName=name,
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+        **extra,
+    )["TableDescription"]
 
 
 def stream_setup(client, name: str, **mapping) -> tuple[str, str]:
     """A table with a stream read by STREAM_CONSUMER, which records processed ids in <name>-processed."""
     dynamodb, lambda_ = client("dynamodb"), client("lambda")
     stream_arn = id_table(dynamodb, name, StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"})[
-        "LatestStreamArn"]
+        "LatestStreamArn"
+    ]
     id_table(dynamodb, f"{name}-processed")
-    python_function(lambda_, f"{name}-consumer", STREAM_CONSUMER,
-                    Environment={"Variables": {"PROCESSED_TABLE": f"{name}-processed"}})
+    python_function(
+        lambda_,
+        f"{name}-consumer",
+        STREAM_CONSUMER,
+        Environment={"Variables": {"PROCESSED_TABLE": f"{name}-processed"}},
+    )
     lambda_.create_event_source_mapping(
-        FunctionName=f"{name}-consumer", EventSourceArn=stream_arn, StartingPosition="TRIM_HORIZON", BatchSize=10,
-        FunctionResponseTypes=["ReportBatchItemFailures"], **mapping,
+        FunctionName=f"{name}-consumer",
+        EventSourceArn=stream_arn,
+        StartingPosition="TRIM_HORIZON",
+        BatchSize=10,
+        FunctionResponseTypes=["ReportBatchItemFailures"],
+        **mapping,
     )
     return stream_arn, f"{name}-processed"
 
@@ -178,15 +209,23 @@ def test_a_stream_source_parks_a_reported_failure_and_goes_on(cloud):
     client = clients(local)
     sqs = client("sqs")
     queue_url, queue_arn = queue(sqs, "stream-failures")
-    _, processed = stream_setup(client, "poisoned", BisectBatchOnFunctionError=True, MaximumRetryAttempts=1,
-                                DestinationConfig={"OnFailure": {"Destination": queue_arn}})
+    _, processed = stream_setup(
+        client,
+        "poisoned",
+        BisectBatchOnFunctionError=True,
+        MaximumRetryAttempts=1,
+        DestinationConfig={"OnFailure": {"Destination": queue_arn}},
+    )
     dynamodb = client("dynamodb")
     for item_id, poison in (("a", False), ("b", True), ("c", False)):
         dynamodb.put_item(TableName="poisoned", Item={"id": {"S": item_id}, "poison": {"BOOL": poison}})
 
     assert wait_for(lambda: processed_ids(client, processed) == {"a", "c"}, 15)
     parked = []
-    wait_for(lambda: parked.extend(sqs.receive_message(QueueUrl=queue_url, WaitTimeSeconds=1).get("Messages", [])) or parked, 8)
+    wait_for(
+        lambda: parked.extend(sqs.receive_message(QueueUrl=queue_url, WaitTimeSeconds=1).get("Messages", [])) or parked,
+        8,
+    )
     if variant == "unpatched":
         assert parked == [], "MiniStack now parks reported stream failures: drop honour_stream_source_settings"
     else:
@@ -205,7 +244,7 @@ def test_stream_records_written_after_a_restart_are_read(cloud):
     # second record is read only after the first one's position was moved on.
     for written in ("before-1", "before-2"):
         client("dynamodb").put_item(TableName="restarted", Item={"id": {"S": written}})
-        assert wait_for(lambda: written in processed_ids(client, processed), 15)
+        assert wait_for(lambda written=written: written in processed_ids(client, processed), 15)
 
     local.stop()
     local.start()
@@ -221,18 +260,29 @@ def test_stream_records_written_after_a_restart_are_read(cloud):
 def test_cloudformation_accepts_a_schema_registry(cloud):
     variant, local = cloud
     cloudformation = clients(local)("cloudformation")
-    template = {"Resources": {
-        "Registry": {"Type": "AWS::EventSchemas::Registry", "Properties": {"RegistryName": f"reg-{variant}"}},
-        "Schema": {"Type": "AWS::EventSchemas::Schema", "DependsOn": "Registry", "Properties": {
-            "RegistryName": f"reg-{variant}", "SchemaName": "x@PING", "Type": "JSONSchemaDraft4", "Content": "{}"}},
-    }}
+    template = {
+        "Resources": {
+            "Registry": {"Type": "AWS::EventSchemas::Registry", "Properties": {"RegistryName": f"reg-{variant}"}},
+            "Schema": {
+                "Type": "AWS::EventSchemas::Schema",
+                "DependsOn": "Registry",
+                "Properties": {
+                    "RegistryName": f"reg-{variant}",
+                    "SchemaName": "x@PING",
+                    "Type": "JSONSchemaDraft4",
+                    "Content": "{}",
+                },
+            },
+        }
+    }
     if variant == "unpatched":
         with pytest.raises(ClientError, match="Unrecognized resource types"):
             cloudformation.create_stack(StackName="schemas", TemplateBody=json.dumps(template))
         return
     cloudformation.create_stack(StackName="schemas", TemplateBody=json.dumps(template))
-    assert wait_for(lambda: cloudformation.describe_stacks(StackName="schemas")["Stacks"][0]["StackStatus"]
-                    == "CREATE_COMPLETE", 15)
+    assert wait_for(
+        lambda: cloudformation.describe_stacks(StackName="schemas")["Stacks"][0]["StackStatus"] == "CREATE_COMPLETE", 15
+    )
 
 
 SLOW_HANDLER = """
@@ -250,7 +300,9 @@ def test_an_accepted_async_invoke_survives_a_restart(cloud):
     dynamodb, lambda_ = client("dynamodb"), client("lambda")
     id_table(dynamodb, "done")
     python_function(lambda_, "slow", SLOW_HANDLER, Timeout=5, Environment={"Variables": {"DONE_TABLE": "done"}})
-    assert lambda_.invoke(FunctionName="slow", InvocationType="Event", Payload=b'{"id": "accepted"}')["StatusCode"] == 202
+    assert (
+        lambda_.invoke(FunctionName="slow", InvocationType="Event", Payload=b'{"id": "accepted"}')["StatusCode"] == 202
+    )
 
     local.stop()  # while the function is still running
     local.start()
@@ -286,7 +338,9 @@ def test_a_function_error_keeps_the_execution_environment(cloud):
     after, _ = pid()
     assert error == "Unhandled"
     if variant == "unpatched":
-        assert after != before, "MiniStack now keeps workers after function errors: drop keep_workers_after_handled_errors"
+        assert after != before, (
+            "MiniStack now keeps workers after function errors: drop keep_workers_after_handled_errors"
+        )
     else:
         assert after == before
 
@@ -310,28 +364,33 @@ def test_a_configuration_change_lets_running_invocations_finish(cloud):
     client = clients(local)
     lambda_ = client("lambda")
     id_table(client("dynamodb"), "started")
-    python_function(lambda_, "updated-while-running", SETTING_HANDLER, Timeout=30,
-                    Environment={"Variables": {"SETTING": "old"}})
+    python_function(
+        lambda_, "updated-while-running", SETTING_HANDLER, Timeout=30, Environment={"Variables": {"SETTING": "old"}}
+    )
     lambda_.invoke(FunctionName="updated-while-running")  # warm: the worker the update meets is running, not starting
     with ThreadPoolExecutor(1) as pool:
         running = pool.submit(lambda_.invoke, FunctionName="updated-while-running", Payload=b'{"hold": "first"}')
         assert wait_for(lambda: "first" in processed_ids(client, "started"), 10)  # inside its 3 s
-        lambda_.update_function_configuration(FunctionName="updated-while-running", Environment={"Variables": {"SETTING": "new"}})
+        lambda_.update_function_configuration(
+            FunctionName="updated-while-running", Environment={"Variables": {"SETTING": "new"}}
+        )
         answer = running.result()
-    lambda_.get_waiter("function_updated_v2").wait(FunctionName="updated-while-running", WaiterConfig={"Delay": 1, "MaxAttempts": 30})
+    lambda_.get_waiter("function_updated_v2").wait(
+        FunctionName="updated-while-running", WaiterConfig={"Delay": 1, "MaxAttempts": 30}
+    )
     after = json.loads(lambda_.invoke(FunctionName="updated-while-running")["Payload"].read())
     assert after == "new"
     if variant == "unpatched":
-        assert "FunctionError" in answer, \
+        assert "FunctionError" in answer, (
             "MiniStack now lets a running invocation finish on update: drop finish_running_invocations_on_update"
+        )
     else:
         assert "FunctionError" not in answer and json.loads(answer["Payload"].read()) == "old"
 
 
-QUIET_HANDLER = ("def handler(event, context):\n"
-                 "    if event.get('say'):\n"
-                 "        print(event['say'])\n"
-                 "    return 'done'\n")
+QUIET_HANDLER = (
+    "def handler(event, context):\n    if event.get('say'):\n        print(event['say'])\n    return 'done'\n"
+)
 
 
 def test_an_invocation_that_logs_nothing_does_not_wait_for_a_log_line(cloud):
@@ -354,13 +413,17 @@ def test_an_invocation_that_logs_nothing_does_not_wait_for_a_log_line(cloud):
     assert not any("ministack-invocation-end" in log for log in logs)
     if variant == "unpatched":
         # MiniStack waits 50 ms for a first line that never comes
-        assert silent >= 0.050, "MiniStack no longer waits for a silent handler's logs: drop end_invocations_without_waiting_for_logs"
+        assert silent >= 0.050, (
+            "MiniStack no longer waits for a silent handler's logs: drop end_invocations_without_waiting_for_logs"
+        )
 
 
-LOGGING_HANDLER = ("import json\n"
-                   "def handler(event, context):\n"
-                   "    print(json.dumps({'level': 'DEBUG', 'message': 'noise'}))\n"
-                   "    print(json.dumps({'level': 'INFO', 'message': 'event handled'}))\n")
+LOGGING_HANDLER = (
+    "import json\n"
+    "def handler(event, context):\n"
+    "    print(json.dumps({'level': 'DEBUG', 'message': 'noise'}))\n"
+    "    print(json.dumps({'level': 'INFO', 'message': 'event handled'}))\n"
+)
 
 
 def test_advanced_logging_controls_decide_what_is_ingested(cloud):
@@ -372,9 +435,12 @@ def test_advanced_logging_controls_decide_what_is_ingested(cloud):
         archive.writestr("fn.py", LOGGING_HANDLER)
     for name, system_level in (("logs-info", "INFO"), ("logs-warn", "WARN")):
         lambda_.create_function(
-            FunctionName=name, Runtime="python3.12", Handler="fn.handler", Code={"ZipFile": code.getvalue()},
-            Role="arn:aws:iam::000000000000:role/fn", LoggingConfig={
-                "LogFormat": "JSON", "ApplicationLogLevel": "INFO", "SystemLogLevel": system_level},
+            FunctionName=name,
+            Runtime="python3.12",
+            Handler="fn.handler",
+            Code={"ZipFile": code.getvalue()},
+            Role="arn:aws:iam::000000000000:role/fn",
+            LoggingConfig={"LogFormat": "JSON", "ApplicationLogLevel": "INFO", "SystemLogLevel": system_level},
         )
         lambda_.invoke(FunctionName=name, Payload=b"{}")
 
@@ -387,7 +453,10 @@ def test_advanced_logging_controls_decide_what_is_ingested(cloud):
         assert any('"noise"' in line for line in info), "MiniStack now applies ApplicationLogLevel"
     else:
         assert [json.loads(line)["type"] for line in info if '"platform.' in line] == [
-            "platform.start", "platform.runtimeDone", "platform.report"]
+            "platform.start",
+            "platform.runtimeDone",
+            "platform.report",
+        ]
         assert not any("platform." in line or "RequestId:" in line for line in warn)
         for written in (info, warn):
             assert any('"event handled"' in line for line in written)
@@ -421,13 +490,25 @@ def test_transact_get_items_reports_index_reads_it_never_made(cloud):
     _, local = cloud
     dynamodb = clients(local)("dynamodb")
     dynamodb.create_table(
-        TableName="indexed", KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}, {"AttributeName": "w", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST", GlobalSecondaryIndexes=[{"IndexName": "by-w", "KeySchema": [
-            {"AttributeName": "w", "KeyType": "HASH"}], "Projection": {"ProjectionType": "KEYS_ONLY"}}])
+        TableName="indexed",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "w", "AttributeType": "S"},
+        ],
+        BillingMode="PAY_PER_REQUEST",
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": "by-w",
+                "KeySchema": [{"AttributeName": "w", "KeyType": "HASH"}],
+                "Projection": {"ProjectionType": "KEYS_ONLY"},
+            }
+        ],
+    )
     dynamodb.put_item(TableName="indexed", Item={"pk": {"S": "a"}, "w": {"S": "x"}})
-    [consumed] = dynamodb.transact_get_items(TransactItems=[{"Get": {"TableName": "indexed", "Key": {"pk": {"S": "a"}}}}],
-                                            ReturnConsumedCapacity="INDEXES")["ConsumedCapacity"]
+    [consumed] = dynamodb.transact_get_items(
+        TransactItems=[{"Get": {"TableName": "indexed", "Key": {"pk": {"S": "a"}}}}], ReturnConsumedCapacity="INDEXES"
+    )["ConsumedCapacity"]
     assert consumed["Table"]["ReadCapacityUnits"] == 2  # one 4 KB unit, twice in a transaction
     assert "GlobalSecondaryIndexes" in consumed, "MiniStack no longer reports index reads: the meter may read the total"
     before = _counts.get("dynamodb.read_units.TransactGetItems", 0)
@@ -438,11 +519,15 @@ def test_transact_get_items_reports_index_reads_it_never_made(cloud):
 def test_put_events_refuses_what_aws_refuses(cloud):
     variant, local = cloud
     events = clients(local)("events")
-    entries = [{"Source": "fidelity.test", "DetailType": "PING", "Detail": "{not json"},
-               {"Source": "fidelity.test", "DetailType": "PING"},
-               {"Source": "fidelity.test", "DetailType": "PING", "Detail": "{}"}]
+    entries = [
+        {"Source": "fidelity.test", "DetailType": "PING", "Detail": "{not json"},
+        {"Source": "fidelity.test", "DetailType": "PING"},
+        {"Source": "fidelity.test", "DetailType": "PING", "Detail": "{}"},
+    ]
     answer = events.put_events(Entries=entries)
-    oversized = [{"Source": "fidelity.test", "DetailType": "PING", "Detail": json.dumps({"p": "x" * 540_000})}] * 2  # > 1 MB
+    oversized = [
+        {"Source": "fidelity.test", "DetailType": "PING", "Detail": json.dumps({"p": "x" * 540_000})}
+    ] * 2  # > 1 MB
     if variant == "unpatched":
         assert answer["FailedEntryCount"] == 0, "MiniStack now validates PutEvents entries: review validate_put_events"
         assert events.put_events(Entries=oversized)["FailedEntryCount"] == 0
@@ -452,10 +537,12 @@ def test_put_events_refuses_what_aws_refuses(cloud):
             events.put_events(Entries=oversized)
 
 
-ECHO_HANDLER = ("import json\n"
-                "def handler(event, context):\n"
-                "    authorizer = (event.get('requestContext') or {}).get('authorizer') or {}\n"
-                "    return {'statusCode': 200, 'body': json.dumps({'claims': authorizer.get('claims')})}\n")
+ECHO_HANDLER = (
+    "import json\n"
+    "def handler(event, context):\n"
+    "    authorizer = (event.get('requestContext') or {}).get('authorizer') or {}\n"
+    "    return {'statusCode': 200, 'body': json.dumps({'claims': authorizer.get('claims')})}\n"
+)
 
 
 def rest_api(local: LocalCloud, name: str, authorization_type: str, **method) -> str:
@@ -470,11 +557,17 @@ def rest_api(local: LocalCloud, name: str, authorization_type: str, **method) ->
     resource = apigw.create_resource(restApiId=api, parentId=root, pathPart="hello")["id"]
     if callable(method.get("authorizerId")):
         method["authorizerId"] = method["authorizerId"](apigw, api)
-    apigw.put_method(restApiId=api, resourceId=resource, httpMethod="GET", authorizationType=authorization_type,
-                     **method)
-    apigw.put_integration(restApiId=api, resourceId=resource, httpMethod="GET", type="AWS_PROXY",
-                          integrationHttpMethod="POST",
-                          uri=f"arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/{function_arn}/invocations")
+    apigw.put_method(
+        restApiId=api, resourceId=resource, httpMethod="GET", authorizationType=authorization_type, **method
+    )
+    apigw.put_integration(
+        restApiId=api,
+        resourceId=resource,
+        httpMethod="GET",
+        type="AWS_PROXY",
+        integrationHttpMethod="POST",
+        uri=f"arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/{function_arn}/invocations",
+    )
     apigw.create_deployment(restApiId=api, stageName="dev")
     return f"{local.endpoint}/restapis/{api}/dev/_user_request_/hello"
 
@@ -506,15 +599,20 @@ def test_an_iam_method_refuses_an_authorization_that_is_not_a_signature(cloud):
 
     status, body, headers = get(url)
     assert (status, body["message"], headers.get("x-amzn-ErrorType")) == (
-        403, "Missing Authentication Token", "MissingAuthenticationTokenException")
+        403,
+        "Missing Authentication Token",
+        "MissingAuthenticationTokenException",
+    )
     status, body, headers = get(url, {"Authorization": A_TOKEN})
     if variant == "unpatched":
         assert status == 200, "MiniStack now refuses a token on an AWS_IAM method: review verify_api_signatures"
     else:
         assert (status, headers.get("x-amzn-ErrorType")) == (403, "IncompleteSignatureException")
-        assert body["message"].startswith("Authorization header requires 'Credential' parameter. Authorization "
-                                          "header requires 'Signature' parameter. Authorization header requires "
-                                          "'SignedHeaders' parameter."), body
+        assert body["message"].startswith(
+            "Authorization header requires 'Credential' parameter. Authorization "
+            "header requires 'Signature' parameter. Authorization header requires "
+            "'SignedHeaders' parameter."
+        ), body
         assert A_TOKEN not in body["message"]  # AWS quotes the header only as a digest now
         status, _, _ = get(url, {"Authorization": "Bearer " + A_TOKEN})
         assert status == 403
@@ -524,31 +622,44 @@ def pool_with_customer(cognito, name: str, **client) -> tuple[str, str, dict]:
     """A user pool with an app client (password sign-in) and one confirmed customer: the pool's
     ARN, the client's id, and the customer's tokens (IdToken, AccessToken)."""
     pool = cognito.create_user_pool(PoolName=name)["UserPool"]
-    client_id = cognito.create_user_pool_client(UserPoolId=pool["Id"], ClientName=f"{name}-app",
-                                                ExplicitAuthFlows=["ALLOW_USER_PASSWORD_AUTH",
-                                                                   "ALLOW_REFRESH_TOKEN_AUTH"],
-                                                **client)["UserPoolClient"]["ClientId"]
+    client_id = cognito.create_user_pool_client(
+        UserPoolId=pool["Id"],
+        ClientName=f"{name}-app",
+        ExplicitAuthFlows=["ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
+        **client,
+    )["UserPoolClient"]["ClientId"]
     return pool["Arn"], client_id, customer_tokens(cognito, pool["Id"], client_id)
 
 
 def customer_tokens(cognito, pool_id: str, client_id: str) -> dict:
     """The tokens of a new confirmed customer of the pool, signed in through the client."""
     email = f"c-{time.monotonic_ns()}@example.com"
-    cognito.sign_up(ClientId=client_id, Username=email, Password="Aa1!customer-pw",
-                    UserAttributes=[{"Name": "email", "Value": email}])
+    cognito.sign_up(
+        ClientId=client_id,
+        Username=email,
+        Password="Aa1!customer-pw",
+        UserAttributes=[{"Name": "email", "Value": email}],
+    )
     cognito.admin_confirm_sign_up(UserPoolId=pool_id, Username=email)
-    return cognito.initiate_auth(ClientId=client_id, AuthFlow="USER_PASSWORD_AUTH",
-                                 AuthParameters={"USERNAME": email, "PASSWORD": "Aa1!customer-pw"})[
-        "AuthenticationResult"]
+    return cognito.initiate_auth(
+        ClientId=client_id,
+        AuthFlow="USER_PASSWORD_AUTH",
+        AuthParameters={"USERNAME": email, "PASSWORD": "Aa1!customer-pw"},
+    )["AuthenticationResult"]
 
 
 def user_pool_door(local: LocalCloud, name: str, pool_arn: str) -> str:
     """A REST API whose GET /hello has a COGNITO_USER_POOLS authorizer on this pool, no scopes,
     as the platform's customer routes have: its URL."""
+
     def authorizer(apigw, api):
-        return apigw.create_authorizer(restApiId=api, name=f"{name}-customers", type="COGNITO_USER_POOLS",
-                                       providerARNs=[pool_arn],
-                                       identitySource="method.request.header.Authorization")["id"]
+        return apigw.create_authorizer(
+            restApiId=api,
+            name=f"{name}-customers",
+            type="COGNITO_USER_POOLS",
+            providerARNs=[pool_arn],
+            identitySource="method.request.header.Authorization",
+        )["id"]
 
     return rest_api(local, name, "COGNITO_USER_POOLS", authorizerId=authorizer)
 
@@ -583,18 +694,24 @@ def test_a_user_pool_authorizer_refuses_what_aws_refuses(cloud):
     someone_else = jwt_part({**jwt_claims(id_token), "sub": "someone-else"})
     _, _, other_pool_tokens = pool_with_customer(cognito, f"elsewhere-{variant}")
     short_lived = cognito.create_user_pool_client(
-        UserPoolId=pool_id, ClientName="short-lived", ExplicitAuthFlows=["ALLOW_USER_PASSWORD_AUTH",
-                                                                         "ALLOW_REFRESH_TOKEN_AUTH"],
-        IdTokenValidity=1, TokenValidityUnits={"IdToken": "seconds"})["UserPoolClient"]["ClientId"]
+        UserPoolId=pool_id,
+        ClientName="short-lived",
+        ExplicitAuthFlows=["ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
+        IdTokenValidity=1,
+        TokenValidityUnits={"IdToken": "seconds"},
+    )["UserPoolClient"]["ClientId"]
     expiring = customer_tokens(cognito, pool_id, short_lived)["IdToken"]
     refused = {
         "no token": {},
         "an empty one": {"Authorization": ""},
         "another pool's": {"Authorization": other_pool_tokens["IdToken"]},
         "a changed subject": {"Authorization": f"{header}.{someone_else}.{signature}"},
-        "no signature (alg none)": {"Authorization": f"{jwt_part({**jwt_claims('.' + header), 'alg': 'none'})}"
-                                                     f".{payload}."},
-        "a signature by another key": {"Authorization": f"{header}.{payload}.{other_pool_tokens['IdToken'].split('.')[2]}"},
+        "no signature (alg none)": {
+            "Authorization": f"{jwt_part({**jwt_claims('.' + header), 'alg': 'none'})}.{payload}."
+        },
+        "a signature by another key": {
+            "Authorization": f"{header}.{payload}.{other_pool_tokens['IdToken'].split('.')[2]}"
+        },
         "not a JWT": {"Authorization": "Aa1!customer-pw"},
     }
     time.sleep(max(0.0, jwt_claims(expiring)["exp"] - time.time()) + 1.1)
@@ -603,8 +720,10 @@ def test_a_user_pool_authorizer_refuses_what_aws_refuses(cloud):
     assert answers == {case: (401, {"message": "Unauthorized"}) for case in refused}
 
     other_client = cognito.create_user_pool_client(
-        UserPoolId=pool_id, ClientName="another-app", ExplicitAuthFlows=["ALLOW_USER_PASSWORD_AUTH",
-                                                                         "ALLOW_REFRESH_TOKEN_AUTH"])
+        UserPoolId=pool_id,
+        ClientName="another-app",
+        ExplicitAuthFlows=["ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
+    )
     other_app = customer_tokens(cognito, pool_id, other_client["UserPoolClient"]["ClientId"])["IdToken"]
     status, body, _ = get(url, {"Authorization": other_app})
     assert status == 200 and body["claims"]["aud"] == other_client["UserPoolClient"]["ClientId"]
@@ -636,24 +755,34 @@ def test_an_api_checks_the_signature_not_only_its_presence(cloud):
 
     variant, local = cloud
     client = clients(local)
-    function_arn = python_function(client("lambda"), "api-fn", "def handler(event, context):\n"
-                                   "    return {'statusCode': 200, 'body': 'hello'}\n")
+    function_arn = python_function(
+        client("lambda"), "api-fn", "def handler(event, context):\n    return {'statusCode': 200, 'body': 'hello'}\n"
+    )
     apigw = client("apigateway")
     api = apigw.create_rest_api(name="signed")["id"]
     root = apigw.get_resources(restApiId=api)["items"][0]["id"]
     resource = apigw.create_resource(restApiId=api, parentId=root, pathPart="hello")["id"]
     apigw.put_method(restApiId=api, resourceId=resource, httpMethod="GET", authorizationType="AWS_IAM")
-    apigw.put_integration(restApiId=api, resourceId=resource, httpMethod="GET", type="AWS_PROXY",
-                          integrationHttpMethod="POST",
-                          uri=f"arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/{function_arn}/invocations")
+    apigw.put_integration(
+        restApiId=api,
+        resourceId=resource,
+        httpMethod="GET",
+        type="AWS_PROXY",
+        integrationHttpMethod="POST",
+        uri=f"arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/{function_arn}/invocations",
+    )
     apigw.create_deployment(restApiId=api, stageName="dev")
     url = f"{local.endpoint}/restapis/{api}/dev/_user_request_/hello"
 
     def get(secret: str) -> int:
         request = AWSRequest(method="GET", url=url)
-        SigV4Auth(Credentials(local.aws_env()["AWS_ACCESS_KEY_ID"], secret), "execute-api", "us-east-1").add_auth(request)
+        SigV4Auth(Credentials(local.aws_env()["AWS_ACCESS_KEY_ID"], secret), "execute-api", "us-east-1").add_auth(
+            request
+        )
         try:
-            with urllib.request.urlopen(urllib.request.Request(url, headers=dict(request.headers)), timeout=30) as answer:
+            with urllib.request.urlopen(
+                urllib.request.Request(url, headers=dict(request.headers)), timeout=30
+            ) as answer:
                 return answer.status
         except urllib.error.HTTPError as error:
             return error.code
@@ -681,9 +810,17 @@ def test_a_rule_targets_own_retry_policy_and_dead_letter_queue_are_not_modelled(
     queue_url, queue_arn = queue(sqs, "rule-dead-letters")
     function_arn = python_function(lambda_, "gone-consumer", FAILING_HANDLER)
     events.put_rule(Name="to-gone", EventPattern=json.dumps({"source": ["fidelity.gone"]}))
-    events.put_targets(Rule="to-gone", Targets=[{
-        "Id": "gone", "Arn": function_arn, "DeadLetterConfig": {"Arn": queue_arn},
-        "RetryPolicy": {"MaximumRetryAttempts": 0, "MaximumEventAgeInSeconds": 60}}])
+    events.put_targets(
+        Rule="to-gone",
+        Targets=[
+            {
+                "Id": "gone",
+                "Arn": function_arn,
+                "DeadLetterConfig": {"Arn": queue_arn},
+                "RetryPolicy": {"MaximumRetryAttempts": 0, "MaximumEventAgeInSeconds": 60},
+            }
+        ],
+    )
     lambda_.delete_function(FunctionName="gone-consumer")
 
     events.put_events(Entries=[{"Source": "fidelity.gone", "DetailType": "PING", "Detail": "{}"}])
@@ -701,8 +838,13 @@ def test_iam_policies_are_not_evaluated(cloud):
     keys = iam.create_access_key(UserName="nobody")["AccessKey"]
     import boto3
 
-    nobody = boto3.client("dynamodb", endpoint_url=local.endpoint, region_name="us-east-1",
-                          aws_access_key_id=keys["AccessKeyId"], aws_secret_access_key=keys["SecretAccessKey"])
+    nobody = boto3.client(
+        "dynamodb",
+        endpoint_url=local.endpoint,
+        region_name="us-east-1",
+        aws_access_key_id=keys["AccessKeyId"],
+        aws_secret_access_key=keys["SecretAccessKey"],
+    )
     assert "TableNames" in nobody.list_tables(), "the local cloud now evaluates IAM: update docs/LOCAL-CLOUD.md"
     assert sts.get_caller_identity()["Account"]
 
@@ -720,18 +862,33 @@ def test_a_rule_target_continues_the_trace_of_its_entry_and_xray_keeps_its_segme
     client = clients(local)
     sqs, lambda_, events = client("sqs"), client("lambda"), client("events")
     queue_url, _ = queue(sqs, "traces")
-    function_arn = python_function(lambda_, "traced-consumer", TRACE_HANDLER, TracingConfig={"Mode": "Active"},
-                                   Environment={"Variables": {"QUEUE": queue_url}})
+    function_arn = python_function(
+        lambda_,
+        "traced-consumer",
+        TRACE_HANDLER,
+        TracingConfig={"Mode": "Active"},
+        Environment={"Variables": {"QUEUE": queue_url}},
+    )
     events.put_rule(Name="to-traced", EventPattern=json.dumps({"source": ["fidelity.trace"]}))
     events.put_targets(Rule="to-traced", Targets=[{"Id": "consumer", "Arn": function_arn}])
     root, parent = "1-67890abc-0123456789abcdef01234567", "53995c3f42cd8ad8"
-    events.put_events(Entries=[{"Source": "fidelity.trace", "DetailType": "PING", "Detail": "{}",
-                                "TraceHeader": f"Root={root};Parent={parent};Sampled=1"}])
+    events.put_events(
+        Entries=[
+            {
+                "Source": "fidelity.trace",
+                "DetailType": "PING",
+                "Detail": "{}",
+                "TraceHeader": f"Root={root};Parent={parent};Sampled=1",
+            }
+        ]
+    )
     [message] = received_within(sqs, queue_url, seconds=20)
     header = dict(part.split("=", 1) for part in message["Body"].split(";"))
 
     if variant == "unpatched":
-        assert header["Root"] != root, "MiniStack now passes an entry's TraceHeader on: drop continue_traces_across_the_bus"
+        assert header["Root"] != root, (
+            "MiniStack now passes an entry's TraceHeader on: drop continue_traces_across_the_bus"
+        )
         with pytest.raises(ClientError):  # "Unsupported service"
             client("xray").batch_get_traces(TraceIds=[root])
     else:

@@ -5,6 +5,7 @@ RATE=, and make down."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import queue
@@ -25,8 +26,14 @@ pytestmark = [pytest.mark.e2e, pytest.mark.skipif(ON_AWS, reason="runs make up a
 @pytest.fixture(scope="module")
 def env(tmp_path_factory):
     port = free_port()
-    env = {**os.environ, "LOCAL_CLOUD_PORT": str(port), "LOCAL_CLOUD_STATE_DIR": str(tmp_path_factory.mktemp("cloud")),
-           "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_DEFAULT_REGION": "us-east-1"}
+    env = {
+        **os.environ,
+        "LOCAL_CLOUD_PORT": str(port),
+        "LOCAL_CLOUD_STATE_DIR": str(tmp_path_factory.mktemp("cloud")),
+        "AWS_ACCESS_KEY_ID": "test",
+        "AWS_SECRET_ACCESS_KEY": "test",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
     yield env
     make(env, "down", timeout=300)  # whatever happened above
 
@@ -40,8 +47,13 @@ def endpoint(env: dict) -> str:
 
 
 def client(env: dict, service: str):
-    return boto3.client(service, endpoint_url=endpoint(env), region_name="us-east-1", aws_access_key_id="test",
-                        aws_secret_access_key="test")
+    return boto3.client(
+        service,
+        endpoint_url=endpoint(env),
+        region_name="us-east-1",
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+    )
 
 
 def test_make_up_deploys_and_says_what_runs_where(env):
@@ -101,8 +113,14 @@ def test_the_try_it_commands_work_as_printed(env):
     put = next(line for line in lines if "file://events/order-created.json" in line)
     assert json.loads(bash(put, env))["FailedEntryCount"] == 0
     invoke = next(line for line in lines if "EVENT=store:" in line)
-    ran = subprocess.run(["bash", "-c", invoke.replace("<orderId>", placed["orderId"])], cwd=ROOT, env=env,
-                         capture_output=True, text=True, timeout=300)
+    ran = subprocess.run(
+        ["bash", "-c", invoke.replace("<orderId>", placed["orderId"])],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert ran.returncode == 0, ran.stderr[-2000:]
     assert re.search(r'"outcome": ?"(applied|already-applied|no-change)"', ran.stdout + ran.stderr)
     audit = next(line for line in lines if "lambda invoke" in line)
@@ -127,17 +145,22 @@ def test_make_invoke_runs_a_function_here_against_the_cloud(env):
 
 
 def test_make_logs_prints_a_functions_log_lines_and_follows(env):
-    logs = subprocess.Popen(["make", "-s", "logs", "FN=OrdersProjection"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    logs = subprocess.Popen(
+        ["make", "-s", "logs", "FN=OrdersProjection"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
     lines: queue.Queue[str] = queue.Queue()
     threading.Thread(target=lambda: [lines.put(line) for line in logs.stdout], daemon=True).start()
     try:
         seen, deadline = [], time.monotonic() + 120
         while time.monotonic() < deadline and not any('"event consumed"' in line for line in seen):
-            try:
+            with contextlib.suppress(queue.Empty):
                 seen.append(lines.get(timeout=1))
-            except queue.Empty:
-                pass
         assert any('"event consumed"' in line for line in seen), seen[-20:]
         assert logs.poll() is None  # still following
     finally:

@@ -6,13 +6,22 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from catalog import Source
-from tests.e2e.conftest import (PARK_TIMEOUT, dead_letters, delivered, event_id, eventually,
-                                log_lines, parked, stored_examples, unique_day)
+from tests.e2e.conftest import (
+    PARK_TIMEOUT,
+    dead_letters,
+    delivered,
+    event_id,
+    eventually,
+    log_lines,
+    parked,
+    stored_examples,
+    unique_day,
+)
 
 ORDER = {"items": [{"productId": "SKU-1", "quantity": 3}]}
 
@@ -38,7 +47,9 @@ def test_redrive_after_the_fix_reaches_the_state_nothing_failing_would_have(depl
     day = unique_day()
     orders = [stored_examples(deployment, "order-created", day=day)[1] for _ in range(3)]
     for entries in orders:
-        message = eventually(lambda: parked(deployment, "Analytics", event_id(entries)), timeout=PARK_TIMEOUT)
+        message = eventually(
+            lambda entries=entries: parked(deployment, "Analytics", event_id(entries)), timeout=PARK_TIMEOUT
+        )
         assert "fault injected" in message["responsePayload"]["errorMessage"]
     assert daily(deployment, day)["events"] == 0
 
@@ -88,6 +99,7 @@ def test_a_fold_batch_parked_and_redriven_after_the_stream_moved_on_leaves_the_c
             body = daily(deployment, day)
             assert body["events"] == events, body
             return body
+
         return check
 
     eventually(folded(2), timeout=PARK_TIMEOUT)
@@ -95,8 +107,14 @@ def test_a_fold_batch_parked_and_redriven_after_the_stream_moved_on_leaves_the_c
     assert "re-sent and deleted" in redriven.stdout, redriven.stdout + redriven.stderr
     body = eventually(folded(3), timeout=PARK_TIMEOUT)
     assert (body["ordersPlaced"], body["ordersCancelled"]) == (2, 1)
-    assert body["byCurrency"]["EUR"] == {"booked": "65.90", "cancelled": "32.95", "captured": "0.00",
-                                         "refunded": "0.00", "netBooked": "32.95", "revenue": "0.00"}
+    assert body["byCurrency"]["EUR"] == {
+        "booked": "65.90",
+        "cancelled": "32.95",
+        "captured": "0.00",
+        "refunded": "0.00",
+        "netBooked": "32.95",
+        "revenue": "0.00",
+    }
 
 
 def test_rebuild_restores_a_lost_read_model(deployment, tmp_path):
@@ -134,10 +152,10 @@ def test_rebuild_restores_a_lost_read_model(deployment, tmp_path):
 
 def test_replaying_the_archive_applies_nothing_twice(deployment):
     day = unique_day()
-    since = datetime.now(timezone.utc) - timedelta(seconds=2)
+    since = datetime.now(UTC) - timedelta(seconds=2)
     _, entries = stored_examples(deployment, "order-created", day=day)
     eventually(lambda: _counted(daily(deployment, day), 1))
-    until = datetime.now(timezone.utc) + timedelta(seconds=1)
+    until = datetime.now(UTC) + timedelta(seconds=1)
 
     result = deployment.tool("ops.replay", "--since", since.isoformat(), "--until", until.isoformat())
     assert result.returncode == 0, result.stdout + result.stderr
@@ -180,8 +198,10 @@ def settled_order(deployment, quantity: int, stock: int) -> tuple[str, str]:
 
 def stored_event(deployment, aggregate_id: str, version: int) -> dict:
     item = deployment.client("dynamodb").get_item(
-        TableName=deployment.outputs["EventStoreTableName"], ConsistentRead=True,
-        Key={"aggregateId": {"S": aggregate_id}, "version": {"N": str(version)}})["Item"]
+        TableName=deployment.outputs["EventStoreTableName"],
+        ConsistentRead=True,
+        Key={"aggregateId": {"S": aggregate_id}, "version": {"N": str(version)}},
+    )["Item"]
     return json.loads(item["detail"]["S"])
 
 
@@ -189,19 +209,22 @@ def test_replaying_and_redriving_answered_payments_never_reach_the_card_network_
     """A completed order's charge, and a cancelled one's charge and refund (one unit short): a
     replay of the archive over them, and a redrive of a dead letter of each request, deliver
     every request to Payments again, and it calls the card network for none of them."""
-    since = datetime.now(timezone.utc) - timedelta(seconds=2)
+    since = datetime.now(UTC) - timedelta(seconds=2)
     completed, status = settled_order(deployment, quantity=1, stock=1)
     assert status == "COMPLETED"
     short, status = settled_order(deployment, quantity=2, stock=1)
     assert status == "CANCELLED"
     refund = eventually(lambda: stored_event(deployment, f"payment:{short}", 2))  # the refund's answer
-    requests = [stored_event(deployment, f"saga:{completed}", 1), stored_event(deployment, f"saga:{short}", 1),
-                stored_event(deployment, f"saga:{short}", 3)]
+    requests = [
+        stored_event(deployment, f"saga:{completed}", 1),
+        stored_event(deployment, f"saga:{short}", 1),
+        stored_event(deployment, f"saga:{short}", 3),
+    ]
     assert [r["eventType"] for r in requests] == ["PAYMENT_REQUESTED", "PAYMENT_REQUESTED", "PAYMENT_REFUND_REQUESTED"]
     keys = [f"charge:{completed}", f"charge:{short}", f"refund:{refund['payload']['paymentId']}"]
     assert [card_network_calls(deployment, key) for key in keys] == [1, 1, 1]  # the calls are seen
 
-    until = datetime.now(timezone.utc) + timedelta(seconds=1)
+    until = datetime.now(UTC) + timedelta(seconds=1)
     replayed = deployment.tool("ops.replay", "--since", since.isoformat(), "--until", until.isoformat())
     assert replayed.returncode == 0 and "state: COMPLETED" in replayed.stdout, replayed.stdout + replayed.stderr
     for request in requests:
@@ -209,12 +232,25 @@ def test_replaying_and_redriving_answered_payments_never_reach_the_card_network_
 
     queue = deployment.outputs["PaymentsDeadLetterQueueUrl"]
     for request in requests:  # each request parked as EventBridge parks an undeliverable event
-        entry = {"version": "0", "id": str(uuid.uuid4()), "detail-type": request["eventType"],
-                 "source": Source.SAGA.value, "account": "000000000000", "time": request["timestamp"],
-                 "region": "us-east-1", "resources": [], "detail": request}
-        deployment.client("sqs").send_message(QueueUrl=queue, MessageBody=json.dumps(entry), MessageAttributes={
-            "ERROR_CODE": {"DataType": "String", "StringValue": "SDKClientException"},
-            "ERROR_MESSAGE": {"DataType": "String", "StringValue": "the target could not be reached"}})
+        entry = {
+            "version": "0",
+            "id": str(uuid.uuid4()),
+            "detail-type": request["eventType"],
+            "source": Source.SAGA.value,
+            "account": "000000000000",
+            "time": request["timestamp"],
+            "region": "us-east-1",
+            "resources": [],
+            "detail": request,
+        }
+        deployment.client("sqs").send_message(
+            QueueUrl=queue,
+            MessageBody=json.dumps(entry),
+            MessageAttributes={
+                "ERROR_CODE": {"DataType": "String", "StringValue": "SDKClientException"},
+                "ERROR_MESSAGE": {"DataType": "String", "StringValue": "the target could not be reached"},
+            },
+        )
     redriven = deployment.tool("ops.redrive", "Payments", "--apply")
     assert "re-sent and deleted" in redriven.stdout, redriven.stdout + redriven.stderr
     for request in requests:

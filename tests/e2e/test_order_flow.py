@@ -12,15 +12,23 @@ from tests.e2e.conftest import PARK_TIMEOUT, delivered, event_id, eventually, ex
 
 ROOT = Path(__file__).resolve().parents[2]
 ORDER = {
-    "items": [{"productId": "SKU-1", "quantity": 2, "price": "19.99"}, {"productId": "SKU-2", "quantity": 1, "price": "5.00"}],
+    "items": [
+        {"productId": "SKU-1", "quantity": 2, "price": "19.99"},
+        {"productId": "SKU-2", "quantity": 1, "price": "5.00"},
+    ],
 }
 
 
 def read_model_item(deployment, order_id: str) -> dict | None:
     """The order's read-model item as `aws dynamodb get-item` prints it; None when absent."""
     result = deployment.aws(
-        "dynamodb", "get-item", "--table-name", deployment.outputs["OrdersTableName"],
-        "--key", json.dumps({"orderId": {"S": order_id}}), "--consistent-read",
+        "dynamodb",
+        "get-item",
+        "--table-name",
+        deployment.outputs["OrdersTableName"],
+        "--key",
+        json.dumps({"orderId": {"S": order_id}}),
+        "--consistent-read",
     )
     return (result or {}).get("Item")
 
@@ -42,8 +50,9 @@ def test_an_order_placed_through_the_api_reaches_the_read_model(deployment, orde
     assert order["version"] == 1
 
     conversation = {"X-Correlation-Id": created.headers["X-Correlation-Id"]}  # sent back: the same conversation
-    updated = deployment.http("PUT", f"/orders/{order_id}", {"items": ORDER["items"][:1], "expectedVersion": 1},
-                              headers=conversation)
+    updated = deployment.http(
+        "PUT", f"/orders/{order_id}", {"items": ORDER["items"][:1], "expectedVersion": 1}, headers=conversation
+    )
     assert updated.status == 200
     cancelled = deployment.http("POST", f"/orders/{order_id}/cancel", {"reason": "e2e says so"}, headers=conversation)
     assert cancelled.body["version"] == 3
@@ -90,7 +99,9 @@ def test_once_its_payment_is_requested_an_order_cannot_be_changed_only_cancelled
 
 
 def test_invalid_input_is_a_400_naming_the_field(deployment):
-    response = deployment.http("POST", "/orders", {**ORDER, "items": [{"productId": "SKU-1", "quantity": 0, "price": "1"}]})
+    response = deployment.http(
+        "POST", "/orders", {**ORDER, "items": [{"productId": "SKU-1", "quantity": 0, "price": "1"}]}
+    )
     assert response.status == 400
     assert response.body["errors"][0]["field"] == "items.0.quantity"
 
@@ -105,7 +116,7 @@ def test_the_readme_sample_event_put_with_the_aws_cli_is_recorded_but_moves_no_r
     sample = json.loads(json.loads((ROOT / "events/order-created.json").read_text())[0]["Detail"])["eventId"]
     assert delivered(deployment, "Audit", sample, 1)[0] in ("recorded", "already-recorded")
     for consumer in ("OrdersProjection", "Analytics"):  # no read model, and no booking counted
-        message = eventually(lambda: parked(deployment, consumer, sample), timeout=PARK_TIMEOUT)
+        message = eventually(lambda consumer=consumer: parked(deployment, consumer, sample), timeout=PARK_TIMEOUT)
         assert "not in the event store" in message["responsePayload"]["errorMessage"]
     assert read_model_item(deployment, "sample-order-1") is None
 
@@ -128,10 +139,16 @@ def test_an_event_the_store_holds_put_again_with_the_aws_cli_changes_nothing(dep
 def stored_entry(deployment, aggregate_id: str, version: int) -> dict:
     """The event the store holds at (aggregateId, version), as a put-events entry."""
     item = deployment.client("dynamodb").get_item(
-        TableName=deployment.outputs["EventStoreTableName"], ConsistentRead=True,
-        Key={"aggregateId": {"S": aggregate_id}, "version": {"N": str(version)}})["Item"]
-    return {"EventBusName": deployment.outputs["EventBusName"], "Source": item["source"]["S"],
-            "DetailType": item["eventType"]["S"], "Detail": item["detail"]["S"]}
+        TableName=deployment.outputs["EventStoreTableName"],
+        ConsistentRead=True,
+        Key={"aggregateId": {"S": aggregate_id}, "version": {"N": str(version)}},
+    )["Item"]
+    return {
+        "EventBusName": deployment.outputs["EventBusName"],
+        "Source": item["source"]["S"],
+        "DetailType": item["eventType"]["S"],
+        "Detail": item["detail"]["S"],
+    }
 
 
 def test_malformed_and_forged_events_are_parked_each_with_its_reason(deployment, put_events):
@@ -150,20 +167,26 @@ def test_malformed_and_forged_events_are_parked_each_with_its_reason(deployment,
 def test_a_failing_consumers_event_ends_up_in_its_on_failure_destination(deployment, put_events):
     # A valid ORDER_UPDATED that no service wrote: the projection refuses it every attempt, and
     # Lambda parks it with the error once retries are exhausted.
-    order_id, entries = example_entries(deployment, "order-updated")
+    _, entries = example_entries(deployment, "order-updated")
     put_events(entries)
     message = eventually(lambda: parked(deployment, "OrdersProjection", event_id(entries)), timeout=PARK_TIMEOUT)
     assert message["requestContext"]["approximateInvokeCount"] == 3  # as the on-failure record counts them...
     # ...and as the function saw it: the first try and 2 retries, each logged as it failed
-    assert eventually(lambda: _exactly(logged(deployment, "OrdersProjection", "event failed", event_id(entries)), 3)) == 3
+    assert (
+        eventually(lambda: _exactly(logged(deployment, "OrdersProjection", "event failed", event_id(entries)), 3)) == 3
+    )
     assert "not in the event store" in message["responsePayload"]["errorMessage"]
 
 
 def test_a_deployed_function_answers_aws_lambda_invoke(deployment, tmp_path):
     out = tmp_path / "out.json"
     result = deployment.aws(
-        "lambda", "invoke", "--function-name", deployment.outputs.function_name("Audit"),
-        "--payload", f"fileb://{ROOT / 'events/lambda/order-created.json'}",
+        "lambda",
+        "invoke",
+        "--function-name",
+        deployment.outputs.function_name("Audit"),
+        "--payload",
+        f"fileb://{ROOT / 'events/lambda/order-created.json'}",
         str(out),
     )
     assert result["StatusCode"] == 200
@@ -184,7 +207,6 @@ def _exactly(value: int, expected: int) -> int:
 def test_an_order_shows_what_was_captured_and_refunded(deployment):
     """Completed: captured is its total. Cancelled for want of stock after its charge: captured
     and refunded are the total. The read model takes both from the payment's answers."""
-    import uuid
 
     def order(quantity: int, stock: int) -> str:
         sku = deployment.product(stock, "7.50")
@@ -199,10 +221,14 @@ def test_an_order_shows_what_was_captured_and_refunded(deployment):
             body = deployment.http("GET", f"/orders/{order_id}").body
             assert (body.get("status"), body.get("payment", {}).get("state")) == (status, state), body
             return body
+
         return eventually(check, timeout=60)
 
     body = shown(completed, "COMPLETED", "CAPTURED")
-    assert body["payment"] == {"state": "CAPTURED", "captured": "15.00", "refunded": "0.00", "currency": "EUR"} and body["totalAmount"] == "15.00"
+    assert (
+        body["payment"] == {"state": "CAPTURED", "captured": "15.00", "refunded": "0.00", "currency": "EUR"}
+        and body["totalAmount"] == "15.00"
+    )
     body = shown(short, "CANCELLED", "REFUNDED")
     assert body["payment"] == {"state": "REFUNDED", "captured": "15.00", "refunded": "15.00", "currency": "EUR"}
 

@@ -23,10 +23,19 @@ def put_with_cli(deployment, tmp_path):
     def put(entries: list[dict]) -> tuple[int, dict | None, str]:
         path = tmp_path / f"entries-{time.monotonic_ns()}.json"
         path.write_text(json.dumps(entries))
-        command = [aws_cli(), *(["--endpoint-url", deployment.endpoint] if deployment.endpoint else []),
-                   "events", "put-events", "--entries", f"file://{path}", "--output", "json"]
-        result = subprocess.run(command, env={**os.environ, **deployment.env}, capture_output=True,
-                                text=True, timeout=60)
+        command = [
+            aws_cli(),
+            *(["--endpoint-url", deployment.endpoint] if deployment.endpoint else []),
+            "events",
+            "put-events",
+            "--entries",
+            f"file://{path}",
+            "--output",
+            "json",
+        ]
+        result = subprocess.run(
+            command, env={**os.environ, **deployment.env}, capture_output=True, text=True, timeout=60
+        )
         return result.returncode, json.loads(result.stdout) if result.stdout.strip() else None, result.stderr
 
     return put
@@ -38,8 +47,10 @@ def good(deployment) -> list[dict]:
 
 def test_a_detail_that_is_not_a_json_object_is_refused_as_malformed_and_the_rest_delivered(deployment, put_with_cli):
     bus, valid = deployment.outputs["EventBusName"], good(deployment)
-    malformed = [{"EventBusName": bus, "Source": "orders.service", "DetailType": "ORDER_CREATED", "Detail": detail}
-                 for detail in ("{not json", "[1, 2]", '"a string"')]
+    malformed = [
+        {"EventBusName": bus, "Source": "orders.service", "DetailType": "ORDER_CREATED", "Detail": detail}
+        for detail in ("{not json", "[1, 2]", '"a string"')
+    ]
     code, answer, stderr = put_with_cli([*malformed, *valid])
     assert code == 0, stderr
     assert answer["FailedEntryCount"] == 3
@@ -55,8 +66,10 @@ def test_an_entry_without_a_required_field_is_refused_naming_it(deployment, put_
     code, answer, stderr = put_with_cli([incomplete, *valid])
     assert code == 0, stderr
     assert answer["FailedEntryCount"] == 1
-    assert answer["Entries"][0] == {"ErrorCode": "InvalidArgument", "ErrorMessage":
-                                    f"Parameter {missing} is not valid. Reason: {missing} is a required argument."}
+    assert answer["Entries"][0] == {
+        "ErrorCode": "InvalidArgument",
+        "ErrorMessage": f"Parameter {missing} is not valid. Reason: {missing} is a required argument.",
+    }
     assert delivered(deployment, "Audit", event_id(valid), 1) == ["recorded"]  # a consumer that acts on any event
 
 
@@ -73,7 +86,12 @@ def test_entries_over_1_mb_in_all_are_refused_whole_and_at_1_mb_or_300_kb_taken(
         """An entry of exactly `total` bytes as EventBridge counts them (no rule routes its source)."""
         source, detail_type = "e2e.size-check", "SIZE_CHECK"
         padding = total - len(source) - len(detail_type) - len(json.dumps({"p": ""}))
-        return {"EventBusName": bus, "Source": source, "DetailType": detail_type, "Detail": json.dumps({"p": "x" * padding})}
+        return {
+            "EventBusName": bus,
+            "Source": source,
+            "DetailType": detail_type,
+            "Detail": json.dumps({"p": "x" * padding}),
+        }
 
     code, answer, stderr = put_with_cli([entry(300 * 1024)])
     assert code == 0 and answer["FailedEntryCount"] == 0, stderr  # 300 KB: over the old limit, taken

@@ -6,7 +6,6 @@ import json
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
-
 from tests.e2e.conftest import PARK_TIMEOUT, delivered, eventually, fault, parked
 
 SETTLED = {"COMPLETED", "CANCELLED"}
@@ -18,8 +17,12 @@ def product(deployment, quantity: int, price: str = "10.00") -> str:
 
 def place(deployment, sku: str, quantity: int = 1) -> tuple[str, str]:
     correlation = f"saga-{uuid.uuid4().hex[:12]}"
-    response = deployment.http("POST", "/orders", {"items": [
-        {"productId": sku, "quantity": quantity}]}, headers={"X-Correlation-Id": correlation})
+    response = deployment.http(
+        "POST",
+        "/orders",
+        {"items": [{"productId": sku, "quantity": quantity}]},
+        headers={"X-Correlation-Id": correlation},
+    )
     assert response.status == 201, response.body
     # the conversation's id, as the API tagged it with the customer
     return response.body["orderId"], response.headers["X-Correlation-Id"]
@@ -61,8 +64,15 @@ def test_happy_path_pays_reserves_and_completes(deployment):
     order = settled(deployment, order_id)
     assert (order["status"], order["cancelReason"]) == ("COMPLETED", None)
     types = eventually(lambda: has_happened(deployment, correlation, "INVENTORY_SHIPPED"))
-    assert types[:7] == ["ORDER_CREATED", "PAYMENT_REQUESTED", "PAYMENT_PROCESSED", "INVENTORY_RESERVATION_REQUESTED",
-                         "INVENTORY_UPDATED", "ORDER_COMPLETED", "INVENTORY_SHIPPED"]
+    assert types[:7] == [
+        "ORDER_CREATED",
+        "PAYMENT_REQUESTED",
+        "PAYMENT_PROCESSED",
+        "INVENTORY_RESERVATION_REQUESTED",
+        "INVENTORY_UPDATED",
+        "ORDER_COMPLETED",
+        "INVENTORY_SHIPPED",
+    ]
     assert stock(deployment, sku) == (3, 0)  # 3 on hand: its 2 reserved, then shipped
 
 
@@ -90,8 +100,9 @@ def test_a_customer_cancellation_mid_saga_refunds_and_releases(deployment, stall
     order_id, correlation = place(deployment, sku, quantity=3)
     eventually(lambda: has_happened(deployment, correlation, "PAYMENT_PROCESSED", "INVENTORY_RESERVATION_REQUESTED"))
 
-    cancel = deployment.http("POST", f"/orders/{order_id}/cancel", {"reason": "found it cheaper"},
-                             headers={"X-Correlation-Id": correlation})  # the same conversation
+    cancel = deployment.http(
+        "POST", f"/orders/{order_id}/cancel", {"reason": "found it cheaper"}, headers={"X-Correlation-Id": correlation}
+    )  # the same conversation
     assert cancel.status == 200
     eventually(lambda: has_happened(deployment, correlation, "PAYMENT_REFUNDED"))
     assert settled(deployment, order_id)["cancelReason"] == "found it cheaper"
@@ -117,11 +128,23 @@ def test_the_same_event_delivered_twice_moves_the_saga_once(deployment, put_even
     order_id, correlation = place(deployment, sku)
     settled(deployment, order_id)
     events = deployment.client("dynamodb").query(
-        TableName=deployment.outputs["EventStoreTableName"], KeyConditionExpression="aggregateId = :id",
-        ExpressionAttributeValues={":id": {"S": f"payment:{order_id}"}}, ConsistentRead=True)["Items"]
+        TableName=deployment.outputs["EventStoreTableName"],
+        KeyConditionExpression="aggregateId = :id",
+        ExpressionAttributeValues={":id": {"S": f"payment:{order_id}"}},
+        ConsistentRead=True,
+    )["Items"]
     processed = events[0]
-    put_events([{"EventBusName": deployment.outputs["EventBusName"], "Source": processed["source"]["S"],
-                 "DetailType": processed["eventType"]["S"], "Detail": processed["detail"]["S"]}] * 2)
+    put_events(
+        [
+            {
+                "EventBusName": deployment.outputs["EventBusName"],
+                "Source": processed["source"]["S"],
+                "DetailType": processed["eventType"]["S"],
+                "Detail": processed["detail"]["S"],
+            }
+        ]
+        * 2
+    )
     before = conversation(deployment, correlation)
     # once the saga has handled both copies (and found nothing due either time)...
     handled = delivered(deployment, "OrderSaga", json.loads(processed["detail"]["S"])["eventId"], 3)
@@ -149,17 +172,28 @@ def test_a_saga_stuck_in_a_step_times_out_and_a_late_payment_is_refunded(deploym
     eventually(lambda: has_happened(deployment, correlation, "PAYMENT_REQUESTED"))
 
     out = tmp_path / "sweep.json"
-    result = deployment.aws("lambda", "invoke", "--function-name", deployment.outputs.function_name("SagaSweep"),
-                            "--cli-binary-format", "raw-in-base64-out", "--payload", json.dumps({"timeoutSeconds": 0}),
-                            str(out))
+    result = deployment.aws(
+        "lambda",
+        "invoke",
+        "--function-name",
+        deployment.outputs.function_name("SagaSweep"),
+        "--cli-binary-format",
+        "raw-in-base64-out",
+        "--payload",
+        json.dumps({"timeoutSeconds": 0}),
+        str(out),
+    )
     assert "FunctionError" not in result, out.read_text()
     assert order_id in json.loads(out.read_text())["timedOut"]
     order = settled(deployment, order_id)
     assert (order["status"], order["cancelReason"]) == ("CANCELLED", "timed out waiting for payment")
 
     # the payment answers late (fixed, redriven): the saga refunds it
-    request_id = next(e["eventId"] for e in deployment.http("GET", f"/audit/{correlation}").body["events"]
-                      if e["eventType"] == "PAYMENT_REQUESTED")
+    request_id = next(
+        e["eventId"]
+        for e in deployment.http("GET", f"/audit/{correlation}").body["events"]
+        if e["eventType"] == "PAYMENT_REQUESTED"
+    )
     eventually(lambda: parked(deployment, "Payments", request_id), timeout=PARK_TIMEOUT)
     fault(deployment, "Payments", None)
     assert deployment.tool("ops.redrive", "Payments", "--apply").returncode == 0

@@ -9,7 +9,7 @@ import uuid
 
 import boto3
 
-from tests.e2e.conftest import ON_AWS, delivered, event_id, eventually, example_entries, stored_examples, unique_day
+from tests.e2e.conftest import ON_AWS, delivered, event_id, eventually, stored_examples, unique_day
 
 
 def email_log(deployment, key: str) -> dict | None:
@@ -22,10 +22,15 @@ def email_log(deployment, key: str) -> dict | None:
 def stored_event(deployment, aggregate_id: str, version: int = 1) -> dict:
     item = deployment.client("dynamodb").get_item(
         TableName=deployment.outputs["EventStoreTableName"],
-        Key={"aggregateId": {"S": aggregate_id}, "version": {"N": str(version)}}, ConsistentRead=True,
+        Key={"aggregateId": {"S": aggregate_id}, "version": {"N": str(version)}},
+        ConsistentRead=True,
     )["Item"]
-    return {"EventBusName": deployment.outputs["EventBusName"], "Source": item["source"]["S"],
-            "DetailType": item["eventType"]["S"], "Detail": item["detail"]["S"]}
+    return {
+        "EventBusName": deployment.outputs["EventBusName"],
+        "Source": item["source"]["S"],
+        "DetailType": item["eventType"]["S"],
+        "Detail": item["detail"]["S"],
+    }
 
 
 # The user pool's own sender: on sign-up the local Cognito mails its verification code through the
@@ -38,8 +43,9 @@ def local_emails_to(deployment, address: str) -> list[dict]:
     endpoint), leaving out the user pool's verification mail."""
     with urllib.request.urlopen(f"{deployment.endpoint}/_ministack/ses/messages", timeout=10) as response:
         accounts = json.loads(response.read())["messages"]
-    return [m for messages in accounts.values() for m in messages
-            if address in m["To"] and m["Source"] != USER_POOL_SENDER]
+    return [
+        m for messages in accounts.values() for m in messages if address in m["To"] and m["Source"] != USER_POOL_SENDER
+    ]
 
 
 def daily(deployment, day: str) -> dict:
@@ -71,22 +77,26 @@ def test_order_emails_reach_a_registered_customer(deployment):
     address = buyer.email
     user_id = deployment.http("POST", "/users", {"name": "Buyer"}, customer=buyer).body["userId"]
     eventually(lambda: email_log(deployment, f"contact#{user_id}") or _missing())
-    order = deployment.http("POST", "/orders", {"items": [{"productId": "SKU-9", "quantity": 1, "price": "9.99"}]},
-                            customer=buyer)
+    order = deployment.http(
+        "POST", "/orders", {"items": [{"productId": "SKU-9", "quantity": 1, "price": "9.99"}]}, customer=buyer
+    )
     order_id = order.body["orderId"]
     # the cancellation may reach Email before the order's creation: it finds the customer in the
     # event store either way
     deployment.http("POST", f"/orders/{order_id}/cancel", {"reason": "changed my mind"}, customer=buyer)
     if not ON_AWS:
         subjects = eventually(lambda: _at_least(sorted(m["Subject"] for m in local_emails_to(deployment, address)), 3))
-        assert subjects == sorted(["Welcome, Buyer", f"We received your order {order_id}",
-                                   f"Your order {order_id} was cancelled"])
+        assert subjects == sorted(
+            ["Welcome, Buyer", f"We received your order {order_id}", f"Your order {order_id} was cancelled"]
+        )
 
 
 def test_setting_stock_is_published_and_readable(deployment):
     product = f"SKU-{uuid.uuid4().hex[:10]}"
     correlation = f"stock-{uuid.uuid4().hex[:10]}"
-    response = deployment.http("PUT", f"/inventory/{product}", {"quantity": 40}, headers={"X-Correlation-Id": correlation})
+    response = deployment.http(
+        "PUT", f"/inventory/{product}", {"quantity": 40}, headers={"X-Correlation-Id": correlation}
+    )
     assert response.status == 200
     assert deployment.http("PUT", f"/inventory/{product}", {"quantity": -1}).status == 400
     stock = deployment.http("GET", f"/inventory/{product}").body
@@ -94,7 +104,8 @@ def test_setting_stock_is_published_and_readable(deployment):
 
     chain = eventually(lambda: _ok(deployment.http("GET", f"/audit/{correlation}")))
     assert [(e["eventType"], e["aggregateId"]) for e in chain["events"]] == [
-        ("INVENTORY_ADJUSTED", f"product:{product}")]  # a product's stream, in a key space of its own
+        ("INVENTORY_ADJUSTED", f"product:{product}")
+    ]  # a product's stream, in a key space of its own
 
 
 def test_analytics_count_every_event_once(deployment, put_events):
@@ -112,15 +123,27 @@ def test_analytics_count_every_event_once(deployment, put_events):
     assert delivered(deployment, "Analytics", event_id(events[:1]), 2) == ["counted", "already-counted"]
     body = daily(deployment, day)
     assert (body["ordersPlaced"], body["ordersCancelled"]) == (1, 1)
-    assert body["byCurrency"] == {"EUR": {"booked": "32.95", "cancelled": "32.95", "captured": "0.00",
-                                          "refunded": "0.00", "netBooked": "0.00", "revenue": "0.00"}}
+    assert body["byCurrency"] == {
+        "EUR": {
+            "booked": "32.95",
+            "cancelled": "32.95",
+            "captured": "0.00",
+            "refunded": "0.00",
+            "netBooked": "0.00",
+            "revenue": "0.00",
+        }
+    }
     assert body["byEventType"] == {"ORDER_CANCELLED": 1, "ORDER_CREATED": 1}
     assert deployment.http("GET", "/analytics/daily?date=26-11-2026").status == 400
 
 
 def test_the_audit_log_tells_one_conversation_and_make_trace_draws_it(deployment, saga_on_hold):
-    placed = deployment.http("POST", "/orders", {"items": [{"productId": "SKU-1", "quantity": 1}]},
-                             headers={"X-Correlation-Id": f"checkout-{uuid.uuid4().hex[:10]}"})
+    placed = deployment.http(
+        "POST",
+        "/orders",
+        {"items": [{"productId": "SKU-1", "quantity": 1}]},
+        headers={"X-Correlation-Id": f"checkout-{uuid.uuid4().hex[:10]}"},
+    )
     order = placed.body
     correlation = placed.headers["X-Correlation-Id"]  # the customer's own id, tagged with who they are
     headers = {"X-Correlation-Id": correlation}
@@ -130,8 +153,12 @@ def test_the_audit_log_tells_one_conversation_and_make_trace_draws_it(deployment
         assert any(e["eventType"] == "PAYMENT_REQUESTED" for e in body["events"]), body["events"]
 
     eventually(payment_requested)
-    assert deployment.http("POST", f"/orders/{order['orderId']}/cancel", {"reason": "changed my mind"},
-                           headers=headers).status == 200
+    assert (
+        deployment.http(
+            "POST", f"/orders/{order['orderId']}/cancel", {"reason": "changed my mind"}, headers=headers
+        ).status
+        == 200
+    )
 
     def recorded():  # the customer's two events, and the saga's step between them
         body = _ok(deployment.http("GET", f"/audit/{correlation}"))
@@ -180,8 +207,16 @@ def _at_least(values: list, count: int) -> list:
 # ---- the staff routes' IAM authorization: the signature is checked, not only its presence ----------
 
 
-def _signed_call(deployment, method: str, path: str, *, secret: str | None = None, key_id: str | None = None,
-                 body: bytes | None = None, sent_body: bytes | None = None) -> tuple[int, str]:
+def _signed_call(
+    deployment,
+    method: str,
+    path: str,
+    *,
+    secret: str | None = None,
+    key_id: str | None = None,
+    body: bytes | None = None,
+    sent_body: bytes | None = None,
+) -> tuple[int, str]:
     """A request signed with these credentials (the deployment's own by default), whose body may
     be changed after signing; its status and error type."""
     import urllib.error
@@ -196,10 +231,14 @@ def _signed_call(deployment, method: str, path: str, *, secret: str | None = Non
     own = session_for(deployment.env or None).get_credentials()
     url = deployment.outputs.api_url + path
     request = AWSRequest(method=method, url=url, data=body, headers={"Content-Type": "application/json"})
-    SigV4Auth(Credentials(key_id or own.access_key, secret or own.secret_key, own.token), "execute-api",
-              deployment.env.get("AWS_REGION") or boto3.Session().region_name).add_auth(request)
-    sent = urllib.request.Request(url, data=sent_body if sent_body is not None else body, method=method,
-                                  headers=dict(request.headers))
+    SigV4Auth(
+        Credentials(key_id or own.access_key, secret or own.secret_key, own.token),
+        "execute-api",
+        deployment.env.get("AWS_REGION") or boto3.Session().region_name,
+    ).add_auth(request)
+    sent = urllib.request.Request(
+        url, data=sent_body if sent_body is not None else body, method=method, headers=dict(request.headers)
+    )
     try:
         with urllib.request.urlopen(sent, timeout=30) as answer:
             return answer.status, ""
@@ -211,10 +250,13 @@ def test_a_request_signed_with_the_wrong_secret_or_tampered_after_signing_is_ref
     stock = json.dumps({"quantity": 1})
     assert _signed_call(deployment, "GET", "/inventory/no-such-sku")[0] == 404  # signed right: it reaches the API
     assert _signed_call(deployment, "GET", "/inventory/no-such-sku", secret="not-the-secret") == (
-        403, "InvalidSignatureException")
+        403,
+        "InvalidSignatureException",
+    )
     assert _signed_call(deployment, "GET", "/inventory/no-such-sku", key_id="AKIANOTAKEYOFOURS")[0] == 403
-    status, error = _signed_call(deployment, "PUT", "/inventory/SKU-SIG", body=stock.encode(),
-                                 sent_body=stock.replace("1", "9").encode())
+    status, error = _signed_call(
+        deployment, "PUT", "/inventory/SKU-SIG", body=stock.encode(), sent_body=stock.replace("1", "9").encode()
+    )
     assert (status, error) == (403, "InvalidSignatureException")  # the quantity changed after signing
 
 
@@ -234,11 +276,16 @@ def test_one_order_is_one_trace_from_its_post_through_the_outbox_to_every_consum
 
     eventually(completed, timeout=60)
     items = deployment.client("dynamodb").query(
-        TableName=deployment.outputs["EventStoreTableName"], KeyConditionExpression="aggregateId = :id",
-        ExpressionAttributeValues={":id": {"S": order_id}}, ConsistentRead=True)["Items"]
+        TableName=deployment.outputs["EventStoreTableName"],
+        KeyConditionExpression="aggregateId = :id",
+        ExpressionAttributeValues={":id": {"S": order_id}},
+        ConsistentRead=True,
+    )["Items"]
     root = dict(part.split("=", 1) for part in items[0]["traceHeader"]["S"].split(";"))["Root"]
     functions = {name: construct for construct, name in deployment.outputs.function_names().items()}
-    expected = {"OrdersApi", "Publisher"} | {consumer for item in items for consumer in consumers_of(item["eventType"]["S"])}
+    expected = {"OrdersApi", "Publisher"} | {
+        consumer for item in items for consumer in consumers_of(item["eventType"]["S"])
+    }
 
     def traced() -> list[dict]:
         [trace] = deployment.aws("xray", "batch-get-traces", "--trace-ids", root)["Traces"]

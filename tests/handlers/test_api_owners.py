@@ -87,9 +87,18 @@ def test_the_events_route_cannot_name_another_aggregates_stream(orders_api, stor
     from catalog.payloads import PaymentRequested
 
     _registered(store, ADA)
-    store.append([new_event(EventType.PAYMENT_REQUESTED, aggregate_id=f"saga:{adas_order}", version=1,
-                            payload=PaymentRequested(currency="EUR", orderId=adas_order, customerId=ADA, amount="39.98"),
-                            user_id="saga", correlation_id="c")])
+    store.append(
+        [
+            new_event(
+                EventType.PAYMENT_REQUESTED,
+                aggregate_id=f"saga:{adas_order}",
+                version=1,
+                payload=PaymentRequested(currency="EUR", orderId=adas_order, customerId=ADA, amount="39.98"),
+                user_id="saga",
+                correlation_id="c",
+            )
+        ]
+    )
     path = f"/orders/{stream.format(ada=ADA, order=adas_order)}/events"
     for who in (EVE, ADA):  # not even its owner: the route serves order streams only
         answer = orders_api("GET", path, customer=who)
@@ -103,9 +112,18 @@ def test_a_stream_under_a_bare_id_that_is_not_an_order_is_404(orders_api, store)
     from catalog import EventType, new_event
     from catalog.payloads import UserRegistered
 
-    store.append([new_event(EventType.USER_REGISTERED, aggregate_id="legacy-user", version=1,
-                            payload=UserRegistered(userId="legacy-user", email="ada@example.com", name="Ada"),
-                            user_id="legacy-user", correlation_id="c")])
+    store.append(
+        [
+            new_event(
+                EventType.USER_REGISTERED,
+                aggregate_id="legacy-user",
+                version=1,
+                payload=UserRegistered(userId="legacy-user", email="ada@example.com", name="Ada"),
+                user_id="legacy-user",
+                correlation_id="c",
+            )
+        ]
+    )
     for who in ("legacy-user", EVE):
         answer = orders_api("GET", "/orders/legacy-user/events", customer=who)
         assert answer.status == 404
@@ -124,10 +142,12 @@ def test_an_idempotency_key_is_the_customers_own(orders_api, store):
 
 
 def test_a_customer_cannot_write_into_another_conversation_by_its_correlation_id(orders_api, store):
-    adas = orders_api("POST", "/orders", body={"items": LINES}, headers={"X-Correlation-Id": "checkout-1"},
-                      customer=ADA)
-    eves = orders_api("POST", "/orders", body={"items": LINES}, headers={"X-Correlation-Id": "checkout-1"},
-                      customer=EVE)
+    adas = orders_api(
+        "POST", "/orders", body={"items": LINES}, headers={"X-Correlation-Id": "checkout-1"}, customer=ADA
+    )
+    eves = orders_api(
+        "POST", "/orders", body={"items": LINES}, headers={"X-Correlation-Id": "checkout-1"}, customer=EVE
+    )
     adas_conversation = store.load(adas.body["orderId"])[0].metadata.correlationId
     eves_conversation = store.load(eves.body["orderId"])[0].metadata.correlationId
     assert adas_conversation.startswith("checkout-1") and eves_conversation.startswith("checkout-1")

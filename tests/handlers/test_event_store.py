@@ -57,7 +57,7 @@ def test_several_events_append_atomically(store):
 
 
 def test_a_batch_must_be_contiguous_and_within_the_transaction_limit(store):
-    with pytest.raises(EventStoreError, match="^each aggregate's events in one append must have contiguous versions$"):
+    with pytest.raises(EventStoreError, match=r"^each aggregate's events in one append must have contiguous versions$"):
         store.append([orders.created(), orders.updated(version=3)])
     with pytest.raises(EventStoreError, match="contiguous"):
         store.append([orders.created(), orders.created(order_id="other"), orders.updated(version=3)])
@@ -70,8 +70,14 @@ def _cancelled(length: int, like=None):
     from catalog import EventType, new_event
     from catalog.payloads import OrderCancelled
 
-    event = new_event(EventType.ORDER_CANCELLED, aggregate_id="order-1", version=1, user_id="u", correlation_id="c",
-                      payload=OrderCancelled.model_construct(orderId="order-1", reason="x" * length))
+    event = new_event(
+        EventType.ORDER_CANCELLED,
+        aggregate_id="order-1",
+        version=1,
+        user_id="u",
+        correlation_id="c",
+        payload=OrderCancelled.model_construct(orderId="order-1", reason="x" * length),
+    )
     return event if like is None else event.model_copy(update={"eventId": like.eventId, "timestamp": like.timestamp})
 
 
@@ -124,11 +130,19 @@ def test_stored_v1_events_load_as_the_current_version(store):
     from tests.unit.test_schemas import v1_order_created
 
     detail = v1_order_created()
-    boto3.client("dynamodb").put_item(TableName="test-event-store", Item={
-        "aggregateId": {"S": "order-1"}, "version": {"N": "1"}, "eventId": {"S": detail["eventId"]},
-        "eventType": {"S": "ORDER_CREATED"}, "source": {"S": "orders.service"}, "timestamp": {"S": detail["timestamp"]},
-        "correlationId": {"S": "corr-1"}, "detail": {"S": json.dumps(detail)},
-    })
+    boto3.client("dynamodb").put_item(
+        TableName="test-event-store",
+        Item={
+            "aggregateId": {"S": "order-1"},
+            "version": {"N": "1"},
+            "eventId": {"S": detail["eventId"]},
+            "eventType": {"S": "ORDER_CREATED"},
+            "source": {"S": "orders.service"},
+            "timestamp": {"S": detail["timestamp"]},
+            "correlationId": {"S": "corr-1"},
+            "detail": {"S": json.dumps(detail)},
+        },
+    )
     [event] = store.load("order-1")
     assert (event.payload.currency, event.metadata.schemaVersion) == ("EUR", 2)
 
@@ -142,8 +156,13 @@ def test_stored_v1_events_load_as_the_current_version(store):
 
 def _claim(key: str) -> dict:
     """A guard: a uniqueness claim on another table, as users.service makes one."""
-    return {"Put": {"TableName": "test-user-emails", "Item": {"email": {"S": key}},
-                    "ConditionExpression": "attribute_not_exists(email)"}}
+    return {
+        "Put": {
+            "TableName": "test-user-emails",
+            "Item": {"email": {"S": key}},
+            "ConditionExpression": "attribute_not_exists(email)",
+        }
+    }
 
 
 def test_a_lost_race_names_the_aggregate_and_the_version(store):
@@ -158,8 +177,10 @@ def test_a_failed_guard_is_named_by_its_index_and_nothing_is_written(store):
 
     store.append([orders.created(order_id="a")], guards=[_claim("taken@example.com")])
     with pytest.raises(GuardFailed, match="guard 1 of the append failed its condition") as error:
-        store.append([orders.created(order_id="b"), orders.created(order_id="c")],
-                     guards=[_claim("free@example.com"), _claim("taken@example.com")])
+        store.append(
+            [orders.created(order_id="b"), orders.created(order_id="c")],
+            guards=[_claim("free@example.com"), _claim("taken@example.com")],
+        )
     assert error.value.index == 1
     assert store.load("b") == [] and store.load("c") == []
 
@@ -168,8 +189,9 @@ def test_events_and_guards_together_fill_one_transaction_at_most(store):
     store.append([orders.updated(version=v) for v in range(2, 100)], guards=[_claim("one"), _claim("two")])  # 100
     assert len(store.load("order-1")) == 98
     with pytest.raises(EventStoreError, match="at most 100 events and guards, got 101"):
-        store.append([orders.updated(order_id="b", version=v) for v in range(2, 92)],
-                     guards=[_claim(f"g{i}") for i in range(11)])
+        store.append(
+            [orders.updated(order_id="b", version=v) for v in range(2, 92)], guards=[_claim(f"g{i}") for i in range(11)]
+        )
 
 
 def test_the_stored_item_keeps_the_envelope_and_what_is_searched_beside_it(store, monkeypatch):
@@ -178,19 +200,27 @@ def test_the_stored_item_keeps_the_envelope_and_what_is_searched_beside_it(store
     monkeypatch.setenv("_X_AMZN_TRACE_ID", "Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1")
     event = orders.created()
     store.append([event])
-    item = boto3.client("dynamodb").get_item(TableName="test-event-store",
-                                             Key={"aggregateId": {"S": "order-1"}, "version": {"N": "1"}})["Item"]
+    item = boto3.client("dynamodb").get_item(
+        TableName="test-event-store", Key={"aggregateId": {"S": "order-1"}, "version": {"N": "1"}}
+    )["Item"]
     assert {name: value["S"] for name, value in item.items() if name not in ("version", "detail")} == {
-        "aggregateId": "order-1", "eventId": str(event.eventId), "eventType": "ORDER_CREATED",
-        "source": "orders.service", "timestamp": event.to_detail()["timestamp"], "correlationId": "corr-1",
-        "traceHeader": "Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1"}
+        "aggregateId": "order-1",
+        "eventId": str(event.eventId),
+        "eventType": "ORDER_CREATED",
+        "source": "orders.service",
+        "timestamp": event.to_detail()["timestamp"],
+        "correlationId": "corr-1",
+        "traceHeader": "Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1",
+    }
     assert json.loads(item["detail"]["S"]) == json.loads(event.to_json())
 
 
 def _requests(client, operation: str) -> list[dict]:
     """The parameters of each `operation` request the client sends."""
     sent: list[dict] = []
-    client.meta.events.register(f"provide-client-params.dynamodb.{operation}", lambda params, **_: sent.append(dict(params)))
+    client.meta.events.register(
+        f"provide-client-params.dynamodb.{operation}", lambda params, **_: sent.append(dict(params))
+    )
     return sent
 
 
@@ -219,7 +249,10 @@ def test_scan_reads_every_stored_event_of_the_types_asked(tables):
     scans = _requests(client, "Scan")
     pages = list(store.scan(event_types=["ORDER_CREATED", "ORDER_CANCELLED"]))
     assert sorted((e.aggregateId, e.eventType) for _, page in pages for e in page) == [
-        ("a", "ORDER_CANCELLED"), ("a", "ORDER_CREATED"), ("b", "ORDER_CREATED")]
+        ("a", "ORDER_CANCELLED"),
+        ("a", "ORDER_CREATED"),
+        ("b", "ORDER_CREATED"),
+    ]
     assert sum(scanned for scanned, _ in pages) == 4  # the filter reads every item, and says so
     assert all(s["ConsistentRead"] is True and s["Limit"] == 2 for s in scans) and len(scans) >= 2
     assert sorted(e.version for _, page in store.scan() for e in page) == [1, 1, 2, 3]  # no filter: all

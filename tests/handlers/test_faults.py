@@ -53,7 +53,8 @@ def stored(n: int) -> bool:
 
 
 def test_a_throttle_shorter_than_the_sdks_attempts_is_retried_away_and_a_longer_one_is_the_services_error(
-        tables, throttled, capsys):
+    tables, throttled, capsys
+):
     from common.clients import client
 
     dynamodb = client("dynamodb")
@@ -80,12 +81,15 @@ def test_a_throttle_shorter_than_the_sdks_attempts_is_retried_away_and_a_longer_
     assert codes == DYNAMODB_THROTTLES
 
 
-@pytest.mark.parametrize("service, call_it, code, status", [
-    ("lambda", lambda c: c.list_functions(), "TooManyRequestsException", 429),
-    ("events", lambda c: c.list_event_buses(), "ThrottlingException", 400),
-    ("sqs", lambda c: c.list_queues(), "ThrottlingException", 400),
-    ("ses", lambda c: c.list_identities(), "Throttling", 400),
-])
+@pytest.mark.parametrize(
+    "service, call_it, code, status",
+    [
+        ("lambda", lambda c: c.list_functions(), "TooManyRequestsException", 429),
+        ("events", lambda c: c.list_event_buses(), "ThrottlingException", 400),
+        ("sqs", lambda c: c.list_queues(), "ThrottlingException", 400),
+        ("ses", lambda c: c.list_identities(), "Throttling", 400),
+    ],
+)
 def test_each_service_throttles_with_its_own_error(tables, throttled, service, call_it, code, status):
     from common.clients import client
 
@@ -97,7 +101,8 @@ def test_each_service_throttles_with_its_own_error(tables, throttled, service, c
             errors.append(error)
     assert errors, f"{service}: no call throttled past its retries"
     assert {(e.response["Error"]["Code"], e.response["ResponseMetadata"]["HTTPStatusCode"]) for e in errors} == {
-        (code, status)}
+        (code, status)
+    }
 
 
 def test_with_the_switch_off_no_call_is_throttled(tables, no_backoff, capsys):
@@ -124,7 +129,8 @@ def test_moto_would_write_a_throttled_call_that_aws_never_received(tables, throt
 
 
 def test_an_api_throttled_past_the_sdks_retries_answers_503_and_the_same_key_later_places_one_order(
-        tables, throttled, lambda_context, monkeypatch):
+    tables, throttled, lambda_context, monkeypatch
+):
     from orders.api import handler
 
     aws.price({"SKU-1": "9.99"})
@@ -142,12 +148,24 @@ def test_an_api_throttled_past_the_sdks_retries_answers_503_and_the_same_key_lat
 
     monkeypatch.delenv("FAULT_INJECTION_THROTTLE")
     from tests.handlers.conftest import _forget_cached_clients
+
     _forget_cached_clients()  # a new container: its clients without the switch
-    again = call(handler, Context("orders-api", timeout_ms=30_000), "POST", "/orders", body=body,
-                 headers={"Idempotency-Key": f"key-000{n}"})
+    again = call(
+        handler,
+        Context("orders-api", timeout_ms=30_000),
+        "POST",
+        "/orders",
+        body=body,
+        headers={"Idempotency-Key": f"key-000{n}"},
+    )
     assert again.status == 201
-    created = [e for e in (json.loads(i["detail"]["S"]) for i in boto3.client("dynamodb").scan(
-        TableName=aws.EVENT_STORE)["Items"]) if e["eventType"] == "ORDER_CREATED"]
+    created = [
+        e
+        for e in (
+            json.loads(i["detail"]["S"]) for i in boto3.client("dynamodb").scan(TableName=aws.EVENT_STORE)["Items"]
+        )
+        if e["eventType"] == "ORDER_CREATED"
+    ]
     assert sum(1 for e in created if e["aggregateId"] == again.body["orderId"]) == 1
 
 
@@ -196,7 +214,8 @@ def test_a_put_whose_every_entry_fails_is_answered_without_being_sent(bus_to_que
 
 
 def test_the_publisher_resends_only_the_failed_entries_and_reports_what_still_failed(
-        store, bus_to_queue, monkeypatch, capsys):
+    store, bus_to_queue, monkeypatch, capsys
+):
     from publisher.outbox import OutboxPublisher
     from tests.handlers.test_publisher import insert_records
 
@@ -211,8 +230,11 @@ def test_the_publisher_resends_only_the_failed_entries_and_reports_what_still_fa
     assert report.published + len(report.failed) == 10
     assert refused_first > len(report.failed)  # some entries failed, were resent and went out
     still_failed = {p.sequence_number for p in report.failed}
-    assert {r["dynamodb"]["NewImage"]["eventId"]["S"] for r in records
-            if r["dynamodb"]["SequenceNumber"] not in still_failed} == set(delivered)
+    assert {
+        r["dynamodb"]["NewImage"]["eventId"]["S"]
+        for r in records
+        if r["dynamodb"]["SequenceNumber"] not in still_failed
+    } == set(delivered)
     assert all(p.error.startswith(("InternalFailure: ", "ThrottlingException: ")) for p in report.failed)
 
 

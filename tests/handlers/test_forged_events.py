@@ -216,8 +216,8 @@ def refund_of(store, amount: str) -> Envelope:
         EventType.PAYMENT_REFUND_REQUESTED,
         f"saga:{ORDER}",
         version=next_saga_version(store),
-        payload=PaymentRefundRequested(currency="EUR", 
-            orderId=ORDER, paymentId=charge.payload.paymentId, amount=Decimal(amount), reason="goodwill"
+        payload=PaymentRefundRequested(
+            currency="EUR", orderId=ORDER, paymentId=charge.payload.paymentId, amount=Decimal(amount), reason="goodwill"
         ),
     )
 

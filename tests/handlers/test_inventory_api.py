@@ -24,7 +24,9 @@ def test_setting_stock_records_it_and_its_event(api, store):
     stock = api("GET", "/inventory/SKU-1").body
     assert (stock["available"], stock["reserved"], stock["version"]) == (7, 0, 2)
     assert [(e.eventType, e.payload.onHand, e.payload.available) for e in store.load("product:SKU-1")] == [
-        ("INVENTORY_ADJUSTED", 12, 12), ("INVENTORY_ADJUSTED", 7, 7)]
+        ("INVENTORY_ADJUSTED", 12, 12),
+        ("INVENTORY_ADJUSTED", 7, 7),
+    ]
 
 
 @pytest.mark.parametrize("quantity", [-1, 1.5, "7", None])
@@ -47,8 +49,12 @@ def test_a_stock_write_that_loses_a_race_writes_neither_record_nor_event(tables,
     read = stock.get("SKU-1")
     # the stock record moved to version 2 behind the event store's back, after every read: the
     # record's condition fails each time, and neither it nor the event is written
-    boto3.client("dynamodb").update_item(TableName=aws.INVENTORY, Key={"productId": {"S": "SKU-1"}},
-                                         UpdateExpression="SET version = :v", ExpressionAttributeValues={":v": {"N": "2"}})
+    boto3.client("dynamodb").update_item(
+        TableName=aws.INVENTORY,
+        Key={"productId": {"S": "SKU-1"}},
+        UpdateExpression="SET version = :v",
+        ExpressionAttributeValues={":v": {"N": "2"}},
+    )
     monkeypatch.setattr(stock, "get", lambda product_id: read)
     with pytest.raises(StockContention):
         stock.set("SKU-1", 9, caller=caller)
@@ -88,7 +94,11 @@ def test_staff_set_a_products_prices_with_its_event_and_its_stock_is_kept(api, s
     record = api("GET", "/inventory/SKU-1").body
     assert (record["available"], record["prices"], record["version"]) == (10, {"EUR": "14.00"}, 4)
     assert [e.eventType for e in store.load("product:SKU-1")] == [
-        "INVENTORY_ADJUSTED", "PRODUCT_PRICED", "PRODUCT_PRICED", "INVENTORY_ADJUSTED"]
+        "INVENTORY_ADJUSTED",
+        "PRODUCT_PRICED",
+        "PRODUCT_PRICED",
+        "INVENTORY_ADJUSTED",
+    ]
 
 
 def test_a_product_priced_before_it_is_stocked_has_none_available(api):
@@ -97,13 +107,16 @@ def test_a_product_priced_before_it_is_stocked_has_none_available(api):
     assert (record["available"], record["reserved"], record["prices"]) == (0, 0, {"GBP": "3.00"})
 
 
-@pytest.mark.parametrize(("prices", "field"), [
-    ({}, "prices"),
-    ({"EUR": "-1.00"}, "prices.EUR"),
-    ({"EUR": "1.001"}, "prices.EUR"),
-    ({"XXX": "1.00"}, "prices.XXX"),  # an ISO code, but not one the card network takes
-    ({"eur": "1.00"}, "prices.eur"),
-])
+@pytest.mark.parametrize(
+    ("prices", "field"),
+    [
+        ({}, "prices"),
+        ({"EUR": "-1.00"}, "prices.EUR"),
+        ({"EUR": "1.001"}, "prices.EUR"),
+        ({"XXX": "1.00"}, "prices.XXX"),  # an ISO code, but not one the card network takes
+        ({"eur": "1.00"}, "prices.eur"),
+    ],
+)
 def test_a_price_list_is_currencies_the_platform_sells_in_with_exact_amounts(api, prices, field):
     response = api("PUT", "/inventory/SKU-1/prices", body={"prices": prices})
     assert response.status == 400, response.body
@@ -120,10 +133,16 @@ def reserve(store, order_id: str, quantity: int, product: str = "SKU-1"):
     from catalog.payloads import InventoryReservationRequested, ReservedLine
     from inventory.reservations import Reservations
 
-    request = new_event(EventType.INVENTORY_RESERVATION_REQUESTED, aggregate_id=f"saga:{order_id}",
-                        payload=InventoryReservationRequested(
-                            orderId=order_id, lines=(ReservedLine(productId=product, quantity=quantity),)),
-                        version=2, user_id="order-saga", correlation_id="corr-1")
+    request = new_event(
+        EventType.INVENTORY_RESERVATION_REQUESTED,
+        aggregate_id=f"saga:{order_id}",
+        payload=InventoryReservationRequested(
+            orderId=order_id, lines=(ReservedLine(productId=product, quantity=quantity),)
+        ),
+        version=2,
+        user_id="order-saga",
+        correlation_id="corr-1",
+    )
     return Reservations(store, aws.INVENTORY).handle(request)
 
 
@@ -180,8 +199,14 @@ def test_a_completed_orders_units_leave_the_stock_once(api, store):
 
     api("PUT", "/inventory/SKU-1", body={"quantity": 5})
     reserve(store, "order-1", 2)
-    completed = new_event(EventType.ORDER_COMPLETED, aggregate_id="order-1", payload=OrderCompleted(orderId="order-1"),
-                          version=2, user_id="order-saga", correlation_id="corr-1")
+    completed = new_event(
+        EventType.ORDER_COMPLETED,
+        aggregate_id="order-1",
+        payload=OrderCompleted(orderId="order-1"),
+        version=2,
+        user_id="order-saga",
+        correlation_id="corr-1",
+    )
     reservations = Reservations(store, aws.INVENTORY)
     assert reservations.handle(completed)["outcome"] == "shipped"
     assert reservations.handle(completed)["outcome"] == "already-ended"  # delivered again
@@ -193,8 +218,9 @@ def test_a_completed_orders_units_leave_the_stock_once(api, store):
 
 
 @pytest.mark.parametrize("conflicts", [1, 99])
-def test_a_staff_write_meeting_a_reservation_under_way_is_retried_or_a_409_never_a_5xx(tables, lambda_context,
-                                                                                      monkeypatch, conflicts):
+def test_a_staff_write_meeting_a_reservation_under_way_is_retried_or_a_409_never_a_5xx(
+    tables, lambda_context, monkeypatch, conflicts
+):
     """Reservations and shipments are transactions on the same stock item: DynamoDB cancels the
     staff write with TransactionConflict. It is read again and retried; still conflicting, a 409."""
     from botocore.exceptions import ClientError
@@ -207,13 +233,20 @@ def test_a_staff_write_meeting_a_reservation_under_way_is_retried_or_a_409_never
     def conflicted(**kwargs):
         calls.append(1)
         if len(calls) <= conflicts:
-            raise ClientError({"Error": {"Code": "TransactionCanceledException", "Message": "conflict"},
-                               "CancellationReasons": [{"Code": "None"}, {"Code": "TransactionConflict"}]},
-                              "TransactWriteItems")
+            raise ClientError(
+                {
+                    "Error": {"Code": "TransactionCanceledException", "Message": "conflict"},
+                    "CancellationReasons": [{"Code": "None"}, {"Code": "TransactionConflict"}],
+                },
+                "TransactWriteItems",
+            )
         return real(**kwargs)
 
     monkeypatch.setattr(client, "transact_write_items", conflicted)
-    for path, body in (("/inventory/SKU-1/prices", {"prices": {"EUR": "12.50"}}), ("/inventory/SKU-1", {"quantity": 3})):
+    for path, body in (
+        ("/inventory/SKU-1/prices", {"prices": {"EUR": "12.50"}}),
+        ("/inventory/SKU-1", {"quantity": 3}),
+    ):
         calls.clear()
         answer = call(api.handler, lambda_context, "PUT", path, body=body, customer=None)
         assert answer.status == (200 if conflicts == 1 else 409), answer.body

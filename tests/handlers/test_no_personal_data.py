@@ -6,10 +6,9 @@ one by one."""
 
 from __future__ import annotations
 
-import contextlib
 import io
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import boto3
 import pytest
@@ -37,9 +36,14 @@ def logged(monkeypatch, caplog) -> Callable[[], str]:
 
 
 def registered(user_id: str = "cust-1"):
-    return new_event(EventType.USER_REGISTERED, aggregate_id=f"user:{user_id}",
-                     payload=UserRegistered(userId=user_id, email=ADDRESS, name="Ada"), version=1,
-                     user_id=user_id, correlation_id="corr-1")
+    return new_event(
+        EventType.USER_REGISTERED,
+        aggregate_id=f"user:{user_id}",
+        payload=UserRegistered(userId=user_id, email=ADDRESS, name="Ada"),
+        version=1,
+        user_id=user_id,
+        correlation_id="corr-1",
+    )
 
 
 def bus_event_of_registration() -> dict:
@@ -52,14 +56,18 @@ def consumer():
     return EventConsumer(lambda envelope: pytest.fail("the work ran on a refused event")).handler
 
 
-@pytest.mark.parametrize("spoil", [
-    lambda e: e["detail"]["payload"].update(email=f"Ada <{ADDRESS}>"),  # not an address
-    lambda e: e["detail"]["payload"].update(phone=ADDRESS),  # a field it does not have
-    lambda e: e["detail"].update(eventId=ADDRESS),  # an id that is not one
-    lambda e: e["detail"].update(eventType=ADDRESS),  # a type that is not one
-    lambda e: e.update({"detail-type": ADDRESS}),  # the entry's routing contradicts the event
-    lambda e: e.update({"detail-type": ADDRESS, "detail": {"eventId": ADDRESS}}),  # too broken to parse
-], ids=["bad address", "unknown field", "bad event id", "bad event type", "misrouted", "broken"])
+@pytest.mark.parametrize(
+    "spoil",
+    [
+        lambda e: e["detail"]["payload"].update(email=f"Ada <{ADDRESS}>"),  # not an address
+        lambda e: e["detail"]["payload"].update(phone=ADDRESS),  # a field it does not have
+        lambda e: e["detail"].update(eventId=ADDRESS),  # an id that is not one
+        lambda e: e["detail"].update(eventType=ADDRESS),  # a type that is not one
+        lambda e: e.update({"detail-type": ADDRESS}),  # the entry's routing contradicts the event
+        lambda e: e.update({"detail-type": ADDRESS, "detail": {"eventId": ADDRESS}}),  # too broken to parse
+    ],
+    ids=["bad address", "unknown field", "bad event id", "bad event type", "misrouted", "broken"],
+)
 def test_a_consumer_refuses_a_malformed_event_without_logging_or_raising_its_values(lambda_context, logged, spoil):
     event = bus_event_of_registration()
     spoil(event)
@@ -107,15 +115,13 @@ def test_the_publisher_parks_a_record_it_refuses_without_its_values(tables, lamb
 def test_analytics_publishes_no_address_in_its_metrics_or_logs(tables, lambda_context, logged, capsys):
     from analytics.consumer import handler
     from analytics.fold import handler as fold
-
     from eventstore.store import EventStore
 
     registration = registered()
     EventStore(aws.EVENT_STORE).append([registration])  # analytics counts the store's own events
     handler(orders.bus_event(registration), lambda_context)
     capsys.readouterr()
-    assert fold({"Records": aws.stream_records(aws.ANALYTICS_EVENTS)}, lambda_context)["metrics"] == [
-        "UsersRegistered"]
+    assert fold({"Records": aws.stream_records(aws.ANALYTICS_EVENTS)}, lambda_context)["metrics"] == ["UsersRegistered"]
     published = capsys.readouterr().out  # the EMF record
     assert "UsersRegistered" in published and ADDRESS not in published
     assert ADDRESS not in logged()
@@ -159,7 +165,10 @@ def test_a_send_ses_refuses_logs_and_parks_no_address(tables, lambda_context, lo
 
     def refuse(**request):
         recipients = ", ".join(request["Destination"]["ToAddresses"])
-        message = f"Email address is not verified. The following identities failed the check in region US-EAST-1: {recipients}"
+        message = (
+            "Email address is not verified. The following identities failed the check in region US-EAST-1: "
+            f"{recipients}"
+        )
         raise ClientError({"Error": {"Code": "MessageRejected", "Message": message}}, "SendEmail")
 
     monkeypatch.setattr(email.mailer()._ses, "send_email", refuse)

@@ -10,7 +10,10 @@ from tests.support import aws
 from tests.support.api import call
 
 ORDER = {
-    "items": [{"productId": "SKU-1", "quantity": 2, "price": "19.99"}, {"productId": "SKU-2", "quantity": 1, "price": 5}],
+    "items": [
+        {"productId": "SKU-1", "quantity": 2, "price": "19.99"},
+        {"productId": "SKU-2", "quantity": 1, "price": 5},
+    ],
 }
 
 
@@ -240,11 +243,11 @@ def test_an_order_of_as_many_lines_as_its_reservation_can_hold_completes(api, st
     DynamoDB's 100 actions): 99 products complete, as one would; 100 are a 400 naming the limit
     (they were taken once, and their reservation failed on every retry)."""
     from catalog import Caller
-    from orders.api import MAX_LINES
-    from saga.coordinator import SagaCoordinator
     from inventory.reservations import Reservations
     from inventory.stock import Stock
+    from orders.api import MAX_LINES
     from payments.handler import provider
+    from saga.coordinator import SagaCoordinator
     from tests.handlers.test_saga import run_to_the_end
 
     assert MAX_LINES == 99
@@ -298,9 +301,13 @@ def test_a_change_that_meets_the_payments_request_under_way_is_a_409(tables, lam
     order_id = call(handler, lambda_context, "POST", "/orders", body={"items": [line]}).body["orderId"]
 
     def conflicted(**_):
-        raise ClientError({"Error": {"Code": "TransactionCanceledException", "Message": "Transaction cancelled"},
-                           "CancellationReasons": [{"Code": "None"}, {"Code": "TransactionConflict"}]},
-                          "TransactWriteItems")
+        raise ClientError(
+            {
+                "Error": {"Code": "TransactionCanceledException", "Message": "Transaction cancelled"},
+                "CancellationReasons": [{"Code": "None"}, {"Code": "TransactionConflict"}],
+            },
+            "TransactWriteItems",
+        )
 
     monkeypatch.setattr(api_store()._client, "transact_write_items", conflicted)
     changed = call(handler, lambda_context, "PUT", f"/orders/{order_id}", body={"items": [line], "expectedVersion": 1})
@@ -331,13 +338,19 @@ def test_an_order_is_priced_from_the_catalog_not_the_body(api):
 
 
 def test_a_shown_price_that_is_not_the_catalogs_is_a_409_with_the_current_prices_and_nothing_ordered(api):
-    cheap = {"items": [{"productId": "SKU-2", "quantity": 1, "price": "5.00"},
-                       {"productId": "SKU-1", "quantity": 40, "price": "0.01"}]}
+    cheap = {
+        "items": [
+            {"productId": "SKU-2", "quantity": 1, "price": "5.00"},
+            {"productId": "SKU-1", "quantity": 40, "price": "0.01"},
+        ]
+    }
     refused = api("POST", "/orders", body=cheap)
     assert refused.status == 409, refused.body
     assert refused.body["errors"] == [{"field": "items.1.price", "message": "the price is now 19.99"}]
-    assert refused.body["items"] == [{"productId": "SKU-2", "quantity": 1, "price": "5.00"},
-                                     {"productId": "SKU-1", "quantity": 40, "price": "19.99"}]
+    assert refused.body["items"] == [
+        {"productId": "SKU-2", "quantity": 1, "price": "5.00"},
+        {"productId": "SKU-1", "quantity": 40, "price": "19.99"},
+    ]
     assert orders_stored() == 0
     # shown the current prices, the customer's client sends them, and the order is taken
     assert api("POST", "/orders", body={"items": refused.body["items"]}).status == 201
@@ -351,19 +364,32 @@ def test_a_price_change_alters_no_order_placed_and_an_update_keeps_the_units_pla
     [created] = api("GET", f"/orders/{order_id}/events").body["events"]
     assert created["payload"]["totalAmount"] == "19.99"
     # the unit placed keeps its price; the one added, and the product added, are priced today
-    changed = api("PUT", f"/orders/{order_id}", body={"expectedVersion": 1, "items": [
-        {"productId": "SKU-1", "quantity": 2}, {"productId": "SKU-2", "quantity": 1}]})
+    changed = api(
+        "PUT",
+        f"/orders/{order_id}",
+        body={
+            "expectedVersion": 1,
+            "items": [{"productId": "SKU-1", "quantity": 2}, {"productId": "SKU-2", "quantity": 1}],
+        },
+    )
     assert changed.status == 200, changed.body
     updated = api("GET", f"/orders/{order_id}/events").body["events"][1]["payload"]
-    assert updated["items"] == [{"productId": "SKU-1", "quantity": 1, "price": "19.99"},
-                                {"productId": "SKU-1", "quantity": 1, "price": "25.00"},
-                                {"productId": "SKU-2", "quantity": 1, "price": "6.00"}]
+    assert updated["items"] == [
+        {"productId": "SKU-1", "quantity": 1, "price": "19.99"},
+        {"productId": "SKU-1", "quantity": 1, "price": "25.00"},
+        {"productId": "SKU-2", "quantity": 1, "price": "6.00"},
+    ]
     assert updated["totalAmount"] == "50.99"
     # shown the old price for more units than were placed at it: refused with what they cost now
-    stale = api("PUT", f"/orders/{order_id}", body={"expectedVersion": 2, "items": [
-        {"productId": "SKU-1", "quantity": 3, "price": "19.99"}]})
+    stale = api(
+        "PUT",
+        f"/orders/{order_id}",
+        body={"expectedVersion": 2, "items": [{"productId": "SKU-1", "quantity": 3, "price": "19.99"}]},
+    )
     assert stale.status == 409 and stale.body["errors"][0] == {
-        "field": "items.0.price", "message": "the price is now 19.99 for 1 and 25.00 for 2"}
+        "field": "items.0.price",
+        "message": "the price is now 19.99 for 1 and 25.00 for 2",
+    }
 
 
 def test_an_update_buys_no_more_units_at_a_price_since_raised(api, store):
@@ -372,8 +398,9 @@ def test_an_update_buys_no_more_units_at_a_price_since_raised(api, store):
     aws.price({"SKU-3": "10.00"})
     order_id = api("POST", "/orders", body={"items": [{"productId": "SKU-3", "quantity": 1}]}).body["orderId"]
     aws.price({"SKU-3": "20.00"})
-    changed = api("PUT", f"/orders/{order_id}", body={"items": [{"productId": "SKU-3", "quantity": 10000}],
-                                                        "expectedVersion": 1})
+    changed = api(
+        "PUT", f"/orders/{order_id}", body={"items": [{"productId": "SKU-3", "quantity": 10000}], "expectedVersion": 1}
+    )
     assert changed.status == 200, changed.body
     assert store.load(order_id)[-1].payload.totalAmount == Decimal("199990.00")
 

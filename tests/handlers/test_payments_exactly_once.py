@@ -44,21 +44,38 @@ def payments(store, clock):
 
 def stored(store, event_type, payload, version):
     """A command of the saga's, as the store holds it (Payments acts on nothing else)."""
-    event = new_event(event_type, aggregate_id="saga:order-1", payload=payload, version=version,
-                      user_id="order-saga", correlation_id="corr-1")
+    event = new_event(
+        event_type,
+        aggregate_id="saga:order-1",
+        payload=payload,
+        version=version,
+        user_id="order-saga",
+        correlation_id="corr-1",
+    )
     store.append([event])
     return event
 
 
 @pytest.fixture
 def charge(store):
-    return stored(store, EventType.PAYMENT_REQUESTED, PaymentRequested(currency="EUR", orderId="order-1", customerId="c", amount=AMOUNT), 1)
+    return stored(
+        store,
+        EventType.PAYMENT_REQUESTED,
+        PaymentRequested(currency="EUR", orderId="order-1", customerId="c", amount=AMOUNT),
+        1,
+    )
 
 
 def refund_of(store, payments):
     payment_id = store.load("payment:order-1")[0].payload.paymentId
-    return stored(store, EventType.PAYMENT_REFUND_REQUESTED, PaymentRefundRequested(currency="EUR", 
-        orderId="order-1", paymentId=payment_id, amount=AMOUNT, reason="out of stock"), 2)
+    return stored(
+        store,
+        EventType.PAYMENT_REFUND_REQUESTED,
+        PaymentRefundRequested(
+            currency="EUR", orderId="order-1", paymentId=payment_id, amount=AMOUNT, reason="out of stock"
+        ),
+        2,
+    )
 
 
 def calls_recorded() -> list[dict]:
@@ -92,7 +109,11 @@ def test_each_call_is_recorded_before_it_is_made(payments, store, charge, monkey
     monkeypatch.undo()
     assert payments.handle(charge)["outcome"] == "PAYMENT_PROCESSED"
     [call] = calls_recorded()
-    assert (call["key"], call["requestEventId"], call["calledAt"]) == ("charge:order-1", str(charge.eventId), START.isoformat())
+    assert (call["key"], call["requestEventId"], call["calledAt"]) == (
+        "charge:order-1",
+        str(charge.eventId),
+        START.isoformat(),
+    )
 
 
 def died_after_calling(payments, monkeypatch, request):
@@ -121,7 +142,9 @@ def test_a_request_unanswered_inside_the_networks_window_is_called_again_and_mov
 
 
 @pytest.mark.parametrize("kind", ["charge", "refund"])
-def test_a_request_unanswered_past_the_networks_window_is_parked_not_called(payments, store, charge, clock, monkeypatch, kind):
+def test_a_request_unanswered_past_the_networks_window_is_parked_not_called(
+    payments, store, charge, clock, monkeypatch, kind
+):
     """A redrive a week later: the network has forgotten the key, a call would move the money
     again. Not called: parked with the reason, for a person to reconcile."""
     from payments.provider import CallNotAnswered
@@ -134,7 +157,9 @@ def test_a_request_unanswered_past_the_networks_window_is_parked_not_called(paym
     calls = len(payments.network.requests)
     clock.now = START + timedelta(days=7)
     at = re.escape(START.isoformat())
-    with pytest.raises(CallNotAnswered, match=rf"called with {kind}:\S+ at {at} for event {request.eventId} and no answer"):
+    with pytest.raises(
+        CallNotAnswered, match=rf"called with {kind}:\S+ at {at} for event {request.eventId} and no answer"
+    ):
         payments.handle(request)
     assert len(payments.network.requests) == calls  # not called
     assert sum(payments.network.moved.values()) == (AMOUNT if kind == "charge" else Decimal("0.00"))
@@ -168,7 +193,12 @@ def test_a_window_shortened_to_a_minute_still_charges_and_repeats_only_inside_it
     clock.now = START + timedelta(seconds=50)  # inside the minute, less its margin: called again
     assert payments.handle(charge)["outcome"] == "PAYMENT_PROCESSED"
     assert payments.network.moved == {"charge:order-1": AMOUNT}
-    other = stored(store, EventType.PAYMENT_REQUESTED, PaymentRequested(currency="EUR", orderId="order-2", customerId="c", amount=AMOUNT), 2)
+    other = stored(
+        store,
+        EventType.PAYMENT_REQUESTED,
+        PaymentRequested(currency="EUR", orderId="order-2", customerId="c", amount=AMOUNT),
+        2,
+    )
     died_after_calling(payments, monkeypatch, other)
     clock.now = START + timedelta(seconds=50 + 58)
     with pytest.raises(CallNotAnswered):
@@ -180,14 +210,25 @@ def test_a_request_older_than_the_window_with_no_call_recorded_is_parked_not_cal
     order timed out long since: not called, parked. A recent one is called."""
     from payments.provider import CallNotAnswered
 
-    old = new_event(EventType.PAYMENT_REQUESTED, aggregate_id="saga:order-1", version=1, user_id="order-saga",
-                    correlation_id="corr-1", payload=PaymentRequested(currency="EUR", orderId="order-1", customerId="c", amount=AMOUNT))
+    old = new_event(
+        EventType.PAYMENT_REQUESTED,
+        aggregate_id="saga:order-1",
+        version=1,
+        user_id="order-saga",
+        correlation_id="corr-1",
+        payload=PaymentRequested(currency="EUR", orderId="order-1", customerId="c", amount=AMOUNT),
+    )
     old = old.model_copy(update={"timestamp": START - timedelta(days=8)})
     store.append([old])
     with pytest.raises(CallNotAnswered, match=f"request {old.eventId} \\(charge:order-1\\) of .* is older than"):
         payments.handle(old)
     assert payments.network.requests == [] and calls_recorded() == []
-    recent = stored(store, EventType.PAYMENT_REQUESTED, PaymentRequested(currency="EUR", orderId="order-2", customerId="c", amount=AMOUNT), 2)
+    recent = stored(
+        store,
+        EventType.PAYMENT_REQUESTED,
+        PaymentRequested(currency="EUR", orderId="order-2", customerId="c", amount=AMOUNT),
+        2,
+    )
     assert payments.handle(recent)["outcome"] == "PAYMENT_PROCESSED"
 
 
@@ -203,4 +244,6 @@ def test_the_networks_memory_is_one_for_every_container(payments, store, charge,
     clock.now = START + timedelta(minutes=3)
     assert fresh.handle(charge)["outcome"] == "PAYMENT_PROCESSED"
     assert fresh.network.requests == ["charge:order-1"] and fresh.network.moved == {"charge:order-1": AMOUNT}
-    assert store.load("payment:order-1")[0].payload.paymentId == payments.network.charge("charge:order-1", AMOUNT, "EUR")
+    assert store.load("payment:order-1")[0].payload.paymentId == payments.network.charge(
+        "charge:order-1", AMOUNT, "EUR"
+    )

@@ -34,29 +34,37 @@ def test_each_stored_event_is_put_on_the_bus_as_its_envelope(store, bus_to_queue
 
 def test_each_event_goes_on_in_the_trace_that_stored_it_under_a_segment_of_the_outbox(store, monkeypatch):
     root = "1-67890abc-0123456789abcdef01234567"
-    stored = {"traced": f"Root={root};Parent=53995c3f42cd8ad8;Sampled=1",
-              "failing": f"Root={root};Parent=0123456789abcdef;Sampled=1",
-              "unsampled": "Root=1-67890abc-fedcba9876543210fedcba98;Parent=1111111111111111;Sampled=0"}
+    stored = {
+        "traced": f"Root={root};Parent=53995c3f42cd8ad8;Sampled=1",
+        "failing": f"Root={root};Parent=0123456789abcdef;Sampled=1",
+        "unsampled": "Root=1-67890abc-fedcba9876543210fedcba98;Parent=1111111111111111;Sampled=0",
+    }
     for order, header in stored.items():
         monkeypatch.setenv("_X_AMZN_TRACE_ID", header)  # what Lambda sets for each invocation
         store.append([orders.created(order_id=order)])
     monkeypatch.delenv("_X_AMZN_TRACE_ID")  # and outside any invocation, none
     store.append([orders.created(order_id="untraced")])
     client, sent = boto3.client("events"), []
-    client.meta.events.register("provide-client-params.events.PutEvents",
-                                lambda params, **_: sent.extend(params["Entries"]))
+    client.meta.events.register(
+        "provide-client-params.events.PutEvents", lambda params, **_: sent.extend(params["Entries"])
+    )
     refused = {"ErrorCode": "InternalFailure", "ErrorMessage": "try again"}
     with Stubber(client) as stub:  # in the order stored; the failing order's entry fails every attempt
-        stub.add_response("put_events", {"FailedEntryCount": 1, "Entries": [{"EventId": "a"}, refused, {"EventId": "b"},
-                                                                           {"EventId": "c"}]})
+        stub.add_response(
+            "put_events",
+            {"FailedEntryCount": 1, "Entries": [{"EventId": "a"}, refused, {"EventId": "b"}, {"EventId": "c"}]},
+        )
         for _ in range(2):
             stub.add_response("put_events", {"FailedEntryCount": 1, "Entries": [refused]})
         report = OutboxPublisher(aws.BUS, client=client, sleep=lambda _: None).publish(aws.stream_records())
     assert [json.loads(entry.entry["Detail"])["aggregateId"] for entry in report.failed] == ["failing"]
     headers = {json.loads(e["Detail"])["aggregateId"]: e.get("TraceHeader") for e in sent}
     assert headers["untraced"] is None and headers["unsampled"] == stored["unsampled"]  # handed on as they are
-    segments = {json.loads(s["Document"])["parent_id"]: json.loads(s["Document"]) for trace in
-                boto3.client("xray").batch_get_traces(TraceIds=[root])["Traces"] for s in trace["Segments"]}
+    segments = {
+        json.loads(s["Document"])["parent_id"]: json.loads(s["Document"])
+        for trace in boto3.client("xray").batch_get_traces(TraceIds=[root])["Traces"]
+        for s in trace["Segments"]
+    }
     assert set(segments) == {"53995c3f42cd8ad8", "0123456789abcdef"}  # one a sampled event, under its writer's
     handed_on = segments["53995c3f42cd8ad8"]
     assert handed_on["name"] == "Publisher" and handed_on["annotations"] == {"eventType": "ORDER_CREATED"}
@@ -84,17 +92,23 @@ def test_only_failed_entries_are_resent(store):
     with Stubber(client) as stub:
         stub.add_response(
             "put_events",
-            {"FailedEntryCount": 2, "Entries": [
-                {"EventId": "a"},
-                {"ErrorCode": "InternalFailure", "ErrorMessage": "try again"},
-                {"EventId": "c"},
-                {"ErrorCode": "ThrottlingException", "ErrorMessage": "slow down"},
-            ]},
+            {
+                "FailedEntryCount": 2,
+                "Entries": [
+                    {"EventId": "a"},
+                    {"ErrorCode": "InternalFailure", "ErrorMessage": "try again"},
+                    {"EventId": "c"},
+                    {"ErrorCode": "ThrottlingException", "ErrorMessage": "slow down"},
+                ],
+            },
             {"Entries": entries},
         )
         # the second call must carry exactly the two entries that failed, nothing else
-        stub.add_response("put_events", {"FailedEntryCount": 0, "Entries": [{"EventId": "b"}, {"EventId": "d"}]},
-                          {"Entries": [entries[1], entries[3]]})
+        stub.add_response(
+            "put_events",
+            {"FailedEntryCount": 0, "Entries": [{"EventId": "b"}, {"EventId": "d"}]},
+            {"Entries": [entries[1], entries[3]]},
+        )
         report = OutboxPublisher(aws.BUS, client=client, sleep=lambda s: None).publish(records)
         stub.assert_no_pending_responses()
     assert report.published == 4
@@ -104,13 +118,17 @@ def test_only_failed_entries_are_resent(store):
 def test_entries_that_keep_failing_are_reported_as_batch_item_failures(store, lambda_context):
     records = insert_records(store, 3)
     client = boto3.client("events")
-    failing = {"FailedEntryCount": 1, "Entries": [{"EventId": "a"}, {"ErrorCode": "InternalFailure", "ErrorMessage": "no"},
-                                                  {"EventId": "c"}]}
+    failing = {
+        "FailedEntryCount": 1,
+        "Entries": [{"EventId": "a"}, {"ErrorCode": "InternalFailure", "ErrorMessage": "no"}, {"EventId": "c"}],
+    }
     with Stubber(client) as stub:
         stub.add_response("put_events", failing)
         for _ in range(2):
-            stub.add_response("put_events", {"FailedEntryCount": 1, "Entries": [
-                {"ErrorCode": "InternalFailure", "ErrorMessage": "no"}]})
+            stub.add_response(
+                "put_events",
+                {"FailedEntryCount": 1, "Entries": [{"ErrorCode": "InternalFailure", "ErrorMessage": "no"}]},
+            )
         report = OutboxPublisher(aws.BUS, client=client, sleep=lambda s: None).publish(records)
     assert report.published == 2
     assert report.batch_item_failures == [{"itemIdentifier": records[1]["dynamodb"]["SequenceNumber"]}]
@@ -145,8 +163,9 @@ def dead_letters(tables, monkeypatch):
     return parked
 
 
-def test_an_entry_over_1_mb_is_parked_with_the_reason_and_the_rest_published(store, bus_to_queue, dead_letters,
-                                                                             lambda_context):
+def test_an_entry_over_1_mb_is_parked_with_the_reason_and_the_rest_published(
+    store, bus_to_queue, dead_letters, lambda_context
+):
     from publisher.handler import handler
 
     records = insert_records(store, 2)
@@ -166,12 +185,16 @@ def test_an_entry_over_1_mb_is_parked_with_the_reason_and_the_rest_published(sto
         (lambda image: image.update(detail={"N": "1"}), "stream record lacks string attribute 'S'"),
         (lambda image: image["detail"].update(S="{not json"), "detail is not JSON"),
         (lambda image: image["detail"].update(S="[1, 2]"), "detail is not a JSON object"),
-        (lambda image: image["eventType"].update(S="ORDER_SHIPPED"), "detail eventType does not match the item's eventType"),
+        (
+            lambda image: image["eventType"].update(S="ORDER_SHIPPED"),
+            "detail eventType does not match the item's eventType",
+        ),
         (lambda image: image["eventId"].update(S="someone-else"), "detail eventId "),
     ],
 )
 def test_a_record_that_is_not_an_event_is_parked_with_the_reason_never_published(
-        store, bus_to_queue, dead_letters, lambda_context, damage, reason):
+    store, bus_to_queue, dead_letters, lambda_context, damage, reason
+):
     from publisher.handler import handler
 
     records = insert_records(store, 3)
@@ -182,8 +205,7 @@ def test_a_record_that_is_not_an_event_is_parked_with_the_reason_never_published
     assert len(bus_to_queue()) == 2  # the records either side of it went out
 
 
-def test_with_the_duplicates_switch_every_event_is_published_again(store, bus_to_queue, lambda_context,
-                                                                    monkeypatch):
+def test_with_the_duplicates_switch_every_event_is_published_again(store, bus_to_queue, lambda_context, monkeypatch):
     from publisher.handler import handler
 
     monkeypatch.setenv("FAULT_INJECTION_DUPLICATES", "2")
@@ -203,7 +225,8 @@ def test_with_the_reorder_switch_a_batch_goes_out_newest_first(store, bus_to_que
 
 
 def test_a_transient_fault_after_publishing_fails_the_batch_so_it_is_published_again(
-        store, bus_to_queue, lambda_context, monkeypatch):
+    store, bus_to_queue, lambda_context, monkeypatch
+):
     from common.faults import FaultInjected
     from publisher.handler import handler
 
@@ -231,13 +254,25 @@ def test_each_failure_keeps_what_eventbridge_said(store):
     records = insert_records(store, 2)
     client = boto3.client("events")
     with Stubber(client) as stub:
-        stub.add_response("put_events", {"FailedEntryCount": 2, "Entries": [
-            {"ErrorCode": "InternalFailure", "ErrorMessage": "try again"}, {"ErrorCode": "InternalFailure"}]})
+        stub.add_response(
+            "put_events",
+            {
+                "FailedEntryCount": 2,
+                "Entries": [
+                    {"ErrorCode": "InternalFailure", "ErrorMessage": "try again"},
+                    {"ErrorCode": "InternalFailure"},
+                ],
+            },
+        )
         report = OutboxPublisher(aws.BUS, client=client, max_attempts=1).publish(records)
     assert [f.error for f in report.failed] == ["InternalFailure: try again", "InternalFailure: "]
     with Stubber(client) as stub:
-        stub.add_client_error("put_events", service_error_code="ThrottlingException", service_message="Rate exceeded",
-                              http_status_code=400)
+        stub.add_client_error(
+            "put_events",
+            service_error_code="ThrottlingException",
+            service_message="Rate exceeded",
+            http_status_code=400,
+        )
         report = OutboxPublisher(aws.BUS, client=client, max_attempts=1).publish(records)
     assert {f.error for f in report.failed} == {"PutEvents failed: ThrottlingException: Rate exceeded"}
 
@@ -299,16 +334,21 @@ def test_an_event_not_published_is_one_error_line_with_its_reason(store, monkeyp
     [record] = insert_records(store, 1)
     client = boto3.client("events")
     with Stubber(client) as stub:
-        stub.add_response("put_events", {"FailedEntryCount": 1, "Entries": [{"ErrorCode": "InternalFailure",
-                                                                           "ErrorMessage": "no"}]})
+        stub.add_response(
+            "put_events", {"FailedEntryCount": 1, "Entries": [{"ErrorCode": "InternalFailure", "ErrorMessage": "no"}]}
+        )
         OutboxPublisher(aws.BUS, client=client, max_attempts=1).publish([record])
     [line] = [entry for entry in lines() if entry.get("message") == "event not published"]
     assert (line["level"], line["sequenceNumber"], line["reason"]) == (
-        "ERROR", record["dynamodb"]["SequenceNumber"], "InternalFailure: no")
+        "ERROR",
+        record["dynamodb"]["SequenceNumber"],
+        "InternalFailure: no",
+    )
 
 
-def test_a_refused_record_is_parked_with_where_it_is_and_why(store, bus_to_queue, dead_letters, lambda_context,
-                                                             monkeypatch):
+def test_a_refused_record_is_parked_with_where_it_is_and_why(
+    store, bus_to_queue, dead_letters, lambda_context, monkeypatch
+):
     from publisher.handler import Settings, handler
 
     lines = _lines(monkeypatch)
@@ -316,19 +356,25 @@ def test_a_refused_record_is_parked_with_where_it_is_and_why(store, bus_to_queue
     record["eventSourceARN"] = "arn:aws:dynamodb:us-east-1:123456789012:table/test-event-store/stream/x"
     record["dynamodb"]["NewImage"]["eventType"]["S"] = "ORDER_" + "X" * 300
     handler({"Records": [record]}, lambda_context)
-    messages = boto3.client("sqs").receive_message(QueueUrl=Settings.current().dead_letter_queue_url,
-                                                   MessageAttributeNames=["All"])["Messages"]
+    messages = boto3.client("sqs").receive_message(
+        QueueUrl=Settings.current().dead_letter_queue_url, MessageAttributeNames=["All"]
+    )["Messages"]
     [parked] = messages
     body = json.loads(parked["Body"])
     reason = body["reason"]
     assert reason == "detail eventType does not match the item's eventType"  # named, never quoted
-    assert body["refusedRecord"] == {"eventSourceARN": record["eventSourceARN"],
-                                     "sequenceNumber": record["dynamodb"]["SequenceNumber"],
-                                     "keys": record["dynamodb"]["Keys"]}
+    assert body["refusedRecord"] == {
+        "eventSourceARN": record["eventSourceARN"],
+        "sequenceNumber": record["dynamodb"]["SequenceNumber"],
+        "keys": record["dynamodb"]["Keys"],
+    }
     assert parked["MessageAttributes"]["reason"]["StringValue"] == reason[:256]
     [line] = [entry for entry in lines() if entry.get("message") == "stream record refused"]
     assert (line["level"], line["sequenceNumber"], line["reason"]) == (
-        "ERROR", record["dynamodb"]["SequenceNumber"], reason)
+        "ERROR",
+        record["dynamodb"]["SequenceNumber"],
+        reason,
+    )
 
 
 def test_a_record_without_an_item_image_is_refused_by_its_sequence_number(store):
@@ -336,7 +382,11 @@ def test_a_record_without_an_item_image_is_refused_by_its_sequence_number(store)
     del record["dynamodb"]["NewImage"]
     report = OutboxPublisher(aws.BUS).publish([record])
     [refused] = report.refused
-    assert (refused.sequence_number, refused.entry, refused.record) == (record["dynamodb"]["SequenceNumber"], {}, record)
+    assert (refused.sequence_number, refused.entry, refused.record) == (
+        record["dynamodb"]["SequenceNumber"],
+        {},
+        record,
+    )
     assert refused.error == "stream record lacks string attribute 'source': not an event-store item"
 
 
@@ -367,20 +417,32 @@ def test_a_trace_that_cannot_be_recorded_never_fails_the_batch(store, bus_to_que
     with Stubber(xray) as stub:
         stub.add_client_error("put_trace_segments", "ThrottledException", http_status_code=429)
         report = OutboxPublisher(aws.BUS, traces=tracing.Handoff("Publisher", lambda: xray)).publish(
-            aws.stream_records())
+            aws.stream_records()
+        )
         stub.assert_no_pending_responses()  # it was tried
     assert report.published == 1 and report.failed == []
     assert [delivered["detail"]["aggregateId"] for delivered in bus_to_queue()] == ["traced"]
 
 
-@pytest.mark.parametrize("header", ["Root=1-67890abc-0123456789abcdef01234567\nX;Sampled=1", "Root=bogus;Sampled=1",
-                                    "Sampled=1", "Root=1-67890abc-0123456789abcdef01234567;Parent=x y;Sampled=1"])
+@pytest.mark.parametrize(
+    "header",
+    [
+        "Root=1-67890abc-0123456789abcdef01234567\nX;Sampled=1",
+        "Root=bogus;Sampled=1",
+        "Sampled=1",
+        "Root=1-67890abc-0123456789abcdef01234567;Parent=x y;Sampled=1",
+    ],
+)
 def test_a_trace_header_that_is_not_x_rays_records_nothing_and_is_handed_on_as_it_is(store, monkeypatch, header):
     from common import tracing
 
     recorded = []
-    handoff = tracing.Handoff("Publisher", lambda: type("X", (), {"put_trace_segments": lambda self, **kw: recorded.append(
-        kw) or {"UnprocessedTraceSegments": []}})())
+    handoff = tracing.Handoff(
+        "Publisher",
+        lambda: type(
+            "X", (), {"put_trace_segments": lambda self, **kw: recorded.append(kw) or {"UnprocessedTraceSegments": []}}
+        )(),
+    )
     handed = handoff.hand_on("1", header, "ORDER_CREATED")
     handoff.close(set())
     if "Parent=x y" in header:  # a well-formed root with a parent that is not an id: the root's trace, no parent

@@ -4,6 +4,7 @@ deleted only once it has been re-sent."""
 from __future__ import annotations
 
 import json
+from datetime import UTC
 
 import boto3
 import pytest
@@ -29,7 +30,8 @@ def outputs(queue_url: str) -> dict[str, str]:
 
 def park(queue_url: str, body: dict, **attributes: str) -> None:
     boto3.client("sqs").send_message(
-        QueueUrl=queue_url, MessageBody=json.dumps(body),
+        QueueUrl=queue_url,
+        MessageBody=json.dumps(body),
         MessageAttributes={k: {"DataType": "String", "StringValue": v} for k, v in attributes.items()},
     )
 
@@ -46,11 +48,20 @@ def test_the_three_kinds_of_dead_letter_are_told_apart(queue):
     event = orders.created()
     park(queue, on_failure_record(event))
     park(queue, orders.bus_event(event), ERROR_CODE="SDK_CLIENT_ERROR", ERROR_MESSAGE="Lambda throttled")
-    park(queue, {"requestContext": {"condition": "RetryAttemptsExhausted"}, "responseContext": {"functionError": "Unhandled"},
-                 "DDBStreamBatchInfo": {"batchSize": 2, "startSequenceNumber": "1", "endSequenceNumber": "2"}})
+    park(
+        queue,
+        {
+            "requestContext": {"condition": "RetryAttemptsExhausted"},
+            "responseContext": {"functionError": "Unhandled"},
+            "DDBStreamBatchInfo": {"batchSize": 2, "startSequenceNumber": "1", "endSequenceNumber": "2"},
+        },
+    )
     parked = Redrive(OWNER, outputs(queue)).parked()
     assert [(p.kind, p.event_type) for p in parked] == [
-        (ON_FAILURE, "ORDER_CREATED"), (RULE_TARGET, "ORDER_CREATED"), (STREAM_BATCH, "2 records")]
+        (ON_FAILURE, "ORDER_CREATED"),
+        (RULE_TARGET, "ORDER_CREATED"),
+        (STREAM_BATCH, "2 records"),
+    ]
     assert parked[0].error == "fault injected for ORDER_CREATED"
     assert parked[1].error == "SDK_CLIENT_ERROR Lambda throttled"
     assert {p.event_id for p in parked[:2]} == {str(event.eventId)}
@@ -69,9 +80,15 @@ def test_an_on_failure_record_goes_back_to_its_function_then_is_deleted(queue):
     park(queue, on_failure_record(event))
     lambda_ = boto3.client("lambda")
     with Stubber(lambda_) as stub:
-        stub.add_response("invoke", {"StatusCode": 202},
-                          {"FunctionName": "analytics-fn", "InvocationType": "Event",
-                           "Payload": json.dumps(orders.bus_event(event)).encode()})
+        stub.add_response(
+            "invoke",
+            {"StatusCode": 202},
+            {
+                "FunctionName": "analytics-fn",
+                "InvocationType": "Event",
+                "Payload": json.dumps(orders.bus_event(event)).encode(),
+            },
+        )
         redrive = Redrive(OWNER, outputs(queue), lambda_=lambda_)
         [item] = redrive.parked(hold_seconds=30)
         redrive.resend(item)
@@ -87,9 +104,15 @@ def test_a_rule_target_dead_letter_goes_to_its_consumer_not_back_to_the_bus(queu
     park(queue, orders.bus_event(event), ERROR_CODE="SDK_CLIENT_ERROR", ERROR_MESSAGE="throttled")
     lambda_ = boto3.client("lambda")
     with Stubber(lambda_) as invoked:
-        invoked.add_response("invoke", {"StatusCode": 202}, {
-            "FunctionName": "analytics-fn", "InvocationType": "Event",
-            "Payload": json.dumps(orders.bus_event(event)).encode()})
+        invoked.add_response(
+            "invoke",
+            {"StatusCode": 202},
+            {
+                "FunctionName": "analytics-fn",
+                "InvocationType": "Event",
+                "Payload": json.dumps(orders.bus_event(event)).encode(),
+            },
+        )
         redrive = Redrive(OWNER, outputs(queue), lambda_=lambda_)
         [item] = redrive.parked()
         redrive.resend(item)
@@ -102,21 +125,33 @@ def test_a_stream_batch_goes_back_to_the_publisher_with_its_records(store):
     records = aws.stream_records()
     stream_arn = boto3.client("dynamodb").describe_table(TableName=aws.EVENT_STORE)["Table"]["LatestStreamArn"]
     shard = boto3.client("dynamodbstreams").describe_stream(StreamArn=stream_arn)["StreamDescription"]["Shards"][0]
-    info = {"streamArn": stream_arn, "shardId": shard["ShardId"], "batchSize": 2,
-            "startSequenceNumber": records[0]["dynamodb"]["SequenceNumber"],
-            "endSequenceNumber": records[1]["dynamodb"]["SequenceNumber"]}
-    item = tool.Parked("m", "r", STREAM_BATCH, "2 records", info["startSequenceNumber"], "", None, {"DDBStreamBatchInfo": info})
+    info = {
+        "streamArn": stream_arn,
+        "shardId": shard["ShardId"],
+        "batchSize": 2,
+        "startSequenceNumber": records[0]["dynamodb"]["SequenceNumber"],
+        "endSequenceNumber": records[1]["dynamodb"]["SequenceNumber"],
+    }
+    item = tool.Parked(
+        "m", "r", STREAM_BATCH, "2 records", info["startSequenceNumber"], "", None, {"DDBStreamBatchInfo": info}
+    )
     lambda_ = boto3.client("lambda")
     with Stubber(lambda_) as stub:
+
         def respond(payload: dict) -> None:
-            stub.add_response("invoke", {"StatusCode": 200, "Payload": _body(payload)},
-                              {"FunctionName": "publisher-fn", "Payload": ANY})
+            stub.add_response(
+                "invoke",
+                {"StatusCode": 200, "Payload": _body(payload)},
+                {"FunctionName": "publisher-fn", "Payload": ANY},
+            )
 
         respond({"batchItemFailures": []})
-        redrive = Redrive("Publisher", {"PublisherDeadLetterQueueUrl": "q", "PublisherFunctionName": "publisher-fn"},
-                          lambda_=lambda_)
+        redrive = Redrive(
+            "Publisher", {"PublisherDeadLetterQueueUrl": "q", "PublisherFunctionName": "publisher-fn"}, lambda_=lambda_
+        )
         assert [r["dynamodb"]["SequenceNumber"] for r in redrive.stream_records(info)] == [
-            r["dynamodb"]["SequenceNumber"] for r in records[:2]]
+            r["dynamodb"]["SequenceNumber"] for r in records[:2]
+        ]
         redrive.resend(item)
         stub.assert_no_pending_responses()  # the publisher was given the batch
         respond({"batchItemFailures": [{"itemIdentifier": info["startSequenceNumber"]}]})
@@ -156,7 +191,12 @@ SENT_AT = __import__("datetime").datetime(2023, 11, 14, 22, 13, 20, 123000, tzin
 
 def message(body, **attributes: str) -> dict:
     """A dead letter as ReceiveMessage returns it."""
-    found = {"MessageId": "m-1", "ReceiptHandle": "r-1", "Body": json.dumps(body), "Attributes": {"SentTimestamp": SENT}}
+    found = {
+        "MessageId": "m-1",
+        "ReceiptHandle": "r-1",
+        "Body": json.dumps(body),
+        "Attributes": {"SentTimestamp": SENT},
+    }
     if attributes:
         found["MessageAttributes"] = {k: {"DataType": "String", "StringValue": v} for k, v in attributes.items()}
     return found
@@ -170,8 +210,12 @@ def read(body, **attributes: str) -> tuple:
 
 def test_an_on_failure_record_is_read_for_its_event_and_its_last_error():
     event = orders.created()
-    assert read(on_failure_record(event)) == (ON_FAILURE, "ORDER_CREATED", str(event.eventId),
-                                              "fault injected for ORDER_CREATED")
+    assert read(on_failure_record(event)) == (
+        ON_FAILURE,
+        "ORDER_CREATED",
+        str(event.eventId),
+        "fault injected for ORDER_CREATED",
+    )
     without_answer = {**on_failure_record(event), "responsePayload": None}
     assert read(without_answer)[3] == "RetriesExhausted"  # no error message: the condition
     assert read({"requestContext": {}, "requestPayload": {"detail": "{not json"}}) == (ON_FAILURE, "?", "?", "")
@@ -179,16 +223,21 @@ def test_an_on_failure_record_is_read_for_its_event_and_its_last_error():
 
 
 def test_a_refused_record_is_read_for_its_item_keys_and_reason():
-    body = {"refusedRecord": {"sequenceNumber": "42", "keys": {"version": {"N": "3"}, "aggregateId": {"S": "order-1"}}},
-            "reason": "detail is not a JSON object"}
+    body = {
+        "refusedRecord": {"sequenceNumber": "42", "keys": {"version": {"N": "3"}, "aggregateId": {"S": "order-1"}}},
+        "reason": "detail is not a JSON object",
+    }
     assert read(body) == (tool.REFUSED, "aggregateId=order-1,version=3", "42", "detail is not a JSON object")
     assert read({"refusedRecord": {}}) == (tool.REFUSED, "?", "?", "")
 
 
 def test_a_stream_batch_is_read_for_its_size_first_record_and_error():
     info = {"batchSize": 2, "startSequenceNumber": "100", "endSequenceNumber": "101"}
-    body = {"requestContext": {"condition": "RetryAttemptsExhausted"}, "responseContext": {"functionError": "Unhandled"},
-            "DDBStreamBatchInfo": info}
+    body = {
+        "requestContext": {"condition": "RetryAttemptsExhausted"},
+        "responseContext": {"functionError": "Unhandled"},
+        "DDBStreamBatchInfo": info,
+    }
     assert read(body) == (STREAM_BATCH, "2 records", "100", "Unhandled")
     assert read({**body, "responseContext": {}}) == (STREAM_BATCH, "2 records", "100", "RetryAttemptsExhausted")
     assert read({"DDBStreamBatchInfo": {}}) == (STREAM_BATCH, "? records", "?", "")
@@ -197,30 +246,47 @@ def test_a_stream_batch_is_read_for_its_size_first_record_and_error():
 def test_a_rule_target_dead_letter_is_read_for_its_event_and_eventbridges_error():
     event = orders.created()
     assert read(orders.bus_event(event), ERROR_CODE="SDK_CLIENT_ERROR") == (
-        RULE_TARGET, "ORDER_CREATED", str(event.eventId), "SDK_CLIENT_ERROR")
+        RULE_TARGET,
+        "ORDER_CREATED",
+        str(event.eventId),
+        "SDK_CLIENT_ERROR",
+    )
     assert read(orders.bus_event(event), ERROR_MESSAGE="throttled") == (
-        RULE_TARGET, "ORDER_CREATED", str(event.eventId), "throttled")
+        RULE_TARGET,
+        "ORDER_CREATED",
+        str(event.eventId),
+        "throttled",
+    )
     assert read({"detail": "not an object"}) == (RULE_TARGET, "?", "?", "")
 
 
 def test_a_parked_message_says_how_long_it_has_waited():
-    from datetime import datetime, timedelta, timezone
+    from datetime import datetime, timedelta
 
     def age(**waited) -> str:
-        item = tool.Parked("m", "r", ON_FAILURE, "?", "?", "", datetime.now(timezone.utc) - timedelta(**waited), {})
+        item = tool.Parked("m", "r", ON_FAILURE, "?", "?", "", datetime.now(UTC) - timedelta(**waited), {})
         return item.age
 
     assert (age(seconds=5), age(minutes=59, seconds=59), age(hours=1), age(hours=26, minutes=7)) == (
-        "0m05s", "59m59s", "1h00m", "26h07m")
+        "0m05s",
+        "59m59s",
+        "1h00m",
+        "26h07m",
+    )
 
 
 # ---- re-sending: what counts as sent -----------------------------------------------------------
 
 
 def test_a_refused_record_is_never_resent():
-    parked = tool.Parked("m", "r", tool.REFUSED, "aggregateId=order-1", "42", "detail is not a JSON object", SENT_AT, {})
-    with pytest.raises(tool.CannotResend, match=r"never publishable as it is \(detail is not a JSON object\): "
-                                                r"fix or delete item aggregateId=order-1"):
+    parked = tool.Parked(
+        "m", "r", tool.REFUSED, "aggregateId=order-1", "42", "detail is not a JSON object", SENT_AT, {}
+    )
+    with pytest.raises(
+        tool.CannotResend,
+        match=r"never publishable as it is \(detail is not a JSON object\): "
+        r"fix or delete item aggregateId=order-1",
+    ):
         Redrive(OWNER, outputs("q")).resend(parked)
 
 
@@ -231,8 +297,11 @@ def test_an_invoke_lambda_did_not_accept_is_not_sent(queue):
     lambda_ = boto3.client("lambda")
     with Stubber(lambda_) as invoked:
         for _ in range(2):
-            invoked.add_response("invoke", {"StatusCode": 200}, {"FunctionName": "analytics-fn",
-                                                                 "InvocationType": "Event", "Payload": ANY})
+            invoked.add_response(
+                "invoke",
+                {"StatusCode": 200},
+                {"FunctionName": "analytics-fn", "InvocationType": "Event", "Payload": ANY},
+            )
         redrive = Redrive(OWNER, outputs(queue), lambda_=lambda_)
         failure, dead_letter = redrive.parked()
         with pytest.raises(RuntimeError, match="async invoke answered 200"):
@@ -247,9 +316,16 @@ def test_a_batch_whose_records_have_left_the_stream_says_so(store):
     stream_arn = boto3.client("dynamodb").describe_table(TableName=aws.EVENT_STORE)["Table"]["LatestStreamArn"]
     shard = boto3.client("dynamodbstreams").describe_stream(StreamArn=stream_arn)["StreamDescription"]["Shards"][0]
     after = str(int(record["dynamodb"]["SequenceNumber"]) + 1)
-    info = {"streamArn": stream_arn, "shardId": shard["ShardId"], "startSequenceNumber": after, "endSequenceNumber": after}
+    info = {
+        "streamArn": stream_arn,
+        "shardId": shard["ShardId"],
+        "startSequenceNumber": after,
+        "endSequenceNumber": after,
+    }
     redrive = Redrive("Publisher", {"PublisherDeadLetterQueueUrl": "q", "PublisherFunctionName": "publisher-fn"})
-    with pytest.raises(RuntimeError, match=r"^the records have left the stream \(24 h\): rebuild from the event store instead$"):
+    with pytest.raises(
+        RuntimeError, match=r"^the records have left the stream \(24 h\): rebuild from the event store instead$"
+    ):
         redrive.stream_records(info)
 
 
@@ -266,7 +342,7 @@ def test_the_command_lists_each_message_then_resends_and_deletes_it(queue, monke
     assert asked == ["prod"]
     assert out[0] == "1 message(s) in Analytics's dead-letter queue"
     assert out[1].split() == ["kind", "event", "type", "event", "id", "age", "error"]
-    assert out[2].startswith(f"{ON_FAILURE:18} {'ORDER_CREATED':24} {str(event.eventId):38} ")
+    assert out[2].startswith(f"{ON_FAILURE:18} {'ORDER_CREATED':24} {event.eventId!s:38} ")
     assert out[2].endswith("  fault injected for ORDER_CREATED")
     assert out[-1] == "dry run: nothing sent. Fix the cause, then run again with --apply."
 
@@ -302,26 +378,51 @@ SHARD = "shardId-00000001700000000000-abcdef12"
 def test_a_stream_batch_goes_back_as_the_records_lambda_would_have_delivered(store):
     store.append([orders.created()])
     [record] = aws.stream_records()
-    info = {"streamArn": STREAM, "shardId": SHARD, "startSequenceNumber": record["dynamodb"]["SequenceNumber"],
-            "endSequenceNumber": record["dynamodb"]["SequenceNumber"]}
-    item = tool.Parked("m", "r", STREAM_BATCH, "1 records", info["startSequenceNumber"], "", SENT_AT,
-                       {"DDBStreamBatchInfo": info})
+    info = {
+        "streamArn": STREAM,
+        "shardId": SHARD,
+        "startSequenceNumber": record["dynamodb"]["SequenceNumber"],
+        "endSequenceNumber": record["dynamodb"]["SequenceNumber"],
+    }
+    item = tool.Parked(
+        "m", "r", STREAM_BATCH, "1 records", info["startSequenceNumber"], "", SENT_AT, {"DDBStreamBatchInfo": info}
+    )
     streams, lambda_ = boto3.client("dynamodbstreams"), boto3.client("lambda")
     expected = json.dumps({"Records": [record]}, default=lambda moment: moment.timestamp()).encode()
     with Stubber(streams) as read, Stubber(lambda_) as invoked:
         for _ in range(2):
-            read.add_response("get_shard_iterator", {"ShardIterator": "it-1"},
-                              {"StreamArn": STREAM, "ShardId": SHARD, "ShardIteratorType": "AT_SEQUENCE_NUMBER",
-                               "SequenceNumber": info["startSequenceNumber"]})
-            read.add_response("get_records", {"Records": [record], "NextShardIterator": "it-2"},
-                              {"ShardIterator": "it-1", "Limit": 1000})
+            read.add_response(
+                "get_shard_iterator",
+                {"ShardIterator": "it-1"},
+                {
+                    "StreamArn": STREAM,
+                    "ShardId": SHARD,
+                    "ShardIteratorType": "AT_SEQUENCE_NUMBER",
+                    "SequenceNumber": info["startSequenceNumber"],
+                },
+            )
+            read.add_response(
+                "get_records",
+                {"Records": [record], "NextShardIterator": "it-2"},
+                {"ShardIterator": "it-1", "Limit": 1000},
+            )
             read.add_response("get_records", {"Records": []}, {"ShardIterator": "it-2", "Limit": 1000})
-        invoked.add_response("invoke", {"StatusCode": 200, "Payload": StreamingBody(__import__("io").BytesIO(b""), 0)},
-                             {"FunctionName": "publisher-fn", "Payload": expected})
-        invoked.add_response("invoke", {"StatusCode": 200, "FunctionError": "Unhandled", "Payload": _body({})},
-                             {"FunctionName": "publisher-fn", "Payload": expected})
-        redrive = Redrive("Publisher", {"PublisherDeadLetterQueueUrl": "q", "PublisherFunctionName": "publisher-fn"},
-                          lambda_=lambda_, streams=streams)
+        invoked.add_response(
+            "invoke",
+            {"StatusCode": 200, "Payload": StreamingBody(__import__("io").BytesIO(b""), 0)},
+            {"FunctionName": "publisher-fn", "Payload": expected},
+        )
+        invoked.add_response(
+            "invoke",
+            {"StatusCode": 200, "FunctionError": "Unhandled", "Payload": _body({})},
+            {"FunctionName": "publisher-fn", "Payload": expected},
+        )
+        redrive = Redrive(
+            "Publisher",
+            {"PublisherDeadLetterQueueUrl": "q", "PublisherFunctionName": "publisher-fn"},
+            lambda_=lambda_,
+            streams=streams,
+        )
         redrive.resend(item)  # epoch-second timestamps, as Lambda delivers them; an empty answer is success
         with pytest.raises(RuntimeError, match="the publisher failed again"):
             redrive.resend(item)  # the function failed, whatever its payload said
@@ -335,23 +436,50 @@ def test_the_stream_is_read_page_after_page_up_to_the_batchs_last_record():
     streams = boto3.client("dynamodbstreams")
     with Stubber(streams) as read:
         read.add_response("get_shard_iterator", {"ShardIterator": "it-1"})
-        read.add_response("get_records", {"Records": [record(100)], "NextShardIterator": "it-2"},
-                          {"ShardIterator": "it-1", "Limit": 1000})
-        read.add_response("get_records", {"Records": [record(101), record(102)], "NextShardIterator": "it-3"},
-                          {"ShardIterator": "it-2", "Limit": 1000})
-        redrive = Redrive("Publisher", {"PublisherDeadLetterQueueUrl": "q", "PublisherFunctionName": "f"}, streams=streams)
-        found = redrive.stream_records({"streamArn": STREAM, "shardId": SHARD, "startSequenceNumber": str(10**21 + 100),
-                                         "endSequenceNumber": str(10**21 + 101)})
+        read.add_response(
+            "get_records",
+            {"Records": [record(100)], "NextShardIterator": "it-2"},
+            {"ShardIterator": "it-1", "Limit": 1000},
+        )
+        read.add_response(
+            "get_records",
+            {"Records": [record(101), record(102)], "NextShardIterator": "it-3"},
+            {"ShardIterator": "it-2", "Limit": 1000},
+        )
+        redrive = Redrive(
+            "Publisher", {"PublisherDeadLetterQueueUrl": "q", "PublisherFunctionName": "f"}, streams=streams
+        )
+        found = redrive.stream_records(
+            {
+                "streamArn": STREAM,
+                "shardId": SHARD,
+                "startSequenceNumber": str(10**21 + 100),
+                "endSequenceNumber": str(10**21 + 101),
+            }
+        )
         read.assert_no_pending_responses()
     assert [r["dynamodb"]["SequenceNumber"] for r in found] == [str(10**21 + 100), str(10**21 + 101)]
 
 
 def test_the_queue_is_read_until_two_receives_in_a_row_bring_nothing_new():
     sqs = boto3.client("sqs", region_name="us-east-1")
-    first, second = ({"MessageId": f"m-{n}", "ReceiptHandle": f"r-{n}", "Body": json.dumps({"DDBStreamBatchInfo": {}}),
-                      "Attributes": {"SentTimestamp": SENT}} for n in (1, 2))
-    receive = {"QueueUrl": "q", "MaxNumberOfMessages": 10, "VisibilityTimeout": 30, "WaitTimeSeconds": 1,
-               "AttributeNames": ["SentTimestamp"], "MessageAttributeNames": ["All"]}
+    first, second = (
+        {
+            "MessageId": f"m-{n}",
+            "ReceiptHandle": f"r-{n}",
+            "Body": json.dumps({"DDBStreamBatchInfo": {}}),
+            "Attributes": {"SentTimestamp": SENT},
+        }
+        for n in (1, 2)
+    )
+    receive = {
+        "QueueUrl": "q",
+        "MaxNumberOfMessages": 10,
+        "VisibilityTimeout": 30,
+        "WaitTimeSeconds": 1,
+        "AttributeNames": ["SentTimestamp"],
+        "MessageAttributeNames": ["All"],
+    }
     with Stubber(sqs) as stub:
         for messages in ([first], [first], [second], [], []):  # the same one again is nothing new
             stub.add_response("receive_message", {"Messages": messages} if messages else {}, receive)
@@ -401,7 +529,13 @@ def test_the_command_explains_itself(capsys):
     raw = capsys.readouterr().out
     out = " ".join(raw.split())
     assert out.startswith("usage: python -m ops.redrive [-h] [--apply] [--stage STAGE] owner")
-    assert "  on-failure record (the function failed every attempt) -> the function, as an async invoke\n" in raw  # as written
-    for text in ("List what sits in a dead-letter queue", "the consumer (e.g. Analytics) or Publisher whose dead letters to "
-                 "redrive", "re-send and delete (default: only list)", "dev or prod (default: $STAGE or dev)"):
+    assert (
+        "  on-failure record (the function failed every attempt) -> the function, as an async invoke\n" in raw
+    )  # as written
+    for text in (
+        "List what sits in a dead-letter queue",
+        "the consumer (e.g. Analytics) or Publisher whose dead letters to redrive",
+        "re-send and delete (default: only list)",
+        "dev or prod (default: $STAGE or dev)",
+    ):
         assert f" {text} " in f" {out} "

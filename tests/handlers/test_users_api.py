@@ -29,7 +29,10 @@ def test_registering_appends_user_registered_in_the_users_key_space_and_claims_t
     [event] = store.load("user:sub-ada")
     assert event.eventType == "USER_REGISTERED"
     assert (event.payload.userId, event.payload.email, event.payload.name) == (
-        "sub-ada", "ada@example.com", "Ada Lovelace")
+        "sub-ada",
+        "ada@example.com",
+        "Ada Lovelace",
+    )
     assert store.load("sub-ada") == []  # nothing under the bare id a product or an order could take
     assert api("GET", "/users/sub-ada", customer=ada()).body["email"] == "ada@example.com"
     assert api("GET", "/users/me", customer=ada()).body["name"] == "Ada Lovelace"

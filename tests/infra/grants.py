@@ -174,7 +174,9 @@ def tagged(by_stage: dict[str, set[str]]) -> set[str]:
 
 def allowed(path: Path = ALLOWED) -> set[str]:
     """The reviewed lines: blank lines and # comments aside, columns separated by spaces."""
-    return {" ".join(line.split()) for line in path.read_text().splitlines() if line.strip() and not line.startswith("#")}
+    return {
+        " ".join(line.split()) for line in path.read_text().splitlines() if line.strip() and not line.startswith("#")
+    }
 
 
 def difference(granted_lines: set[str], allowed_lines: set[str]) -> list[str]:
@@ -219,8 +221,12 @@ def _met(condition: str, leading_keys: list[str] | None) -> bool:
     operator_and_key, _, patterns = condition.partition("=")
     operator, _, key = operator_and_key.rpartition(":dynamodb:")
     check = _OPERATORS.get(operator)
-    return (key == "LeadingKeys" and check is not None and leading_keys is not None
-            and check(leading_keys, patterns.split(",")))
+    return (
+        key == "LeadingKeys"
+        and check is not None
+        and leading_keys is not None
+        and check(leading_keys, patterns.split(","))
+    )
 
 
 def stage_templates(stage: str) -> list[dict]:

@@ -35,8 +35,11 @@ PLATFORM = {"POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE", "POWERTOO
 
 
 def logical_id_of(template: Template, spec: FunctionSpec) -> str:
-    [found] = [logical_id for logical_id, f in template.find_resources("AWS::Lambda::Function").items()
-               if f["Properties"]["Handler"] == spec.handler]
+    [found] = [
+        logical_id
+        for logical_id, f in template.find_resources("AWS::Lambda::Function").items()
+        if f["Properties"]["Handler"] == spec.handler
+    ]
     return found
 
 
@@ -65,8 +68,11 @@ def table_actions(template: Template, function: dict) -> dict[str, set[str]]:
 
 def expected_actions(access: Access) -> tuple[set[str], set[str]]:
     """What a table use must grant, and what it must not."""
-    return {Access.READ: ({READS}, {WRITES}), Access.WRITE: ({WRITES}, {READS}),
-            Access.READ_WRITE: ({READS, WRITES}, set())}[access]
+    return {
+        Access.READ: ({READS}, {WRITES}),
+        Access.WRITE: ({WRITES}, {READS}),
+        Access.READ_WRITE: ({READS, WRITES}, set()),
+    }[access]
 
 
 def assert_given_what_it_declares(template: Template, spec: FunctionSpec) -> None:
@@ -79,7 +85,10 @@ def assert_given_what_it_declares(template: Template, spec: FunctionSpec) -> Non
     assert set(granted) == {TABLES[key].logical_id for key in tables}, spec.name  # no other table
     for key, access in tables.items():
         must, must_not = expected_actions(access)
-        assert must <= granted[TABLES[key].logical_id] and not must_not & granted[TABLES[key].logical_id], (spec.name, key)
+        assert must <= granted[TABLES[key].logical_id] and not must_not & granted[TABLES[key].logical_id], (
+            spec.name,
+            key,
+        )
 
 
 def test_each_function_is_given_the_environment_and_grants_its_settings_declare(dev):
@@ -100,8 +109,9 @@ def test_the_check_sees_a_grant_the_settings_do_not_declare(dev):
     email = next(spec for spec in CONSUMERS if spec.name == "Email")
     assert_given_what_it_declares(dev.services, email)
     with pytest.raises(AssertionError):
-        assert_given_what_it_declares(dev.services, SimpleNamespace(name=email.name, handler=email.handler,
-                                                                    settings=WritesTheStore))
+        assert_given_what_it_declares(
+            dev.services, SimpleNamespace(name=email.name, handler=email.handler, settings=WritesTheStore)
+        )
 
 
 @pytest.mark.parametrize("stage", ["dev", "prod"])
@@ -114,16 +124,23 @@ def test_each_stream_reader_and_schedule_is_started_as_declared(stage, request):
     assert readers and scheduled
     mappings = stacks.services.find_resources("AWS::Lambda::EventSourceMapping").values()
     for spec in readers:
-        [mapping] = [m["Properties"] for m in mappings
-                     if m["Properties"]["FunctionName"] == {"Ref": logical_id_of(stacks.services, spec)}]
+        [mapping] = [
+            m["Properties"]
+            for m in mappings
+            if m["Properties"]["FunctionName"] == {"Ref": logical_id_of(stacks.services, spec)}
+        ]
         assert mapping["BatchSize"] == spec.batch_size, spec.name
         stream = json.dumps(mapping["EventSourceArn"])
         assert re.search(rf"FnGetAtt{spec.table.logical_id}StreamArn[0-9A-F]{{8}}\"", stream), (spec.name, stream)
     rules = stacks.services.find_resources("AWS::Events::Rule").values()
     for spec in scheduled:
         function = logical_id_of(stacks.services, spec)
-        [rule] = [r["Properties"] for r in rules if "ScheduleExpression" in r["Properties"]
-                  and any(t["Arn"] == {"Fn::GetAtt": [function, "Arn"]} for t in r["Properties"]["Targets"])]
+        [rule] = [
+            r["Properties"]
+            for r in rules
+            if "ScheduleExpression" in r["Properties"]
+            and any(t["Arn"] == {"Fn::GetAtt": [function, "Arn"]} for t in r["Properties"]["Targets"])
+        ]
         minutes = spec.every_minutes
         assert rule["ScheduleExpression"] == f"rate({minutes} minute{'s' if minutes > 1 else ''})", spec.name
 
@@ -144,12 +161,18 @@ def test_the_tools_route_an_entry_as_the_synthesized_rules_do(dev):
     assert set(rules) == set(handlers.values())
 
     def matched(source: str, detail_type: str) -> set[str]:
-        return {name for name, handler in handlers.items() if source in rules[handler]["source"]
-                and detail_type in rules[handler].get("detail-type", [detail_type])}
+        return {
+            name
+            for name, handler in handlers.items()
+            if source in rules[handler]["source"] and detail_type in rules[handler].get("detail-type", [detail_type])
+        }
 
     for source in Source:
         for detail_type in [*(t.value for t in EventType), "ORDER_SHIPPED"]:
-            assert set(consumers_of(detail_type, source.value)) == matched(source.value, detail_type), (source, detail_type)
+            assert set(consumers_of(detail_type, source.value)) == matched(source.value, detail_type), (
+                source,
+                detail_type,
+            )
     assert consumers_of("ORDER_SHIPPED", "orders.service") == ["Audit"]  # the catch-all only
 
 
@@ -166,7 +189,7 @@ def test_every_table_field_names_a_declared_table():
 def readme_blocks() -> dict[str, str]:
     """The worked example's Python blocks, by the file their first line names."""
     readme = (ROOT / "README.md").read_text()
-    section = readme[readme.index("### Adding a consumer"):readme.index("## The order fulfilment saga")]
+    section = readme[readme.index("### Adding a consumer") : readme.index("## The order fulfilment saga")]
     blocks = re.findall(r"```python\n(.*?)```", section, re.S)
     return {block.split(":")[0].removeprefix("# ").strip(): block for block in blocks}
 
@@ -183,14 +206,20 @@ def loyalty(tmp_path, monkeypatch):
     monkeypatch.delitem(sys.modules, "loyalty", raising=False)
     monkeypatch.delitem(sys.modules, "loyalty.handler", raising=False)
     declared: dict = {}
-    exec(compile(blocks["infra/tables.py"], "README:infra/tables.py", "exec"),
-         {"TableSpec": TableSpec, "Attribute": Attribute}, declared)
+    exec(
+        compile(blocks["infra/tables.py"], "README:infra/tables.py", "exec"),
+        {"TableSpec": TableSpec, "Attribute": Attribute},
+        declared,
+    )
     [table] = [value for value in declared.values() if isinstance(value, TableSpec)]
     monkeypatch.setitem(TABLES, table.key, table)
     from catalog import EventType
 
-    exec(compile(blocks["infra/consumers.py"], "README:infra/consumers.py", "exec"),
-         {"ConsumerSpec": ConsumerSpec, "EventType": EventType, "Recorded": Recorded}, declared)
+    exec(
+        compile(blocks["infra/consumers.py"], "README:infra/consumers.py", "exec"),
+        {"ConsumerSpec": ConsumerSpec, "EventType": EventType, "Recorded": Recorded},
+        declared,
+    )
     [spec] = [value for value in declared.values() if isinstance(value, ConsumerSpec)]
     return spec, table
 
@@ -218,10 +247,16 @@ def test_the_readme_worked_example_is_a_consumer_built_from_its_declarations_alo
     data, services = Template.from_stack(data_stack), Template.from_stack(services_stack)
 
     # Its rule: ORDER_COMPLETED, from the service the catalog says publishes it, to its function.
-    function_id = next(key for key, f in services.find_resources("AWS::Lambda::Function").items()
-                       if f["Properties"]["Handler"] == "loyalty.handler.handler")
-    [rule] = [r["Properties"] for r in services.find_resources("AWS::Events::Rule").values()
-              if any(t["Arn"] == {"Fn::GetAtt": [function_id, "Arn"]} for t in r["Properties"].get("Targets", []))]
+    function_id = next(
+        key
+        for key, f in services.find_resources("AWS::Lambda::Function").items()
+        if f["Properties"]["Handler"] == "loyalty.handler.handler"
+    )
+    [rule] = [
+        r["Properties"]
+        for r in services.find_resources("AWS::Events::Rule").values()
+        if any(t["Arn"] == {"Fn::GetAtt": [function_id, "Arn"]} for t in r["Properties"].get("Targets", []))
+    ]
     assert rule["EventPattern"] == {"detail-type": ["ORDER_COMPLETED"], "source": ["orders.service"]}
     # Its environment and grants: its table's name, writes on that table, nothing else.
     assert_given_what_it_declares(services, spec)
@@ -237,7 +272,9 @@ def test_the_readme_worked_example_is_a_consumer_built_from_its_declarations_alo
     if stage == "prod":
         from infra.config import StageConfig, reserved_for
 
-        assert reserved == reserved_for(spec.per_order_per_second, StageConfig.for_stage("prod").target_orders_per_second)
+        assert reserved == reserved_for(
+            spec.per_order_per_second, StageConfig.for_stage("prod").target_orders_per_second
+        )
     else:
         assert reserved is None
 
@@ -271,10 +308,22 @@ def test_the_chaos_audit_routes_to_the_readme_consumer_and_checks_its_effect_onc
     assert "Loyalty" not in consumers_of("ORDER_CREATED", "orders.service")
 
     def completed(order_id: str) -> dict:
-        event = new_event(EventType.ORDER_COMPLETED, aggregate_id=order_id, version=3, user_id="order-saga",
-                          correlation_id="chaos-x-loyalty-1", payload=OrderCompleted(orderId=order_id))
-        return {"eventId": str(event.eventId), "eventType": event.eventType, "aggregateId": order_id,
-                "version": 3, "source": "orders.service", "detail": json.loads(event.to_json())}
+        event = new_event(
+            EventType.ORDER_COMPLETED,
+            aggregate_id=order_id,
+            version=3,
+            user_id="order-saga",
+            correlation_id="chaos-x-loyalty-1",
+            payload=OrderCompleted(orderId=order_id),
+        )
+        return {
+            "eventId": str(event.eventId),
+            "eventType": event.eventType,
+            "aggregateId": order_id,
+            "version": 3,
+            "source": "orders.service",
+            "detail": json.loads(event.to_json()),
+        }
 
     with mock_aws():
         dynamodb = boto3.client("dynamodb", region_name="us-east-1")

@@ -6,11 +6,11 @@ import re
 from pathlib import Path
 
 import aws_cdk as cdk
-from aws_cdk import cx_api
 import pytest
 from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_sqs as sqs
+from aws_cdk import cx_api
 
 from infra.compliance import ALL, CFN_LINT_IGNORES, CHECKOV_SKIPS, apply_checks
 from scripts import gates
@@ -38,13 +38,21 @@ def bad(tmp_path_factory):
     role = iam.Role(stack, "Role", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"))
     role.add_to_policy(iam.PolicyStatement(actions=["*"], resources=[queue.queue_arn]))
     bus = events.EventBus(stack, "Bus")
-    bus.node.default_child.add_property_override("Policy", {"Version": "2012-10-17", "Statement": [
-        {"Effect": "Allow", "Principal": "*", "Action": "events:PutEvents", "Resource": "*"}]})
+    bus.node.default_child.add_property_override(
+        "Policy",
+        {
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Principal": "*", "Action": "events:PutEvents", "Resource": "*"}],
+        },
+    )
     apply_checks(app)
     assembly = app.synth()
     [artifact] = assembly.stacks
-    return outdir, [Path(assembly.directory) / artifact.template_file], [m.entry.data for m in artifact.messages
-                                                                          if m.level == cx_api.SynthesisMessageLevel.ERROR]
+    return (
+        outdir,
+        [Path(assembly.directory) / artifact.template_file],
+        [m.entry.data for m in artifact.messages if m.level == cx_api.SynthesisMessageLevel.ERROR],
+    )
 
 
 def test_cdk_nag_fails_the_bad_stack(bad):
@@ -69,7 +77,7 @@ def test_checkov_fails_the_bad_stack(bad):
 
 def test_the_readme_lists_every_exception_with_its_reason():
     readme = (ROOT / "README.md").read_text()
-    section = readme[readme.index("## Security"):]
+    section = readme[readme.index("## Security") :]
     rules = {rule for exception in ALL for rule in exception.rules} | set(CHECKOV_SKIPS) | set(CFN_LINT_IGNORES)
     rules |= {check for exception in ALL for check in exception.checkov}
     missing = sorted(rule for rule in rules if not re.search(rf"\b{re.escape(rule)}\b", section))
@@ -80,7 +88,9 @@ def test_the_event_catalog_schemas_and_samples_are_current():
     import subprocess
     import sys
 
-    result = subprocess.run([sys.executable, "-m", "scripts.catalog", "--check"], cwd=ROOT, capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "scripts.catalog", "--check"], cwd=ROOT, capture_output=True, text=True
+    )
     assert result.returncode == 0, result.stderr
 
 
@@ -97,8 +107,20 @@ def test_checkov_given_two_folders_reads_only_the_first(bad, tmp_path):
     for folder in folders:
         folder.mkdir()
         shutil.copy(template, folder / f"{folder.name}.template.json")
-    result = subprocess.run([str(gates.CHECKOV), *(f"--directory={folder}" for folder in folders), "--framework",
-                             "cloudformation", "--quiet", "--compact", "--output", "json"], capture_output=True, text=True)
+    result = subprocess.run(
+        [
+            str(gates.CHECKOV),
+            *(f"--directory={folder}" for folder in folders),
+            "--framework",
+            "cloudformation",
+            "--quiet",
+            "--compact",
+            "--output",
+            "json",
+        ],
+        capture_output=True,
+        text=True,
+    )
     text, decoder, at, reported = result.stdout.strip(), json.JSONDecoder(), 0, []
     while at < len(text):  # a report for each folder
         report, at = decoder.raw_decode(text, at)
@@ -116,8 +138,9 @@ def _asyncapi_validate(path: Path):
 
     # CI=true: the CLI sends no usage metrics (it would try the network); no config file to warn about
     env = {**os.environ, "CI": "true", "SUPPRESS_NO_CONFIG_WARNING": "1"}
-    return subprocess.run([str(ASYNCAPI), "validate", str(path)], cwd=ROOT, env=env, capture_output=True, text=True,
-                          timeout=120)
+    return subprocess.run(
+        [str(ASYNCAPI), "validate", str(path)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
 
 
 def test_the_asyncapi_document_is_valid_and_the_validator_can_say_otherwise(tmp_path):

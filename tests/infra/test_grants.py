@@ -16,8 +16,8 @@ import pytest
 
 from catalog import EventType, parse_event
 from common.settings import Access
-from infra.consumers import FUNCTIONS, FunctionSpec, consumers_of
 from infra.constructs.platform_function import XRAY_ACTIONS
+from infra.consumers import FUNCTIONS, FunctionSpec, consumers_of
 from infra.tables import EVENT_STORE, TABLES
 from tests.infra import grants
 from tests.support import aws
@@ -61,8 +61,11 @@ def test_every_roles_grants_are_the_reviewed_ones(lines):
 
 
 def _policy_of(template: dict, logical_prefix: str) -> dict:
-    [policy] = [resource for logical_id, resource in template["Resources"].items()
-                if logical_id.startswith(logical_prefix) and resource["Type"] == "AWS::IAM::Policy"]
+    [policy] = [
+        resource
+        for logical_id, resource in template["Resources"].items()
+        if logical_id.startswith(logical_prefix) and resource["Type"] == "AWS::IAM::Policy"
+    ]
     return policy
 
 
@@ -80,9 +83,11 @@ def test_the_check_fails_on_a_widened_grant_and_says_how_to_accept_it(dev, prod,
     with pytest.raises(AssertionError) as refused:
         check_against_the_reviewed({"dev": lines["dev"], "prod": grants.granted([widened[0], services])})
     message = str(refused.value)
-    for line in ("+ [prod] PaymentsHandlerRole dynamodb:DeleteItem EventStore.Arn",
-                 "+ [prod] PaymentsHandlerRole dynamodb:PutItem EventStore.Arn",
-                 "+ [prod] PaymentsHandlerRole NotAction:iam:* *"):
+    for line in (
+        "+ [prod] PaymentsHandlerRole dynamodb:DeleteItem EventStore.Arn",
+        "+ [prod] PaymentsHandlerRole dynamodb:PutItem EventStore.Arn",
+        "+ [prod] PaymentsHandlerRole NotAction:iam:* *",
+    ):
         assert line in message
     assert grants.REGENERATE in message
 
@@ -96,10 +101,13 @@ def test_the_reviewed_file_is_what_the_renderer_writes(lines):
 
 
 def test_the_event_store_the_audit_log_and_the_address_claims_are_only_ever_appended_to(lines):
-    assert APPEND_ONLY == {"EventStore", "AuditLog", "UserEmails", "PaymentCalls"}
+    assert {"EventStore", "AuditLog", "UserEmails", "PaymentCalls"} == APPEND_ONLY
     for stage_lines in lines.values():
-        on_them = [line.split(" ") for line in stage_lines  # on their items (not their streams)
-                   if re.match(rf"^({'|'.join(APPEND_ONLY)})\.Arn($|/)", line.split(" ")[2])]
+        on_them = [
+            line.split(" ")
+            for line in stage_lines  # on their items (not their streams)
+            if re.match(rf"^({'|'.join(APPEND_ONLY)})\.Arn($|/)", line.split(" ")[2])
+        ]
         assert on_them and {action for _, action, *_ in on_them} <= ON_AN_APPEND_ONLY_TABLE, on_them
     # the audit function may add to its log, never change or delete it
     audit = {line for line in lines["prod"] if line.startswith("AuditHandlerRole dynamodb:")}
@@ -136,8 +144,11 @@ EXPECTED_APPENDS = {
 
 @pytest.mark.parametrize("stage", ["dev", "prod"])
 def test_each_writer_of_the_event_store_puts_only_into_its_own_streams(stage, lines, roles):
-    writers = {spec.name for spec in FUNCTIONS
-               if spec.settings.tables().get(EVENT_STORE.key) in (Access.WRITE, Access.READ_WRITE)}
+    writers = {
+        spec.name
+        for spec in FUNCTIONS
+        if spec.settings.tables().get(EVENT_STORE.key) in (Access.WRITE, Access.READ_WRITE)
+    }
     assert writers == set(EXPECTED_APPENDS)
     for name, condition in EXPECTED_APPENDS.items():
         puts = {line for line in lines[stage] if line.startswith(f"{roles[name]} dynamodb:PutItem EventStore.Arn")}
@@ -180,7 +191,8 @@ def test_the_xray_exception_covers_a_policy_of_the_two_xray_actions_alone(stage,
     for logical_id, (resource, applies_to) in excused.items():
         assert resource["Type"] == "AWS::IAM::Policy" and applies_to == ["Resource::*"], logical_id
         assert resource["Properties"]["PolicyDocument"]["Statement"] == [
-            {"Action": sorted(XRAY_ACTIONS), "Effect": "Allow", "Resource": "*"}], logical_id
+            {"Action": sorted(XRAY_ACTIONS), "Effect": "Allow", "Resource": "*"}
+        ], logical_id
     for logical_id, resource in services.items():  # and the X-Ray actions are in no other policy
         if resource["Type"] == "AWS::IAM::Policy" and logical_id not in excused:
             assert "xray:" not in str(resource["Properties"]["PolicyDocument"]), logical_id
@@ -229,8 +241,11 @@ def touched(operation: str, params: dict) -> Iterator[tuple[str, str, list[str] 
         case "TransactWriteItems":
             for action in params["TransactItems"]:
                 [(kind, body)] = action.items()
-                yield f"dynamodb:{_KINDS[kind]}", _resource(body["TableName"]), _key(
-                    body["TableName"], body.get("Item") or body["Key"])
+                yield (
+                    f"dynamodb:{_KINDS[kind]}",
+                    _resource(body["TableName"]),
+                    _key(body["TableName"], body.get("Item") or body["Key"]),
+                )
         case "BatchGetItem":
             for name, wanted in params["RequestItems"].items():
                 for key in wanted["Keys"]:
@@ -319,8 +334,9 @@ class Platform:
         """One request to an API function, which must succeed."""
         from tests.support.api import call
 
-        response = call(lambda event, context: self.run(SPECS[name], event, context), self.context, method, path,
-                        body=body, **kw)
+        response = call(
+            lambda event, context: self.run(SPECS[name], event, context), self.context, method, path, body=body, **kw
+        )
         assert 200 <= response.status < 300, (name, method, path, response.status, response.body)
         return response.body
 
@@ -363,7 +379,9 @@ def test_every_dynamodb_call_of_a_day_of_the_platform_is_allowed_by_its_callers_
     platform.deliver()
 
     line = {"productId": "SKU-1", "quantity": 1, "price": "19.99"}
-    completed = platform.api("OrdersApi", "POST", "/orders", {"items": [line]}, headers={"Idempotency-Key": "checkout-1"})
+    completed = platform.api(
+        "OrdersApi", "POST", "/orders", {"items": [line]}, headers={"Idempotency-Key": "checkout-1"}
+    )
     platform.api("OrdersApi", "PUT", f"/orders/{completed['orderId']}", {"items": [line, line], "expectedVersion": 1})
     platform.deliver()
     short = platform.api("OrdersApi", "POST", "/orders", {"items": [{**line, "productId": "SKU-2", "quantity": 5}]})
@@ -384,35 +402,54 @@ def test_every_dynamodb_call_of_a_day_of_the_platform_is_allowed_by_its_callers_
     platform.api("AnalyticsApi", "GET", "/analytics/daily", query={"date": first.timestamp.date().isoformat()}, **staff)
     platform.api("AuditApi", "GET", f"/audit/{first.metadata.correlationId}", **staff)
 
-    outcomes = {e.aggregateId: e.eventType for e in platform.stored() if e.eventType in ("ORDER_COMPLETED", "ORDER_CANCELLED")}
+    outcomes = {
+        e.aggregateId: e.eventType for e in platform.stored() if e.eventType in ("ORDER_COMPLETED", "ORDER_CANCELLED")
+    }
     assert [outcomes[order["orderId"]] for order in (completed, short, regretted, waiting)] == [
-        "ORDER_COMPLETED", "ORDER_CANCELLED", "ORDER_CANCELLED", "ORDER_CANCELLED"]
+        "ORDER_COMPLETED",
+        "ORDER_CANCELLED",
+        "ORDER_CANCELLED",
+        "ORDER_CANCELLED",
+    ]
     types = {e.eventType for e in platform.stored()}
-    assert {"ORDER_COMPLETED", "ORDER_CANCELLED", "PAYMENT_REFUNDED", "INVENTORY_RELEASED",
-            "INVENTORY_INSUFFICIENT", "USER_REGISTERED", "INVENTORY_ADJUSTED"} <= types  # every path was taken
+    assert {
+        "ORDER_COMPLETED",
+        "ORDER_CANCELLED",
+        "PAYMENT_REFUNDED",
+        "INVENTORY_RELEASED",
+        "INVENTORY_INSUFFICIENT",
+        "USER_REGISTERED",
+        "INVENTORY_ADJUSTED",
+    } <= types  # every path was taken
     callers = {role for role, *_ in platform.calls.made}
     assert {platform.roles[name] for name in EXPECTED_APPENDS} <= callers  # every writer wrote
     checkers = {role for role, _, action, *_ in platform.calls.made if action == "dynamodb:ConditionCheckItem"}
     assert {platform.roles["OrdersApi"], platform.roles["OrderSaga"]} <= checkers  # an update; a request
     refused = [call for call in platform.calls.made if not grants.allows(lines["prod"], call[0], *call[2:])]
-    assert refused == [], "\n".join(f"{role}: {operation} needs {action} on {resource} for keys {keys}"
-                                    for role, operation, action, resource, keys in refused)
+    assert refused == [], "\n".join(
+        f"{role}: {operation} needs {action} on {resource} for keys {keys}"
+        for role, operation, action, resource, keys in refused
+    )
 
 
 def test_the_day_would_be_refused_by_a_role_without_its_appends(platform, lines, roles):
     """The check above can fail: without the Payments function's conditioned PutItem, its
     answers are refused; with a condition naming another key space, too."""
     without = {line for line in lines["prod"] if not line.startswith(f"{roles['Payments']} dynamodb:PutItem")}
-    elsewhere = without | {f"{roles['Payments']} dynamodb:PutItem EventStore.Arn "
-                           "ForAllValues:StringLike:dynamodb:LeadingKeys=reservation:*"}
+    elsewhere = without | {
+        f"{roles['Payments']} dynamodb:PutItem EventStore.Arn "
+        "ForAllValues:StringLike:dynamodb:LeadingKeys=reservation:*"
+    }
     platform.api("InventoryApi", "PUT", "/inventory/SKU-1", {"quantity": 3}, customer=None)
     platform.api("InventoryApi", "PUT", "/inventory/SKU-1/prices", {"prices": {"EUR": "19.99"}}, customer=None)
     platform.api("OrdersApi", "POST", "/orders", {"items": [{"productId": "SKU-1", "quantity": 1, "price": "19.99"}]})
     platform.deliver()
-    answers = [call for call in platform.calls.made
-               if call[0] == roles["Payments"] and call[2:4] == ("dynamodb:PutItem", "EventStore.Arn")]
+    answers = [
+        call
+        for call in platform.calls.made
+        if call[0] == roles["Payments"] and call[2:4] == ("dynamodb:PutItem", "EventStore.Arn")
+    ]
     assert answers and all(call[4][0].startswith("payment:") for call in answers)
     for policy in (without, elsewhere):
         assert not any(grants.allows(policy, call[0], *call[2:]) for call in answers)
     assert all(grants.allows(lines["prod"], call[0], *call[2:]) for call in answers)
-

@@ -81,21 +81,41 @@ def test_each_function_has_its_own_role(dev):
 def test_stateful_logical_ids_are_pinned(dev):
     # Renaming any of these replaces the resource, and with it the data: never change them.
     expected = {
-        "AWS::DynamoDB::Table": {"EventStore", "OrdersReadModel", "IdempotencyRecords", "UserEmails", "Inventory",
-                                 "EmailLog", "PaymentCalls", "SimulatedCardNetwork", "AnalyticsDaily", "AnalyticsEvents", "AuditLog"},
+        "AWS::DynamoDB::Table": {
+            "EventStore",
+            "OrdersReadModel",
+            "IdempotencyRecords",
+            "UserEmails",
+            "Inventory",
+            "EmailLog",
+            "PaymentCalls",
+            "SimulatedCardNetwork",
+            "AnalyticsDaily",
+            "AnalyticsEvents",
+            "AuditLog",
+        },
         "AWS::SNS::Topic": {"AlarmTopic"},
         "AWS::Events::EventBus": {"EventBus"},
         "AWS::Events::Archive": {"EventArchive"},
-        "AWS::SQS::Queue": {"PublisherDeadLetterQueue", "SagaSweepDeadLetterQueue", "AnalyticsFoldDeadLetterQueue",
-                            *(f"{c.name}DeadLetterQueue" for c in CONSUMERS)},
+        "AWS::SQS::Queue": {
+            "PublisherDeadLetterQueue",
+            "SagaSweepDeadLetterQueue",
+            "AnalyticsFoldDeadLetterQueue",
+            *(f"{c.name}DeadLetterQueue" for c in CONSUMERS),
+        },
     }
     for type_, ids in expected.items():
         assert set(resources(dev.data, type_)) == ids
 
 
 def test_stateful_resources_live_only_in_the_data_stack(dev):
-    for type_ in ("AWS::DynamoDB::Table", "AWS::SQS::Queue", "AWS::Events::EventBus", "AWS::Events::Archive",
-                  "AWS::SNS::Topic"):
+    for type_ in (
+        "AWS::DynamoDB::Table",
+        "AWS::SQS::Queue",
+        "AWS::Events::EventBus",
+        "AWS::Events::Archive",
+        "AWS::SNS::Topic",
+    ):
         assert resources(dev.services, type_) == {}
 
 
@@ -103,7 +123,10 @@ def test_the_event_store_is_keyed_by_aggregate_and_version_and_streams_new_image
     dev.data.has_resource_properties(
         "AWS::DynamoDB::Table",
         {
-            "KeySchema": [{"AttributeName": "aggregateId", "KeyType": "HASH"}, {"AttributeName": "version", "KeyType": "RANGE"}],
+            "KeySchema": [
+                {"AttributeName": "aggregateId", "KeyType": "HASH"},
+                {"AttributeName": "version", "KeyType": "RANGE"},
+            ],
             "StreamSpecification": {"StreamViewType": "NEW_IMAGE"},
         },
     )
@@ -139,8 +162,17 @@ def test_dead_letter_queues_accept_only_rules_of_this_bus(dev):
         assert all("ArnLike" in s["Condition"] for s in sends)
 
 
-@pytest.mark.parametrize("name", ["ApiUrl", "PublisherFunctionName", "OrdersApiFunctionName", "EmailFunctionName",
-                                  "AnalyticsLogGroupName", "AuditApiFunctionName"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "ApiUrl",
+        "PublisherFunctionName",
+        "OrdersApiFunctionName",
+        "EmailFunctionName",
+        "AnalyticsLogGroupName",
+        "AuditApiFunctionName",
+    ],
+)
 def test_outputs_name_what_a_user_needs(dev, name):
     assert name in dev.services.find_outputs("*")
 
@@ -186,8 +218,11 @@ def test_only_the_orders_api_may_touch_the_idempotency_table(dev):
     from orders.api import Settings
 
     functions = resources(dev.services, "AWS::Lambda::Function").values()
-    given = {f["Properties"]["Handler"] for f in functions
-             if Settings.variable("idempotency_table_name") in f["Properties"]["Environment"]["Variables"]}
+    given = {
+        f["Properties"]["Handler"]
+        for f in functions
+        if Settings.variable("idempotency_table_name") in f["Properties"]["Environment"]["Variables"]
+    }
     assert given == {"orders.api.handler"}
 
 
@@ -204,12 +239,23 @@ def test_the_email_consumer_may_send_only_as_the_stage_sender(dev):
 
     dev.services.has_resource_properties(
         "AWS::Lambda::Function",
-        {"Handler": "notifications.handler.handler", "Environment": {"Variables": Match.object_like(
-            {Settings.variable("email_sender"): "orders@dev.order-platform.example.com"})}},
+        {
+            "Handler": "notifications.handler.handler",
+            "Environment": {
+                "Variables": Match.object_like(
+                    {Settings.variable("email_sender"): "orders@dev.order-platform.example.com"}
+                )
+            },
+        },
     )
-    statements = [s for p in resources(dev.services, "AWS::IAM::Policy").values()
-                  for s in p["Properties"]["PolicyDocument"]["Statement"]]
-    sends = [s for s in statements if "ses:SendEmail" in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]])]
+    statements = [
+        s
+        for p in resources(dev.services, "AWS::IAM::Policy").values()
+        for s in p["Properties"]["PolicyDocument"]["Statement"]
+    ]
+    sends = [
+        s for s in statements if "ses:SendEmail" in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]])
+    ]
     assert sends and all(s["Resource"] != "*" for s in sends)
 
 
@@ -235,8 +281,10 @@ def test_the_saga_sweep_runs_every_minute(dev):
 
     dev.services.has_resource_properties(
         "AWS::Lambda::Function",
-        {"Handler": "saga.sweep.handler",
-         "Environment": {"Variables": Match.object_like({Settings.variable("saga_timeout_seconds"): "300"})}},
+        {
+            "Handler": "saga.sweep.handler",
+            "Environment": {"Variables": Match.object_like({Settings.variable("saga_timeout_seconds"): "300"})},
+        },
     )
 
 
@@ -245,7 +293,9 @@ def test_cdk_nag_finds_nothing_unsuppressed(dev, prod):
 
     for synthesized in (dev, prod):
         for stack in (synthesized.data_stack, synthesized.services_stack):
-            findings = Annotations.from_stack(stack).find_error("*", Match.string_like_regexp("(AwsSolutions|Serverless)-"))
+            findings = Annotations.from_stack(stack).find_error(
+                "*", Match.string_like_regexp("(AwsSolutions|Serverless)-")
+            )
             assert findings == [], [f"{f.id}: {str(f.entry.data)[:160]}" for f in findings]
 
 
@@ -258,7 +308,9 @@ def test_prod_reserves_for_each_consumer_what_the_capacity_model_asks_at_its_tar
     for synthesized, stage in ((prod, "prod"), (dev, "dev")):
         for fn in resources(synthesized.services, "AWS::Lambda::Function").values():
             if fn["Properties"]["Handler"] in by_handler:
-                reserved[stage, by_handler[fn["Properties"]["Handler"]]] = fn["Properties"].get("ReservedConcurrentExecutions")
+                reserved[stage, by_handler[fn["Properties"]["Handler"]]] = fn["Properties"].get(
+                    "ReservedConcurrentExecutions"
+                )
     for consumer in CONSUMERS:
         assert reserved["dev", consumer.name] is None
         needed = CONCURRENCY["perOrderPerSecond"][consumer.name] * target  # rate x measured duration
@@ -274,11 +326,22 @@ def test_every_route_requires_authorization_and_bodies_are_validated(dev):
     methods = resources(dev.services, "AWS::ApiGateway::Method").values()
     assert methods and all(m["Properties"]["AuthorizationType"] in ("AWS_IAM", "COGNITO_USER_POOLS") for m in methods)
     assert all("RequestValidatorId" in m["Properties"] for m in methods)
-    dev.services.has_resource_properties("AWS::ApiGateway::Stage", {
-        "AccessLogSetting": Match.object_like({"DestinationArn": Match.any_value()}),
-        "MethodSettings": [Match.object_like({"LoggingLevel": "INFO", "DataTraceEnabled": False,
-                                              "ThrottlingRateLimit": 100, "ThrottlingBurstLimit": 200})],
-    })
+    dev.services.has_resource_properties(
+        "AWS::ApiGateway::Stage",
+        {
+            "AccessLogSetting": Match.object_like({"DestinationArn": Match.any_value()}),
+            "MethodSettings": [
+                Match.object_like(
+                    {
+                        "LoggingLevel": "INFO",
+                        "DataTraceEnabled": False,
+                        "ThrottlingRateLimit": 100,
+                        "ThrottlingBurstLimit": 200,
+                    }
+                )
+            ],
+        },
+    )
 
 
 def test_the_bus_takes_events_from_this_account_only(dev):
@@ -293,17 +356,25 @@ def test_queues_and_topics_are_encrypted_and_refuse_plain_http(dev):
         assert queue["Properties"]["SqsManagedSseEnabled"] is True
     [topic] = resources(dev.data, "AWS::SNS::Topic").values()
     assert topic["Properties"]["KmsMasterKeyId"]
-    policies = [p["Properties"]["PolicyDocument"]["Statement"] for t in ("AWS::SQS::QueuePolicy", "AWS::SNS::TopicPolicy")
-                for p in resources(dev.data, t).values()]
-    assert policies and all(any(s["Effect"] == "Deny" and s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
-                                for s in statements) for statements in policies)
+    policies = [
+        p["Properties"]["PolicyDocument"]["Statement"]
+        for t in ("AWS::SQS::QueuePolicy", "AWS::SNS::TopicPolicy")
+        for p in resources(dev.data, t).values()
+    ]
+    assert policies and all(
+        any(s["Effect"] == "Deny" and s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}} for s in statements)
+        for statements in policies
+    )
 
 
 def test_no_function_role_has_a_managed_policy(dev):
     roles = resources(dev.services, "AWS::IAM::Role")
-    lambda_roles = [r for r in roles.values()
-                    if r["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]["Principal"].get("Service")
-                    == "lambda.amazonaws.com"]
+    lambda_roles = [
+        r
+        for r in roles.values()
+        if r["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]["Principal"].get("Service")
+        == "lambda.amazonaws.com"
+    ]
     assert lambda_roles and all("ManagedPolicyArns" not in r["Properties"] for r in lambda_roles)
 
 

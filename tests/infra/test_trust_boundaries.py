@@ -64,16 +64,21 @@ def test_on_prod_only_the_outboxs_role_may_put_the_platforms_sources_on_the_bus(
     assert speakers == [{"Fn::GetAtt": [_role_id(prod, "PublisherRole"), "Arn"]}]
     assert "BusOperatorRoleArn" not in json.dumps(prod.data.to_json()["Outputs"])
     # the outbox's function runs as that role: the one that puts the store's events on the bus
-    [publisher] = [f for f in prod.services.find_resources("AWS::Lambda::Function").values()
-                   if f["Properties"]["Handler"] == PUBLISHER.handler]
+    [publisher] = [
+        f
+        for f in prod.services.find_resources("AWS::Lambda::Function").values()
+        if f["Properties"]["Handler"] == PUBLISHER.handler
+    ]
     assert "PublisherRole" in json.dumps(publisher["Properties"]["Role"])
 
 
 def test_on_dev_the_operators_role_may_put_events_by_hand_too(dev):
     _, deny = _bus_policy(dev)
     speakers = deny["Condition"]["ArnNotEquals"]["aws:PrincipalArn"]
-    assert speakers == [{"Fn::GetAtt": [_role_id(dev, "PublisherRole"), "Arn"]},
-                        {"Fn::GetAtt": [_role_id(dev, "BusOperatorRole"), "Arn"]}]
+    assert speakers == [
+        {"Fn::GetAtt": [_role_id(dev, "PublisherRole"), "Arn"]},
+        {"Fn::GetAtt": [_role_id(dev, "BusOperatorRole"), "Arn"]},
+    ]
 
 
 def test_no_other_function_may_put_events_on_the_bus(prod):

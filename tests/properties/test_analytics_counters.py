@@ -26,10 +26,20 @@ CURRENCIES = ("EUR", "USD", "SEK")
 
 def order(n: int):
     price = Decimal(f"{n}.25")
-    return new_event(EventType.ORDER_CREATED, aggregate_id=f"o-{n}",
-                     payload=OrderCreated(orderId=f"o-{n}", customerId="c", currency=CURRENCIES[n % 3],
-                                          totalAmount=price, items=[OrderItem(productId="p", quantity=1, price=price)]),
-                     version=1, user_id="c", correlation_id=f"corr-{n}")
+    return new_event(
+        EventType.ORDER_CREATED,
+        aggregate_id=f"o-{n}",
+        payload=OrderCreated(
+            orderId=f"o-{n}",
+            customerId="c",
+            currency=CURRENCIES[n % 3],
+            totalAmount=price,
+            items=[OrderItem(productId="p", quantity=1, price=price)],
+        ),
+        version=1,
+        user_id="c",
+        correlation_id=f"corr-{n}",
+    )
 
 
 ALL = [order(n) for n in range(EVENTS)]
@@ -53,10 +63,15 @@ def test_the_days_counters_and_metrics_are_exact_for_any_delivery(case):
         suffix = uuid.uuid4().hex[:8]
         counters_table, markers_table = f"counters-{suffix}", f"markers-{suffix}"
         boto3.client("dynamodb", region_name="us-east-1").create_table(
-            TableName=counters_table, KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}], BillingMode="PAY_PER_REQUEST")
+            TableName=counters_table,
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
         aws.create_analytics_events(markers_table)
-        counters = DailyCounters(counters_table, markers_table, client=boto3.client("dynamodb", region_name="us-east-1"))
+        counters = DailyCounters(
+            counters_table, markers_table, client=boto3.client("dynamodb", region_name="us-east-1")
+        )
         published = Added()  # what the metrics said
 
         def run(batch, *, publishes: bool = True) -> None:
@@ -93,8 +108,10 @@ def test_the_days_counters_and_metrics_are_exact_for_any_delivery(case):
         day = counters.day(ALL[0].timestamp.date().isoformat())
         assert (day["events"], day["ordersPlaced"]) == (len(counted), len(counted))
         assert {code: figures["booked"] for code, figures in day["byCurrency"].items()} == {
-            code: f"{amount:.2f}" for code, amount in booked.items()}
+            code: f"{amount:.2f}" for code, amount in booked.items()
+        }
         [metrics] = published.days.values()  # one day
         assert metrics["ordersPlaced"] == len(counted)
         assert {name.partition(":")[2]: amount for name, amount in metrics.items() if name.startswith("booked:")} == (
-            dict(booked))
+            dict(booked)
+        )

@@ -22,17 +22,23 @@ JSON = st.recursive(
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4),
     max_leaves=20,
 )
-ITEM = st.fixed_dictionaries({}, optional={
-    "productId": st.sampled_from(["SKU-1", "", "x" * 80, "../etc", 7]),
-    "quantity": st.sampled_from([1, 3, 0, -1, 10_001, "2", 1.5, None]),
-    "price": st.sampled_from(["9.99", "0", "1.005", "-1", "abc", 9.99, None, "1e3"]),
-})
-ALMOST_ORDERS = st.fixed_dictionaries({}, optional={
-    "customerId": st.sampled_from(["cust-1", "", "a b", None, 3]),
-    "items": st.lists(ITEM, max_size=3) | JSON,
-    "currency": st.sampled_from(["EUR", "USD", "XYZ", "eur", None]),
-    "extra": JSON,
-})
+ITEM = st.fixed_dictionaries(
+    {},
+    optional={
+        "productId": st.sampled_from(["SKU-1", "", "x" * 80, "../etc", 7]),
+        "quantity": st.sampled_from([1, 3, 0, -1, 10_001, "2", 1.5, None]),
+        "price": st.sampled_from(["9.99", "0", "1.005", "-1", "abc", 9.99, None, "1e3"]),
+    },
+)
+ALMOST_ORDERS = st.fixed_dictionaries(
+    {},
+    optional={
+        "customerId": st.sampled_from(["cust-1", "", "a b", None, 3]),
+        "items": st.lists(ITEM, max_size=3) | JSON,
+        "currency": st.sampled_from(["EUR", "USD", "XYZ", "eur", None]),
+        "extra": JSON,
+    },
+)
 
 
 def assert_answer_names_the_field(raw: str) -> None:
@@ -65,9 +71,16 @@ def test_any_text_body_is_a_400_not_a_crash(raw):
 @settings(max_examples=300, deadline=None)
 @given(JSON, st.sampled_from([t.value for t in EventType]))
 def test_any_event_detail_is_an_envelope_or_refused_with_the_field_at_fault(payload, event_type):
-    detail = {"eventId": "00000000-0000-0000-0000-000000000001", "eventType": event_type, "version": 1,
-              "aggregateId": "order-1", "timestamp": "2026-11-29T10:00:00Z", "schemaVersion": 2,
-              "metadata": {"correlationId": "c-1", "userId": "u-1"}, "payload": payload}
+    detail = {
+        "eventId": "00000000-0000-0000-0000-000000000001",
+        "eventType": event_type,
+        "version": 1,
+        "aggregateId": "order-1",
+        "timestamp": "2026-11-29T10:00:00Z",
+        "schemaVersion": 2,
+        "metadata": {"correlationId": "c-1", "userId": "u-1"},
+        "payload": payload,
+    }
     try:
         parse_event(detail)
     except ValidationError as refusal:
@@ -84,8 +97,10 @@ LINES = st.lists(st.tuples(CENTS, st.integers(min_value=1, max_value=100)), min_
 @settings(max_examples=300, deadline=None)
 @given(LINES)
 def test_any_valid_orders_total_is_exact(lines):
-    items = [OrderItem(productId=f"SKU-{n}", quantity=quantity, price=Decimal(cents) / 100)
-             for n, (cents, quantity) in enumerate(lines)]
+    items = [
+        OrderItem(productId=f"SKU-{n}", quantity=quantity, price=Decimal(cents) / 100)
+        for n, (cents, quantity) in enumerate(lines)
+    ]
     exact = Decimal(sum(cents * quantity for cents, quantity in lines)) / 100  # in whole cents, no float
     assert order_total(items) == exact
     placed = OrderCreated(orderId="o-1", customerId="c-1", currency="EUR", items=items, totalAmount=exact)

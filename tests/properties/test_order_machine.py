@@ -20,26 +20,37 @@ from decimal import Decimal
 import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule, run_state_machine_as_test
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    precondition,
+    rule,
+    run_state_machine_as_test,
+)
 from moto import mock_aws
 
-from catalog import EventType
+from catalog import Caller, EventType
 from catalog.payloads import OrderItem
-from catalog import Caller
 from eventstore.store import ConcurrencyError, EventStore
 from orders.aggregate import InvalidTransition, Order, OrderStatus
+from orders.read_model import OrdersReadModel
 from orders.service import OrderService, VersionMismatch
 from projection.projector import OrderProjector, Outcome
-from orders.read_model import OrdersReadModel
 from tests.support import aws
 
 CALLER = Caller(user_id="cust-1", correlation_id="corr-1")
 TERMINAL = {EventType.ORDER_COMPLETED, EventType.ORDER_CANCELLED}
 
 lines = st.lists(
-    st.builds(OrderItem, productId=st.sampled_from(["SKU-1", "SKU-2", "SKU-3"]), quantity=st.integers(1, 5),
-              price=st.decimals(min_value=Decimal("0.01"), max_value=Decimal("999.99"), places=2)),
-    min_size=1, max_size=4,
+    st.builds(
+        OrderItem,
+        productId=st.sampled_from(["SKU-1", "SKU-2", "SKU-3"]),
+        quantity=st.integers(1, 5),
+        price=st.decimals(min_value=Decimal("0.01"), max_value=Decimal("999.99"), places=2),
+    ),
+    min_size=1,
+    max_size=4,
 )
 
 
@@ -85,14 +96,21 @@ class OrderLife(RuleBasedStateMachine):
 
     @rule(items=lines, behind=st.integers(0, 3))
     def update(self, items, behind):
-        self._command(lambda expected: self.orders.update_items(self.order_id, items=items, expected_version=expected,
-                                                                caller=CALLER), max(1, self.version - behind), False)
+        self._command(
+            lambda expected: self.orders.update_items(
+                self.order_id, items=items, expected_version=expected, caller=CALLER
+            ),
+            max(1, self.version - behind),
+            False,
+        )
 
     @rule(behind=st.one_of(st.none(), st.integers(0, 3)))
     def cancel(self, behind):
         expected = None if behind is None else max(1, self.version - behind)
-        self._command(lambda v: self.orders.cancel(self.order_id, reason="changed my mind", expected_version=v,
-                                                   caller=CALLER), expected)
+        self._command(
+            lambda v: self.orders.cancel(self.order_id, reason="changed my mind", expected_version=v, caller=CALLER),
+            expected,
+        )
 
     @rule(behind=st.one_of(st.none(), st.integers(0, 3)))
     def complete(self, behind):
@@ -103,8 +121,9 @@ class OrderLife(RuleBasedStateMachine):
     def second_placement(self):
         """Placing the same order again (a retried POST with its Idempotency-Key) appends nothing."""
         with pytest.raises(ConcurrencyError):
-            self.orders.place(customer_id="cust-1", items=self.stream[0].payload.items, caller=CALLER,
-                              order_id=self.order_id)
+            self.orders.place(
+                customer_id="cust-1", items=self.stream[0].payload.items, caller=CALLER, order_id=self.order_id
+            )
 
     # ---- the bus: any event, again and again, in any order ----------------------------------
 
@@ -171,5 +190,9 @@ def tables():
 
 
 def test_any_interleaving_of_commands_and_deliveries_ends_as_in_order_delivery(tables):
-    run_state_machine_as_test(OrderLife, settings=settings(max_examples=40, stateful_step_count=15, deadline=None,
-                                                            suppress_health_check=[HealthCheck.too_slow]))
+    run_state_machine_as_test(
+        OrderLife,
+        settings=settings(
+            max_examples=40, stateful_step_count=15, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+        ),
+    )

@@ -38,8 +38,9 @@ LINES = (ReservedLine(productId="SKU-1", quantity=2),)
 
 
 def event(event_type: EventType, payload, version: int, stream: str = ORDER) -> Envelope:
-    return new_event(event_type, aggregate_id=stream, payload=payload, version=version, user_id="test",
-                     correlation_id="corr-1")
+    return new_event(
+        event_type, aggregate_id=stream, payload=payload, version=version, user_id="test", correlation_id="corr-1"
+    )
 
 
 def _owed(asked: EventType, stream: str, *answers: EventType):
@@ -49,16 +50,27 @@ def _owed(asked: EventType, stream: str, *answers: EventType):
 
 PAYMENT_OWED = _owed(EventType.PAYMENT_REQUESTED, "payment", EventType.PAYMENT_PROCESSED, EventType.PAYMENT_FAILED)
 REFUND_OWED = _owed(EventType.PAYMENT_REFUND_REQUESTED, "payment", EventType.PAYMENT_REFUNDED)
-RESERVATION_OWED = _owed(EventType.INVENTORY_RESERVATION_REQUESTED, "reservation", EventType.INVENTORY_UPDATED,
-                         EventType.INVENTORY_INSUFFICIENT)
+RESERVATION_OWED = _owed(
+    EventType.INVENTORY_RESERVATION_REQUESTED,
+    "reservation",
+    EventType.INVENTORY_UPDATED,
+    EventType.INVENTORY_INSUFFICIENT,
+)
 RELEASE_OWED = _owed(EventType.INVENTORY_RELEASE_REQUESTED, "reservation", EventType.INVENTORY_RELEASED)
 
 
 class Saga(RuleBasedStateMachine):
     def __init__(self):
         super().__init__()
-        self.facts = Facts(order=[event(EventType.ORDER_CREATED, OrderCreated(
-            orderId=ORDER, customerId="cust-1", currency="EUR", items=ITEMS, totalAmount=TOTAL), 1)])
+        self.facts = Facts(
+            order=[
+                event(
+                    EventType.ORDER_CREATED,
+                    OrderCreated(orderId=ORDER, customerId="cust-1", currency="EUR", items=ITEMS, totalAmount=TOTAL),
+                    1,
+                )
+            ]
+        )
 
     # ---- appends, each written only if absent, as the event store's condition makes them --------
 
@@ -76,10 +88,18 @@ class Saga(RuleBasedStateMachine):
         for command_type, payload in decision.commands:
             assert not self._has(self.facts.commands, command_type), f"{command_type} asked twice"
             self._append(self.facts.commands, command_type, payload, f"saga:{ORDER}")
-        if decision.cancel_order and not self._has(self.facts.order, EventType.ORDER_CANCELLED, EventType.ORDER_COMPLETED):
-            self._append(self.facts.order, EventType.ORDER_CANCELLED,
-                         OrderCancelled(orderId=ORDER, reason=decision.cancel_order), ORDER)
-        if decision.complete_order and not self._has(self.facts.order, EventType.ORDER_CANCELLED, EventType.ORDER_COMPLETED):
+        if decision.cancel_order and not self._has(
+            self.facts.order, EventType.ORDER_CANCELLED, EventType.ORDER_COMPLETED
+        ):
+            self._append(
+                self.facts.order,
+                EventType.ORDER_CANCELLED,
+                OrderCancelled(orderId=ORDER, reason=decision.cancel_order),
+                ORDER,
+            )
+        if decision.complete_order and not self._has(
+            self.facts.order, EventType.ORDER_CANCELLED, EventType.ORDER_COMPLETED
+        ):
             self._append(self.facts.order, EventType.ORDER_COMPLETED, OrderCompleted(orderId=ORDER), ORDER)
 
     # ---- the participants: each answers what it was asked, once ----------------------------------
@@ -88,39 +108,64 @@ class Saga(RuleBasedStateMachine):
     @rule(accepted=st.booleans())
     def the_card_network_answers(self, accepted):
         if accepted:
-            self._append(self.facts.payment, EventType.PAYMENT_PROCESSED,
-                         PaymentProcessed(currency="EUR", orderId=ORDER, paymentId="pay-1", amount=TOTAL), f"payment:{ORDER}")
+            self._append(
+                self.facts.payment,
+                EventType.PAYMENT_PROCESSED,
+                PaymentProcessed(currency="EUR", orderId=ORDER, paymentId="pay-1", amount=TOTAL),
+                f"payment:{ORDER}",
+            )
         else:
-            self._append(self.facts.payment, EventType.PAYMENT_FAILED,
-                         PaymentFailed(orderId=ORDER, reason="card declined"), f"payment:{ORDER}")
+            self._append(
+                self.facts.payment,
+                EventType.PAYMENT_FAILED,
+                PaymentFailed(orderId=ORDER, reason="card declined"),
+                f"payment:{ORDER}",
+            )
 
     @precondition(REFUND_OWED)
     @rule()
     def the_card_network_refunds(self):
-        self._append(self.facts.payment, EventType.PAYMENT_REFUNDED,
-                     PaymentRefunded(currency="EUR", orderId=ORDER, paymentId="pay-1", amount=TOTAL), f"payment:{ORDER}")
+        self._append(
+            self.facts.payment,
+            EventType.PAYMENT_REFUNDED,
+            PaymentRefunded(currency="EUR", orderId=ORDER, paymentId="pay-1", amount=TOTAL),
+            f"payment:{ORDER}",
+        )
 
     @precondition(RESERVATION_OWED)
     @rule(in_stock=st.booleans())
     def the_stock_answers(self, in_stock):
         if in_stock:
-            self._append(self.facts.reservation, EventType.INVENTORY_UPDATED,
-                         InventoryUpdated(orderId=ORDER, lines=LINES), f"reservation:{ORDER}")
+            self._append(
+                self.facts.reservation,
+                EventType.INVENTORY_UPDATED,
+                InventoryUpdated(orderId=ORDER, lines=LINES),
+                f"reservation:{ORDER}",
+            )
         else:
-            self._append(self.facts.reservation, EventType.INVENTORY_INSUFFICIENT,
-                         InventoryInsufficient(orderId=ORDER, shortLines=LINES), f"reservation:{ORDER}")
+            self._append(
+                self.facts.reservation,
+                EventType.INVENTORY_INSUFFICIENT,
+                InventoryInsufficient(orderId=ORDER, shortLines=LINES),
+                f"reservation:{ORDER}",
+            )
 
     @precondition(RELEASE_OWED)
     @rule()
     def the_stock_releases(self):
-        self._append(self.facts.reservation, EventType.INVENTORY_RELEASED,
-                     InventoryReleased(orderId=ORDER, lines=LINES), f"reservation:{ORDER}")
+        self._append(
+            self.facts.reservation,
+            EventType.INVENTORY_RELEASED,
+            InventoryReleased(orderId=ORDER, lines=LINES),
+            f"reservation:{ORDER}",
+        )
 
     @precondition(lambda self: not self._has(self.facts.order, EventType.ORDER_CANCELLED, EventType.ORDER_COMPLETED))
     @rule()
     def the_customer_cancels(self):
-        self._append(self.facts.order, EventType.ORDER_CANCELLED,
-                     OrderCancelled(orderId=ORDER, reason="changed my mind"), ORDER)
+        self._append(
+            self.facts.order, EventType.ORDER_CANCELLED, OrderCancelled(orderId=ORDER, reason="changed my mind"), ORDER
+        )
 
     # ---- what must hold at every step, and at the end ----------------------------------------------
 
@@ -142,10 +187,12 @@ class Saga(RuleBasedStateMachine):
     def _pending_answers(self) -> list:
         """What the participants still owe: each request asked and not yet answered (the rules'
         own preconditions), answered the way that lets the order go on."""
-        answers = ((PAYMENT_OWED, lambda: self.the_card_network_answers(accepted=True)),
-                   (REFUND_OWED, self.the_card_network_refunds),
-                   (RESERVATION_OWED, lambda: self.the_stock_answers(in_stock=True)),
-                   (RELEASE_OWED, self.the_stock_releases))
+        answers = (
+            (PAYMENT_OWED, lambda: self.the_card_network_answers(accepted=True)),
+            (REFUND_OWED, self.the_card_network_refunds),
+            (RESERVATION_OWED, lambda: self.the_stock_answers(in_stock=True)),
+            (RELEASE_OWED, self.the_stock_releases),
+        )
         return [answer for owed, answer in answers if owed(self)]
 
     def _settle(self, timed_out: bool) -> None:

@@ -22,13 +22,28 @@ def claims(subject: str = CUSTOMER, **changes: str) -> dict[str, str]:
     """An ID token's claims as API Gateway's Cognito authorizer hands them to the function."""
     from tests.support.aws import APP_CLIENT
 
-    return {"sub": subject, "token_use": "id", "aud": APP_CLIENT, "email": f"{subject}@example.com",
-            "email_verified": "true", "cognito:username": subject, **changes}
+    return {
+        "sub": subject,
+        "token_use": "id",
+        "aud": APP_CLIENT,
+        "email": f"{subject}@example.com",
+        "email_verified": "true",
+        "cognito:username": subject,
+        **changes,
+    }
 
 
-def call(handler, context, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None,
-         raw_body: str | None = None, query: dict[str, str] | None = None,
-         customer: str | dict[str, str] | None = CUSTOMER) -> ApiResponse:
+def call(
+    handler,
+    context,
+    method: str,
+    path: str,
+    body: Any = None,
+    headers: dict[str, str] | None = None,
+    raw_body: str | None = None,
+    query: dict[str, str] | None = None,
+    customer: str | dict[str, str] | None = CUSTOMER,
+) -> ApiResponse:
     """One request; `customer` is the signed-in customer's subject (or their whole claims), None
     for a staff route's IAM caller."""
     event = proxy_event(method, path, body, headers, raw_body, query)
@@ -41,8 +56,14 @@ def call(handler, context, method: str, path: str, body: Any = None, headers: di
     return ApiResponse(response["statusCode"], json.loads(text), headers)
 
 
-def proxy_event(method: str, path: str, body: Any = None, headers: dict[str, str] | None = None,
-                raw_body: str | None = None, query: dict[str, str] | None = None) -> dict:
+def proxy_event(
+    method: str,
+    path: str,
+    body: Any = None,
+    headers: dict[str, str] | None = None,
+    raw_body: str | None = None,
+    query: dict[str, str] | None = None,
+) -> dict:
     """The event API Gateway (REST, proxy integration) gives the function for one request."""
     return {
         "resource": path,

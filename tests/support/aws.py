@@ -61,7 +61,9 @@ def environment(bus: str = BUS) -> dict[str, str]:
                 case CustomersAppClient():
                     values[settings.variable(field)] = APP_CLIENT
                 case OwnDeadLetters():
-                    values[settings.variable(field)] = f"https://sqs.us-east-1.amazonaws.com/123456789012/{spec.name}-none"
+                    values[settings.variable(field)] = (
+                        f"https://sqs.us-east-1.amazonaws.com/123456789012/{spec.name}-none"
+                    )
                 case FromStage():
                     from infra.config import StageConfig
 
@@ -75,9 +77,9 @@ def stream_records(table_name: str = EVENT_STORE) -> list[dict]:
     arn = boto3.client("dynamodb").describe_table(TableName=table_name)["Table"]["LatestStreamArn"]
     records = []
     for shard in streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"]:
-        iterator = streams.get_shard_iterator(StreamArn=arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON")[
-            "ShardIterator"
-        ]
+        iterator = streams.get_shard_iterator(
+            StreamArn=arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
+        )["ShardIterator"]
         records.extend(streams.get_records(ShardIterator=iterator)["Records"])
     return records
 

@@ -31,8 +31,10 @@ SUMMARY = "the long runs in the background"  # the title of the session's summar
 # The run's command, its output to files and its exit code to a file, in a shell of its own
 # (any process of the session can read the code; none needs to be its parent). The shell
 # outlives a Ctrl-C (`trap :`), so the code is written after the run has stopped its cloud.
-_WRAPPER = 'trap : INT; cd "$1" && shift && "$@" >"$RUN/stdout.txt" 2>"$RUN/stderr.txt"; echo $? >"$RUN/exit.tmp"; ' \
-           'mv "$RUN/exit.tmp" "$RUN/exit"'
+_WRAPPER = (
+    'trap : INT; cd "$1" && shift && "$@" >"$RUN/stdout.txt" 2>"$RUN/stderr.txt"; echo $? >"$RUN/exit.tmp"; '
+    'mv "$RUN/exit.tmp" "$RUN/exit"'
+)
 
 
 def session_folder() -> Path:
@@ -66,8 +68,11 @@ class Run:
         except FileExistsError:
             return self
         arguments = [a.replace("{folder}", str(self.folder)) for a in self.arguments]
-        process = subprocess.Popen(["sh", "-c", _WRAPPER, "run", str(ROOT), sys.executable, "-m", *arguments],
-                                   env={**os.environ, "RUN": str(self.folder)}, start_new_session=True)
+        process = subprocess.Popen(
+            ["sh", "-c", _WRAPPER, "run", str(ROOT), sys.executable, "-m", *arguments],
+            env={**os.environ, "RUN": str(self.folder)},
+            start_new_session=True,
+        )
         (self.folder / "pid").write_text(str(process.pid))
         (self.folder / "started").write_text(str(time.time()))
         return self
@@ -79,8 +84,9 @@ class Run:
             if time.monotonic() > deadline:
                 raise TimeoutError(f"{self.name} still running after {timeout:.0f} s; its output: {self.stdout}")
             time.sleep(0.5)
-        return subprocess.CompletedProcess(self.arguments, int(exit_code.read_text()), self.stdout.read_text(),
-                                           self.stderr.read_text())
+        return subprocess.CompletedProcess(
+            self.arguments, int(exit_code.read_text()), self.stdout.read_text(), self.stderr.read_text()
+        )
 
 
 RUNS: dict[str, list[Run]] = {}  # fixture name: the runs it stands for

@@ -14,9 +14,12 @@ ITEMS = (
 )
 
 
-def created(order_id: str = "order-1", version: int = 1, customer_id: str = "cust-1", currency: str = "EUR") -> Envelope:
-    payload = OrderCreated(orderId=order_id, customerId=customer_id, items=ITEMS, totalAmount=Decimal("44.98"),
-                           currency=currency)
+def created(
+    order_id: str = "order-1", version: int = 1, customer_id: str = "cust-1", currency: str = "EUR"
+) -> Envelope:
+    payload = OrderCreated(
+        orderId=order_id, customerId=customer_id, items=ITEMS, totalAmount=Decimal("44.98"), currency=currency
+    )
     return _event(EventType.ORDER_CREATED, order_id, payload, version)
 
 

@@ -20,7 +20,7 @@ def gateway():
     state = {"throttled": 0, "seen": 0, "authorization": []}
 
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self):  # noqa: N802 - the http.server hook
+        def do_GET(self):
             state["seen"] += 1
             state["authorization"].append(self.headers.get("Authorization"))
             throttled = state["seen"] <= state["throttled"]

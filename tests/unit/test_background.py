@@ -25,5 +25,7 @@ def test_a_run_starts_once_and_reports_its_exit_code_output_and_time(tmp_path, m
     assert 1 <= seconds < 30 and took[1].endswith("exit 0") and took[0].endswith("exit 1")
     assert (tmp_path / "runs").exists()  # a failed run's output is kept for the reader
     # as make test prints them, and as the timing table reads them (docs/TESTING.md)
-    assert long_runs(f"----- {background.SUMMARY} -----\n" + "\n".join(took)) == {"failing": float(took[0].split()[1]),
-                                                                                 "sleeper-1-2": seconds}
+    assert long_runs(f"----- {background.SUMMARY} -----\n" + "\n".join(took)) == {
+        "failing": float(took[0].split()[1]),
+        "sleeper-1-2": seconds,
+    }

@@ -4,8 +4,11 @@ from bench.startup import compare
 
 
 def figures(answer: float, cpu: float) -> dict:
-    return {"baselineMs": 100.0, "cold": {"Publisher": {"firstAnswerMs": answer, "importMs": 1.0, "calls": 1}},
-            "warm": {"Audit": {"cpuMsPerEvent": cpu, "awsCallsPerEvent": 1.0}}}
+    return {
+        "baselineMs": 100.0,
+        "cold": {"Publisher": {"firstAnswerMs": answer, "importMs": 1.0, "calls": 1}},
+        "warm": {"Audit": {"cpuMsPerEvent": cpu, "awsCallsPerEvent": 1.0}},
+    }
 
 
 def test_each_function_is_shown_before_and_after_with_the_ratio():

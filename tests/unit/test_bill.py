@@ -14,11 +14,21 @@ GB_SECOND = PRICES["lambda"]["gbSecond"]["arm64"]
 
 def per_order(**functions: tuple[float, int]) -> dict:
     """Counts of one order: for each function, (invocations, memory MB), arm64."""
-    return {"apiRequests": 1, "lambdaInvocations": sum(n for n, _ in functions.values()), "eventBridgeEvents": 1,
-            "archivedBytes": 0, "dynamodbWriteUnits": 0, "dynamodbReadUnits": 0, "sqsRequests": 0, "logBytes": 0,
-            "emails": 0,
-            "functions": {name: {"invocations": n, "memoryMb": mb, "arm64": True, "cpuSeconds": 0.0,
-                                 "wallSeconds": 0.0} for name, (n, mb) in functions.items()}}
+    return {
+        "apiRequests": 1,
+        "lambdaInvocations": sum(n for n, _ in functions.values()),
+        "eventBridgeEvents": 1,
+        "archivedBytes": 0,
+        "dynamodbWriteUnits": 0,
+        "dynamodbReadUnits": 0,
+        "sqsRequests": 0,
+        "logBytes": 0,
+        "emails": 0,
+        "functions": {
+            name: {"invocations": n, "memoryMb": mb, "arm64": True, "cpuSeconds": 0.0, "wallSeconds": 0.0}
+            for name, (n, mb) in functions.items()
+        },
+    }
 
 
 def test_each_cold_start_bills_its_function_init_at_its_memory():

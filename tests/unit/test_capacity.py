@@ -10,13 +10,25 @@ from bench import capacity
 def per_order(saga_ms: float = 100.0) -> dict:
     def function(invocations: float, ms: float) -> dict:
         # 1,769 MB: a full vCPU, so the billed duration is the CPU time itself
-        return {"invocations": invocations, "cpuSeconds": invocations * ms / 1000, "wallSeconds": invocations * ms / 1000,
-                "queuedSeconds": 0.0, "memoryMb": 1769, "arm64": True}
+        return {
+            "invocations": invocations,
+            "cpuSeconds": invocations * ms / 1000,
+            "wallSeconds": invocations * ms / 1000,
+            "queuedSeconds": 0.0,
+            "memoryMb": 1769,
+            "arm64": True,
+        }
 
     return {
-        "apiRequests": 1.0, "eventBridgeEvents": 6.0, "emails": 2.0,
-        "functions": {"OrdersApi": function(1, 10), "OrderSaga": function(3, saga_ms), "Audit": function(6, 10),
-                      "Publisher": function(6, 10)},
+        "apiRequests": 1.0,
+        "eventBridgeEvents": 6.0,
+        "emails": 2.0,
+        "functions": {
+            "OrdersApi": function(1, 10),
+            "OrderSaga": function(3, saga_ms),
+            "Audit": function(6, 10),
+            "Publisher": function(6, 10),
+        },
         "writeUnitsByTable": {"EventStore": 7.0, "AnalyticsEvents": 6.0, "Inventory": 2.0},
     }
 
@@ -38,7 +50,9 @@ def test_the_first_limit_is_the_resource_whose_quota_the_fewest_orders_reach():
 
 
 def test_a_shared_key_grows_with_the_rate_and_a_per_order_key_does_not():
-    rows = {table: (on_key, on_item) for table, _, on_key, on_item, _ in capacity.busiest_keys(per_order(), 1000, lanes=8)}
+    rows = {
+        table: (on_key, on_item) for table, _, on_key, on_item, _ in capacity.busiest_keys(per_order(), 1000, lanes=8)
+    }
     assert rows["EventStore"] == (7.0, 1.0)  # one order's stream, whatever the rate; each event written once
     assert rows["AnalyticsEvents"] == (pytest.approx(6000 / 8), 1.0)  # a lane's key grows; a marker does not
     assert rows["Inventory"] == (2000, 2000)  # one product's item, every order of it

@@ -17,7 +17,10 @@ def order_created(**overrides) -> dict:
     body = {
         "orderId": "order-1",
         "customerId": "cust-1",
-        "items": [{"productId": "SKU-1", "quantity": 2, "price": "19.99"}, {"productId": "SKU-2", "quantity": 1, "price": 5}],
+        "items": [
+            {"productId": "SKU-1", "quantity": 2, "price": "19.99"},
+            {"productId": "SKU-2", "quantity": 1, "price": 5},
+        ],
         "totalAmount": "44.98",
         "currency": "EUR",
     }
@@ -118,8 +121,11 @@ def test_modules_that_define_pydantic_models_leave_annotations_evaluated():
     offenders = []
     for path in sorted(lambdas.rglob("*.py")):
         tree = ast.parse(path.read_text())
-        models = any(isinstance(node, ast.ClassDef) and any(getattr(base, "id", "") in {"BaseModel", "_Body", "Payload"}
-                                                             for base in node.bases) for node in ast.walk(tree))
+        models = any(
+            isinstance(node, ast.ClassDef)
+            and any(getattr(base, "id", "") in {"BaseModel", "_Body", "Payload"} for base in node.bases)
+            for node in ast.walk(tree)
+        )
         future = any(isinstance(node, ast.ImportFrom) and node.module == "__future__" for node in tree.body)
         if models and future:
             offenders.append(str(path.relative_to(lambdas)))

@@ -9,8 +9,8 @@ import pytest
 
 from catalog.types import CALLER_ID_LENGTH, CALLER_ID_PATTERN, IDENTIFIER_PATTERN, LONGEST_KEY_SPACE
 from eventstore.answers import PAYMENTS, RESERVATIONS
-from inventory.stock import STREAM_PREFIX as PRODUCTS
 from eventstore.sagas import saga_stream
+from inventory.stock import STREAM_PREFIX as PRODUCTS
 from users.service import stream_of
 
 LONGEST = "p" * CALLER_ID_LENGTH

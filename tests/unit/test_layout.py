@@ -28,8 +28,13 @@ def imports() -> dict[str, set[str]]:
     edges: dict[str, set[str]] = defaultdict(set)
     for path in SOURCES:
         for node in ast.walk(ast.parse(path.read_text())):
-            names = ([node.module] if isinstance(node, ast.ImportFrom) and node.module and not node.level
-                     else [alias.name for alias in node.names] if isinstance(node, ast.Import) else [])
+            names = (
+                [node.module]
+                if isinstance(node, ast.ImportFrom) and node.module and not node.level
+                else [alias.name for alias in node.names]
+                if isinstance(node, ast.Import)
+                else []
+            )
             for name in names:
                 top = ".".join(name.split(".")[:2]) if name.startswith("tests.") else name.split(".")[0]
                 if (top in packages or top.startswith("tests.")) and top != package_of(path):
@@ -55,15 +60,19 @@ def test_no_package_imports_one_that_imports_it_back():
 
 def test_the_cycle_check_sees_a_cycle():
     assert cycles({"orders": {"projection"}, "projection": {"orders", "catalog"}}) == [
-        ("orders", "projection"), ("projection", "orders")]
+        ("orders", "projection"),
+        ("projection", "orders"),
+    ]
 
 
 def test_no_module_edits_the_import_path():
     """make install writes the one path (the venv's order-platform.pth); only the cold-start
     probe puts the code asset first, as Lambda does."""
-    editing = [str(path.relative_to(ROOT)) for path in SOURCES
-               if re.search(r"sys\.path(\.insert|\.append|\[:0\]|\s*=)", path.read_text())
-               and path != Path(__file__).resolve()]
+    editing = [
+        str(path.relative_to(ROOT))
+        for path in SOURCES
+        if re.search(r"sys\.path(\.insert|\.append|\[:0\]|\s*=)", path.read_text()) and path != Path(__file__).resolve()
+    ]
     assert editing == ["bench/coldstart.py"]
 
 
@@ -72,8 +81,10 @@ def test_each_settings_variable_is_named_in_its_field_only():
 
     variables = {spec.settings.variable(field) for spec in FUNCTIONS for field in spec.settings.fields()}
     assert "event_store_table_name".upper() in variables  # the check has something to find
-    written = {variable: [str(path.relative_to(ROOT)) for path in SOURCES if variable in path.read_text()]
-               for variable in variables}
+    written = {
+        variable: [str(path.relative_to(ROOT)) for path in SOURCES if variable in path.read_text()]
+        for variable in variables
+    }
     assert {variable: paths for variable, paths in written.items() if paths} == {}
 
 
@@ -83,11 +94,18 @@ def test_mypy_reads_every_cdk_module_the_code_imports():
     import tomllib
 
     config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["mypy"]
-    listed = {module for override in config["overrides"] if override.get("follow_imports") == "normal"
-              for module in override["module"]}
+    listed = {
+        module
+        for override in config["overrides"]
+        if override.get("follow_imports") == "normal"
+        for module in override["module"]
+    }
     imported = set()
-    checked = [path for entry in config["files"]
-               for path in ([ROOT / entry] if entry.endswith(".py") else sorted((ROOT / entry).rglob("*.py")))]
+    checked = [
+        path
+        for entry in config["files"]
+        for path in ([ROOT / entry] if entry.endswith(".py") else sorted((ROOT / entry).rglob("*.py")))
+    ]
     for path in checked:
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "aws_cdk":
@@ -104,8 +122,9 @@ def test_no_function_runs_a_tracing_sdk_and_tracing_lives_in_one_module():
     import re
 
     root = Path(__file__).resolve().parents[2] / "lambdas"
-    sdk = re.compile(r"^\s*(from|import)\s+(aws_xray_sdk|opentelemetry)|\bTracer\b|_X_AMZN_TRACE_ID|TraceHeader\b",
-                     re.MULTILINE)
+    sdk = re.compile(
+        r"^\s*(from|import)\s+(aws_xray_sdk|opentelemetry)|\bTracer\b|_X_AMZN_TRACE_ID|TraceHeader\b", re.MULTILINE
+    )
     found = {str(path.relative_to(root)) for path in root.rglob("*.py") if sdk.search(path.read_text())}
     assert found <= {"common/tracing.py", "publisher/outbox.py"}  # the outbox sets the entry's TraceHeader
     assert "common/tracing.py" in found

@@ -15,8 +15,14 @@ def test_the_bus_takes_1_mb_and_bills_each_64_kb_chunk_as_an_event():
 
 
 def test_an_entry_is_counted_as_eventbridge_counts_it():
-    entry = {"EventBusName": "not counted", "Source": "s.é", "DetailType": "T", "Detail": "{}", "Resources": ["r1"],
-             "Time": "2026-12-06T00:00:00Z"}
+    entry = {
+        "EventBusName": "not counted",
+        "Source": "s.é",
+        "DetailType": "T",
+        "Detail": "{}",
+        "Resources": ["r1"],
+        "Time": "2026-12-06T00:00:00Z",
+    }
     assert request_entry_size(entry) == len("s.é".encode()) + 1 + 2 + 2 + 14
     assert request_entry_size({"Source": 3, "Detail": None}) == 0  # not strings: nothing
 

@@ -12,8 +12,14 @@ def records(rates: list[int], seconds: float = 10.0, failed_at: int | None = Non
     for step, rate in enumerate(rates):
         for n in range(int(rate * seconds)):
             failed = step == failed_at and n == 0
-            orders.append({"sent": 1000.0 + step * seconds + n / rate, "postMs": 10.0,
-                           "status": 503 if failed else 201, "orderId": None if failed else f"o-{step}-{n}"})
+            orders.append(
+                {
+                    "sent": 1000.0 + step * seconds + n / rate,
+                    "postMs": 10.0,
+                    "status": 503 if failed else 201,
+                    "orderId": None if failed else f"o-{step}-{n}",
+                }
+            )
     return {"started": 1000.0, "rates": rates, "stepSeconds": seconds, "orders": orders}
 
 

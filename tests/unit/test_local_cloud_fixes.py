@@ -21,13 +21,15 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_every_fix_and_the_meter_apply_to_the_pinned_ministack():
     # in a process of its own: the fixes change MiniStack's modules for good
-    script = ("import logging, tempfile; logging.basicConfig(level=logging.INFO)\n"
-              "from localcloud import ministack_fixes as f\n"
-              "f.apply_all(); f.meter_billing(tempfile.mktemp())\n"
-              "from ministack.services import eventbridge, lambda_svc\n"
-              "assert eventbridge._dispatch_to_lambda.__wrapped__.__name__ == 'dispatch_to_lambda'\n"
-              "assert lambda_svc.invoke_async_with_retry.__wrapped__.__name__ == 'invoke_async_with_retry'\n"
-              "print('applied')")
+    script = (
+        "import logging, tempfile; logging.basicConfig(level=logging.INFO)\n"
+        "from localcloud import ministack_fixes as f\n"
+        "f.apply_all(); f.meter_billing(tempfile.mktemp())\n"
+        "from ministack.services import eventbridge, lambda_svc\n"
+        "assert eventbridge._dispatch_to_lambda.__wrapped__.__name__ == 'dispatch_to_lambda'\n"
+        "assert lambda_svc.invoke_async_with_retry.__wrapped__.__name__ == 'invoke_async_with_retry'\n"
+        "print('applied')"
+    )
     result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr[-3000:]
     applied = re.findall(r"local-cloud fix applied: (\w+)", result.stderr)
@@ -35,8 +37,11 @@ def test_every_fix_and_the_meter_apply_to_the_pinned_ministack():
 
 
 def test_the_pin_is_the_version_requirements_install():
-    pins = dict(line.split("==") for line in (ROOT / "requirements.txt").read_text().splitlines()
-                if "==" in line and not line.startswith("#"))
+    pins = dict(
+        line.split("==")
+        for line in (ROOT / "requirements.txt").read_text().splitlines()
+        if "==" in line and not line.startswith("#")
+    )
     assert pins["ministack"] == fixes.MINISTACK_VERSION
     fixes.check_version()  # the installed one
 
@@ -50,8 +55,9 @@ def test_a_fix_whose_target_is_gone_stops_the_start_naming_it(monkeypatch):
     from ministack.services import eventbridge
 
     monkeypatch.delattr(eventbridge, "_dispatch_to_lambda")
-    with pytest.raises(fixes.FixTargetChanged,
-                       match=r"route_rule_targets_through_async_invoke: .*eventbridge\._dispatch_to_lambda"):
+    with pytest.raises(
+        fixes.FixTargetChanged, match=r"route_rule_targets_through_async_invoke: .*eventbridge\._dispatch_to_lambda"
+    ):
         fixes.route_rule_targets_through_async_invoke()
     assert not hasattr(eventbridge, "_dispatch_to_lambda")  # nothing assigned under the old name
 
@@ -68,7 +74,9 @@ def test_a_target_of_another_shape_is_refused(monkeypatch):
     from ministack.services import eventbridge
 
     monkeypatch.setattr(eventbridge, "_dispatch_to_lambda", lambda arn, payload, account: None)
-    with pytest.raises(fixes.FixTargetChanged, match=r"takes \(arn, payload, account\); .*written for \(arn, payload\)"):
+    with pytest.raises(
+        fixes.FixTargetChanged, match=r"takes \(arn, payload, account\); .*written for \(arn, payload\)"
+    ):
         fixes.route_rule_targets_through_async_invoke()
 
 

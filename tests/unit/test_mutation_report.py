@@ -19,15 +19,21 @@ def test_the_score_counts_untested_mutants_against_the_module():
 
 
 def test_the_table_shows_every_module_with_its_counts():
-    report = {"seconds": 600, "commit": "abc1234",
-              "modules": {"eventstore": {"counts": {"killed": 9, "survived": 1}, "score": 90.0}}}
+    report = {
+        "seconds": 600,
+        "commit": "abc1234",
+        "modules": {"eventstore": {"counts": {"killed": 9, "survived": 1}, "score": 90.0}},
+    }
     text = table(report)
     assert "| `eventstore` | 10 | 9 | 1 | 0 | **90.0%** |" in text and "10 min" in text and "abc1234" in text
 
 
 def test_verdicts_are_counted_under_their_modules():
-    found = {"eventstore.store.x_a__mutmut_1": "killed", "eventstore.store.x_a__mutmut_2": "survived",
-             "ops.redrive.x_main__mutmut_7": "no tests"}
+    found = {
+        "eventstore.store.x_a__mutmut_1": "killed",
+        "eventstore.store.x_a__mutmut_2": "survived",
+        "ops.redrive.x_main__mutmut_7": "no tests",
+    }
     counts = outcomes(found)
     assert counts["eventstore"] == {"killed": 1, "survived": 1} and counts["ops/redrive.py"] == {"no tests": 1}
     assert counts["publisher"] == {}

@@ -81,12 +81,16 @@ class _Register(BaseModel):
     name: str = Field(min_length=1, max_length=200)
 
 
-@pytest.mark.parametrize("body, field", [
-    ({"email": f"Ada <{ADDRESS}>", "name": "Ada"}, "email"),
-    ({"email": "a@b.co", "name": "Ada", "phone": ADDRESS}, "phone"),
-    ({"email": "a@b.co", "name": "Ada", ADDRESS: 1}, "<field>"),  # the address as a field's name
-    ({"email": "a@b.co", "name": {"first": ADDRESS}}, "name"),
-], ids=["a bad address", "an unknown field", "the address as a field's name", "a wrong type"])
+@pytest.mark.parametrize(
+    "body, field",
+    [
+        ({"email": f"Ada <{ADDRESS}>", "name": "Ada"}, "email"),
+        ({"email": "a@b.co", "name": "Ada", "phone": ADDRESS}, "phone"),
+        ({"email": "a@b.co", "name": "Ada", ADDRESS: 1}, "<field>"),  # the address as a field's name
+        ({"email": "a@b.co", "name": {"first": ADDRESS}}, "name"),
+    ],
+    ids=["a bad address", "an unknown field", "the address as a field's name", "a wrong type"],
+)
 def test_an_api_body_refused_names_the_field_at_fault_never_its_value(body, field):
     with pytest.raises(ApiError) as refusal:
         parse_body(json.dumps(body), _Register)

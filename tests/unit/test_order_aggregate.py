@@ -69,12 +69,14 @@ def test_a_gap_in_the_history_is_an_error_not_a_silent_skip():
 
 
 def test_history_must_start_with_creation():
-    with pytest.raises(UnexpectedEvent, match="^an order starts with ORDER_CREATED at version 1, not ORDER_UPDATED v1$"):
+    with pytest.raises(
+        UnexpectedEvent, match=r"^an order starts with ORDER_CREATED at version 1, not ORDER_UPDATED v1$"
+    ):
         Order.replay([orders.updated(version=1)])
 
 
 def test_a_second_creation_cannot_follow_the_first():
-    with pytest.raises(UnexpectedEvent, match="^ORDER_CREATED cannot follow the creation of order order-1$"):
+    with pytest.raises(UnexpectedEvent, match=r"^ORDER_CREATED cannot follow the creation of order order-1$"):
         Order.replay([orders.created(), orders.created(version=2)])
 
 

@@ -55,10 +55,14 @@ def runtime_interpreter() -> str | None:
     """The deployed runtime's interpreter, if this machine has one that runs (a pyenv shim for a
     version not selected does not)."""
     version = PYTHON_RUNTIME.removeprefix("python")
-    candidates = [shutil.which(PYTHON_RUNTIME), *map(str, Path.home().glob(f".pyenv/versions/{version}*/bin/{PYTHON_RUNTIME}"))]
+    candidates = [
+        shutil.which(PYTHON_RUNTIME),
+        *map(str, Path.home().glob(f".pyenv/versions/{version}*/bin/{PYTHON_RUNTIME}")),
+    ]
     for candidate in filter(None, candidates):
-        probe = subprocess.run([candidate, "-c", "import sys; print(sys.version_info[:2])"], capture_output=True,
-                               text=True, timeout=30)
+        probe = subprocess.run(
+            [candidate, "-c", "import sys; print(sys.version_info[:2])"], capture_output=True, text=True, timeout=30
+        )
         if probe.returncode == 0 and probe.stdout.strip() == str(tuple(int(p) for p in version.split("."))):
             return candidate
     return None
@@ -69,8 +73,9 @@ def test_lambdas_parse_and_find_their_standard_imports_on_the_deployed_runtime()
     if interpreter is None:
         pytest.skip(f"{PYTHON_RUNTIME} is not installed on this machine: only the removed-module check below ran")
     files = {str(path): sorted(imported_modules(path) & sys.stdlib_module_names) for path in sources()}
-    result = subprocess.run([interpreter, "-c", CHECK_ON_RUNTIME], input=json.dumps(files), capture_output=True,
-                            text=True, timeout=120)
+    result = subprocess.run(
+        [interpreter, "-c", CHECK_ON_RUNTIME], input=json.dumps(files), capture_output=True, text=True, timeout=120
+    )
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout) == []
 

@@ -28,12 +28,20 @@ LINES = (ReservedLine(productId="SKU-1", quantity=2), ReservedLine(productId="SK
 E = EventType
 # What another party writes, and on which stream of the order.
 ANSWERS = {
-    E.PAYMENT_PROCESSED: ("payment", PaymentProcessed(currency="EUR", orderId=O, paymentId="pay-1", amount=Decimal("44.98"))),
+    E.PAYMENT_PROCESSED: (
+        "payment",
+        PaymentProcessed(currency="EUR", orderId=O, paymentId="pay-1", amount=Decimal("44.98")),
+    ),
     E.PAYMENT_FAILED: ("payment", PaymentFailed(orderId=O, reason="card limit")),
-    E.PAYMENT_REFUNDED: ("payment", PaymentRefunded(currency="EUR", orderId=O, paymentId="pay-1", amount=Decimal("44.98"))),
+    E.PAYMENT_REFUNDED: (
+        "payment",
+        PaymentRefunded(currency="EUR", orderId=O, paymentId="pay-1", amount=Decimal("44.98")),
+    ),
     E.INVENTORY_UPDATED: ("reservation", InventoryUpdated(orderId=O, lines=LINES)),
-    E.INVENTORY_INSUFFICIENT: ("reservation", InventoryInsufficient(
-        orderId=O, shortLines=(ReservedLine(productId="SKU-1", quantity=1),))),
+    E.INVENTORY_INSUFFICIENT: (
+        "reservation",
+        InventoryInsufficient(orderId=O, shortLines=(ReservedLine(productId="SKU-1", quantity=1),)),
+    ),
     E.INVENTORY_RELEASED: ("reservation", InventoryReleased(orderId=O, lines=LINES)),
     E.ORDER_CANCELLED: ("order", OrderCancelled(orderId=O, reason="customer changed mind")),
 }
@@ -50,8 +58,16 @@ class Order:
 
     def append(self, stream: str, event_type: EventType, payload) -> None:
         events = getattr(self.facts, "commands" if stream == "saga" else stream)
-        events.append(new_event(event_type, aggregate_id=f"{stream}:{O}", payload=payload, version=len(events) + 1,
-                                user_id="test", correlation_id="corr-1"))
+        events.append(
+            new_event(
+                event_type,
+                aggregate_id=f"{stream}:{O}",
+                payload=payload,
+                version=len(events) + 1,
+                user_id="test",
+                correlation_id="corr-1",
+            )
+        )
 
     def happen(self, what) -> None:
         if what != TIMEOUT:
@@ -109,8 +125,9 @@ def test_insufficient_stock_refunds_and_cancels():
 
 
 def test_every_short_line_is_named_in_the_reason(monkeypatch):
-    two_short = InventoryInsufficient(orderId=O, shortLines=(ReservedLine(productId="SKU-1", quantity=1),
-                                                             ReservedLine(productId="SKU-2", quantity=3)))
+    two_short = InventoryInsufficient(
+        orderId=O, shortLines=(ReservedLine(productId="SKU-1", quantity=1), ReservedLine(productId="SKU-2", quantity=3))
+    )
     monkeypatch.setitem(ANSWERS, E.INVENTORY_INSUFFICIENT, ("reservation", two_short))
     order = run(E.PAYMENT_PROCESSED, E.INVENTORY_INSUFFICIENT)
     assert order.cancel_reason == "insufficient stock: SKU-1 short by 1, SKU-2 short by 3"
@@ -146,7 +163,7 @@ def test_a_step_that_times_out_cancels_and_compensates(stuck_after):
     before = list(order.commands)
     order.happen(late)
     assert order.actions == ["cancel"]
-    assert order.commands[len(before):] == [E.INVENTORY_RELEASE_REQUESTED if charged else E.PAYMENT_REFUND_REQUESTED]
+    assert order.commands[len(before) :] == [E.INVENTORY_RELEASE_REQUESTED if charged else E.PAYMENT_REFUND_REQUESTED]
 
 
 def test_settled_orders_do_not_time_out():
@@ -166,8 +183,11 @@ def test_an_order_answered_but_not_yet_moved_is_not_timed_out_but_moved():
 @pytest.mark.parametrize("event", list(ANSWERS))
 def test_waking_the_saga_again_changes_nothing(event):
     paths = {
-        E.PAYMENT_PROCESSED: [], E.PAYMENT_FAILED: [], E.INVENTORY_UPDATED: [E.PAYMENT_PROCESSED],
-        E.INVENTORY_INSUFFICIENT: [E.PAYMENT_PROCESSED], E.ORDER_CANCELLED: [E.PAYMENT_PROCESSED],
+        E.PAYMENT_PROCESSED: [],
+        E.PAYMENT_FAILED: [],
+        E.INVENTORY_UPDATED: [E.PAYMENT_PROCESSED],
+        E.INVENTORY_INSUFFICIENT: [E.PAYMENT_PROCESSED],
+        E.ORDER_CANCELLED: [E.PAYMENT_PROCESSED],
         E.PAYMENT_REFUNDED: [E.PAYMENT_PROCESSED, E.ORDER_CANCELLED],
         E.INVENTORY_RELEASED: [E.PAYMENT_PROCESSED, E.INVENTORY_UPDATED],
     }
@@ -203,7 +223,10 @@ def test_an_order_the_store_does_not_hold_moves_nothing():
 def test_lines_of_one_product_are_reserved_as_one():
     from catalog.payloads import OrderItem
 
-    items = (OrderItem(productId="A", quantity=1, price=Decimal("1")), OrderItem(productId="A", quantity=2, price=Decimal("2")))
+    items = (
+        OrderItem(productId="A", quantity=1, price=Decimal("1")),
+        OrderItem(productId="A", quantity=2, price=Decimal("2")),
+    )
     assert merged_lines(items) == (ReservedLine(productId="A", quantity=3),)
 
 
@@ -213,20 +236,29 @@ def test_the_payment_is_asked_in_the_orders_currency_and_refunded_in_the_charges
     order.wake()
     [asked] = order.facts.commands
     assert (asked.payload.amount, asked.payload.currency) == (Decimal("44.98"), "SEK")
-    order.append("payment", E.PAYMENT_PROCESSED, PaymentProcessed(currency="SEK", orderId=O, paymentId="pay-1",
-                                                                  amount=Decimal("44.98")))
+    order.append(
+        "payment",
+        E.PAYMENT_PROCESSED,
+        PaymentProcessed(currency="SEK", orderId=O, paymentId="pay-1", amount=Decimal("44.98")),
+    )
     order.happen(E.ORDER_CANCELLED)
     refund = order.facts.commands[-1]
     assert (refund.eventType, refund.payload.amount, refund.payload.currency) == (
-        E.PAYMENT_REFUND_REQUESTED, Decimal("44.98"), "SEK")
+        E.PAYMENT_REFUND_REQUESTED,
+        Decimal("44.98"),
+        "SEK",
+    )
 
 
 def test_a_charge_in_another_currency_than_the_orders_is_not_its_payment():
     order = Order()
     order.facts.order = [orders.created(currency="SEK")]
     order.wake()
-    order.append("payment", E.PAYMENT_PROCESSED, PaymentProcessed(currency="EUR", orderId=O, paymentId="pay-1",
-                                                                  amount=Decimal("44.98")))
+    order.append(
+        "payment",
+        E.PAYMENT_PROCESSED,
+        PaymentProcessed(currency="EUR", orderId=O, paymentId="pay-1", amount=Decimal("44.98")),
+    )
     order.wake()
     assert order.cancel_reason == "payment of 44.98 EUR does not match the order's total of 44.98 SEK"
     assert order.commands[-1] == E.PAYMENT_REFUND_REQUESTED
@@ -250,9 +282,18 @@ def test_a_usd_order_charged_before_payments_named_their_currency_is_refunded_in
     order.facts.order = [orders.created(currency="USD")]
     order.wake()
     order.facts.commands = [as_v1(order.facts.commands[0])]
-    order.facts.payment = [as_v1(new_event(E.PAYMENT_PROCESSED, aggregate_id=f"payment:{O}", version=1, user_id="payments",
-                                           correlation_id="c", payload=PaymentProcessed(
-                                               currency="USD", orderId=O, paymentId="pay-1", amount=Decimal("44.98"))))]
+    order.facts.payment = [
+        as_v1(
+            new_event(
+                E.PAYMENT_PROCESSED,
+                aggregate_id=f"payment:{O}",
+                version=1,
+                user_id="payments",
+                correlation_id="c",
+                payload=PaymentProcessed(currency="USD", orderId=O, paymentId="pay-1", amount=Decimal("44.98")),
+            )
+        )
+    ]
     order.wake()
     assert order.cancel_reason == "payment of 44.98 EUR does not match the order's total of 44.98 USD"
     refund = order.facts.commands[-1]

@@ -49,15 +49,20 @@ def test_each_malformed_sample_is_refused_by_the_models(path):
 
 
 def test_the_readme_security_exceptions_are_generated_from_the_code():
-    result = subprocess.run([sys.executable, "-m", "scripts.security_doc", "--check"], cwd=ROOT, capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "scripts.security_doc", "--check"], cwd=ROOT, capture_output=True, text=True
+    )
     assert result.returncode == 0, result.stderr
 
 
 def test_the_openapi_document_is_generated_from_the_routes_and_models():
-    result = subprocess.run([sys.executable, "-m", "scripts.openapi", "--check"], cwd=ROOT, capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "scripts.openapi", "--check"], cwd=ROOT, capture_output=True, text=True
+    )
     assert result.returncode == 0, result.stderr
     document = json.loads((ROOT / "docs" / "openapi.json").read_text())
     from infra.consumers import HTTP_SERVICES
 
     assert {(m, p) for s in HTTP_SERVICES for m, p in s.routes} == {
-        (method.upper(), path) for path, operations in document["paths"].items() for method in operations}
+        (method.upper(), path) for path, operations in document["paths"].items() for method in operations
+    }

@@ -44,8 +44,10 @@ def test_a_new_optional_field_is_compatible():
     [
         (lambda p: p["properties"].pop("customerId"), "event.payload.customerId removed"),
         (lambda p: p["properties"].update(customerId={"type": "integer"}), "event.payload.customerId retyped"),
-        (lambda p: (p["properties"].update(note={"type": "string"}), p["required"].append("note")),
-         "event.payload.note is newly required"),
+        (
+            lambda p: (p["properties"].update(note={"type": "string"}), p["required"].append("note")),
+            "event.payload.note is newly required",
+        ),
     ],
 )
 def test_removed_retyped_and_newly_required_fields_are_breaking(edit, problem):
@@ -105,6 +107,9 @@ def test_the_published_schemas_validate_the_examples_shape():
     from catalog.examples import EXAMPLES
 
     for name, example in EXAMPLES.items():
-        schema = json.loads((ROOT / "schemas" / example.eventType / f"v{CATALOG[EventType(example.eventType)].version}.json")
-                            .read_text())
+        schema = json.loads(
+            (
+                ROOT / "schemas" / example.eventType / f"v{CATALOG[EventType(example.eventType)].version}.json"
+            ).read_text()
+        )
         assert set(schema["required"]) <= set(example.to_detail()), name

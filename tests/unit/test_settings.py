@@ -23,8 +23,10 @@ def test_a_malformed_value_is_named_with_what_is_wrong():
 
 
 def test_values_are_typed_and_a_default_holds_where_the_stacks_set_nothing():
-    store, calls, network, limit = (PaymentSettings.variable(field) for field in (
-        "event_store_table_name", "payment_calls_table_name", "card_network_table_name", "payment_limit"))
+    store, calls, network, limit = (
+        PaymentSettings.variable(field)
+        for field in ("event_store_table_name", "payment_calls_table_name", "card_network_table_name", "payment_limit")
+    )
     tables = {calls: "calls", network: "network"}
     settings = PaymentSettings.from_environment({store: "store", **tables})
     assert settings.event_store_table_name == "store" and str(settings.payment_limit) == "1000.00"

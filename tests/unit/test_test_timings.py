@@ -23,11 +23,15 @@ chaos-1-2: 251 s, exit 0
 
 def test_each_duration_lands_in_its_phase_and_the_total_is_pytests():
     spent, tests, wall = phases(LOG)
-    assert spent == {"the reliability suite's small run (tests/chaos)": 300.5,
-                     "a local cloud started and deployed into (e2e setup)": 62.0,
-                     "the synth (tests/infra's fixtures)": 40.0, "the gates (cdk-nag, cfn-lint, checkov)": 12.25,
-                     "the end-to-end tests": 2.0, "fast tests: unit, handlers, properties": 2.0,
-                     "make up ... make down through the Makefile": 30.0}
+    assert spent == {
+        "the reliability suite's small run (tests/chaos)": 300.5,
+        "a local cloud started and deployed into (e2e setup)": 62.0,
+        "the synth (tests/infra's fixtures)": 40.0,
+        "the gates (cdk-nag, cfn-lint, checkov)": 12.25,
+        "the end-to-end tests": 2.0,
+        "fast tests: unit, handlers, properties": 2.0,
+        "make up ... make down through the Makefile": 30.0,
+    }
     assert (tests, wall) == (430, 460.12)
     assert "| **pytest in all (430 tests)** | **460** | |" in table(LOG)
 
@@ -42,7 +46,10 @@ VERBOSE = """
 [gw1] [  1%] PASSED tests/chaos/test_chaos.py::test_the_run_prints_the_table@tests.chaos.test_chaos::chaos_run
 [gw0] [  2%] PASSED tests/e2e/test_api_fuzz.py::test_no_generated_request@deployment
 [gw0] [  3%] PASSED tests/handlers/test_orders_api.py::test_post
-""" + LOG.replace("tests/e2e/test_api_fuzz.py::test_no_generated_request", "tests/e2e/test_api_fuzz.py::test_no_generated_request@deployment")
+""" + LOG.replace(
+    "tests/e2e/test_api_fuzz.py::test_no_generated_request",
+    "tests/e2e/test_api_fuzz.py::test_no_generated_request@deployment",
+)
 
 
 def test_with_verbose_output_each_worker_is_summed_and_its_wait_for_a_long_run_shown():

@@ -29,8 +29,14 @@ def silent_endpoint():
 
 
 def test_an_x_ray_that_never_answers_costs_the_batch_seconds_not_its_timeout(silent_endpoint, monkeypatch):
-    client = boto3.client("xray", endpoint_url=silent_endpoint, region_name="us-east-1", config=tracing.RECORDING,
-                          aws_access_key_id="x", aws_secret_access_key="x")
+    client = boto3.client(
+        "xray",
+        endpoint_url=silent_endpoint,
+        region_name="us-east-1",
+        config=tracing.RECORDING,
+        aws_access_key_id="x",
+        aws_secret_access_key="x",
+    )
     warned = []
     monkeypatch.setattr(tracing.logger, "warning", lambda message, **kw: warned.append(kw["extra"]["reason"]))
     handoff = tracing.Handoff("Publisher", lambda: client)
@@ -49,7 +55,9 @@ def test_an_answer_tracing_does_not_expect_is_logged_never_raised(answer, monkey
 
     warned = []
     monkeypatch.setattr(tracing.logger, "warning", lambda message, **kw: warned.append(message))
-    handoff = tracing.Handoff("Publisher", lambda: type("X", (), {"put_trace_segments": staticmethod(put_trace_segments)}))
+    handoff = tracing.Handoff(
+        "Publisher", lambda: type("X", (), {"put_trace_segments": staticmethod(put_trace_segments)})
+    )
     handoff.hand_on("1", SAMPLED, "ORDER_CREATED")
     handoff.close(set())
     assert warned == ([] if answer == {} else ["trace segments not recorded"])
@@ -57,8 +65,18 @@ def test_an_answer_tracing_does_not_expect_is_logged_never_raised(answer, monkey
 
 def test_a_hand_off_keeps_the_headers_other_fields_and_a_new_batch_drops_what_a_failed_one_left():
     sent = []
-    handoff = tracing.Handoff("Publisher", lambda: type("X", (), {"put_trace_segments": staticmethod(
-        lambda **kw: sent.append(kw["TraceSegmentDocuments"]) or {"UnprocessedTraceSegments": []})}))
+    handoff = tracing.Handoff(
+        "Publisher",
+        lambda: type(
+            "X",
+            (),
+            {
+                "put_trace_segments": staticmethod(
+                    lambda **kw: sent.append(kw["TraceSegmentDocuments"]) or {"UnprocessedTraceSegments": []}
+                )
+            },
+        ),
+    )
     handed = tracing.parse(handoff.hand_on("1", SAMPLED, "ORDER_CREATED"))
     assert handed["Root"] == ROOT and handed["Lineage"] == "a87bd80c:1" and handed["Parent"] != "53995c3f42cd8ad8"
     handoff.begin()  # the batch before failed before its close: its hand-off is not recorded as done

@@ -11,7 +11,7 @@ import os
 import subprocess
 import sys
 
-GROUPED = '''
+GROUPED = """
 import os, pytest
 
 @pytest.mark.xdist_group("shared")
@@ -19,7 +19,7 @@ import os, pytest
 def test_grouped(n):
     with open(os.path.join(os.environ["RAN_ON"], f"{__name__}-{n}"), "w") as ran:
         ran.write(os.environ["PYTEST_XDIST_WORKER"])
-'''
+"""
 
 
 def test_tests_of_one_group_run_on_one_worker(tmp_path):
@@ -27,9 +27,27 @@ def test_tests_of_one_group_run_on_one_worker(tmp_path):
     (tmp_path / "test_b.py").write_text(GROUPED)
     ran_on = tmp_path / "ran-on"
     ran_on.mkdir()
-    run = subprocess.run([sys.executable, "-m", "pytest", "-n", "2", "--dist", "loadgroup", "-p", "no:cacheprovider",
-                          "-q", "test_a.py", "test_b.py"], cwd=tmp_path, env={**os.environ, "RAN_ON": str(ran_on)},
-                         capture_output=True, text=True, timeout=120)
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-n",
+            "2",
+            "--dist",
+            "loadgroup",
+            "-p",
+            "no:cacheprovider",
+            "-q",
+            "test_a.py",
+            "test_b.py",
+        ],
+        cwd=tmp_path,
+        env={**os.environ, "RAN_ON": str(ran_on)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert run.returncode == 0, run.stdout[-2000:]
     workers = {path.name: path.read_text() for path in ran_on.iterdir()}
     assert len(workers) == 8 and set(workers.values()) <= {"gw0", "gw1"}, workers
@@ -60,15 +78,17 @@ def item_using(*fixtures: tuple[str, str]):
     def definition(scope: str):
         return [SimpleNamespace(scope=scope, func=SimpleNamespace(__module__="tests.e2e.conftest"))]
 
-    return SimpleNamespace(module=SimpleNamespace(__name__="tests.chaos.test_chaos"),
-                           _fixtureinfo=SimpleNamespace(name2fixturedefs={n: definition(s) for n, s in fixtures}))
+    return SimpleNamespace(
+        module=SimpleNamespace(__name__="tests.chaos.test_chaos"),
+        _fixtureinfo=SimpleNamespace(name2fixturedefs={n: definition(s) for n, s in fixtures}),
+    )
 
 
 def test_a_test_that_waits_for_a_long_run_is_in_no_group():
     """Grouped, the reliability run's tests were one large unit that pytest-xdist sent out early: a
     worker sat waiting for the run while the other ran the rest of the suite. Alone, each goes
     last (tests/conftest.py sorts them last) to whichever worker is free."""
-    import tests.bench.conftest  # noqa: F401 - each registers its run, as collecting its folder does
+    import tests.bench.conftest
     import tests.chaos.conftest  # noqa: F401
     from tests.conftest import _shared_fixture
     from tests.support.background import RUNS
