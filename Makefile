@@ -104,7 +104,7 @@ test: install ## lint and types, the whole test suite (end to end on local cloud
 	if [ $$checked -ne 0 ]; then cat build/mypy.log; fi; \
 	exit $$(( tests != 0 || checked != 0 ))
 
-lint: $(VENV)/.installed ## ruff (lint and format check) and mypy on lambdas/, infra/ and app.py (settings: pyproject.toml)
+lint: $(VENV)/.installed ## ruff (lint and format check) and mypy on every Python folder (settings: pyproject.toml; .pre-commit-config.yaml runs the same)
 	$(PY) -m ruff check
 	$(PY) -m ruff format --check
 	$(PY) -m mypy

@@ -18,6 +18,7 @@ import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from bench import ROOT, bill, capacity, coldstart, flow, load, tracing, warm
 from infra.consumers import PUBLISHER
@@ -50,7 +51,7 @@ def commit() -> str:
 def run(args) -> dict:
     started = time.monotonic()
     prices = PRICES
-    results = {
+    results: dict[str, Any] = {
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": machine(),
         "commit": commit(),

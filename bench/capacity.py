@@ -342,6 +342,7 @@ def reservation_lines(results: dict) -> list[str]:
             estimated.add(spec.name)
     prod = StageConfig.for_stage("prod")
     target = prod.target_orders_per_second
+    assert target is not None, "prod reserves concurrency for a target rate"
     reserved = {name: reserved_for(per, target) for name, per in figures.items()}
     account, unreserved = QUOTAS["lambdaConcurrency"]["default"], QUOTAS["lambdaConcurrency"]["unreservedMinimum"]
     lines = [

@@ -553,10 +553,10 @@ def _books(world: World, scope: Scope, events: list[dict], row: Row) -> None:
         f"money: {settled} settled orders keep their final total (completed) or nothing (cancelled), and "
         f"hold their final lines or none; {broken} do not ({pending} pending)"
     ] = broken == 0
-    now, before = world.day_counters().get("byCurrency", {}), scope.day_before.get("byCurrency", {})
+    counted, before_scope = world.day_counters().get("byCurrency", {}), scope.day_before.get("byCurrency", {})
     moved = {
-        f"{name}:{code}": Decimal(now[code][name]) - Decimal(before.get(code, {}).get(name, "0"))
-        for code in now
+        f"{name}:{code}": Decimal(counted[code][name]) - Decimal(before_scope.get(code, {}).get(name, "0"))
+        for code in counted
         for name in MONEY
     }
     moved = {name: value for name, value in moved.items() if value}

@@ -49,7 +49,7 @@ class Scope:
     orders: list[str] = field(default_factory=list)  # acknowledged order ids
     put_directly: list[dict] = field(default_factory=list)  # envelopes put on the bus by hand
     stream_items: list[dict] = field(default_factory=list)  # keys of items written to the store by hand
-    day_before: dict[str, int] = field(default_factory=dict)  # the day's counters before the run
+    day_before: dict[str, Any] = field(default_factory=dict)  # the day's counters before the run
     notes: list[str] = field(default_factory=list)
 
 
@@ -68,14 +68,21 @@ class World:
         self.run_id = f"{seed:06x}"[-6:]
         self.emails: dict[str, dict] = {}  # SES messages seen, by id (the emulator forgets them on restart)
         self.statuses: Counter = Counter()  # every API answer the scenarios' clients got, by status
-        self.outputs: Outputs | None = None
+        self._outputs: Outputs | None = None
+
+    @property
+    def outputs(self) -> Outputs:
+        """The deployed stacks' outputs (the world is entered: deployed)."""
+        if self._outputs is None:
+            raise RuntimeError("the world is not deployed yet: use it as `with World(...) as world:`")
+        return self._outputs
 
     # ---- lifecycle -----------------------------------------------------------------------
 
     def __enter__(self) -> World:
         self.cloud.start()
         self.log(f"local cloud on {self.cloud.endpoint}; deploying both stacks ...")
-        self.outputs = self.cloud.deploy(quiet=True)
+        self._outputs = self.cloud.deploy(quiet=True)
         self._connect()
         return self
 
@@ -171,6 +178,7 @@ class World:
         X-Correlation-Id, the one the events carry): it still begins with `key`."""
         headers = {"X-Correlation-Id": key, "Idempotency-Key": key}
         deadline = time.monotonic() + patience
+        answer: Answer | None = None
         while True:
             try:
                 api = self.customer_api(scope) if scope else self.api
@@ -183,7 +191,7 @@ class World:
                 )
             except OSError:
                 answer, retry = None, True
-            if not retry:
+            if not retry and answer is not None:
                 return answer
             if time.monotonic() > deadline:
                 raise TimeoutError(f"{method} {path} unanswered after {patience:.0f}s (last: {answer})")
@@ -206,7 +214,7 @@ class World:
         first = len(scope.orders)  # each order its own key, across calls
         in_flight = InFlight(self, self.window if paced else 0)
 
-        def place(n: int) -> str | None:
+        def place(n: int) -> str:
             in_flight.wait_for_room()
             body = {"items": [{"productId": scope.sku, "quantity": quantity, "price": PRICE}]}
             answer = self.request("POST", "/orders", body, key=f"{scope.prefix}{first + n}", scope=scope)
@@ -252,7 +260,7 @@ class World:
             while request:
                 response = self.dynamodb.batch_get_item(RequestItems=request)
                 found += response["Responses"].get(table, [])
-                request = response.get("UnprocessedKeys") or None
+                request = response.get("UnprocessedKeys") or {}
         return found
 
     def wait_until_counted(self, *, timeout: float = 300) -> None:
@@ -279,7 +287,7 @@ class World:
             while request:
                 response = self.dynamodb.batch_get_item(RequestItems=request)
                 found |= {item["eventId"]["S"] for item in response["Responses"].get(table, [])}
-                request = response.get("UnprocessedKeys") or None
+                request = response.get("UnprocessedKeys") or {}
         return found
 
     def logged(self, functions: list[str], message: str, since: float) -> list[dict]:

@@ -139,12 +139,18 @@ class SigV4(requests.auth.AuthBase):
 
     def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
         body = request.body.encode() if isinstance(request.body, str) else request.body
+        if body is not None and not isinstance(body, bytes):
+            raise TypeError("a streamed body cannot be signed here: send bytes or text")
         request.headers.update(
             self._signer.headers(
                 str(request.method),
                 str(request.url),
                 body,
-                {k: v for k, v in request.headers.items() if k.lower() != "connection"},
+                {
+                    k: v if isinstance(v, str) else v.decode()
+                    for k, v in request.headers.items()
+                    if k.lower() != "connection"
+                },
             )
         )
         return request

@@ -792,7 +792,7 @@ def _route_async_failure(
 
     from ministack.services import sqs as sqs_svc
 
-    record = {
+    record: dict[str, Any] = {
         "version": "1.0",
         "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime()),
         "requestContext": {
@@ -983,7 +983,7 @@ _PLATFORM_LINES = (
     ("REPORT RequestId:", "platform.report"),
 )
 # The shape (and so the size) of the rest of each platform record as AWS writes it.
-_PLATFORM_RECORD = {
+_PLATFORM_RECORD: dict[str, dict[str, Any]] = {
     "platform.start": {"version": "$LATEST"},
     "platform.runtimeDone": {"status": "success", "metrics": {"durationMs": 12.345, "producedBytes": 0}},
     "platform.report": {

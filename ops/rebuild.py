@@ -37,7 +37,7 @@ def ensure_table(name: str, client=None) -> None:
     client.get_waiter("table_exists").wait(TableName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 60})
 
 
-def rebuild(store: EventStore, read_model: OrdersReadModel, *, out=sys.stderr) -> dict[str, int]:
+def rebuild(store: EventStore, read_model: OrdersReadModel, *, out=sys.stderr) -> dict[str, float]:
     started = time.monotonic()
     total = max(store.approximate_count(), 1)
     histories: dict[str, list[Envelope]] = defaultdict(list)

@@ -183,7 +183,7 @@ class Redrive:
             ShardIteratorType="AT_SEQUENCE_NUMBER",
             SequenceNumber=info["startSequenceNumber"],
         )["ShardIterator"]
-        end, records = int(info["endSequenceNumber"]), []
+        end, records = int(info["endSequenceNumber"]), list[dict]()
         while iterator:
             page = self._streams.get_records(ShardIterator=iterator, Limit=1000)
             for record in page["Records"]:

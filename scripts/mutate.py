@@ -24,6 +24,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 STAGING = ROOT / "build" / "mutation"
@@ -201,7 +202,7 @@ def main(argv: list[str] | None = None) -> int:
         ).stdout.strip()
     )
     found = verdicts()
-    report = {
+    report: dict[str, Any] = {
         "seconds": round(seconds) if seconds else None,
         "commit": commit,
         "modules": {module: {"counts": c, "score": score(c)} for module, c in outcomes(found).items()},

@@ -16,6 +16,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 
+from pydantic import BaseModel
+
 import infra  # noqa: F401  (quiets jsii before the CDK loads)
 from catalog.types import CALLER_ID_PATTERN, IDENTIFIER_PATTERN
 from infra.consumers import HTTP_SERVICES, Door
@@ -26,7 +28,7 @@ from users.api import RegisterUser
 DOCUMENT = ROOT / "docs" / "openapi.json"
 
 # The body each route validates (parse_body in its handler), by (method, path).
-BODIES = {
+BODIES: dict[tuple[str, str], tuple[type[BaseModel], bool]] = {
     ("POST", "/orders"): (PlaceOrder, True),
     ("PUT", "/orders/{id}"): (UpdateOrder, True),
     ("POST", "/orders/{id}/cancel"): (CancelOrder, False),  # optional: the reason has a default

@@ -15,7 +15,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -178,7 +178,7 @@ def _aws_outputs() -> Outputs:
 
 
 @pytest.fixture(scope="session")
-def deployment(tmp_path_factory) -> Deployment:
+def deployment(tmp_path_factory) -> Iterator[Deployment]:
     if ON_AWS:
         yield Deployment(_aws_outputs(), endpoint=None).priced(PRICE_LIST)
         return

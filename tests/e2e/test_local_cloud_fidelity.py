@@ -67,7 +67,8 @@ def queue(sqs, name: str) -> tuple[str, str]:
 
 def received_within(sqs, queue_url: str, *, seconds: float) -> list[dict]:
     """The first messages the queue gives within `seconds` (none: an empty list)."""
-    received, deadline = [], time.monotonic() + seconds
+    received: list[dict] = []
+    deadline = time.monotonic() + seconds
     while not received and time.monotonic() < deadline:
         received = sqs.receive_message(QueueUrl=queue_url, WaitTimeSeconds=1).get("Messages", [])
     return received

@@ -283,6 +283,7 @@ def read_model_status(order_id: str = ORDER) -> tuple[str, int]:
     from orders.read_model import OrdersReadModel
 
     view = OrdersReadModel(aws.ORDERS).get(order_id, consistent=True)
+    assert view is not None, order_id
     return view.order.status.value, view.order.version
 
 

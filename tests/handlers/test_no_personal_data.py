@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import boto3
 import pytest
@@ -21,7 +21,7 @@ ADDRESS = "ada@example.com"
 
 
 @pytest.fixture
-def logged(monkeypatch, caplog) -> Callable[[], str]:
+def logged(monkeypatch, caplog) -> Iterator[Callable[[], str]]:
     """Whatever the functions log, DEBUG included: their logger's lines (the function's stdout)
     and any library's (the tracer logs an exception it records in the trace)."""
     from common.observability import logger

@@ -237,7 +237,7 @@ def stage_templates(stage: str) -> list[dict]:
     from tests.infra.conftest import CDK_CONTEXT
 
     stacks = build(cdk.App(context={**CDK_CONTEXT, "stage": stage}))
-    return [Template.from_stack(stack).to_json() for stack in stacks]
+    return [dict(Template.from_stack(stack).to_json()) for stack in stacks]
 
 
 if __name__ == "__main__":

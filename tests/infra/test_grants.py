@@ -230,7 +230,7 @@ def _queried(table_name: str, params: dict) -> list[str] | None:
 def touched(operation: str, params: dict) -> Iterator[tuple[str, str, list[str] | None]]:
     """(IAM action, resource, partition keys) for each item one DynamoDB call acts on: a
     transaction or a batch is authorised item by item, each by its own action."""
-    table = params.get("TableName")
+    table = str(params.get("TableName"))
     match operation:
         case "PutItem":
             yield "dynamodb:PutItem", _resource(table), _key(table, params["Item"])

@@ -34,7 +34,7 @@ def order(n: int):
             customerId="c",
             currency=CURRENCIES[n % 3],
             totalAmount=price,
-            items=[OrderItem(productId="p", quantity=1, price=price)],
+            items=(OrderItem(productId="p", quantity=1, price=price),),
         ),
         version=1,
         user_id="c",

@@ -71,7 +71,9 @@ class OrderLife(RuleBasedStateMachine):
 
     @property
     def order(self) -> Order:
-        return Order.replay(self.stream)
+        replayed = Order.replay(self.stream)
+        assert replayed is not None, "the machine's order is created first"
+        return replayed
 
     @initialize(items=lines)
     def place(self, items):

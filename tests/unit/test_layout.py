@@ -44,7 +44,8 @@ def imports() -> dict[str, set[str]]:
 
 def cycles(edges: dict[str, set[str]]) -> list[tuple[str, str]]:
     def reach(start: str) -> set[str]:
-        seen, todo = set(), [start]
+        seen: set[str] = set()
+        todo = [start]
         while todo:
             for following in edges.get(todo.pop(), set()) - seen:
                 seen.add(following)
