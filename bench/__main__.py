@@ -787,7 +787,7 @@ every read was; a signature checked instead would cost a KMS call an event.
   {flow.WARM_UP} orders: the latency is the emulator's, not AWS's, and it is the ratio between
   runs that means something. MiniStack 1.5.33 waited up to 50 ms after every invocation for a
   first log line, so a silent invocation (the publisher's clean batches) lasted 50 ms longer
-  than its work; `localcloud/ministack_fixes.py` (`end_invocations_without_waiting_for_logs`)
+  than its work; `localcloud/fixes/awslambda.py` (`end_invocations_without_waiting_for_logs`)
   ends it when the handler returns, as AWS does.
 - **The bill** multiplies what one order caused by the list prices. `localcloud/meter.py` counts,
   inside the local cloud: DynamoDB units as DynamoDB reports them (the larger of the item before

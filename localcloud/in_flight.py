@@ -4,7 +4,7 @@ stream records its event-source mappings have not yet got past (being gathered f
 being handled, or waiting out a retry's back-off). AWS has no such figure: a harness there
 waits on outcomes.
 
-Each part is counted by the fix that runs it (localcloud/ministack_fixes.py): it registers a
+Each part is counted by the fix that runs it (localcloud/fixes/): it registers a
 counter here and calls `changed()` whenever its figure may have moved. The total goes to the
 file LOCAL_CLOUD_IN_FLIGHT names (`LocalCloud.in_flight()` reads it), written on every change,
 so that it is never behind: a function that finishes after writing to a streamed table has

@@ -1,6 +1,6 @@
 """Counts what a run would be billed for on AWS, as the local cloud serves it. Used by the
 benchmark (`make bench`), never by `make up`: the server installs it only when
-LOCAL_CLOUD_METER names a file (ministack_fixes.meter_billing, with the other patches), and
+LOCAL_CLOUD_METER names a file (`install`, with the fixes' framework), and
 writes the cumulative counts there twice a second.
 
 What it counts, and by which of AWS's rules:
@@ -308,3 +308,36 @@ def read(path: str) -> dict[str, Any]:
             return json.load(source)
     except (OSError, json.JSONDecodeError):
         return {}
+
+
+def install(path: str) -> None:
+    """Wrap the meter around MiniStack's request handlers and worker, with the same checks as the
+    fixes (localcloud/fixes/framework.py): not a difference from AWS, so not a fix. The server
+    calls it only when LOCAL_CLOUD_METER names the file to write the counts to."""
+    from ministack.core import lambda_runtime
+    from ministack.services import cloudwatch_logs, dynamodb, eventbridge, ses, sqs
+
+    from localcloud.fixes.framework import patch, require
+
+    fix, handler = "meter", ("method", "path", "headers", "body", "query_params")
+    require(eventbridge, "_archives", fix=fix)
+    require(cloudwatch_logs, "_log_groups", fix=fix)
+    patch(dynamodb, "handle_request", _metered_dynamodb, fix=fix, params=handler)
+    patch(
+        lambda_runtime.Worker,
+        "invoke",
+        _metered_worker_invoke,
+        fix=fix,
+        params=("self", "event", "request_id", "trace_id", "depth", "durable", "invoked_function_arn"),
+    )
+    patch(eventbridge, "handle_request", _metered_events, fix=fix, params=handler)
+    patch(
+        eventbridge,
+        "_archive_event",
+        lambda original: _metered_archive(original, lambda: eventbridge._archives),
+        fix=fix,
+        params=("event", "view"),
+    )
+    patch(ses, "handle_request", _metered_ses, fix=fix, params=handler)
+    patch(sqs, "handle_request", _metered_sqs, fix=fix, params=handler)
+    start_flushing(path, lambda: cloudwatch_logs._log_groups)

@@ -1,4 +1,4 @@
-"""Runs MiniStack on 127.0.0.1 with the fixes in localcloud/ministack_fixes.py applied.
+"""Runs MiniStack on 127.0.0.1 with the fixes in localcloud/fixes/ applied.
 
 Started by `make up` and by the end-to-end tests (localcloud.process), not by hand.
 """
@@ -14,11 +14,11 @@ def main() -> None:
     os.environ.setdefault("IOT_MTLS_ENABLED", "0")  # no listener on 0.0.0.0:8883
     from ministack import app
 
-    from localcloud import ministack_fixes
+    from localcloud import fixes, meter
 
-    ministack_fixes.apply_all()
+    fixes.apply_all()
     if os.environ.get("LOCAL_CLOUD_METER"):  # the benchmark counts what AWS would bill
-        ministack_fixes.meter_billing(os.environ["LOCAL_CLOUD_METER"])
+        meter.install(os.environ["LOCAL_CLOUD_METER"])
     sys.argv = [sys.argv[0]]  # MiniStack parses its own flags; run in the foreground
     app.main()
 

@@ -6,7 +6,7 @@ What goes in, as on AWS:
 - each traced Lambda invocation's segment (the function's: its name, its id, which is the
   `Parent` of the header the function runs with, the segment it continues, its start, its end,
   and whether it failed), recorded by the server when the invocation ends
-  (ministack_fixes.continue_traces_across_the_bus);
+  (localcloud/fixes/xray.py, continue_traces_across_the_bus);
 - the documents functions send themselves (PutTraceSegments).
 
 It serves PutTraceSegments, BatchGetTraces and GetTraceSummaries (every trace started in the

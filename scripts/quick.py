@@ -120,6 +120,8 @@ def selected(files: list[str]) -> tuple[list[str], list[str]]:
                 or any(relative.startswith(folder) for folder in fixtures)
                 or any(i.split(".")[0] in reached for i in imported)
                 or any(i == t or i.startswith(t + ".") for i in imported for t in tools)
+                # a package a test imports (localcloud.fixes) reaches the modules in it
+                or any("." in i and t.startswith(i + ".") for i in imported for t in tools)
             )
             if hits:
                 (chosen.add(relative) if suite in FAST else slow.add(suite))

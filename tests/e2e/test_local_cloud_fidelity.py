@@ -1,5 +1,5 @@
 """Where MiniStack differs from AWS in ways this system depends on, shown on plain MiniStack,
-and each fix (localcloud/ministack_fixes.py) shown on the patched one. When an upgrade of
+and each fix (localcloud/fixes/) shown on the patched one. When an upgrade of
 MiniStack fixes a difference upstream, the `unpatched` case of its test fails: drop the fix."""
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """PutEvents refuses what AWS refuses, entry by entry or for the whole request, with AWS's
 error codes: each case put with the real AWS CLI, as a user would, next to a valid entry in
-the same call that must still be delivered (localcloud/ministack_fixes.validate_put_events)."""
+the same call that must still be delivered (localcloud/fixes/eventbridge.py, validate_put_events)."""
 
 from __future__ import annotations
 

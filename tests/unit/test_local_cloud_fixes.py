@@ -1,4 +1,4 @@
-"""The local cloud's fixes to MiniStack (localcloud/ministack_fixes.py) apply to the pinned
+"""The local cloud's fixes to MiniStack (localcloud/fixes/) apply to the pinned
 MiniStack, and none can silently become a no-op: a name gone or of another shape stops the
 start with a message naming it, another MiniStack version is refused, and an exception raised
 inside a replacement is logged before MiniStack can swallow it. No cloud runs here."""
@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from localcloud import ministack_fixes as fixes
+from localcloud import fixes
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -23,8 +23,8 @@ def test_every_fix_and_the_meter_apply_to_the_pinned_ministack():
     # in a process of its own: the fixes change MiniStack's modules for good
     script = (
         "import logging, tempfile; logging.basicConfig(level=logging.INFO)\n"
-        "from localcloud import ministack_fixes as f\n"
-        "f.apply_all(); f.meter_billing(tempfile.mktemp())\n"
+        "from localcloud import fixes, meter\n"
+        "fixes.apply_all(); meter.install(tempfile.mktemp())\n"
         "from ministack.services import eventbridge, lambda_svc\n"
         "assert eventbridge._dispatch_to_lambda.__wrapped__.__name__ == 'dispatch_to_lambda'\n"
         "assert lambda_svc.invoke_async_with_retry.__wrapped__.__name__ == 'invoke_async_with_retry'\n"

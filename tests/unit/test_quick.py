@@ -26,7 +26,7 @@ def test_a_changed_test_or_fixture_file_picks_itself_or_its_folder():
 
 
 def test_a_change_to_a_tool_picks_the_tests_that_import_it():
-    tests, slow = selected(["localcloud/ministack_fixes.py"])
+    tests, slow = selected(["localcloud/fixes/eventbridge.py"])
     assert "tests/unit/test_local_cloud_fixes.py" in tests and "tests/handlers/test_orders_api.py" not in tests
     assert "tests/e2e" in slow
 
