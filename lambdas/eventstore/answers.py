@@ -1,11 +1,11 @@
 """A service's answers about one order, kept as a stream of its own in the event store.
 
 The payment provider and the inventory reservations both answer the saga's requests this way
-(`payment:<orderId>`, `reservation:<orderId>`): the answer is version 1, written only if
-absent, so an order is answered once however often it is asked; its undoing (a refund, a
-release) is version 2, once, and only after the answer it undoes. The stream is the record:
-no idempotency record beside it. Each event is caused by the request it answers, in the
-request's conversation.
+(`payment:<orderId>`, `reservation:<orderId>`): the answer is version 1, recorded only if
+absent, so an order is answered once however often it is asked; its reversal (a refund, a
+release, a shipment that ends a reservation) is version 2, once, and only after the answer it
+reverses. The stream is the record: no idempotency record beside it. Each event is caused by
+the request it answers, in the request's conversation.
 """
 
 from collections.abc import Iterable
@@ -15,7 +15,7 @@ from typing import Any
 from catalog import Envelope, EventType, new_event
 from eventstore.store import ConcurrencyError, EventStore
 
-ANSWER, UNDO = 1, 2  # the versions
+ANSWER_VERSION, REVERSAL_VERSION = 1, 2
 
 
 @dataclass(frozen=True)
@@ -31,32 +31,36 @@ PAYMENTS = AnswerStreams("payment", user="payments")
 RESERVATIONS = AnswerStreams("reservation", user="inventory")
 
 
-class Answers:
+class OrderAnswers:
+    """One service's answers about each order: `record` an answer, `reverse` it, read either."""
+
     def __init__(self, store: EventStore, streams: AnswerStreams):
         self._store = store
         self.streams = streams
 
-    def answer(
-        self, event_type: EventType, order_id: str, payload: Any, request: Envelope, guards: Iterable[dict] = ()
+    def record(
+        self, event_type: EventType, order_id: str, payload: Any, request: Envelope, together_with: Iterable[dict] = ()
     ) -> bool:
-        """Answer the order, with the guards' writes in the same transaction (GuardFailed if one
-        fails); False if it was answered already."""
-        return self._write(event_type, order_id, payload, ANSWER, request, guards)
+        """Record the order's answer, with `together_with`'s writes in the same transaction
+        (GuardFailed if one fails); False if the order was answered already."""
+        return self._write(event_type, order_id, payload, ANSWER_VERSION, request, together_with)
 
-    def undo(
-        self, event_type: EventType, order_id: str, payload: Any, request: Envelope, guards: Iterable[dict] = ()
+    def reverse(
+        self, event_type: EventType, order_id: str, payload: Any, request: Envelope, together_with: Iterable[dict] = ()
     ) -> bool:
-        """Undo the answer, with the guards' writes; False if it was undone already."""
-        return self._write(event_type, order_id, payload, UNDO, request, guards)
+        """Reverse the order's answer, with `together_with`'s writes; False if it was reversed already."""
+        return self._write(event_type, order_id, payload, REVERSAL_VERSION, request, together_with)
 
-    def answered(self, order_id: str) -> Envelope | None:
+    def answer_of(self, order_id: str) -> Envelope | None:
         """The order's answer, read strongly consistent; None if it has none yet."""
-        found = self._store.load(self.streams.stream(order_id), up_to_version=ANSWER)
+        found = self._store.load(self.streams.stream(order_id), up_to_version=ANSWER_VERSION)
         return found[0] if found else None
 
-    def undone(self, order_id: str) -> Envelope | None:
-        """The undoing of the order's answer, read strongly consistent; None if it has none yet."""
-        found = self._store.load(self.streams.stream(order_id), after_version=ANSWER, up_to_version=UNDO)
+    def reversal_of(self, order_id: str) -> Envelope | None:
+        """The reversal of the order's answer, read strongly consistent; None if it has none yet."""
+        found = self._store.load(
+            self.streams.stream(order_id), after_version=ANSWER_VERSION, up_to_version=REVERSAL_VERSION
+        )
         return found[0] if found else None
 
     def _write(
@@ -66,7 +70,7 @@ class Answers:
         payload: Any,
         version: int,
         request: Envelope,
-        guards: Iterable[dict],
+        together_with: Iterable[dict],
     ) -> bool:
         event = new_event(
             event_type,
@@ -78,7 +82,7 @@ class Answers:
             causation_id=str(request.eventId),
         )
         try:
-            self._store.append([event], guards=list(guards))
+            self._store.append([event], together_with=list(together_with))
         except ConcurrencyError:
             return False
         return True

@@ -80,27 +80,28 @@ class EventStore:
 
     # ---- write ----------------------------------------------------------------------------
 
-    def append(self, events: Sequence[Envelope], *, guards: Sequence[dict] = ()) -> None:
+    def append(self, events: Sequence[Envelope], *, together_with: Sequence[dict] = ()) -> None:
         """Append one command's events atomically; each aggregate's among them contiguous.
 
-        guards are further TransactWriteItems actions (on other tables) that must succeed with
-        the events or not at all: a uniqueness claim, a stock update. A guard whose condition
-        fails raises GuardFailed with its index.
+        `together_with` are further TransactWriteItems actions (on other tables) that must
+        succeed with the events or not at all: a uniqueness claim, a stock update, a check that
+        another stream has not moved (`absent`). One whose condition fails raises GuardFailed
+        with its index.
         """
         if not events:
             return
-        self._check_batch(events, len(guards))
+        self._check_batch(events, len(together_with))
         items = [self._to_item(event) for event in events]
         condition = "attribute_not_exists(aggregateId)"
         try:
-            if len(items) == 1 and not guards:
+            if len(items) == 1 and not together_with:
                 self._client.put_item(TableName=self.table_name, Item=items[0], ConditionExpression=condition)
             else:
                 puts = [
                     {"Put": {"TableName": self.table_name, "Item": item, "ConditionExpression": condition}}
                     for item in items
                 ]
-                self._client.transact_write_items(TransactItems=[*puts, *guards])
+                self._client.transact_write_items(TransactItems=[*puts, *together_with])
         except ClientError as error:
             failed = _failed_conditions(error)
             if any(index >= len(items) for index in failed):
@@ -113,8 +114,9 @@ class EventStore:
             raise
 
     def absent(self, aggregate_id: str, version: int) -> dict:
-        """A guard that no event is stored at (aggregate_id, version): appended with events, they
-        are written only while that stream has not reached that version (ConditionCheckItem)."""
+        """A check that no event is stored at (aggregate_id, version), to append `together_with`
+        events: they are written only while that stream has not reached that version
+        (ConditionCheckItem)."""
         return {
             "ConditionCheck": {
                 "TableName": self.table_name,
@@ -124,11 +126,11 @@ class EventStore:
         }
 
     @staticmethod
-    def _check_batch(events: Sequence[Envelope], guards: int) -> None:
-        if len(events) + guards > MAX_TRANSACTION_ACTIONS:
+    def _check_batch(events: Sequence[Envelope], others: int) -> None:
+        if len(events) + others > MAX_TRANSACTION_ACTIONS:
             raise EventStoreError(
-                f"one command may append at most {MAX_TRANSACTION_ACTIONS} events and guards, "
-                f"got {len(events) + guards}"
+                f"one command may write at most {MAX_TRANSACTION_ACTIONS} events and actions together with them, "
+                f"got {len(events) + others}"
             )
         last_version: dict[str, int] = {}
         for event in events:

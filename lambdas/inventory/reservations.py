@@ -28,13 +28,13 @@ from catalog.payloads import (
     ReservedLine,
 )
 from common import clients
-from eventstore.answers import RESERVATIONS, Answers
+from eventstore.answers import RESERVATIONS, OrderAnswers
 from eventstore.store import EventStore, GuardFailed
 
 
 class Reservations:
     def __init__(self, store: EventStore, stock_table: str, *, client=None):
-        self._answers = Answers(store, RESERVATIONS)
+        self._answers = OrderAnswers(store, RESERVATIONS)
         self._stock = stock_table
         self._client = client or clients.client("dynamodb")
 
@@ -48,19 +48,19 @@ class Reservations:
     def reserve(self, request: Envelope) -> dict[str, Any]:
         order_id, lines = request.payload.orderId, request.payload.lines
         try:
-            if self._answers.answer(
+            if self._answers.record(
                 EventType.INVENTORY_UPDATED,
                 order_id,
                 InventoryUpdated(orderId=order_id, lines=lines),
                 request,
-                guards=[self._move(line, available=-line.quantity) for line in lines],
+                together_with=[self._move(line, available=-line.quantity) for line in lines],
             ):
                 return {"orderId": order_id, "outcome": "reserved"}
             return {"orderId": order_id, "outcome": "already-answered"}
         except GuardFailed:
             pass  # a line is short
         short = self._short_lines(lines)
-        if not self._answers.answer(
+        if not self._answers.record(
             EventType.INVENTORY_INSUFFICIENT,
             order_id,
             InventoryInsufficient(orderId=order_id, shortLines=short),
@@ -71,17 +71,17 @@ class Reservations:
 
     def release(self, request: Envelope) -> dict[str, Any]:
         order_id = request.payload.orderId
-        answer = self._answers.answered(order_id)
+        answer = self._answers.answer_of(order_id)
         if not answer or answer.eventType != EventType.INVENTORY_UPDATED:
             return {"orderId": order_id, "outcome": "nothing-to-release"}
         lines = answer.payload.lines
         try:
-            if self._answers.undo(
+            if self._answers.reverse(
                 EventType.INVENTORY_RELEASED,
                 order_id,
                 InventoryReleased(orderId=order_id, lines=lines),
                 request,
-                guards=[self._move(line, available=line.quantity) for line in lines],
+                together_with=[self._move(line, available=line.quantity) for line in lines],
             ):
                 return {"orderId": order_id, "outcome": "released"}
         except GuardFailed:
@@ -91,20 +91,20 @@ class Reservations:
     def ship(self, completed: Envelope) -> dict[str, Any]:
         """A completed order's reserved units leave the stock, once."""
         order_id = completed.payload.orderId
-        answer = self._answers.answered(order_id)
+        answer = self._answers.answer_of(order_id)
         if not answer or answer.eventType != EventType.INVENTORY_UPDATED:
             return {"orderId": order_id, "outcome": "nothing-to-ship"}
         lines = answer.payload.lines
         try:
-            shipped = self._answers.undo(
+            shipped = self._answers.reverse(
                 EventType.INVENTORY_SHIPPED,
                 order_id,
                 InventoryShipped(orderId=order_id, lines=lines),
                 completed,
-                guards=[self._ship(line) for line in lines],
+                together_with=[self._ship(line) for line in lines],
             )
         except GuardFailed:
-            if self._answers.undone(order_id) is None:
+            if self._answers.reversal_of(order_id) is None:
                 raise  # fewer units reserved than the order holds: a bug, retried and then parked
             shipped = False  # ended already: its units are not reserved any more
         if not shipped:

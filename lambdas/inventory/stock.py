@@ -141,7 +141,7 @@ class Stock:
                 }
             }
             try:
-                self._store.append([event], guards=[write])
+                self._store.append([event], together_with=[write])
                 return event
             except (ConcurrencyError, GuardFailed, Contended):  # another writer, or a reservation under way
                 continue

@@ -82,7 +82,7 @@ class OrderService:
         lines = items(order) if callable(items) else items
         event = _event(EventType.ORDER_UPDATED, order_id, order.update_items(lines), order.version + 1, caller)
         try:
-            self._store.append([event], guards=[self._store.absent(saga_stream(order_id), PAYMENT_ASKED)])
+            self._store.append([event], together_with=[self._store.absent(saga_stream(order_id), PAYMENT_ASKED)])
         except GuardFailed:
             raise OrderClosed(order_id) from None
         return event

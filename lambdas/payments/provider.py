@@ -41,7 +41,7 @@ from catalog import Envelope, EventType
 from catalog.payloads import PaymentFailed, PaymentProcessed, PaymentRefunded
 from common import clients
 from common.observability import logger
-from eventstore.answers import PAYMENTS, Answers
+from eventstore.answers import PAYMENTS, OrderAnswers
 from eventstore.store import EventStore
 
 KEYS = uuid.UUID("6f1d2a43-0c1e-4d39-9a59-3c1f2b8e5d70")  # namespace of the simulated network's ids
@@ -250,7 +250,7 @@ class PaymentCalls:
 
 class PaymentProvider:
     def __init__(self, store: EventStore, network: CardNetwork, calls: PaymentCalls):
-        self._answers = Answers(store, PAYMENTS)
+        self._answers = OrderAnswers(store, PAYMENTS)
         self.network = network
         self._calls = calls
 
@@ -261,7 +261,7 @@ class PaymentProvider:
 
     def _charge(self, request: Envelope) -> dict[str, Any]:
         order_id, amount, currency = request.payload.orderId, request.payload.amount, request.payload.currency
-        if self._answers.answered(order_id) is not None:
+        if self._answers.answer_of(order_id) is not None:
             return {"orderId": order_id, "outcome": "already-answered"}
         key = f"charge:{order_id}"
         self._before_calling(key, request)
@@ -273,16 +273,16 @@ class PaymentProvider:
         else:
             outcome = EventType.PAYMENT_PROCESSED
             payload = PaymentProcessed(orderId=order_id, paymentId=payment_id, amount=amount, currency=currency)
-        if not self._answers.answer(outcome, order_id, payload, request):
+        if not self._answers.record(outcome, order_id, payload, request):
             return {"orderId": order_id, "outcome": "already-answered"}
         return {"orderId": order_id, "outcome": outcome.value}
 
     def _refund(self, request: Envelope) -> dict[str, Any]:
         order_id, payment_id = request.payload.orderId, request.payload.paymentId
-        charged = self._answers.answered(order_id)
+        charged = self._answers.answer_of(order_id)
         if not charged or charged.eventType != EventType.PAYMENT_PROCESSED or charged.payload.paymentId != payment_id:
             return {"orderId": order_id, "outcome": "nothing-to-refund"}
-        if self._answers.undone(order_id) is not None:
+        if self._answers.reversal_of(order_id) is not None:
             return {"orderId": order_id, "outcome": "nothing-to-refund"}  # refunded already
         asked, paid = request.payload, charged.payload
         if asked.currency != paid.currency or asked.amount > paid.amount:
@@ -294,7 +294,7 @@ class PaymentProvider:
         self._before_calling(key, request)
         self.network.refund(key, request.payload.amount)
         payload = PaymentRefunded(orderId=order_id, paymentId=payment_id, amount=asked.amount, currency=asked.currency)
-        if not self._answers.undo(EventType.PAYMENT_REFUNDED, order_id, payload, request):
+        if not self._answers.reverse(EventType.PAYMENT_REFUNDED, order_id, payload, request):
             return {"orderId": order_id, "outcome": "nothing-to-refund"}  # refunded already
         return {"orderId": order_id, "outcome": EventType.PAYMENT_REFUNDED.value}
 

@@ -98,7 +98,7 @@ class SagaCoordinator:
             )
             for offset, (event_type, payload) in enumerate(decision.commands, start=1)
         ]
-        guards = []
+        checks = []
         if decision.complete_order or decision.cancel_order:
             # The order's own rules decide its last event (orders/service.py): the saga only
             # appends it, in the same transaction as its commands.
@@ -108,5 +108,5 @@ class SagaCoordinator:
         else:
             # Its commands are decided from the order as read (its total, its lines): written only
             # while the order is still at that version, or read again.
-            guards.append(self._store.absent(order_id, facts.order[-1].version + 1))
-        self._store.append(events, guards=guards)
+            checks.append(self._store.absent(order_id, facts.order[-1].version + 1))
+        self._store.append(events, together_with=checks)

@@ -86,7 +86,8 @@ class Facts:
         return self.first(self.reservation, EventType.INVENTORY_UPDATED) is not None
 
     @property
-    def short(self) -> Envelope | None:
+    def stock_short(self) -> Envelope | None:
+        """The reservation's answer that stock was short (INVENTORY_INSUFFICIENT), if it was."""
         return self.first(self.reservation, EventType.INVENTORY_INSUFFICIENT)
 
     def asked(self, command: EventType) -> bool:
@@ -99,7 +100,7 @@ class Facts:
             return None
         if self.asked(EventType.PAYMENT_REQUESTED) and self.charge is None and self.declined is None:
             return "payment"
-        if self.asked(EventType.INVENTORY_RESERVATION_REQUESTED) and not self.reserved and self.short is None:
+        if self.asked(EventType.INVENTORY_RESERVATION_REQUESTED) and not self.reserved and self.stock_short is None:
             return "stock reservation"
         return None
 
@@ -145,8 +146,8 @@ def decide(facts: Facts, *, timed_out: bool = False) -> Decision:
             f"{order.totalAmount:.2f} {order.currency}"
         )
         return Decision(commands=_compensations(facts, reason), cancel_order=reason)
-    if facts.short is not None:
-        short = ", ".join(f"{line.productId} short by {line.quantity}" for line in facts.short.payload.shortLines)
+    if facts.stock_short is not None:
+        short = ", ".join(f"{line.productId} short by {line.quantity}" for line in facts.stock_short.payload.shortLines)
         reason = f"insufficient stock: {short}"
         return Decision(commands=_compensations(facts, reason), cancel_order=reason)
     if facts.reserved:

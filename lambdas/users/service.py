@@ -66,7 +66,7 @@ class UserService:
             }
         }
         try:
-            self._store.append([event], guards=[claim])
+            self._store.append([event], together_with=[claim])
         except GuardFailed:
             raise EmailTaken from None
         except ConcurrencyError:

@@ -175,22 +175,25 @@ def test_a_lost_race_names_the_aggregate_and_the_version(store):
 def test_a_failed_guard_is_named_by_its_index_and_nothing_is_written(store):
     from eventstore.store import GuardFailed
 
-    store.append([orders.created(order_id="a")], guards=[_claim("taken@example.com")])
+    store.append([orders.created(order_id="a")], together_with=[_claim("taken@example.com")])
     with pytest.raises(GuardFailed, match="guard 1 of the append failed its condition") as error:
         store.append(
             [orders.created(order_id="b"), orders.created(order_id="c")],
-            guards=[_claim("free@example.com"), _claim("taken@example.com")],
+            together_with=[_claim("free@example.com"), _claim("taken@example.com")],
         )
     assert error.value.index == 1
     assert store.load("b") == [] and store.load("c") == []
 
 
 def test_events_and_guards_together_fill_one_transaction_at_most(store):
-    store.append([orders.updated(version=v) for v in range(2, 100)], guards=[_claim("one"), _claim("two")])  # 100
+    store.append(
+        [orders.updated(version=v) for v in range(2, 100)], together_with=[_claim("one"), _claim("two")]
+    )  # 100
     assert len(store.load("order-1")) == 98
-    with pytest.raises(EventStoreError, match="at most 100 events and guards, got 101"):
+    with pytest.raises(EventStoreError, match="at most 100 events and actions together with them, got 101"):
         store.append(
-            [orders.updated(order_id="b", version=v) for v in range(2, 92)], guards=[_claim(f"g{i}") for i in range(11)]
+            [orders.updated(order_id="b", version=v) for v in range(2, 92)],
+            together_with=[_claim(f"g{i}") for i in range(11)],
         )
 
 

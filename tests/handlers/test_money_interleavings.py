@@ -71,7 +71,7 @@ def streams(order_id):
 def test_every_interleaving_keeps_the_books(world, store, stock, currency, steps, monkeypatch):
     from analytics import consumer as analytics
     from analytics.counters import DailyCounters
-    from eventstore.answers import Answers
+    from eventstore.answers import OrderAnswers
     from eventstore.store import ConcurrencyError
     from infra.consumers import consumers_of
     from inventory.stock import Stock
@@ -174,8 +174,8 @@ def test_every_interleaving_keeps_the_books(world, store, stock, currency, steps
                     raise TimeoutError("died after the network answered")
 
                 with monkeypatch.context() as p:
-                    p.setattr(Answers, "answer", boom)
-                    p.setattr(Answers, "undo", boom)
+                    p.setattr(OrderAnswers, "record", boom)
+                    p.setattr(OrderAnswers, "reverse", boom)
                     with contextlib.suppress(TimeoutError):
                         payments.handle(events[s[1] % len(events)])
                 log.append("crash")

@@ -118,14 +118,14 @@ def test_each_call_is_recorded_before_it_is_made(payments, store, charge, monkey
 
 def died_after_calling(payments, monkeypatch, request):
     """The network moved the money, and the run died before it wrote the answer."""
-    from eventstore.answers import Answers
+    from eventstore.answers import OrderAnswers
 
     def crash(*_, **__):
         raise TimeoutError("the function timed out after the network's answer")
 
     with monkeypatch.context() as patched:
-        patched.setattr(Answers, "answer", crash)
-        patched.setattr(Answers, "undo", crash)
+        patched.setattr(OrderAnswers, "record", crash)
+        patched.setattr(OrderAnswers, "reverse", crash)
         with pytest.raises(TimeoutError):
             payments.handle(request)
 
