@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The bill of an older commit, counted by today's meter, for docs/PERFORMANCE.md's "before"
-# column: scripts/bench_baseline.sh 3b7d394 (ORDERS=... for a shorter run).
+# column: scripts/bench_baseline.sh 3b7d394 (METERED=... for a shorter run).
 # Checks the commit out beside this one, lays today's meter and bill over it (nothing else),
 # runs the benchmark there and keeps its bill in docs/performance/baseline.json.
 set -euo pipefail
@@ -12,8 +12,8 @@ git -C "$root" worktree add --detach "$tree" "$commit" >/dev/null
 ln -s "$root/.venv" "$tree/.venv"
 ln -s "$root/node_modules" "$tree/node_modules"
 cp "$root/localcloud/meter.py" "$tree/localcloud/"
-cp "$root/bench/__main__.py" "$root/bench/flow.py" "$root/bench/bill.py" "$root/bench/prices.json" "$tree/bench/"
-(cd "$tree" && .venv/bin/python -m bench --orders "${ORDERS:-200}" --out "$tree/out")
+cp "$root"/bench/*.py "$root/bench/prices.json" "$root/bench/PERFORMANCE.md.template" "$tree/bench/"
+(cd "$tree" && .venv/bin/python -m bench --metered "${METERED:-20}" --out "$tree/out")
 "$root/.venv/bin/python" - "$tree/out/results.json" "$root/docs/performance/baseline.json" "$commit" <<'PY'
 import json, sys
 results = json.load(open(sys.argv[1]))
