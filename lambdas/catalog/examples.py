@@ -8,22 +8,24 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from uuid import UUID
 
-from catalog import CATALOG, Envelope, EventType, Metadata, envelope_model
-from catalog import payloads as p
+from catalog import CATALOG, Envelope, EventType, Metadata, envelope_model, payloads
 
 SAMPLE_ORDER_ID = "sample-order-1"
 _ITEMS = (
-    p.OrderItem(productId="SKU-RED-MUG", quantity=2, price=Decimal("12.50")),
-    p.OrderItem(productId="SKU-TEA-100G", quantity=1, price=Decimal("7.95")),
+    payloads.OrderItem(productId="SKU-RED-MUG", quantity=2, price=Decimal("12.50")),
+    payloads.OrderItem(productId="SKU-TEA-100G", quantity=1, price=Decimal("7.95")),
 )
-_LINES = (p.ReservedLine(productId="SKU-RED-MUG", quantity=2), p.ReservedLine(productId="SKU-TEA-100G", quantity=1))
+_LINES = (
+    payloads.ReservedLine(productId="SKU-RED-MUG", quantity=2),
+    payloads.ReservedLine(productId="SKU-TEA-100G", quantity=1),
+)
 _PAYMENT = "pay-0000000000000001"
 
 
 def _example(
     event_type: EventType,
     n: int,
-    payload: p.Payload,
+    payload: payloads.Payload,
     *,
     version: int,
     aggregate: str | None = None,
@@ -51,93 +53,106 @@ _SAGA, _PAYMENTS, _RESERVATION = (
     f"payment:{SAMPLE_ORDER_ID}",
     f"reservation:{SAMPLE_ORDER_ID}",
 )
-O = SAMPLE_ORDER_ID
-E = EventType
+ORDER = SAMPLE_ORDER_ID  # the sample checkout's order
 
 # One example per event type (and the order's later events), named as its file in events/.
 EXAMPLES: dict[str, Envelope] = {
     "user-registered": _example(
-        E.USER_REGISTERED,
+        EventType.USER_REGISTERED,
         20,
-        p.UserRegistered(userId="cust-42", email="ada@example.com", name="Ada Lovelace"),
+        payloads.UserRegistered(userId="cust-42", email="ada@example.com", name="Ada Lovelace"),
         version=1,
         aggregate="user:cust-42",
     ),
     "inventory-adjusted": _example(
-        E.INVENTORY_ADJUSTED,
+        EventType.INVENTORY_ADJUSTED,
         21,
-        p.InventoryAdjusted(productId="SKU-RED-MUG", onHand=40, available=40),
+        payloads.InventoryAdjusted(productId="SKU-RED-MUG", onHand=40, available=40),
         version=1,
         aggregate="product:SKU-RED-MUG",
     ),
     "product-priced": _example(
-        E.PRODUCT_PRICED,
+        EventType.PRODUCT_PRICED,
         22,
-        p.ProductPriced(productId="SKU-RED-MUG", prices={"EUR": Decimal("12.50"), "USD": Decimal("13.90")}),
+        payloads.ProductPriced(productId="SKU-RED-MUG", prices={"EUR": Decimal("12.50"), "USD": Decimal("13.90")}),
         version=2,
         aggregate="product:SKU-RED-MUG",
     ),
     "order-created": _example(
-        E.ORDER_CREATED,
+        EventType.ORDER_CREATED,
         1,
-        p.OrderCreated(orderId=O, customerId="cust-42", items=_ITEMS, totalAmount=Decimal("32.95"), currency="EUR"),
+        payloads.OrderCreated(
+            orderId=ORDER, customerId="cust-42", items=_ITEMS, totalAmount=Decimal("32.95"), currency="EUR"
+        ),
         version=1,
     ),
     "order-updated": _example(
-        E.ORDER_UPDATED, 2, p.OrderUpdated(orderId=O, items=_ITEMS[:1], totalAmount=Decimal("25.00")), version=2
+        EventType.ORDER_UPDATED,
+        2,
+        payloads.OrderUpdated(orderId=ORDER, items=_ITEMS[:1], totalAmount=Decimal("25.00")),
+        version=2,
     ),
     "order-cancelled": _example(
-        E.ORDER_CANCELLED, 3, p.OrderCancelled(orderId=O, reason="ordered by mistake"), version=3
+        EventType.ORDER_CANCELLED, 3, payloads.OrderCancelled(orderId=ORDER, reason="ordered by mistake"), version=3
     ),
     "payment-requested": _example(
-        E.PAYMENT_REQUESTED,
+        EventType.PAYMENT_REQUESTED,
         4,
-        p.PaymentRequested(orderId=O, customerId="cust-42", amount=Decimal("32.95"), currency="EUR"),
+        payloads.PaymentRequested(orderId=ORDER, customerId="cust-42", amount=Decimal("32.95"), currency="EUR"),
         version=1,
         aggregate=_SAGA,
         cause=1,
     ),
     "payment-processed": _example(
-        E.PAYMENT_PROCESSED,
+        EventType.PAYMENT_PROCESSED,
         5,
-        p.PaymentProcessed(orderId=O, paymentId=_PAYMENT, amount=Decimal("32.95"), currency="EUR"),
+        payloads.PaymentProcessed(orderId=ORDER, paymentId=_PAYMENT, amount=Decimal("32.95"), currency="EUR"),
         version=1,
         aggregate=_PAYMENTS,
         cause=4,
     ),
     "payment-failed": _example(
-        E.PAYMENT_FAILED,
+        EventType.PAYMENT_FAILED,
         6,
-        p.PaymentFailed(orderId=O, reason="amount 1200.00 EUR exceeds the card limit of 1000.00 EUR"),
+        payloads.PaymentFailed(orderId=ORDER, reason="amount 1200.00 EUR exceeds the card limit of 1000.00 EUR"),
         version=1,
         aggregate=_PAYMENTS,
         cause=4,
     ),
     "inventory-reservation-requested": _example(
-        E.INVENTORY_RESERVATION_REQUESTED,
+        EventType.INVENTORY_RESERVATION_REQUESTED,
         7,
-        p.InventoryReservationRequested(orderId=O, lines=_LINES),
+        payloads.InventoryReservationRequested(orderId=ORDER, lines=_LINES),
         version=2,
         aggregate=_SAGA,
         cause=5,
     ),
     "inventory-updated": _example(
-        E.INVENTORY_UPDATED, 8, p.InventoryUpdated(orderId=O, lines=_LINES), version=1, aggregate=_RESERVATION, cause=7
-    ),
-    "inventory-insufficient": _example(
-        E.INVENTORY_INSUFFICIENT,
-        9,
-        p.InventoryInsufficient(orderId=O, shortLines=(p.ReservedLine(productId="SKU-RED-MUG", quantity=1),)),
+        EventType.INVENTORY_UPDATED,
+        8,
+        payloads.InventoryUpdated(orderId=ORDER, lines=_LINES),
         version=1,
         aggregate=_RESERVATION,
         cause=7,
     ),
-    "order-completed": _example(E.ORDER_COMPLETED, 10, p.OrderCompleted(orderId=O), version=2, cause=8),
+    "inventory-insufficient": _example(
+        EventType.INVENTORY_INSUFFICIENT,
+        9,
+        payloads.InventoryInsufficient(
+            orderId=ORDER, shortLines=(payloads.ReservedLine(productId="SKU-RED-MUG", quantity=1),)
+        ),
+        version=1,
+        aggregate=_RESERVATION,
+        cause=7,
+    ),
+    "order-completed": _example(
+        EventType.ORDER_COMPLETED, 10, payloads.OrderCompleted(orderId=ORDER), version=2, cause=8
+    ),
     "payment-refund-requested": _example(
-        E.PAYMENT_REFUND_REQUESTED,
+        EventType.PAYMENT_REFUND_REQUESTED,
         11,
-        p.PaymentRefundRequested(
-            orderId=O,
+        payloads.PaymentRefundRequested(
+            orderId=ORDER,
             paymentId=_PAYMENT,
             amount=Decimal("32.95"),
             currency="EUR",
@@ -148,28 +163,33 @@ EXAMPLES: dict[str, Envelope] = {
         cause=9,
     ),
     "payment-refunded": _example(
-        E.PAYMENT_REFUNDED,
+        EventType.PAYMENT_REFUNDED,
         12,
-        p.PaymentRefunded(orderId=O, paymentId=_PAYMENT, amount=Decimal("32.95"), currency="EUR"),
+        payloads.PaymentRefunded(orderId=ORDER, paymentId=_PAYMENT, amount=Decimal("32.95"), currency="EUR"),
         version=2,
         aggregate=_PAYMENTS,
         cause=11,
     ),
     "inventory-release-requested": _example(
-        E.INVENTORY_RELEASE_REQUESTED, 13, p.InventoryReleaseRequested(orderId=O), version=3, aggregate=_SAGA, cause=3
+        EventType.INVENTORY_RELEASE_REQUESTED,
+        13,
+        payloads.InventoryReleaseRequested(orderId=ORDER),
+        version=3,
+        aggregate=_SAGA,
+        cause=3,
     ),
     "inventory-shipped": _example(
-        E.INVENTORY_SHIPPED,
+        EventType.INVENTORY_SHIPPED,
         15,
-        p.InventoryShipped(orderId=O, lines=_LINES),
+        payloads.InventoryShipped(orderId=ORDER, lines=_LINES),
         version=2,
         aggregate=_RESERVATION,
         cause=10,
     ),
     "inventory-released": _example(
-        E.INVENTORY_RELEASED,
+        EventType.INVENTORY_RELEASED,
         14,
-        p.InventoryReleased(orderId=O, lines=_LINES),
+        payloads.InventoryReleased(orderId=ORDER, lines=_LINES),
         version=2,
         aggregate=_RESERVATION,
         cause=13,
