@@ -93,8 +93,8 @@ chaos: install ## the reliability suite on a local cloud of its own: faults, dup
 
 # pytest-xdist: the tests that share a deployment, a synth or a module's local cloud stay on one worker.
 WORKERS ?= 2
-# mypy checks types beside the tests (45 s without its cache, while the tests leave a third of
-# the CPU idle); ruff first, as it takes a second.
+# mypy checks types beside the tests, while they leave CPU idle, ruff first, as it is fast
+# (their times: docs/TESTING.md).
 test: install ## lint and types, the whole test suite (end to end on local clouds of their own, WORKERS=2), with coverage
 	$(PY) -m ruff check
 	$(PY) -m ruff format --check

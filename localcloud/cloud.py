@@ -129,7 +129,7 @@ class LocalCloud:
             "STATE_DIR": str(self.saved_state_dir),
             "IOT_MTLS_ENABLED": "0",
             "TMPDIR": str(self.state_dir / "tmp"),  # Lambda workers unpack code here, not in /tmp
-            # Async retries of failing functions, seconds apart instead of minutes (AWS: ~1 min, ~2 min).
+            # Async retries of failing functions, seconds apart instead of AWS's minutes (docs/LOCAL-CLOUD.md).
             "LAMBDA_ASYNC_RETRY_BASE_SECONDS": os.environ.get("LAMBDA_ASYNC_RETRY_BASE_SECONDS", "1"),
             "LAMBDA_ASYNC_RETRY_MAX_SECONDS": os.environ.get("LAMBDA_ASYNC_RETRY_MAX_SECONDS", "4"),
             "LOG_LEVEL": os.environ.get("LOCAL_CLOUD_LOG_LEVEL", "INFO"),

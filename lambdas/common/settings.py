@@ -96,7 +96,7 @@ class FunctionSettings:
     """A function's settings: each subclass is a frozen dataclass of its fields.
 
     Plain Python, not pydantic: the publisher, which parses no event models, would otherwise
-    import pydantic for its settings alone (248 ms to its first answer against 193 ms,
+    import pydantic for its settings alone (what that cost its cold start:
     docs/performance/startup-declarations.md)."""
 
     _fields: ClassVar[dict[str, tuple[type, Use | None, Any]]] = {}  # name: (kind, use, default)
