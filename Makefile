@@ -32,9 +32,10 @@ help: ## list the commands
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements.txt
-	@# The one import path: the functions' packages (lambdas/) and the tools' (the root), for every
-	@# Python this environment runs (the CDK app, the tools, the local cloud, the tests).
-	printf '%s\n' "$(CURDIR)/lambdas" "$(CURDIR)" > "$$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/order-platform.pth"
+	@# The one import path: the functions' packages (lambdas/), the fault-injection layer's
+	@# (fault_injection/python: dev stages only) and the tools' (the root), for every Python this
+	@# environment runs (the CDK app, the tools, the local cloud, the tests).
+	printf '%s\n' "$(CURDIR)/lambdas" "$(CURDIR)/fault_injection/python" "$(CURDIR)" > "$$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/order-platform.pth"
 	touch $@
 
 # checkov pins a boto3 the local cloud cannot share: it gets an environment of its own.

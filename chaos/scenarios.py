@@ -200,10 +200,10 @@ def throttling(world: World, orders: int, rate: float = 0.1) -> list[Row]:
         ] = other == 0
 
     with _switched_env(FAULT_INJECTION_THROTTLE=str(share), FAULT_INJECTION_SEED=str(world.seed)):
-        from common import faults
         from common.clients import RETRIES
+        from platform_faults import sdk
 
-        tool_lambda = faults.instrument(world.client("lambda", config=RETRIES))  # the redrive tool's, throttled
+        tool_lambda = sdk.instrument(world.client("lambda", config=RETRIES))  # the redrive tool's, throttled
     return _faulted_then_redriven(
         world,
         scope,

@@ -57,6 +57,9 @@ class StageConfig:
     # Whether operators may put events of the platform's sources on the bus by hand (the
     # BusOperatorRole): for trying consumers on dev; on prod only the outbox speaks for a service.
     operators_may_publish: bool = False
+    # Whether its functions can be made to fail on purpose (`make fault`, `make chaos`): each then
+    # carries the fault-injection layer, whose wrapper runs its own handler. prod carries neither.
+    fault_injection: bool = False
 
     def reserved_concurrency(self, consumer: ConsumerSpec) -> int | None:
         """The concurrent executions reserved for a consumer: its concurrency for each order a
@@ -100,5 +103,6 @@ class StageConfig:
                 termination_protection=False,
                 log_retention=logs.RetentionDays.ONE_WEEK,
                 operators_may_publish=True,
+                fault_injection=True,
             )
         raise ValueError(f"unknown stage {stage!r}: use -c stage=dev or -c stage=prod")

@@ -9,8 +9,10 @@
     python -m ops.fault Publisher --partial-put 0.2        # PutEvents fails 20% of the entries
     python -m ops.fault Analytics                          # every switch off again
 
-The switches are environment variables (lambdas/common/faults.py) that no stack sets (a test
-checks it). They are refused on prod.
+The switches are environment variables that no stack sets (a test checks it), read by the
+fault-injection layer the stacks attach to dev's functions
+(fault_injection/python/platform_faults/): prod carries neither the layer nor a switch, and the
+tool refuses it.
 """
 
 from __future__ import annotations
@@ -21,10 +23,18 @@ import sys
 
 import boto3
 
-from common.faults import REFUSED_ON, SWITCHES
 from ops.deployment import stack_outputs
-
-SWITCH, RATE, SEED, DUPLICATES, REORDER, TIMEOUT, THROTTLE, PARTIAL_PUT = SWITCHES
+from platform_faults.switches import (
+    DUPLICATES,
+    EVENT_TYPES,
+    PARTIAL_PUT,
+    RATE,
+    REFUSED_ON,
+    REORDER,
+    SEED,
+    THROTTLE,
+    TIMEOUT,
+)
 
 
 def set_switches(function_name: str, switches: dict[str, str | None], *, client=None) -> None:
@@ -42,7 +52,7 @@ def set_switches(function_name: str, switches: dict[str, str | None], *, client=
 
 
 def set_fault(function_name: str, event_types: str | None, *, client=None) -> None:
-    set_switches(function_name, {SWITCH: event_types}, client=client)
+    set_switches(function_name, {EVENT_TYPES: event_types}, client=client)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -67,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
         if not 0 <= getattr(args, name) <= 1:
             parser.error(f"--{name.replace('_', '-')} is a fraction between 0 and 1")
     switches = {
-        SWITCH: args.types,
+        EVENT_TYPES: args.types,
         RATE: str(args.rate) if args.rate else None,
         SEED: str(args.seed) if (args.rate or args.throttle or args.partial_put) and args.seed is not None else None,
         DUPLICATES: str(args.duplicates) if args.duplicates else None,

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
-from aws_cdk import Duration
+from aws_cdk import Duration, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -18,6 +18,12 @@ from infra.config import StageConfig
 from infra.runtime import ARCHITECTURE, POWERTOOLS_LAYER_PARAMETER, PYTHON_RUNTIME
 
 LAMBDAS_DIR = Path(__file__).resolve().parents[2] / "lambdas"
+# On a stage that allows fault injection, every function carries this layer, and its handler is
+# the layer's wrapper, which runs the function's own (FAULT_INJECTION_HANDLER) with the switches'
+# faults around it (fault_injection/python/platform_faults/wrapper.py). Nothing of it on prod.
+FAULT_INJECTION_DIR = LAMBDAS_DIR.parent / "fault_injection"
+FAULT_WRAPPER = "platform_faults.wrapper.handler"
+FAULT_HANDLER_VARIABLE = "FAULT_INJECTION_HANDLER"
 # Memory, from what `make bench` measures (docs/PERFORMANCE.md): every function peaks at 54-78 MB.
 # Lambda bills CPU time at the same price whatever the memory (below 1,769 MB a function gets
 # memory/1,769 of a vCPU and runs that much longer), but waiting on I/O costs in proportion to
@@ -28,6 +34,23 @@ API_MEMORY_MB = 256
 # What a traced function writes to X-Ray: two actions without resource-level permissions.
 XRAY_ACTIONS = ("xray:PutTraceSegments", "xray:PutTelemetryRecords")
 _TRACING_MODES = {lambda_.Tracing.ACTIVE: "Active", lambda_.Tracing.PASS_THROUGH: "PassThrough"}
+
+
+def fault_injection_layer(scope: Construct, config: StageConfig) -> lambda_.ILayerVersion | None:
+    """The stack's fault-injection layer, on a stage that allows it (one for the stack's functions)."""
+    if not config.fault_injection:
+        return None
+    stack = Stack.of(scope)
+    found = stack.node.try_find_child("FaultInjectionLayer")
+    if isinstance(found, lambda_.LayerVersion):
+        return found
+    return lambda_.LayerVersion(
+        stack,
+        "FaultInjectionLayer",
+        code=lambda_.Code.from_asset(str(FAULT_INJECTION_DIR), exclude=["**/__pycache__", "**/*.pyc"]),
+        compatible_runtimes=[lambda_.Runtime(PYTHON_RUNTIME, lambda_.RuntimeFamily.PYTHON)],
+        description=f"Fault injection for the {config.stage} stage's functions (make fault, make chaos)",
+    )
 
 
 def powertools_layer(scope: Construct) -> lambda_.ILayerVersion:
@@ -65,6 +88,10 @@ class PlatformFunction(Construct):
             self, "Role", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"), description=description
         )
         self.log_group.grant_write(self.role)
+        faults = fault_injection_layer(self, config)
+        if faults is not None:
+            environment = {**(environment or {}), FAULT_HANDLER_VARIABLE: handler}
+            handler = FAULT_WRAPPER
         self.function = lambda_.Function(
             self,
             "Function",
@@ -73,7 +100,7 @@ class PlatformFunction(Construct):
             code=lambda_.Code.from_asset(str(LAMBDAS_DIR), exclude=["**/__pycache__", "**/*.pyc"]),
             handler=handler,
             description=description,
-            layers=[layer],
+            layers=[layer] if faults is None else [layer, faults],
             timeout=timeout,
             memory_size=memory_size,
             log_group=self.log_group,

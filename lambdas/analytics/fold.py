@@ -9,7 +9,6 @@ from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
 from analytics.counters import COUNTS, MONEY, Added, DailyCounters
-from common import faults
 from common.observability import log_context, logger
 from common.settings import FunctionSettings, ReadWriteTable
 from common.tracing import traced_handler
@@ -73,12 +72,6 @@ def publish_metrics(added: Added) -> list[str]:
 @traced_handler
 def handler(event: dict, context) -> dict:
     records = event.get("Records", [])
-    for record in records:  # `make fault FN=AnalyticsFold TYPES=...`: a batch counting one of them fails
-        for counter in record.get("dynamodb", {}).get("NewImage", {}).get("deltas", {}).get("M", {}):
-            if counter.startswith("count_"):
-                faults.fail_for_type(counter.removeprefix("count_"))
-    fault = faults.random_failure_point(records[0]["eventID"] if records else "")
-    faults.fail_at(fault, faults.BEFORE)
     # All or nothing a batch: a failed fold raises, adding nothing, and the batch comes again; after
     # its retries it is parked, and its redrive adds what it had not (its receipt says how far it
     # got). The metrics go out once the counters hold what they count, and their receipts then say
@@ -89,7 +82,6 @@ def handler(event: dict, context) -> dict:
         counters().published(result.receipts)
     except Exception:  # the metrics are out: a retry of the batch would publish them again
         logger.exception("metrics published, their receipts not marked", extra={"receipts": result.receipts})
-    faults.fail_at(fault, faults.AFTER, context)
     summary = {"folded": result.folded, "alreadyFolded": result.already, "metrics": published}
     logger.info("analytics batch folded", extra=summary)
     return summary

@@ -14,8 +14,6 @@ from functools import cache
 import boto3
 from botocore.config import Config
 
-from common import faults
-
 RETRIES = Config(retries={"mode": "standard", "total_max_attempts": 3})
 # The AWS error codes that mean "too many requests, try later".
 THROTTLED = frozenset(
@@ -32,4 +30,4 @@ THROTTLED = frozenset(
 
 @cache
 def client(service: str):
-    return faults.instrument(boto3.client(service, config=RETRIES))
+    return boto3.client(service, config=RETRIES)

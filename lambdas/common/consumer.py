@@ -30,7 +30,6 @@ from typing import Any, Protocol
 
 from catalog import CATALOG, Envelope, EventType, Source, parse_event
 from catalog.types import IDENTIFIER_PATTERN
-from common import faults
 from common.observability import log_context, logger
 from common.tracing import traced_handler
 
@@ -59,13 +58,9 @@ class EventConsumer:
         try:
             envelope = parse_event(detail)  # a malformed event fails here, before any effect
             _check_routing(event, envelope)
-            faults.fail_for_type(envelope.eventType)
-            fault = faults.random_failure_point(f"{envelope.aggregateId}:{envelope.eventType}:{envelope.version}")
-            faults.fail_at(fault, faults.BEFORE)
             if self._held_by is not None:
                 envelope = self._held_by().held(envelope)
             result = self._process(envelope)
-            faults.fail_at(fault, faults.AFTER, context)  # effects done, the result not yet returned
         except Exception:
             # One line an attempt that failed, naming the event (the runtime's own error record
             # names only the request): Lambda retries it, then parks it with the last error.

@@ -3,7 +3,7 @@
 import json
 from functools import cache
 
-from common import clients, faults
+from common import clients
 from common.observability import log_context, logger
 from common.settings import BusName, DeadLetterQueueUrl, FunctionSettings
 from common.tracing import traced_handler
@@ -23,10 +23,7 @@ def publisher() -> OutboxPublisher:
 @log_context
 @traced_handler
 def handler(event: dict, context) -> dict:
-    records = event.get("Records", [])
-    fault = faults.random_failure_point(_batch_key(records))
-    faults.fail_at(fault, faults.BEFORE)
-    report = publisher().publish(records)
+    report = publisher().publish(event.get("Records", []))
     park(report.refused)
     # Every event published is logged by each consumer that handles it, and each failed or
     # refused record at ERROR: a clean batch's summary is DEBUG (prod does not pay for it).
@@ -40,14 +37,7 @@ def handler(event: dict, context) -> dict:
             "ignored": report.ignored,
         },
     )
-    faults.fail_at(fault, faults.AFTER, context)  # published, not yet checkpointed: the batch comes again
     return {"batchItemFailures": report.batch_item_failures}
-
-
-def _batch_key(records: list[dict]) -> str:
-    """A batch by its first record's item (stream and version): what a seeded fault is keyed on."""
-    keys = records[0]["dynamodb"]["Keys"] if records else {}  # every stream record has its item's keys
-    return ":".join(str(next(iter(value.values()))) for _, value in sorted(keys.items()))
 
 
 @cache

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 from botocore.exceptions import ClientError
 
-from common import clients, faults, tracing
+from common import clients, tracing
 from common.limits import MAX_ENTRY_BYTES, entry_size
 from common.observability import logger
 
@@ -81,9 +81,6 @@ class OutboxPublisher:
                     entry.entry["TraceHeader"] = self._traces.hand_on(
                         entry.sequence_number, entry.entry["TraceHeader"], entry.entry["DetailType"]
                     )
-        if faults.reorder():
-            pending.reverse()
-        published = list(pending)
 
         for attempt in range(1, self._max_attempts + 1):
             if not pending:
@@ -97,8 +94,6 @@ class OutboxPublisher:
         self._traces.close({entry.sequence_number for entry in report.failed})
         for entry in report.failed:
             logger.error("event not published", extra={"sequenceNumber": entry.sequence_number, "reason": entry.error})
-        for _ in range(faults.duplicates()):
-            self._put_all(published)
         return report
 
     def _entry_for(self, record: dict) -> PendingEntry:

@@ -67,3 +67,16 @@ def bus_to_queue(tables):
         return messages
 
     return published
+
+
+def faults_on_the_sdk(monkeypatch) -> None:
+    """What the fault-injection wrapper does before a function's module makes its first client
+    (fault_injection/python/platform_faults/wrapper.py): the SDK-level switches set in the
+    environment, wired into a new default session, for this test only."""
+    import boto3
+
+    from platform_faults import sdk
+
+    monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)
+    sdk.install()
+    _forget_cached_clients()  # the function's clients are made from it

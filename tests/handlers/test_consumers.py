@@ -418,12 +418,13 @@ def test_the_audit_api_returns_the_chain_with_causation(audit, lambda_context):
 
 def test_a_failed_attempt_leaves_no_record_so_the_retry_runs(audit, lambda_context, monkeypatch):
     from audit.log import AuditLog
-    from common.faults import FaultInjected
+    from platform_faults.switches import FaultInjected
+    from platform_faults.wrapper import wrap
 
     event = orders.created()
     monkeypatch.setenv("FAULT_INJECTION_EVENT_TYPES", "ORDER_CREATED")
     with pytest.raises(FaultInjected):
-        deliver(audit, event, lambda_context)
+        deliver(wrap(audit), event, lambda_context)
     monkeypatch.delenv("FAULT_INJECTION_EVENT_TYPES")
     deliver(audit, event, lambda_context)
     assert len(AuditLog(aws.AUDIT).chain("corr-1")) == 1
@@ -435,13 +436,14 @@ def test_a_failed_attempt_leaves_no_record_so_the_retry_runs(audit, lambda_conte
 def test_on_prod_no_switch_makes_a_function_fail(audit, lambda_context, monkeypatch, switch, value):
     """Set by hand on a prod function (the tools refuse to), a switch is read as off."""
     from audit.log import AuditLog
-    from common.faults import FaultInjected
+    from platform_faults.switches import FaultInjected
+    from platform_faults.wrapper import wrap
 
     monkeypatch.setenv(switch, value)
     with pytest.raises(FaultInjected):  # it fails on dev: the switch works
-        deliver(audit, orders.created(order_id="order-dev"), lambda_context)
+        deliver(wrap(audit), orders.created(order_id="order-dev"), lambda_context)
     monkeypatch.setenv("STAGE", "prod")
-    deliver(audit, orders.created(order_id="order-prod"), lambda_context)  # no fault raised
+    deliver(wrap(audit), orders.created(order_id="order-prod"), lambda_context)  # no fault raised
     assert "order-prod" in [entry["aggregateId"] for entry in AuditLog(aws.AUDIT).chain("corr-1")]
 
 
@@ -476,13 +478,14 @@ def test_an_entry_whose_routing_contradicts_its_event_is_refused(audit, lambda_c
 
 
 def test_a_crash_after_the_email_went_out_does_not_send_it_again_on_the_retry(email, lambda_context, monkeypatch):
-    from common.faults import FaultInjected
+    from platform_faults.switches import FaultInjected
+    from platform_faults.wrapper import wrap
 
     event = registered()
     monkeypatch.setenv("FAULT_INJECTION_RATE", "1")
     monkeypatch.setattr("random.choice", lambda points: points[1])  # after the work's effects
     with pytest.raises(FaultInjected, match="after the work"):
-        deliver(email, event, lambda_context)
+        deliver(wrap(email), event, lambda_context)
     assert sent_record(event)["status"] == "SENT"
     monkeypatch.delenv("FAULT_INJECTION_RATE")
     [result] = deliver(email, event, lambda_context)
@@ -582,12 +585,13 @@ def test_a_skipped_email_is_recorded_with_its_reason(email, lambda_context):
 
 
 def test_a_transient_fault_before_the_work_leaves_nothing_behind(analytics, lambda_context, monkeypatch):
-    from common.faults import FaultInjected
+    from platform_faults.switches import FaultInjected
+    from platform_faults.wrapper import wrap
 
     monkeypatch.setenv("FAULT_INJECTION_RATE", "1")
     monkeypatch.setattr("random.choice", lambda points: points[0])
     with pytest.raises(FaultInjected, match="before the work"):
-        deliver(analytics, orders.created(), lambda_context)
+        deliver(wrap(analytics), orders.created(), lambda_context)
     assert aws.item_count(aws.ANALYTICS) == aws.item_count(aws.IDEMPOTENCY) == 0
 
 
@@ -729,7 +733,7 @@ def test_an_event_too_broken_to_parse_is_logged_by_what_id_it_has(lambda_context
 
 
 def test_a_seeded_fault_falls_on_the_same_attempts_of_the_same_events(monkeypatch):
-    from common import faults
+    from platform_faults import switches as faults
 
     def decisions(seed: str, service: str = "Audit") -> list:
         monkeypatch.setattr(faults, "_seen", {})  # a fresh process
@@ -751,9 +755,10 @@ def test_a_seeded_fault_falls_on_the_same_attempts_of_the_same_events(monkeypatc
 
 
 def test_a_seeded_consumer_faults_the_same_events_in_a_replay(lambda_context, monkeypatch):
-    from common import faults
     from common.consumer import EventConsumer
-    from common.faults import FaultInjected
+    from platform_faults import switches as faults
+    from platform_faults.switches import FaultInjected
+    from platform_faults.wrapper import wrap
 
     consumer = EventConsumer(lambda envelope: {"outcome": "done"})
     events = [orders.created(order_id=f"order-{n}") for n in range(30)]
@@ -765,7 +770,7 @@ def test_a_seeded_consumer_faults_the_same_events_in_a_replay(lambda_context, mo
         failed = []
         for event in events:
             try:
-                consumer.handler(orders.bus_event(event), lambda_context)
+                wrap(consumer.handler)(orders.bus_event(event), lambda_context)
             except FaultInjected:
                 failed.append(event.aggregateId)
         return failed

@@ -1,4 +1,5 @@
-"""Faults that AWS itself produces, injected through the SDK (lambdas/common/faults.py): a
+"""Faults that AWS itself produces, injected through the SDK by the fault-injection layer
+(fault_injection/python/platform_faults/sdk.py, installed as its wrapper installs it): a
 throttled call is answered with the service's own throttling error and retried by the SDK;
 a partial PutEvents fails some entries and delivers the others; a timeout leaves the work
 done and the invocation unanswered. Each is checked against moto, with the SDK's own retries."""
@@ -14,8 +15,10 @@ from botocore.exceptions import ClientError
 from moto.core.botocore_stubber import BotocoreStubber
 
 from catalog.examples import put_events_entries
-from common import faults
 from localcloud.run_handler import Context
+from platform_faults import switches as faults
+from platform_faults.wrapper import wrap
+from tests.handlers.conftest import faults_on_the_sdk
 from tests.support import aws, orders
 from tests.support.api import call
 
@@ -31,9 +34,10 @@ def no_backoff(monkeypatch):
 
 
 @pytest.fixture
-def throttled(monkeypatch, no_backoff):
+def throttled(tables, monkeypatch, no_backoff):
     monkeypatch.setenv("FAULT_INJECTION_THROTTLE", "1")
     monkeypatch.setenv("FAULT_INJECTION_SEED", "11")
+    faults_on_the_sdk(monkeypatch)
 
 
 def injected(capsys, message: str) -> list[dict]:
@@ -46,7 +50,9 @@ def put(client, n: int) -> None:
 
 
 def stored(n: int) -> bool:
-    return "Item" in boto3.client("dynamodb").get_item(TableName=aws.ORDERS, Key={"orderId": {"S": f"order-{n}"}})
+    """Read as the test, not as the function: through a session the faults are not wired into."""
+    dynamodb = boto3.session.Session().client("dynamodb")
+    return "Item" in dynamodb.get_item(TableName=aws.ORDERS, Key={"orderId": {"S": f"order-{n}"}})
 
 
 # ---- throttling --------------------------------------------------------------------------------
@@ -191,6 +197,7 @@ def test_a_partial_put_fails_some_entries_at_their_places_and_delivers_the_other
 
     monkeypatch.setenv("FAULT_INJECTION_PARTIAL_PUT", "0.5")
     monkeypatch.setenv("FAULT_INJECTION_SEED", "3")
+    faults_on_the_sdk(monkeypatch)
     sent = entries(10)
     response = client("events").put_events(Entries=sent)
 
@@ -208,6 +215,7 @@ def test_a_put_whose_every_entry_fails_is_answered_without_being_sent(bus_to_que
     from common.clients import client
 
     monkeypatch.setenv("FAULT_INJECTION_PARTIAL_PUT", "1")
+    faults_on_the_sdk(monkeypatch)
     response = client("events").put_events(Entries=entries(2))
     assert response["FailedEntryCount"] == 2 and all("ErrorCode" in e for e in response["Entries"])
     assert bus_to_queue() == []
@@ -221,6 +229,7 @@ def test_the_publisher_resends_only_the_failed_entries_and_reports_what_still_fa
 
     monkeypatch.setenv("FAULT_INJECTION_PARTIAL_PUT", "0.5")
     monkeypatch.setenv("FAULT_INJECTION_SEED", "5")
+    faults_on_the_sdk(monkeypatch)
     records = insert_records(store, 10)
     report = OutboxPublisher("test-bus", sleep=lambda _: None).publish(records)
 
@@ -257,7 +266,7 @@ def test_a_consumer_timed_out_part_way_has_done_its_work_and_answers_nothing(tab
     event = orders.bus_event(orders.created(order_id="order-t"))
     started = time.monotonic()
     with pytest.raises(faults.FaultInjected, match="timed out part-way"):
-        handler(event, Context("audit", timeout_ms=300))
+        wrap(handler)(event, Context("audit", timeout_ms=300))
     assert time.monotonic() - started >= 0.3  # it waited out the function's time
     assert aws.item_count(aws.AUDIT) == 1  # the work was done before it hung
     [line] = injected(capsys, "fault injected: hanging until the function's timeout")

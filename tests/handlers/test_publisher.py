@@ -207,34 +207,38 @@ def test_a_record_that_is_not_an_event_is_parked_with_the_reason_never_published
 
 def test_with_the_duplicates_switch_every_event_is_published_again(store, bus_to_queue, lambda_context, monkeypatch):
     from publisher.handler import handler
+    from tests.handlers.conftest import faults_on_the_sdk
 
     monkeypatch.setenv("FAULT_INJECTION_DUPLICATES", "2")
+    faults_on_the_sdk(monkeypatch)
     handler({"Records": insert_records(store, 2)}, lambda_context)
     ids = [m["detail"]["eventId"] for m in bus_to_queue()]
     assert len(ids) == 6 and len(set(ids)) == 2
 
 
 def test_with_the_reorder_switch_a_batch_goes_out_newest_first(store, bus_to_queue, lambda_context, monkeypatch):
+    from platform_faults.wrapper import wrap
     from publisher.handler import handler
 
     monkeypatch.setenv("FAULT_INJECTION_REORDER", "1")
     store.append([orders.created(order_id="o-1")])
     store.append([orders.updated(order_id="o-1", version=2)])
-    handler({"Records": aws.stream_records()}, lambda_context)
+    wrap(handler)({"Records": aws.stream_records()}, lambda_context)
     assert [m["detail-type"] for m in bus_to_queue()] == ["ORDER_UPDATED", "ORDER_CREATED"]
 
 
 def test_a_transient_fault_after_publishing_fails_the_batch_so_it_is_published_again(
     store, bus_to_queue, lambda_context, monkeypatch
 ):
-    from common.faults import FaultInjected
+    from platform_faults.switches import FaultInjected
+    from platform_faults.wrapper import wrap
     from publisher.handler import handler
 
     records = insert_records(store, 1)
     monkeypatch.setenv("FAULT_INJECTION_RATE", "1")
     monkeypatch.setattr("random.choice", lambda points: points[1])  # after the work
     with pytest.raises(FaultInjected, match="after the work"):
-        handler({"Records": records}, lambda_context)
+        wrap(handler)({"Records": records}, lambda_context)
     monkeypatch.delenv("FAULT_INJECTION_RATE")
     handler({"Records": records}, lambda_context)
     assert [m["detail"]["eventId"] for m in bus_to_queue()] == [records[0]["dynamodb"]["NewImage"]["eventId"]["S"]] * 2
@@ -400,12 +404,14 @@ def test_an_item_missing_its_identity_is_refused(store, attribute):
     assert refused.entry["Detail"] == record["dynamodb"]["NewImage"]["detail"]["S"]
 
 
-def test_a_seeded_fault_is_keyed_on_the_batchs_first_item(store):
-    from publisher.handler import _batch_key
+def test_a_seeded_fault_is_keyed_on_the_batchs_first_record_and_fails_the_types_it_holds(store):
+    """The fault-injection wrapper's view of a stream batch: its first record (the same in a
+    replay of the batch) and the event types its items hold."""
+    from platform_faults.wrapper import about
 
     records = insert_records(store, 2)
-    assert _batch_key(records) == "order-0:1"  # its stream and version, the same in a replay
-    assert _batch_key(records[1:]) == "order-1:1" and _batch_key([]) == ""
+    assert about({"Records": records}) == (records[0]["eventID"], ["ORDER_CREATED", "ORDER_CREATED"])
+    assert about({"Records": records[1:]})[0] == records[1]["eventID"] and about({"Records": []}) == ("", [])
 
 
 def test_a_trace_that_cannot_be_recorded_never_fails_the_batch(store, bus_to_queue, monkeypatch):

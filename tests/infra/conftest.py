@@ -33,3 +33,12 @@ def dev() -> Synthesized:
 @pytest.fixture(scope="session")
 def prod() -> Synthesized:
     return Synthesized("prod")
+
+
+def own_handler(properties: dict) -> str:
+    """A function's own handler: its Handler, or, on a stage with fault injection, what the
+    fault-injection wrapper runs (infra/constructs/platform_function.py)."""
+    from infra.constructs.platform_function import FAULT_HANDLER_VARIABLE
+
+    variables = properties.get("Environment", {}).get("Variables", {})
+    return variables.get(FAULT_HANDLER_VARIABLE) or properties["Handler"]

@@ -153,10 +153,12 @@ def granted(templates: list[dict]) -> set[str]:
 
 
 def role_of_each_function(templates: list[dict]) -> dict[str, str]:
+    from tests.infra.conftest import own_handler
+
     """Each function's role, as the lines name it, by the function's handler."""
     names = _Names(templates)
     return {
-        resource["Properties"]["Handler"]: _id(names(resource["Properties"]["Role"]).removesuffix(".Arn"))
+        own_handler(resource["Properties"]): _id(names(resource["Properties"]["Role"]).removesuffix(".Arn"))
         for template in templates
         for resource in template.get("Resources", {}).values()
         if resource["Type"] == "AWS::Lambda::Function"

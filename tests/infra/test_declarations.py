@@ -26,19 +26,25 @@ from infra.consumers import (
     consumers_of,
 )
 from infra.tables import TABLES, Attribute, TableSpec
-from tests.infra.conftest import CDK_CONTEXT
+from tests.infra.conftest import CDK_CONTEXT, own_handler
 
 ROOT = Path(__file__).resolve().parents[2]
 READS, WRITES = "dynamodb:GetItem", "dynamodb:PutItem"
 # What every function is given whatever it declares (infra/constructs/platform_function.py).
-PLATFORM = {"POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE", "POWERTOOLS_LOG_LEVEL", "STAGE"}
+PLATFORM = {
+    "POWERTOOLS_SERVICE_NAME",
+    "POWERTOOLS_METRICS_NAMESPACE",
+    "POWERTOOLS_LOG_LEVEL",
+    "STAGE",
+    "FAULT_INJECTION_HANDLER",
+}  # the last on a stage with fault injection (dev): its own handler
 
 
 def logical_id_of(template: Template, spec: FunctionSpec) -> str:
     [found] = [
         logical_id
         for logical_id, f in template.find_resources("AWS::Lambda::Function").items()
-        if f["Properties"]["Handler"] == spec.handler
+        if own_handler(f["Properties"]) == spec.handler
     ]
     return found
 
@@ -157,7 +163,7 @@ def test_the_tools_route_an_entry_as_the_synthesized_rules_do(dev):
         for target in rule["Properties"].get("Targets", []):
             arn = target["Arn"].get("Fn::GetAtt", [None])[0] if isinstance(target["Arn"], dict) else None
             if arn in functions and "EventPattern" in rule["Properties"]:
-                rules[functions[arn]["Properties"]["Handler"]] = rule["Properties"]["EventPattern"]
+                rules[own_handler(functions[arn]["Properties"])] = rule["Properties"]["EventPattern"]
     assert set(rules) == set(handlers.values())
 
     def matched(source: str, detail_type: str) -> set[str]:
@@ -250,7 +256,7 @@ def test_the_readme_worked_example_is_a_consumer_built_from_its_declarations_alo
     function_id = next(
         key
         for key, f in services.find_resources("AWS::Lambda::Function").items()
-        if f["Properties"]["Handler"] == "loyalty.handler.handler"
+        if own_handler(f["Properties"]) == "loyalty.handler.handler"
     )
     [rule] = [
         r["Properties"]

@@ -9,6 +9,7 @@ from aws_cdk.assertions import Match
 
 from catalog import CATALOG, ORDER_EVENTS, PAYMENT_ANSWERS, Source
 from infra.consumers import CONSUMERS, HTTP_SERVICES
+from tests.infra.conftest import own_handler
 
 
 def resources(template, type_: str) -> dict:
@@ -181,7 +182,7 @@ def test_functions_use_python_312_with_active_tracing_and_log_retention(dev):
     for fn in resources(dev.services, "AWS::Lambda::Function").values():
         assert fn["Properties"]["Runtime"] == "python3.12"
         # the outbox passes each event's own trace on (TraceHeader) and starts none of its own
-        outbox = fn["Properties"]["Handler"] == "publisher.handler.handler"
+        outbox = own_handler(fn["Properties"]) == "publisher.handler.handler"
         assert fn["Properties"]["TracingConfig"] == {"Mode": "PassThrough" if outbox else "Active"}
         # no tracing SDK runs in a function (lambdas/common/tracing.py): nothing to switch off
         assert "POWERTOOLS_TRACE_DISABLED" not in fn["Properties"]["Environment"]["Variables"]
@@ -219,7 +220,7 @@ def test_only_the_orders_api_may_touch_the_idempotency_table(dev):
 
     functions = resources(dev.services, "AWS::Lambda::Function").values()
     given = {
-        f["Properties"]["Handler"]
+        own_handler(f["Properties"])
         for f in functions
         if Settings.variable("idempotency_table_name") in f["Properties"]["Environment"]["Variables"]
     }
@@ -227,11 +228,35 @@ def test_only_the_orders_api_may_touch_the_idempotency_table(dev):
 
 
 def test_no_function_is_given_a_fault_injection_switch(dev, prod):
-    from common.faults import SWITCHES
+    from platform_faults.switches import SWITCHES
 
     for synthesized in (dev, prod):
         for fn in resources(synthesized.services, "AWS::Lambda::Function").values():
             assert not set(SWITCHES) & set(fn["Properties"]["Environment"]["Variables"])
+
+
+def test_prod_carries_no_fault_injection_and_dev_runs_every_function_through_it(dev, prod):
+    """The fault-injection layer and its wrapper on dev's functions only: prod's template names
+    neither (no layer, no wrapper, no FAULT_INJECTION variable), and the code asset every
+    function shares (lambdas/) holds no fault code."""
+    from infra.constructs.platform_function import FAULT_HANDLER_VARIABLE, FAULT_WRAPPER, LAMBDAS_DIR
+    from platform_faults.switches import HANDLER
+
+    assert FAULT_HANDLER_VARIABLE == HANDLER and FAULT_WRAPPER == "platform_faults.wrapper.handler"
+    for template in (prod.data, prod.services):
+        text = json.dumps(template.to_json())
+        assert "FAULT_INJECTION" not in text and "platform_faults" not in text
+        assert not template.find_resources("AWS::Lambda::LayerVersion")
+    [layer_id] = dev.services.find_resources("AWS::Lambda::LayerVersion")
+    for fn in resources(dev.services, "AWS::Lambda::Function").values():
+        props = fn["Properties"]
+        assert props["Handler"] == FAULT_WRAPPER and props["Environment"]["Variables"][HANDLER].count(".") >= 1
+        assert {"Ref": layer_id} in props["Layers"]
+    shipped = [path for path in LAMBDAS_DIR.rglob("*.py") if "__pycache__" not in path.parts]
+    assert shipped and not [
+        path for path in shipped if "FAULT_INJECTION" in path.read_text() or "platform_faults" in path.read_text()
+    ]
+    assert not (LAMBDAS_DIR / "common" / "faults.py").exists()
 
 
 def test_the_email_consumer_may_send_only_as_the_stage_sender(dev):
@@ -240,10 +265,12 @@ def test_the_email_consumer_may_send_only_as_the_stage_sender(dev):
     dev.services.has_resource_properties(
         "AWS::Lambda::Function",
         {
-            "Handler": "notifications.handler.handler",
             "Environment": {
                 "Variables": Match.object_like(
-                    {Settings.variable("email_sender"): "orders@dev.order-platform.example.com"}
+                    {
+                        Settings.variable("email_sender"): "orders@dev.order-platform.example.com",
+                        "FAULT_INJECTION_HANDLER": "notifications.handler.handler",  # dev: through the wrapper
+                    }
                 )
             },
         },
@@ -282,8 +309,11 @@ def test_the_saga_sweep_runs_every_minute(dev):
     dev.services.has_resource_properties(
         "AWS::Lambda::Function",
         {
-            "Handler": "saga.sweep.handler",
-            "Environment": {"Variables": Match.object_like({Settings.variable("saga_timeout_seconds"): "300"})},
+            "Environment": {
+                "Variables": Match.object_like(
+                    {Settings.variable("saga_timeout_seconds"): "300", "FAULT_INJECTION_HANDLER": "saga.sweep.handler"}
+                )
+            },
         },
     )
 
@@ -307,8 +337,8 @@ def test_prod_reserves_for_each_consumer_what_the_capacity_model_asks_at_its_tar
     reserved = {}
     for synthesized, stage in ((prod, "prod"), (dev, "dev")):
         for fn in resources(synthesized.services, "AWS::Lambda::Function").values():
-            if fn["Properties"]["Handler"] in by_handler:
-                reserved[stage, by_handler[fn["Properties"]["Handler"]]] = fn["Properties"].get(
+            if own_handler(fn["Properties"]) in by_handler:
+                reserved[stage, by_handler[own_handler(fn["Properties"])]] = fn["Properties"].get(
                     "ReservedConcurrentExecutions"
                 )
     for consumer in CONSUMERS:
@@ -401,5 +431,5 @@ def test_every_function_runs_on_arm64_with_json_logs_at_the_stages_levels(reques
         assert props["LoggingConfig"]["ApplicationLogLevel"] == "INFO"
         assert props["LoggingConfig"]["SystemLogLevel"] == system_level
         assert props["Environment"]["Variables"]["POWERTOOLS_LOG_LEVEL"] == "INFO"
-        api = props["Handler"] in {service.handler for service in HTTP_SERVICES}
+        api = own_handler(props) in {service.handler for service in HTTP_SERVICES}
         assert props["MemorySize"] == (256 if api else 160)

@@ -10,6 +10,7 @@ import pytest
 
 from catalog import Source
 from infra.consumers import HTTP_SERVICES, PUBLISHER, Door
+from tests.infra.conftest import own_handler
 
 
 def _only(template, type_: str) -> tuple[str, dict]:
@@ -67,7 +68,7 @@ def test_on_prod_only_the_outboxs_role_may_put_the_platforms_sources_on_the_bus(
     [publisher] = [
         f
         for f in prod.services.find_resources("AWS::Lambda::Function").values()
-        if f["Properties"]["Handler"] == PUBLISHER.handler
+        if own_handler(f["Properties"]) == PUBLISHER.handler
     ]
     assert "PublisherRole" in json.dumps(publisher["Properties"]["Role"])
 

@@ -90,12 +90,12 @@ def item_count(table_name: str) -> int:
 
 def send_only_what_was_not_answered(monkeypatch) -> None:
     """moto answers every request from the SDK's before-send hook, even one that a fault hook
-    (lambdas/common/faults.py) already answered: it would write a throttled PutItem that AWS
+    (fault_injection/python/platform_faults/sdk.py) already answered: it would write a throttled PutItem that AWS
     never received. Let moto leave the requests the faults answered (they carry a marker
     header); tests/handlers/test_faults.py shows the difference without this."""
     from moto.core.botocore_stubber import BotocoreStubber
 
-    from common.faults import INJECTED
+    from platform_faults.sdk import INJECTED
 
     answer = BotocoreStubber.__call__
 
