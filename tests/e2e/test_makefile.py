@@ -88,7 +88,8 @@ def bash(line: str, env: dict) -> str:
 def test_the_try_it_commands_work_as_printed(env):
     lines = try_it_lines(env)
     setup = "\n".join(line for line in lines if line.startswith(("TOKEN=", "customer=(", "staff=(")))
-    price = next(line for line in lines if "/inventory/SKU-1/prices" in line)
+    at = next(i for i, line in enumerate(lines) if "/inventory/SKU-1/prices" in line)
+    price = "\n".join(lines[at : at + 2])  # the PUT spans two lines
     assert json.loads(bash(f"{setup}\n{price}", env))["prices"] == {"EUR": "19.99"}
     post = next(i for i, line in enumerate(lines) if "-X POST" in line)
     placed = json.loads(bash(f"{setup}\n{lines[post]}\n{lines[post + 1]}", env))  # the POST spans two lines
@@ -169,12 +170,14 @@ def test_make_logs_prints_a_functions_log_lines_and_follows(env):
 
 
 def test_make_fault_sets_the_rate_and_takes_it_off(env):
+    from platform_faults.switches import SWITCHES
+
     function = re.search(r"AnalyticsFunctionName\s+(\S+)", make(env, "status").stdout).group(1)
     lambda_ = client(env, "lambda")
 
     def switches() -> dict:
         variables = lambda_.get_function_configuration(FunctionName=function)["Environment"]["Variables"]
-        return {k: v for k, v in variables.items() if k.startswith("FAULT_INJECTION_")}
+        return {k: v for k, v in variables.items() if k in SWITCHES}  # not FAULT_INJECTION_HANDLER, the stack's
 
     result = make(env, "fault", "FN=Analytics", "RATE=0.5")
     assert result.returncode == 0, result.stderr
