@@ -71,11 +71,12 @@ def stage() -> None:
         else:
             shutil.copy2(ROOT / name, STAGING / name)
     config = (ROOT / "pyproject.toml").read_text()
-    assert 'pythonpath = ["lambdas", "."]' in config, "pyproject.toml's pytest pythonpath moved: update stage()"
+    pythonpath = 'pythonpath = ["lambdas", "fault_injection/python", "."]'
+    assert pythonpath in config, "pyproject.toml's pytest pythonpath moved: update stage()"
     paths = ", ".join(json.dumps(path) for path in MODULES.values())
     tests = ", ".join(json.dumps(path) for path in FAST_TESTS)
     (STAGING / "pyproject.toml").write_text(
-        config.replace('pythonpath = ["lambdas", "."]', 'pythonpath = ["src", "."]') + "\n"
+        config.replace(pythonpath, pythonpath.replace('"lambdas"', '"src"')) + "\n"
         "[tool.mutmut]\n"
         f"source_paths = [{paths}]\n"
         f"pytest_add_cli_args_test_selection = [{tests}]\n"
