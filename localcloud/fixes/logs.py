@@ -7,7 +7,7 @@ import json
 import time
 from typing import Any
 
-from localcloud.fixes.framework import FixTargetChanged, patch
+from localcloud.fixes.framework import FixTargetChanged, patch, require
 
 _LOG_LEVELS = {"TRACE": 0, "DEBUG": 1, "INFO": 2, "WARN": 3, "WARNING": 3, "ERROR": 4, "FATAL": 5, "CRITICAL": 5}
 
@@ -93,3 +93,73 @@ def _as_json_record(event: dict, logging_config: dict) -> dict | None:
     if isinstance(level, str) and _LOG_LEVELS.get(level.upper(), threshold) < threshold:
         return None
     return event
+
+
+def paginate_filter_log_events() -> None:
+    """AWS: FilterLogEvents answers at most 10,000 events a call and a nextToken for the rest, so
+    a paginator reads every matching event. MiniStack 1.5.33 answers the first 10,000 and no
+    token: a reader of a busy log group (the chaos audit reading a day's metrics back from the
+    analytics fold's EMF records) silently gets the oldest 10,000 only. Answer a page at a time,
+    the token being how many matching events the pages before it held."""
+    import heapq
+    from bisect import bisect_left, bisect_right
+
+    from ministack.core.responses import error_response_json, json_response
+    from ministack.services import cloudwatch_logs as cwl
+
+    def paginated(_original):
+        def filter_log_events(data):
+            group = cwl._resolve_log_group_name(data)
+            matches = cwl._compile_filter_pattern(data.get("filterPattern", ""))
+            limit = min(int(data.get("limit") or 10000), 10000)
+            skip = int(data.get("nextToken") or 0)
+            start_time, end_time = data.get("startTime"), data.get("endTime")
+            if group not in cwl._log_groups:
+                return error_response_json(
+                    "ResourceNotFoundException", f"The specified log group does not exist: {group}", 400
+                )
+            streams = cwl._log_groups[group]["streams"]
+            ranges = []
+            with cwl._log_events_lock:
+                for name in data.get("logStreamNames") or list(streams):
+                    stream = streams.get(name)
+                    if stream is None:
+                        continue
+                    history = list(stream["events"])
+                    start = bisect_left(history, start_time, key=cwl._event_timestamp) if start_time is not None else 0
+                    end = (
+                        bisect_right(history, end_time, key=cwl._event_timestamp)
+                        if end_time is not None
+                        else len(history)
+                    )
+                    ranges.append([(event, name) for event in history[start:end]])
+            events, seen, more = [], 0, False
+            ordered = heapq.merge(*ranges, key=lambda entry: (entry[0]["timestamp"], entry[0].get("ingestionTime", 0)))
+            for event, name in ordered:
+                if not matches(event.get("message", "")):
+                    continue
+                seen += 1
+                if seen <= skip:
+                    continue
+                if len(events) == limit:
+                    more = True
+                    break
+                events.append({**event, "logStreamName": name})
+            answer = {"events": events, "searchedLogStreams": []}
+            if more:
+                answer["nextToken"] = str(skip + len(events))
+            return json_response(answer)
+
+        return filter_log_events
+
+    fix = "paginate_filter_log_events"
+    require(
+        cwl,
+        "_resolve_log_group_name",
+        "_compile_filter_pattern",
+        "_log_groups",
+        "_log_events_lock",
+        "_event_timestamp",
+        fix=fix,
+    )
+    patch(cwl, "_filter_log_events", paginated, fix=fix, params=("data",))

@@ -912,3 +912,26 @@ def _or_none(read):
         return read()
     except ValueError:
         return None
+
+
+def test_filter_log_events_reads_past_ten_thousand_events_page_by_page(cloud):
+    variant, local = cloud
+    logs = clients(local)("logs")
+    logs.create_log_group(logGroupName="busy")
+    logs.create_log_stream(logGroupName="busy", logStreamName="s")
+    now = int(time.time() * 1000)
+    for start in range(0, 10_050, 1000):  # one batch a call, as a function's logs arrive
+        logs.put_log_events(
+            logGroupName="busy",
+            logStreamName="s",
+            logEvents=[
+                {"timestamp": now + n, "message": f'{{"n": {n}}}'} for n in range(start, min(start + 1000, 10_050))
+            ],
+        )
+    pages = logs.get_paginator("filter_log_events").paginate(logGroupName="busy", filterPattern='"n"')
+    read = [json.loads(event["message"])["n"] for page in pages for event in page["events"]]
+
+    if variant == "unpatched":
+        assert len(read) == 10_000, "MiniStack now pages FilterLogEvents: drop paginate_filter_log_events"
+    else:
+        assert read == list(range(10_050))  # every event, once, in order
