@@ -87,7 +87,8 @@ class Recorded:
     """A consumer's effect is an item of one of its tables for each event it handles, keyed by a
     field of the event (`payload.orderId`: the item of the event's order): the chaos audit looks
     the item up for every event routed to it. `done` names an attribute and the values that mean
-    the effect is complete (an email claimed but not yet sent is not)."""
+    the effect is complete (an email claimed but not yet sent is not). Events that share a key share
+    the item (the loyalty points of an order): the audit sees the effect, not each delivery."""
 
     table: str  # its TableSpec's key (infra/tables.py)
     key: str = "eventId"  # a field of the envelope, dotted

@@ -468,3 +468,19 @@ def test_a_record_refused_before_the_bus_records_no_hand_off_in_its_trace(store,
     assert (report.published, len(report.refused)) == (1, 1)
     [trace] = boto3.client("xray").batch_get_traces(TraceIds=[root])["Traces"]
     assert len(trace["Segments"]) == 1  # the event that went on, only
+
+
+@pytest.mark.parametrize(
+    "event", [{"Records": ["x"]}, {"Records": [{"dynamodb": {"NewImage": {"deltas": {"M": None}}}}]}, "text", None]
+)
+def test_the_fault_wrapper_hands_any_event_to_the_function_as_it_came(event, monkeypatch):
+    """With its switches off, or set, the wrapper never fails on an event's shape: the function's
+    own handler answers it (a direct invoke can send anything)."""
+    from platform_faults.wrapper import wrap
+
+    seen = []
+    for switches in ({}, {"FAULT_INJECTION_EVENT_TYPES": "ORDER_CREATED"}):
+        for name, value in switches.items():
+            monkeypatch.setenv(name, value)
+        assert wrap(lambda e, _context: seen.append(e) or "answered")(event, None) == "answered"
+    assert seen == [event, event]

@@ -88,9 +88,16 @@ class _Duplicates:
             import boto3
 
             self._client = boto3.session.Session().client("events")  # a session of its own: no hooks
+        failed = 0
         for _copy in range(_int(DUPLICATES)):
-            self._client.put_events(Entries=accepted)
-        _log("fault injected: PutEvents entries put again", entries=len(accepted), times=_int(DUPLICATES))
+            try:  # the call it follows succeeded: a failure here is the fault's, never the caller's
+                failed += self._client.put_events(Entries=accepted).get("FailedEntryCount", 0)
+            except Exception as error:
+                failed += len(accepted)
+                _log("fault injection: PutEvents entries not put again", reason=f"{type(error).__name__}: {error}")
+        _log(
+            "fault injected: PutEvents entries put again", entries=len(accepted), times=_int(DUPLICATES), failed=failed
+        )
 
 
 # Set on a request that a fault answered, and so was never sent (an in-process emulator that

@@ -16,8 +16,9 @@ off (`setting`); the tools refuse them there too. Unset, every switch is off.
                                                    a run with the same seed faults the same events
   FAULT_INJECTION_DUPLICATES=1                     the publisher sends each event this many
                                                    extra times (at-least-once delivery, worst case)
-  FAULT_INJECTION_REORDER=1                        the publisher sends each batch newest first
-                                                   (out-of-order delivery, worst case)
+  FAULT_INJECTION_REORDER=1                        each stream batch is handed over newest first
+                                                   (out-of-order delivery, worst case: the chaos
+                                                   suite sets it on the Publisher)
   FAULT_INJECTION_TIMEOUT=1                        with the rate: every fault is a timeout part-way,
                                                    after the work's effects: the function hangs
                                                    until the runtime stops it

@@ -20,7 +20,18 @@ from collections.abc import Callable
 from typing import Any
 
 from platform_faults import sdk
-from platform_faults.switches import AFTER, BEFORE, HANDLER, fail_at, fail_for_type, random_failure_point, reorder
+from platform_faults.switches import (
+    AFTER,
+    BEFORE,
+    EVENT_TYPES,
+    HANDLER,
+    RATE,
+    fail_at,
+    fail_for_type,
+    random_failure_point,
+    reorder,
+    setting,
+)
 
 Handler = Callable[[Any, Any], Any]
 
@@ -29,7 +40,7 @@ def wrap(handler: Handler) -> Handler:
     """The handler, with the switches' faults around each invocation."""
 
     def faulted(event: Any, context: Any) -> Any:
-        key, event_types = about(event)
+        key, event_types = about(event) if setting(EVENT_TYPES) or setting(RATE) else ("", [])
         for event_type in event_types:
             fail_for_type(event_type)
         if reorder() and isinstance(event, dict) and event.get("Records"):
@@ -46,7 +57,15 @@ def wrap(handler: Handler) -> Handler:
 def about(event: Any) -> tuple[str, list[str]]:
     """(what an invocation works on, the key of its seeded draws; the event types it carries).
     A bus event: its stream, type and version. A stream batch: its first record, and the event
-    types its items hold (an event-store item's type; the analytics markers' counted types)."""
+    types its items hold (an event-store item's type; the analytics markers' counted types).
+    Whatever shape the event has, this never raises: the function's own handler answers it."""
+    try:
+        return _about(event)
+    except (AttributeError, TypeError, KeyError):
+        return "", []
+
+
+def _about(event: Any) -> tuple[str, list[str]]:
     if not isinstance(event, dict):
         return "", []
     detail = event.get("detail")
@@ -74,7 +93,15 @@ def about(event: Any) -> tuple[str, list[str]]:
 def _the_function() -> Handler:
     sdk.install()  # before the function's module makes its first client
     module, _, name = os.environ[HANDLER].rpartition(".")
+    if not module:
+        raise RuntimeError(f"{HANDLER}={os.environ[HANDLER]!r} is not module.function: the stack sets it")
     return getattr(importlib.import_module(module), name)
 
 
-handler = wrap(_the_function()) if os.environ.get(HANDLER) else None
+handler: Handler | None
+if os.environ.get(HANDLER):
+    handler = wrap(_the_function())
+elif os.environ.get("AWS_LAMBDA_FUNCTION_NAME"):  # in a function: the stack forgot its own handler
+    raise RuntimeError(f"the fault-injection wrapper runs a function's own handler, named by {HANDLER}: unset")
+else:  # imported by a tool or a test, which wraps a handler itself
+    handler = None
