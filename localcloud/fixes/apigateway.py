@@ -8,16 +8,11 @@ from localcloud.fixes.framework import patch, require
 
 
 def verify_api_signatures() -> None:
-    """AWS: an API Gateway method with AWS_IAM authorization (every route of this API) checks the
-    request's SigV4 signature before anything else: a key it does not know is a 403
-    UnrecognizedClientException, a wrong or tampered signature (another secret, a body or path
-    changed after signing) a 403 InvalidSignatureException, and an Authorization header that is
-    not a signature at all (a customer's Cognito ID token on a staff route) a 403
-    IncompleteSignatureException. MiniStack 1.5.33 with its AUTH switch off only checks that an
-    Authorization header is there; with it on, it also enforces IAM policies on every service,
-    which the local cloud does not model. Verify the signature against the local cloud's key
-    pair (LOCAL_CLOUD_KEY_PAIR, `id:secret`), and refuse any other header on an AWS_IAM method as
-    AWS does; the caller's IAM policies stay unchecked (docs/LOCAL-CLOUD.md)."""
+    """What AWS does and MiniStack 1.5.33 does not: docs/LOCAL-CLOUD.md, the row of this fix.
+
+    Verify the SigV4 signature against the local cloud's key pair (LOCAL_CLOUD_KEY_PAIR, `id:secret`)
+    and refuse any other Authorization header on an AWS_IAM method. MiniStack's AUTH switch is
+    left off: it would enforce IAM policies on every service, which the local cloud does not model."""
     import os
 
     from ministack import app

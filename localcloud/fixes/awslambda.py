@@ -14,19 +14,16 @@ from localcloud.fixes.xray import continuing, inbound_trace
 
 
 def durable_async_invokes() -> None:
-    """AWS: an asynchronous invoke is queued durably once Lambda accepts it; the event is run,
-    retried and at last sent to the on-failure destination, whatever happens to the machines.
-    MiniStack 1.5.33 keeps it in a thread of the server: a restart loses every event not yet
-    run to completion (and every retry waiting its turn). Keep each accepted invocation in the
-    Lambda state, saved on shutdown, until it has succeeded or been sent to its destination,
-    and resume the ones left on start. A run cut short by the stop runs again: at least once,
-    as on AWS.
+    """What AWS does and MiniStack 1.5.33 does not: docs/LOCAL-CLOUD.md, the row of this fix.
+
+    Keep each accepted invocation in the Lambda state, saved on shutdown, until it has succeeded
+    or been sent to its destination, and resume the ones left on start. A run cut short by the
+    stop runs again: at least once, as on AWS.
 
     The queue is drained at a bounded concurrency (LOCAL_CLOUD_ASYNC_CONCURRENCY, default three
-    per core), the rest waiting their turn as throttled async events wait on AWS. MiniStack
-    starts a worker process per concurrent invocation (up to ~600 on this machine's memory):
-    a burst of retries then has 150 workers cold-starting on 2 cores, each past its timeout,
-    each killed and retried: a spiral no event gets out of.
+    per core), the rest waiting their turn as throttled async events wait on AWS: MiniStack starts
+    a worker process per concurrent invocation, and a burst of retries would have 150 workers
+    cold-starting on 2 cores, each past its timeout, each killed and retried.
 
     How many accepted invocations are not done yet (queued, running, or waiting to be retried)
     is part of what the cloud has left to do (localcloud/in_flight.py)."""
@@ -244,12 +241,10 @@ def _route_async_failure(
 
 
 def keep_workers_after_handled_errors() -> None:
-    """AWS: a Python handler that raises is reported as a function error and its execution
-    environment serves the next invocation; only a crash or a timeout resets it. MiniStack
-    1.5.33 kills the worker process after every function error, so each failure (a retry, a
-    poison event, an idempotency record still in progress) costs a cold start, seconds of CPU
-    here: under fault injection the platform spends most of its time starting workers.
-    Keep the worker when the handler raised (its answer carries the traceback)."""
+    """What AWS does and MiniStack 1.5.33 does not: docs/LOCAL-CLOUD.md, the row of this fix.
+
+    Keep the worker when the handler raised (its answer carries the traceback); only a crash or a
+    timeout resets it."""
     import textwrap
 
     from ministack.core import lambda_runtime as runtime
@@ -271,12 +266,10 @@ def keep_workers_after_handled_errors() -> None:
 
 
 def finish_running_invocations_on_update() -> None:
-    """AWS: UpdateFunctionConfiguration (a changed environment, timeout...) applies to the
-    invocations that start after it; the ones running finish as they began. MiniStack 1.5.33
-    kills every worker of the function, busy ones too: a run is cut wherever it is, between an
-    email going out and its record saying so, say, and its retry sends the email again. Take the
-    function's workers out of the pool as MiniStack does (new invocations get new workers), but
-    stop a busy one only when its invocation gives it back."""
+    """What AWS does and MiniStack 1.5.33 does not: docs/LOCAL-CLOUD.md, the row of this fix.
+
+    Take the function's workers out of the pool as MiniStack does (new invocations get new
+    workers), but stop a busy one only when its invocation gives it back."""
     import threading
 
     from ministack.core import lambda_runtime as runtime
@@ -334,13 +327,10 @@ INVOCATION_END = "\x1eministack-invocation-end"  # a line no handler writes
 
 
 def end_invocations_without_waiting_for_logs() -> None:
-    """AWS: an invocation ends when its handler returns; a function that logs nothing is not
-    billed, nor kept waiting, for lines it never writes. MiniStack 1.5.33 cannot tell a silent
-    handler from a slow pipe, so after every invocation it waits up to 50 ms for a first log
-    line (`Worker._drain_stderr_bounded`): a silent invocation (the publisher's clean batches)
-    lasts 50 ms longer than its work, which adds to every hop's latency and to its billed wait.
-    The Python worker now writes an end-of-invocation line on its log pipe before its answer,
-    and the drain reads up to that line and no further."""
+    """What AWS does and MiniStack 1.5.33 does not: docs/LOCAL-CLOUD.md, the row of this fix.
+
+    The Python worker writes an end-of-invocation line on its log pipe before its answer, and the
+    drain (`Worker._drain_stderr_bounded`) reads up to that line and no further."""
     import queue
 
     from ministack.core import lambda_runtime as runtime

@@ -8,9 +8,9 @@ from localcloud.fixes.framework import register, require
 
 
 def provision_event_archives() -> None:
-    """AWS CloudFormation knows AWS::Events::Archive; MiniStack's EventBridge has archives
-    (CreateArchive, StartReplay) but its CloudFormation rejects the type. Provision it through
-    the same EventBridge calls."""
+    """What AWS does and MiniStack 1.5.33 does not: docs/LOCAL-CLOUD.md, the row of this fix.
+
+    Provision AWS::Events::Archive through MiniStack's own EventBridge calls (CreateArchive)."""
     from ministack.services import eventbridge
     from ministack.services.cloudformation import provisioners
 
@@ -52,10 +52,10 @@ def provision_event_archives() -> None:
 
 
 def accept_schema_registry() -> None:
-    """AWS has the EventBridge Schema Registry (AWS::EventSchemas::Registry and ::Schema);
-    MiniStack 1.5.33 has no schemas service, and its CloudFormation rejects both types. Accept
-    them as records so the same template deploys; nothing serves them locally (the schemas
-    are in schemas/ and docs/EVENTS.md)."""
+    """What AWS does and MiniStack 1.5.33 does not: docs/LOCAL-CLOUD.md, the row of this fix.
+
+    Accept AWS::EventSchemas::Registry and ::Schema as records so the same template deploys;
+    nothing serves them locally (the schemas are in schemas/ and docs/EVENTS.md)."""
     from ministack.services.cloudformation import provisioners
 
     registries: dict[str, dict] = {}

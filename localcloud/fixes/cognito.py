@@ -6,12 +6,10 @@ from localcloud.fixes.framework import patch, require
 
 
 def take_only_id_tokens_without_scopes() -> None:
-    """AWS: a REST method with a COGNITO_USER_POOLS authorizer and no authorization scopes
-    "treats the supplied token as an identity token": an access token of the same pool is a 401
-    Unauthorized. MiniStack 1.5.33 takes either kind of token there, so a customer's access token
-    (which names no app client in `aud`) would reach the function. Refuse any token whose
-    `token_use` is not `id` on a method without scopes; with scopes, MiniStack's own check (an
-    access token carrying one of them) is AWS's."""
+    """What AWS does and MiniStack 1.5.33 does not: docs/LOCAL-CLOUD.md, the row of this fix.
+
+    Refuse any token whose `token_use` is not `id` on a method without scopes; with scopes,
+    MiniStack's own check (an access token carrying one of them) is AWS's."""
     from ministack.services import apigateway_v1
 
     fix = "take_only_id_tokens_without_scopes"

@@ -170,14 +170,9 @@ class StreamPoller:
 
 
 def honour_stream_source_settings() -> None:
-    """AWS: a DynamoDB-stream event source checkpoints past the records a function reports as
-    succeeded (ReportBatchItemFailures), splits a failing batch (BisectBatchOnFunctionError),
-    and after MaximumRetryAttempts sends the failing records to the on-failure destination.
-    MiniStack 1.5.33 advances past the whole batch whatever the function reports (a reported
-    failure is dropped), and retries a failing batch until MaximumRecordAgeInSeconds, never
-    bisecting, never honouring MaximumRetryAttempts; and it invokes the function as soon as one
-    record is there, where AWS waits up to MaximumBatchingWindowInSeconds to gather a fuller
-    batch. A StreamPoller replaces its stream poll. The records its mappings have still to get
+    """What AWS does and MiniStack 1.5.33 does not: docs/LOCAL-CLOUD.md, the row of this fix.
+
+    A StreamPoller replaces MiniStack's stream poll. The records its mappings have still to get
     past are part of what the cloud has left to do (localcloud/in_flight.py)."""
     from ministack.core.arn import ArnParseError, parse_arn
     from ministack.services import dynamodb as ddb
@@ -224,11 +219,10 @@ def honour_stream_source_settings() -> None:
 
 
 def persist_stream_records() -> None:
-    """AWS keeps a table's stream records for 24 hours, whatever happens to its readers.
-    MiniStack 1.5.33 persists each stream reader's position across a restart but not the
-    records: after a restart the stream starts again at position 0 while the reader resumes
-    at its old position, so the first records written after the restart are never read.
-    Persist the records (and the sequence counter) with the tables."""
+    """What AWS does and MiniStack 1.5.33 does not: docs/LOCAL-CLOUD.md, the row of this fix.
+
+    Persist the stream records (and the sequence counter) with the tables, as MiniStack already
+    persists each reader's position."""
     from ministack.services import dynamodb as ddb
 
     get_state, load_persisted_state = ddb.get_state, ddb.load_persisted_state

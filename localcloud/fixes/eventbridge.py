@@ -17,15 +17,10 @@ def put_events_entry_size(entry: Any) -> int:
 
 
 def validate_put_events() -> None:
-    """AWS: PutEvents refuses the whole request (ValidationException) when it has no entry or
-    more than 10, or when its entries come to more than 1 MB (256 KB before 2026-01-29), counted as AWS counts them
-    (Source, DetailType, Detail and each of Resources in UTF-8 bytes, Time as 14 bytes). It
-    fails entry by entry, the others of the call delivered, an entry without Source, DetailType
-    or Detail (InvalidArgument) or whose Detail is not a JSON object (MalformedDetail). An entry
-    for a bus that does not exist is accepted and goes nowhere (AWS answers it with an EventId;
-    aws/aws-cli#9186). MiniStack 1.5.33 checks only the count of 10: a Detail that is not JSON
-    is delivered to every rule that matches its source and type (and parked by each consumer),
-    and an entry of any size is taken."""
+    """What AWS does and MiniStack 1.5.33 does not: docs/LOCAL-CLOUD.md, the row of this fix.
+
+    Refuse the request, or fail the entry, as AWS does, each entry's size counted as
+    `common.limits.request_entry_size` counts it."""
     from ministack.core.responses import error_response_json, json_response
     from ministack.services import eventbridge
 
@@ -83,10 +78,10 @@ def validate_put_events() -> None:
 
 
 def route_rule_targets_through_async_invoke() -> None:
-    """AWS: a Lambda rule target is an asynchronous invoke, so a failing function is retried
-    (MaximumRetryAttempts) and then sent to its on-failure destination.
-    MiniStack 1.5.33 runs the function once in a thread (`_dispatch_to_lambda`), so a failing
-    consumer's event vanishes. Route it through MiniStack's own async-invoke path instead."""
+    """What AWS does and MiniStack 1.5.33 does not: docs/LOCAL-CLOUD.md, the row of this fix.
+
+    Route a rule's Lambda target through MiniStack's own async-invoke path instead of its
+    one-shot thread (`_dispatch_to_lambda`)."""
     from ministack.services import eventbridge, lambda_svc
 
     def dispatch_to_lambda(arn, payload):

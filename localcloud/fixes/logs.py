@@ -31,12 +31,10 @@ _PLATFORM_RECORD: dict[str, dict[str, Any]] = {
 
 
 def honour_advanced_logging_controls() -> None:
-    """AWS: a function whose LoggingConfig has LogFormat JSON writes the platform's START, END
-    and REPORT as JSON records (platform.start, platform.runtimeDone, platform.report), and only
-    when SystemLogLevel is INFO or lower; application records in JSON with a level below
-    ApplicationLogLevel are dropped before they are ingested (and billed). MiniStack 1.5.33
-    keeps LoggingConfig but writes every line as text. Apply both levels where it writes a
-    function's log lines."""
+    """What AWS does and MiniStack 1.5.33 does not: docs/LOCAL-CLOUD.md, the row of this fix.
+
+    Apply ApplicationLogLevel and SystemLogLevel where MiniStack writes a function's log lines,
+    and write the platform's records as JSON under LogFormat JSON."""
     import threading
 
     from ministack.services import cloudwatch_logs, lambda_svc
@@ -96,11 +94,10 @@ def _as_json_record(event: dict, logging_config: dict) -> dict | None:
 
 
 def paginate_filter_log_events() -> None:
-    """AWS: FilterLogEvents answers at most 10,000 events a call and a nextToken for the rest, so
-    a paginator reads every matching event. MiniStack 1.5.33 answers the first 10,000 and no
-    token: a reader of a busy log group (the chaos audit reading a day's metrics back from the
-    analytics fold's EMF records) silently gets the oldest 10,000 only. Answer a page at a time,
-    the token being how many matching events the pages before it held."""
+    """What AWS does and MiniStack 1.5.33 does not: docs/LOCAL-CLOUD.md, the row of this fix.
+
+    Answer a page of at most 10,000 events at a time, the token being how many matching events
+    the pages before it held."""
     import heapq
     from bisect import bisect_left, bisect_right
 

@@ -13,8 +13,9 @@ POWERTOOLS_LAYER_ARN = (
 
 
 def serve_powertools_layer_parameter() -> None:
-    """AWS publishes each Powertools layer ARN as a public SSM parameter, which the stacks
-    resolve at deploy time. MiniStack serves only two public (AMI) parameters."""
+    """What AWS does and MiniStack 1.5.33 does not: docs/LOCAL-CLOUD.md, the row of this fix.
+
+    Serve the Powertools layer's public SSM parameter beside MiniStack's own two."""
     from ministack.services import ssm
 
     require(ssm, "_PUBLIC_AMI_PARAMETERS", fix="serve_powertools_layer_parameter")

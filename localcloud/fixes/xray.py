@@ -10,9 +10,9 @@ from localcloud.fixes.framework import patch, register
 
 
 def serve_xray() -> None:
-    """AWS: X-Ray keeps the segments Lambda and the functions record, and serves them by trace.
-    MiniStack 1.5.33 has no X-Ray: the outbox's PutTraceSegments is "Unsupported service". Serve
-    the local cloud's (localcloud/xray.py)."""
+    """What AWS does and MiniStack 1.5.33 does not: docs/LOCAL-CLOUD.md, the row of this fix.
+
+    Serve the local cloud's X-Ray (localcloud/xray.py)."""
     from ministack import app
 
     from localcloud import xray
@@ -47,14 +47,11 @@ class continuing:
 
 
 def continue_traces_across_the_bus() -> None:
-    """AWS: EventBridge invokes a rule's Lambda target in the trace of the entry's TraceHeader;
-    Lambda gives the invocation that trace, with its own segment as the parent (an Active
-    function given no trace starts one; a PassThrough one continues only a sampled trace), and
-    records that segment when the invocation ends.
-    MiniStack 1.5.33 drops the TraceHeader, starts a new trace for each invocation of an Active
-    function, and records no segment. Carry each entry's header to its targets' invocations
-    (through the durable async queue: retries stay in the trace), decide each invocation's trace
-    as Lambda does, and record its segment in the local X-Ray."""
+    """What AWS does and MiniStack 1.5.33 does not: docs/LOCAL-CLOUD.md, the row of this fix.
+
+    Carry each entry's TraceHeader to its targets' invocations (through the durable async queue:
+    retries stay in the trace), decide each invocation's trace as Lambda does, and record its
+    segment in the local X-Ray."""
     from ministack.services import eventbridge
     from ministack.services import lambda_svc as svc
 

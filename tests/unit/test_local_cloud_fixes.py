@@ -46,6 +46,15 @@ def test_the_pin_is_the_version_requirements_install():
     fixes.check_version()  # the installed one
 
 
+def test_every_fix_has_its_row_in_the_page_its_docstring_points_to():
+    # Each difference is written once, in docs/LOCAL-CLOUD.md; a fix's docstring says only how
+    # it works, so a fix without a row there would be a difference written nowhere.
+    rows = [line for line in (ROOT / "docs" / "LOCAL-CLOUD.md").read_text().splitlines() if line.startswith("| ")]
+    for fix in fixes.FIXES:
+        assert any(f"`{fix.__name__}`" in row for row in rows), f"{fix.__name__} has no row in docs/LOCAL-CLOUD.md"
+        assert "docs/LOCAL-CLOUD.md" in (fix.__doc__ or ""), f"{fix.__name__}'s docstring does not point to its row"
+
+
 def test_another_ministack_version_is_refused_naming_both():
     with pytest.raises(fixes.FixTargetChanged, match=r"MiniStack 1\.6\.0 is installed; .* written for 1\.5\.33"):
         fixes.check_version("1.6.0")
