@@ -4,10 +4,10 @@ apigateway, cognito, cloudformation, ssm, logs, xray), all written with `framewo
 (localcloud/server.py) applies them before it starts.
 
 Each difference is written once, in docs/LOCAL-CLOUD.md, on the row naming its fix; a fix's
-docstring says only how it works. tests/e2e/test_local_cloud_fidelity.py shows each difference on an unpatched emulator and the
-fix on the patched one. tests/unit/test_local_cloud_fixes.py applies them all, with no cloud
-running. A fix for another service goes in a module of its own, named after the service, and in
-FIXES.
+docstring says only how it works. tests/e2e/test_local_cloud_fidelity.py shows each difference
+on an unpatched emulator and the fix on the patched one. tests/unit/test_local_cloud_fixes.py
+applies them all, with no cloud running. A fix for another service goes in a module of its own,
+named after the service, and in FIXES.
 """
 
 from __future__ import annotations

@@ -153,8 +153,13 @@ def durable_async_invokes() -> None:
             in_flight.changed()
         if left:
             log.info("resuming %d asynchronous invocations accepted before the restart", len(left))
+
             # once the server serves: the functions' own calls go back to it
-            threading.Timer(2.0, lambda: [start(i) for i in list(left)]).start()
+            def resume() -> None:
+                for invocation in list(left):
+                    start(invocation)
+
+            threading.Timer(2.0, resume).start()
         return result
 
     fix = "durable_async_invokes"

@@ -62,7 +62,7 @@ def validate_put_events() -> None:
             if not refused or len(entries) > 10:
                 return original(data, allow_aws_source)  # MiniStack's own answer for more than 10
             kept = [entry for n, entry in enumerate(entries) if n not in refused]
-            answer = {"FailedEntryCount": 0, "Entries": []}
+            answer: dict[str, Any] = {"FailedEntryCount": 0, "Entries": []}
             if kept:
                 status, _headers, body = original({**data, "Entries": kept}, allow_aws_source)
                 if status >= 400:

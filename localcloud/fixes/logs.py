@@ -130,7 +130,8 @@ def paginate_filter_log_events() -> None:
                         else len(history)
                     )
                     ranges.append([(event, name) for event in history[start:end]])
-            events, seen, more = [], 0, False
+            events: list[dict[str, Any]] = []
+            seen, more = 0, False
             ordered = heapq.merge(*ranges, key=lambda entry: (entry[0]["timestamp"], entry[0].get("ingestionTime", 0)))
             for event, name in ordered:
                 if not matches(event.get("message", "")):
@@ -142,7 +143,7 @@ def paginate_filter_log_events() -> None:
                     more = True
                     break
                 events.append({**event, "logStreamName": name})
-            answer = {"events": events, "searchedLogStreams": []}
+            answer: dict[str, Any] = {"events": events, "searchedLogStreams": []}
             if more:
                 answer["nextToken"] = str(skip + len(events))
             return json_response(answer)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 import time
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 
 from localcloud.fixes.framework import patch, register
 
@@ -37,13 +37,15 @@ class continuing:
     """Within it, an invocation continues `header`'s trace."""
 
     def __init__(self, header: str | None):
-        self._header, self._token = header, None
+        self._header = header
+        self._token: Token[str | None] | None = None
 
     def __enter__(self):
         self._token = inbound_trace.set(self._header)
 
     def __exit__(self, *_):
-        inbound_trace.reset(self._token)
+        if self._token is not None:
+            inbound_trace.reset(self._token)
 
 
 def continue_traces_across_the_bus() -> None:
