@@ -36,7 +36,7 @@ def product(deployment, quantity: int, price: str = "10.00") -> str:
     return deployment.product(quantity, price)
 
 
-def place(deployment, customer, sku: str, quantity: int = 1, **headers: str) -> str:
+def place(deployment, customer, sku: str, quantity: int = 1, /, **headers: str) -> str:
     answer = deployment.http(
         "POST",
         "/orders",
@@ -237,7 +237,7 @@ def test_a_forged_payment_request_charges_nothing(deployment, ada, put_events):
 
 def test_forged_compensations_on_a_completed_order_move_no_money_stock_or_read_model(deployment, ada, put_events):
     sku = product(deployment, 5, price="20.00")
-    order_id = place(deployment, ada, sku, quantity=2)
+    order_id = place(deployment, ada, sku, 2)  # two units
     assert settled(deployment, ada, order_id)["status"] == "COMPLETED"
     stock_before = deployment.http("GET", f"/inventory/{sku}").body
     charge = next(e for e in deployment.stream(f"payment:{order_id}") if e["eventType"] == "PAYMENT_PROCESSED")
@@ -338,6 +338,7 @@ def test_fuzzed_requests_with_another_customers_token_reveal_and_change_nothing(
     import schemathesis
     from hypothesis import HealthCheck, Phase, given, settings
     from hypothesis import seed as seeded
+    from schemathesis.core.result import Ok
 
     from localcloud.cloud import ROOT
 
@@ -351,9 +352,12 @@ def test_fuzzed_requests_with_another_customers_token_reveal_and_change_nothing(
             return request
 
     examples = int(os.environ.get("FUZZ_EXAMPLES", "8"))
-    session, statuses, revealed = requests.Session(), Counter(), []
+    session = requests.Session()
+    statuses: Counter[int] = Counter()
+    revealed: list[str] = []
     schema = schemathesis.openapi.from_path(str(ROOT / "docs" / "openapi.json"))
     for result in schema.get_all_operations():
+        assert isinstance(result, Ok), f"docs/openapi.json has an operation schemathesis cannot read: {result.err()}"
         operation = result.ok()
         if operation.definition.raw.get("security") != [{"customer": []}]:
             continue  # staff routes: a customer's token is refused at the gateway (above)

@@ -9,6 +9,7 @@ import io
 import json
 import time
 import zipfile
+from typing import Any
 
 import boto3
 import pytest
@@ -222,11 +223,13 @@ def test_a_stream_source_parks_a_reported_failure_and_goes_on(cloud):
         dynamodb.put_item(TableName="poisoned", Item={"id": {"S": item_id}, "poison": {"BOOL": poison}})
 
     assert wait_for(lambda: processed_ids(client, processed) == {"a", "c"}, 15)
-    parked = []
-    wait_for(
-        lambda: parked.extend(sqs.receive_message(QueueUrl=queue_url, WaitTimeSeconds=1).get("Messages", [])) or parked,
-        8,
-    )
+    parked: list[dict[str, Any]] = []
+
+    def parked_so_far() -> list[dict[str, Any]]:
+        parked.extend(sqs.receive_message(QueueUrl=queue_url, WaitTimeSeconds=1).get("Messages", []))
+        return parked
+
+    wait_for(parked_so_far, 8)
     if variant == "unpatched":
         assert parked == [], "MiniStack now parks reported stream failures: drop honour_stream_source_settings"
     else:

@@ -156,9 +156,17 @@ def test_make_logs_prints_a_functions_log_lines_and_follows(env):
         start_new_session=True,
     )
     lines: queue.Queue[str] = queue.Queue()
-    threading.Thread(target=lambda: [lines.put(line) for line in logs.stdout], daemon=True).start()
+    output = logs.stdout
+    assert output is not None  # stdout=PIPE
+
+    def forward() -> None:
+        for line in output:
+            lines.put(line)
+
+    threading.Thread(target=forward, daemon=True).start()
     try:
-        seen, deadline = [], time.monotonic() + 120
+        seen: list[str] = []
+        deadline = time.monotonic() + 120
         while time.monotonic() < deadline and not any('"event consumed"' in line for line in seen):
             with contextlib.suppress(queue.Empty):
                 seen.append(lines.get(timeout=1))
@@ -172,7 +180,9 @@ def test_make_logs_prints_a_functions_log_lines_and_follows(env):
 def test_make_fault_sets_the_rate_and_takes_it_off(env):
     from platform_faults.switches import SWITCHES
 
-    function = re.search(r"AnalyticsFunctionName\s+(\S+)", make(env, "status").stdout).group(1)
+    status = re.search(r"AnalyticsFunctionName\s+(\S+)", make(env, "status").stdout)
+    assert status is not None
+    function = status.group(1)
     lambda_ = client(env, "lambda")
 
     def switches() -> dict:

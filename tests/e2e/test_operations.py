@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import uuid
 from datetime import UTC, datetime, timedelta
+from functools import partial
 
 import pytest
 
@@ -47,9 +48,7 @@ def test_redrive_after_the_fix_reaches_the_state_nothing_failing_would_have(depl
     day = unique_day()
     orders = [stored_examples(deployment, "order-created", day=day)[1] for _ in range(3)]
     for entries in orders:
-        message = eventually(
-            lambda entries=entries: parked(deployment, "Analytics", event_id(entries)), timeout=PARK_TIMEOUT
-        )
+        message = eventually(partial(parked, deployment, "Analytics", event_id(entries)), timeout=PARK_TIMEOUT)
         assert "fault injected" in message["responsePayload"]["errorMessage"]
     assert daily(deployment, day)["events"] == 0
 

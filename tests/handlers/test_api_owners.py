@@ -5,6 +5,8 @@ that does not exist. Each case here was reproduced against the API before it che
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
 
 from tests.support import aws
@@ -93,7 +95,7 @@ def test_the_events_route_cannot_name_another_aggregates_stream(orders_api, stor
                 EventType.PAYMENT_REQUESTED,
                 aggregate_id=f"saga:{adas_order}",
                 version=1,
-                payload=PaymentRequested(currency="EUR", orderId=adas_order, customerId=ADA, amount="39.98"),
+                payload=PaymentRequested(currency="EUR", orderId=adas_order, customerId=ADA, amount=Decimal("39.98")),
                 user_id="saga",
                 correlation_id="c",
             )

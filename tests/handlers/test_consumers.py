@@ -5,10 +5,11 @@ from __future__ import annotations
 import contextlib
 from collections import Counter
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
-from catalog import EventType, new_event
+from catalog import Envelope, EventType, new_event
 from catalog.payloads import OrderCompleted, UserRegistered
 from tests.support import aws, orders
 
@@ -53,7 +54,7 @@ def held(event):
     return event
 
 
-def sent_emails() -> list[dict]:
+def sent_emails() -> list[Any]:
     from moto.ses.models import ses_backends
 
     return ses_backends["123456789012"]["us-east-1"].sent_messages
@@ -147,10 +148,10 @@ def test_counters_count_each_event_once(analytics, lambda_context):
     deliver(analytics, created, lambda_context, times=3)
     deliver(analytics, orders.cancelled(version=2), lambda_context)
     deliver(analytics, registered(), lambda_context)
-    day = created.timestamp.date().isoformat()
-    assert daily(day)["events"] == 0  # counted, not yet folded
+    date = created.timestamp.date().isoformat()
+    assert daily(date)["events"] == 0  # counted, not yet folded
     assert fold_the_stream(lambda_context)["folded"] == 3
-    day = daily(day)
+    day = daily(date)
     assert (day["events"], day["ordersPlaced"], day["ordersCancelled"], day["usersRegistered"]) == (3, 1, 1, 1)
     # booked when placed, and the same total taken off when cancelled: net, nothing was sold
     assert day["byCurrency"] == {
@@ -532,7 +533,8 @@ def test_the_sent_mark_throttled_past_the_sdks_retries_still_lands(email, lambda
 
     event = registered()
     table = mailer()._table
-    real_update, refusals = table.update_item, []
+    real_update = table.update_item
+    refusals: list[dict[str, Any]] = []
 
     def throttled_twice(**kwargs):
         if len(refusals) < 2:
@@ -707,7 +709,12 @@ def test_a_consumer_runs_its_work_on_each_event_and_answers_with_its_result(lamb
     from common.consumer import EventConsumer
 
     seen = []
-    consumer = EventConsumer(lambda envelope: seen.append(envelope.eventId) or {"outcome": "done"})
+
+    def work(envelope: Envelope) -> dict[str, Any]:
+        seen.append(envelope.eventId)
+        return {"outcome": "done"}
+
+    consumer = EventConsumer(work)
     event = orders.created()
     assert consumer.handler(orders.bus_event(event), lambda_context) == {"outcome": "done"}
     assert seen == [event.eventId]

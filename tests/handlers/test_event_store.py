@@ -148,7 +148,9 @@ def test_stored_v1_events_load_as_the_current_version(store):
 
     from orders.aggregate import Order
 
-    assert Order.replay([event]).currency == "EUR"
+    order = Order.replay([event])
+    assert order is not None
+    assert order.currency == "EUR"
 
 
 # ---- what the errors say, at the limits --------------------------------------------------

@@ -149,7 +149,7 @@ def test_every_interleaving_keeps_the_books(world, store, stock, currency, steps
             log.append("sweep")
         elif kind == "race":
             real = saga.facts
-            done = []
+            done: list[int] = []
 
             def facts_then(oid, real=real, done=done, what=s[1]):
                 found = real(oid)
@@ -226,7 +226,7 @@ def test_every_interleaving_keeps_the_books(world, store, stock, currency, steps
         payment = store.load(f"payment:{placed}")
         kept = sum((e.payload.amount for e in payment if e.eventType == EventType.PAYMENT_PROCESSED), Decimal(0))
         kept -= sum((e.payload.amount for e in payment if e.eventType == EventType.PAYMENT_REFUNDED), Decimal(0))
-        held = {}
+        held: dict[str, int] = {}
         for answer in store.load(f"reservation:{placed}"):
             sign = {EventType.INVENTORY_UPDATED: 1, EventType.INVENTORY_RELEASED: -1}.get(answer.eventType, 0)
             for line in answer.payload.lines if sign else ():
@@ -247,7 +247,7 @@ def test_every_interleaving_keeps_the_books(world, store, stock, currency, steps
 
     # the books, as analytics folds them: in the run's currency alone
     counters.fold(aws.stream_records(aws.ANALYTICS_EVENTS)[folded_before:])
-    moved = {}
+    moved: dict[str, Decimal] = {}
     for day in {e.timestamp.date().isoformat() for e in all_events()}:
         figures = counters.day(day)["byCurrency"]
         assert set(figures) <= {"EUR", "SEK"}, figures

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
@@ -251,7 +252,9 @@ def test_an_order_of_as_many_lines_as_its_reservation_can_hold_completes(api, st
     from tests.handlers.test_saga import run_to_the_end
 
     assert MAX_LINES == 99
-    lines = [{"productId": f"SKU-{n}", "quantity": 1, "price": "1.00"} for n in range(MAX_LINES + 1)]
+    lines: list[dict[str, Any]] = [
+        {"productId": f"SKU-{n}", "quantity": 1, "price": "1.00"} for n in range(MAX_LINES + 1)
+    ]
     refused = api("POST", "/orders", body={"items": lines})
     assert refused.status == 400 and refused.body["errors"][0]["field"] == "items"
     assert "at most 99" in refused.body["errors"][0]["message"]

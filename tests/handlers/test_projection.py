@@ -82,7 +82,9 @@ def test_the_handler_reads_the_envelope_from_the_bus_event(tables, store, lambda
     [created] = stored(store, orders.created())
     result = handler(orders.bus_event(created), lambda_context)
     assert result == {"orderId": "order-1", "version": 1, "outcome": "applied"}
-    assert OrdersReadModel(aws.ORDERS).get("order-1").order.customerId == "cust-1"
+    view = OrdersReadModel(aws.ORDERS).get("order-1")
+    assert view is not None
+    assert view.order.customerId == "cust-1"
 
 
 def test_the_handler_fails_loudly_on_a_malformed_event(tables, lambda_context):
@@ -183,7 +185,8 @@ def test_a_write_lost_to_another_delivery_is_tried_again_then_given_up(projector
     from orders.read_model import StaleWrite
 
     (created,) = stored(store, orders.created())
-    save, lost = read_model.save, []
+    save = read_model.save
+    lost: list[int] = []
 
     def lose_first(view, *, previous):
         if not lost:

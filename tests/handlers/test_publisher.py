@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import boto3
 import pytest
@@ -283,7 +284,8 @@ def test_each_failure_keeps_what_eventbridge_said(store):
 
 def test_attempts_wait_longer_each_time(store):
     records = insert_records(store, 1)
-    client, waits = boto3.client("events"), []
+    client = boto3.client("events")
+    waits: list[float] = []
     with Stubber(client) as stub:
         for _ in range(4):
             stub.add_client_error("put_events", service_error_code="ThrottlingException", http_status_code=400)
@@ -442,13 +444,13 @@ def test_a_trace_that_cannot_be_recorded_never_fails_the_batch(store, bus_to_que
 def test_a_trace_header_that_is_not_x_rays_records_nothing_and_is_handed_on_as_it_is(store, monkeypatch, header):
     from common import tracing
 
-    recorded = []
-    handoff = tracing.Handoff(
-        "Publisher",
-        lambda: type(
-            "X", (), {"put_trace_segments": lambda self, **kw: recorded.append(kw) or {"UnprocessedTraceSegments": []}}
-        )(),
-    )
+    recorded: list[dict[str, Any]] = []
+
+    def put_trace_segments(self: object, **kw: Any) -> dict[str, list[str]]:
+        recorded.append(kw)
+        return {"UnprocessedTraceSegments": []}
+
+    handoff = tracing.Handoff("Publisher", lambda: type("X", (), {"put_trace_segments": put_trace_segments})())
     handed = handoff.hand_on("1", header, "ORDER_CREATED")
     handoff.close(set())
     if "Parent=x y" in header:  # a well-formed root with a parent that is not an id: the root's trace, no parent
@@ -479,8 +481,13 @@ def test_the_fault_wrapper_hands_any_event_to_the_function_as_it_came(event, mon
     from platform_faults.wrapper import wrap
 
     seen = []
+
+    def function(e: Any, _context: Any) -> str:
+        seen.append(e)
+        return "answered"
+
     for switches in ({}, {"FAULT_INJECTION_EVENT_TYPES": "ORDER_CREATED"}):
         for name, value in switches.items():
             monkeypatch.setenv(name, value)
-        assert wrap(lambda e, _context: seen.append(e) or "answered")(event, None) == "answered"
+        assert wrap(function)(event, None) == "answered"
     assert seen == [event, event]

@@ -133,7 +133,7 @@ def test_a_stream_batch_goes_back_to_the_publisher_with_its_records(store):
         "endSequenceNumber": records[1]["dynamodb"]["SequenceNumber"],
     }
     item = tool.Parked(
-        "m", "r", STREAM_BATCH, "2 records", info["startSequenceNumber"], "", None, {"DDBStreamBatchInfo": info}
+        "m", "r", STREAM_BATCH, "2 records", info["startSequenceNumber"], "", SENT_AT, {"DDBStreamBatchInfo": info}
     )
     lambda_ = boto3.client("lambda")
     with Stubber(lambda_) as stub:
@@ -336,7 +336,12 @@ def test_the_command_lists_each_message_then_resends_and_deletes_it(queue, monke
     event = orders.created()
     park(queue, on_failure_record(event))
     asked: list = []
-    monkeypatch.setattr(tool, "stack_outputs", lambda stage: asked.append(stage) or outputs(queue))
+
+    def stack_outputs(stage: str) -> dict[str, str]:
+        asked.append(stage)
+        return outputs(queue)
+
+    monkeypatch.setattr(tool, "stack_outputs", stack_outputs)
     assert tool.main([OWNER, "--stage", "prod"]) == 0
     out = capsys.readouterr().out.splitlines()
     assert asked == ["prod"]
@@ -497,7 +502,12 @@ def test_the_command_goes_on_past_a_message_it_cannot_resend_and_counts_both(que
         park(queue, on_failure_record(orders.created(order_id=f"order-{n}")))
     holds: list[int] = []
     parked = Redrive.parked
-    monkeypatch.setattr(Redrive, "parked", lambda self, hold_seconds=0: holds.append(hold_seconds) or parked(self))
+
+    def parked_holding(self: Redrive, hold_seconds: int = 0) -> list[tool.Parked]:
+        holds.append(hold_seconds)
+        return parked(self)
+
+    monkeypatch.setattr(Redrive, "parked", parked_holding)
     monkeypatch.setattr(tool, "stack_outputs", lambda stage: outputs(queue))
     tries: list[str] = []
 

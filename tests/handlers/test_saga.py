@@ -8,7 +8,7 @@ from decimal import Decimal
 import boto3
 import pytest
 
-from catalog import Caller, EventType, new_event
+from catalog import Caller, Envelope, EventType, new_event
 from catalog.payloads import InventoryReservationRequested, PaymentRefundRequested, PaymentRequested, ReservedLine
 from tests.support import aws, orders
 
@@ -499,7 +499,8 @@ def test_a_change_and_the_payments_request_racing_cannot_both_win(saga, store, p
 
     created = orders.created()
     store.append([created])
-    real_facts, raced = saga.facts, []
+    real_facts = saga.facts
+    raced: list[Envelope] = []
 
     def facts_then_a_change(order_id):
         found = real_facts(order_id)

@@ -115,9 +115,8 @@ def test_the_check_sees_a_grant_the_settings_do_not_declare(dev):
     email = next(spec for spec in CONSUMERS if spec.name == "Email")
     assert_given_what_it_declares(dev.services, email)
     with pytest.raises(AssertionError):
-        assert_given_what_it_declares(
-            dev.services, SimpleNamespace(name=email.name, handler=email.handler, settings=WritesTheStore)
-        )
+        stand_in = SimpleNamespace(name=email.name, handler=email.handler, settings=WritesTheStore)
+        assert_given_what_it_declares(dev.services, stand_in)  # type: ignore[arg-type]  # the fields it reads
 
 
 @pytest.mark.parametrize("stage", ["dev", "prod"])
@@ -139,16 +138,16 @@ def test_each_stream_reader_and_schedule_is_started_as_declared(stage, request):
         stream = json.dumps(mapping["EventSourceArn"])
         assert re.search(rf"FnGetAtt{spec.table.logical_id}StreamArn[0-9A-F]{{8}}\"", stream), (spec.name, stream)
     rules = stacks.services.find_resources("AWS::Events::Rule").values()
-    for spec in scheduled:
-        function = logical_id_of(stacks.services, spec)
+    for schedule in scheduled:
+        function = logical_id_of(stacks.services, schedule)
         [rule] = [
             r["Properties"]
             for r in rules
             if "ScheduleExpression" in r["Properties"]
             and any(t["Arn"] == {"Fn::GetAtt": [function, "Arn"]} for t in r["Properties"]["Targets"])
         ]
-        minutes = spec.every_minutes
-        assert rule["ScheduleExpression"] == f"rate({minutes} minute{'s' if minutes > 1 else ''})", spec.name
+        minutes = schedule.every_minutes
+        assert rule["ScheduleExpression"] == f"rate({minutes} minute{'s' if minutes > 1 else ''})", schedule.name
 
 
 def test_the_tools_route_an_entry_as_the_synthesized_rules_do(dev):
@@ -278,9 +277,9 @@ def test_the_readme_worked_example_is_a_consumer_built_from_its_declarations_alo
     if stage == "prod":
         from infra.config import StageConfig, reserved_for
 
-        assert reserved == reserved_for(
-            spec.per_order_per_second, StageConfig.for_stage("prod").target_orders_per_second
-        )
+        target = StageConfig.for_stage("prod").target_orders_per_second
+        assert target is not None
+        assert reserved == reserved_for(spec.per_order_per_second, target)
     else:
         assert reserved is None
 
@@ -335,10 +334,12 @@ def test_the_chaos_audit_routes_to_the_readme_consumer_and_checks_its_effect_onc
         dynamodb = boto3.client("dynamodb", region_name="us-east-1")
         dynamodb.create_table(**table.create_table("loyalty-points"))
         dynamodb.put_item(TableName="loyalty-points", Item={"orderId": {"S": "awarded"}, "points": {"N": "10"}})
+        # a stand-in World: the outputs and the reads the audit uses, no cloud deployed
         world = SimpleNamespace(outputs={table.output: "loyalty-points"}, dynamodb=dynamodb)
-        world.batch_get = lambda *args: World.batch_get(world, *args)
+        world.batch_get = lambda *args: World.batch_get(world, *args)  # type: ignore[arg-type]  # the stand-in
         events = [completed("awarded"), completed("forgotten")]
-        found = own_writes(world, Scope("x", "chaos-x-", "x@example.com", "SKU-X", 0), events, consumers=(spec,))
+        scope = Scope("x", "chaos-x-", "x@example.com", "SKU-X", 0)
+        found = own_writes(world, scope, events, consumers=(spec,))  # type: ignore[arg-type]  # the stand-in
     assert found == {("Loyalty", events[0]["eventId"])}
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import cast
 
 import aws_cdk as cdk
 import pytest
@@ -38,7 +39,7 @@ def bad(tmp_path_factory):
     role = iam.Role(stack, "Role", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"))
     role.add_to_policy(iam.PolicyStatement(actions=["*"], resources=[queue.queue_arn]))
     bus = events.EventBus(stack, "Bus")
-    bus.node.default_child.add_property_override(
+    cast(events.CfnEventBus, bus.node.default_child).add_property_override(
         "Policy",
         {
             "Version": "2012-10-17",

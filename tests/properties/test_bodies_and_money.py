@@ -97,10 +97,10 @@ LINES = st.lists(st.tuples(CENTS, st.integers(min_value=1, max_value=100)), min_
 @settings(max_examples=300, deadline=None)
 @given(LINES)
 def test_any_valid_orders_total_is_exact(lines):
-    items = [
+    items = tuple(
         OrderItem(productId=f"SKU-{n}", quantity=quantity, price=Decimal(cents) / 100)
         for n, (cents, quantity) in enumerate(lines)
-    ]
+    )
     exact = Decimal(sum(cents * quantity for cents, quantity in lines)) / 100  # in whole cents, no float
     assert order_total(items) == exact
     placed = OrderCreated(orderId="o-1", customerId="c-1", currency="EUR", items=items, totalAmount=exact)

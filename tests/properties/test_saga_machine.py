@@ -32,7 +32,7 @@ from catalog.payloads import (
 from saga.machine import Facts, decide
 
 ORDER = "order-1"
-ITEMS = [OrderItem(productId="SKU-1", quantity=2, price=Decimal("9.99"))]
+ITEMS = (OrderItem(productId="SKU-1", quantity=2, price=Decimal("9.99")),)
 TOTAL = Decimal("19.98")
 LINES = (ReservedLine(productId="SKU-1", quantity=2),)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import threading
 from http.server import BaseHTTPRequestHandler, HTTPServer
+from typing import Any
 
 import pytest
 
@@ -17,7 +18,7 @@ ENV = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"}
 @pytest.fixture
 def gateway():
     """A stand-in gateway on loopback that throttles the first `throttled` requests."""
-    state = {"throttled": 0, "seen": 0, "authorization": []}
+    state: dict[str, Any] = {"throttled": 0, "seen": 0, "authorization": []}
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self):

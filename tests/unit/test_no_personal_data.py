@@ -94,7 +94,9 @@ class _Register(BaseModel):
 def test_an_api_body_refused_names_the_field_at_fault_never_its_value(body, field):
     with pytest.raises(ApiError) as refusal:
         parse_body(json.dumps(body), _Register)
-    answer = json.loads(refusal.value.to_response().body)
+    sent = refusal.value.to_response().body
+    assert sent is not None
+    answer = json.loads(sent)
     assert ADDRESS not in json.dumps(answer) and ADDRESS not in str(refusal.value)
     assert any(error["field"].startswith(field) for error in answer["errors"]), answer
 

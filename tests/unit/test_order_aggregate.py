@@ -18,6 +18,7 @@ def test_create_computes_the_exact_total():
 
 def test_replay_rebuilds_state_from_history():
     order = Order.replay([orders.created(), orders.updated(quantity=3), orders.cancelled(reason="too slow")])
+    assert order is not None
     assert order.version == 3
     assert order.status is OrderStatus.CANCELLED
     assert order.cancelReason == "too slow"
@@ -31,6 +32,7 @@ def test_replay_of_nothing_is_no_order():
 
 def test_update_replaces_lines_and_total():
     order = Order.replay([orders.created()])
+    assert order is not None
     update = order.update_items([OrderItem(productId="SKU-9", quantity=4, price=Decimal("2.50"))])
     assert update.totalAmount == Decimal("10.00")
 
@@ -40,6 +42,7 @@ def test_update_replaces_lines_and_total():
 def test_a_closed_order_refuses_every_command(command, history):
     closing = orders.cancelled(version=2) if history == "cancelled" else _completed()
     order = Order.replay([orders.created(), closing])
+    assert order is not None
     actions = {
         "update": lambda: order.update_items(orders.ITEMS),
         "cancel": lambda: order.cancel("again"),
@@ -81,4 +84,6 @@ def test_a_second_creation_cannot_follow_the_first():
 
 
 def test_an_order_keeps_the_currency_it_was_placed_in():
-    assert Order.replay([orders.created(currency="GBP")]).currency == "GBP"
+    order = Order.replay([orders.created(currency="GBP")])
+    assert order is not None
+    assert order.currency == "GBP"

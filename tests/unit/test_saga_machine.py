@@ -105,7 +105,9 @@ def test_happy_path_pays_reserves_and_completes():
     assert order.commands == [E.PAYMENT_REQUESTED, E.INVENTORY_RESERVATION_REQUESTED]
     assert order.actions == ["complete"]
     [reserve] = [e for e in order.facts.commands if e.eventType == E.INVENTORY_RESERVATION_REQUESTED]
-    assert reserve.payload.lines == merged_lines(order.facts.created.payload.items)
+    created = order.facts.created
+    assert created is not None
+    assert reserve.payload.lines == merged_lines(created.payload.items)
 
 
 def test_a_declined_payment_cancels_the_order_with_the_reason():

@@ -6,6 +6,7 @@ from __future__ import annotations
 import socket
 import threading
 import time
+from typing import Any
 
 import boto3
 import pytest
@@ -22,7 +23,7 @@ def silent_endpoint():
     server = socket.socket()
     server.bind(("127.0.0.1", 0))
     server.listen(8)
-    accepted = []
+    accepted: list[tuple[socket.socket, object]] = []
     threading.Thread(target=lambda: accepted.extend(server.accept() for _ in range(4)), daemon=True).start()
     yield f"http://127.0.0.1:{server.getsockname()[1]}"
     server.close()
@@ -64,18 +65,14 @@ def test_an_answer_tracing_does_not_expect_is_logged_never_raised(answer, monkey
 
 
 def test_a_hand_off_keeps_the_headers_other_fields_and_a_new_batch_drops_what_a_failed_one_left():
-    sent = []
+    sent: list[list[str]] = []
+
+    def put_trace_segments(**kw: Any) -> dict[str, list[str]]:
+        sent.append(kw["TraceSegmentDocuments"])
+        return {"UnprocessedTraceSegments": []}
+
     handoff = tracing.Handoff(
-        "Publisher",
-        lambda: type(
-            "X",
-            (),
-            {
-                "put_trace_segments": staticmethod(
-                    lambda **kw: sent.append(kw["TraceSegmentDocuments"]) or {"UnprocessedTraceSegments": []}
-                )
-            },
-        ),
+        "Publisher", lambda: type("X", (), {"put_trace_segments": staticmethod(put_trace_segments)})
     )
     handed = tracing.parse(handoff.hand_on("1", SAMPLED, "ORDER_CREATED"))
     assert handed["Root"] == ROOT and handed["Lineage"] == "a87bd80c:1" and handed["Parent"] != "53995c3f42cd8ad8"
