@@ -6,7 +6,6 @@ import json
 
 import boto3
 import pytest
-from moto import mock_aws
 
 from tests.support import aws
 
@@ -16,28 +15,9 @@ def tables(monkeypatch):
     for variable, value in aws.environment().items():
         monkeypatch.setenv(variable, value)
     aws.send_only_what_was_not_answered(monkeypatch)
-    with mock_aws():
+    with aws.moto():
         aws.create_tables()
         yield
-    _forget_cached_clients()
-
-
-def _forget_cached_clients() -> None:
-    """Handlers build their clients once per container; each test is a new container."""
-    from functools import _lru_cache_wrapper
-    from importlib import import_module
-
-    from common import clients
-    from common.settings import forget_read_settings
-    from infra.consumers import FUNCTIONS
-
-    clients.client.cache_clear()  # the process's shared clients too
-    forget_read_settings()
-    modules = [import_module(spec.handler.rpartition(".")[0]) for spec in FUNCTIONS]
-    for module in modules:
-        for value in vars(module).values():
-            if isinstance(value, _lru_cache_wrapper):
-                value.cache_clear()
 
 
 @pytest.fixture
@@ -79,4 +59,4 @@ def faults_on_the_sdk(monkeypatch) -> None:
 
     monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)
     sdk.install()
-    _forget_cached_clients()  # the function's clients are made from it
+    aws.new_container()  # the function's clients are made from it

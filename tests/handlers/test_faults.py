@@ -153,9 +153,7 @@ def test_an_api_throttled_past_the_sdks_retries_answers_503_and_the_same_key_lat
     assert set(answers) <= {201, 503}  # never a 500 or a 502
 
     monkeypatch.delenv("FAULT_INJECTION_THROTTLE")
-    from tests.handlers.conftest import _forget_cached_clients
-
-    _forget_cached_clients()  # a new container: its clients without the switch
+    aws.new_container()  # a new container: its clients without the switch
     again = call(
         handler,
         Context("orders-api", timeout_ms=30_000),

@@ -27,6 +27,7 @@ from infra.consumers import (
 )
 from infra.tables import TABLES, Attribute, TableSpec
 from tests.infra.conftest import CDK_CONTEXT, own_handler
+from tests.support import aws
 
 ROOT = Path(__file__).resolve().parents[2]
 READS, WRITES = "dynamodb:GetItem", "dynamodb:PutItem"
@@ -301,7 +302,6 @@ def test_the_chaos_audit_routes_to_the_readme_consumer_and_checks_its_effect_onc
     by its entry's `once` (its table's item of the event's order) for an order it awarded and
     missing for one it did not (which the audit then counts lost)."""
     import boto3
-    from moto import mock_aws
 
     from catalog import EventType, new_event
     from catalog.payloads import OrderCompleted
@@ -330,7 +330,7 @@ def test_the_chaos_audit_routes_to_the_readme_consumer_and_checks_its_effect_onc
             "detail": json.loads(event.to_json()),
         }
 
-    with mock_aws():
+    with aws.moto():
         dynamodb = boto3.client("dynamodb", region_name="us-east-1")
         dynamodb.create_table(**table.create_table("loyalty-points"))
         dynamodb.put_item(TableName="loyalty-points", Item={"orderId": {"S": "awarded"}, "points": {"N": "10"}})

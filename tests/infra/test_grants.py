@@ -278,40 +278,18 @@ class Calls:
         return recorded
 
 
-def _forget_cached_clients() -> None:
-    """Each run is a new container: no client, setting or consumer runtime of an earlier one."""
-    from functools import _lru_cache_wrapper
-
-    from common import clients
-    from common.settings import forget_read_settings
-
-    clients.client.cache_clear()
-    forget_read_settings()
-    for spec in FUNCTIONS:
-        module = import_module(spec.handler.rpartition(".")[0])
-        for value in vars(module).values():
-            if isinstance(value, _lru_cache_wrapper):
-                value.cache_clear()
-        runtime = getattr(getattr(module, "handler", None), "consumer", None)
-        if runtime is not None:
-            runtime.__dict__.pop("_once", None)
-
-
 @pytest.fixture
 def platform(monkeypatch, lambda_context, roles):
     from botocore.client import BaseClient
-    from moto import mock_aws
 
     for variable, value in aws.environment().items():
         monkeypatch.setenv(variable, value)
     aws.send_only_what_was_not_answered(monkeypatch)
     calls = Calls()
     monkeypatch.setattr(BaseClient, "_make_api_call", calls.wrap(BaseClient._make_api_call))
-    _forget_cached_clients()
-    with mock_aws():
+    with aws.moto():
         aws.create_tables()
         yield Platform(calls, roles, lambda_context)
-    _forget_cached_clients()
 
 
 class Platform:

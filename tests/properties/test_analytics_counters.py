@@ -13,7 +13,6 @@ from decimal import Decimal
 import boto3
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from moto import mock_aws
 
 from analytics.counters import Added, DailyCounters
 from catalog import EventType, new_event
@@ -59,7 +58,7 @@ def deliveries(draw):
 @given(deliveries())
 def test_the_days_counters_and_metrics_are_exact_for_any_delivery(case):
     delivered, cuts, fates = case
-    with mock_aws():
+    with aws.moto():
         suffix = uuid.uuid4().hex[:8]
         counters_table, markers_table = f"counters-{suffix}", f"markers-{suffix}"
         boto3.client("dynamodb", region_name="us-east-1").create_table(

@@ -28,7 +28,6 @@ from hypothesis.stateful import (
     rule,
     run_state_machine_as_test,
 )
-from moto import mock_aws
 
 from catalog import Caller, EventType
 from catalog.payloads import OrderItem
@@ -186,7 +185,7 @@ class OrderLife(RuleBasedStateMachine):
 
 @pytest.fixture
 def tables():
-    with mock_aws():
+    with aws.moto():
         aws.create_tables()
         yield
 
