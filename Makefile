@@ -24,7 +24,7 @@ OPS := AWS_ENDPOINT_URL=http://127.0.0.1:$(LOCAL_CLOUD_PORT) AWS_ACCESS_KEY_ID=t
 	AWS_DEFAULT_REGION=us-east-1 $(PY) -m
 endif
 
-.PHONY: help install test lint quick unit e2e synth up down status invoke token logs redrive replay rebuild fault trace bench capacity chaos money mutate gates catalog docs clean
+.PHONY: help install test lint quick unit e2e synth up down status invoke token logs redrive replay rebuild fault trace bench capacity chaos properties mutate gates catalog docs clean
 
 help: ## list the commands
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -96,6 +96,8 @@ chaos: install ## the reliability suite on a local cloud of its own: faults, dup
 WORKERS ?= 2
 # mypy checks types beside the tests, while they leave CPU idle, ruff first, as it is fast
 # (their times: docs/TESTING.md).
+# The property tests draw a quarter of their examples here (tests/support/properties.py).
+test: export PROPERTY_SCALE ?= 0.25
 test: install ## lint and types, the whole test suite (end to end on local clouds of their own, WORKERS=2), with coverage
 	$(PY) -m ruff check
 	$(PY) -m ruff format --check
@@ -123,9 +125,9 @@ synth: install ## synthesize every stack offline into cdk.out/ (STAGE=dev|prod)
 	$(CDK) synth --all -c stage=$(STAGE) >/dev/null
 	@for t in cdk.out/*.template.json; do printf '  %-50s %3s resources\n' $$t $$($(PY) -c "import json,sys;print(len(json.load(open(sys.argv[1]))['Resources']))" $$t); done
 
-MONEY_EXAMPLES ?= 300
-money: $(VENV)/.installed ## the money's property test at length: any interleaving of changes, cancels, deliveries, sweeps and crashes keeps the books (MONEY_EXAMPLES=300)
-	MONEY_EXAMPLES=$(MONEY_EXAMPLES) $(PY) -m pytest tests/handlers/test_money_interleavings.py
+properties: PROPERTY_SCALE ?= 10
+properties: $(VENV)/.installed ## the property tests at length, the money's included: PROPERTY_SCALE times each test's examples (10; make unit 1, make test 0.25)
+	PROPERTY_SCALE=$(PROPERTY_SCALE) $(PY) -m pytest tests/properties tests/handlers/test_money_interleavings.py
 
 mutate: $(VENV)/.installed ## mutation testing of the core modules against the fast tests; scores to docs/TESTING.md (about 15-25 min)
 	$(PY) -m scripts.mutate

@@ -15,13 +15,13 @@ network's 24 hours and old requests come again. Then everything is drained, and:
   analytics, in the run's currency: revenue = captured - refunded, and net bookings = the
     completed orders' totals.
 
-MONEY_EXAMPLES sets how many interleavings (a few in make test; `make money` runs many)."""
+Six interleavings in `make unit`, two in `make test`, sixty in `make properties`
+(tests/support/properties.py)."""
 
 from __future__ import annotations
 
 import contextlib
 import itertools
-import os
 import uuid
 from datetime import timedelta
 from decimal import Decimal
@@ -34,6 +34,7 @@ from hypothesis import strategies as st
 from catalog import Caller, EventType
 from catalog.payloads import OrderItem
 from tests.support import aws
+from tests.support.properties import examples
 
 COUNTER = itertools.count()
 
@@ -63,7 +64,7 @@ def streams(order_id):
 
 
 @settings(
-    max_examples=int(os.environ.get("MONEY_EXAMPLES", "6")),
+    max_examples=examples(6),
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )

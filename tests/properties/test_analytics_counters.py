@@ -18,6 +18,7 @@ from analytics.counters import Added, DailyCounters
 from catalog import EventType, new_event
 from catalog.payloads import OrderCreated, OrderItem
 from tests.support import aws
+from tests.support.properties import examples
 
 EVENTS = 12
 CURRENCIES = ("EUR", "USD", "SEK")
@@ -54,7 +55,7 @@ def deliveries(draw):
     return delivered, cuts, fates
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=examples(40), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(deliveries())
 def test_the_days_counters_and_metrics_are_exact_for_any_delivery(case):
     delivered, cuts, fates = case

@@ -16,6 +16,7 @@ from catalog import EventType, UnknownEventType, parse_event
 from catalog.payloads import OrderCreated, OrderItem, order_total
 from common.http import ApiError, parse_body
 from orders.api import PlaceOrder
+from tests.support.properties import examples
 
 JSON = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
@@ -50,25 +51,25 @@ def assert_answer_names_the_field(raw: str) -> None:
             assert refusal.errors and all(error["field"] and error["message"] for error in refusal.errors)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(JSON)
 def test_any_json_body_is_an_order_or_a_400_naming_the_field(value):
     assert_answer_names_the_field(json.dumps(value))
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(ALMOST_ORDERS)
 def test_an_almost_valid_order_is_an_order_or_a_400_naming_each_field_at_fault(body):
     assert_answer_names_the_field(json.dumps(body))
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=examples(100), deadline=None)
 @given(st.text(max_size=50))
 def test_any_text_body_is_a_400_not_a_crash(raw):
     assert_answer_names_the_field(raw)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(JSON, st.sampled_from([t.value for t in EventType]))
 def test_any_event_detail_is_an_envelope_or_refused_with_the_field_at_fault(payload, event_type):
     detail = {
@@ -94,7 +95,7 @@ CENTS = st.integers(min_value=0, max_value=100_000_00)
 LINES = st.lists(st.tuples(CENTS, st.integers(min_value=1, max_value=100)), min_size=1, max_size=100)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(LINES)
 def test_any_valid_orders_total_is_exact(lines):
     items = tuple(

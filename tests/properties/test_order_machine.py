@@ -37,6 +37,7 @@ from orders.read_model import OrdersReadModel
 from orders.service import OrderService, VersionMismatch
 from projection.projector import OrderProjector, Outcome
 from tests.support import aws
+from tests.support.properties import examples
 
 CALLER = Caller(user_id="cust-1", correlation_id="corr-1")
 TERMINAL = {EventType.ORDER_COMPLETED, EventType.ORDER_CANCELLED}
@@ -194,6 +195,9 @@ def test_any_interleaving_of_commands_and_deliveries_ends_as_in_order_delivery(t
     run_state_machine_as_test(
         OrderLife,
         settings=settings(
-            max_examples=40, stateful_step_count=15, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+            max_examples=examples(40),
+            stateful_step_count=15,
+            deadline=None,
+            suppress_health_check=[HealthCheck.too_slow],
         ),
     )

@@ -30,6 +30,7 @@ from catalog.payloads import (
     ReservedLine,
 )
 from saga.machine import Facts, decide
+from tests.support.properties import examples
 
 ORDER = "order-1"
 ITEMS = (OrderItem(productId="SKU-1", quantity=2, price=Decimal("9.99")),)
@@ -224,4 +225,4 @@ class Saga(RuleBasedStateMachine):
 
 
 TestSaga = Saga.TestCase
-TestSaga.settings = settings(max_examples=200, stateful_step_count=30, deadline=None)
+TestSaga.settings = settings(max_examples=examples(200), stateful_step_count=30, deadline=None)
