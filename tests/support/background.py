@@ -120,7 +120,8 @@ def stop_all() -> list[str]:
             stop(folder)
             started, exit_code = folder / "started", folder / "exit"
             if started.exists() and exit_code.exists():
-                seconds = exit_code.stat().st_mtime - float(started.read_text())
+                # the exit file's time is the kernel's coarse clock, up to a tick behind time.time()
+                seconds = max(0.0, exit_code.stat().st_mtime - float(started.read_text()))
                 took.append(f"{folder.name}: {seconds:.0f} s, exit {exit_code.read_text().strip()}")
         failed = [f for f in session_folder().glob("*/exit") if f.read_text().strip() != "0"]
         if failed:  # kept for the reader: each run's output

@@ -29,3 +29,22 @@ def test_a_run_starts_once_and_reports_its_exit_code_output_and_time(tmp_path, m
         "failing": float(took[0].split()[1]),
         "sleeper-1-2": seconds,
     }
+
+
+def test_a_run_that_ends_within_the_clocks_tick_took_0_seconds_not_minus_0(tmp_path, monkeypatch):
+    """A file's time is the kernel's coarse clock, up to a tick behind time.time(): a run that
+    exits within that tick of its start read as "-0 s", which the timing table could not parse."""
+    import os
+    import time
+
+    monkeypatch.setenv(background.FOLDER, str(tmp_path / "runs"))
+    folder = tmp_path / "runs" / "quick"
+    folder.mkdir(parents=True)
+    (folder / "started").write_text(str(time.time()))
+    (folder / "exit").write_text("0")
+    stamp = float((folder / "started").read_text()) - 0.004  # as the coarse clock may stamp it
+    os.utime(folder / "exit", (stamp, stamp))
+
+    took = background.stop_all()
+    assert took == ["quick: 0 s, exit 0"]
+    assert long_runs(f"----- {background.SUMMARY} -----\n" + took[0]) == {"quick": 0.0}
