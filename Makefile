@@ -125,9 +125,8 @@ synth: install ## synthesize every stack offline into cdk.out/ (STAGE=dev|prod)
 	$(CDK) synth --all -c stage=$(STAGE) >/dev/null
 	@for t in cdk.out/*.template.json; do printf '  %-50s %3s resources\n' $$t $$($(PY) -c "import json,sys;print(len(json.load(open(sys.argv[1]))['Resources']))" $$t); done
 
-properties: PROPERTY_SCALE ?= 10
 properties: $(VENV)/.installed ## the property tests at length, the money's included: PROPERTY_SCALE times each test's examples (10; make unit 1, make test 0.25)
-	PROPERTY_SCALE=$(PROPERTY_SCALE) $(PY) -m pytest tests/properties tests/handlers/test_money_interleavings.py
+	PROPERTY_SCALE=$${PROPERTY_SCALE:-10} $(PY) -m pytest tests/properties tests/handlers/test_money_interleavings.py
 
 mutate: $(VENV)/.installed ## mutation testing of the core modules against the fast tests; scores to docs/TESTING.md (about 15-25 min)
 	$(PY) -m scripts.mutate

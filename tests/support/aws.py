@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import cache
 
 import boto3
 from moto import mock_aws
@@ -94,30 +95,41 @@ def moto() -> Iterator[None]:
     platform's modules kept from an earlier test are forgotten when it starts and when it ends,
     so that no test's client outlives its moto into the next test (to call AWS itself).
 
-    boto3's default session is kept from one test to the next: moto replaces it on every start,
-    so each test's first client of each service loaded its model, endpoint rules and paginators
-    from disk again, two thirds of a handler test's setup (`create_tables`' two clients alone,
-    0.34 of its 0.5 s under cProfile). The credentials are fake in every test (tests/conftest.py)
-    and moto's state is new each time: the session carries nothing of one test into the next."""
+    Its boto3 default session is the suite's own, made once: moto would make a new one on every
+    start, so each test's first client of each service loaded its model, endpoint rules and
+    paginators from disk again, two thirds of a handler test's setup (`create_tables`' two
+    clients alone, 0.34 of its 0.5 s under cProfile). Made here, after moto is imported, it
+    carries moto's hook, and the fake credentials it finds first; a session another test set
+    (the benchmark's server, a fault test's) is put back when this one ends and never used in it."""
     new_container()
+    kept = boto3.DEFAULT_SESSION
     try:
         with mock_aws(config={"core": {"reset_boto3_session": False}}):
+            boto3.DEFAULT_SESSION = _session()
             yield
     finally:
+        boto3.DEFAULT_SESSION = kept
         new_container()
 
 
+@cache
+def _session() -> boto3.Session:
+    return boto3.Session()
+
+
 def new_container() -> None:
-    """What a new execution environment starts without: the process's shared clients, the
-    settings read, each function module's cached clients and its consumer runtime's state."""
+    """What a new execution environment starts without: the process's shared clients (X-Ray's
+    too), the settings read, each function module's cached clients and its consumer runtime's
+    state."""
     from functools import _lru_cache_wrapper
     from importlib import import_module
 
-    from common import clients
+    from common import clients, tracing
     from common.settings import forget_read_settings
     from infra.consumers import FUNCTIONS
 
     clients.client.cache_clear()
+    tracing.xray.cache_clear()
     forget_read_settings()
     for spec in FUNCTIONS:
         module = import_module(spec.handler.rpartition(".")[0])
