@@ -36,8 +36,10 @@ def resolver(errors: dict[type[Exception], HTTPStatus] | None = None) -> APIGate
 
     @app.exception_handler(ClientError)
     def _busy(error: ClientError) -> Response:
-        code = error.response.get("Error", {}).get("Code", "")
-        if code not in THROTTLED:
+        """An AWS call throttled past the SDK's retries: the caller can try later, so it is told
+        to (503 with Retry-After), rather than meeting a 502 as for a fault of ours."""
+        code = clients.throttled(error)
+        if code is None:
             raise error  # a fault of ours: the invocation fails, and the log says why
         logger.warning("throttled past the SDK's retries", extra={"code": code})
         body = {"message": f"the platform is busy ({code}): send the request again, with the same Idempotency-Key"}
@@ -46,11 +48,6 @@ def resolver(errors: dict[type[Exception], HTTPStatus] | None = None) -> APIGate
     for error_type, status in (errors or {}).items():
         app.exception_handler(error_type)(_as(status))
     return app
-
-
-# An AWS call throttled past the SDK's retries: the caller can try later, so it is told to (503
-# with Retry-After), rather than meeting a 502 as for a fault of ours.
-THROTTLED = clients.THROTTLED
 
 
 def _as(status: HTTPStatus) -> Callable[[Exception], Response]:

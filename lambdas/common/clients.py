@@ -13,6 +13,7 @@ from functools import cache
 
 import boto3
 from botocore.config import Config
+from botocore.exceptions import ClientError
 
 RETRIES = Config(retries={"mode": "standard", "total_max_attempts": 3})
 # The AWS error codes that mean "too many requests, try later".
@@ -26,6 +27,23 @@ THROTTLED = frozenset(
         "RequestThrottled",
     }
 )
+
+
+# What DynamoDB says of an action in a transaction it cancelled for the same reason
+# (TransactWriteItems' CancellationReasons): the whole call is then TransactionCanceledException.
+THROTTLED_ACTION = frozenset({"ThrottlingError", "ProvisionedThroughputExceeded"})
+
+
+def throttled(error: ClientError) -> str | None:
+    """Why the call was refused for too many requests, or None: its error code, or the reason
+    a cancelled DynamoDB transaction gave for one of its actions."""
+    code = error.response.get("Error", {}).get("Code", "")
+    if code in THROTTLED:
+        return code
+    if code != "TransactionCanceledException":
+        return None
+    reasons = error.response.get("CancellationReasons", [])
+    return next((reason["Code"] for reason in reasons if reason.get("Code") in THROTTLED_ACTION), None)
 
 
 @cache

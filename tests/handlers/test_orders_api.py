@@ -318,6 +318,38 @@ def test_a_change_that_meets_the_payments_request_under_way_is_a_409(tables, lam
     assert "another under way" in changed.body["message"]
 
 
+@pytest.mark.parametrize("reason", ["ThrottlingError", "ProvisionedThroughputExceeded"])
+def test_a_change_whose_transaction_was_cancelled_for_throttling_is_a_503_to_send_again(
+    tables, lambda_context, monkeypatch, reason
+):
+    """DynamoDB cancels a whole transaction when one of its actions is throttled, and says so in
+    that action's reason, under TransactionCanceledException: the platform is busy, as for a
+    throttled call (503, Retry-After), neither a conflict to read again (409) nor a fault (5xx)."""
+    from botocore.exceptions import ClientError
+
+    from orders.api import handler
+    from orders.api import store as api_store
+
+    aws.price(PRICES)
+    line = {"productId": "SKU-1", "quantity": 1, "price": "19.99"}
+    order_id = call(handler, lambda_context, "POST", "/orders", body={"items": [line]}).body["orderId"]
+
+    def throttled(**_):
+        raise ClientError(
+            {
+                "Error": {"Code": "TransactionCanceledException", "Message": "Transaction cancelled"},
+                "CancellationReasons": [{"Code": "None"}, {"Code": reason}],
+            },
+            "TransactWriteItems",
+        )
+
+    monkeypatch.setattr(api_store()._client, "transact_write_items", throttled)
+    changed = call(handler, lambda_context, "PUT", f"/orders/{order_id}", body={"items": [line], "expectedVersion": 1})
+    assert changed.status == 503, changed.body
+    assert changed.headers["Retry-After"] == "1"
+    assert f"busy ({reason})" in changed.body["message"]
+
+
 def test_lines_of_one_product_over_what_a_reservation_takes_are_a_400(api):
     """Two lines of 6,000 units of one product were taken, charged, and then could never be
     reserved (one reservation line is at most 10,000): the order waited for ever, paid."""
