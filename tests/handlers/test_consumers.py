@@ -835,3 +835,25 @@ def test_money_counted_before_currencies_stays_in_the_books(tables, lambda_conte
     summary = daily(day)
     assert (summary["ordersPlaced"], summary["byCurrency"]) == (1, {})
     assert summary["beforeCurrencies"] == {"bookedRevenue": "44.98"}
+
+
+def test_a_consumer_that_checks_the_store_acts_only_on_the_stores_copy(store, lambda_context):
+    """EventConsumer(process, held_by=...) itself, built here rather than at a handler module's
+    import: an event the store does not hold reaches `process` never; once stored, it does."""
+    from common.consumer import EventConsumer
+    from eventstore.store import NotInEventStore
+
+    seen: list[Envelope] = []
+
+    def process(event: Envelope) -> dict[str, Any]:
+        seen.append(event)
+        return {"outcome": "seen"}
+
+    consumer = EventConsumer(process, held_by=lambda: store)
+    event = orders.created(order_id="order-forged")
+    with pytest.raises(NotInEventStore):
+        consumer.handle(orders.bus_event(event), lambda_context)
+    assert seen == []
+    store.append([event])
+    assert consumer.handle(orders.bus_event(event), lambda_context) == {"outcome": "seen"}
+    assert seen == [event]

@@ -278,3 +278,26 @@ def test_only_failed_conditions_are_taken_for_lost_races():
     assert _failed_conditions(error("TransactionCanceledException")) == []
     assert _failed_conditions(error("ProvisionedThroughputExceededException")) == []
     assert _failed_conditions(ClientError({}, "PutItem")) == []
+
+
+def test_an_eventually_consistent_miss_is_read_again_strongly_and_a_hit_is_not(store, monkeypatch):
+    """held(consistent=False) pays half a read for the usual case, a copy already replicated; a
+    copy not yet there (AWS only: moto is always consistent, so the stub's first answer stands
+    in) is read again strongly rather than refused as not the store's."""
+    event = orders.created()
+    store.append([event])
+    get_item = store._client.get_item
+    reads: list[bool] = []
+    replicated = {"yet": False}
+
+    def read(**kwargs):
+        reads.append(kwargs["ConsistentRead"])
+        return get_item(**kwargs) if kwargs["ConsistentRead"] or replicated["yet"] else {}
+
+    monkeypatch.setattr(store._client, "get_item", read)
+    assert store.held(event, consistent=False) == event
+    assert reads == [False, True]
+    reads.clear()
+    replicated["yet"] = True
+    assert store.held(event, consistent=False) == event
+    assert reads == [False]

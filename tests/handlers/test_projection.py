@@ -306,3 +306,83 @@ def test_a_rebuild_brings_back_the_money_too(read_model, store):
     rebuild(store, read_model, out=io.StringIO())
     assert money(read_model) == {"state": "CAPTURED", "captured": "44.98", "refunded": "0.00", "currency": "EUR"}
     assert rebuild(store, read_model, out=io.StringIO())["written"] == 0  # as new as it gets
+
+
+def completion(order_id="order-1", version=2):
+    from catalog import EventType
+    from catalog.payloads import OrderCompleted
+
+    return orders._event(EventType.ORDER_COMPLETED, order_id, OrderCompleted(orderId=order_id), version)
+
+
+def test_a_completed_order_keeps_the_charge_it_was_completed_after(projector, read_model, store):
+    """The saga completes an order once its charge is captured: the completion, projected after
+    the charge (as it is for every completed order), keeps the money on the read model."""
+    created, completed = stored(store, orders.created(), completion())
+    (charged,) = payment_answers(store, refund=False)
+    for event in (created, charged, completed):
+        projector.apply(event)
+    view = read_model.get("order-1").to_api()
+    assert (view["status"], view["version"]) == ("COMPLETED", 2)
+    assert view["payment"] == {"state": "CAPTURED", "captured": "44.98", "refunded": "0.00", "currency": "EUR"}
+
+
+def test_a_declined_payment_shows_as_declined(projector, read_model, store):
+    from catalog import EventType, new_event
+    from catalog.payloads import PaymentFailed
+
+    (created,) = stored(store, orders.created())
+    (declined,) = stored(
+        store,
+        new_event(
+            EventType.PAYMENT_FAILED,
+            aggregate_id="payment:order-1",
+            payload=PaymentFailed(orderId="order-1", reason="card declined"),
+            version=1,
+            user_id="payments",
+            correlation_id="corr-1",
+        ),
+    )
+    for event in (created, declined):
+        projector.apply(event)
+    assert money(read_model) == {"state": "DECLINED", "captured": "0.00", "refunded": "0.00"}
+
+
+def test_a_payment_answer_moves_the_orders_updated_at_to_its_own_time(projector, read_model, store):
+    from datetime import timedelta
+
+    (created,) = stored(store, orders.created())
+    projector.apply(created)
+    (charged,) = payment_answers(store, refund=False)
+    assert charged.timestamp > created.timestamp or pytest.skip("the answer was made in the order's millisecond")
+    projector.apply(charged)
+    shown = read_model.get("order-1")
+    assert shown.updatedAt == charged.timestamp and shown.createdAt == created.timestamp
+    assert shown.updatedAt - shown.createdAt < timedelta(minutes=1)
+
+
+def test_an_order_write_read_before_a_payment_answer_loses_to_it(read_model, store):
+    """The order's events and its payment's answers write one item: a write of the order made
+    from a copy read before an answer was written is refused, never writes the money away."""
+    from orders.read_model import OrderView, StaleWrite
+
+    history = stored(store, orders.created(), orders.updated())
+    (charged,) = payment_answers(store, refund=False)
+    first = OrderView.folded([history[0]])
+    read_model.save(first, previous=None)
+    read_model.save(first.paid([charged]), previous=first)  # the answer, written
+    with pytest.raises(StaleWrite, match="order-1"):
+        read_model.save(OrderView.folded([history[1]], onto=first), previous=first)  # from the copy before it
+    assert money(read_model)["state"] == "CAPTURED"
+
+
+def test_a_rebuild_brings_a_refund_the_read_model_missed(projector, read_model, store):
+    from ops.rebuild import rebuild
+
+    created, completed = stored(store, orders.created(), completion())
+    charged, _refunded = payment_answers(store)
+    for event in (created, completed, charged):  # the refund never projected
+        projector.apply(event)
+    assert money(read_model)["state"] == "CAPTURED"
+    assert rebuild(store, read_model, out=io.StringIO())["written"] == 1
+    assert money(read_model) == {"state": "REFUNDED", "captured": "44.98", "refunded": "44.98", "currency": "EUR"}
