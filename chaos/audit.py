@@ -495,7 +495,8 @@ def _duplicates(world: World, scope: Scope, events: list[dict], row: Row) -> Non
         str(d["detail"].get("eventId")) for d in scope.put_directly if isinstance(d["detail"], dict)
     ]
     counted = len(world.analytics_markers(ids))
-    moved = world.day_counters().get("events", 0) - scope.day_before.get("events", 0)
+    since = world.counters_since(scope.first_day)
+    moved = since["events"] - scope.day_before.get("events", 0)
     if moved != counted:
         row.duplicated += max(0, moved - counted)
         row.lost += max(0, counted - moved)
@@ -553,7 +554,8 @@ def _books(world: World, scope: Scope, events: list[dict], row: Row) -> None:
         f"money: {settled} settled orders keep their final total (completed) or nothing (cancelled), and "
         f"hold their final lines or none; {broken} do not ({pending} pending)"
     ] = broken == 0
-    counted, before_scope = world.day_counters().get("byCurrency", {}), scope.day_before.get("byCurrency", {})
+    counted = world.counters_since(scope.first_day)["byCurrency"]
+    before_scope = scope.day_before.get("byCurrency", {})
     moved = {
         f"{name}:{code}": Decimal(counted[code][name]) - Decimal(before_scope.get(code, {}).get(name, "0"))
         for code in counted

@@ -13,6 +13,8 @@ from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +52,7 @@ class Scope:
     put_directly: list[dict] = field(default_factory=list)  # envelopes put on the bus by hand
     stream_items: list[dict] = field(default_factory=list)  # keys of items written to the store by hand
     day_before: dict[str, Any] = field(default_factory=dict)  # the day's counters before the run
+    first_day: str = ""  # the UTC day the scope started in: its events are counted from that day on
     notes: list[str] = field(default_factory=list)
 
 
@@ -147,7 +150,8 @@ class World:
             sku=f"CHAOS-{self.run_id}-{name}".upper(),
             stock=orders * 2,
         )
-        scope.day_before = self.day_counters()  # before the scope's first event
+        scope.first_day = today()
+        scope.day_before = self.counters_of(scope.first_day)  # before the scope's first event
         self.request("PUT", f"/inventory/{scope.sku}", {"quantity": scope.stock}, key=f"{prefix}stock")
         self.request("PUT", f"/inventory/{scope.sku}/prices", {"prices": {"EUR": PRICE}}, key=f"{prefix}price")
         # The scope's own customer, signed up to the user pool with the scope's address: the
@@ -271,7 +275,13 @@ class World:
         self.cloud.wait_until_idle(lambda: self.day_counters().get("events", 0), timeout=timeout)
 
     def day_counters(self) -> dict[str, Any]:
-        return self.counters_of(time.strftime("%Y-%m-%d", time.gmtime()))
+        return self.counters_of(today())
+
+    def counters_since(self, first_day: str) -> dict[str, Any]:
+        """The counters of every UTC day from `first_day` to today, added up: a scope that runs
+        past midnight has its events counted in the day of each (the audit once compared the
+        first day's counters before with the next day's after, and found events lost)."""
+        return added_up(self.counters_of, first_day, today())
 
     def counters_of(self, day: str) -> dict[str, Any]:
         return DailyCounters(self.outputs["AnalyticsTableName"], client=self.dynamodb).day(day)
@@ -385,3 +395,24 @@ class InFlight:
                     if status in SETTLED or now - self._placed[order_id] > self.STALE_AFTER:
                         self._placed.pop(order_id, None)
                 self._room.notify_all()
+
+
+def today() -> str:
+    return time.strftime("%Y-%m-%d", time.gmtime())
+
+
+def added_up(counters_of: Callable[[str], dict[str, Any]], first_day: str, last_day: str) -> dict[str, Any]:
+    """Each day's counters from `first_day` to `last_day`, added up: the events, and each
+    currency's money."""
+    events = 0
+    money: dict[str, dict[str, str]] = {}
+    day = date.fromisoformat(first_day)
+    while day <= date.fromisoformat(last_day):
+        counters = counters_of(day.isoformat())
+        events += counters.get("events", 0)
+        for code, amounts in counters.get("byCurrency", {}).items():
+            mine = money.setdefault(code, {})
+            for name, value in amounts.items():
+                mine[name] = str(Decimal(mine.get(name, "0")) + Decimal(value))
+        day += timedelta(days=1)
+    return {"events": events, "byCurrency": money}
