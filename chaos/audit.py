@@ -27,6 +27,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 
 from analytics.counters import MONEY, NEEDS_THE_ORDER_BEFORE, increments
 from analytics.fold import COUNT_METRICS, MONEY_METRICS
@@ -501,14 +502,15 @@ def _duplicates(world: World, scope: Scope, events: list[dict], row: Row) -> Non
         row.duplicated += max(0, moved - counted)
         row.lost += max(0, counted - moved)
         row.details.append(f"analytics: the day's events moved by {moved}, {counted} events marked counted")
-    _books(world, scope, events, row)
+    _books(world, scope, events, row, since)
 
 
-def _books(world: World, scope: Scope, events: list[dict], row: Row) -> None:
+def _books(world: World, scope: Scope, events: list[dict], row: Row, since: dict[str, Any]) -> None:
     """The money of the scope's orders. Each settled order: completed, captured - refunded is its
     final total and its reservation its final lines; cancelled, both nothing. And the day's
     analytics moved by exactly the scope's money, in each currency: what was booked, cancelled,
-    captured and refunded (so revenue = captured - refunded)."""
+    captured and refunded (so revenue = captured - refunded); `since`, the counters of the days
+    since the scope started, read once by the caller."""
     streams: dict[str, list] = defaultdict(list)
     for event in sorted(events, key=lambda e: (e["aggregateId"], e["version"])):
         streams[event["aggregateId"]].append(parse_event(event["detail"]))
@@ -554,7 +556,7 @@ def _books(world: World, scope: Scope, events: list[dict], row: Row) -> None:
         f"money: {settled} settled orders keep their final total (completed) or nothing (cancelled), and "
         f"hold their final lines or none; {broken} do not ({pending} pending)"
     ] = broken == 0
-    counted = world.counters_since(scope.first_day)["byCurrency"]
+    counted = since["byCurrency"]
     before_scope = scope.day_before.get("byCurrency", {})
     moved = {
         f"{name}:{code}": Decimal(counted[code][name]) - Decimal(before_scope.get(code, {}).get(name, "0"))
