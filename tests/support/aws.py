@@ -3,9 +3,11 @@ function's environment naming them, from each handler's Settings."""
 
 from __future__ import annotations
 
+import copy
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from functools import cache
+from functools import cache, wraps
 
 import boto3
 from moto import mock_aws
@@ -104,7 +106,7 @@ def moto() -> Iterator[None]:
     new_container()
     kept = boto3.DEFAULT_SESSION
     try:
-        with mock_aws(config={"core": {"reset_boto3_session": False}}):
+        with mock_aws(config={"core": {"reset_boto3_session": False}}), rollback_by_item():
             boto3.DEFAULT_SESSION = _session()
             yield
     finally:
@@ -115,6 +117,88 @@ def moto() -> Iterator[None]:
 @cache
 def _session() -> boto3.Session:
     return boto3.Session()
+
+
+# moto's TransactWriteItems backs up every table it writes to (a deep copy of all the table's items
+# and stream records) before applying any action, once for each action on it, to put it back if
+# one fails: each transaction costs as much as the tables hold, so a test that writes a hundred
+# products copies the event store a hundred times over (tests/unit/test_moto_transactions.py).
+# The suite's moto backs up only what a transaction can change, the items its actions name and
+# the length of each stream, and puts those back instead; moto's own copies are the tables
+# themselves (what moto.dynamodb.models sees as its `copy` module), so its rollback changes
+# nothing.
+_transaction = threading.local()
+
+
+class _TablesUncopied:
+    def __getattr__(self, name: str):
+        return getattr(copy, name)
+
+    @staticmethod
+    def deepcopy(value, memo=None):
+        from moto.dynamodb.models.table import Table
+
+        if getattr(_transaction, "active", False) and memo is None and isinstance(value, Table):
+            return value
+        return copy.deepcopy(value, memo)
+
+
+@contextmanager
+def rollback_by_item() -> Iterator[None]:
+    """moto's TransactWriteItems backing up the items its actions name, not whole tables (above):
+    the same items and stream records after a transaction, applied or cancelled."""
+    from moto.dynamodb import models
+
+    backend = models.DynamoDBBackend
+    transact, module_copy = backend.transact_write_items, models.copy
+
+    @wraps(transact)
+    def transact_write_items(self, transact_items):
+        saved: list[tuple] = []
+        streams: dict[int, tuple] = {}
+        for action in transact_items:
+            for operation in action.values():
+                table = self.tables.get(operation.get("TableName")) if isinstance(operation, dict) else None
+                if table is None:
+                    continue  # moto answers what is wrong with it
+                try:
+                    hash_key, range_key = self.get_keys_value(table, operation.get("Item") or operation.get("Key", {}))
+                except Exception:
+                    continue
+                saved.append((table, hash_key, range_key, copy.deepcopy(table.get_item(hash_key, range_key))))
+                if table.stream_shard is not None:
+                    streams.setdefault(id(table), (table.stream_shard, len(table.stream_shard.items)))
+        _transaction.active = True
+        try:
+            return transact(self, transact_items)
+        except Exception:
+            for table, hash_key, range_key, item in reversed(saved):
+                _put_back(table, hash_key, range_key, item)
+            for shard, length in streams.values():
+                del shard.items[length:]
+            raise
+        finally:
+            _transaction.active = False
+
+    backend.transact_write_items = transact_write_items  # type: ignore[method-assign]
+    models.copy = _TablesUncopied()  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        backend.transact_write_items = transact  # type: ignore[method-assign]
+        models.copy = module_copy
+
+
+def _put_back(table, hash_key, range_key, item) -> None:
+    """An item as it was before a transaction (None: there was none), where moto keeps it."""
+    if range_key is None:
+        table.items.pop(hash_key, None)
+        if item is not None:
+            table.items[hash_key] = item
+        return
+    table.items[hash_key].pop(range_key, None)
+    if item is not None:
+        table.items[hash_key][range_key] = item
 
 
 def new_container() -> None:
