@@ -4,6 +4,7 @@ function's environment naming them, from each handler's Settings."""
 from __future__ import annotations
 
 import copy
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -106,7 +107,7 @@ def moto() -> Iterator[None]:
     new_container()
     kept = boto3.DEFAULT_SESSION
     try:
-        with mock_aws(config={"core": {"reset_boto3_session": False}}), rollback_by_item():
+        with mock_aws(config={"core": {"reset_boto3_session": False}}), rollback_by_item(), moto_untraced():
             boto3.DEFAULT_SESSION = _session()
             yield
     finally:
@@ -199,6 +200,44 @@ def _put_back(table, hash_key, range_key, item) -> None:
     table.items[hash_key].pop(range_key, None)
     if item is not None:
         table.items[hash_key][range_key] = item
+
+
+@contextmanager
+def moto_untraced() -> Iterator[None]:
+    """moto's answers and boto3's new clients, run with the tracer off: coverage's tracer (pytest
+    --cov) is called on every line Python runs, moto's and botocore's too, though it records only
+    lambdas/ and infra/, and it made the handler tests 1.7 times as slow (`pytest tests/unit
+    tests/handlers tests/properties`: 76 CPU-seconds without it, 129 with). Neither calls the
+    platform's code, so what coverage records is the same (tests/unit/test_moto_untraced.py)."""
+    from botocore.session import Session
+    from moto.core.botocore_stubber import BotocoreStubber
+
+    answer, create_client = BotocoreStubber.__call__, Session.create_client
+    BotocoreStubber.__call__ = untraced(answer)  # type: ignore[method-assign]
+    Session.create_client = untraced(create_client)
+    try:
+        yield
+    finally:
+        BotocoreStubber.__call__ = answer  # type: ignore[method-assign]
+        Session.create_client = create_client
+
+
+def untraced(function):
+    """`function` run with this thread's trace function off, then put back: coverage's tracer
+    takes up the frames it was tracing again (it is its own frames' f_trace, for this)."""
+
+    @wraps(function)
+    def call(*args, **kwargs):
+        trace = sys.gettrace()
+        if trace is None:
+            return function(*args, **kwargs)
+        sys.settrace(None)
+        try:
+            return function(*args, **kwargs)
+        finally:
+            sys.settrace(trace)
+
+    return call
 
 
 def new_container() -> None:
