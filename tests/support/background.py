@@ -22,7 +22,7 @@ import sys
 import tempfile
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -47,6 +47,7 @@ def session_folder() -> Path:
 class Run:
     name: str
     arguments: list[str]  # after `python -m`; "{folder}" is replaced by the run's own folder
+    env: dict[str, str] = field(default_factory=dict)  # set for the run, over the session's
 
     @property
     def folder(self) -> Path:
@@ -70,7 +71,7 @@ class Run:
         arguments = [a.replace("{folder}", str(self.folder)) for a in self.arguments]
         process = subprocess.Popen(
             ["sh", "-c", _WRAPPER, "run", str(ROOT), sys.executable, "-m", *arguments],
-            env={**os.environ, "RUN": str(self.folder)},
+            env={**os.environ, **self.env, "RUN": str(self.folder)},
             start_new_session=True,
         )
         (self.folder / "pid").write_text(str(process.pid))
