@@ -147,7 +147,9 @@ class _TablesUncopied:
 @contextmanager
 def rollback_by_item() -> Iterator[None]:
     """moto's TransactWriteItems backing up the items its actions name, not whole tables (above):
-    the same items and stream records after a transaction, applied or cancelled."""
+    the same items and stream records after a transaction, applied or cancelled. Like moto's
+    own, not for a table another thread writes to during the transaction: its rollback would
+    take that write's stream record away (moto's takes the write too)."""
     from moto.dynamodb import models
 
     backend = models.DynamoDBBackend
@@ -159,13 +161,11 @@ def rollback_by_item() -> Iterator[None]:
         streams: dict[int, tuple] = {}
         for action in transact_items:
             for operation in action.values():
-                table = self.tables.get(operation.get("TableName")) if isinstance(operation, dict) else None
-                if table is None:
-                    continue  # moto answers what is wrong with it
-                try:
+                try:  # by its name or its ARN, as moto finds it
+                    table = self.get_table(operation["TableName"])
                     hash_key, range_key = self.get_keys_value(table, operation.get("Item") or operation.get("Key", {}))
                 except Exception:
-                    continue
+                    continue  # moto answers what is wrong with it
                 saved.append((table, hash_key, range_key, copy.deepcopy(table.get_item(hash_key, range_key))))
                 if table.stream_shard is not None:
                     streams.setdefault(id(table), (table.stream_shard, len(table.stream_shard.items)))
