@@ -47,7 +47,7 @@ def _through_throttling(write):
         try:
             return write()
         except ClientError as error:
-            if error.response.get("Error", {}).get("Code") not in clients.THROTTLED or attempt == SETTLE_ATTEMPTS - 1:
+            if clients.throttled(error) is None or attempt == SETTLE_ATTEMPTS - 1:
                 raise
             time.sleep(min(4.0, 0.25 * 2**attempt))
 
