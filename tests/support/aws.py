@@ -4,6 +4,7 @@ function's environment naming them, from each handler's Settings."""
 from __future__ import annotations
 
 import copy
+import json
 import sys
 import threading
 from collections.abc import Iterator
@@ -43,23 +44,18 @@ def create_tables() -> None:
     (0.04 CPU-seconds a test under coverage, 300 and more tests: tests/unit/test_moto_session.py
     holds them equal). The copies are of the same requests in the same region only: a test that
     declares a table of its own gets it made."""
-    import json
-
     from moto.dynamodb.models import dynamodb_backends
 
     client = boto3.client("dynamodb")
-    requests = [spec.create_table(name_of(spec.key)) for spec in TABLES.values()]
-    key = json.dumps([client.meta.region_name, requests], sort_keys=True, default=str)
-    if (made := _tables_made.get(key)) and not (backend := dynamodb_backends[made[0]][client.meta.region_name]).tables:
-        backend.tables = copy.deepcopy(made[1])
+    region, requests = client.meta.region_name, [spec.create_table(name_of(spec.key)) for spec in TABLES.values()]
+    key = json.dumps([region, requests], sort_keys=True, default=str)
+    if key in _tables_made and not (backend := dynamodb_backends[_tables_made[key][0]][region]).tables:
+        backend.tables = copy.deepcopy(_tables_made[key][1])
     else:
-        for request in requests:
-            client.create_table(**request)
-        names = {request["TableName"] for request in requests}
-        for account, backends in dynamodb_backends.items():
-            tables = backends[client.meta.region_name].tables
-            if names <= set(tables):
-                _tables_made[key] = (account, copy.deepcopy({name: tables[name] for name in names}))
+        arns = [client.create_table(**request)["TableDescription"]["TableArn"] for request in requests]
+        account = arns[0].split(":")[4]  # moto's account for these credentials
+        made = dynamodb_backends[account][region].tables
+        _tables_made[key] = (account, copy.deepcopy({r["TableName"]: made[r["TableName"]] for r in requests}))
     boto3.client("ses").verify_email_identity(EmailAddress=SENDER)
 
 
