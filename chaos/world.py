@@ -114,7 +114,7 @@ class World:
         began = time.time()
         self.cloud.stop(timeout=600)  # saving a large state takes a while (89 s in a 1,000-order run)
         saved = {p.stem for p in self.cloud.saved_state_dir.glob("*.json") if p.stat().st_mtime >= began}
-        unsaved = [s for s in ("dynamodb", "sqs", "lambda", "eventbridge", "ses") if s not in saved]
+        unsaved = [s for s in ("dynamodb", "sqs", "lambda", "eventbridge", "ses", "cloudwatch_logs") if s not in saved]
         self.log(
             f"  local cloud stopped in {time.time() - began:.0f}s, {len(saved)} services' state saved"
             + (f"; NOT saved: {', '.join(unsaved)}" if unsaved else "")

@@ -24,7 +24,11 @@ from localcloud.fixes.cognito import take_only_id_tokens_without_scopes
 from localcloud.fixes.dynamodb_streams import honour_stream_source_settings, persist_stream_records
 from localcloud.fixes.eventbridge import route_rule_targets_through_async_invoke, validate_put_events
 from localcloud.fixes.framework import MINISTACK_VERSION, FixTargetChanged, check_version, log, patch, register, require
-from localcloud.fixes.logs import honour_advanced_logging_controls, paginate_filter_log_events
+from localcloud.fixes.logs import (
+    honour_advanced_logging_controls,
+    paginate_filter_log_events,
+    save_logs_while_functions_run,
+)
 from localcloud.fixes.ssm import serve_powertools_layer_parameter
 from localcloud.fixes.xray import continue_traces_across_the_bus, serve_xray
 
@@ -41,6 +45,7 @@ FIXES = (
     keep_workers_after_handled_errors,
     finish_running_invocations_on_update,
     end_invocations_without_waiting_for_logs,
+    save_logs_while_functions_run,  # before the fix below wraps the same writer
     honour_advanced_logging_controls,
     paginate_filter_log_events,
     accept_schema_registry,

@@ -41,7 +41,7 @@ def honour_advanced_logging_controls() -> None:
 
     emitting = threading.local()
     emit, append = lambda_svc._emit_lambda_logs, cloudwatch_logs._append_log_events
-    if "LoggingConfig" not in inspect.getsource(emit):
+    if "LoggingConfig" not in inspect.getsource(inspect.unwrap(emit)):  # MiniStack's, under any fix's lock
         raise FixTargetChanged("MiniStack's _emit_lambda_logs changed: review honour_advanced_logging_controls")
 
     def emit_with_levels(func, request_id, log_text, error, duration_ms, **kwargs):
@@ -161,3 +161,38 @@ def paginate_filter_log_events() -> None:
         fix=fix,
     )
     patch(cwl, "_filter_log_events", paginated, fix=fix, params=("data",))
+
+
+def save_logs_while_functions_run() -> None:
+    """What AWS does and MiniStack 1.5.33 does not: docs/LOCAL-CLOUD.md, the row of this fix.
+
+    One reentrant lock, MiniStack's own lock for log events made reentrant, held by each
+    invocation's log writing (its group, its stream, its lines) and by the copy of the groups
+    saved on the way out: the copy is taken while no invocation writes, so it is whole."""
+    import functools
+    import threading
+
+    from ministack.services import cloudwatch_logs as cwl
+    from ministack.services import lambda_svc
+
+    fix = "save_logs_while_functions_run"
+    require(cwl, "_log_events_lock", fix=fix)
+    lock = threading.RLock()
+    cwl._log_events_lock = lock  # `_append_log_events` takes it again inside an invocation's writing
+
+    def locked(original):
+        @functools.wraps(original)
+        def under_lock(*args, **kwargs):
+            with lock:
+                return original(*args, **kwargs)
+
+        return under_lock
+
+    patch(
+        lambda_svc,
+        "_emit_lambda_logs",
+        locked,
+        fix=fix,
+        params=("func", "request_id", "log_text", "error", "duration_ms", "log_source"),
+    )
+    patch(cwl, "get_state", locked, fix=fix, params=())

@@ -5,6 +5,7 @@ inside a replacement is logged before MiniStack can swallow it. No cloud runs he
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import subprocess
@@ -119,3 +120,52 @@ def test_an_async_replacement_logs_too(caplog):
     with caplog.at_level(logging.ERROR, logger="localcloud.fixes"), pytest.raises(ValueError):
         asyncio.run(owner.handle_request())
     assert "meter_billing" in caplog.records[0].getMessage()
+
+
+# What the server saves of CloudWatch Logs on its way out, while functions still write their
+# lines: every invocation adds a stream of its own to its group. Each variant in a process of
+# its own, with a group of the size a long run leaves behind (one stream an invocation).
+_SAVE_WHILE_WRITING = """
+import json, sys, threading
+if sys.argv[1] == "patched":
+    from localcloud.fixes import save_logs_while_functions_run
+    save_logs_while_functions_run()
+from ministack.services import cloudwatch_logs, lambda_svc
+func = {"config": {"FunctionName": "f", "LoggingConfig": {"LogGroup": "g"}}}
+for n in range(20_000):
+    lambda_svc._emit_lambda_logs(func, f"before-{n}", "a line\\n", None, 1.0)
+stop = threading.Event()
+def invocations():
+    n = 0
+    while not stop.is_set():
+        lambda_svc._emit_lambda_logs(func, f"during-{n}", "a line\\n", None, 1.0)
+        n += 1
+writer = threading.Thread(target=invocations)
+writer.start()
+outcomes = []
+for attempt in range(3):
+    try:
+        saved = cloudwatch_logs.get_state()["log_groups"]["g"]["streams"]
+        outcomes.append(sum("RequestId: before-" in stream["events"][0]["message"] for stream in saved.values()))
+    except RuntimeError as error:
+        outcomes.append(str(error))
+stop.set()
+writer.join()
+print(json.dumps(outcomes))
+"""
+
+
+@pytest.mark.parametrize("variant", ["unpatched", "patched"])
+def test_the_logs_saved_on_the_way_out_are_whole_while_functions_still_write(variant):
+    result = subprocess.run(
+        [sys.executable, "-c", _SAVE_WHILE_WRITING, variant], cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    outcomes = json.loads(result.stdout)
+    if variant == "unpatched":
+        # the copy fails, nothing is saved, and after a restart every line before it is gone
+        assert "dictionary changed size during iteration" in outcomes, (
+            f"{outcomes}: MiniStack now saves its logs whole: drop save_logs_while_functions_run"
+        )
+    else:
+        assert outcomes == [20_000] * 3  # every stream written before the copy, in each copy
