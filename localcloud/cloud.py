@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
+from localcloud import stopping
+
 ROOT = Path(__file__).resolve().parents[1]
 ACCOUNT = "000000000000"  # MiniStack's account
 REGION = "us-east-1"
@@ -202,15 +204,19 @@ class LocalCloud:
             time.sleep(0.2)
 
     def stop(self, timeout: float = 300) -> bool:
-        """Stop the server and its workers (state is saved on the way out: with a large state that
-        takes a while, 89 s after `make chaos`'s first five scenarios, so it gets `timeout` seconds
-        before it is killed). False if none ran."""
+        """Stop the server and its workers, in order (localcloud/stopping.py: the invocations
+        running end first, then the state is saved on the way out; with a large state that takes
+        a while, 89 s after `make chaos`'s first five scenarios). Plain MiniStack is stopped at
+        once. Either gets `timeout` seconds before it is killed. False if none ran."""
         if not self.pid_file.exists():
             return False
         pid = int(self.pid_file.read_text())
         self.pid_file.unlink()
         try:
-            os.killpg(pid, signal.SIGTERM)
+            if self.server_module == "localcloud.server":
+                os.kill(pid, stopping.STOP_SIGNAL)
+            else:
+                os.killpg(pid, signal.SIGTERM)
         except ProcessLookupError:
             return False
         if self._process is not None:

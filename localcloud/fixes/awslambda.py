@@ -8,7 +8,7 @@ import json
 import time
 from typing import Any
 
-from localcloud import in_flight
+from localcloud import in_flight, stopping
 from localcloud.fixes.framework import FixTargetChanged, log, patch, require
 from localcloud.fixes.xray import continuing, inbound_trace
 
@@ -17,8 +17,9 @@ def durable_async_invokes() -> None:
     """What AWS does and MiniStack 1.5.33 does not: docs/LOCAL-CLOUD.md, the row of this fix.
 
     Keep each accepted invocation in the Lambda state, saved on shutdown, until it has succeeded
-    or been sent to its destination, and resume the ones left on start. A run cut short by the
-    stop runs again: at least once, as on AWS.
+    or been sent to its destination, and resume the ones left on start. None starts once the stop
+    has begun, and the stop waits for the ones running (localcloud/stopping.py); a run cut short
+    all the same (a kill, a run past its timeout) runs again: at least once, as on AWS.
 
     The queue is drained at a bounded concurrency (LOCAL_CLOUD_ASYNC_CONCURRENCY, default three
     per core), the rest waiting their turn as throttled async events wait on AWS: MiniStack starts
@@ -40,7 +41,7 @@ def durable_async_invokes() -> None:
     pending: dict[str, dict] = {}  # id -> {"function": arn, "event": ..., "attempt": n, "started": t}
     lock = threading.Lock()
 
-    stopping = threading.Event()  # set when the state is saved on the way out
+    stop = stopping.stopping  # set when the stop begins (localcloud/stopping.py): nothing more starts
     get_state, load_persisted_state = svc.get_state, svc.load_persisted_state
 
     def run(invocation_id: str) -> None:
@@ -68,11 +69,13 @@ def durable_async_invokes() -> None:
             or (config.get("DeadLetterConfig") or {}).get("TargetArn")
             or ""
         )
+        timeout = int(config.get("Timeout", 3))
         if invocation.get("interrupted"):
-            # Cut short by the stop: let that run's lease lapse first (a Powertools idempotency
-            # record in progress lasts the function's timeout), as AWS's minute-long retry
-            # delay does; the local delays are seconds.
-            if stopping.wait(int(config.get("Timeout", 3)) + 1):
+            # Cut short by a stop that could not wait for it (a kill, a run past its timeout):
+            # let that run's lease lapse first (a Powertools idempotency record in progress
+            # lasts the function's timeout), as AWS's minute-long retry delay does; the local
+            # delays are seconds.
+            if stop.wait(timeout + 1):
                 return
             invocation["interrupted"] = False
         result, condition = None, None
@@ -85,16 +88,22 @@ def durable_async_invokes() -> None:
                 if time.time() - invocation["started"] + delay > max_age:
                     condition = "EventAgeExceeded"
                     break
-                if stopping.wait(delay):
+                if stop.wait(delay):
                     return  # saved as pending: resumed after the restart
-            with slots, continuing(invocation.get("traceHeader")):
-                result = svc._execute_function(func, invocation["event"])
+            with slots, stopping.invocation(timeout) as starts, continuing(invocation.get("traceHeader")):
+                if not starts:
+                    return  # the stop has begun: saved as pending, resumed after the restart
+                invocation["running"] = True
+                try:
+                    result = svc._execute_function(func, invocation["event"])
+                finally:
+                    invocation["running"] = False
             if result.get("throttle"):  # a throttle is not an attempt: the queue tries again, until the event's age
                 result = None
                 if time.time() - invocation["started"] > max_age:
                     condition = "EventAgeExceeded"
                     break
-                if stopping.wait(1.0):
+                if stop.wait(1.0):
                     return
                 continue
             invocation["invoked"] = invocation.get("invoked", 0) + 1
@@ -106,8 +115,8 @@ def durable_async_invokes() -> None:
         else:
             condition = "RetriesExhausted"
         if condition and on_failure:
-            if stopping.wait(1.0):
-                return  # the failure may be the stop itself (its workers end first)
+            if stop.wait(1.0):
+                return  # the failure may be the stop's (a kill): decided after the restart
             _route_async_failure(
                 svc, on_failure, config, invocation["event"], result, condition, invocation.get("invoked", 0)
             )
@@ -137,11 +146,12 @@ def durable_async_invokes() -> None:
         start(invocation_id)
 
     def get_state_with_invocations():
-        stopping.set()  # MiniStack saves its state only on the way out
+        stop.set()  # MiniStack saves its state only on the way out
         state = get_state()
-        with lock:
+        with lock:  # a run still going now is cut by the exit (a kill, or past its timeout)
             state["pending_async_invocations"] = {
-                i: {**copy.deepcopy(v), "interrupted": True} for i, v in pending.items()
+                i: {**copy.deepcopy(v), "interrupted": bool(v.get("running")), "running": False}
+                for i, v in pending.items()
             }
         return state
 

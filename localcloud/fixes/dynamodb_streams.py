@@ -6,7 +6,7 @@ import copy
 import json
 import time
 
-from localcloud import in_flight
+from localcloud import in_flight, stopping
 from localcloud.fixes.framework import log, patch, require
 
 
@@ -52,7 +52,7 @@ class StreamPoller:
     def poll_all(self) -> bool:
         """One pass over every mapping (MiniStack's `_poll_dynamodb_streams`): whether any read."""
         svc = self.svc
-        if getattr(self.ddb, "_stream_records", None) is None:
+        if getattr(self.ddb, "_stream_records", None) is None or stopping.stopping.is_set():
             return False
         in_flight.changed()  # what changed without a write or a read: a mapping made, deleted, a table gone
         processed = False
@@ -107,7 +107,11 @@ class StreamPoller:
         batch = svc._apply_filter_criteria(raw, esm)
         if not batch:
             return self._advance(esm_id, position, len(raw))
-        result = svc._execute_function(func_rec, {"Records": batch})
+        config = func_rec.get("config") or func_rec
+        with stopping.invocation(int(config.get("Timeout", 3))) as starts:
+            if not starts:
+                return False  # the stop has begun: read from here again after the restart
+            result = svc._execute_function(func_rec, {"Records": batch})
         failed_at = self.first_failure(result, batch, esm)
         if failed_at is None:
             self.attempts.pop(esm_id, None)
