@@ -203,17 +203,18 @@ class LocalCloud:
                 raise LocalCloudError(f"the local cloud did not answer within {timeout:.0f}s; see {self.log_file}")
             time.sleep(0.2)
 
-    def stop(self, timeout: float = 300) -> bool:
+    def stop(self, timeout: float = 300, *, at_once: bool = False) -> bool:
         """Stop the server and its workers, in order (localcloud/stopping.py: the invocations
         running end first, then the state is saved on the way out; with a large state that takes
-        a while, 89 s after `make chaos`'s first five scenarios). Plain MiniStack is stopped at
-        once. Either gets `timeout` seconds before it is killed. False if none ran."""
+        a while, 89 s after `make chaos`'s first five scenarios). Plain MiniStack, or any with
+        `at_once`, is stopped at once: its running invocations are cut short, as by a crash.
+        Either gets `timeout` seconds before it is killed. False if none ran."""
         if not self.pid_file.exists():
             return False
         pid = int(self.pid_file.read_text())
         self.pid_file.unlink()
         try:
-            if self.server_module == "localcloud.server":
+            if self.server_module == "localcloud.server" and not at_once:
                 os.kill(pid, stopping.STOP_SIGNAL)
             else:
                 os.killpg(pid, signal.SIGTERM)

@@ -9,9 +9,9 @@ server then
      marked SENT would be sent again after the restart);
   3. ends its process group with SIGTERM: MiniStack saves each service's state and exits, and
      its Lambda workers with it.
-A bare SIGTERM (plain MiniStack in the fidelity tests, a kill by hand) skips 1 and 2: the
-sources stop only when the save begins, so that none of them spends its retries on the workers
-the signal has ended.
+A bare SIGTERM (plain MiniStack in the fidelity tests, a kill by hand) skips 1 and 2 and cuts
+the runs short; a run cut either way (or past its deadline) is no attempt of its event's, and
+an async one runs again after the restart once its timeout has passed (durable_async_invokes).
 
 The API's requests are served until 3: one running then is cut, its client gets no answer and
 sends it again after the restart, with the same Idempotency-Key, as a client of AWS does after
@@ -32,7 +32,9 @@ from collections.abc import Iterator
 log = logging.getLogger("localcloud.stopping")
 
 STOP_SIGNAL = signal.SIGUSR1  # "stop when what runs has ended"; SIGTERM stays "stop now"
-MARGIN_SECONDS = 2.0  # past a run's timeout, for its worker to answer that it timed out
+# Past a run's timeout: its cold start (a new worker's init, up to 10 s on AWS, is not part of
+# the timeout) and its worker's answer that it timed out.
+MARGIN_SECONDS = 10.0
 
 stopping = threading.Event()  # set once the stop has begun: the sources start nothing more
 _running: dict[int, float] = {}  # each invocation a source is running: the latest it can end (monotonic)

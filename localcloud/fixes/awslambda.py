@@ -12,6 +12,8 @@ from localcloud import in_flight, stopping
 from localcloud.fixes.framework import FixTargetChanged, log, patch, require
 from localcloud.fixes.xray import continuing, inbound_trace
 
+ROUTING_SECONDS = 5  # how long the stop waits for a failed event's record to reach its destination
+
 
 def durable_async_invokes() -> None:
     """What AWS does and MiniStack 1.5.33 does not: docs/LOCAL-CLOUD.md, the row of this fix.
@@ -90,12 +92,27 @@ def durable_async_invokes() -> None:
                     break
                 if stop.wait(delay):
                     return  # saved as pending: resumed after the restart
+            # What a run leads to is recorded before the stop may save the state (the stop waits
+            # for this block): a run that ended is never saved as pending, to run again.
             with slots, stopping.invocation(timeout) as starts, continuing(invocation.get("traceHeader")):
                 if not starts:
                     return  # the stop has begun: saved as pending, resumed after the restart
-                invocation["running"] = True
+                invocation["running"] = True  # saved as cut short, should the exit come now
                 try:
                     result = svc._execute_function(func, invocation["event"])
+                    if not result.get("throttle"):
+                        invocation["invoked"] = invocation.get("invoked", 0) + 1
+                    if result.get("log"):
+                        attempt = invocation["attempt"] + 1
+                        log.info("Lambda %s async output (attempt %d):\n%s", name, attempt, result["log"])
+                    if result.get("error") and stop.is_set():
+                        # cut by the stop (a kill, a run past its timeout): not an attempt, and
+                        # waited out after the restart
+                        invocation["interrupted"] = True
+                        return
+                    if not result.get("error") and not result.get("throttle"):
+                        finished(invocation_id)
+                        return
                 finally:
                     invocation["running"] = False
             if result.get("throttle"):  # a throttle is not an attempt: the queue tries again, until the event's age
@@ -106,24 +123,25 @@ def durable_async_invokes() -> None:
                 if stop.wait(1.0):
                     return
                 continue
-            invocation["invoked"] = invocation.get("invoked", 0) + 1
-            if result.get("log"):
-                log.info("Lambda %s async output (attempt %d):\n%s", name, invocation["attempt"] + 1, result["log"])
-            if not result.get("error"):
-                break
             invocation["attempt"] += 1
         else:
             condition = "RetriesExhausted"
-        if condition and on_failure:
-            if stop.wait(1.0):
-                return  # the failure may be the stop's (a kill): decided after the restart
-            _route_async_failure(
-                svc, on_failure, config, invocation["event"], result, condition, invocation.get("invoked", 0)
-            )
-        elif condition:
-            log.warning(
-                "async invoke of %s: %s and no on-failure destination; event dropped as on AWS", name, condition
-            )
+        if on_failure and stop.wait(1.0):
+            return  # the failure may be the stop's (a kill): decided after the restart
+        with stopping.invocation(ROUTING_SECONDS) as starts:
+            if not starts:
+                return
+            if on_failure:
+                _route_async_failure(
+                    svc, on_failure, config, invocation["event"], result, condition, invocation.get("invoked", 0)
+                )
+            else:
+                log.warning(
+                    "async invoke of %s: %s and no on-failure destination; event dropped as on AWS", name, condition
+                )
+            finished(invocation_id)
+
+    def finished(invocation_id: str) -> None:
         with lock:
             pending.pop(invocation_id, None)
             in_flight.changed()
@@ -148,9 +166,15 @@ def durable_async_invokes() -> None:
     def get_state_with_invocations():
         stop.set()  # MiniStack saves its state only on the way out
         state = get_state()
-        with lock:  # a run still going now is cut by the exit (a kill, or past its timeout)
+        with lock:
+            # One that has run may have been cut short by the stop (a kill, a run past its
+            # timeout): its retry waits its lease out. One that never ran starts at once.
             state["pending_async_invocations"] = {
-                i: {**copy.deepcopy(v), "interrupted": bool(v.get("running")), "running": False}
+                i: {
+                    **copy.deepcopy(v),
+                    "interrupted": any(map(v.get, ("running", "interrupted", "invoked"))),
+                    "running": False,
+                }
                 for i, v in pending.items()
             }
         return state

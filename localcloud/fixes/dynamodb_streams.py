@@ -108,10 +108,22 @@ class StreamPoller:
         if not batch:
             return self._advance(esm_id, position, len(raw))
         config = func_rec.get("config") or func_rec
+        # What the batch leads to (the position moved on, the batch parked) is recorded before
+        # the stop may save the state: the stop waits for this block.
         with stopping.invocation(int(config.get("Timeout", 3))) as starts:
             if not starts:
                 return False  # the stop has begun: read from here again after the restart
             result = svc._execute_function(func_rec, {"Records": batch})
+            if result.get("error") and stopping.stopping.is_set():
+                return False  # cut by the stop (a kill, a run past its timeout): not an attempt
+            return self._settle(esm, func_rec, table_name, position, raw, batch, result)
+
+    def _settle(
+        self, esm: dict, func_rec: dict, table_name: str, position: int, raw: list[dict], batch: list[dict], result
+    ) -> bool:
+        """Move the mapping's position on past what the function handled, or count the attempt:
+        retry (narrowed, after a back-off), or park the batch once its retries are spent."""
+        svc, esm_id, source_arn = self.svc, esm["UUID"], esm.get("EventSourceArn", "")
         failed_at = self.first_failure(result, batch, esm)
         if failed_at is None:
             self.attempts.pop(esm_id, None)

@@ -375,6 +375,34 @@ def test_a_stop_lets_the_invocations_running_end_before_it_saves(cloud, source):
     assert count() == 1
 
 
+def test_an_async_run_a_crash_cuts_short_runs_again_once_its_timeout_has_passed(cloud):
+    """As on AWS, where the retry of a run that died comes a minute later: by then the run's
+    leases (a Powertools idempotency record in progress, an email's claim) have lapsed."""
+    variant, local = cloud
+    if variant == "unpatched":
+        pytest.skip("plain MiniStack loses the invocation: test_an_accepted_async_invoke_survives_a_restart")
+    client = clients(local)
+    dynamodb, lambda_ = client("dynamodb"), client("lambda")
+    runs, done = id_table(dynamodb, "crash-runs")["TableName"], id_table(dynamodb, "crash-done")["TableName"]
+    timeout = 10
+    env = {"Variables": {"RUNS": runs, "DONE": done}}
+    python_function(lambda_, "crash-counted", COUNTED_HANDLER, Timeout=timeout, Environment=env)
+    lambda_.invoke(FunctionName="crash-counted", InvocationType="Event", Payload=b'{"id": "one"}')
+
+    def count() -> int:
+        item = client("dynamodb").get_item(TableName=runs, Key={"id": {"S": "one"}}).get("Item")
+        return int(item["runs"]["N"]) if item else 0
+
+    assert wait_for(lambda: count() == 1, 15)  # its effect made, its record 2 s away
+    local.stop(at_once=True)  # the run is cut short
+    local.start()
+    client = clients(local)
+    time.sleep(5)  # a retry that did not wait would have come by now (1 s after the resume, 2 s after the start)
+    assert count() == 1 and "one" not in processed_ids(client, done)
+    assert wait_for(lambda: "one" in processed_ids(client, done), timeout + 15)
+    assert count() == 2
+
+
 PID_HANDLER = """
 import os
 
