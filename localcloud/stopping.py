@@ -9,9 +9,11 @@ server then
      marked SENT would be sent again after the restart);
   3. ends its process group with SIGTERM: MiniStack saves each service's state and exits, and
      its Lambda workers with it.
-A bare SIGTERM (plain MiniStack in the fidelity tests, a kill by hand) skips 1 and 2 and cuts
-the runs short; a run cut either way (or past its deadline) is no attempt of its event's, and
-an async one runs again after the restart once its timeout has passed (durable_async_invokes).
+A bare SIGTERM (plain MiniStack in the fidelity tests, `stop(at_once=True)`, a kill by hand)
+skips 1 and 2 and cuts the runs short. A run cut after 1 (past its deadline) is no attempt of
+its event's; one cut by a bare SIGTERM counts as one, as the stop had not begun when it failed.
+Either way an async one that has run waits its timeout out after the restart before it runs
+again (durable_async_invokes).
 
 The API's requests are served until 3: one running then is cut, its client gets no answer and
 sends it again after the restart, with the same Idempotency-Key, as a client of AWS does after
