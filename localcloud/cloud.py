@@ -105,6 +105,7 @@ class LocalCloud:
     ):
         self.port = port
         # Without the fixes it is plain MiniStack: the fidelity tests show each difference on it.
+        self.with_fixes = with_fixes
         self.server_module = "localcloud.server" if with_fixes else "ministack"
         self.state_dir = Path(state_dir)
         self.stage = stage
@@ -214,7 +215,7 @@ class LocalCloud:
         pid = int(self.pid_file.read_text())
         self.pid_file.unlink()
         try:
-            if self.server_module == "localcloud.server" and not at_once:
+            if self.with_fixes and not at_once:  # localcloud.server listens for the stop in order
                 os.kill(pid, stopping.STOP_SIGNAL)
             else:
                 os.killpg(pid, signal.SIGTERM)
