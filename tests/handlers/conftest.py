@@ -52,11 +52,16 @@ def bus_to_queue(tables):
 def faults_on_the_sdk(monkeypatch) -> None:
     """What the fault-injection wrapper does before a function's module makes its first client
     (fault_injection/python/platform_faults/wrapper.py): the SDK-level switches set in the
-    environment, wired into a new default session, for this test only."""
+    environment, wired into a new default session, for this test only. A seeded draw is keyed
+    by the process's count of AWS calls: counted from this test's first call, as in a new
+    function process, the same calls fail whichever tests ran before it in the worker."""
+    import itertools
+
     import boto3
 
     from platform_faults import sdk
 
+    monkeypatch.setattr(sdk, "_calls", itertools.count(1))
     monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)
     sdk.install()
     aws.new_container()  # the function's clients are made from it

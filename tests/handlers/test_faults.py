@@ -6,7 +6,6 @@ done and the invocation unanswered. Each is checked against moto, with the SDK's
 
 from __future__ import annotations
 
-import itertools
 import json
 import time
 
@@ -228,9 +227,6 @@ def test_the_publisher_resends_only_the_failed_entries_and_reports_what_still_fa
 
     monkeypatch.setenv("FAULT_INJECTION_PARTIAL_PUT", "0.5")
     monkeypatch.setenv("FAULT_INJECTION_SEED", "5")
-    # a seeded draw is keyed by the process's count of AWS calls: counted from this test's first,
-    # the same entries fail whichever tests ran before in this process
-    monkeypatch.setattr("platform_faults.sdk._calls", itertools.count(1))
     faults_on_the_sdk(monkeypatch)
     records = insert_records(store, 10)
     report = OutboxPublisher("test-bus", sleep=lambda _: None).publish(records)
